@@ -1,0 +1,142 @@
+//! The configuration file exactly as written: every table denies unknown
+//! keys, and values that validation may reject keep their span for the
+//! error's line number.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+pub type Sp<T> = toml::Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub collector: RawCollector,
+    #[serde(default)]
+    pub agents: RawAgents,
+    #[serde(default)]
+    pub defaults: RawCheckOptions,
+    #[serde(default)]
+    pub maintenance: RawMaintenance,
+    #[serde(default)]
+    pub equipment: Vec<RawEquipment>,
+    #[serde(default)]
+    pub services: Vec<RawService>,
+    #[serde(default)]
+    pub webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCollector {
+    pub grpc_listen: Option<Sp<String>>,
+    pub http_listen: Option<Sp<String>>,
+    pub database: Sp<String>,
+    pub public_url: Option<Sp<String>>,
+    pub admin_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgents {
+    pub enrollment_token: Option<Sp<String>>,
+    pub auto_approve: Option<bool>,
+    pub heartbeat_interval: Option<Sp<String>>,
+    pub missed_heartbeats: Option<Sp<u32>>,
+    pub agents_per_service: Option<Sp<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenance {
+    pub default_duration: Option<Sp<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEquipment {
+    pub id: Sp<String>,
+    pub name: Option<String>,
+    pub customer: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBasicAuth {
+    pub user: String,
+    pub password: String,
+}
+
+/// `quorum` and `priority` may be written as a string or a number.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawQuorum {
+    Name(String),
+    Number(i64),
+}
+
+/// Declares the per-service check options once, for `[defaults]` (struct
+/// `RawCheckOptions`) and for `[[services]]` (which adds its own keys).
+macro_rules! check_options {
+    ($($field:ident: $ty:ty,)*) => {
+        /// Keys that `[defaults]` sets for every service and a service may override.
+        #[derive(Debug, Default, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawCheckOptions {
+            $(pub $field: Option<$ty>,)*
+        }
+
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawService {
+            pub id: Sp<String>,
+            pub equipment: Sp<String>,
+            pub url: Sp<String>,
+            pub active: Option<bool>,
+            $(pub $field: Option<$ty>,)*
+        }
+
+        impl RawService {
+            /// The check options this service sets itself.
+            pub fn options(&self) -> RawCheckOptions {
+                RawCheckOptions { $($field: self.$field.clone(),)* }
+            }
+        }
+    };
+}
+
+check_options! {
+    interval: Sp<String>,
+    timeout: Sp<String>,
+    recheck_delay: Sp<String>,
+    recheck_timeout: Sp<String>,
+    quorum: Sp<RawQuorum>,
+    failures_before_down: Sp<u32>,
+    upgrade_to_https: Sp<bool>,
+    expected_status: Sp<Vec<u16>>,
+    method: Sp<String>,
+    path: Sp<String>,
+    headers: BTreeMap<String, String>,
+    basic_auth: RawBasicAuth,
+    body_contains: String,
+    follow_redirects: bool,
+    max_redirects: Sp<u32>,
+    max_body: Sp<String>,
+    reuse_connections: bool,
+    regions: Vec<String>,
+    priority: Sp<RawQuorum>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub name: Sp<String>,
+    pub url: Sp<String>,
+    pub events: Option<Vec<Sp<String>>>,
+    pub basic_auth: Option<RawBasicAuth>,
+    pub secret: Option<Sp<String>>,
+    pub timeout: Option<Sp<String>>,
+    pub retry_initial: Option<Sp<String>>,
+    pub retry_max_interval: Option<Sp<String>>,
+    pub retry_for: Option<Sp<String>>,
+}

@@ -1,0 +1,236 @@
+//! `Tracker`: one service's verdict state machine, pure.
+//!
+//! It sees observations (scheduled results and recheck votes), round
+//! starts, round deadlines and maintenance changes, and answers with
+//! [`Effect`]s for the actor to carry out. No IO, no clock: the actor owns
+//! timers and passes in what happened.
+//!
+//! ```text
+//!  unknown ──ok──▶ up ──fail──▶ suspect ──round: quorum fails (×failures_before_down)──▶ down
+//!     ▲              ▲             │                                                     │
+//!     │              └─round: no quorum (local_failure of the failing agents)            │
+//!     │              └──────────────────────────round: quorum ok ◀──ok── (recovery round)┘
+//!  maintenance ◀──── any state (rounds cancelled); ends ──▶ unknown
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::domain::{AgentId, ProbeOutcome, Quorum, ServiceState};
+
+/// The rules of one service's double-check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub recheck_delay: Duration,
+    pub recheck_timeout: Duration,
+    pub quorum: Quorum,
+    pub failures_before_down: u32,
+}
+
+/// One agent's answer in a round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vote {
+    pub agent: AgentId,
+    /// The agent's display name, for request descriptions.
+    pub agent_name: String,
+    pub outcome: ProbeOutcome,
+    pub time_ms: i64,
+}
+
+/// What the actor must do after a tracker step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Start a recheck round after `delay`.
+    ScheduleRound { delay: Duration },
+    /// Record a state change that opens and closes nothing.
+    State { from: ServiceState, to: ServiceState },
+    /// Confirmed down: open a request unless one is open.
+    Down { from: ServiceState, votes: Vec<Vote> },
+    /// Back up: close the open request, if any.
+    Up { from: ServiceState, had_request: bool, votes: Vec<Vote> },
+    /// Some agents failed, the quorum did not: their network is suspect.
+    LocalFailure { votes: Vec<Vote> },
+}
+
+#[derive(Debug, Clone)]
+struct Round {
+    id: u64,
+    /// Agents asked to vote, with their names.
+    voters: BTreeMap<AgentId, String>,
+    votes: Vec<Vote>,
+}
+
+/// A service's verdict state.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    state: ServiceState,
+    /// Consecutive confirmed failing rounds.
+    confirmed: u32,
+    has_open_request: bool,
+    /// A round is scheduled (its timer runs) but has not started.
+    round_scheduled: bool,
+    round: Option<Round>,
+}
+
+impl Tracker {
+    /// A tracker resuming from the stored state.
+    pub fn new(state: ServiceState, has_open_request: bool) -> Self {
+        let state = match state {
+            // A round in flight did not survive the restart.
+            ServiceState::Suspect => ServiceState::Unknown,
+            s => s,
+        };
+        Tracker { state, confirmed: 0, has_open_request, round_scheduled: false, round: None }
+    }
+
+    pub fn state(&self) -> ServiceState {
+        self.state
+    }
+
+    /// The running round's id, if any.
+    pub fn round_id(&self) -> Option<u64> {
+        self.round.as_ref().map(|r| r.id)
+    }
+
+    fn suppressed(&self) -> bool {
+        matches!(self.state, ServiceState::Maintenance | ServiceState::Paused)
+    }
+
+    fn schedule(&mut self, policy: &Policy, effects: &mut Vec<Effect>) {
+        if !self.round_scheduled && self.round.is_none() {
+            self.round_scheduled = true;
+            effects.push(Effect::ScheduleRound { delay: policy.recheck_delay });
+        }
+    }
+
+    fn set(&mut self, to: ServiceState, effects: &mut Vec<Effect>) {
+        if self.state != to {
+            effects.push(Effect::State { from: self.state, to });
+            self.state = to;
+        }
+    }
+
+    /// A scheduled probe result (`round_id == 0`) from any assigned agent.
+    pub fn observe(&mut self, ok: bool, policy: &Policy) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.suppressed() || self.round_scheduled || self.round.is_some() {
+            return effects;
+        }
+        use ServiceState::*;
+        match (self.state, ok) {
+            (Up, true) | (Down, false) => {}
+            (Unknown, true) if !self.has_open_request => self.set(Up, &mut effects),
+            // Recovery, or a verdict between confirmed rounds: a round decides.
+            (Unknown, true) | (Down, true) | (Suspect, _) => self.schedule(policy, &mut effects),
+            (Up, false) | (Unknown, false) => {
+                self.set(Suspect, &mut effects);
+                self.schedule(policy, &mut effects);
+            }
+            (Maintenance | Paused, _) => {}
+        }
+        effects
+    }
+
+    /// The scheduled round starts: `voters` (id → name) were asked to recheck.
+    pub fn start_round(&mut self, id: u64, voters: BTreeMap<AgentId, String>, policy: &Policy) -> Vec<Effect> {
+        self.round_scheduled = false;
+        if self.suppressed() {
+            return Vec::new();
+        }
+        self.round = Some(Round { id, voters, votes: Vec::new() });
+        if self.round.as_ref().is_some_and(|r| r.voters.is_empty()) {
+            return self.conclude(policy);
+        }
+        Vec::new()
+    }
+
+    /// A recheck answer. Concludes the round when every voter answered.
+    pub fn vote(&mut self, round_id: u64, agent: &str, outcome: ProbeOutcome, time_ms: i64, policy: &Policy) -> Vec<Effect> {
+        let Some(round) = self.round.as_mut().filter(|r| r.id == round_id) else {
+            return Vec::new();
+        };
+        let Some(name) = round.voters.get(agent) else { return Vec::new() };
+        if round.votes.iter().any(|v| v.agent == agent) {
+            return Vec::new();
+        }
+        round.votes.push(Vote { agent: agent.to_owned(), agent_name: name.clone(), outcome, time_ms });
+        if round.votes.len() == round.voters.len() {
+            return self.conclude(policy);
+        }
+        Vec::new()
+    }
+
+    /// The round's `recheck_timeout` passed: count the votes received.
+    pub fn round_deadline(&mut self, round_id: u64, policy: &Policy) -> Vec<Effect> {
+        if self.round_id() == Some(round_id) {
+            self.conclude(policy)
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn conclude(&mut self, policy: &Policy) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let Some(round) = self.round.take() else { return effects };
+        let answered = round.votes.len();
+        let failing: Vec<Vote> = round.votes.iter().filter(|v| !v.outcome.ok).cloned().collect();
+        let ok_count = answered - failing.len();
+        use ServiceState::*;
+        if answered == 0 {
+            // No live agent answered: no verdict on the service itself.
+            if self.state == Suspect {
+                self.confirmed = 0;
+                self.set(Unknown, &mut effects);
+            }
+            return effects;
+        }
+        if policy.quorum.reached(failing.len(), answered) {
+            if self.state == Down {
+                return effects;
+            }
+            self.confirmed += 1;
+            if self.confirmed >= policy.failures_before_down {
+                effects.push(Effect::Down { from: self.state, votes: failing });
+                self.state = Down;
+                self.has_open_request = true;
+            } else {
+                self.set(Suspect, &mut effects);
+            }
+            return effects;
+        }
+        if self.state == Down && !policy.quorum.reached(ok_count, answered) {
+            return effects;
+        }
+        if !failing.is_empty() {
+            effects.push(Effect::LocalFailure { votes: failing });
+        }
+        let had_request = self.has_open_request;
+        let ok_votes = round.votes.into_iter().filter(|v| v.outcome.ok).collect();
+        if self.state == Down || had_request {
+            effects.push(Effect::Up { from: self.state, had_request, votes: ok_votes });
+            self.state = Up;
+        } else {
+            self.set(Up, &mut effects);
+        }
+        self.confirmed = 0;
+        self.has_open_request = false;
+        effects
+    }
+
+    /// Maintenance of the service's equipment began (`true`) or ended.
+    pub fn set_maintenance(&mut self, on: bool) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if on {
+            self.round = None;
+            self.round_scheduled = false;
+            self.confirmed = 0;
+            self.set(ServiceState::Maintenance, &mut effects);
+        } else if self.state == ServiceState::Maintenance {
+            self.set(ServiceState::Unknown, &mut effects);
+        }
+        effects
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,5 @@
+pub mod config;
+pub mod domain;
+pub mod store;
+pub mod time;
+pub mod evaluator;

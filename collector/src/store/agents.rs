@@ -1,0 +1,127 @@
+//! Agents: identity, hashed credential, state, liveness data, host stats.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use sqlx::Row;
+
+use super::{Result, Store, StoreError, events::append_event};
+use crate::domain::{AgentId, AgentState, HostStats};
+use crate::time::{now_ms, rfc3339};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentRow {
+    pub id: AgentId,
+    pub name: String,
+    pub region: String,
+    pub labels: BTreeMap<String, String>,
+    pub state: AgentState,
+    /// SHA-256 (hex) of the issued credential.
+    pub credential_hash: Option<String>,
+    pub version: Option<String>,
+    pub created_ms: i64,
+    pub last_seen_ms: Option<i64>,
+    pub stats: Option<HostStats>,
+    pub last_seq: u64,
+}
+
+const AGENT_COLUMNS: &str =
+    "id, name, region, labels, state, credential_hash, version, created_ms, last_seen_ms, stats, last_seq";
+
+fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
+    let corrupt = |reason: String| StoreError::Corrupt { table: "agents", reason };
+    let labels: String = r.try_get("labels")?;
+    let stats: Option<String> = r.try_get("stats")?;
+    let state: String = r.try_get("state")?;
+    Ok(AgentRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        region: r.try_get("region")?,
+        labels: serde_json::from_str(&labels).map_err(|e| corrupt(format!("labels: {e}")))?,
+        state: state.parse().map_err(|e| corrupt(format!("{e}")))?,
+        credential_hash: r.try_get("credential_hash")?,
+        version: r.try_get("version")?,
+        created_ms: r.try_get("created_ms")?,
+        last_seen_ms: r.try_get("last_seen_ms")?,
+        stats: stats.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| corrupt(format!("stats: {e}")))?,
+        last_seq: r.try_get::<i64, _>("last_seq")?.max(0) as u64,
+    })
+}
+
+/// The `agent` object of `agent.*` event bodies.
+pub fn agent_body(a: &AgentRow, liveness: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "agent".into(),
+        json!({
+            "id": a.id,
+            "name": a.name,
+            "region": a.region,
+            "state": a.state.as_str(),
+            "liveness": liveness,
+            "last_seen": a.last_seen_ms.map(rfc3339),
+        }),
+    );
+    m
+}
+
+impl Store {
+    pub async fn get_agent(&self, id: &str) -> Result<Option<AgentRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"));
+        sqlx::query(sql).bind(id).fetch_optional(&self.write).await?.as_ref().map(agent_row).transpose()
+    }
+
+    pub async fn list_agents(&self) -> Result<Vec<AgentRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY region, name, id"));
+        sqlx::query(sql).fetch_all(&self.read).await?.iter().map(agent_row).collect()
+    }
+
+    /// Registers a new agent with the `agent.registered` event.
+    pub async fn register_agent(&self, a: &AgentRow) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query(
+            "INSERT INTO agents (id, name, region, labels, state, credential_hash, version, created_ms, last_seen_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(&a.region)
+        .bind(serde_json::to_string(&a.labels).unwrap_or_else(|_| "{}".into()))
+        .bind(a.state.as_str())
+        .bind(&a.credential_hash)
+        .bind(&a.version)
+        .bind(a.created_ms)
+        .bind(a.last_seen_ms)
+        .execute(&mut *tx)
+        .await?;
+        let seq = append_event(&mut tx, &self.routes, "agent.registered", &a.id, agent_body(a, "live"), now_ms()).await?;
+        tx.commit().await?;
+        self.published(Some(seq));
+        Ok(())
+    }
+
+    /// Updates what an agent says about itself on a new connection.
+    pub async fn agent_connected(&self, a: &AgentRow) -> Result<()> {
+        sqlx::query("UPDATE agents SET name = $1, region = $2, labels = $3, version = $4, last_seen_ms = $5 WHERE id = $6")
+            .bind(&a.name)
+            .bind(&a.region)
+            .bind(serde_json::to_string(&a.labels).unwrap_or_else(|_| "{}".into()))
+            .bind(&a.version)
+            .bind(a.last_seen_ms)
+            .bind(&a.id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a heartbeat: last seen and the latest host stats.
+    pub async fn agent_heartbeat(&self, id: &str, time_ms: i64, stats: &HostStats) -> Result<()> {
+        sqlx::query("UPDATE agents SET last_seen_ms = $1, stats = $2 WHERE id = $3")
+            .bind(time_ms)
+            .bind(serde_json::to_string(stats).unwrap_or_default())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+}

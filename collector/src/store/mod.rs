@@ -1,0 +1,177 @@
+//! The persistence boundary: the only module that writes SQL.
+//!
+//! One `Store` is opened at start and handed (cloned) to every actor that
+//! persists something. It owns two pools over sqlx's `Any` driver: `write`
+//! has a single connection for SQLite, so writers queue instead of failing
+//! with `SQLITE_BUSY`, and commit order equals event `seq` order; `read`
+//! serves the API. Times are epoch milliseconds, booleans 0/1, so the same
+//! statements can run on PostgreSQL later.
+//!
+//! **Invariant:** a change and the events (and webhook outbox rows) it
+//! causes are written in one transaction; the event-seq watch is bumped
+//! only after that commit.
+
+mod agents;
+mod events;
+mod requests;
+mod results;
+mod services;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyPool, Executor};
+use tokio::sync::watch;
+
+pub use agents::AgentRow;
+pub use events::{Delivery, EventRow};
+pub use requests::{NewRequest, NoteRow, Opened, RequestRow, request_body};
+pub use agents::agent_body;
+pub use results::ResultRecord;
+pub use services::{MaintenanceWindow, ServiceRow};
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?} (use sqlite://FILE)")]
+    UnsupportedUrl(String),
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+    #[error("{0} not found")]
+    NotFound(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What the store needs to write events: which webhooks receive which
+/// events (one outbox row per event and interested webhook, inside the
+/// event's transaction) and the base of request links.
+#[derive(Debug, Clone, Default)]
+pub struct EventSettings {
+    routes: Vec<(String, Vec<String>)>,
+    /// Base of `link` in request bodies, e.g. `http://127.0.0.1:8080`.
+    public_url: String,
+}
+
+impl EventSettings {
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            routes: config.webhooks.iter().map(|w| (w.name.clone(), w.events.clone())).collect(),
+            public_url: config.collector.public_url.clone(),
+        }
+    }
+
+    /// The link to a request on the collector's web page.
+    pub fn request_link(&self, id: i64) -> String {
+        format!("{}/requests/{id}", self.public_url)
+    }
+
+    fn receivers<'a>(&'a self, event_type: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.routes
+            .iter()
+            .filter(move |(_, events)| events.is_empty() || events.iter().any(|e| e == event_type))
+            .map(|(name, _)| name.as_str())
+    }
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    write: AnyPool,
+    read: AnyPool,
+    routes: Arc<EventSettings>,
+    /// Highest committed event seq; WatchEvents and the notifier wait on it.
+    last_event: Arc<watch::Sender<i64>>,
+}
+
+impl Store {
+    /// Opens (creating when missing) and migrates the database at `url`.
+    pub async fn open(url: &str, routes: EventSettings) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let Some(rest) = url.strip_prefix("sqlite:") else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let url = if rest.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let write = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _meta| sqlite_pragmas(conn))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&write).await?;
+        let read = AnyPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| sqlite_pragmas(conn))
+            .connect_with(options)
+            .await?;
+        let store = Store {
+            write,
+            read,
+            routes: Arc::new(routes),
+            last_event: Arc::new(watch::channel(0).0),
+        };
+        let last = store.last_event_seq().await?;
+        store.last_event.send_replace(last);
+        Ok(store)
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    /// A receiver that changes whenever events are committed.
+    pub fn subscribe_events(&self) -> watch::Receiver<i64> {
+        self.last_event.subscribe()
+    }
+
+    /// Called after a commit that appended events up to `seq`.
+    fn published(&self, seq: Option<i64>) {
+        if let Some(seq) = seq {
+            self.last_event.send_if_modified(|cur| {
+                let newer = seq > *cur;
+                if newer {
+                    *cur = seq;
+                }
+                newer
+            });
+        }
+    }
+
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+/// WAL for concurrent readers, FULL sync so an acknowledged result survives
+/// a power loss, and a busy timeout for the read pool.
+fn sqlite_pragmas(conn: &mut AnyConnection) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        conn.execute("PRAGMA journal_mode = WAL").await?;
+        conn.execute("PRAGMA synchronous = FULL").await?;
+        conn.execute("PRAGMA busy_timeout = 5000").await?;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+        Ok(())
+    })
+}
+
+fn flag(v: bool) -> i64 {
+    i64::from(v)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,237 @@
+//! Equipment, services and their state rows; maintenance windows.
+
+use serde_json::json;
+use sqlx::Row;
+
+use super::{Result, Store, StoreError, events::append_event, flag, requests};
+use crate::config::Config;
+use crate::domain::{EquipmentId, ServiceId, ServiceState};
+use crate::time::{now_ms, rfc3339};
+
+/// A service as stored: configuration echo plus the latest verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRow {
+    pub id: ServiceId,
+    pub url: String,
+    pub equipment_id: EquipmentId,
+    pub active: bool,
+    pub state: ServiceState,
+    pub ok: Option<bool>,
+    pub last_status_code: Option<u16>,
+    pub last_error_kind: Option<String>,
+    pub last_error: Option<String>,
+    pub last_check_ms: Option<i64>,
+    pub last_latency_us: Option<i64>,
+    pub open_request: Option<i64>,
+}
+
+/// A maintenance window of one equipment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceWindow {
+    pub equipment: EquipmentId,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub reason: String,
+    pub active: bool,
+}
+
+const SERVICE_COLUMNS: &str = "id, url, equipment_id, active, state, ok, last_status_code, \
+    last_error_kind, last_error, last_check_ms, last_latency_us, open_request_id";
+
+fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
+    let state: String = r.try_get("state")?;
+    Ok(ServiceRow {
+        id: r.try_get("id")?,
+        url: r.try_get("url")?,
+        equipment_id: r.try_get("equipment_id")?,
+        active: r.try_get::<i64, _>("active")? != 0,
+        state: state.parse().map_err(|e| StoreError::Corrupt { table: "services", reason: format!("{e}") })?,
+        ok: r.try_get::<Option<i64>, _>("ok")?.map(|v| v != 0),
+        last_status_code: r.try_get::<Option<i64>, _>("last_status_code")?.and_then(|c| u16::try_from(c).ok()),
+        last_error_kind: r.try_get("last_error_kind")?,
+        last_error: r.try_get("last_error")?,
+        last_check_ms: r.try_get("last_check_ms")?,
+        last_latency_us: r.try_get("last_latency_us")?,
+        open_request: r.try_get("open_request_id")?,
+    })
+}
+
+fn window_row(r: &sqlx::any::AnyRow) -> Result<MaintenanceWindow> {
+    Ok(MaintenanceWindow {
+        equipment: r.try_get("id")?,
+        starts_ms: r.try_get::<Option<i64>, _>("maint_starts_ms")?.unwrap_or(0),
+        ends_ms: r.try_get::<Option<i64>, _>("maint_ends_ms")?.unwrap_or(0),
+        reason: r.try_get::<Option<String>, _>("maint_reason")?.unwrap_or_default(),
+        active: r.try_get::<i64, _>("maint_active")? != 0,
+    })
+}
+
+impl Store {
+    /// Brings equipment and services in line with the configuration:
+    /// upserts what it lists, deactivates services it no longer lists and
+    /// closes their open requests with `close_reason = "removed"`.
+    pub async fn sync_config(&self, config: &Config) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for e in &config.equipment {
+            sqlx::query(
+                "INSERT INTO equipment (id, name, customer) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, customer = excluded.customer",
+            )
+            .bind(&e.id)
+            .bind(&e.name)
+            .bind(&e.customer)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE services SET active = 0").execute(&mut *tx).await?;
+        for s in &config.services {
+            sqlx::query(
+                "INSERT INTO services (id, url, equipment_id, active, state) VALUES ($1, $2, $3, $4, 'unknown') \
+                 ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \
+                 active = excluded.active",
+            )
+            .bind(&s.id)
+            .bind(&s.url)
+            .bind(&s.equipment)
+            .bind(flag(s.active))
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Services that left the configuration: their requests close.
+        let rows = sqlx::query(
+            "SELECT r.id FROM requests r JOIN services s ON s.id = r.service_id \
+             WHERE r.stage = 'open' AND s.active = 0",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut last = None;
+        let now = now_ms();
+        for row in rows {
+            let id: i64 = row.try_get("id")?;
+            let text = "closed automatically: the service was removed from the configuration".to_owned();
+            if let Some(req) = requests::close_in(&mut tx, id, "removed", "picket", &text, now).await? {
+                sqlx::query("UPDATE services SET open_request_id = NULL WHERE open_request_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let body = requests::request_body(&req, &requests::equipment_name_in(&mut tx, &req).await?, &self.routes);
+                last = Some(append_event(&mut tx, &self.routes, "request.closed", &id.to_string(), body, now).await?);
+            }
+        }
+        tx.commit().await?;
+        self.published(last);
+        Ok(())
+    }
+
+    pub async fn list_services(&self) -> Result<Vec<ServiceRow>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {SERVICE_COLUMNS} FROM services WHERE active = 1 ORDER BY equipment_id, id"));
+        sqlx::query(sql).fetch_all(&self.read).await?.iter().map(service_row).collect()
+    }
+
+    pub async fn get_service(&self, id: &str) -> Result<ServiceRow> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1"));
+        let row = sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("service {id:?}")))?;
+        service_row(&row)
+    }
+
+    /// Records a state change that opens and closes nothing.
+    pub async fn set_service_state(&self, id: &str, state: ServiceState) -> Result<()> {
+        sqlx::query("UPDATE services SET state = $1, state_since_ms = $2 WHERE id = $3")
+            .bind(state.as_str())
+            .bind(now_ms())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// Appends a `service.*` event that changes no row (e.g. a local failure).
+    pub async fn record_service_event(&self, event_type: &str, service: &str, body: serde_json::Map<String, serde_json::Value>) -> Result<i64> {
+        let mut tx = self.write.begin().await?;
+        let seq = append_event(&mut tx, &self.routes, event_type, service, body, now_ms()).await?;
+        tx.commit().await?;
+        self.published(Some(seq));
+        Ok(seq)
+    }
+
+    /// Equipment whose maintenance window is running.
+    pub async fn active_maintenance(&self) -> Result<Vec<MaintenanceWindow>> {
+        sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active FROM equipment WHERE maint_active = 1")
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(window_row)
+            .collect()
+    }
+
+    pub async fn maintenance_of(&self, equipment: &str) -> Result<MaintenanceWindow> {
+        let row = sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active FROM equipment WHERE id = $1")
+            .bind(equipment)
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("equipment {equipment:?}")))?;
+        window_row(&row)
+    }
+
+    /// Starts (or extends) a window and its services' `maintenance` state,
+    /// with the `maintenance.started` event.
+    pub async fn start_maintenance(&self, w: &MaintenanceWindow, equipment_name: &str) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE equipment SET maint_starts_ms = $1, maint_ends_ms = $2, maint_reason = $3, maint_active = 1 WHERE id = $4")
+            .bind(w.starts_ms)
+            .bind(w.ends_ms)
+            .bind(&w.reason)
+            .bind(&w.equipment)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE services SET state = 'maintenance', state_since_ms = $1 WHERE equipment_id = $2")
+            .bind(w.starts_ms)
+            .bind(&w.equipment)
+            .execute(&mut *tx)
+            .await?;
+        let body = maintenance_body(w, equipment_name);
+        let seq = append_event(&mut tx, &self.routes, "maintenance.started", &w.equipment, body, now_ms()).await?;
+        tx.commit().await?;
+        self.published(Some(seq));
+        Ok(())
+    }
+
+    /// Ends a window at `ended_ms`; its services become `unknown`.
+    pub async fn end_maintenance(&self, w: &MaintenanceWindow, equipment_name: &str, ended_ms: i64) -> Result<MaintenanceWindow> {
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE equipment SET maint_ends_ms = $1, maint_active = 0 WHERE id = $2")
+            .bind(ended_ms)
+            .bind(&w.equipment)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE services SET state = 'unknown', state_since_ms = $1 WHERE equipment_id = $2")
+            .bind(ended_ms)
+            .bind(&w.equipment)
+            .execute(&mut *tx)
+            .await?;
+        let ended = MaintenanceWindow { ends_ms: ended_ms, active: false, ..w.clone() };
+        let body = maintenance_body(&ended, equipment_name);
+        let seq = append_event(&mut tx, &self.routes, "maintenance.ended", &w.equipment, body, now_ms()).await?;
+        tx.commit().await?;
+        self.published(Some(seq));
+        Ok(ended)
+    }
+}
+
+fn maintenance_body(w: &MaintenanceWindow, equipment_name: &str) -> serde_json::Map<String, serde_json::Value> {
+    let v = json!({
+        "equipment": equipment_name,
+        "equipment_id": w.equipment,
+        "starts_at": rfc3339(w.starts_ms),
+        "ends_at": rfc3339(w.ends_ms),
+        "reason": w.reason,
+    });
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
