@@ -1,5 +1,204 @@
+//! The Picket collector: receives probe results from agents, confirms
+//! failures with a quorum double-check, runs the maintenance-request
+//! lifecycle, sends webhooks, and serves the client API.
+//!
+//! # Layout
+//!
+//! Data flows one way, each step an actor that owns its state:
+//!
+//! ```text
+//! link (session per agent) → ingest → evaluator → lifecycle → store (events + outbox) → notifier
+//! ```
+//!
+//! - [`config`]: TOML → validated [`config::Config`].
+//! - [`domain`]: plain types (states, outcomes, quorum) shared by all.
+//! - [`link`]: the `AgentLink` gRPC service and one session task per agent.
+//! - [`agents`]: the registry actor (auth, live sessions, assignment).
+//! - [`ingest`]: batched, acknowledged persistence of results.
+//! - [`evaluator`]: per-service trackers and recheck rounds.
+//! - [`lifecycle`]: verdicts → states, requests, events.
+//! - [`maintenance`]: windows per equipment with exact-end timers.
+//! - [`notifier`]: webhook delivery from the outbox.
+//! - [`store`]: the only module that writes SQL.
+//! - [`api`], [`http`]: the client gRPC API and the HTTP endpoints.
+//!
+//! [`run`] wires them together and shuts them down with one cancellation
+//! token and one task tracker.
+
+pub mod agents;
+pub mod api;
 pub mod config;
 pub mod domain;
+pub mod evaluator;
+pub mod http;
+pub mod ingest;
+pub mod lifecycle;
+pub mod link;
+pub mod maintenance;
+pub mod notifier;
 pub mod store;
 pub mod time;
-pub mod evaluator;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use picket_proto::agent::v1::agent_link_server::AgentLinkServer;
+use picket_proto::v1::picket_server::PicketServer;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::agents::AgentsHandle;
+use crate::config::Config;
+use crate::evaluator::EvaluatorHandle;
+use crate::ingest::IngestHandle;
+use crate::lifecycle::LifecycleHandle;
+use crate::maintenance::MaintenanceHandle;
+use crate::store::{EventSettings, Store, StoreError};
+
+/// The listeners the collector serves on, bound by the caller.
+pub struct Listeners {
+    /// Agents (`AgentLink`) and clients (`Picket`, health, reflection).
+    pub grpc: TcpListener,
+    /// `/healthz`, `/readyz`.
+    pub http: TcpListener,
+}
+
+/// Why the collector stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Notifier(#[from] notifier::NotifierError),
+    #[error("grpc reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("grpc server: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    #[error("http server: {0}")]
+    Http(#[from] std::io::Error),
+}
+
+/// Reflection over Picket's protos and the health service (grpcurl works).
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(picket_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// How long shutdown waits for actors to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs the collector until `shutdown` completes or a server fails.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let config = Arc::new(config);
+    let store = Store::open(&config.collector.database, EventSettings::new(&config)).await?;
+    store.sync_config(&config).await?;
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+
+    let (maintenance, maintenance_set) =
+        MaintenanceHandle::spawn(store.clone(), config.clone(), cancel.clone(), &tasks).await?;
+    let lifecycle = LifecycleHandle::spawn(store.clone(), config.clone(), cancel.clone(), &tasks);
+    let agents = AgentsHandle::spawn(
+        store.clone(),
+        config.clone(),
+        maintenance_set.clone(),
+        cancel.clone(),
+        &tasks,
+    );
+    let initial: HashMap<_, _> = store
+        .list_services()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, (s.state, s.open_request.is_some())))
+        .collect();
+    let evaluator = EvaluatorHandle::spawn(
+        config.clone(),
+        initial,
+        agents.directory(),
+        maintenance_set,
+        lifecycle,
+        cancel.clone(),
+        &tasks,
+    );
+    let ingest = IngestHandle::spawn(store.clone(), evaluator.clone(), cancel.clone(), &tasks);
+    notifier::spawn(store.clone(), config.clone(), cancel.clone(), &tasks)?;
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let link = link::AgentLinkService::new(agents.clone(), ingest, cancel.clone(), tasks.clone());
+    let api = api::PicketApi {
+        store: store.clone(),
+        config: config.clone(),
+        agents,
+        maintenance,
+        evaluator,
+    };
+
+    let grpc_addr = listeners.grpc.local_addr()?;
+    let http_addr = listeners.http.local_addr()?;
+    let grpc = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(AgentLinkServer::new(link))
+        .add_service(PicketServer::new(api))
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listeners.grpc),
+            cancel.clone().cancelled_owned(),
+        );
+    let grpc_ready = Arc::new(AtomicBool::new(false));
+    let http = axum::serve(
+        listeners.http,
+        http::router(store.clone(), grpc_ready.clone()),
+    )
+    .with_graceful_shutdown(cancel.clone().cancelled_owned());
+    let mut grpc = tokio::spawn(grpc);
+    let mut http = tokio::spawn(async move { http.await });
+    // The listener is bound, so connections queue until the server polls it.
+    grpc_ready.store(true, Ordering::Release);
+    info!(grpc = %grpc_addr, http = %http_addr, "collector listening");
+
+    let result = tokio::select! {
+        r = &mut grpc => r.unwrap_or_else(|e| { warn!(error = %e, "grpc server task failed"); Ok(()) }).map_err(RunError::from),
+        r = &mut http => r.unwrap_or_else(|e| { warn!(error = %e, "http server task failed"); Ok(()) }).map_err(RunError::from),
+        () = shutdown => Ok(()),
+    };
+    info!("shutting down");
+    grpc_ready.store(false, Ordering::Release);
+    health
+        .set_service_status("", tonic_health::ServingStatus::NotServing)
+        .await;
+    cancel.cancel();
+    tasks.close();
+    if tokio::time::timeout(DRAIN_TIMEOUT, tasks.wait())
+        .await
+        .is_err()
+    {
+        warn!("some tasks did not finish within {DRAIN_TIMEOUT:?}");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = grpc.await;
+        let _ = http.await;
+    })
+    .await;
+    store.close().await;
+    result
+}

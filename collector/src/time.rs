@@ -19,6 +19,9 @@ pub fn rfc3339(ms: i64) -> String {
 mod tests {
     #[test]
     fn formats_utc() {
-        assert_eq!(super::rfc3339(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
+        assert_eq!(
+            super::rfc3339(1_614_265_330_123),
+            "2021-02-25T15:02:10.123Z"
+        );
     }
 }

@@ -20,4 +20,5 @@ pub mod v1 {
 }
 
 /// Encoded `FileDescriptorSet` of every Picket proto, for gRPC reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/picket_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/picket_descriptor.bin"));

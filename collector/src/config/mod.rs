@@ -190,7 +190,7 @@ pub fn format_duration(d: Duration) -> String {
     if ms == 0 {
         return "0s".to_owned();
     }
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         return format!("{ms}ms");
     }
     let mut secs = ms / 1000;
@@ -240,21 +240,39 @@ impl Validator<'_> {
         parse_duration(v.get_ref()).or_else(|e| self.err(&v.span(), format!("{key}: {e}")))
     }
 
-    fn opt_duration(&self, key: &str, v: &Option<Sp<String>>, default: Duration) -> Result<Duration, ConfigError> {
+    fn opt_duration(
+        &self,
+        key: &str,
+        v: &Option<Sp<String>>,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
         v.as_ref().map_or(Ok(default), |v| self.duration(key, v))
     }
 
     fn addr(&self, key: &str, v: &Sp<String>) -> Result<SocketAddr, ConfigError> {
-        v.get_ref()
-            .parse()
-            .or_else(|_| self.err(&v.span(), format!("{key}: {:?} is not an address like 127.0.0.1:7070", v.get_ref())))
+        v.get_ref().parse().or_else(|_| {
+            self.err(
+                &v.span(),
+                format!(
+                    "{key}: {:?} is not an address like 127.0.0.1:7070",
+                    v.get_ref()
+                ),
+            )
+        })
     }
 
     fn http_url(&self, key: &str, v: &Sp<String>) -> Result<reqwest::Url, ConfigError> {
-        let bad = |why: &str| self.err(&v.span(), format!("{key}: invalid URL {:?}: {why}", v.get_ref()));
+        let bad = |why: &str| {
+            self.err(
+                &v.span(),
+                format!("{key}: invalid URL {:?}: {why}", v.get_ref()),
+            )
+        };
         match reqwest::Url::parse(v.get_ref()) {
             Err(e) => bad(&e.to_string()),
-            Ok(u) if u.scheme() != "http" && u.scheme() != "https" => bad("the scheme must be http or https"),
+            Ok(u) if u.scheme() != "http" && u.scheme() != "https" => {
+                bad("the scheme must be http or https")
+            }
             Ok(u) if u.host_str().is_none_or(str::is_empty) => bad("it has no host"),
             Ok(u) => Ok(u),
         }
@@ -273,7 +291,11 @@ impl Validator<'_> {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
         };
         let public_url = match &c.public_url {
-            Some(v) => self.http_url("public_url", v)?.as_str().trim_end_matches('/').to_owned(),
+            Some(v) => self
+                .http_url("public_url", v)?
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
             None => format!("http://{http_listen}"),
         };
         let collector = CollectorSection {
@@ -295,7 +317,11 @@ impl Validator<'_> {
                 None => return self.err_key("agents.enrollment_token", "is required"),
             },
             auto_approve: a.auto_approve.unwrap_or(false),
-            heartbeat_interval: self.opt_duration("heartbeat_interval", &a.heartbeat_interval, Duration::from_secs(10))?,
+            heartbeat_interval: self.opt_duration(
+                "heartbeat_interval",
+                &a.heartbeat_interval,
+                Duration::from_secs(10),
+            )?,
             missed_heartbeats: match &a.missed_heartbeats {
                 Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
                 Some(n) => return self.err(&n.span(), "missed_heartbeats: must be at least 1"),
@@ -324,10 +350,16 @@ impl Validator<'_> {
         for e in &raw.equipment {
             let id = e.id.get_ref();
             if !is_slug(id) {
-                return self.err(&e.id.span(), format!("equipment id {id:?}: use letters, digits, '-', '_' or '.'"));
+                return self.err(
+                    &e.id.span(),
+                    format!("equipment id {id:?}: use letters, digits, '-', '_' or '.'"),
+                );
             }
             if !seen.insert(id.clone()) {
-                return self.err(&e.id.span(), format!("equipment id {id:?} is defined twice"));
+                return self.err(
+                    &e.id.span(),
+                    format!("equipment id {id:?} is defined twice"),
+                );
             }
             equipment.push(Equipment {
                 id: id.clone(),
@@ -342,7 +374,10 @@ impl Validator<'_> {
         for s in &raw.services {
             let id = s.id.get_ref();
             if !is_slug(id) {
-                return self.err(&s.id.span(), format!("service id {id:?}: use letters, digits, '-', '_' or '.'"));
+                return self.err(
+                    &s.id.span(),
+                    format!("service id {id:?}: use letters, digits, '-', '_' or '.'"),
+                );
             }
             if !seen.insert(id.clone()) {
                 return self.err(&s.id.span(), format!("service id {id:?} is defined twice"));
@@ -361,42 +396,78 @@ impl Validator<'_> {
         for w in &raw.webhooks {
             let name = w.name.get_ref();
             if !seen.insert(name.clone()) {
-                return self.err(&w.name.span(), format!("webhook name {name:?} is used twice"));
+                return self.err(
+                    &w.name.span(),
+                    format!("webhook name {name:?} is used twice"),
+                );
             }
             let url = self.http_url("url", &w.url)?.to_string();
             let mut events = Vec::new();
             for e in w.events.iter().flatten() {
                 if !EVENT_TYPES.contains(&e.get_ref().as_str()) {
-                    return self.err(&e.span(), format!(
-                        "webhook {name:?}: unknown event {:?} (known: {})",
-                        e.get_ref(),
-                        EVENT_TYPES.join(", ")
-                    ));
+                    return self.err(
+                        &e.span(),
+                        format!(
+                            "webhook {name:?}: unknown event {:?} (known: {})",
+                            e.get_ref(),
+                            EVENT_TYPES.join(", ")
+                        ),
+                    );
                 }
                 events.push(e.get_ref().clone());
             }
             let secret = match &w.secret {
                 None => None,
-                Some(s) => Some(decode_secret(s.get_ref()).or_else(|e| self.err(&s.span(), format!("secret: {e}")))?),
+                Some(s) => Some(
+                    decode_secret(s.get_ref())
+                        .or_else(|e| self.err(&s.span(), format!("secret: {e}")))?,
+                ),
             };
             webhooks.push(WebhookConfig {
                 name: name.clone(),
                 url,
                 events,
-                basic_auth: w.basic_auth.as_ref().map(|b| (b.user.clone(), b.password.clone())),
+                basic_auth: w
+                    .basic_auth
+                    .as_ref()
+                    .map(|b| (b.user.clone(), b.password.clone())),
                 secret,
                 timeout: self.opt_duration("timeout", &w.timeout, Duration::from_secs(15))?,
-                retry_initial: self.opt_duration("retry_initial", &w.retry_initial, Duration::from_secs(5))?,
-                retry_max_interval: self.opt_duration("retry_max_interval", &w.retry_max_interval, Duration::from_secs(3600))?,
-                retry_for: self.opt_duration("retry_for", &w.retry_for, Duration::from_secs(24 * 3600))?,
+                retry_initial: self.opt_duration(
+                    "retry_initial",
+                    &w.retry_initial,
+                    Duration::from_secs(5),
+                )?,
+                retry_max_interval: self.opt_duration(
+                    "retry_max_interval",
+                    &w.retry_max_interval,
+                    Duration::from_secs(3600),
+                )?,
+                retry_for: self.opt_duration(
+                    "retry_for",
+                    &w.retry_for,
+                    Duration::from_secs(24 * 3600),
+                )?,
             });
         }
 
-        Ok(Config { collector, agents, maintenance, equipment, services, webhooks })
+        Ok(Config {
+            collector,
+            agents,
+            maintenance,
+            equipment,
+            services,
+            webhooks,
+        })
     }
 
     /// One service: its own keys, else `[defaults]`, else the built-in default.
-    fn service(&self, s: &raw::RawService, own: &RawCheckOptions, d: &RawCheckOptions) -> Result<ServiceConfig, ConfigError> {
+    fn service(
+        &self,
+        s: &raw::RawService,
+        own: &RawCheckOptions,
+        d: &RawCheckOptions,
+    ) -> Result<ServiceConfig, ConfigError> {
         macro_rules! pick {
             ($f:ident) => {
                 own.$f.as_ref().or(d.$f.as_ref())
@@ -410,16 +481,28 @@ impl Validator<'_> {
         let url = self.http_url("url", &s.url)?;
         let interval = dur("interval", pick!(interval), Duration::from_secs(60))?;
         if interval < Duration::from_secs(1) {
-            let span = pick!(interval).map(|v| v.span()).unwrap_or_else(|| s.id.span());
+            let span = pick!(interval)
+                .map(|v| v.span())
+                .unwrap_or_else(|| s.id.span());
             return self.err(&span, "interval: must be at least 1s");
         }
         let timeout = dur("timeout", pick!(timeout), Duration::from_secs(10))?;
         if timeout.is_zero() {
-            let span = pick!(timeout).map(|v| v.span()).unwrap_or_else(|| s.id.span());
+            let span = pick!(timeout)
+                .map(|v| v.span())
+                .unwrap_or_else(|| s.id.span());
             return self.err(&span, "timeout: must be more than 0s");
         }
-        let recheck_delay = dur("recheck_delay", pick!(recheck_delay), Duration::from_secs(2))?;
-        let recheck_timeout = dur("recheck_timeout", pick!(recheck_timeout), timeout + Duration::from_secs(2))?;
+        let recheck_delay = dur(
+            "recheck_delay",
+            pick!(recheck_delay),
+            Duration::from_secs(2),
+        )?;
+        let recheck_timeout = dur(
+            "recheck_timeout",
+            pick!(recheck_timeout),
+            timeout + Duration::from_secs(2),
+        )?;
         let quorum = match pick!(quorum) {
             None => Quorum::Majority,
             Some(q) => {
@@ -440,11 +523,17 @@ impl Validator<'_> {
             None => vec![200],
             Some(list) => {
                 if list.get_ref().is_empty() {
-                    return self.err(&list.span(), "expected_status: must list at least one status");
+                    return self.err(
+                        &list.span(),
+                        "expected_status: must list at least one status",
+                    );
                 }
                 for code in list.get_ref() {
                     if !(100..=599).contains(code) {
-                        return self.err(&list.span(), format!("expected_status: {code} is not an HTTP status"));
+                        return self.err(
+                            &list.span(),
+                            format!("expected_status: {code} is not an HTTP status"),
+                        );
                     }
                 }
                 list.get_ref().clone()
@@ -455,7 +544,9 @@ impl Validator<'_> {
             Some(m) => match m.get_ref().to_ascii_uppercase().as_str() {
                 "GET" => "GET".to_owned(),
                 "HEAD" => "HEAD".to_owned(),
-                other => return self.err(&m.span(), format!("method: {other:?} is not GET or HEAD")),
+                other => {
+                    return self.err(&m.span(), format!("method: {other:?} is not GET or HEAD"));
+                }
             },
         };
         let priority = match pick!(priority) {
@@ -466,7 +557,10 @@ impl Validator<'_> {
                     raw::RawQuorum::Number(n) => n.to_string(),
                 };
                 if !["0", "1", "2", "3"].contains(&text.as_str()) {
-                    return self.err(&p.span(), format!("priority: {text:?} is not \"0\" to \"3\""));
+                    return self.err(
+                        &p.span(),
+                        format!("priority: {text:?} is not \"0\" to \"3\""),
+                    );
                 }
                 text
             }
@@ -474,7 +568,8 @@ impl Validator<'_> {
         let max_redirects = pick!(max_redirects).map_or(10, |n| *n.get_ref());
         let max_body_bytes = match pick!(max_body) {
             None => 1 << 20,
-            Some(v) => parse_size(v.get_ref()).or_else(|e| self.err(&v.span(), format!("max_body: {e}")))?,
+            Some(v) => parse_size(v.get_ref())
+                .or_else(|e| self.err(&v.span(), format!("max_body: {e}")))?,
         };
 
         let mut probe_url = url.clone();
@@ -486,7 +581,11 @@ impl Validator<'_> {
             }
         }
         if let Some(path) = pick!(path) {
-            let joined = format!("{}/{}", probe_url.path().trim_end_matches('/'), path.get_ref().trim_start_matches('/'));
+            let joined = format!(
+                "{}/{}",
+                probe_url.path().trim_end_matches('/'),
+                path.get_ref().trim_start_matches('/')
+            );
             probe_url.set_path(&joined);
         }
 
@@ -522,7 +621,9 @@ impl Validator<'_> {
 }
 
 fn is_slug(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// `1048576`, `512KiB`, `1MiB`.
@@ -530,7 +631,9 @@ fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size like 1MiB"))?;
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 1MiB"))?;
     let mult = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "kB" | "KB" => 1024,
@@ -553,7 +656,9 @@ fn decode_secret(s: &str) -> Result<Vec<u8>, String> {
 pub fn services_by_equipment(config: &Config) -> HashMap<EquipmentId, Vec<ServiceId>> {
     let mut map: HashMap<EquipmentId, Vec<ServiceId>> = HashMap::new();
     for s in &config.services {
-        map.entry(s.equipment.clone()).or_default().push(s.id.clone());
+        map.entry(s.equipment.clone())
+            .or_default()
+            .push(s.id.clone());
     }
     map
 }

@@ -1,1 +1,347 @@
+//! `EvaluatorActor`: owns one [`tracker::Tracker`] per service and the
+//! timers of their recheck rounds.
+//!
+//! Ingest sends it committed observations; it feeds them to the trackers,
+//! schedules rounds (`recheck_delay` after the failing result was
+//! received), sends recheck orders to the live agents assigned to the
+//! service (non-blocking `try_send` on their downlinks: a back-edge), closes
+//! rounds at `recheck_timeout`, and forwards verdicts to the lifecycle
+//! actor. It also answers `CheckNow` by running an ad-hoc round whose votes
+//! count for nothing. It never touches the store.
+
 pub mod tracker;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::time::DelayQueue;
+use tracing::{debug, warn};
+
+use crate::agents::Directory;
+use crate::config::Config;
+use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, ServiceState};
+use crate::lifecycle::LifecycleHandle;
+use crate::maintenance::MaintenanceSet;
+use tracker::{Effect, Policy, Tracker};
+
+/// One agent's answer to `CheckNow`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckNowResult {
+    pub agent: AgentId,
+    pub agent_name: String,
+    pub outcome: ProbeOutcome,
+    pub time_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckNowError {
+    #[error("unknown service {0:?}")]
+    UnknownService(String),
+    #[error("no live agent probes service {0:?}")]
+    NoAgents(String),
+    #[error("the evaluator stopped")]
+    Stopped,
+}
+
+enum Msg {
+    Observations(Vec<Observation>),
+    CheckNow {
+        service: ServiceId,
+        reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
+    },
+}
+
+enum Timer {
+    StartRound(ServiceId),
+    RoundDeadline(ServiceId, u64),
+    CheckNowDeadline(u64),
+}
+
+/// Handle to the evaluator.
+#[derive(Clone)]
+pub struct EvaluatorHandle {
+    tx: mpsc::Sender<Msg>,
+}
+
+struct CheckNowRound {
+    waiting: BTreeMap<AgentId, String>,
+    results: Vec<CheckNowResult>,
+    reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
+}
+
+struct EvaluatorActor {
+    config: Arc<Config>,
+    inbox: mpsc::Receiver<Msg>,
+    trackers: HashMap<ServiceId, (Tracker, Policy)>,
+    timers: DelayQueue<Timer>,
+    /// Live agents per service, published by the agents registry.
+    directory: watch::Receiver<Arc<Directory>>,
+    maintenance: watch::Receiver<Arc<MaintenanceSet>>,
+    /// Forward path to the lifecycle actor.
+    lifecycle: LifecycleHandle,
+    next_round: u64,
+    check_now: HashMap<u64, CheckNowRound>,
+    /// Recheck orders dropped because an agent's downlink was full.
+    dropped_orders: u64,
+}
+
+impl EvaluatorHandle {
+    /// `initial` is the stored state and open-request flag per service.
+    pub fn spawn(
+        config: Arc<Config>,
+        initial: HashMap<ServiceId, (ServiceState, bool)>,
+        directory: watch::Receiver<Arc<Directory>>,
+        maintenance: watch::Receiver<Arc<MaintenanceSet>>,
+        lifecycle: LifecycleHandle,
+        cancel: CancellationToken,
+        tasks: &TaskTracker,
+    ) -> EvaluatorHandle {
+        let (tx, inbox) = mpsc::channel(4096);
+        let trackers = config
+            .services
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| {
+                let (state, open) = initial
+                    .get(&s.id)
+                    .copied()
+                    .unwrap_or((ServiceState::Unknown, false));
+                let policy = Policy {
+                    recheck_delay: s.recheck_delay,
+                    recheck_timeout: s.recheck_timeout,
+                    quorum: s.quorum,
+                    failures_before_down: s.failures_before_down,
+                };
+                (s.id.clone(), (Tracker::new(state, open), policy))
+            })
+            .collect();
+        // Round ids never repeat across restarts, so a late answer to a
+        // round of a previous life cannot count in a new one.
+        let next_round = crate::time::now_ms().max(1) as u64 * 1000;
+        let actor = EvaluatorActor {
+            config,
+            inbox,
+            trackers,
+            timers: DelayQueue::new(),
+            directory,
+            maintenance,
+            lifecycle,
+            next_round,
+            check_now: HashMap::new(),
+            dropped_orders: 0,
+        };
+        tasks.spawn(actor.run(cancel));
+        EvaluatorHandle { tx }
+    }
+
+    /// Hands committed observations over; waits when the evaluator is behind.
+    pub async fn observe(&self, batch: Vec<Observation>) -> bool {
+        self.tx.send(Msg::Observations(batch)).await.is_ok()
+    }
+
+    /// Probes `service` from all its live agents now.
+    pub async fn check_now(
+        &self,
+        service: ServiceId,
+    ) -> Result<Vec<CheckNowResult>, CheckNowError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::CheckNow { service, reply })
+            .await
+            .map_err(|_| CheckNowError::Stopped)?;
+        rx.await.map_err(|_| CheckNowError::Stopped)?
+    }
+}
+
+impl EvaluatorActor {
+    async fn run(mut self, cancel: CancellationToken) {
+        self.apply_maintenance().await;
+        loop {
+            tokio::select! {
+                msg = self.inbox.recv() => match msg {
+                    Some(Msg::Observations(batch)) => {
+                        for obs in batch {
+                            self.observe(obs).await;
+                        }
+                    }
+                    Some(Msg::CheckNow { service, reply }) => self.start_check_now(service, reply),
+                    None => break,
+                },
+                Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)) => {
+                    match expired.into_inner() {
+                        Timer::StartRound(service) => self.start_round(&service).await,
+                        Timer::RoundDeadline(service, round) => {
+                            if let Some((t, p)) = self.trackers.get_mut(&service) {
+                                let effects = t.round_deadline(round, p);
+                                self.apply(&service, effects).await;
+                            }
+                        }
+                        Timer::CheckNowDeadline(round) => {
+                            if let Some(r) = self.check_now.remove(&round) {
+                                let _ = r.reply.send(Ok(r.results));
+                            }
+                        }
+                    }
+                }
+                changed = self.maintenance.changed() => {
+                    if changed.is_err() { break; }
+                    self.apply_maintenance().await;
+                }
+                () = cancel.cancelled() => break,
+            }
+        }
+        if self.dropped_orders > 0 {
+            warn!(
+                dropped = self.dropped_orders,
+                "recheck orders were dropped on full agent downlinks"
+            );
+        }
+    }
+
+    async fn observe(&mut self, obs: Observation) {
+        if obs.round_id != 0
+            && let Some(round) = self.check_now.get_mut(&obs.round_id)
+        {
+            if let Some(name) = round.waiting.remove(&obs.agent) {
+                round.results.push(CheckNowResult {
+                    agent: obs.agent.clone(),
+                    agent_name: name,
+                    outcome: obs.outcome,
+                    time_ms: obs.time_ms,
+                });
+            }
+            if round.waiting.is_empty()
+                && let Some(r) = self.check_now.remove(&obs.round_id)
+            {
+                let _ = r.reply.send(Ok(r.results));
+            }
+            return;
+        }
+        let Some((tracker, policy)) = self.trackers.get_mut(&obs.service) else {
+            debug!(service_id = %obs.service, "observation for a service that is not configured");
+            return;
+        };
+        let effects = if obs.round_id == 0 {
+            tracker.observe(obs.outcome.ok, policy)
+        } else {
+            tracker.vote(obs.round_id, &obs.agent, obs.outcome, obs.time_ms, policy)
+        };
+        let service = obs.service.clone();
+        // recheck_delay counts from the receipt of the failing result.
+        for effect in &effects {
+            if let Effect::ScheduleRound { delay } = effect {
+                let at = obs.received + *delay;
+                self.timers
+                    .insert_at(Timer::StartRound(service.clone()), at.max(Instant::now()));
+            }
+        }
+        self.apply(&service, effects).await;
+    }
+
+    fn round_id(&mut self) -> u64 {
+        self.next_round += 1;
+        self.next_round
+    }
+
+    /// Orders every live agent assigned to `service` to probe it now.
+    fn order_recheck(&mut self, service: &str, round: u64) -> BTreeMap<AgentId, String> {
+        let directory = self.directory.borrow().clone();
+        let mut asked = BTreeMap::new();
+        for link in directory.assigned(service) {
+            match link.tx.try_send(Downlink::Recheck {
+                service: service.to_owned(),
+                round_id: round,
+            }) {
+                Ok(()) => {
+                    asked.insert(link.id.clone(), link.name.clone());
+                }
+                Err(_) => self.dropped_orders += 1,
+            }
+        }
+        asked
+    }
+
+    async fn start_round(&mut self, service: &str) {
+        let round = self.round_id();
+        let suppressed = self.trackers.get(service).is_none_or(|(t, _)| {
+            matches!(t.state(), ServiceState::Maintenance | ServiceState::Paused)
+        });
+        let voters = if suppressed {
+            BTreeMap::new()
+        } else {
+            self.order_recheck(service, round)
+        };
+        let Some((tracker, policy)) = self.trackers.get_mut(service) else {
+            return;
+        };
+        debug!(service_id = %service, round, voters = voters.len(), "recheck round");
+        let timeout = policy.recheck_timeout;
+        let effects = tracker.start_round(round, voters, policy);
+        if tracker.round_id() == Some(round) {
+            self.timers
+                .insert(Timer::RoundDeadline(service.to_owned(), round), timeout);
+        }
+        self.apply(service, effects).await;
+    }
+
+    fn start_check_now(
+        &mut self,
+        service: ServiceId,
+        reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
+    ) {
+        let Some(config) = self.config.service(&service) else {
+            let _ = reply.send(Err(CheckNowError::UnknownService(service)));
+            return;
+        };
+        let timeout = Duration::from_millis(config.check.timeout_ms) + Duration::from_secs(2);
+        let round = self.round_id();
+        let waiting = self.order_recheck(&service, round);
+        if waiting.is_empty() {
+            let _ = reply.send(Err(CheckNowError::NoAgents(service)));
+            return;
+        }
+        self.timers.insert(Timer::CheckNowDeadline(round), timeout);
+        self.check_now.insert(
+            round,
+            CheckNowRound {
+                waiting,
+                results: Vec::new(),
+                reply,
+            },
+        );
+    }
+
+    async fn apply_maintenance(&mut self) {
+        let set = self.maintenance.borrow_and_update().clone();
+        let mut all = Vec::new();
+        for s in &self.config.services {
+            if let Some((tracker, _)) = self.trackers.get_mut(&s.id) {
+                let effects = tracker.set_maintenance(set.contains_key(&s.equipment));
+                if !effects.is_empty() {
+                    all.push((s.id.clone(), effects));
+                }
+            }
+        }
+        for (service, effects) in all {
+            self.apply(&service, effects).await;
+        }
+    }
+
+    /// Carries out a tracker's effects (rounds are scheduled by the caller
+    /// that knows when the observation was received).
+    async fn apply(&mut self, service: &str, effects: Vec<Effect>) {
+        for effect in effects {
+            if matches!(effect, Effect::ScheduleRound { .. }) {
+                continue;
+            }
+            if !self.lifecycle.verdict(service.to_owned(), effect).await {
+                warn!(service_id = %service, "lifecycle stopped; verdict lost");
+            }
+        }
+    }
+}

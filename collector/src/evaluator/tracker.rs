@@ -43,11 +43,21 @@ pub enum Effect {
     /// Start a recheck round after `delay`.
     ScheduleRound { delay: Duration },
     /// Record a state change that opens and closes nothing.
-    State { from: ServiceState, to: ServiceState },
+    State {
+        from: ServiceState,
+        to: ServiceState,
+    },
     /// Confirmed down: open a request unless one is open.
-    Down { from: ServiceState, votes: Vec<Vote> },
+    Down {
+        from: ServiceState,
+        votes: Vec<Vote>,
+    },
     /// Back up: close the open request, if any.
-    Up { from: ServiceState, had_request: bool, votes: Vec<Vote> },
+    Up {
+        from: ServiceState,
+        had_request: bool,
+        votes: Vec<Vote>,
+    },
     /// Some agents failed, the quorum did not: their network is suspect.
     LocalFailure { votes: Vec<Vote> },
 }
@@ -80,7 +90,13 @@ impl Tracker {
             ServiceState::Suspect => ServiceState::Unknown,
             s => s,
         };
-        Tracker { state, confirmed: 0, has_open_request, round_scheduled: false, round: None }
+        Tracker {
+            state,
+            confirmed: 0,
+            has_open_request,
+            round_scheduled: false,
+            round: None,
+        }
     }
 
     pub fn state(&self) -> ServiceState {
@@ -99,13 +115,18 @@ impl Tracker {
     fn schedule(&mut self, policy: &Policy, effects: &mut Vec<Effect>) {
         if !self.round_scheduled && self.round.is_none() {
             self.round_scheduled = true;
-            effects.push(Effect::ScheduleRound { delay: policy.recheck_delay });
+            effects.push(Effect::ScheduleRound {
+                delay: policy.recheck_delay,
+            });
         }
     }
 
     fn set(&mut self, to: ServiceState, effects: &mut Vec<Effect>) {
         if self.state != to {
-            effects.push(Effect::State { from: self.state, to });
+            effects.push(Effect::State {
+                from: self.state,
+                to,
+            });
             self.state = to;
         }
     }
@@ -132,12 +153,21 @@ impl Tracker {
     }
 
     /// The scheduled round starts: `voters` (id → name) were asked to recheck.
-    pub fn start_round(&mut self, id: u64, voters: BTreeMap<AgentId, String>, policy: &Policy) -> Vec<Effect> {
+    pub fn start_round(
+        &mut self,
+        id: u64,
+        voters: BTreeMap<AgentId, String>,
+        policy: &Policy,
+    ) -> Vec<Effect> {
         self.round_scheduled = false;
         if self.suppressed() {
             return Vec::new();
         }
-        self.round = Some(Round { id, voters, votes: Vec::new() });
+        self.round = Some(Round {
+            id,
+            voters,
+            votes: Vec::new(),
+        });
         if self.round.as_ref().is_some_and(|r| r.voters.is_empty()) {
             return self.conclude(policy);
         }
@@ -145,15 +175,29 @@ impl Tracker {
     }
 
     /// A recheck answer. Concludes the round when every voter answered.
-    pub fn vote(&mut self, round_id: u64, agent: &str, outcome: ProbeOutcome, time_ms: i64, policy: &Policy) -> Vec<Effect> {
+    pub fn vote(
+        &mut self,
+        round_id: u64,
+        agent: &str,
+        outcome: ProbeOutcome,
+        time_ms: i64,
+        policy: &Policy,
+    ) -> Vec<Effect> {
         let Some(round) = self.round.as_mut().filter(|r| r.id == round_id) else {
             return Vec::new();
         };
-        let Some(name) = round.voters.get(agent) else { return Vec::new() };
+        let Some(name) = round.voters.get(agent) else {
+            return Vec::new();
+        };
         if round.votes.iter().any(|v| v.agent == agent) {
             return Vec::new();
         }
-        round.votes.push(Vote { agent: agent.to_owned(), agent_name: name.clone(), outcome, time_ms });
+        round.votes.push(Vote {
+            agent: agent.to_owned(),
+            agent_name: name.clone(),
+            outcome,
+            time_ms,
+        });
         if round.votes.len() == round.voters.len() {
             return self.conclude(policy);
         }
@@ -171,9 +215,16 @@ impl Tracker {
 
     fn conclude(&mut self, policy: &Policy) -> Vec<Effect> {
         let mut effects = Vec::new();
-        let Some(round) = self.round.take() else { return effects };
+        let Some(round) = self.round.take() else {
+            return effects;
+        };
         let answered = round.votes.len();
-        let failing: Vec<Vote> = round.votes.iter().filter(|v| !v.outcome.ok).cloned().collect();
+        let failing: Vec<Vote> = round
+            .votes
+            .iter()
+            .filter(|v| !v.outcome.ok)
+            .cloned()
+            .collect();
         let ok_count = answered - failing.len();
         use ServiceState::*;
         if answered == 0 {
@@ -190,7 +241,10 @@ impl Tracker {
             }
             self.confirmed += 1;
             if self.confirmed >= policy.failures_before_down {
-                effects.push(Effect::Down { from: self.state, votes: failing });
+                effects.push(Effect::Down {
+                    from: self.state,
+                    votes: failing,
+                });
                 self.state = Down;
                 self.has_open_request = true;
             } else {
@@ -207,7 +261,11 @@ impl Tracker {
         let had_request = self.has_open_request;
         let ok_votes = round.votes.into_iter().filter(|v| v.outcome.ok).collect();
         if self.state == Down || had_request {
-            effects.push(Effect::Up { from: self.state, had_request, votes: ok_votes });
+            effects.push(Effect::Up {
+                from: self.state,
+                had_request,
+                votes: ok_votes,
+            });
             self.state = Up;
         } else {
             self.set(Up, &mut effects);

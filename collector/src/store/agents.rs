@@ -25,11 +25,13 @@ pub struct AgentRow {
     pub last_seq: u64,
 }
 
-const AGENT_COLUMNS: &str =
-    "id, name, region, labels, state, credential_hash, version, created_ms, last_seen_ms, stats, last_seq";
+const AGENT_COLUMNS: &str = "id, name, region, labels, state, credential_hash, version, created_ms, last_seen_ms, stats, last_seq";
 
 fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
-    let corrupt = |reason: String| StoreError::Corrupt { table: "agents", reason };
+    let corrupt = |reason: String| StoreError::Corrupt {
+        table: "agents",
+        reason,
+    };
     let labels: String = r.try_get("labels")?;
     let stats: Option<String> = r.try_get("stats")?;
     let state: String = r.try_get("state")?;
@@ -43,7 +45,10 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
         version: r.try_get("version")?,
         created_ms: r.try_get("created_ms")?,
         last_seen_ms: r.try_get("last_seen_ms")?,
-        stats: stats.map(|s| serde_json::from_str(&s)).transpose().map_err(|e| corrupt(format!("stats: {e}")))?,
+        stats: stats
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| corrupt(format!("stats: {e}")))?,
         last_seq: r.try_get::<i64, _>("last_seq")?.max(0) as u64,
     })
 }
@@ -68,12 +73,25 @@ pub fn agent_body(a: &AgentRow, liveness: &str) -> serde_json::Map<String, serde
 impl Store {
     pub async fn get_agent(&self, id: &str) -> Result<Option<AgentRow>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"));
-        sqlx::query(sql).bind(id).fetch_optional(&self.write).await?.as_ref().map(agent_row).transpose()
+        sqlx::query(sql)
+            .bind(id)
+            .fetch_optional(&self.write)
+            .await?
+            .as_ref()
+            .map(agent_row)
+            .transpose()
     }
 
     pub async fn list_agents(&self) -> Result<Vec<AgentRow>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY region, name, id"));
-        sqlx::query(sql).fetch_all(&self.read).await?.iter().map(agent_row).collect()
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents ORDER BY region, name, id"
+        ));
+        sqlx::query(sql)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(agent_row)
+            .collect()
     }
 
     /// Registers a new agent with the `agent.registered` event.
@@ -94,7 +112,15 @@ impl Store {
         .bind(a.last_seen_ms)
         .execute(&mut *tx)
         .await?;
-        let seq = append_event(&mut tx, &self.routes, "agent.registered", &a.id, agent_body(a, "live"), now_ms()).await?;
+        let seq = append_event(
+            &mut tx,
+            &self.routes,
+            "agent.registered",
+            &a.id,
+            agent_body(a, "live"),
+            now_ms(),
+        )
+        .await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(())
@@ -123,5 +149,43 @@ impl Store {
             .execute(&self.write)
             .await?;
         Ok(())
+    }
+
+    /// Changes an agent's state, with `agent.approved` or `agent.suspended`
+    /// when it changed. Returns the updated row.
+    pub async fn set_agent_state(
+        &self,
+        a: &AgentRow,
+        state: AgentState,
+        liveness: &str,
+    ) -> Result<AgentRow> {
+        let mut row = a.clone();
+        if a.state == state {
+            return Ok(row);
+        }
+        row.state = state;
+        let event = match state {
+            AgentState::Active => "agent.approved",
+            AgentState::Suspended => "agent.suspended",
+            AgentState::New => "agent.registered",
+        };
+        let mut tx = self.write.begin().await?;
+        sqlx::query("UPDATE agents SET state = $1 WHERE id = $2")
+            .bind(state.as_str())
+            .bind(&a.id)
+            .execute(&mut *tx)
+            .await?;
+        let seq = append_event(
+            &mut tx,
+            &self.routes,
+            event,
+            &a.id,
+            agent_body(&row, liveness),
+            now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
+        self.published(Some(seq));
+        Ok(row)
     }
 }

@@ -73,7 +73,9 @@ pub(super) async fn append_event(
 
 impl Store {
     pub(super) async fn last_event_seq(&self) -> Result<i64> {
-        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events").fetch_one(&self.read).await?;
+        let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")
+            .fetch_one(&self.read)
+            .await?;
         Ok(row.try_get("seq")?)
     }
 
@@ -101,7 +103,12 @@ impl Store {
     }
 
     /// Pending deliveries of `webhook` due at `now_ms`, oldest first.
-    pub async fn due_deliveries(&self, webhook: &str, now_ms: i64, limit: i64) -> Result<Vec<Delivery>> {
+    pub async fn due_deliveries(
+        &self,
+        webhook: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(
             "SELECT id, webhook, msg_id, body, attempts, first_attempt_ms FROM webhook_outbox \
              WHERE webhook = $1 AND state = 'pending' AND next_attempt_ms <= $2 ORDER BY id LIMIT $3",
@@ -149,7 +156,13 @@ impl Store {
     }
 
     /// Records a failed attempt: retried at `retry_at_ms`, or given up when `None`.
-    pub async fn delivery_failed(&self, id: i64, now_ms: i64, error: &str, retry_at_ms: Option<i64>) -> Result<()> {
+    pub async fn delivery_failed(
+        &self,
+        id: i64,
+        now_ms: i64,
+        error: &str,
+        retry_at_ms: Option<i64>,
+    ) -> Result<()> {
         let (state, next) = match retry_at_ms {
             Some(at) => ("pending", at),
             None => ("failed", now_ms),

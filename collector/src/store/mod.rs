@@ -28,9 +28,9 @@ use sqlx::{AnyConnection, AnyPool, Executor};
 use tokio::sync::watch;
 
 pub use agents::AgentRow;
+pub use agents::agent_body;
 pub use events::{Delivery, EventRow};
 pub use requests::{NewRequest, NoteRow, Opened, RequestRow, request_body};
-pub use agents::agent_body;
 pub use results::ResultRecord;
 pub use services::{MaintenanceWindow, ServiceRow};
 
@@ -64,7 +64,11 @@ pub struct EventSettings {
 impl EventSettings {
     pub fn new(config: &crate::config::Config) -> Self {
         Self {
-            routes: config.webhooks.iter().map(|w| (w.name.clone(), w.events.clone())).collect(),
+            routes: config
+                .webhooks
+                .iter()
+                .map(|w| (w.name.clone(), w.events.clone()))
+                .collect(),
             public_url: config.collector.public_url.clone(),
         }
     }
@@ -99,7 +103,11 @@ impl Store {
         let Some(rest) = url.strip_prefix("sqlite:") else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        let url = if rest.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+        let url = if rest.contains('?') {
+            url.to_owned()
+        } else {
+            format!("{url}?mode=rwc")
+        };
         let options = AnyConnectOptions::from_str(&url)?;
         let write = AnyPoolOptions::new()
             .max_connections(1)
@@ -159,7 +167,9 @@ impl Store {
 
 /// WAL for concurrent readers, FULL sync so an acknowledged result survives
 /// a power loss, and a busy timeout for the read pool.
-fn sqlite_pragmas(conn: &mut AnyConnection) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+fn sqlite_pragmas(
+    conn: &mut AnyConnection,
+) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
     Box::pin(async move {
         conn.execute("PRAGMA journal_mode = WAL").await?;
         conn.execute("PRAGMA synchronous = FULL").await?;

@@ -71,17 +71,27 @@ fn request_row(r: &sqlx::any::AnyRow) -> Result<RequestRow> {
 }
 
 async fn notes_of(conn: &mut AnyConnection, id: i64) -> Result<Vec<NoteRow>> {
-    let rows = sqlx::query("SELECT author, time_ms, text FROM request_notes WHERE request_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT author, time_ms, text FROM request_notes WHERE request_id = $1 ORDER BY id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
-        .map(|r| Ok(NoteRow { author: r.try_get("author")?, time_ms: r.try_get("time_ms")?, text: r.try_get("text")? }))
+        .map(|r| {
+            Ok(NoteRow {
+                author: r.try_get("author")?,
+                time_ms: r.try_get("time_ms")?,
+                text: r.try_get("text")?,
+            })
+        })
         .collect()
 }
 
 async fn fetch_in(conn: &mut AnyConnection, id: i64) -> Result<RequestRow> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
+    ));
     let row = sqlx::query(sql)
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -110,19 +120,29 @@ pub(super) async fn close_in(
     if done.rows_affected() == 0 {
         return Ok(None);
     }
-    sqlx::query("INSERT INTO request_notes (request_id, author, time_ms, text) VALUES ($1, $2, $3, $4)")
-        .bind(id)
-        .bind(author)
-        .bind(now_ms)
-        .bind(text)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO request_notes (request_id, author, time_ms, text) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(id)
+    .bind(author)
+    .bind(now_ms)
+    .bind(text)
+    .execute(&mut *conn)
+    .await?;
     Ok(Some(fetch_in(conn, id).await?))
 }
 
-pub(super) async fn equipment_name_in(conn: &mut AnyConnection, req: &RequestRow) -> Result<String> {
-    let Some(eq) = &req.equipment_id else { return Ok(String::new()) };
-    let row = sqlx::query("SELECT name FROM equipment WHERE id = $1").bind(eq).fetch_optional(&mut *conn).await?;
+pub(super) async fn equipment_name_in(
+    conn: &mut AnyConnection,
+    req: &RequestRow,
+) -> Result<String> {
+    let Some(eq) = &req.equipment_id else {
+        return Ok(String::new());
+    };
+    let row = sqlx::query("SELECT name FROM equipment WHERE id = $1")
+        .bind(eq)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(match row {
         Some(r) => r.try_get("name")?,
         None => eq.clone(),
@@ -131,7 +151,11 @@ pub(super) async fn equipment_name_in(conn: &mut AnyConnection, req: &RequestRow
 
 /// The webhook / event body of a request (PRODUCT.md: the ERP field names
 /// `id, name, priority, description, equipment, link` and the rest).
-pub fn request_body(req: &RequestRow, equipment_name: &str, settings: &EventSettings) -> Map<String, Value> {
+pub fn request_body(
+    req: &RequestRow,
+    equipment_name: &str,
+    settings: &EventSettings,
+) -> Map<String, Value> {
     let v = json!({
         "id": req.id,
         "name": req.name,
@@ -160,7 +184,7 @@ pub fn request_body(req: &RequestRow, equipment_name: &str, settings: &EventSett
 #[derive(Debug, Clone, PartialEq)]
 pub enum Opened {
     /// A new request was opened.
-    New(RequestRow),
+    New(Box<RequestRow>),
     /// The service already had this open request; nothing was opened.
     Existing(i64),
 }
@@ -169,7 +193,12 @@ impl Store {
     /// Marks `service` down and opens `new` unless the service already has
     /// an open request, in one transaction with the `service.down` and
     /// `request.opened` events.
-    pub async fn service_down(&self, service: &str, new: NewRequest, service_body: Map<String, Value>) -> Result<Opened> {
+    pub async fn service_down(
+        &self,
+        service: &str,
+        new: NewRequest,
+        service_body: Map<String, Value>,
+    ) -> Result<Opened> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE services SET state = 'down', state_since_ms = $1 WHERE id = $2")
@@ -177,11 +206,20 @@ impl Store {
             .bind(service)
             .execute(&mut *tx)
             .await?;
-        let existing = sqlx::query("SELECT id FROM requests WHERE service_id = $1 AND stage = 'open'")
-            .bind(service)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let mut last = append_event(&mut tx, &self.routes, "service.down", service, service_body, now).await?;
+        let existing =
+            sqlx::query("SELECT id FROM requests WHERE service_id = $1 AND stage = 'open'")
+                .bind(service)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let mut last = append_event(
+            &mut tx,
+            &self.routes,
+            "service.down",
+            service,
+            service_body,
+            now,
+        )
+        .await?;
         let outcome = match existing {
             Some(row) => {
                 let id: i64 = row.try_get("id")?;
@@ -214,9 +252,18 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 let req = fetch_in(&mut tx, id).await?;
-                let body = request_body(&req, &equipment_name_in(&mut tx, &req).await?, &self.routes);
-                last = append_event(&mut tx, &self.routes, "request.opened", &id.to_string(), body, now).await?;
-                Opened::New(req)
+                let body =
+                    request_body(&req, &equipment_name_in(&mut tx, &req).await?, &self.routes);
+                last = append_event(
+                    &mut tx,
+                    &self.routes,
+                    "request.opened",
+                    &id.to_string(),
+                    body,
+                    now,
+                )
+                .await?;
+                Opened::New(Box::new(req))
             }
         };
         tx.commit().await?;
@@ -244,7 +291,17 @@ impl Store {
             .await?;
         let mut last = None;
         if was_down {
-            last = Some(append_event(&mut tx, &self.routes, "service.up", service, service_body, now).await?);
+            last = Some(
+                append_event(
+                    &mut tx,
+                    &self.routes,
+                    "service.up",
+                    service,
+                    service_body,
+                    now,
+                )
+                .await?,
+            );
         }
         let open = sqlx::query("SELECT id FROM requests WHERE service_id = $1 AND stage = 'open'")
             .bind(service)
@@ -254,8 +311,19 @@ impl Store {
         if let Some(row) = open {
             let id: i64 = row.try_get("id")?;
             if let Some(req) = close_in(&mut tx, id, "recovered", "picket", note, now).await? {
-                let body = request_body(&req, &equipment_name_in(&mut tx, &req).await?, &self.routes);
-                last = Some(append_event(&mut tx, &self.routes, "request.closed", &id.to_string(), body, now).await?);
+                let body =
+                    request_body(&req, &equipment_name_in(&mut tx, &req).await?, &self.routes);
+                last = Some(
+                    append_event(
+                        &mut tx,
+                        &self.routes,
+                        "request.closed",
+                        &id.to_string(),
+                        body,
+                        now,
+                    )
+                    .await?,
+                );
                 closed = Some(req);
             }
         }
@@ -270,9 +338,13 @@ impl Store {
 
     pub async fn list_requests(&self, open_only: bool) -> Result<Vec<RequestRow>> {
         let sql = if open_only {
-            sqlx::AssertSqlSafe(format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE stage = 'open' ORDER BY id"))
+            sqlx::AssertSqlSafe(format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests WHERE stage = 'open' ORDER BY id"
+            ))
         } else {
-            sqlx::AssertSqlSafe(format!("SELECT {REQUEST_COLUMNS} FROM requests ORDER BY id"))
+            sqlx::AssertSqlSafe(format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests ORDER BY id"
+            ))
         };
         let mut conn = self.read.acquire().await?;
         let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
@@ -292,9 +364,13 @@ impl Store {
 
     /// Open requests of services, by service id (the evaluator's start state).
     pub async fn open_service_requests(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT service_id, id FROM requests WHERE stage = 'open' AND service_id IS NOT NULL")
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("service_id")?, r.try_get("id")?))).collect()
+        let rows = sqlx::query(
+            "SELECT service_id, id FROM requests WHERE stage = 'open' AND service_id IS NOT NULL",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("service_id")?, r.try_get("id")?)))
+            .collect()
     }
 }

@@ -45,9 +45,14 @@ fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
         url: r.try_get("url")?,
         equipment_id: r.try_get("equipment_id")?,
         active: r.try_get::<i64, _>("active")? != 0,
-        state: state.parse().map_err(|e| StoreError::Corrupt { table: "services", reason: format!("{e}") })?,
+        state: state.parse().map_err(|e| StoreError::Corrupt {
+            table: "services",
+            reason: format!("{e}"),
+        })?,
         ok: r.try_get::<Option<i64>, _>("ok")?.map(|v| v != 0),
-        last_status_code: r.try_get::<Option<i64>, _>("last_status_code")?.and_then(|c| u16::try_from(c).ok()),
+        last_status_code: r
+            .try_get::<Option<i64>, _>("last_status_code")?
+            .and_then(|c| u16::try_from(c).ok()),
         last_error_kind: r.try_get("last_error_kind")?,
         last_error: r.try_get("last_error")?,
         last_check_ms: r.try_get("last_check_ms")?,
@@ -61,7 +66,9 @@ fn window_row(r: &sqlx::any::AnyRow) -> Result<MaintenanceWindow> {
         equipment: r.try_get("id")?,
         starts_ms: r.try_get::<Option<i64>, _>("maint_starts_ms")?.unwrap_or(0),
         ends_ms: r.try_get::<Option<i64>, _>("maint_ends_ms")?.unwrap_or(0),
-        reason: r.try_get::<Option<String>, _>("maint_reason")?.unwrap_or_default(),
+        reason: r
+            .try_get::<Option<String>, _>("maint_reason")?
+            .unwrap_or_default(),
         active: r.try_get::<i64, _>("maint_active")? != 0,
     })
 }
@@ -83,7 +90,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE services SET active = 0").execute(&mut *tx).await?;
+        sqlx::query("UPDATE services SET active = 0")
+            .execute(&mut *tx)
+            .await?;
         for s in &config.services {
             sqlx::query(
                 "INSERT INTO services (id, url, equipment_id, active, state) VALUES ($1, $2, $3, $4, 'unknown') \
@@ -108,14 +117,33 @@ impl Store {
         let now = now_ms();
         for row in rows {
             let id: i64 = row.try_get("id")?;
-            let text = "closed automatically: the service was removed from the configuration".to_owned();
-            if let Some(req) = requests::close_in(&mut tx, id, "removed", "picket", &text, now).await? {
-                sqlx::query("UPDATE services SET open_request_id = NULL WHERE open_request_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let body = requests::request_body(&req, &requests::equipment_name_in(&mut tx, &req).await?, &self.routes);
-                last = Some(append_event(&mut tx, &self.routes, "request.closed", &id.to_string(), body, now).await?);
+            let text =
+                "closed automatically: the service was removed from the configuration".to_owned();
+            if let Some(req) =
+                requests::close_in(&mut tx, id, "removed", "picket", &text, now).await?
+            {
+                sqlx::query(
+                    "UPDATE services SET open_request_id = NULL WHERE open_request_id = $1",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let body = requests::request_body(
+                    &req,
+                    &requests::equipment_name_in(&mut tx, &req).await?,
+                    &self.routes,
+                );
+                last = Some(
+                    append_event(
+                        &mut tx,
+                        &self.routes,
+                        "request.closed",
+                        &id.to_string(),
+                        body,
+                        now,
+                    )
+                    .await?,
+                );
             }
         }
         tx.commit().await?;
@@ -124,12 +152,21 @@ impl Store {
     }
 
     pub async fn list_services(&self) -> Result<Vec<ServiceRow>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {SERVICE_COLUMNS} FROM services WHERE active = 1 ORDER BY equipment_id, id"));
-        sqlx::query(sql).fetch_all(&self.read).await?.iter().map(service_row).collect()
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {SERVICE_COLUMNS} FROM services WHERE active = 1 ORDER BY equipment_id, id"
+        ));
+        sqlx::query(sql)
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(service_row)
+            .collect()
     }
 
     pub async fn get_service(&self, id: &str) -> Result<ServiceRow> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1"
+        ));
         let row = sqlx::query(sql)
             .bind(id)
             .fetch_optional(&self.read)
@@ -149,10 +186,15 @@ impl Store {
         Ok(())
     }
 
-    /// Appends a `service.*` event that changes no row (e.g. a local failure).
-    pub async fn record_service_event(&self, event_type: &str, service: &str, body: serde_json::Map<String, serde_json::Value>) -> Result<i64> {
+    /// Appends an event that changes no row (a local failure, a duplicate agent).
+    pub async fn record_event(
+        &self,
+        event_type: &str,
+        subject: &str,
+        body: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<i64> {
         let mut tx = self.write.begin().await?;
-        let seq = append_event(&mut tx, &self.routes, event_type, service, body, now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes, event_type, subject, body, now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(seq)
@@ -177,9 +219,13 @@ impl Store {
         window_row(&row)
     }
 
-    /// Starts (or extends) a window and its services' `maintenance` state,
-    /// with the `maintenance.started` event.
-    pub async fn start_maintenance(&self, w: &MaintenanceWindow, equipment_name: &str) -> Result<()> {
+    /// Starts (or extends) a window, with the `maintenance.started` event.
+    /// (Service states follow through the evaluator and lifecycle.)
+    pub async fn start_maintenance(
+        &self,
+        w: &MaintenanceWindow,
+        equipment_name: &str,
+    ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE equipment SET maint_starts_ms = $1, maint_ends_ms = $2, maint_reason = $3, maint_active = 1 WHERE id = $4")
             .bind(w.starts_ms)
@@ -188,41 +234,59 @@ impl Store {
             .bind(&w.equipment)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE services SET state = 'maintenance', state_since_ms = $1 WHERE equipment_id = $2")
-            .bind(w.starts_ms)
-            .bind(&w.equipment)
-            .execute(&mut *tx)
-            .await?;
         let body = maintenance_body(w, equipment_name);
-        let seq = append_event(&mut tx, &self.routes, "maintenance.started", &w.equipment, body, now_ms()).await?;
+        let seq = append_event(
+            &mut tx,
+            &self.routes,
+            "maintenance.started",
+            &w.equipment,
+            body,
+            now_ms(),
+        )
+        .await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(())
     }
 
-    /// Ends a window at `ended_ms`; its services become `unknown`.
-    pub async fn end_maintenance(&self, w: &MaintenanceWindow, equipment_name: &str, ended_ms: i64) -> Result<MaintenanceWindow> {
+    /// Ends a window at `ended_ms`, with the `maintenance.ended` event.
+    pub async fn end_maintenance(
+        &self,
+        w: &MaintenanceWindow,
+        equipment_name: &str,
+        ended_ms: i64,
+    ) -> Result<MaintenanceWindow> {
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE equipment SET maint_ends_ms = $1, maint_active = 0 WHERE id = $2")
             .bind(ended_ms)
             .bind(&w.equipment)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE services SET state = 'unknown', state_since_ms = $1 WHERE equipment_id = $2")
-            .bind(ended_ms)
-            .bind(&w.equipment)
-            .execute(&mut *tx)
-            .await?;
-        let ended = MaintenanceWindow { ends_ms: ended_ms, active: false, ..w.clone() };
+        let ended = MaintenanceWindow {
+            ends_ms: ended_ms,
+            active: false,
+            ..w.clone()
+        };
         let body = maintenance_body(&ended, equipment_name);
-        let seq = append_event(&mut tx, &self.routes, "maintenance.ended", &w.equipment, body, now_ms()).await?;
+        let seq = append_event(
+            &mut tx,
+            &self.routes,
+            "maintenance.ended",
+            &w.equipment,
+            body,
+            now_ms(),
+        )
+        .await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(ended)
     }
 }
 
-fn maintenance_body(w: &MaintenanceWindow, equipment_name: &str) -> serde_json::Map<String, serde_json::Value> {
+fn maintenance_body(
+    w: &MaintenanceWindow,
+    equipment_name: &str,
+) -> serde_json::Map<String, serde_json::Value> {
     let v = json!({
         "equipment": equipment_name,
         "equipment_id": w.equipment,

@@ -26,7 +26,9 @@ fn outcome(ok: bool) -> ProbeOutcome {
 }
 
 fn voters(n: usize) -> BTreeMap<AgentId, String> {
-    (1..=n).map(|i| (format!("a{i}"), format!("agent-{i}"))).collect()
+    (1..=n)
+        .map(|i| (format!("a{i}"), format!("agent-{i}")))
+        .collect()
 }
 
 /// A step and the effect kinds it must produce.
@@ -45,7 +47,14 @@ fn kind(e: &Effect) -> String {
         Effect::Down { votes, .. } => format!("down:{}", votes.len()),
         Effect::Up { had_request, .. } => format!("up:{had_request}"),
         Effect::LocalFailure { votes } => {
-            format!("local:{}", votes.iter().map(|v| v.agent.as_str()).collect::<Vec<_>>().join(","))
+            format!(
+                "local:{}",
+                votes
+                    .iter()
+                    .map(|v| v.agent.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
         }
     }
 }
@@ -73,33 +82,48 @@ use Step::*;
 #[test]
 fn single_agent_erp_behaviour_fail_wait_fail_open() {
     let p = policy(Quorum::Majority, 1);
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Observe(false), &[]),
-        (Start(1, 1), &[]),
-        (Vote(1, "a1", false), &["down:1"]),
-        (Observe(false), &[]),
-    ], Down);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Observe(false), &[]),
+            (Start(1, 1), &[]),
+            (Vote(1, "a1", false), &["down:1"]),
+            (Observe(false), &[]),
+        ],
+        Down,
+    );
 }
 
 #[test]
 fn a_transient_failure_opens_nothing() {
     let p = policy(Quorum::Majority, 1);
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 1), &[]),
-        (Vote(1, "a1", true), &["state:up"]),
-    ], Up);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 1), &[]),
+            (Vote(1, "a1", true), &["state:up"]),
+        ],
+        Up,
+    );
 }
 
 #[test]
 fn recovery_needs_a_round_and_closes_the_request() {
     let p = policy(Quorum::Majority, 1);
-    check(Down, &p, &[
-        (Observe(true), &["schedule"]),
-        (Start(7, 1), &[]),
-        (Vote(7, "a1", true), &["up:false"]),
-    ], Up);
+    check(
+        Down,
+        &p,
+        &[
+            (Observe(true), &["schedule"]),
+            (Start(7, 1), &[]),
+            (Vote(7, "a1", true), &["up:false"]),
+        ],
+        Up,
+    );
     let mut t = Tracker::new(Down, true);
     t.observe(true, &p);
     t.start_round(7, voters(1), &p);
@@ -110,110 +134,160 @@ fn recovery_needs_a_round_and_closes_the_request() {
 #[test]
 fn a_failed_recovery_round_stays_down() {
     let p = policy(Quorum::Majority, 1);
-    check(Down, &p, &[
-        (Observe(true), &["schedule"]),
-        (Start(2, 1), &[]),
-        (Vote(2, "a1", false), &[]),
-        (Observe(true), &["schedule"]),
-    ], Down);
+    check(
+        Down,
+        &p,
+        &[
+            (Observe(true), &["schedule"]),
+            (Start(2, 1), &[]),
+            (Vote(2, "a1", false), &[]),
+            (Observe(true), &["schedule"]),
+        ],
+        Down,
+    );
 }
 
 #[test]
 fn quorum_across_agents_local_failure_vs_outage() {
     let p = policy(Quorum::Majority, 1);
     // One of three fails: local failure of that agent, back up.
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 3), &[]),
-        (Vote(1, "a1", false), &[]),
-        (Vote(1, "a2", true), &[]),
-        (Vote(1, "a3", true), &["local:a1", "state:up"]),
-    ], Up);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 3), &[]),
+            (Vote(1, "a1", false), &[]),
+            (Vote(1, "a2", true), &[]),
+            (Vote(1, "a3", true), &["local:a1", "state:up"]),
+        ],
+        Up,
+    );
     // Two of three fail: down.
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 3), &[]),
-        (Vote(1, "a1", false), &[]),
-        (Vote(1, "a2", false), &[]),
-        (Vote(1, "a3", true), &["down:2"]),
-    ], Down);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 3), &[]),
+            (Vote(1, "a1", false), &[]),
+            (Vote(1, "a2", false), &[]),
+            (Vote(1, "a3", true), &["down:2"]),
+        ],
+        Down,
+    );
 }
 
 #[test]
 fn deadline_counts_the_answers_received() {
     let p = policy(Quorum::Majority, 1);
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 3), &[]),
-        (Vote(1, "a1", false), &[]),
-        (Deadline(1), &["down:1"]),
-    ], Down);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 3), &[]),
+            (Vote(1, "a1", false), &[]),
+            (Deadline(1), &["down:1"]),
+        ],
+        Down,
+    );
     // Nobody answered: no verdict, the service is unknown.
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 2), &[]),
-        (Deadline(1), &["state:unknown"]),
-    ], Unknown);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 2), &[]),
+            (Deadline(1), &["state:unknown"]),
+        ],
+        Unknown,
+    );
     // No live agent to ask at all.
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 0), &["state:unknown"]),
-    ], Unknown);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 0), &["state:unknown"]),
+        ],
+        Unknown,
+    );
 }
 
 #[test]
 fn votes_from_strangers_stale_rounds_and_duplicates_are_ignored() {
     let p = policy(Quorum::All, 1);
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(5, 2), &[]),
-        (Vote(4, "a1", false), &[]),
-        (Vote(5, "zz", false), &[]),
-        (Vote(5, "a1", false), &[]),
-        (Vote(5, "a1", true), &[]),
-        (Deadline(4), &[]),
-        (Vote(5, "a2", false), &["down:2"]),
-    ], Down);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(5, 2), &[]),
+            (Vote(4, "a1", false), &[]),
+            (Vote(5, "zz", false), &[]),
+            (Vote(5, "a1", false), &[]),
+            (Vote(5, "a1", true), &[]),
+            (Deadline(4), &[]),
+            (Vote(5, "a2", false), &["down:2"]),
+        ],
+        Down,
+    );
 }
 
 #[test]
 fn failures_before_down_needs_consecutive_confirmed_rounds() {
     let p = policy(Quorum::Majority, 2);
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 1), &[]),
-        (Vote(1, "a1", false), &[]),
-        (Observe(false), &["schedule"]),
-        (Start(2, 1), &[]),
-        (Vote(2, "a1", false), &["down:1"]),
-    ], Down);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 1), &[]),
+            (Vote(1, "a1", false), &[]),
+            (Observe(false), &["schedule"]),
+            (Start(2, 1), &[]),
+            (Vote(2, "a1", false), &["down:1"]),
+        ],
+        Down,
+    );
     // An ok round in between resets the count.
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 1), &[]),
-        (Vote(1, "a1", false), &[]),
-        (Observe(true), &["schedule"]),
-        (Start(2, 1), &[]),
-        (Vote(2, "a1", true), &["state:up"]),
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(3, 1), &[]),
-        (Vote(3, "a1", false), &[]),
-    ], Suspect);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 1), &[]),
+            (Vote(1, "a1", false), &[]),
+            (Observe(true), &["schedule"]),
+            (Start(2, 1), &[]),
+            (Vote(2, "a1", true), &["state:up"]),
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(3, 1), &[]),
+            (Vote(3, "a1", false), &[]),
+        ],
+        Suspect,
+    );
 }
 
 #[test]
 fn maintenance_suppresses_everything_and_ends_unknown() {
     let p = policy(Quorum::Majority, 1);
-    check(Up, &p, &[
-        (Observe(false), &["state:suspect", "schedule"]),
-        (Start(1, 1), &[]),
-        (SetMaintenance(true), &["state:maintenance"]),
-        (Vote(1, "a1", false), &[]),
-        (Observe(false), &[]),
-        (Start(2, 1), &[]),
-        (SetMaintenance(false), &["state:unknown"]),
-        (Observe(true), &["state:up"]),
-    ], Up);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 1), &[]),
+            (SetMaintenance(true), &["state:maintenance"]),
+            (Vote(1, "a1", false), &[]),
+            (Observe(false), &[]),
+            (Start(2, 1), &[]),
+            (SetMaintenance(false), &["state:unknown"]),
+            (Observe(true), &["state:up"]),
+        ],
+        Up,
+    );
 }
 
 #[test]
@@ -223,7 +297,10 @@ fn a_request_open_before_maintenance_closes_on_the_recovery_after_it() {
     t.set_maintenance(true);
     t.set_maintenance(false);
     assert_eq!(t.state(), Unknown);
-    assert_eq!(t.observe(true, &p).iter().map(kind).collect::<Vec<_>>(), ["schedule"]);
+    assert_eq!(
+        t.observe(true, &p).iter().map(kind).collect::<Vec<_>>(),
+        ["schedule"]
+    );
     t.start_round(1, voters(1), &p);
     let effects = t.vote(1, "a1", outcome(true), 0, &p);
     assert_eq!(effects.iter().map(kind).collect::<Vec<_>>(), ["up:true"]);
@@ -231,7 +308,13 @@ fn a_request_open_before_maintenance_closes_on_the_recovery_after_it() {
     let mut t = Tracker::new(Unknown, true);
     t.observe(false, &p);
     t.start_round(1, voters(1), &p);
-    assert_eq!(t.vote(1, "a1", outcome(false), 0, &p).iter().map(kind).collect::<Vec<_>>(), ["down:1"]);
+    assert_eq!(
+        t.vote(1, "a1", outcome(false), 0, &p)
+            .iter()
+            .map(kind)
+            .collect::<Vec<_>>(),
+        ["down:1"]
+    );
 }
 
 #[test]

@@ -1,0 +1,310 @@
+//! The agent's command line and its validated form.
+//!
+//! `Cli` is what clap parses (flags with `PICKET_*` environment fallbacks);
+//! `AgentConfig::from_cli` checks it and loads the files it names. Nothing
+//! here talks to the network or keeps state.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+/// Default bound on buffered, unacknowledged results.
+pub const DEFAULT_BUFFER_SIZE: usize = 100_000;
+
+/// `picket-agent`: probes the HTTP(S) checks its collector assigns and
+/// streams the results back.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "picket-agent", version, about)]
+pub struct Cli {
+    /// Collector gRPC URL, e.g. http://127.0.0.1:7070
+    #[arg(long, env = "PICKET_COLLECTOR", value_name = "URL")]
+    pub collector: String,
+
+    /// Enrollment token for the first contact
+    #[arg(
+        long,
+        env = "PICKET_ENROLLMENT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub enrollment_token: String,
+
+    /// Region this agent probes from
+    #[arg(long, env = "PICKET_REGION", value_name = "NAME")]
+    pub region: String,
+
+    /// Human-readable name (default: the host name)
+    #[arg(long, env = "PICKET_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Labels, as k=v,k2=v2
+    #[arg(long, env = "PICKET_LABELS", value_name = "K=V,...")]
+    pub labels: Option<String>,
+
+    /// Directory holding the agent's identity file
+    #[arg(
+        long,
+        env = "PICKET_STATE_DIR",
+        value_name = "DIR",
+        default_value = "/var/lib/picket-agent"
+    )]
+    pub state_dir: PathBuf,
+
+    /// Local address for outgoing probe connections
+    #[arg(long, env = "PICKET_SOURCE_ADDRESS", value_name = "IP")]
+    pub source_address: Option<IpAddr>,
+
+    /// Extra trusted root certificate(s), PEM (added to the system roots)
+    #[arg(long, env = "PICKET_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Most unacknowledged results kept while the collector is away
+    #[arg(long, env = "PICKET_BUFFER_SIZE", value_name = "N", default_value_t = DEFAULT_BUFFER_SIZE)]
+    pub buffer_size: usize,
+
+    /// Log filter, e.g. `info` or `picket_agent=debug`
+    #[arg(
+        long,
+        env = "PICKET_LOG",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
+    pub log_level: String,
+}
+
+/// A refused configuration: which flag and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The collector URL uses https.
+    #[error("--collector {0}: https collector URLs are not supported yet")]
+    HttpsUnsupported(String),
+    /// The collector URL is not http://host:port.
+    #[error("--collector {url}: {reason}")]
+    BadCollector {
+        /// The URL given.
+        url: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A label is not `k=v`.
+    #[error("--labels: {0:?} is not k=v")]
+    BadLabel(String),
+    /// A required text flag is empty.
+    #[error("--{0} must not be empty")]
+    Empty(&'static str),
+    /// The buffer size is zero.
+    #[error("--buffer-size must be at least 1")]
+    ZeroBuffer,
+    /// The CA file cannot be read or holds no certificate.
+    #[error("--ca-cert {}: {reason}", path.display())]
+    CaCert {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+/// Validated agent settings.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Collector URL (http://…).
+    pub collector: String,
+    /// Enrollment token, always sent in Hello.
+    pub enrollment_token: String,
+    /// Region name.
+    pub region: String,
+    /// Agent name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Directory holding `agent.json`.
+    pub state_dir: PathBuf,
+    /// Local address for probe connections.
+    pub source_address: Option<IpAddr>,
+    /// Extra trusted roots for probes.
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// Bound on buffered results.
+    pub buffer_size: usize,
+}
+
+impl AgentConfig {
+    /// Validates the command line and loads the CA file it names.
+    pub fn from_cli(cli: Cli) -> Result<AgentConfig, ConfigError> {
+        let collector = validate_collector(&cli.collector)?;
+        if cli.enrollment_token.is_empty() {
+            return Err(ConfigError::Empty("enrollment-token"));
+        }
+        if cli.region.trim().is_empty() {
+            return Err(ConfigError::Empty("region"));
+        }
+        let name = match cli.name {
+            Some(n) if n.trim().is_empty() => return Err(ConfigError::Empty("name")),
+            Some(n) => n,
+            None => hostname(),
+        };
+        let labels = parse_labels(cli.labels.as_deref().unwrap_or(""))?;
+        if cli.buffer_size == 0 {
+            return Err(ConfigError::ZeroBuffer);
+        }
+        let extra_roots = match &cli.ca_cert {
+            Some(path) => load_roots(path)?,
+            None => Vec::new(),
+        };
+        Ok(AgentConfig {
+            collector,
+            enrollment_token: cli.enrollment_token,
+            region: cli.region,
+            name,
+            labels,
+            state_dir: cli.state_dir,
+            source_address: cli.source_address,
+            extra_roots,
+            buffer_size: cli.buffer_size,
+        })
+    }
+}
+
+fn validate_collector(url: &str) -> Result<String, ConfigError> {
+    let bad = |reason| ConfigError::BadCollector {
+        url: url.to_owned(),
+        reason,
+    };
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return Err(ConfigError::HttpsUnsupported(url.to_owned()));
+    }
+    let Some(rest) = lower.strip_prefix("http://") else {
+        return Err(bad("expected an http:// URL"));
+    };
+    if rest.trim_end_matches('/').is_empty() {
+        return Err(bad("missing host"));
+    }
+    if url.parse::<tonic::transport::Uri>().is_err() {
+        return Err(bad("not a valid URL"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Parses `k=v,k2=v2` (empty → no labels).
+pub fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut labels = BTreeMap::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                labels.insert(k.trim().to_owned(), v.trim().to_owned());
+            }
+            _ => return Err(ConfigError::BadLabel(item.to_owned())),
+        }
+    }
+    Ok(labels)
+}
+
+fn load_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    let err = |reason: String| ConfigError::CaCert {
+        path: path.to_owned(),
+        reason,
+    };
+    let iter = CertificateDer::pem_file_iter(path).map_err(|e| err(e.to_string()))?;
+    let certs = iter
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(err("no PEM certificate found".to_owned()));
+    }
+    Ok(certs)
+}
+
+/// The host name from the kernel, else `agent`.
+fn hostname() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_owned())
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "agent".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn cli(args: &[&str]) -> Result<Cli, clap::Error> {
+        let base = [
+            "picket-agent",
+            "--collector",
+            "http://127.0.0.1:7070",
+            "--enrollment-token",
+            "t",
+            "--region",
+            "eu",
+        ];
+        Cli::try_parse_from(base.iter().chain(args.iter()))
+    }
+
+    #[test]
+    fn labels_parse() {
+        fn check(text: &str, expected: Result<&[(&str, &str)], ()>) {
+            let got = parse_labels(text).map_err(|_| ());
+            let expected = expected.map(|pairs| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect::<BTreeMap<_, _>>()
+            });
+            assert_eq!(got, expected, "{text:?}");
+        }
+        check("", Ok(&[]));
+        check("a=1", Ok(&[("a", "1")]));
+        check("a=1, b = 2 ,", Ok(&[("a", "1"), ("b", "2")]));
+        check("a=", Ok(&[("a", "")]));
+        check("a", Err(()));
+        check("=1", Err(()));
+    }
+
+    #[test]
+    fn defaults_and_validation() {
+        let c = AgentConfig::from_cli(cli(&["--name", "edge-1"]).unwrap()).unwrap();
+        assert_eq!(c.name, "edge-1");
+        assert_eq!(c.state_dir, PathBuf::from("/var/lib/picket-agent"));
+        assert_eq!(c.buffer_size, DEFAULT_BUFFER_SIZE);
+        assert!(c.labels.is_empty());
+
+        let c = AgentConfig::from_cli(cli(&[]).unwrap()).unwrap();
+        assert!(!c.name.is_empty());
+
+        let https = Cli {
+            collector: "https://c:7070".into(),
+            ..cli(&[]).unwrap()
+        };
+        let err = AgentConfig::from_cli(https).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("https collector URLs are not supported yet")
+        );
+
+        let ftp = Cli {
+            collector: "ftp://c".into(),
+            ..cli(&[]).unwrap()
+        };
+        assert!(AgentConfig::from_cli(ftp).is_err());
+        assert!(cli(&["--source-address", "not-an-ip"]).is_err());
+    }
+
+    #[test]
+    fn ca_cert_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not pem").unwrap();
+        let c = Cli {
+            ca_cert: Some(path.clone()),
+            ..cli(&[]).unwrap()
+        };
+        let err = AgentConfig::from_cli(c).unwrap_err().to_string();
+        assert!(err.contains("ca.pem"), "{err}");
+    }
+}

@@ -1,0 +1,313 @@
+//! The agent's vocabulary: checks it is told to run, the reports its probes
+//! produce, and the host statistics it sends with heartbeats.
+//!
+//! Plain data only: no proto types, no IO, no clocks. `link/convert.rs` maps
+//! these to and from the wire; everything else works with them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+/// Default probe timeout when the collector leaves it unset.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default probe interval when the collector leaves it unset.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest interval a check may have.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// Default bound on the body bytes a probe reads.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
+/// Default heartbeat interval when the collector leaves it unset.
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// HTTP method of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`: fetch status and body.
+    Get,
+    /// `HEAD`: status only.
+    Head,
+}
+
+/// Credentials for HTTP basic authentication.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct BasicAuth {
+    /// User name.
+    pub user: String,
+    /// Password, never logged.
+    pub password: String,
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// One check the collector assigned: what to probe and how to judge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The service id; unique within an assignment.
+    pub id: String,
+    /// Final URL to probe.
+    pub url: String,
+    /// GET or HEAD.
+    pub method: Method,
+    /// Extra request headers.
+    pub headers: BTreeMap<String, String>,
+    /// Optional basic authentication.
+    pub basic_auth: Option<BasicAuth>,
+    /// Statuses that count as success (never empty).
+    pub expected_status: Vec<u16>,
+    /// Text the body must contain; empty means no body check.
+    pub body_contains: String,
+    /// Whether to follow redirects.
+    pub follow_redirects: bool,
+    /// Most redirects followed before failing.
+    pub max_redirects: u32,
+    /// Hard limit on the whole probe.
+    pub timeout: Duration,
+    /// Start-to-start interval between scheduled probes.
+    pub interval: Duration,
+    /// Most body bytes read.
+    pub max_body_bytes: u64,
+    /// Allow keep-alive connections between probes.
+    pub reuse_connections: bool,
+}
+
+/// Why a probe failed, as the product names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The final status was not expected.
+    HttpStatus,
+    /// The probe did not finish within its timeout.
+    Timeout,
+    /// The host name did not resolve.
+    Dns,
+    /// The TCP connection failed (refused, reset, unreachable).
+    Connect,
+    /// The TLS handshake or certificate check failed.
+    Tls,
+    /// The peer spoke bad HTTP, or redirects went wrong.
+    Protocol,
+    /// The body did not contain the expected text.
+    BodyMismatch,
+}
+
+impl ErrorKind {
+    /// The label used in details, logs and the CLI (`http_status`, `tls`, …).
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::HttpStatus => "http_status",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Dns => "dns",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::BodyMismatch => "body_mismatch",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// A classified probe failure: its kind and the human-readable detail
+/// (`HTTP 503`, `timeout after 10s`, `tls: certificate expired`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeFailure {
+    /// The error kind.
+    pub kind: ErrorKind,
+    /// The full detail line, starting with the kind's label where the
+    /// product says so.
+    pub detail: String,
+}
+
+impl ProbeFailure {
+    /// A failure of `kind` with `detail`.
+    pub fn new(kind: ErrorKind, detail: impl Into<String>) -> ProbeFailure {
+        ProbeFailure {
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Durations of the phases of a probe, where measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    /// Name resolution.
+    pub dns: Option<Duration>,
+    /// TCP connect.
+    pub connect: Option<Duration>,
+    /// TLS handshake.
+    pub tls: Option<Duration>,
+    /// Time to the first response byte.
+    pub first_byte: Option<Duration>,
+}
+
+/// The outcome of one probe of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReport {
+    /// The check (service) id.
+    pub check_id: String,
+    /// 0 for a scheduled probe, else the recheck round it answers.
+    pub round_id: u64,
+    /// Wall-clock start of the probe.
+    pub started_at: SystemTime,
+    /// Total duration.
+    pub duration: Duration,
+    /// Final HTTP status, 0 when no response arrived.
+    pub status_code: u16,
+    /// `None` when the probe succeeded.
+    pub failure: Option<ProbeFailure>,
+    /// Phase timings, where measured.
+    pub phases: Phases,
+    /// Leaf certificate expiry, where known.
+    pub cert_not_after: Option<SystemTime>,
+}
+
+impl ProbeReport {
+    /// Whether the probe succeeded.
+    pub fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+/// What the collector said in its Welcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    /// The agent id the collector knows us by.
+    pub agent_id: String,
+    /// A newly issued credential to store, if any.
+    pub credential: Option<String>,
+    /// `new`, `active` or `suspended`.
+    pub state: String,
+    /// How often to heartbeat.
+    pub heartbeat_interval: Duration,
+    /// Highest committed result sequence number (0 if none).
+    pub last_committed_seq: u64,
+}
+
+/// A message from the collector after conversion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Downlink {
+    /// The session's first message.
+    Welcome(Welcome),
+    /// The complete set of checks to run.
+    Assignment {
+        /// The valid checks.
+        checks: Vec<Check>,
+        /// Why some checks were refused (they are not run).
+        rejected: Vec<String>,
+    },
+    /// Probe a check now and tag the result.
+    Recheck {
+        /// The check to probe.
+        check_id: String,
+        /// The round to report with.
+        round_id: u64,
+    },
+    /// Everything up to and including `seq` is committed.
+    Ack {
+        /// Highest committed sequence number.
+        seq: u64,
+    },
+}
+
+/// Host statistics sent with each heartbeat.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostStats {
+    /// CPU busy percentage since the previous sample.
+    pub cpu_percent: f64,
+    /// 1-minute load average.
+    pub load1: f64,
+    /// 5-minute load average.
+    pub load5: f64,
+    /// 15-minute load average.
+    pub load15: f64,
+    /// Total memory.
+    pub mem_total_bytes: u64,
+    /// Memory in use (total − available).
+    pub mem_used_bytes: u64,
+    /// Disk size (0 when not measured).
+    pub disk_total_bytes: u64,
+    /// Disk in use (0 when not measured).
+    pub disk_used_bytes: u64,
+    /// Host uptime in seconds.
+    pub uptime_s: u64,
+    /// This agent's version.
+    pub agent_version: String,
+    /// Checks currently assigned.
+    pub checks_assigned: u32,
+    /// Probes currently running.
+    pub checks_in_flight: u32,
+    /// Results waiting for acknowledgement.
+    pub results_buffered: u64,
+    /// Results dropped because the buffer was full.
+    pub results_dropped: u64,
+}
+
+/// Formats a duration the way Picket writes them: `1s`, `1500ms`, `10s`,
+/// `1m30s`, `4h`.
+pub fn format_duration(d: Duration) -> String {
+    if d.is_zero() {
+        return "0s".to_owned();
+    }
+    if d.subsec_nanos() != 0 {
+        let ms = d.as_millis();
+        if ms > 0 && Duration::from_millis(ms as u64) == d {
+            return format!("{ms}ms");
+        }
+        return format!("{}us", d.as_micros());
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_format_short() {
+        fn check(d: Duration, expected: &str) {
+            assert_eq!(format_duration(d), expected, "{d:?}");
+        }
+        check(Duration::from_secs(1), "1s");
+        check(Duration::from_secs(10), "10s");
+        check(Duration::from_millis(1500), "1500ms");
+        check(Duration::from_millis(250), "250ms");
+        check(Duration::from_secs(90), "1m30s");
+        check(Duration::from_secs(600), "10m");
+        check(Duration::from_secs(4 * 3600), "4h");
+        check(Duration::from_secs(5400), "1h30m");
+        check(Duration::ZERO, "0s");
+        check(Duration::from_micros(1500), "1500us");
+    }
+
+    #[test]
+    fn basic_auth_debug_hides_password() {
+        let auth = BasicAuth {
+            user: "u".into(),
+            password: "secret".into(),
+        };
+        assert!(!format!("{auth:?}").contains("secret"));
+    }
+}

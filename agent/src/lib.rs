@@ -1,0 +1,108 @@
+//! Picket's agent: probes the HTTP(S) checks its collector assigns and
+//! streams every result back over one gRPC stream.
+//!
+//! # Layout
+//!
+//! Data flows one way: `scheduler → probe → link (outbox) ⇒ collector`.
+//! Control comes back down the same stream: the link actor hands
+//! assignments and recheck orders to the scheduler and trims its outbox on
+//! acks.
+//!
+//! - [`config`]: command line (`Cli`) and its validated form (`AgentConfig`).
+//! - [`identity`]: the state file holding the agent id and credential.
+//! - [`domain`]: checks, probe reports, error kinds, host stats; plain data.
+//! - [`link`]: the link actor (stream, reconnects, outbox) and proto edges.
+//! - [`scheduler`]: the scheduler actor (per-check timers, rechecks).
+//! - [`probe`]: one bounded, classified HTTP probe.
+//! - [`outbox`]: the bounded buffer of unacknowledged results.
+//! - [`heartbeat`]: host statistics from `/proc`.
+
+pub mod config;
+pub mod domain;
+pub mod heartbeat;
+pub mod identity;
+pub mod link;
+pub mod outbox;
+pub mod probe;
+pub mod scheduler;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, info_span};
+
+use crate::config::AgentConfig;
+use crate::identity::{IdentityError, IdentityStore};
+use crate::link::{LinkActor, LinkError, LinkSettings};
+use crate::outbox::Outbox;
+use crate::probe::{ClientError, ClientOptions, Clients, Prober};
+use crate::scheduler::SchedulerHandle;
+
+/// Capacity of the channel from probe tasks to the link actor.
+const RESULTS_CHANNEL: usize = 1024;
+
+/// Why the agent stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The collector refused the agent for good (exit 3).
+    #[error(transparent)]
+    Refused(LinkError),
+    /// The identity file could not be loaded or created.
+    #[error("failed to load identity: {0}")]
+    Identity(#[from] IdentityError),
+    /// The probe clients could not be set up.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// Runs the agent until `shutdown` completes (`Ok`) or the collector refuses
+/// it for good.
+pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+    let store = IdentityStore::new(&config.state_dir);
+    let identity = store.load_or_create()?;
+    info!(
+        agent_id = %identity.agent_id,
+        name = %config.name,
+        region = %config.region,
+        enrolled = !identity.credential.is_empty(),
+        "picket-agent starting"
+    );
+    let clients = Clients::new(ClientOptions {
+        source_address: config.source_address,
+        extra_roots: config.extra_roots.clone(),
+    })?;
+    let token = CancellationToken::new();
+    let (results_tx, results_rx) = mpsc::channel(RESULTS_CHANNEL);
+    let scheduler = SchedulerHandle::spawn(
+        Arc::new(Prober::new(clients)),
+        results_tx,
+        token.child_token(),
+    );
+    let settings = LinkSettings::new(
+        config.collector.clone(),
+        config.enrollment_token.clone(),
+        config.name.clone(),
+        config.region.clone(),
+        config.labels.clone(),
+    );
+    let span = info_span!("link", agent_id = %identity.agent_id);
+    let link = LinkActor::new(
+        settings,
+        identity,
+        store,
+        Outbox::new(config.buffer_size),
+        results_rx,
+        scheduler,
+    );
+    let result = tokio::select! {
+        r = link.run(token.clone()).instrument(span) => r.map_err(RunError::Refused),
+        _ = shutdown => {
+            info!("shutting down");
+            Ok(())
+        }
+    };
+    token.cancel();
+    result
+}

@@ -1,0 +1,111 @@
+//! Why a session with the collector ended, split into fatal (stop the
+//! agent, exit 3) and transient (reconnect with backoff).
+//!
+//! `from_status` is the one place gRPC codes are interpreted; nothing matches
+//! on message text.
+
+use tonic::Code;
+
+/// A session failure.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The collector refused us for good (bad token or credential,
+    /// incompatible protocol). Fatal.
+    #[error("refused by collector: {0}")]
+    Refused(String),
+    /// Another process is connected with our agent id. Transient: the
+    /// collector lets us in once the old stream is gone.
+    #[error("{0}")]
+    AlreadyConnected(String),
+    /// The collector could not be reached.
+    #[error("cannot reach collector: {}", chain(.0))]
+    Unreachable(tonic::transport::Error),
+    /// The collector answered with another gRPC error.
+    #[error("collector error {code:?}: {message}")]
+    Status {
+        /// The gRPC code.
+        code: Code,
+        /// The collector's message.
+        message: String,
+    },
+    /// No Welcome arrived in time.
+    #[error("no welcome from collector within {0:?}")]
+    WelcomeTimeout(std::time::Duration),
+    /// The collector sent something out of order or unusable.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+    /// The collector closed the stream.
+    #[error("collector closed the stream")]
+    Closed,
+}
+
+/// An error and its sources, joined with `: ` (tonic's transport error says
+/// only "transport error" by itself).
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
+}
+
+impl LinkError {
+    /// Maps a gRPC status from the collector.
+    pub fn from_status(status: tonic::Status) -> LinkError {
+        let message = status.message().to_owned();
+        match status.code() {
+            Code::Unauthenticated | Code::PermissionDenied | Code::FailedPrecondition => {
+                LinkError::Refused(message)
+            }
+            Code::AlreadyExists => LinkError::AlreadyConnected(message),
+            code => LinkError::Status { code, message },
+        }
+    }
+
+    /// Whether the agent must stop instead of reconnecting.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, LinkError::Refused(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_classify() {
+        fn check(status: tonic::Status, fatal: bool, display: &str) {
+            let err = LinkError::from_status(status);
+            assert_eq!(err.is_fatal(), fatal, "{err:?}");
+            assert_eq!(err.to_string(), display);
+        }
+        check(
+            tonic::Status::unauthenticated("bad enrollment token"),
+            true,
+            "refused by collector: bad enrollment token",
+        );
+        check(
+            tonic::Status::permission_denied("credential revoked"),
+            true,
+            "refused by collector: credential revoked",
+        );
+        check(
+            tonic::Status::failed_precondition("protocol version 9 is not supported"),
+            true,
+            "refused by collector: protocol version 9 is not supported",
+        );
+        check(
+            tonic::Status::already_exists("agent id X is already connected"),
+            false,
+            "agent id X is already connected",
+        );
+        check(
+            tonic::Status::unavailable("restarting"),
+            false,
+            "collector error Unavailable: restarting",
+        );
+    }
+}

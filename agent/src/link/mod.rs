@@ -1,0 +1,438 @@
+//! `LinkActor`: owns the gRPC stream to the collector and the [`Outbox`] of
+//! unacknowledged results.
+//!
+//! It connects, says Hello, waits for Welcome, then multiplexes: results from
+//! probe tasks go into the outbox and out in batches; Assignments and
+//! Recheck orders go to the scheduler; Acks trim the outbox; heartbeats go
+//! out on a timer. When the session fails it keeps buffering results while it
+//! waits (exponential backoff with full jitter, reset after a session that
+//! got past Welcome) and reconnects, replaying every unacknowledged result.
+//! A fatal refusal ends [`LinkActor::run`] with an error; nothing else does
+//! except shutdown.
+
+pub mod convert;
+pub mod error;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use picket_proto::agent::v1::agent_link_client::AgentLinkClient;
+use picket_proto::agent::v1::{AgentMessage, CollectorMessage};
+use rand::Rng;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Streaming;
+use tonic::transport::{Channel, Endpoint};
+use tracing::{debug, error, info, warn};
+
+pub use error::LinkError;
+
+use crate::domain::{Downlink, ProbeReport, Welcome};
+use crate::heartbeat::HostSampler;
+use crate::identity::{Identity, IdentityStore};
+use crate::outbox::Outbox;
+use crate::scheduler::SchedulerHandle;
+
+/// Most results in one ResultBatch.
+pub const MAX_BATCH: usize = 500;
+
+/// How the link reaches the collector and presents itself.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// Collector URL (http://…).
+    pub collector: String,
+    /// Enrollment token, always sent in Hello.
+    pub enrollment_token: String,
+    /// Agent name.
+    pub name: String,
+    /// Region.
+    pub region: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// How long to wait for Welcome (and for the TCP connect).
+    pub welcome_timeout: Duration,
+    /// First reconnect delay bound.
+    pub backoff_initial: Duration,
+    /// Largest reconnect delay bound.
+    pub backoff_max: Duration,
+}
+
+impl LinkSettings {
+    /// Settings with the product defaults: 10 s welcome timeout, backoff
+    /// 1 s → 30 s.
+    pub fn new(
+        collector: String,
+        enrollment_token: String,
+        name: String,
+        region: String,
+        labels: BTreeMap<String, String>,
+    ) -> LinkSettings {
+        LinkSettings {
+            collector,
+            enrollment_token,
+            name,
+            region,
+            labels,
+            welcome_timeout: Duration::from_secs(10),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Exponential backoff with full jitter.
+#[derive(Debug)]
+struct Backoff {
+    initial: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    fn next_delay(&mut self) -> Duration {
+        let cap = self
+            .initial
+            .saturating_mul(2u32.saturating_pow(self.attempt))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1).min(31);
+        let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
+        Duration::from_millis(rand::rng().random_range(0..=ms))
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+enum SessionEnd {
+    Shutdown,
+    Failed { error: LinkError, welcomed: bool },
+}
+
+/// An open stream after Welcome.
+struct Session {
+    /// Messages to the collector (the request stream's sender).
+    tx: mpsc::Sender<AgentMessage>,
+    /// Messages from the collector.
+    inbound: Streaming<CollectorMessage>,
+    welcome: Welcome,
+}
+
+/// The link actor. Build it with [`LinkActor::new`] and drive it with
+/// [`LinkActor::run`].
+pub struct LinkActor {
+    settings: LinkSettings,
+    identity: Identity,
+    identity_store: IdentityStore,
+    outbox: Outbox,
+    /// Reports from probe tasks.
+    results: mpsc::Receiver<ProbeReport>,
+    /// Where assignments and recheck orders go.
+    scheduler: SchedulerHandle,
+    sampler: HostSampler,
+}
+
+impl LinkActor {
+    /// A link actor for `identity`, draining `results` into `outbox`.
+    pub fn new(
+        settings: LinkSettings,
+        identity: Identity,
+        identity_store: IdentityStore,
+        outbox: Outbox,
+        results: mpsc::Receiver<ProbeReport>,
+        scheduler: SchedulerHandle,
+    ) -> LinkActor {
+        LinkActor {
+            settings,
+            identity,
+            identity_store,
+            outbox,
+            results,
+            scheduler,
+            sampler: HostSampler::new(),
+        }
+    }
+
+    /// Runs until `shutdown` is cancelled (`Ok`) or the collector refuses
+    /// the agent for good (`Err`, always a fatal [`LinkError`]).
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), LinkError> {
+        let mut backoff = Backoff {
+            initial: self.settings.backoff_initial,
+            max: self.settings.backoff_max,
+            attempt: 0,
+        };
+        let mut last_failure: Option<String> = None;
+        loop {
+            let (error, welcomed) = match self.session(&shutdown).await {
+                SessionEnd::Shutdown => return Ok(()),
+                SessionEnd::Failed { error, welcomed } => (error, welcomed),
+            };
+            if error.is_fatal() {
+                error!(%error, "collector refused this agent");
+                return Err(error);
+            }
+            if welcomed {
+                backoff.reset();
+                last_failure = None;
+            }
+            let delay = backoff.next_delay();
+            // One line per change of state at info/warn; repeats go to debug.
+            let message = error.to_string();
+            let repeated = !welcomed && last_failure.as_deref() == Some(message.as_str());
+            match &error {
+                _ if repeated => {
+                    debug!(%error, retry_in = ?delay, "still cannot connect to collector")
+                }
+                LinkError::AlreadyConnected(_) => {
+                    warn!(%error, retry_in = ?delay, "collector refused a duplicate connection")
+                }
+                _ if welcomed => warn!(%error, retry_in = ?delay, "link to collector lost"),
+                _ => warn!(%error, retry_in = ?delay, "cannot connect to collector"),
+            }
+            last_failure = Some(message);
+            let sleep = tokio::time::sleep(delay);
+            tokio::pin!(sleep);
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    _ = &mut sleep => break,
+                    Some(report) = self.results.recv() => self.accept(report),
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, report: ProbeReport) {
+        let before = self.outbox.dropped();
+        self.outbox.push(report);
+        let dropped = self.outbox.dropped();
+        // Log the 1st, 2nd, 4th, 8th… drop: visible, but never a flood.
+        if dropped > before && dropped.is_power_of_two() {
+            warn!(
+                dropped,
+                buffered = self.outbox.len(),
+                "result buffer full: dropping the oldest results"
+            );
+        }
+    }
+
+    async fn session(&mut self, shutdown: &CancellationToken) -> SessionEnd {
+        let hello = convert::hello(&convert::HelloInfo {
+            identity: &self.identity,
+            enrollment_token: &self.settings.enrollment_token,
+            name: &self.settings.name,
+            region: &self.settings.region,
+            labels: &self.settings.labels,
+        });
+        let open = open_session(
+            self.settings.collector.clone(),
+            hello,
+            self.settings.welcome_timeout,
+        );
+        tokio::pin!(open);
+        let session = loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return SessionEnd::Shutdown,
+                opened = &mut open => match opened {
+                    Ok(session) => break session,
+                    Err(error) => return SessionEnd::Failed { error, welcomed: false },
+                },
+                Some(report) = self.results.recv() => self.accept(report),
+            }
+        };
+        match self.serve(session, shutdown).await {
+            Ok(()) => SessionEnd::Shutdown,
+            Err(error) => SessionEnd::Failed {
+                error,
+                welcomed: true,
+            },
+        }
+    }
+
+    fn welcomed(&mut self, welcome: &Welcome) {
+        if let Some(credential) = &welcome.credential
+            && *credential != self.identity.credential
+        {
+            self.identity.credential = credential.clone();
+            match self.identity_store.save(&self.identity) {
+                Ok(()) => {
+                    info!(path = %self.identity_store.path().display(), "stored the credential issued by the collector")
+                }
+                Err(e) => {
+                    error!(error = %e, "failed to store the issued credential; keeping it in memory")
+                }
+            }
+        }
+        if welcome.agent_id != self.identity.agent_id {
+            warn!(ours = %self.identity.agent_id, theirs = %welcome.agent_id, "collector welcomed a different agent id");
+        }
+        self.outbox.start_session(welcome.last_committed_seq);
+        info!(
+            collector = %self.settings.collector,
+            agent_id = %self.identity.agent_id,
+            state = %welcome.state,
+            buffered = self.outbox.len(),
+            "connected to collector"
+        );
+    }
+
+    /// Serves one welcomed session until it fails (`Err`) or shutdown.
+    async fn serve(
+        &mut self,
+        session: Session,
+        shutdown: &CancellationToken,
+    ) -> Result<(), LinkError> {
+        let Session {
+            tx,
+            mut inbound,
+            welcome,
+        } = session;
+        self.welcomed(&welcome);
+        let mut heartbeat = tokio::time::interval(welcome.heartbeat_interval);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Ok(()),
+                msg = inbound.message() => match msg {
+                    Ok(Some(msg)) => {
+                        if !self.handle(msg).await {
+                            return Ok(());
+                        }
+                    }
+                    Ok(None) => return Err(LinkError::Closed),
+                    Err(status) => return Err(LinkError::from_status(status)),
+                },
+                _ = heartbeat.tick() => {
+                    let msg = self.heartbeat();
+                    if let Err(mpsc::error::TrySendError::Closed(_)) = tx.try_send(msg) {
+                        return Err(LinkError::Closed);
+                    }
+                }
+                permit = tx.reserve(), if self.outbox.has_unsent() => match permit {
+                    Ok(permit) => {
+                        let batch = self.outbox.next_batch(MAX_BATCH);
+                        debug!(results = batch.len(), "sending results");
+                        permit.send(convert::results(&batch));
+                    }
+                    Err(_) => return Err(LinkError::Closed),
+                },
+                Some(report) = self.results.recv() => self.accept(report),
+            }
+        }
+    }
+
+    /// Handles one collector message; `false` when the agent is shutting
+    /// down (the scheduler is gone).
+    async fn handle(&mut self, msg: CollectorMessage) -> bool {
+        let downlink = match convert::downlink(msg) {
+            Ok(d) => d,
+            Err(e) => {
+                warn!(error = %e, "ignoring an unusable message from the collector");
+                return true;
+            }
+        };
+        match downlink {
+            Downlink::Welcome(_) => {
+                warn!("ignoring a second welcome from the collector");
+                true
+            }
+            Downlink::Assignment { checks, rejected } => {
+                for reason in rejected {
+                    warn!(%reason, "check refused");
+                }
+                self.scheduler.assign(checks).await.is_ok()
+            }
+            Downlink::Recheck { check_id, round_id } => {
+                debug!(%check_id, round_id, "recheck ordered");
+                self.scheduler.recheck(check_id, round_id).await.is_ok()
+            }
+            Downlink::Ack { seq } => {
+                self.outbox.ack(seq);
+                true
+            }
+        }
+    }
+
+    fn heartbeat(&mut self) -> AgentMessage {
+        let mut stats = self.sampler.sample();
+        stats.agent_version = env!("CARGO_PKG_VERSION").to_owned();
+        stats.checks_assigned = self.scheduler.stats().assigned();
+        stats.checks_in_flight = self.scheduler.stats().in_flight();
+        stats.results_buffered = self.outbox.len() as u64;
+        stats.results_dropped = self.outbox.dropped();
+        convert::heartbeat(&stats, SystemTime::now())
+    }
+}
+
+/// Connects, sends Hello, and waits for Welcome.
+async fn open_session(
+    collector: String,
+    hello: AgentMessage,
+    welcome_timeout: Duration,
+) -> Result<Session, LinkError> {
+    let endpoint = Endpoint::from_shared(collector)
+        .map_err(LinkError::Unreachable)?
+        .connect_timeout(welcome_timeout)
+        .tcp_keepalive(Some(Duration::from_secs(30)))
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true);
+    let channel: Channel = endpoint.connect().await.map_err(LinkError::Unreachable)?;
+    let mut client = AgentLinkClient::new(channel);
+    let (tx, rx) = mpsc::channel(8);
+    // The receiver is alive, so this cannot fail; Hello goes out first.
+    tx.send(hello).await.map_err(|_| LinkError::Closed)?;
+    let welcome = async {
+        let response = client
+            .connect(ReceiverStream::new(rx))
+            .await
+            .map_err(LinkError::from_status)?;
+        let mut inbound = response.into_inner();
+        let first = inbound
+            .message()
+            .await
+            .map_err(LinkError::from_status)?
+            .ok_or(LinkError::Closed)?;
+        match convert::downlink(first) {
+            Ok(Downlink::Welcome(welcome)) => Ok((inbound, welcome)),
+            Ok(other) => Err(LinkError::Protocol(format!(
+                "expected welcome first, got {other:?}"
+            ))),
+            Err(e) => Err(LinkError::Protocol(e.to_string())),
+        }
+    };
+    let (inbound, welcome) = tokio::time::timeout(welcome_timeout, welcome)
+        .await
+        .map_err(|_| LinkError::WelcomeTimeout(welcome_timeout))??;
+    Ok(Session {
+        tx,
+        inbound,
+        welcome,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_and_resets() {
+        let mut b = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+            attempt: 0,
+        };
+        let caps = [1, 2, 4, 8, 16, 30, 30, 30];
+        for cap in caps {
+            let d = b.next_delay();
+            assert!(d <= Duration::from_secs(cap), "{d:?} > {cap}s");
+        }
+        for _ in 0..100 {
+            assert!(b.next_delay() <= Duration::from_secs(30));
+        }
+        b.reset();
+        assert!(b.next_delay() <= Duration::from_secs(1));
+    }
+}

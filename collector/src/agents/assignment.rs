@@ -1,0 +1,198 @@
+//! Which live, active agents probe which services: a pure function,
+//! recomputed by the registry whenever agents or maintenance change.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::config::ServiceConfig;
+use crate::domain::{AgentId, CheckSpec, EquipmentId, ServiceId};
+
+/// A live, active agent that can take checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: AgentId,
+    pub region: String,
+}
+
+/// The result: checks per agent and agents per service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Assignment {
+    pub by_agent: HashMap<AgentId, Vec<CheckSpec>>,
+    pub by_service: HashMap<ServiceId, Vec<AgentId>>,
+}
+
+/// Assigns each active service outside maintenance to at most `per_service`
+/// candidates of its regions (all regions when it names none), one per
+/// region first, and within a region the least loaded agent (ties by id).
+pub fn assign(
+    services: &[ServiceConfig],
+    agents: &[Candidate],
+    per_service: usize,
+    in_maintenance: &HashSet<EquipmentId>,
+) -> Assignment {
+    let mut out = Assignment::default();
+    let mut load: HashMap<&str, usize> = agents.iter().map(|a| (a.id.as_str(), 0)).collect();
+    for a in agents {
+        out.by_agent.entry(a.id.clone()).or_default();
+    }
+    for s in services {
+        if !s.active || in_maintenance.contains(&s.equipment) {
+            continue;
+        }
+        let mut by_region: BTreeMap<&str, Vec<&Candidate>> = BTreeMap::new();
+        for a in agents {
+            if s.regions.is_empty() || s.regions.iter().any(|r| r == &a.region) {
+                by_region.entry(a.region.as_str()).or_default().push(a);
+            }
+        }
+        let mut chosen: Vec<&Candidate> = Vec::new();
+        while chosen.len() < per_service {
+            // One pass over the regions, least loaded region-best first.
+            let mut pass: Vec<&Candidate> = by_region
+                .values_mut()
+                .filter_map(|list| {
+                    list.sort_by(|a, b| {
+                        load[a.id.as_str()]
+                            .cmp(&load[b.id.as_str()])
+                            .then(a.id.cmp(&b.id))
+                    });
+                    (!list.is_empty()).then(|| list.remove(0))
+                })
+                .collect();
+            if pass.is_empty() {
+                break;
+            }
+            pass.sort_by(|a, b| {
+                load[a.id.as_str()]
+                    .cmp(&load[b.id.as_str()])
+                    .then(a.id.cmp(&b.id))
+            });
+            for a in pass {
+                if chosen.len() < per_service {
+                    chosen.push(a);
+                }
+            }
+        }
+        for a in &chosen {
+            if let Some(l) = load.get_mut(a.id.as_str()) {
+                *l += 1;
+            }
+            out.by_agent
+                .entry(a.id.clone())
+                .or_default()
+                .push(s.check.clone());
+        }
+        out.by_service
+            .insert(s.id.clone(), chosen.iter().map(|a| a.id.clone()).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> crate::config::Config {
+        let mut text = String::from(
+            "[collector]\ndatabase = \"sqlite://x.db\"\n[agents]\nenrollment_token = \"t\"\n\
+             [[equipment]]\nid = \"e1\"\n[[equipment]]\nid = \"e2\"\n",
+        );
+        for (id, eq, regions) in [
+            ("s1", "e1", ""),
+            ("s2", "e1", "\"eu\""),
+            ("s3", "e2", "\"us\", \"asia\""),
+        ] {
+            text.push_str(&format!(
+                "[[services]]\nid = \"{id}\"\nequipment = \"{eq}\"\nurl = \"http://{id}.test\"\nregions = [{regions}]\n"
+            ));
+        }
+        crate::config::parse(std::path::Path::new("t.toml"), &text).expect("config")
+    }
+
+    fn agents(list: &[(&str, &str)]) -> Vec<Candidate> {
+        list.iter()
+            .map(|(id, r)| Candidate {
+                id: id.to_string(),
+                region: r.to_string(),
+            })
+            .collect()
+    }
+
+    fn check(
+        per_service: usize,
+        list: &[(&str, &str)],
+        maint: &[&str],
+        expected: &[(&str, &[&str])],
+    ) {
+        let c = config();
+        let maint: HashSet<String> = maint.iter().map(|s| s.to_string()).collect();
+        let a = assign(&c.services, &agents(list), per_service, &maint);
+        for (service, want) in expected {
+            let mut got = a.by_service.get(*service).cloned().unwrap_or_default();
+            got.sort();
+            assert_eq!(
+                got, *want,
+                "agents of {service} ({per_service} per service)"
+            );
+        }
+        for (agent, checks) in &a.by_agent {
+            for c in checks {
+                assert!(
+                    a.by_service[&c.id].contains(agent),
+                    "{agent} runs {} but is not listed",
+                    c.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn regions_spread_and_limits() {
+        let three = [("a", "eu"), ("b", "eu"), ("c", "us"), ("d", "asia")];
+        // Spread over different regions first.
+        check(
+            3,
+            &three,
+            &[],
+            &[
+                ("s1", &["a", "c", "d"]),
+                ("s2", &["a", "b"]),
+                ("s3", &["c", "d"]),
+            ],
+        );
+        // One each: s1 takes a (ties by id), so s2 goes to the idle b.
+        check(1, &three, &[], &[("s1", &["a"]), ("s2", &["b"])]);
+        // Fewer candidates than asked: all of them.
+        check(
+            5,
+            &[("a", "eu")],
+            &[],
+            &[("s1", &["a"]), ("s2", &["a"]), ("s3", &[])],
+        );
+        // Maintenance removes the equipment's services.
+        check(
+            3,
+            &three,
+            &["e1"],
+            &[("s1", &[]), ("s2", &[]), ("s3", &["c", "d"])],
+        );
+        // No agents: nothing assigned.
+        check(3, &[], &[], &[("s1", &[])]);
+    }
+
+    #[test]
+    fn load_is_balanced_within_a_region() {
+        let c = config();
+        let a = assign(
+            &c.services,
+            &agents(&[("a", "eu"), ("b", "eu")]),
+            1,
+            &HashSet::new(),
+        );
+        assert_eq!(a.by_service["s1"], ["a"]);
+        assert_eq!(
+            a.by_service["s2"],
+            ["b"],
+            "the less loaded agent of the region"
+        );
+    }
+}

@@ -1,0 +1,497 @@
+//! `AgentsActor`: owns the directory of live agent sessions.
+//!
+//! Sessions send it `Hello` (authenticate, register, refuse duplicates),
+//! `Heartbeat` and `Gone`. It recomputes the assignment whenever the set of
+//! live active agents or maintenance changes, pushes each agent its full
+//! check set (non-blocking: a session too slow to take it is cancelled and
+//! gets the full set on reconnect), and publishes a [`Directory`] that the
+//! evaluator reads to send recheck orders. It never waits on a session.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use super::assignment::{Candidate, assign};
+use super::auth;
+use crate::config::Config;
+use crate::domain::{AgentId, AgentState, CheckSpec, Downlink, Hello, HostStats, ServiceId};
+use crate::maintenance::MaintenanceSet;
+use crate::store::{AgentRow, Store, StoreError, agent_body};
+use crate::time::now_ms;
+
+/// The protocol version this collector speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// How a live agent is reached.
+#[derive(Debug, Clone)]
+pub struct LinkHandle {
+    pub id: AgentId,
+    pub name: String,
+    pub region: String,
+    /// The session's downlink; use `try_send` only.
+    pub tx: mpsc::Sender<Downlink>,
+}
+
+/// Live agents and which of them probe each service.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    pub agents: HashMap<AgentId, LinkHandle>,
+    pub by_service: HashMap<ServiceId, Vec<AgentId>>,
+}
+
+impl Directory {
+    /// The live agents assigned to `service`.
+    pub fn assigned(&self, service: &str) -> Vec<&LinkHandle> {
+        self.by_service
+            .get(service)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.agents.get(id))
+            .collect()
+    }
+}
+
+/// Why a connection is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("invalid enrollment token")]
+    BadToken,
+    #[error("invalid credential for agent {0}")]
+    BadCredential(AgentId),
+    #[error("agent id {0} is already connected")]
+    Duplicate(AgentId),
+    #[error("unsupported protocol version {0} (this collector speaks {PROTOCOL_VERSION})")]
+    Incompatible(u32),
+    #[error("invalid hello: {0}")]
+    Invalid(String),
+    #[error("collector unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What a successful hello gets back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Welcome {
+    pub agent_id: AgentId,
+    /// A newly issued credential, to be stored by the agent.
+    pub credential: Option<String>,
+    pub state: AgentState,
+    pub heartbeat_interval: Duration,
+    pub last_committed_seq: u64,
+    /// Identifies this session in later `Gone` messages.
+    pub session: u64,
+}
+
+enum Msg {
+    Hello {
+        hello: Hello,
+        downlink: mpsc::Sender<Downlink>,
+        cancel: CancellationToken,
+        reply: oneshot::Sender<Result<Welcome, Refusal>>,
+    },
+    Gone {
+        agent: AgentId,
+        session: u64,
+    },
+    Heartbeat {
+        agent: AgentId,
+        time_ms: i64,
+        stats: HostStats,
+    },
+    Live {
+        reply: oneshot::Sender<HashSet<AgentId>>,
+    },
+    SetState {
+        agent: AgentId,
+        state: AgentState,
+        reply: oneshot::Sender<Result<AgentRow, StateError>>,
+    },
+}
+
+/// Why an agent's state could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("unknown agent {0:?}")]
+    UnknownAgent(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the agents actor stopped")]
+    Stopped,
+}
+
+/// Handle to the agents actor; the actor ends when the last handle drops.
+#[derive(Clone)]
+pub struct AgentsHandle {
+    tx: mpsc::Sender<Msg>,
+    directory: watch::Receiver<Arc<Directory>>,
+}
+
+struct Session {
+    id: u64,
+    row: AgentRow,
+    link: LinkHandle,
+    /// Cancelled to drop the session (e.g. its downlink overflowed).
+    cancel: CancellationToken,
+    /// The check set last pushed to it.
+    assigned: Vec<CheckSpec>,
+    /// Whether any assignment was pushed yet (an empty one counts: it stops
+    /// checks the agent ran in a previous session).
+    sent: bool,
+}
+
+struct AgentsActor {
+    store: Store,
+    config: Arc<Config>,
+    inbox: mpsc::Receiver<Msg>,
+    maintenance: watch::Receiver<Arc<MaintenanceSet>>,
+    /// Publishes the directory to the evaluator.
+    directory: watch::Sender<Arc<Directory>>,
+    sessions: HashMap<AgentId, Session>,
+    next_session: u64,
+}
+
+impl AgentsHandle {
+    pub fn spawn(
+        store: Store,
+        config: Arc<Config>,
+        maintenance: watch::Receiver<Arc<MaintenanceSet>>,
+        cancel: CancellationToken,
+        tasks: &TaskTracker,
+    ) -> AgentsHandle {
+        let (tx, inbox) = mpsc::channel(1024);
+        let (dir_tx, directory) = watch::channel(Arc::new(Directory::default()));
+        let actor = AgentsActor {
+            store,
+            config,
+            inbox,
+            maintenance,
+            directory: dir_tx,
+            sessions: HashMap::new(),
+            next_session: 1,
+        };
+        tasks.spawn(actor.run(cancel));
+        AgentsHandle { tx, directory }
+    }
+
+    /// Authenticates and registers a connecting agent.
+    pub async fn hello(
+        &self,
+        hello: Hello,
+        downlink: mpsc::Sender<Downlink>,
+        cancel: CancellationToken,
+    ) -> Result<Welcome, Refusal> {
+        let (reply, rx) = oneshot::channel();
+        let gone = || Refusal::Unavailable("shutting down".into());
+        self.tx
+            .send(Msg::Hello {
+                hello,
+                downlink,
+                cancel,
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// The session ended.
+    pub async fn gone(&self, agent: AgentId, session: u64) {
+        let _ = self.tx.send(Msg::Gone { agent, session }).await;
+    }
+
+    pub async fn heartbeat(&self, agent: AgentId, time_ms: i64, stats: HostStats) {
+        let _ = self
+            .tx
+            .send(Msg::Heartbeat {
+                agent,
+                time_ms,
+                stats,
+            })
+            .await;
+    }
+
+    /// Ids of the agents connected now.
+    pub async fn live(&self) -> HashSet<AgentId> {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Msg::Live { reply }).await.is_err() {
+            return HashSet::new();
+        }
+        rx.await.unwrap_or_default()
+    }
+
+    /// Approves (`Active`) or suspends an agent; its checks follow at once.
+    pub async fn set_state(
+        &self,
+        agent: AgentId,
+        state: AgentState,
+    ) -> Result<AgentRow, StateError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::SetState {
+                agent,
+                state,
+                reply,
+            })
+            .await
+            .map_err(|_| StateError::Stopped)?;
+        rx.await.map_err(|_| StateError::Stopped)?
+    }
+
+    /// The live directory (for recheck orders).
+    pub fn directory(&self) -> watch::Receiver<Arc<Directory>> {
+        self.directory.clone()
+    }
+}
+
+impl AgentsActor {
+    async fn run(mut self, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                msg = self.inbox.recv() => match msg {
+                    Some(msg) => self.handle(msg).await,
+                    None => break,
+                },
+                changed = self.maintenance.changed() => {
+                    if changed.is_err() { break; }
+                    self.reassign();
+                }
+                () = cancel.cancelled() => break,
+            }
+        }
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Hello {
+                hello,
+                downlink,
+                cancel,
+                reply,
+            } => {
+                let result = self.hello(hello, downlink, cancel).await;
+                let accepted = result.is_ok();
+                let _ = reply.send(result);
+                if accepted {
+                    self.reassign();
+                }
+            }
+            Msg::Gone { agent, session } => {
+                if self.sessions.get(&agent).is_some_and(|s| s.id == session) {
+                    if let Some(s) = self.sessions.remove(&agent) {
+                        info!(agent_id = %agent, name = %s.row.name, "agent disconnected");
+                    }
+                    self.reassign();
+                }
+            }
+            Msg::Heartbeat {
+                agent,
+                time_ms,
+                stats,
+            } => {
+                if let Err(e) = self.store.agent_heartbeat(&agent, time_ms, &stats).await {
+                    warn!(agent_id = %agent, error = %e, "cannot record heartbeat");
+                }
+            }
+            Msg::Live { reply } => {
+                let _ = reply.send(self.sessions.keys().cloned().collect());
+            }
+            Msg::SetState {
+                agent,
+                state,
+                reply,
+            } => {
+                let result = self.set_state(&agent, state).await;
+                let changed = result.is_ok();
+                let _ = reply.send(result);
+                if changed {
+                    self.reassign();
+                }
+            }
+        }
+    }
+
+    async fn hello(
+        &mut self,
+        hello: Hello,
+        downlink: mpsc::Sender<Downlink>,
+        cancel: CancellationToken,
+    ) -> Result<Welcome, Refusal> {
+        if hello.protocol_version != PROTOCOL_VERSION {
+            return Err(Refusal::Incompatible(hello.protocol_version));
+        }
+        if hello.agent_id.is_empty() || hello.agent_id.len() > 128 {
+            return Err(Refusal::Invalid(
+                "agent_id must be 1 to 128 characters".into(),
+            ));
+        }
+        let unavailable = |e: StoreError| Refusal::Unavailable(e.to_string());
+        let now = now_ms();
+        let existing = self
+            .store
+            .get_agent(&hello.agent_id)
+            .await
+            .map_err(unavailable)?;
+        let (mut row, credential) = match existing {
+            Some(row) => {
+                let valid = row
+                    .credential_hash
+                    .as_deref()
+                    .is_some_and(|h| auth::verify_credential(&hello.credential, h));
+                if !valid {
+                    return Err(Refusal::BadCredential(hello.agent_id));
+                }
+                (row, None)
+            }
+            None => {
+                if !auth::constant_time_eq(
+                    hello.enrollment_token.as_bytes(),
+                    self.config.agents.enrollment_token.as_bytes(),
+                ) {
+                    return Err(Refusal::BadToken);
+                }
+                let credential = auth::new_credential();
+                let row = AgentRow {
+                    id: hello.agent_id.clone(),
+                    name: hello.name.clone(),
+                    region: hello.region.clone(),
+                    labels: hello.labels.clone(),
+                    state: if self.config.agents.auto_approve {
+                        AgentState::Active
+                    } else {
+                        AgentState::New
+                    },
+                    credential_hash: Some(auth::hash_credential(&credential)),
+                    version: Some(hello.version.clone()),
+                    created_ms: now,
+                    last_seen_ms: Some(now),
+                    stats: None,
+                    last_seq: 0,
+                };
+                self.store.register_agent(&row).await.map_err(unavailable)?;
+                info!(agent_id = %row.id, name = %row.name, region = %row.region, state = %row.state, "agent registered");
+                (row, Some(credential))
+            }
+        };
+        if let Some(live) = self.sessions.get(&hello.agent_id) {
+            warn!(agent_id = %hello.agent_id, name = %live.row.name, "refused a second connection: agent id is already connected");
+            let body = agent_body(&row, "live");
+            if let Err(e) = self
+                .store
+                .record_event("agent.duplicate", &row.id, body)
+                .await
+            {
+                warn!(error = %e, "cannot record agent.duplicate");
+            }
+            return Err(Refusal::Duplicate(hello.agent_id));
+        }
+        row.name = hello.name;
+        row.region = hello.region;
+        row.labels = hello.labels;
+        row.version = Some(hello.version);
+        row.last_seen_ms = Some(now);
+        self.store
+            .agent_connected(&row)
+            .await
+            .map_err(unavailable)?;
+        let session = self.next_session;
+        self.next_session += 1;
+        info!(agent_id = %row.id, name = %row.name, region = %row.region, state = %row.state, "agent connected");
+        let welcome = Welcome {
+            agent_id: row.id.clone(),
+            credential,
+            state: row.state,
+            heartbeat_interval: self.config.agents.heartbeat_interval,
+            last_committed_seq: row.last_seq,
+            session,
+        };
+        let link = LinkHandle {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            region: row.region.clone(),
+            tx: downlink,
+        };
+        self.sessions.insert(
+            row.id.clone(),
+            Session {
+                id: session,
+                row,
+                link,
+                cancel,
+                assigned: Vec::new(),
+                sent: false,
+            },
+        );
+        Ok(welcome)
+    }
+
+    async fn set_state(&mut self, agent: &str, state: AgentState) -> Result<AgentRow, StateError> {
+        let row = self
+            .store
+            .get_agent(agent)
+            .await?
+            .ok_or_else(|| StateError::UnknownAgent(agent.to_owned()))?;
+        let live = self.sessions.contains_key(agent);
+        let row = self
+            .store
+            .set_agent_state(&row, state, if live { "live" } else { "dead" })
+            .await?;
+        if let Some(s) = self.sessions.get_mut(agent) {
+            s.row.state = state;
+        }
+        info!(agent_id = %agent, state = %state, "agent state changed");
+        Ok(row)
+    }
+
+    /// Recomputes the assignment, pushes changed sets, publishes the directory.
+    fn reassign(&mut self) {
+        let candidates: Vec<Candidate> = self
+            .sessions
+            .values()
+            .filter(|s| s.row.state == AgentState::Active)
+            .map(|s| Candidate {
+                id: s.row.id.clone(),
+                region: s.row.region.clone(),
+            })
+            .collect();
+        let in_maintenance: HashSet<String> = self.maintenance.borrow().keys().cloned().collect();
+        let mut plan = assign(
+            &self.config.services,
+            &candidates,
+            self.config.agents.agents_per_service,
+            &in_maintenance,
+        );
+        for session in self.sessions.values_mut() {
+            let checks = plan.by_agent.remove(&session.row.id).unwrap_or_default();
+            if session.sent && checks == session.assigned {
+                continue;
+            }
+            match session
+                .link
+                .tx
+                .try_send(Downlink::Assignment(checks.clone()))
+            {
+                Ok(()) => {
+                    session.assigned = checks;
+                    session.sent = true;
+                }
+                Err(_) => {
+                    warn!(agent_id = %session.row.id, "agent downlink full: dropping the session, it gets its full assignment on reconnect");
+                    session.cancel.cancel();
+                }
+            }
+        }
+        let directory = Directory {
+            agents: self
+                .sessions
+                .values()
+                .map(|s| (s.row.id.clone(), s.link.clone()))
+                .collect(),
+            by_service: plan.by_service,
+        };
+        self.directory.send_replace(Arc::new(directory));
+    }
+}

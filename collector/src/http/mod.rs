@@ -1,0 +1,37 @@
+//! The collector's HTTP listener: `/healthz` (the process answers) and
+//! `/readyz` (the store answers and the gRPC listener accepts). The status
+//! page and `/metrics` come later.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+use crate::store::Store;
+
+#[derive(Clone)]
+struct HttpState {
+    store: Store,
+    /// Set once the gRPC server accepts connections.
+    grpc_ready: Arc<AtomicBool>,
+}
+
+pub fn router(store: Store, grpc_ready: Arc<AtomicBool>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(HttpState { store, grpc_ready })
+}
+
+async fn readyz(State(s): State<HttpState>) -> (StatusCode, &'static str) {
+    if !s.grpc_ready.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "grpc listener not ready\n");
+    }
+    if !s.store.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n");
+    }
+    (StatusCode::OK, "ready\n")
+}

@@ -1,0 +1,138 @@
+//! `IngestActor`: persists results in batches and acknowledges them.
+//!
+//! Sessions submit what their agents sent; the actor takes whatever is
+//! queued (up to `MAX_BATCH` results), writes it in one transaction, and
+//! only after the commit acks each agent (cumulative seq, `try_send` on the
+//! downlink: a back-edge) and forwards the new observations to the
+//! evaluator (a bounded send: the forward path pushes back to the agents).
+//! No per-result transaction, no per-result log line.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, warn};
+
+use crate::domain::{AgentId, Downlink, Observation, ProbeResult};
+use crate::evaluator::EvaluatorHandle;
+use crate::store::{ResultRecord, Store};
+
+/// Results written per transaction, at most.
+const MAX_BATCH: usize = 5000;
+
+/// One agent message's worth of results.
+pub struct Submission {
+    pub agent: AgentId,
+    pub results: Vec<ProbeResult>,
+    pub received: Instant,
+    /// Where the ack goes (the agent's session downlink).
+    pub ack: mpsc::Sender<Downlink>,
+}
+
+/// Handle to the ingest actor.
+#[derive(Clone)]
+pub struct IngestHandle {
+    tx: mpsc::Sender<Submission>,
+}
+
+impl IngestHandle {
+    pub fn spawn(
+        store: Store,
+        evaluator: EvaluatorHandle,
+        cancel: CancellationToken,
+        tasks: &TaskTracker,
+    ) -> IngestHandle {
+        let (tx, inbox) = mpsc::channel(1024);
+        tasks.spawn(run(store, evaluator, inbox, cancel));
+        IngestHandle { tx }
+    }
+
+    /// Queues results; waits when ingest is behind (backpressure).
+    pub async fn submit(&self, submission: Submission) -> bool {
+        self.tx.send(submission).await.is_ok()
+    }
+}
+
+async fn run(
+    store: Store,
+    evaluator: EvaluatorHandle,
+    mut inbox: mpsc::Receiver<Submission>,
+    cancel: CancellationToken,
+) {
+    // Highest seq already forwarded per agent: replays are stored idempotently
+    // and not evaluated twice.
+    let mut last_seq: HashMap<AgentId, u64> = HashMap::new();
+    loop {
+        let first = tokio::select! {
+            s = inbox.recv() => s,
+            () = cancel.cancelled() => {
+                inbox.close();
+                inbox.recv().await
+            }
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        let mut count = batch[0].results.len();
+        while count < MAX_BATCH {
+            match inbox.try_recv() {
+                Ok(s) => {
+                    count += s.results.len();
+                    batch.push(s);
+                }
+                Err(_) => break,
+            }
+        }
+        let records: Vec<ResultRecord> = batch
+            .iter()
+            .flat_map(|s| {
+                s.results.iter().map(|r| ResultRecord {
+                    agent: s.agent.clone(),
+                    result: r.clone(),
+                })
+            })
+            .collect();
+        let mut delay = Duration::from_millis(50);
+        while let Err(e) = store.record_results(&records).await {
+            if cancel.is_cancelled() {
+                // Not acked: the agents keep these and replay them.
+                error!(results = records.len(), error = %e, "results not stored at shutdown");
+                return;
+            }
+            warn!(results = records.len(), error = %e, "cannot store results; retrying");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = cancel.cancelled() => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+
+        let mut observations = Vec::with_capacity(records.len());
+        for s in batch {
+            let Some(max) = s.results.iter().map(|r| r.seq).max() else {
+                continue;
+            };
+            // Acks are cumulative; a dropped one is covered by the next.
+            let _ = s.ack.try_send(Downlink::Ack(max));
+            let seen = last_seq.entry(s.agent.clone()).or_insert(0);
+            for r in s.results {
+                if r.seq > *seen {
+                    observations.push(Observation {
+                        agent: s.agent.clone(),
+                        service: r.service,
+                        round_id: r.round_id,
+                        time_ms: r.started_at_ms,
+                        outcome: r.outcome,
+                        received: s.received,
+                    });
+                }
+            }
+            *seen = (*seen).max(max);
+        }
+        if !observations.is_empty() && !evaluator.observe(observations).await {
+            break;
+        }
+    }
+}

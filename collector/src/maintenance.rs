@@ -1,0 +1,223 @@
+//! `MaintenanceActor`: owns the maintenance windows per equipment.
+//!
+//! The API asks it to start or end a window; a timer ends each window
+//! exactly at its end time. It persists windows (with their events) through
+//! the store and publishes the running set, which the agents registry
+//! (stop probing) and the evaluator (state `maintenance`, no requests)
+//! watch. It knows nothing about services or agents itself.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tokio_util::time::{DelayQueue, delay_queue};
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::domain::EquipmentId;
+use crate::store::{MaintenanceWindow, Store, StoreError};
+use crate::time::now_ms;
+
+/// The running windows, by equipment.
+pub type MaintenanceSet = HashMap<EquipmentId, MaintenanceWindow>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MaintenanceError {
+    #[error("unknown equipment {0:?}")]
+    UnknownEquipment(String),
+    #[error("equipment {0:?} is not in maintenance")]
+    NotInMaintenance(String),
+    #[error("duration must be more than 0s")]
+    ZeroDuration,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the maintenance actor stopped")]
+    Stopped,
+}
+
+enum Msg {
+    Start {
+        equipment: String,
+        duration: Option<Duration>,
+        reason: String,
+        reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
+    },
+    End {
+        equipment: String,
+        reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
+    },
+}
+
+/// Handle to the maintenance actor.
+#[derive(Clone)]
+pub struct MaintenanceHandle {
+    tx: mpsc::Sender<Msg>,
+}
+
+struct MaintenanceActor {
+    store: Store,
+    config: Arc<Config>,
+    inbox: mpsc::Receiver<Msg>,
+    /// Publishes the running set to the registry and the evaluator.
+    set: watch::Sender<Arc<MaintenanceSet>>,
+    windows: MaintenanceSet,
+    timers: DelayQueue<EquipmentId>,
+    timer_keys: HashMap<EquipmentId, delay_queue::Key>,
+}
+
+impl MaintenanceHandle {
+    /// Loads the running windows from the store (ending the ones that expired
+    /// while the collector was down) and spawns the actor.
+    pub async fn spawn(
+        store: Store,
+        config: Arc<Config>,
+        cancel: CancellationToken,
+        tasks: &TaskTracker,
+    ) -> Result<(MaintenanceHandle, watch::Receiver<Arc<MaintenanceSet>>), StoreError> {
+        let (tx, inbox) = mpsc::channel(64);
+        let (set, set_rx) = watch::channel(Arc::new(MaintenanceSet::new()));
+        let mut actor = MaintenanceActor {
+            store,
+            config,
+            inbox,
+            set,
+            windows: HashMap::new(),
+            timers: DelayQueue::new(),
+            timer_keys: HashMap::new(),
+        };
+        for w in actor.store.active_maintenance().await? {
+            actor.arm(w);
+        }
+        actor.publish();
+        tasks.spawn(actor.run(cancel));
+        Ok((MaintenanceHandle { tx }, set_rx))
+    }
+
+    /// Starts (or replaces) a window of `duration` (default
+    /// `maintenance.default_duration`) from now.
+    pub async fn start(
+        &self,
+        equipment: String,
+        duration: Option<Duration>,
+        reason: String,
+    ) -> Result<MaintenanceWindow, MaintenanceError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Start {
+                equipment,
+                duration,
+                reason,
+                reply,
+            })
+            .await
+            .map_err(|_| MaintenanceError::Stopped)?;
+        rx.await.map_err(|_| MaintenanceError::Stopped)?
+    }
+
+    /// Ends the running window now.
+    pub async fn end(&self, equipment: String) -> Result<MaintenanceWindow, MaintenanceError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::End { equipment, reply })
+            .await
+            .map_err(|_| MaintenanceError::Stopped)?;
+        rx.await.map_err(|_| MaintenanceError::Stopped)?
+    }
+}
+
+impl MaintenanceActor {
+    async fn run(mut self, cancel: CancellationToken) {
+        loop {
+            tokio::select! {
+                msg = self.inbox.recv() => match msg {
+                    Some(Msg::Start { equipment, duration, reason, reply }) => {
+                        let _ = reply.send(self.start(equipment, duration, reason).await);
+                    }
+                    Some(Msg::End { equipment, reply }) => {
+                        let _ = reply.send(self.end(&equipment).await);
+                    }
+                    None => break,
+                },
+                Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)) => {
+                    let equipment = expired.into_inner();
+                    self.timer_keys.remove(&equipment);
+                    if let Err(e) = self.end(&equipment).await {
+                        warn!(equipment = %equipment, error = %e, "cannot end maintenance");
+                    }
+                }
+                () = cancel.cancelled() => break,
+            }
+        }
+    }
+
+    fn equipment_name(&self, id: &str) -> Result<String, MaintenanceError> {
+        self.config
+            .equipment(id)
+            .map(|e| e.name.clone())
+            .ok_or_else(|| MaintenanceError::UnknownEquipment(id.to_owned()))
+    }
+
+    async fn start(
+        &mut self,
+        equipment: String,
+        duration: Option<Duration>,
+        reason: String,
+    ) -> Result<MaintenanceWindow, MaintenanceError> {
+        let name = self.equipment_name(&equipment)?;
+        let duration = duration.unwrap_or(self.config.maintenance.default_duration);
+        if duration.is_zero() {
+            return Err(MaintenanceError::ZeroDuration);
+        }
+        let now = now_ms();
+        let window = MaintenanceWindow {
+            equipment: equipment.clone(),
+            starts_ms: self.windows.get(&equipment).map_or(now, |w| w.starts_ms),
+            ends_ms: now + duration.as_millis() as i64,
+            reason,
+            active: true,
+        };
+        self.store.start_maintenance(&window, &name).await?;
+        info!(equipment = %equipment, until = %crate::time::rfc3339(window.ends_ms), reason = %window.reason, "maintenance started");
+        self.arm(window.clone());
+        self.publish();
+        Ok(window)
+    }
+
+    async fn end(&mut self, equipment: &str) -> Result<MaintenanceWindow, MaintenanceError> {
+        let name = self.equipment_name(equipment)?;
+        let Some(window) = self.windows.get(equipment).cloned() else {
+            return Err(MaintenanceError::NotInMaintenance(equipment.to_owned()));
+        };
+        let ended = self
+            .store
+            .end_maintenance(&window, &name, now_ms().min(window.ends_ms))
+            .await?;
+        self.windows.remove(equipment);
+        if let Some(key) = self.timer_keys.remove(equipment) {
+            self.timers.remove(&key);
+        }
+        info!(equipment = %equipment, "maintenance ended");
+        self.publish();
+        Ok(ended)
+    }
+
+    /// Records a running window and its end timer.
+    fn arm(&mut self, window: MaintenanceWindow) {
+        let left = Duration::from_millis((window.ends_ms - now_ms()).max(0) as u64);
+        match self.timer_keys.get(&window.equipment) {
+            Some(key) => self.timers.reset(key, left),
+            None => {
+                let key = self.timers.insert(window.equipment.clone(), left);
+                self.timer_keys.insert(window.equipment.clone(), key);
+            }
+        }
+        self.windows.insert(window.equipment.clone(), window);
+    }
+
+    fn publish(&self) {
+        self.set.send_replace(Arc::new(self.windows.clone()));
+    }
+}

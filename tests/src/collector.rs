@@ -1,0 +1,546 @@
+//! [`Collector`]: one running `picket-collector` for one test, and
+//! `picketctl` over it.
+//!
+//! Each collector lives in its own temp dir (`picket.toml`, `picket.db`,
+//! `collector.log`) on free loopback ports, and is killed when the guard
+//! drops. [`Collector::start`] returns once `/readyz` answers 200.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::config::{Config, Placeholders};
+use crate::wait::{Seen, wait_until};
+use crate::{ADMIN_TOKEN, DEADLINE, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration};
+
+/// How long a collector gets to become ready.
+const READY_WITHIN: Duration = Duration::from_secs(20);
+/// Starts on fresh ports when a picked port was taken meanwhile.
+const START_ATTEMPTS: u32 = 3;
+/// How long a collector gets to exit on SIGTERM before it is killed.
+const STOP_WITHIN: Duration = Duration::from_secs(10);
+/// How long one picketctl invocation may take.
+const CTL_WITHIN: Duration = Duration::from_secs(15);
+/// How long a collector gets to refuse a bad config and exit.
+const REFUSE_WITHIN: Duration = Duration::from_secs(10);
+
+/// A running `picket-collector` (killed on drop).
+#[derive(Debug)]
+pub struct Collector {
+    /// Holds the config, the database and the log; removed on drop unless
+    /// `PICKET_E2E_KEEP` is set.
+    dir: tempfile::TempDir,
+    config_path: PathBuf,
+    log_path: PathBuf,
+    grpc: SocketAddr,
+    http: SocketAddr,
+    /// The process, `None` between [`Collector::kill`] and a new start.
+    child: Option<Child>,
+    /// Number of times the process was spawned (marks restarts in the log).
+    spawns: u32,
+    /// Keeps the log in the registry used by failure messages.
+    _log: LogRegistration,
+}
+
+/// What one `picketctl` run produced.
+#[derive(Debug, Clone)]
+pub struct CtlOutput {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// What a collector that refused its config left behind.
+#[derive(Debug)]
+pub struct Refusal {
+    /// Exit code (`None` if killed by a signal).
+    pub code: Option<i32>,
+    pub stderr: String,
+    /// Absolute path of the config file it was given.
+    pub config_path: PathBuf,
+    /// The config text as written (placeholders filled).
+    pub config_text: String,
+    /// Keeps the temp dir alive while the refusal is inspected.
+    _dir: tempfile::TempDir,
+}
+
+impl Collector {
+    /// Starts a collector on `config` and waits until it is ready.
+    pub async fn start(config: Config) -> anyhow::Result<Collector> {
+        Collector::start_toml(&config.render()).await
+    }
+
+    /// Starts a collector on a TOML template (see [`crate::config`] for the
+    /// placeholders) and waits until it is ready.
+    ///
+    /// The ports are picked free just before the collector binds them; if
+    /// another process took one meanwhile ("already in use" in the log), it
+    /// starts again on new ports, up to [`START_ATTEMPTS`] times.
+    pub async fn start_toml(template: &str) -> anyhow::Result<Collector> {
+        let mut attempt = 1;
+        loop {
+            let mut collector = Collector::prepare(template)?;
+            collector.spawn()?;
+            match collector.wait_ready().await {
+                Ok(()) => return Ok(collector),
+                Err(e)
+                    if attempt < START_ATTEMPTS
+                        && collector
+                            .log_tail(200)
+                            .to_ascii_lowercase()
+                            .contains("already in use") =>
+                {
+                    eprintln!("picket-e2e: a port was taken, starting again on new ports: {e:#}");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs a collector on a config it is expected to refuse: returns its
+    /// exit code and stderr, or fails if it is still running after a while
+    /// (it accepted the config).
+    pub async fn refuses(template: &str) -> anyhow::Result<Refusal> {
+        let dir = crate::temp_dir("picket-e2e-config-")?;
+        let placeholders = placeholders(dir.path())?;
+        let config_text = placeholders.fill(template);
+        let config_path = dir.path().join("picket.toml");
+        std::fs::write(&config_path, &config_text)?;
+        let mut child = tokio::process::Command::new(crate::binary("picket-collector")?)
+            .arg("--config")
+            .arg(&config_path)
+            .current_dir(dir.path())
+            .env("PICKET_LOG", LOG_FILTER)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("failed to spawn picket-collector")?;
+        let mut stderr_pipe = child.stderr.take().context("no stderr pipe")?;
+        let mut stderr = Vec::new();
+        let exited = tokio::time::timeout(REFUSE_WITHIN, async {
+            stderr_pipe.read_to_end(&mut stderr).await?;
+            child.wait().await
+        })
+        .await;
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        match exited {
+            Ok(status) => Ok(Refusal {
+                code: status?.code(),
+                stderr,
+                config_path,
+                config_text,
+                _dir: dir,
+            }),
+            Err(_) => {
+                let _ = child.kill().await;
+                anyhow::bail!(
+                    "picket-collector did not exit within {REFUSE_WITHIN:?}: it accepted a \
+                     config it should refuse\n--- config ---\n{config_text}\n--- stderr so far \
+                     ---\n{stderr}"
+                )
+            }
+        }
+    }
+
+    fn prepare(template: &str) -> anyhow::Result<Collector> {
+        let dir = crate::temp_dir("picket-e2e-collector-")?;
+        let placeholders = placeholders(dir.path())?;
+        let config_path = dir.path().join("picket.toml");
+        std::fs::write(&config_path, placeholders.fill(template))
+            .context("failed to write picket.toml")?;
+        let log_path = dir.path().join("collector.log");
+        let grpc: SocketAddr = placeholders.grpc_listen.parse()?;
+        let http: SocketAddr = placeholders.http_listen.parse()?;
+        let log = LogRegistration::new(String::from("collector"), log_path.clone());
+        Ok(Collector {
+            dir,
+            config_path,
+            log_path,
+            grpc,
+            http,
+            child: None,
+            spawns: 0,
+            _log: log,
+        })
+    }
+
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.child.is_none(), "collector is already running");
+        self.spawns += 1;
+        let log = open_log(&self.log_path, &format!("collector start #{}", self.spawns))?;
+        let child = Command::new(crate::binary("picket-collector")?)
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .env("PICKET_LOG", LOG_FILTER)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("failed to spawn picket-collector")?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until `/readyz` answers 200; fails early with the log tail if
+    /// the process exits meanwhile.
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + READY_WITHIN;
+        loop {
+            if let Some(status) = self.try_wait()? {
+                anyhow::bail!(
+                    "picket-collector exited ({status}) before it was ready\n{}",
+                    self.log_section()
+                );
+            }
+            let last = match http_get_status(self.http, "/readyz").await {
+                Ok(200) => return Ok(()),
+                Ok(code) => format!("HTTP {code}"),
+                Err(e) => format!("{e:#}"),
+            };
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "picket-collector not ready within {READY_WITHIN:?}: GET /readyz: {last}\n{}",
+                    self.log_section()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn try_wait(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        match &mut self.child {
+            Some(child) => {
+                let status = child.try_wait()?;
+                if status.is_some() {
+                    self.child = None;
+                }
+                Ok(status)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.is_some() && matches!(self.try_wait(), Ok(None))
+    }
+
+    /// Kills the process with SIGKILL (a crash) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Asks the process to stop with SIGTERM and waits for it (killing it
+    /// after a while); returns its exit status, `None` if it was not running.
+    pub async fn stop(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        let Some(child) = &self.child else {
+            return Ok(None);
+        };
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + STOP_WITHIN;
+        loop {
+            if let Some(status) = self.try_wait()? {
+                return Ok(Some(status));
+            }
+            if Instant::now() >= deadline {
+                self.kill();
+                anyhow::bail!(
+                    "picket-collector did not exit within {STOP_WITHIN:?} of SIGTERM (killed)\n{}",
+                    self.log_section()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Starts the process again (after [`Collector::kill`] or
+    /// [`Collector::stop`]) on the same config, ports and database, and
+    /// waits until it is ready.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.spawn()?;
+        self.wait_ready().await
+    }
+
+    /// SIGTERM, then start again on the same ports and database.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await?;
+        self.start_again().await
+    }
+
+    /// `http://127.0.0.1:PORT` of the gRPC listener (agents, picketctl).
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc)
+    }
+
+    /// `http://127.0.0.1:PORT` of the HTTP listener; also the `public_url`
+    /// the harness configures.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http)
+    }
+
+    /// The `public_url` of the config (the base of webhook links).
+    pub fn public_url(&self) -> String {
+        self.http_url()
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// The last `lines` lines of this collector's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        crate::file_tail(&self.log_path, lines)
+    }
+
+    fn log_section(&self) -> String {
+        format!(
+            "----- collector log {} -----\n{}",
+            self.log_path.display(),
+            self.log_tail(60)
+        )
+    }
+
+    // -- picketctl ---------------------------------------------------------
+
+    /// `picketctl … ARGS --json`, parsed; see [`ctl`].
+    pub async fn ctl(&self, args: &[&str]) -> anyhow::Result<Value> {
+        ctl(self, args).await
+    }
+
+    /// `picketctl … ARGS` as given; see [`ctl_raw`].
+    pub async fn ctl_raw(&self, args: &[&str]) -> anyhow::Result<CtlOutput> {
+        ctl_raw(self, args).await
+    }
+
+    /// `services --json`: the list of services.
+    pub async fn services(&self) -> anyhow::Result<Vec<Value>> {
+        list(self.ctl(&["services"]).await?, "services")
+    }
+
+    /// `service ID --json`.
+    pub async fn service(&self, id: &str) -> anyhow::Result<Value> {
+        self.ctl(&["service", id]).await
+    }
+
+    /// `requests --json`: every request, open or done.
+    pub async fn requests(&self) -> anyhow::Result<Vec<Value>> {
+        list(self.ctl(&["requests"]).await?, "requests")
+    }
+
+    /// `requests --open --json`.
+    pub async fn open_requests(&self) -> anyhow::Result<Vec<Value>> {
+        list(self.ctl(&["requests", "--open"]).await?, "requests --open")
+    }
+
+    /// `request ID --json`.
+    pub async fn request(&self, id: i64) -> anyhow::Result<Value> {
+        self.ctl(&["request", &id.to_string()]).await
+    }
+
+    /// `agents --json`.
+    pub async fn agents(&self) -> anyhow::Result<Vec<Value>> {
+        list(self.ctl(&["agents"]).await?, "agents")
+    }
+
+    /// Waits (up to [`DEADLINE`]) until `service ID` satisfies `pred`, and
+    /// returns it. `what` says what is awaited, for the failure message.
+    pub async fn wait_service(
+        &self,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        self.wait_service_within(DEADLINE, id, what, pred).await
+    }
+
+    /// [`Collector::wait_service`] with an explicit deadline.
+    pub async fn wait_service_within(
+        &self,
+        within: Duration,
+        id: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        wait_until(within, &format!("service {id}: {what}"), async || {
+            let service = self.service(id).await?;
+            Ok::<_, anyhow::Error>(if pred(&service) {
+                Seen::Ready(service)
+            } else {
+                Seen::Pending(service.to_string())
+            })
+        })
+        .await
+    }
+
+    /// Waits until the service is in `state` and returns it.
+    pub async fn wait_state(&self, id: &str, state: &str) -> anyhow::Result<Value> {
+        self.wait_service(id, &format!("state {state}"), |s| s["state"] == state)
+            .await
+    }
+
+    /// Waits until the agent called `name` is active and live; returns it.
+    pub async fn wait_agent_live(&self, name: &str) -> anyhow::Result<Value> {
+        wait_until(
+            DEADLINE,
+            &format!("agent {name} active and live"),
+            async || {
+                let agents = self.agents().await?;
+                let agent = agents.iter().find(|a| a["name"] == name).cloned();
+                Ok::<_, anyhow::Error>(match agent {
+                    Some(a) if a["state"] == "active" && a["liveness"] == "live" => Seen::Ready(a),
+                    _ => Seen::Pending(Value::from(agents).to_string()),
+                })
+            },
+        )
+        .await
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.log_section());
+        }
+        self.kill();
+    }
+}
+
+/// Runs `picketctl --collector URL --token ADMIN ARGS --json` and parses its
+/// stdout; fails (with stderr and the process logs) on a non-zero exit or
+/// output that is not JSON.
+pub async fn ctl(collector: &Collector, args: &[&str]) -> anyhow::Result<Value> {
+    let mut full: Vec<&str> = args.to_vec();
+    full.push("--json");
+    let out = ctl_raw(collector, &full).await?;
+    if out.code != Some(0) {
+        anyhow::bail!(
+            "picketctl {} exited with {:?}: {}",
+            full.join(" "),
+            out.code,
+            out.stderr.trim()
+        );
+    }
+    serde_json::from_str(&out.stdout).with_context(|| {
+        format!(
+            "picketctl {} printed something that is not JSON: {:?}",
+            full.join(" "),
+            out.stdout
+        )
+    })
+}
+
+/// Runs `picketctl --collector URL --token ADMIN ARGS` (no `--json` added)
+/// and returns its exit code, stdout and stderr, whatever they are.
+pub async fn ctl_raw(collector: &Collector, args: &[&str]) -> anyhow::Result<CtlOutput> {
+    let child = tokio::process::Command::new(crate::binary("picketctl")?)
+        .arg("--collector")
+        .arg(collector.grpc_url())
+        .arg("--token")
+        .arg(ADMIN_TOKEN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("failed to spawn picketctl")?;
+    let output = tokio::time::timeout(CTL_WITHIN, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "picketctl {} did not finish within {CTL_WITHIN:?}",
+                args.join(" ")
+            )
+        })??;
+    Ok(CtlOutput {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+fn list(value: Value, what: &str) -> anyhow::Result<Vec<Value>> {
+    match value {
+        Value::Array(items) => Ok(items),
+        other => anyhow::bail!("picketctl {what} --json did not print a list: {other}"),
+    }
+}
+
+fn placeholders(dir: &Path) -> anyhow::Result<Placeholders> {
+    let http_listen = format!("127.0.0.1:{}", crate::free_port()?);
+    Ok(Placeholders {
+        grpc_listen: format!("127.0.0.1:{}", crate::free_port()?),
+        public_url: format!("http://{http_listen}"),
+        http_listen,
+        database: format!("sqlite://{}", dir.join("picket.db").display()),
+        admin_token: ADMIN_TOKEN.to_owned(),
+        enrollment_token: ENROLLMENT_TOKEN.to_owned(),
+        dir: dir.display().to_string(),
+    })
+}
+
+/// Opens a process log for appending and writes a marker line.
+pub(crate) fn open_log(path: &Path, marker: &str) -> anyhow::Result<std::fs::File> {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("failed to open {}", path.display()))?;
+    writeln!(file, "===== picket-e2e: {marker} =====")?;
+    Ok(file)
+}
+
+/// `GET PATH` over HTTP/1.1 on `addr`; returns the status code.
+pub async fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )
+            .await?;
+        let mut head = Vec::new();
+        let mut buf = [0u8; 256];
+        while !head.windows(2).any(|w| w == b"\r\n") {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let code = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse::<u16>().ok())
+            .with_context(|| format!("not an HTTP status line: {head:?}"))?;
+        Ok::<u16, anyhow::Error>(code)
+    };
+    tokio::time::timeout(Duration::from_secs(2), exchange)
+        .await
+        .map_err(|_| anyhow::anyhow!("GET {path}: no answer within 2s"))?
+}
