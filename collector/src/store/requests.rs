@@ -132,6 +132,32 @@ pub(super) async fn close_in(
     Ok(Some(fetch_in(conn, id).await?))
 }
 
+/// Closes request `id` if open, with its note and the `request.closed`
+/// event; returns the closed request and the event's seq.
+pub(super) async fn close_with_event(
+    conn: &mut AnyConnection,
+    settings: &EventSettings,
+    id: i64,
+    reason: &str,
+    text: &str,
+    now_ms: i64,
+) -> Result<Option<(RequestRow, i64)>> {
+    let Some(req) = close_in(conn, id, reason, "picket", text, now_ms).await? else {
+        return Ok(None);
+    };
+    let body = request_body(&req, &equipment_name_in(conn, &req).await?, settings);
+    let seq = append_event(
+        conn,
+        settings,
+        "request.closed",
+        &id.to_string(),
+        body,
+        now_ms,
+    )
+    .await?;
+    Ok(Some((req, seq)))
+}
+
 pub(super) async fn equipment_name_in(
     conn: &mut AnyConnection,
     req: &RequestRow,
@@ -310,20 +336,10 @@ impl Store {
         let mut closed = None;
         if let Some(row) = open {
             let id: i64 = row.try_get("id")?;
-            if let Some(req) = close_in(&mut tx, id, "recovered", "picket", note, now).await? {
-                let body =
-                    request_body(&req, &equipment_name_in(&mut tx, &req).await?, &self.routes);
-                last = Some(
-                    append_event(
-                        &mut tx,
-                        &self.routes,
-                        "request.closed",
-                        &id.to_string(),
-                        body,
-                        now,
-                    )
-                    .await?,
-                );
+            if let Some((req, seq)) =
+                close_with_event(&mut tx, &self.routes, id, "recovered", note, now).await?
+            {
+                last = Some(seq);
                 closed = Some(req);
             }
         }

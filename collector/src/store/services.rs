@@ -119,31 +119,17 @@ impl Store {
             let id: i64 = row.try_get("id")?;
             let text =
                 "closed automatically: the service was removed from the configuration".to_owned();
-            if let Some(req) =
-                requests::close_in(&mut tx, id, "removed", "picket", &text, now).await?
-            {
+            let closed =
+                requests::close_with_event(&mut tx, &self.routes, id, "removed", &text, now)
+                    .await?;
+            if let Some((_, seq)) = closed {
                 sqlx::query(
                     "UPDATE services SET open_request_id = NULL WHERE open_request_id = $1",
                 )
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-                let body = requests::request_body(
-                    &req,
-                    &requests::equipment_name_in(&mut tx, &req).await?,
-                    &self.routes,
-                );
-                last = Some(
-                    append_event(
-                        &mut tx,
-                        &self.routes,
-                        "request.closed",
-                        &id.to_string(),
-                        body,
-                        now,
-                    )
-                    .await?,
-                );
+                last = Some(seq);
             }
         }
         tx.commit().await?;

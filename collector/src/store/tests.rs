@@ -192,3 +192,36 @@ async fn replayed_results_are_ignored_and_latest_outcome_kept() {
     assert_eq!(svc.last_status_code, Some(500));
     assert_eq!(svc.last_error.as_deref(), Some("HTTP 500"));
 }
+
+#[tokio::test]
+async fn a_service_removed_from_the_config_closes_its_request() {
+    let (_dir, store, _) = open().await;
+    let Opened::New(req) = store
+        .service_down("shop", new_request(), Map::new())
+        .await
+        .expect("down")
+    else {
+        panic!("opens")
+    };
+    let without = CONFIG.replace(
+        "[[services]]\nid = \"shop\"\nequipment = \"web-1\"\nurl = \"http://shop.test\"\n",
+        "",
+    );
+    let config = crate::config::parse(std::path::Path::new("t.toml"), &without).expect("config");
+    store.sync_config(&config).await.expect("sync");
+    let closed = store.get_request(req.id).await.expect("request");
+    assert_eq!(
+        (closed.stage.as_str(), closed.close_reason.as_deref()),
+        ("done", Some("removed"))
+    );
+    assert_eq!(closed.notes[0].author, "picket");
+    assert!(
+        store.list_services().await.expect("list").is_empty(),
+        "inactive services are not listed"
+    );
+    let events = store.events_after(0, 100).await.expect("events");
+    assert_eq!(
+        events.last().map(|e| e.event_type.as_str()),
+        Some("request.closed")
+    );
+}
