@@ -8,6 +8,7 @@
 //! No per-result transaction, no per-result log line.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -18,6 +19,7 @@ use tracing::{error, warn};
 
 use crate::domain::{AgentId, Downlink, Observation, ProbeResult};
 use crate::evaluator::EvaluatorHandle;
+use crate::metrics::Metrics;
 use crate::store::{ResultRecord, Store};
 
 /// Results written per transaction, at most.
@@ -41,12 +43,13 @@ pub struct IngestHandle {
 impl IngestHandle {
     pub fn spawn(
         store: Store,
+        metrics: Arc<Metrics>,
         evaluator: EvaluatorHandle,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> IngestHandle {
         let (tx, inbox) = mpsc::channel(1024);
-        tasks.spawn(run(store, evaluator, inbox, cancel));
+        tasks.spawn(run(store, metrics, evaluator, inbox, cancel));
         IngestHandle { tx }
     }
 
@@ -58,6 +61,7 @@ impl IngestHandle {
 
 async fn run(
     store: Store,
+    metrics: Arc<Metrics>,
     evaluator: EvaluatorHandle,
     mut inbox: mpsc::Receiver<Submission>,
     cancel: CancellationToken,
@@ -109,6 +113,7 @@ async fn run(
             delay = (delay * 2).min(Duration::from_secs(5));
         }
 
+        metrics.results_ingested.inc_by(records.len() as u64);
         let mut observations = Vec::with_capacity(records.len());
         for s in batch {
             let Some(max) = s.results.iter().map(|r| r.seq).max() else {

@@ -35,6 +35,7 @@ pub mod ingest;
 pub mod lifecycle;
 pub mod link;
 pub mod maintenance;
+pub mod metrics;
 pub mod notifier;
 pub mod store;
 pub mod time;
@@ -106,17 +107,26 @@ pub async fn run(
     store.sync_config(&config).await?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let metrics = Arc::new(metrics::Metrics::new());
 
     let (maintenance, maintenance_set) =
         MaintenanceHandle::spawn(store.clone(), config.clone(), cancel.clone(), &tasks).await?;
-    let lifecycle = LifecycleHandle::spawn(store.clone(), config.clone(), cancel.clone(), &tasks);
-    let agents = AgentsHandle::spawn(
+    let lifecycle = LifecycleHandle::spawn(
         store.clone(),
         config.clone(),
-        maintenance_set.clone(),
+        metrics.clone(),
         cancel.clone(),
         &tasks,
     );
+    let agents = AgentsHandle::spawn(
+        store.clone(),
+        config.clone(),
+        metrics.clone(),
+        maintenance_set.clone(),
+        cancel.clone(),
+        &tasks,
+    )
+    .await?;
     let initial: HashMap<_, _> = store
         .list_services()
         .await?
@@ -132,7 +142,13 @@ pub async fn run(
         cancel.clone(),
         &tasks,
     );
-    let ingest = IngestHandle::spawn(store.clone(), evaluator.clone(), cancel.clone(), &tasks);
+    let ingest = IngestHandle::spawn(
+        store.clone(),
+        metrics.clone(),
+        evaluator.clone(),
+        cancel.clone(),
+        &tasks,
+    );
     notifier::spawn(store.clone(), config.clone(), cancel.clone(), &tasks)?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -167,7 +183,7 @@ pub async fn run(
     let grpc_ready = Arc::new(AtomicBool::new(false));
     let http = axum::serve(
         listeners.http,
-        http::router(store.clone(), grpc_ready.clone()),
+        http::router(store.clone(), grpc_ready.clone(), metrics.clone()),
     )
     .with_graceful_shutdown(cancel.clone().cancelled_owned());
     let mut grpc = tokio::spawn(grpc);

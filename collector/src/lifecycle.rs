@@ -19,12 +19,14 @@ use tracing::{error, info, warn};
 use crate::config::{Config, ServiceConfig};
 use crate::domain::{ServiceId, ServiceState};
 use crate::evaluator::tracker::{Effect, Vote};
+use crate::metrics::Metrics;
 use crate::store::{NewRequest, Opened, Store};
 use crate::time::{now_ms, rfc3339};
 
-struct Verdict {
-    service: ServiceId,
-    effect: Effect,
+/// One effect on one service, in the evaluator's order.
+pub(crate) struct Verdict {
+    pub service: ServiceId,
+    pub effect: Effect,
 }
 
 /// Handle to the lifecycle actor.
@@ -37,12 +39,20 @@ impl LifecycleHandle {
     pub fn spawn(
         store: Store,
         config: Arc<Config>,
+        metrics: Arc<Metrics>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> LifecycleHandle {
         let (tx, inbox) = mpsc::channel(4096);
-        tasks.spawn(run(store, config, inbox, cancel));
+        tasks.spawn(run(store, config, metrics, inbox, cancel));
         LifecycleHandle { tx }
+    }
+
+    /// A handle whose verdicts land in the returned receiver (tests).
+    #[cfg(test)]
+    pub(crate) fn channel() -> (LifecycleHandle, mpsc::Receiver<Verdict>) {
+        let (tx, rx) = mpsc::channel(64);
+        (LifecycleHandle { tx }, rx)
     }
 
     /// Queues a verdict; `false` when the actor is gone.
@@ -54,6 +64,7 @@ impl LifecycleHandle {
 async fn run(
     store: Store,
     config: Arc<Config>,
+    metrics: Arc<Metrics>,
     mut inbox: mpsc::Receiver<Verdict>,
     cancel: CancellationToken,
 ) {
@@ -75,7 +86,7 @@ async fn run(
         let mut delay = Duration::from_millis(100);
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
-        while let Err(e) = persist(&store, &config, svc, &effect).await {
+        while let Err(e) = persist(&store, &config, &metrics, svc, &effect).await {
             if cancel.is_cancelled() {
                 error!(service_id = %service, error = %e, "verdict not stored at shutdown");
                 break;
@@ -93,6 +104,7 @@ async fn run(
 async fn persist(
     store: &Store,
     config: &Config,
+    metrics: &Metrics,
     svc: &ServiceConfig,
     effect: &Effect,
 ) -> Result<(), crate::store::StoreError> {
@@ -114,6 +126,7 @@ async fn persist(
             let body = service_body(config, svc, ServiceState::Down, votes);
             match store.service_down(&svc.id, request, body).await? {
                 Opened::New(req) => {
+                    metrics.request_opened("corrective");
                     info!(service_id = %svc.id, from = %from, request = req.id, "service down: request opened")
                 }
                 Opened::Existing(id) => {
@@ -148,6 +161,9 @@ async fn persist(
             store
                 .record_event("service.local_failure", &svc.id, body)
                 .await?;
+            for v in votes {
+                metrics.local_failure(&svc.id, &v.agent);
+            }
             let agents: Vec<&str> = votes.iter().map(|v| v.agent_name.as_str()).collect();
             info!(service_id = %svc.id, agents = ?agents, "local failure: the quorum did not confirm");
         }

@@ -4,10 +4,12 @@
 //! Build the binaries first: `cargo build --workspace --bins`.
 //! `PICKET_E2E_KEEP=1` keeps each test's temp dirs (config, database, logs).
 
+mod agents;
 mod config;
 mod error_kinds;
 mod incident_lifecycle;
 mod maintenance;
+mod quorum;
 mod restart;
 mod webhooks;
 

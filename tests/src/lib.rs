@@ -37,7 +37,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-pub use agent::Agent;
+pub use agent::{Agent, AgentOptions};
 pub use collector::{Collector, CtlOutput, ctl, ctl_raw};
 pub use config::{Config, Service, Webhook};
 pub use wait::{Observation, Seen, wait_until};

@@ -5,6 +5,7 @@
 
 pub mod assignment;
 pub mod auth;
+pub mod liveness;
 pub mod registry;
 
 pub use registry::{AgentsHandle, Directory, LinkHandle, Refusal, StateError, Welcome};

@@ -1,28 +1,39 @@
-//! `AgentsActor`: owns the directory of live agent sessions.
+//! `AgentsActor`: owns the directory of live agent sessions and the
+//! dead-man's switch.
 //!
 //! Sessions send it `Hello` (authenticate, register, refuse duplicates),
-//! `Heartbeat` and `Gone`. It recomputes the assignment whenever the set of
-//! live active agents or maintenance changes, pushes each agent its full
-//! check set (non-blocking: a session too slow to take it is cancelled and
-//! gets the full set on reconnect), and publishes a [`Directory`] that the
-//! evaluator reads to send recheck orders. It never waits on a session.
+//! `Heartbeat` and `Gone`. Every active agent has a deadline
+//! ([`super::liveness`]); one that passes it opens `[AGENT DOWN] {name}`
+//! and its checks move to the others, and hearing from it again closes the
+//! request and gives them back. It recomputes the assignment whenever the
+//! set of live active agents or maintenance changes, pushes each agent its
+//! full check set (non-blocking: a session too slow to take it is cancelled
+//! and gets the full set on reconnect), and publishes a [`Directory`] that
+//! the evaluator reads to send recheck orders. It never waits on a session.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tokio_util::time::{DelayQueue, delay_queue};
 use tracing::{info, warn};
 
 use super::assignment::{Candidate, assign};
 use super::auth;
+use super::liveness::{Change, Liveness};
 use crate::config::Config;
 use crate::domain::{AgentId, AgentState, CheckSpec, Downlink, Hello, HostStats, ServiceId};
 use crate::maintenance::MaintenanceSet;
+use crate::metrics::Metrics;
 use crate::store::{AgentRow, Store, StoreError, agent_body};
-use crate::time::now_ms;
+use crate::time::{now_ms, rfc3339};
+
+/// How long heartbeat history is kept.
+const HEARTBEAT_HISTORY_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// The protocol version this collector speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -152,19 +163,30 @@ struct AgentsActor {
     directory: watch::Sender<Arc<Directory>>,
     sessions: HashMap<AgentId, Session>,
     next_session: u64,
+    metrics: Arc<Metrics>,
+    /// The dead-man's switch: deadlines of the active agents.
+    liveness: Liveness,
+    deadlines: DelayQueue<AgentId>,
+    deadline_keys: HashMap<AgentId, delay_queue::Key>,
 }
 
 impl AgentsHandle {
-    pub fn spawn(
+    /// Loads the agents to watch and spawns the actor. Every active agent
+    /// starts with a full window from now (the settle window after a
+    /// restart); one whose `[AGENT DOWN]` request is open stays down until
+    /// it is heard from.
+    pub async fn spawn(
         store: Store,
         config: Arc<Config>,
+        metrics: Arc<Metrics>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
-    ) -> AgentsHandle {
+    ) -> Result<AgentsHandle, StoreError> {
         let (tx, inbox) = mpsc::channel(1024);
         let (dir_tx, directory) = watch::channel(Arc::new(Directory::default()));
-        let actor = AgentsActor {
+        let window = config.agents.heartbeat_interval * config.agents.missed_heartbeats;
+        let mut actor = AgentsActor {
             store,
             config,
             inbox,
@@ -172,9 +194,24 @@ impl AgentsHandle {
             directory: dir_tx,
             sessions: HashMap::new(),
             next_session: 1,
+            metrics,
+            liveness: Liveness::new(window),
+            deadlines: DelayQueue::new(),
+            deadline_keys: HashMap::new(),
         };
+        let down: HashSet<AgentId> = actor
+            .store
+            .agents_with_open_request()
+            .await?
+            .into_iter()
+            .collect();
+        for agent in actor.store.list_agents().await? {
+            if agent.state == AgentState::Active {
+                actor.watch(&agent.id, down.contains(&agent.id));
+            }
+        }
         tasks.spawn(actor.run(cancel));
-        AgentsHandle { tx, directory }
+        Ok(AgentsHandle { tx, directory })
     }
 
     /// Authenticates and registers a connecting agent.
@@ -259,6 +296,13 @@ impl AgentsActor {
                     if changed.is_err() { break; }
                     self.reassign();
                 }
+                Some(expired) = std::future::poll_fn(|cx| self.deadlines.poll_expired(cx)) => {
+                    let agent = expired.into_inner();
+                    self.deadline_keys.remove(&agent);
+                    if let Some(change) = self.liveness.expire(&agent, Instant::now()) {
+                        self.apply(change).await;
+                    }
+                }
                 () = cancel.cancelled() => break,
             }
         }
@@ -273,9 +317,15 @@ impl AgentsActor {
                 reply,
             } => {
                 let result = self.hello(hello, downlink, cancel).await;
-                let accepted = result.is_ok();
+                let accepted = result.as_ref().ok().map(|w| (w.agent_id.clone(), w.state));
                 let _ = reply.send(result);
-                if accepted {
+                if let Some((agent, state)) = accepted {
+                    // An active agent registered or approved since start is
+                    // watched from its first hello on.
+                    if state == AgentState::Active && !self.liveness.is_watched(&agent) {
+                        self.watch(&agent, false);
+                    }
+                    self.heard(&agent).await;
                     self.reassign();
                 }
             }
@@ -292,12 +342,26 @@ impl AgentsActor {
                 time_ms,
                 stats,
             } => {
-                if let Err(e) = self.store.agent_heartbeat(&agent, time_ms, &stats).await {
+                self.heard(&agent).await;
+                if let Some(s) = self.sessions.get_mut(&agent) {
+                    s.row.last_seen_ms = Some(time_ms);
+                }
+                if let Err(e) = self
+                    .store
+                    .agent_heartbeat(&agent, time_ms, &stats, HEARTBEAT_HISTORY_MS)
+                    .await
+                {
                     warn!(agent_id = %agent, error = %e, "cannot record heartbeat");
                 }
             }
             Msg::Live { reply } => {
-                let _ = reply.send(self.sessions.keys().cloned().collect());
+                let live = self
+                    .sessions
+                    .keys()
+                    .filter(|a| !self.liveness.is_dead(a))
+                    .cloned()
+                    .collect();
+                let _ = reply.send(live);
             }
             Msg::SetState {
                 agent,
@@ -442,8 +506,112 @@ impl AgentsActor {
         if let Some(s) = self.sessions.get_mut(agent) {
             s.row.state = state;
         }
+        // Only active agents are watched by the dead-man's switch.
+        if state == AgentState::Active {
+            if !self.liveness.is_watched(agent) {
+                self.watch(agent, false);
+            }
+        } else {
+            self.unwatch(agent);
+        }
         info!(agent_id = %agent, state = %state, "agent state changed");
         Ok(row)
+    }
+
+    /// Starts the dead-man's switch for an active agent.
+    fn watch(&mut self, agent: &str, dead: bool) {
+        let deadline = self.liveness.watch(agent, dead, Instant::now());
+        if !dead {
+            self.arm(agent, deadline);
+        }
+    }
+
+    fn unwatch(&mut self, agent: &str) {
+        self.liveness.unwatch(agent);
+        if let Some(key) = self.deadline_keys.remove(agent) {
+            self.deadlines.remove(&key);
+        }
+    }
+
+    fn arm(&mut self, agent: &str, deadline: Instant) {
+        match self.deadline_keys.get(agent) {
+            Some(key) => self.deadlines.reset_at(key, deadline),
+            None => {
+                let key = self.deadlines.insert_at(agent.to_owned(), deadline);
+                self.deadline_keys.insert(agent.to_owned(), key);
+            }
+        }
+    }
+
+    /// The agent said something: push its deadline; bring it back if dead.
+    async fn heard(&mut self, agent: &str) {
+        if let Some((deadline, change)) = self.liveness.heard(agent, Instant::now()) {
+            self.arm(agent, deadline);
+            if let Some(change) = change {
+                self.apply(change).await;
+            }
+        }
+    }
+
+    async fn row(&self, agent: &str) -> Option<AgentRow> {
+        if let Some(s) = self.sessions.get(agent) {
+            return Some(s.row.clone());
+        }
+        match self.store.get_agent(agent).await {
+            Ok(row) => row,
+            Err(e) => {
+                warn!(agent_id = %agent, error = %e, "cannot load agent");
+                None
+            }
+        }
+    }
+
+    async fn apply(&mut self, change: Change) {
+        match change {
+            Change::Down(agent) => {
+                let Some(row) = self.row(&agent).await else {
+                    return;
+                };
+                let window = self.liveness.window();
+                let description = format!(
+                    "agent {} ({}) in region {:?} has not been heard from since {} (heartbeat every {}, {} missed)",
+                    row.name,
+                    row.id,
+                    row.region,
+                    row.last_seen_ms
+                        .map_or_else(|| "its start".to_owned(), rfc3339),
+                    crate::config::format_duration(self.config.agents.heartbeat_interval),
+                    self.config.agents.missed_heartbeats,
+                );
+                match self.store.agent_down(&row, &description).await {
+                    Ok(request) => {
+                        self.metrics.agents_down.inc();
+                        if request.is_some() {
+                            self.metrics.request_opened("agent");
+                        }
+                        warn!(agent_id = %agent, name = %row.name, ?request, window = ?window, "agent down: dead-man's switch")
+                    }
+                    Err(e) => warn!(agent_id = %agent, error = %e, "cannot record agent down"),
+                }
+                self.reassign();
+            }
+            Change::Up(agent) => {
+                let Some(row) = self.row(&agent).await else {
+                    return;
+                };
+                let note = format!(
+                    "closed automatically: agent {} ({}) is back, heard from at {}",
+                    row.name,
+                    row.id,
+                    rfc3339(now_ms())
+                );
+                match self.store.agent_up(&row, &note).await {
+                    Ok(request) => info!(agent_id = %agent, name = %row.name, ?request, "agent up"),
+                    Err(e) => warn!(agent_id = %agent, error = %e, "cannot record agent up"),
+                }
+                self.reassign();
+            }
+        }
     }
 
     /// Recomputes the assignment, pushes changed sets, publishes the directory.
@@ -451,7 +619,7 @@ impl AgentsActor {
         let candidates: Vec<Candidate> = self
             .sessions
             .values()
-            .filter(|s| s.row.state == AgentState::Active)
+            .filter(|s| s.row.state == AgentState::Active && !self.liveness.is_dead(&s.row.id))
             .map(|s| Candidate {
                 id: s.row.id.clone(),
                 region: s.row.region.clone(),
@@ -492,6 +660,7 @@ impl AgentsActor {
                 .collect(),
             by_service: plan.by_service,
         };
+        self.metrics.agents_live.set(directory.agents.len() as i64);
         self.directory.send_replace(Arc::new(directory));
     }
 }

@@ -251,12 +251,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let values: Vec<Value> = list.iter().map(agent_json).collect();
             output(json, &Value::Array(values.clone()), || {
                 table(
-                    &["ID", "NAME", "REGION", "STATE", "LIVENESS", "LAST SEEN"],
+                    &[
+                        "ID",
+                        "NAME",
+                        "REGION",
+                        "STATE",
+                        "LIVENESS",
+                        "LAST SEEN",
+                        "CPU %",
+                        "LOAD",
+                        "MEM",
+                        "CHECKS",
+                        "BUFFERED",
+                        "VERSION",
+                    ],
                     values.iter().map(|a| {
-                        cells(
+                        let mut row = cells(
                             a,
                             &["id", "name", "region", "state", "liveness", "last_seen"],
-                        )
+                        );
+                        row.extend(stats_cells(&a["stats"]));
+                        row
                     }),
                 )
             })
@@ -482,6 +497,30 @@ fn event_line(v: &Value) -> String {
         text(&v["type"]),
         text(&v["subject"])
     )
+}
+
+/// CPU, load, memory, checks, buffered results and version of an agent.
+fn stats_cells(stats: &Value) -> Vec<String> {
+    if stats.is_null() {
+        return vec!["-".into(); 6];
+    }
+    let num = |k: &str| stats[k].as_f64().unwrap_or(0.0);
+    let mem = if num("mem_total_bytes") > 0.0 {
+        format!(
+            "{:.0}%",
+            100.0 * num("mem_used_bytes") / num("mem_total_bytes")
+        )
+    } else {
+        "-".into()
+    };
+    vec![
+        format!("{:.1}", num("cpu_percent")),
+        format!("{:.2}", num("load1")),
+        mem,
+        format!("{}/{}", num("checks_in_flight"), num("checks_assigned")),
+        format!("{}", num("results_buffered")),
+        text(&stats["agent_version"]),
+    ]
 }
 
 fn text(v: &Value) -> String {

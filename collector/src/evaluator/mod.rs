@@ -345,3 +345,6 @@ impl EvaluatorActor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

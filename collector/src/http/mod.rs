@@ -1,6 +1,6 @@
 //! The collector's HTTP listener: `/healthz` (the process answers) and
-//! `/readyz` (the store answers and the gRPC listener accepts). The status
-//! page and `/metrics` come later.
+//! `/readyz` (the store answers and the gRPC listener accepts), `/metrics`
+//! (Prometheus text format). The status page comes later.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,20 +10,39 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 #[derive(Clone)]
 struct HttpState {
     store: Store,
+    metrics: Arc<Metrics>,
     /// Set once the gRPC server accepts connections.
     grpc_ready: Arc<AtomicBool>,
 }
 
-pub fn router(store: Store, grpc_ready: Arc<AtomicBool>) -> Router {
+pub fn router(store: Store, grpc_ready: Arc<AtomicBool>, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .with_state(HttpState { store, grpc_ready })
+        .route("/metrics", get(render_metrics))
+        .with_state(HttpState {
+            store,
+            metrics,
+            grpc_ready,
+        })
+}
+
+async fn render_metrics(
+    State(s): State<HttpState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
 }
 
 async fn readyz(State(s): State<HttpState>) -> (StatusCode, &'static str) {

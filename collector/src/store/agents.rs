@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sqlx::Row;
 
-use super::{Result, Store, StoreError, events::append_event};
+use super::{Result, Store, StoreError, events::append_event, requests};
 use crate::domain::{AgentId, AgentState, HostStats};
 use crate::time::{now_ms, rfc3339};
 
@@ -140,15 +140,145 @@ impl Store {
         Ok(())
     }
 
-    /// Records a heartbeat: last seen and the latest host stats.
-    pub async fn agent_heartbeat(&self, id: &str, time_ms: i64, stats: &HostStats) -> Result<()> {
+    /// Records a heartbeat: last seen, the latest host stats, and a row of
+    /// history (older than `keep_ms` is pruned).
+    pub async fn agent_heartbeat(
+        &self,
+        id: &str,
+        time_ms: i64,
+        stats: &HostStats,
+        keep_ms: i64,
+    ) -> Result<()> {
+        let json = serde_json::to_string(stats).unwrap_or_default();
+        let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE agents SET last_seen_ms = $1, stats = $2 WHERE id = $3")
             .bind(time_ms)
-            .bind(serde_json::to_string(stats).unwrap_or_default())
+            .bind(&json)
             .bind(id)
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("INSERT INTO agent_heartbeats (agent_id, time_ms, stats) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(time_ms)
+            .bind(&json)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM agent_heartbeats WHERE agent_id = $1 AND time_ms < $2")
+            .bind(id)
+            .bind(time_ms - keep_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
+    }
+
+    /// An agent's heartbeat history since `since_ms`, oldest first.
+    pub async fn agent_heartbeats(&self, id: &str, since_ms: i64) -> Result<Vec<(i64, HostStats)>> {
+        let rows = sqlx::query("SELECT time_ms, stats FROM agent_heartbeats WHERE agent_id = $1 AND time_ms >= $2 ORDER BY time_ms")
+            .bind(id)
+            .bind(since_ms)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let stats: String = r.try_get("stats")?;
+                let stats = serde_json::from_str(&stats).map_err(|e| StoreError::Corrupt {
+                    table: "agent_heartbeats",
+                    reason: e.to_string(),
+                })?;
+                Ok((r.try_get("time_ms")?, stats))
+            })
+            .collect()
+    }
+
+    /// Agents with an open `[AGENT DOWN]` request.
+    pub async fn agents_with_open_request(&self) -> Result<Vec<AgentId>> {
+        let rows = sqlx::query(
+            "SELECT agent_id FROM requests WHERE stage = 'open' AND agent_id IS NOT NULL",
+        )
+        .fetch_all(&self.write)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("agent_id")?)).collect()
+    }
+
+    /// The dead-man's switch fired: opens `[AGENT DOWN] {name}` (kind
+    /// `agent`) unless one is open, with `agent.down` and `request.opened`.
+    pub async fn agent_down(&self, a: &AgentRow, description: &str) -> Result<Option<i64>> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let mut last = append_event(
+            &mut tx,
+            &self.routes,
+            "agent.down",
+            &a.id,
+            agent_body(a, "dead"),
+            now,
+        )
+        .await?;
+        let row = sqlx::query(
+            "INSERT INTO requests (name, kind, priority, description, stage, agent_id, opened_ms) \
+             VALUES ($1, 'agent', '2', $2, 'open', $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(format!("[AGENT DOWN] {}", a.name))
+        .bind(description)
+        .bind(&a.id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut opened = None;
+        if let Some(row) = row {
+            let id: i64 = row.try_get("id")?;
+            let req = requests::fetch_in(&mut tx, id).await?;
+            let mut body = requests::request_body(&req, "", &self.routes);
+            body.extend(agent_body(a, "dead"));
+            last = append_event(
+                &mut tx,
+                &self.routes,
+                "request.opened",
+                &id.to_string(),
+                body,
+                now,
+            )
+            .await?;
+            opened = Some(id);
+        }
+        tx.commit().await?;
+        self.published(Some(last));
+        Ok(opened)
+    }
+
+    /// A dead agent is back: `agent.up`, and its open request closes with
+    /// `note` (`close_reason = recovered`) and `request.closed`.
+    pub async fn agent_up(&self, a: &AgentRow, note: &str) -> Result<Option<i64>> {
+        let now = now_ms();
+        let mut tx = self.write.begin().await?;
+        let mut last = append_event(
+            &mut tx,
+            &self.routes,
+            "agent.up",
+            &a.id,
+            agent_body(a, "live"),
+            now,
+        )
+        .await?;
+        let open = sqlx::query("SELECT id FROM requests WHERE agent_id = $1 AND stage = 'open'")
+            .bind(&a.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let mut closed = None;
+        if let Some(row) = open {
+            let id: i64 = row.try_get("id")?;
+            if let Some((_, seq)) =
+                requests::close_with_event(&mut tx, &self.routes, id, "recovered", note, now)
+                    .await?
+            {
+                last = seq;
+                closed = Some(id);
+            }
+        }
+        tx.commit().await?;
+        self.published(Some(last));
+        Ok(closed)
     }
 
     /// Changes an agent's state, with `agent.approved` or `agent.suspended`

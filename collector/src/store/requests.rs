@@ -88,7 +88,7 @@ async fn notes_of(conn: &mut AnyConnection, id: i64) -> Result<Vec<NoteRow>> {
         .collect()
 }
 
-async fn fetch_in(conn: &mut AnyConnection, id: i64) -> Result<RequestRow> {
+pub(super) async fn fetch_in(conn: &mut AnyConnection, id: i64) -> Result<RequestRow> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
     ));

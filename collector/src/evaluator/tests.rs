@@ -1,0 +1,193 @@
+//! The evaluator actor with tokio's paused clock: rounds start exactly
+//! `recheck_delay` after the failing result was received, and close at
+//! `recheck_timeout` when an agent does not answer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::*;
+use crate::agents::{Directory, LinkHandle};
+use crate::domain::{ErrorKind, ProbeOutcome};
+use crate::lifecycle::{LifecycleHandle, Verdict};
+
+const CONFIG: &str = r#"
+[collector]
+database = "sqlite://unused.db"
+[agents]
+enrollment_token = "t"
+[defaults]
+recheck_delay = "2s"
+timeout = "1s"
+[[equipment]]
+id = "e"
+[[services]]
+id = "shop"
+equipment = "e"
+url = "http://shop.test"
+"#;
+
+struct Harness {
+    evaluator: EvaluatorHandle,
+    verdicts: mpsc::Receiver<Verdict>,
+    downlink: mpsc::Receiver<Downlink>,
+    _directory: watch::Sender<Arc<Directory>>,
+    _maintenance: watch::Sender<Arc<MaintenanceSet>>,
+    _cancel: tokio_util::sync::DropGuard,
+}
+
+fn start() -> Harness {
+    let config =
+        Arc::new(crate::config::parse(std::path::Path::new("t.toml"), CONFIG).expect("config"));
+    let (tx, downlink) = mpsc::channel(16);
+    let link = LinkHandle {
+        id: "a1".into(),
+        name: "edge-1".into(),
+        region: "eu".into(),
+        tx,
+    };
+    let directory = Directory {
+        agents: HashMap::from([("a1".to_owned(), link)]),
+        by_service: HashMap::from([("shop".to_owned(), vec!["a1".to_owned()])]),
+    };
+    let (dir_tx, dir_rx) = watch::channel(Arc::new(directory));
+    let (maint_tx, maint_rx) = watch::channel(Arc::new(MaintenanceSet::new()));
+    let (lifecycle, verdicts) = LifecycleHandle::channel();
+    let cancel = CancellationToken::new();
+    let evaluator = EvaluatorHandle::spawn(
+        config,
+        HashMap::from([("shop".to_owned(), (ServiceState::Up, false))]),
+        dir_rx,
+        maint_rx,
+        lifecycle,
+        cancel.clone(),
+        &TaskTracker::new(),
+    );
+    Harness {
+        evaluator,
+        verdicts,
+        downlink,
+        _directory: dir_tx,
+        _maintenance: maint_tx,
+        _cancel: cancel.drop_guard(),
+    }
+}
+
+fn observation(ok: bool, round_id: u64, received: Instant) -> Observation {
+    Observation {
+        agent: "a1".into(),
+        service: "shop".into(),
+        round_id,
+        time_ms: 0,
+        outcome: ProbeOutcome {
+            ok,
+            status_code: Some(if ok { 200 } else { 503 }),
+            error_kind: (!ok).then_some(ErrorKind::HttpStatus),
+            error: (!ok).then(|| "HTTP 503".to_owned()),
+            duration_us: 1,
+        },
+        received,
+    }
+}
+
+async fn next_verdict(h: &mut Harness) -> Effect {
+    h.verdicts.recv().await.expect("evaluator alive").effect
+}
+
+async fn next_recheck(h: &mut Harness) -> u64 {
+    match h.downlink.recv().await.expect("evaluator alive") {
+        Downlink::Recheck { service, round_id } => {
+            assert_eq!(service, "shop");
+            round_id
+        }
+        other => panic!("expected a recheck order, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn recheck_delay_counts_from_receipt_and_a_second_failure_opens() {
+    let mut h = start();
+    let received = Instant::now();
+    // The result sat in ingest for 500ms before reaching the evaluator.
+    tokio::time::advance(Duration::from_millis(500)).await;
+    assert!(
+        h.evaluator
+            .observe(vec![observation(false, 0, received)])
+            .await
+    );
+    assert_eq!(
+        next_verdict(&mut h).await,
+        Effect::State {
+            from: ServiceState::Up,
+            to: ServiceState::Suspect
+        }
+    );
+    let round = next_recheck(&mut h).await;
+    assert_eq!(
+        received.elapsed(),
+        Duration::from_secs(2),
+        "the order goes out recheck_delay after receipt"
+    );
+    assert!(
+        h.evaluator
+            .observe(vec![observation(false, round, Instant::now())])
+            .await
+    );
+    match next_verdict(&mut h).await {
+        Effect::Down {
+            from: ServiceState::Suspect,
+            votes,
+        } => {
+            assert_eq!(votes.len(), 1);
+            assert_eq!(votes[0].agent_name, "edge-1");
+        }
+        other => panic!("expected down, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_round_closes_at_recheck_timeout_without_a_verdict_on_the_service() {
+    let mut h = start();
+    assert!(
+        h.evaluator
+            .observe(vec![observation(false, 0, Instant::now())])
+            .await
+    );
+    next_verdict(&mut h).await;
+    let _round = next_recheck(&mut h).await;
+    let asked = Instant::now();
+    // No answer: recheck_timeout = timeout (1s) + 2s.
+    assert_eq!(
+        next_verdict(&mut h).await,
+        Effect::State {
+            from: ServiceState::Suspect,
+            to: ServiceState::Unknown
+        }
+    );
+    assert_eq!(asked.elapsed(), Duration::from_secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn check_now_collects_every_agent_and_counts_for_nothing() {
+    let mut h = start();
+    let evaluator = h.evaluator.clone();
+    let ask = tokio::spawn(async move { evaluator.check_now("shop".into()).await });
+    let round = next_recheck(&mut h).await;
+    assert!(
+        h.evaluator
+            .observe(vec![observation(false, round, Instant::now())])
+            .await
+    );
+    let results = ask.await.expect("task").expect("results");
+    assert_eq!(results.len(), 1);
+    assert!(!results[0].outcome.ok);
+    assert!(
+        h.verdicts.try_recv().is_err(),
+        "a CheckNow failure changes no state"
+    );
+}

@@ -1,0 +1,125 @@
+//! The collector's Prometheus metrics: one registry, created at start and
+//! handed (in an `Arc`) to the actors that count something. Rendered in the
+//! text format at `/metrics`.
+//!
+//! Names follow Prometheus conventions: `picket_<subsystem>_…`, `_total` on
+//! counters, no unbounded labels (service and agent ids come from the
+//! configuration and enrollment, not from URLs).
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Every metric the collector exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Results committed by ingest.
+    pub results_ingested: Counter,
+    /// Recheck rounds in which some agents failed but not the quorum.
+    pub local_failures: Family<Labels, Counter>,
+    /// Requests opened, by kind (`corrective`, `agent`).
+    pub requests_opened: Family<Labels, Counter>,
+    /// Agents declared dead by the dead-man's switch.
+    pub agents_down: Counter,
+    /// Connected, live agents.
+    pub agents_live: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("picket");
+        let results_ingested = Counter::default();
+        registry.register(
+            "collector_ingest_results",
+            "Results committed to the store",
+            results_ingested.clone(),
+        );
+        let local_failures = Family::<Labels, Counter>::default();
+        registry.register(
+            "service_local_failures",
+            "Recheck rounds where these agents failed but the quorum did not",
+            local_failures.clone(),
+        );
+        let requests_opened = Family::<Labels, Counter>::default();
+        registry.register(
+            "requests_opened",
+            "Maintenance requests opened",
+            requests_opened.clone(),
+        );
+        let agents_down = Counter::default();
+        registry.register(
+            "agents_down",
+            "Agents declared dead by the dead-man's switch",
+            agents_down.clone(),
+        );
+        let agents_live = Gauge::default();
+        registry.register(
+            "agents_live",
+            "Connected agents within their heartbeat deadline",
+            agents_live.clone(),
+        );
+        Metrics {
+            registry,
+            results_ingested,
+            local_failures,
+            requests_opened,
+            agents_down,
+            agents_live,
+        }
+    }
+
+    /// Counts a local failure of `agent` on `service`.
+    pub fn local_failure(&self, service: &str, agent: &str) {
+        self.local_failures
+            .get_or_create(&vec![
+                ("service", service.to_owned()),
+                ("agent", agent.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Counts a request opened of `kind`.
+    pub fn request_opened(&self, kind: &str) {
+        self.requests_opened
+            .get_or_create(&vec![("kind", kind.to_owned())])
+            .inc();
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn renders_counters_with_labels() {
+        let m = super::Metrics::new();
+        m.local_failure("shop", "a1");
+        m.local_failure("shop", "a1");
+        m.results_ingested.inc_by(3);
+        let text = m.render();
+        assert!(
+            text.contains(r#"picket_service_local_failures_total{service="shop",agent="a1"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("picket_collector_ingest_results_total 3"),
+            "{text}"
+        );
+    }
+}
