@@ -97,8 +97,10 @@ fn init_tracing(filter: &str) {
         eprintln!("picket-collector: invalid log filter {filter:?} ({e}); using info");
         tracing_subscriber::EnvFilter::new("info")
     });
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
