@@ -226,6 +226,7 @@ async fn a_silent_agent_is_declared_dead_and_its_checks_move() -> anyhow::Result
     );
 
     let third_before = target.hits_from(ips[third]);
+    let other_before = target.hits_from(ips[other]);
     let stopped_at = SystemTime::now();
     let stopped = Instant::now();
     agents[victim].pause()?;
@@ -301,8 +302,14 @@ async fn a_silent_agent_is_declared_dead_and_its_checks_move() -> anyhow::Result
     );
     let down = events_of(&c, "agent.down", &victim_id).await?;
     assert_eq!(down.len(), 1, "agent.down events for {victim_id}: {down:?}");
+    assert_eq!(
+        down[0]["payload"]["agent"]["id"],
+        victim_id.as_str(),
+        "{down:?}"
+    );
 
-    // Its check moves to the third agent, which had none.
+    // Its check moves to the third agent, which had none, and the other
+    // probing agent keeps it.
     wait_until(
         DEADLINE,
         &format!("{} to take over the check", FLEET[third].name),
@@ -310,8 +317,9 @@ async fn a_silent_agent_is_declared_dead_and_its_checks_move() -> anyhow::Result
     )
     .await?;
     assert!(
-        target.hits_from(ips[other]) > 0,
-        "the other probing agent stopped probing"
+        target.hits_from(ips[other]) >= other_before + 2,
+        "{} stopped probing while {name} was dead",
+        FLEET[other].name
     );
 
     // Back: live again, the request closes itself.
@@ -346,6 +354,15 @@ async fn a_silent_agent_is_declared_dead_and_its_checks_move() -> anyhow::Result
     );
     let up = events_of(&c, "agent.up", &victim_id).await?;
     assert_eq!(up.len(), 1, "agent.up events for {victim_id}: {up:?}");
+    assert_eq!(
+        up[0]["payload"]["agent"]["id"],
+        victim_id.as_str(),
+        "{up:?}"
+    );
+    assert!(
+        up[0]["seq"].as_i64() > down[0]["seq"].as_i64(),
+        "agent.up before agent.down: {down:?} {up:?}"
+    );
     let open = c.open_requests().await?;
     assert!(open.is_empty(), "requests still open: {open:?}");
 
@@ -584,9 +601,18 @@ async fn a_cloned_state_dir_is_refused_while_the_original_is_connected() -> anyh
         Ok::<_, anyhow::Error>(events_of(&c, "agent.duplicate", &id).await?.pop())
     })
     .await?;
-    assert!(
-        duplicate["seq"].is_i64() || duplicate["seq"].is_u64(),
+    assert_eq!(
+        duplicate["payload"]["agent"]["id"],
+        id.as_str(),
         "{duplicate}"
+    );
+    // Logged on the collector's side too, at warn.
+    let collector_log = c.log_tail(400);
+    assert!(
+        collector_log
+            .lines()
+            .any(|l| l.contains("WARN") && l.contains("already connected") && l.contains(&id)),
+        "the collector did not log the refusal at warn:\n{collector_log}"
     );
 
     // Two more heartbeats of the original: it stays the one live agent with

@@ -59,7 +59,7 @@ async fn one_failing_source_is_local_two_of_three_is_an_outage() -> anyhow::Resu
     let mut local_failures = 0;
     wait_until(
         DEADLINE + DEADLINE,
-        "4 failing probes from 127.0.0.2 and a local_failure naming it, no request",
+        "4 failing probes from 127.0.0.2 and 2 local failures naming it, no request",
         async || {
             let requests = c.requests().await?;
             let service = c.service(SERVICE).await?;
@@ -83,7 +83,7 @@ async fn one_failing_source_is_local_two_of_three_is_an_outage() -> anyhow::Resu
                 }
             }
             let failing = gained(&target, bad, bad_from);
-            Ok(if local_failures >= 1 && failing >= 4 {
+            Ok(if local_failures >= 2 && failing >= 4 {
                 Seen::Ready(())
             } else {
                 Seen::Pending(format!(
@@ -95,7 +95,7 @@ async fn one_failing_source_is_local_two_of_three_is_an_outage() -> anyhow::Resu
         },
     )
     .await?;
-    assert!(local_failures >= 1);
+    assert!(local_failures >= 2);
     // Between rounds the service is `up` again (it may be `suspect` while a
     // round runs, never `down`).
     let up = wait_until(
@@ -165,6 +165,15 @@ async fn one_failing_source_is_local_two_of_three_is_an_outage() -> anyhow::Resu
     let closed = c.request(id).await?;
     assert_eq!(closed["stage"], "done", "{closed}");
     assert_eq!(closed["close_reason"], "recovered", "{closed}");
+    let notes = closed["notes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("notes is not a list: {closed}"));
+    assert!(
+        notes.iter().any(
+            |n| n["author"] == "picket" && n["text"].as_str().is_some_and(|t| t.contains(&url))
+        ),
+        "no closing note by picket naming {url}: {notes:?}"
+    );
     let requests = c.requests().await?;
     assert_eq!(requests.len(), 1, "{requests:?}");
     Ok(())

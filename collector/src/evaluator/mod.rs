@@ -88,6 +88,8 @@ struct EvaluatorActor {
     check_now: HashMap<u64, CheckNowRound>,
     /// Recheck orders dropped because an agent's downlink was full.
     dropped_orders: u64,
+    /// Whether each service had a live agent at the last directory change.
+    observed: HashMap<ServiceId, bool>,
 }
 
 impl EvaluatorHandle {
@@ -134,6 +136,7 @@ impl EvaluatorHandle {
             next_round,
             check_now: HashMap::new(),
             dropped_orders: 0,
+            observed: HashMap::new(),
         };
         tasks.spawn(actor.run(cancel));
         EvaluatorHandle { tx }
@@ -161,6 +164,7 @@ impl EvaluatorHandle {
 impl EvaluatorActor {
     async fn run(mut self, cancel: CancellationToken) {
         self.apply_maintenance().await;
+        self.apply_directory().await;
         loop {
             tokio::select! {
                 msg = self.inbox.recv() => match msg {
@@ -191,6 +195,10 @@ impl EvaluatorActor {
                 changed = self.maintenance.changed() => {
                     if changed.is_err() { break; }
                     self.apply_maintenance().await;
+                }
+                changed = self.directory.changed() => {
+                    if changed.is_err() { break; }
+                    self.apply_directory().await;
                 }
                 () = cancel.cancelled() => break,
             }
@@ -314,6 +322,27 @@ impl EvaluatorActor {
                 reply,
             },
         );
+    }
+
+    /// Services whose last live agent left become `unknown`. Only a change
+    /// from some agents to none counts, so the empty directory right after
+    /// a collector start (agents still reconnecting) changes nothing.
+    async fn apply_directory(&mut self) {
+        let directory = self.directory.borrow_and_update().clone();
+        let mut all = Vec::new();
+        for (service, (tracker, _)) in &mut self.trackers {
+            let has = !directory.assigned(service).is_empty();
+            let had = std::mem::replace(self.observed.entry(service.clone()).or_insert(false), has);
+            if had && !has {
+                let effects = tracker.agents_gone();
+                if !effects.is_empty() {
+                    all.push((service.clone(), effects));
+                }
+            }
+        }
+        for (service, effects) in all {
+            self.apply(&service, effects).await;
+        }
     }
 
     async fn apply_maintenance(&mut self) {

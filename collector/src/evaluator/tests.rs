@@ -36,7 +36,7 @@ struct Harness {
     evaluator: EvaluatorHandle,
     verdicts: mpsc::Receiver<Verdict>,
     downlink: mpsc::Receiver<Downlink>,
-    _directory: watch::Sender<Arc<Directory>>,
+    directory: watch::Sender<Arc<Directory>>,
     _maintenance: watch::Sender<Arc<MaintenanceSet>>,
     _cancel: tokio_util::sync::DropGuard,
 }
@@ -72,7 +72,7 @@ fn start() -> Harness {
         evaluator,
         verdicts,
         downlink,
-        _directory: dir_tx,
+        directory: dir_tx,
         _maintenance: maint_tx,
         _cancel: cancel.drop_guard(),
     }
@@ -95,12 +95,23 @@ fn observation(ok: bool, round_id: u64, received: Instant) -> Observation {
     }
 }
 
+/// Longest virtual wait for an effect: far beyond every timer here, so a
+/// missing effect fails instead of hanging.
+const WITHIN: Duration = Duration::from_secs(600);
+
 async fn next_verdict(h: &mut Harness) -> Effect {
-    h.verdicts.recv().await.expect("evaluator alive").effect
+    tokio::time::timeout(WITHIN, h.verdicts.recv())
+        .await
+        .expect("no verdict came")
+        .expect("evaluator alive")
+        .effect
 }
 
 async fn next_recheck(h: &mut Harness) -> u64 {
-    match h.downlink.recv().await.expect("evaluator alive") {
+    let order = tokio::time::timeout(WITHIN, h.downlink.recv())
+        .await
+        .expect("no recheck order came");
+    match order.expect("evaluator alive") {
         Downlink::Recheck { service, round_id } => {
             assert_eq!(service, "shop");
             round_id
@@ -189,5 +200,20 @@ async fn check_now_collects_every_agent_and_counts_for_nothing() {
     assert!(
         h.verdicts.try_recv().is_err(),
         "a CheckNow failure changes no state"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_service_whose_last_agent_leaves_becomes_unknown() {
+    let mut h = start();
+    // Any answer proves the actor took the initial directory as its baseline.
+    assert!(h.evaluator.check_now("nope".into()).await.is_err());
+    h.directory.send_replace(Arc::new(Directory::default()));
+    assert_eq!(
+        next_verdict(&mut h).await,
+        Effect::State {
+            from: ServiceState::Up,
+            to: ServiceState::Unknown
+        }
     );
 }

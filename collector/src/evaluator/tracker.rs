@@ -11,6 +11,7 @@
 //!     │              └─round: no quorum (local_failure of the failing agents)            │
 //!     │              └──────────────────────────round: quorum ok ◀──ok── (recovery round)┘
 //!  maintenance ◀──── any state (rounds cancelled); ends ──▶ unknown
+//!  unknown ◀──── any state when its last live agent is gone
 //! ```
 
 use std::collections::BTreeMap;
@@ -272,6 +273,20 @@ impl Tracker {
         }
         self.confirmed = 0;
         self.has_open_request = false;
+        effects
+    }
+
+    /// No live agent probes the service any more: no verdict is possible,
+    /// so it is `unknown` (never `down`). An open request stays open.
+    pub fn agents_gone(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.suppressed() {
+            return effects;
+        }
+        self.round = None;
+        self.round_scheduled = false;
+        self.confirmed = 0;
+        self.set(ServiceState::Unknown, &mut effects);
         effects
     }
 

@@ -237,15 +237,23 @@ impl Store {
                 .bind(service)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let mut last = append_event(
-            &mut tx,
-            &self.routes,
-            "service.down",
-            service,
-            service_body,
-            now,
-        )
-        .await?;
+        // `service.down` announces an outage once: a service that comes back
+        // to `down` while its request is still open (after maintenance, or
+        // after losing its agents) is the same outage.
+        let mut last = None;
+        if existing.is_none() {
+            last = Some(
+                append_event(
+                    &mut tx,
+                    &self.routes,
+                    "service.down",
+                    service,
+                    service_body,
+                    now,
+                )
+                .await?,
+            );
+        }
         let outcome = match existing {
             Some(row) => {
                 let id: i64 = row.try_get("id")?;
@@ -280,20 +288,22 @@ impl Store {
                 let req = fetch_in(&mut tx, id).await?;
                 let body =
                     request_body(&req, &equipment_name_in(&mut tx, &req).await?, &self.routes);
-                last = append_event(
-                    &mut tx,
-                    &self.routes,
-                    "request.opened",
-                    &id.to_string(),
-                    body,
-                    now,
-                )
-                .await?;
+                last = Some(
+                    append_event(
+                        &mut tx,
+                        &self.routes,
+                        "request.opened",
+                        &id.to_string(),
+                        body,
+                        now,
+                    )
+                    .await?,
+                );
                 Opened::New(Box::new(req))
             }
         };
         tx.commit().await?;
-        self.published(Some(last));
+        self.published(last);
         Ok(outcome)
     }
 

@@ -81,6 +81,15 @@ async fn one_open_request_per_service_and_close_clears_link() {
         .await
         .expect("down again");
     assert_eq!(again, Opened::Existing(req.id), "never a duplicate");
+    let downs = store.events_after(0, 100).await.expect("events");
+    assert_eq!(
+        downs
+            .iter()
+            .filter(|e| e.event_type == "service.down")
+            .count(),
+        1,
+        "the same outage is announced once"
+    );
     assert_eq!(store.list_requests(true).await.expect("list").len(), 1);
     let svc = store.get_service("shop").await.expect("svc");
     assert_eq!(

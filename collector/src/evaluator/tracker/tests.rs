@@ -321,3 +321,25 @@ fn a_request_open_before_maintenance_closes_on_the_recovery_after_it() {
 fn a_restart_in_suspect_resumes_unknown() {
     assert_eq!(Tracker::new(Suspect, false).state(), Unknown);
 }
+
+#[test]
+fn losing_every_agent_makes_the_service_unknown_never_down() {
+    let p = policy(Quorum::Majority, 1);
+    for start in [Up, Suspect, Down, Unknown] {
+        let mut t = Tracker::new(start, start == Down);
+        t.agents_gone();
+        assert_eq!(t.state(), Unknown, "from {start}");
+    }
+    // A request opened before stays open: the recovery round closes it.
+    let mut t = Tracker::new(Down, true);
+    t.agents_gone();
+    assert_eq!(
+        t.observe(true, &p).iter().map(kind).collect::<Vec<_>>(),
+        ["schedule"]
+    );
+    // Maintenance wins.
+    let mut t = Tracker::new(Up, false);
+    t.set_maintenance(true);
+    assert!(t.agents_gone().is_empty());
+    assert_eq!(t.state(), Maintenance);
+}
