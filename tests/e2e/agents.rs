@@ -661,3 +661,74 @@ async fn a_cloned_state_dir_is_refused_while_the_original_is_connected() -> anyh
     );
     Ok(())
 }
+
+/// A collector restart raises no wave of false alerts. The collector
+/// crashes (kill -9) and stays down for more than one heartbeat window: the
+/// agents keep probing meanwhile (each probes the target four more times,
+/// > 3 s at a 1 s interval). After it starts again, every agent gets a
+/// settle window covering its reconnect backoff: all reconnect, and until
+/// then and over seven more heartbeats (more than two windows) no agent is
+/// declared dead: no `agent.down` event, no `[AGENT DOWN]` request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_restart_raises_no_agent_down_alerts() -> anyhow::Result<()> {
+    let target = Target::http().await;
+    let (mut c, _agents, _ids) = start_fleet(fleet_config(&target.url()), &FLEET).await?;
+    c.wait_state(SERVICE, "up").await?;
+    let ips: Vec<IpAddr> = FLEET.iter().map(Member::ip).collect();
+
+    c.kill();
+    let before = hits_by_source(&target, &ips);
+    wait_until(
+        DEADLINE,
+        "every agent probing 4 more times while the collector is down",
+        async || {
+            let now = hits_by_source(&target, &ips);
+            let more: Vec<u64> = now.iter().zip(&before).map(|(n, b)| n - b).collect();
+            if more.iter().all(|m| *m >= 4) {
+                Seen::Ready(())
+            } else {
+                Seen::Pending(format!("more probes per agent: {more:?}"))
+            }
+        },
+    )
+    .await?;
+
+    c.start_again().await?;
+    let mut no_alert = async || -> anyhow::Result<Option<String>> {
+        let downs = events(&c).await?;
+        if let Some(e) = downs.iter().find(|e| e["type"] == "agent.down") {
+            return Ok(Some(format!("false agent.down after a restart: {e}")));
+        }
+        let open = c.open_requests().await?;
+        Ok((!open.is_empty()).then(|| format!("a request opened after a restart: {open:?}")))
+    };
+    // Agents come back as their reconnect backoff (up to 30s with jitter)
+    // allows; no alert meanwhile, and all end up live.
+    wait_until(
+        Duration::from_secs(45),
+        "all three agents live again, no alert",
+        async || {
+            if let Some(why) = no_alert().await? {
+                return Ok::<_, anyhow::Error>(Seen::Violated(why));
+            }
+            let agents = c.agents().await?;
+            let live = agents.iter().filter(|a| a["liveness"] == "live").count();
+            Ok(if live == FLEET.len() {
+                Seen::Ready(())
+            } else {
+                Seen::Pending(format!("{live} live: {agents:?}"))
+            })
+        },
+    )
+    .await?;
+    // And more than two windows later, still no alert.
+    over_heartbeats(
+        &c,
+        FLEET[0].name,
+        2 * MISSED + 1,
+        "no agent is declared dead",
+        &mut no_alert,
+    )
+    .await?;
+    Ok(())
+}

@@ -48,11 +48,15 @@ impl Liveness {
         self.window
     }
 
-    /// Starts watching an agent. `dead` resumes one that was already down
-    /// (its request is open); otherwise it gets a full window from `now`,
-    /// which is also the settle window after a collector restart.
+    /// Starts watching an agent with a full window from `now`. `dead`
+    /// resumes one that was already down (its request is open).
     pub fn watch(&mut self, agent: &str, dead: bool, now: Instant) -> Instant {
-        let deadline = now + self.window;
+        self.watch_until(agent, dead, now + self.window)
+    }
+
+    /// Starts watching an agent with its first deadline at `deadline`
+    /// (after a collector start: now + the settle window).
+    pub fn watch_until(&mut self, agent: &str, dead: bool, deadline: Instant) -> Instant {
         self.agents
             .insert(agent.to_owned(), Entry { deadline, dead });
         deadline
@@ -152,6 +156,26 @@ mod tests {
         l.watch("a", false, t0);
         l.unwatch("a");
         assert_eq!(l.expire("a", t0 + W * 10), None);
+    }
+
+    #[test]
+    fn the_settle_window_holds_the_first_deadline_then_heartbeats_use_the_window() {
+        let t0 = Instant::now();
+        let settle = Duration::from_secs(60);
+        let mut l = Liveness::new(W);
+        l.watch_until("a", false, t0 + settle);
+        assert_eq!(
+            l.expire("a", t0 + W),
+            None,
+            "no alert inside the settle window"
+        );
+        assert_eq!(l.expire("a", t0 + settle), Some(Change::Down("a".into())));
+        let mut l = Liveness::new(W);
+        l.watch_until("a", false, t0 + settle);
+        assert_eq!(
+            l.heard("a", t0 + Duration::from_secs(5)).map(|(d, _)| d),
+            Some(t0 + Duration::from_secs(5) + W)
+        );
     }
 
     #[test]

@@ -172,9 +172,8 @@ struct AgentsActor {
 
 impl AgentsHandle {
     /// Loads the agents to watch and spawns the actor. Every active agent
-    /// starts with a full window from now (the settle window after a
-    /// restart); one whose `[AGENT DOWN]` request is open stays down until
-    /// it is heard from.
+    /// gets `settle_window` from now to reconnect; one whose `[AGENT DOWN]`
+    /// request is open stays down until it is heard from.
     pub async fn spawn(
         store: Store,
         config: Arc<Config>,
@@ -205,9 +204,16 @@ impl AgentsHandle {
             .await?
             .into_iter()
             .collect();
+        // Agents reconnecting after a restart back off up to 30s: they all
+        // get the settle window before their first deadline.
+        let settle = Instant::now() + actor.config.agents.settle_window;
         for agent in actor.store.list_agents().await? {
             if agent.state == AgentState::Active {
-                actor.watch(&agent.id, down.contains(&agent.id));
+                let dead = down.contains(&agent.id);
+                let deadline = actor.liveness.watch_until(&agent.id, dead, settle);
+                if !dead {
+                    actor.arm(&agent.id, deadline);
+                }
             }
         }
         tasks.spawn(actor.run(cancel));

@@ -68,6 +68,9 @@ pub struct AgentsSection {
     pub heartbeat_interval: Duration,
     pub missed_heartbeats: u32,
     pub agents_per_service: usize,
+    /// After a collector start, how long every agent has to reconnect
+    /// before the dead-man's switch may fire.
+    pub settle_window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -133,6 +136,11 @@ impl Config {
         self.equipment.iter().find(|e| e.id == id)
     }
 }
+
+/// The longest an agent waits between reconnect attempts (its backoff cap).
+/// The default settle window adds it, so agents reconnecting after a
+/// collector restart are not declared dead meanwhile.
+pub const AGENT_MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Every event type the collector emits (webhook `events` must name these).
 pub const EVENT_TYPES: &[&str] = &[
@@ -310,7 +318,7 @@ impl Validator<'_> {
         };
 
         let a = &raw.agents;
-        let agents = AgentsSection {
+        let mut agents = AgentsSection {
             enrollment_token: match &a.enrollment_token {
                 Some(t) if !t.get_ref().is_empty() => t.get_ref().clone(),
                 Some(t) => return self.err(&t.span(), "enrollment_token: must not be empty"),
@@ -332,7 +340,13 @@ impl Validator<'_> {
                 Some(n) => return self.err(&n.span(), "agents_per_service: must be at least 1"),
                 None => 3,
             },
+            settle_window: Duration::ZERO,
         };
+        agents.settle_window = self.opt_duration(
+            "settle_window",
+            &a.settle_window,
+            agents.heartbeat_interval * agents.missed_heartbeats + AGENT_MAX_BACKOFF,
+        )?;
         if agents.heartbeat_interval < Duration::from_millis(100) {
             return self.err_key("agents.heartbeat_interval", "must be at least 100ms");
         }

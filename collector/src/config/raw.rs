@@ -44,6 +44,7 @@ pub struct RawAgents {
     pub heartbeat_interval: Option<Sp<String>>,
     pub missed_heartbeats: Option<Sp<u32>>,
     pub agents_per_service: Option<Sp<u32>>,
+    pub settle_window: Option<Sp<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -64,6 +64,11 @@ fn product_example_parses_with_defaults_applied() {
     assert_eq!(c.collector.public_url, "http://127.0.0.1:8080");
     assert_eq!(c.agents.heartbeat_interval, Duration::from_secs(10));
     assert_eq!(
+        c.agents.settle_window,
+        Duration::from_secs(60),
+        "3 × 10s + the agents' 30s backoff cap"
+    );
+    assert_eq!(
         c.maintenance.default_duration,
         Duration::from_secs(4 * 3600)
     );
