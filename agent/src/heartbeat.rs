@@ -1,10 +1,10 @@
-//! Host statistics for heartbeats, read from `/proc`.
+//! Host statistics for heartbeats, read from `/proc` and `statvfs("/")`.
 //!
 //! `HostSampler` keeps the previous CPU counters so each sample reports the
 //! CPU busy share since the last one. The link actor samples it on every
 //! heartbeat tick and adds the agent's own counters. Parsing is pure and
 //! table-tested; a missing or odd `/proc` file yields zeros, never an error.
-//! Disk usage would need `statvfs` (libc) and stays 0.
+//! Disk usage is the root filesystem's, from `statvfs`.
 
 use crate::domain::HostStats;
 
@@ -40,6 +40,9 @@ impl HostSampler {
             (stats.mem_total_bytes, stats.mem_used_bytes) = (total, used);
         }
         stats.uptime_s = parse_uptime(&read("/proc/uptime")).unwrap_or(0);
+        if let Some((total, used)) = disk_usage("/") {
+            (stats.disk_total_bytes, stats.disk_used_bytes) = (total, used);
+        }
         if let Some(now) = parse_cpu(&read("/proc/stat")) {
             if let Some(prev) = self.prev_cpu {
                 stats.cpu_percent = cpu_percent(prev, now);
@@ -48,6 +51,17 @@ impl HostSampler {
         }
         stats
     }
+}
+
+/// `(total, used)` bytes of the filesystem holding `path`.
+pub fn disk_usage(path: &str) -> Option<(u64, u64)> {
+    let v = rustix::fs::statvfs(path).ok()?;
+    let total = v.f_blocks.checked_mul(v.f_frsize)?;
+    let used = v
+        .f_blocks
+        .saturating_sub(v.f_bfree)
+        .checked_mul(v.f_frsize)?;
+    Some((total, used))
 }
 
 /// `(load1, load5, load15)` from `/proc/loadavg`.
@@ -157,5 +171,8 @@ mod tests {
         let first = s.sample();
         let _second = s.sample();
         assert!(first.cpu_percent == 0.0);
+        assert!(first.mem_total_bytes > 0, "this host has /proc/meminfo");
+        assert!(first.disk_total_bytes > 0, "the root filesystem has a size");
+        assert!(first.disk_used_bytes <= first.disk_total_bytes);
     }
 }

@@ -261,6 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         "CPU %",
                         "LOAD",
                         "MEM",
+                        "DISK",
                         "CHECKS",
                         "BUFFERED",
                         "VERSION",
@@ -499,24 +500,24 @@ fn event_line(v: &Value) -> String {
     )
 }
 
-/// CPU, load, memory, checks, buffered results and version of an agent.
+/// CPU, load, memory, disk, checks, buffered results and version of an agent.
 fn stats_cells(stats: &Value) -> Vec<String> {
     if stats.is_null() {
-        return vec!["-".into(); 6];
+        return vec!["-".into(); 7];
     }
     let num = |k: &str| stats[k].as_f64().unwrap_or(0.0);
-    let mem = if num("mem_total_bytes") > 0.0 {
-        format!(
-            "{:.0}%",
-            100.0 * num("mem_used_bytes") / num("mem_total_bytes")
-        )
-    } else {
-        "-".into()
+    let share = |used: &str, total: &str| {
+        if num(total) > 0.0 {
+            format!("{:.0}%", 100.0 * num(used) / num(total))
+        } else {
+            "-".into()
+        }
     };
     vec![
         format!("{:.1}", num("cpu_percent")),
         format!("{:.2}", num("load1")),
-        mem,
+        share("mem_used_bytes", "mem_total_bytes"),
+        share("disk_used_bytes", "disk_total_bytes"),
         format!("{}/{}", num("checks_in_flight"), num("checks_assigned")),
         format!("{}", num("results_buffered")),
         text(&stats["agent_version"]),
