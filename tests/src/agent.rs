@@ -12,13 +12,13 @@
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::collector::open_log;
-use crate::{Collector, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration};
+use crate::collector::spawn_logged;
+use crate::{Collector, ENROLLMENT_TOKEN, LogRegistration};
 
 /// A running `picket-agent` (killed on drop).
 #[derive(Debug)]
@@ -142,16 +142,13 @@ impl Agent {
             self.name
         );
         self.spawns += 1;
-        let log = open_log(&self.log_path, &format!("agent start #{}", self.spawns))?;
-        let child = Command::new(crate::binary("picket-agent")?)
-            .args(&self.args)
-            .current_dir(self.dir.path())
-            .env("PICKET_LOG", LOG_FILTER)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("failed to spawn picket-agent")?;
+        let child = spawn_logged(
+            "picket-agent",
+            &self.args,
+            self.dir.path(),
+            &self.log_path,
+            &format!("agent start #{}", self.spawns),
+        )?;
         self.child = Some(child);
         self.paused = false;
         Ok(())

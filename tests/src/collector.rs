@@ -176,17 +176,16 @@ impl Collector {
     fn spawn(&mut self) -> anyhow::Result<()> {
         anyhow::ensure!(self.child.is_none(), "collector is already running");
         self.spawns += 1;
-        let log = open_log(&self.log_path, &format!("collector start #{}", self.spawns))?;
-        let child = Command::new(crate::binary("picket-collector")?)
-            .arg("--config")
-            .arg(&self.config_path)
-            .current_dir(self.dir.path())
-            .env("PICKET_LOG", LOG_FILTER)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("failed to spawn picket-collector")?;
+        let child = spawn_logged(
+            "picket-collector",
+            [
+                std::ffi::OsStr::new("--config"),
+                self.config_path.as_os_str(),
+            ],
+            self.dir.path(),
+            &self.log_path,
+            &format!("collector start #{}", self.spawns),
+        )?;
         self.child = Some(child);
         Ok(())
     }
@@ -501,16 +500,35 @@ fn placeholders(dir: &Path) -> anyhow::Result<Placeholders> {
     })
 }
 
-/// Opens a process log for appending and writes a marker line.
-pub(crate) fn open_log(path: &Path, marker: &str) -> anyhow::Result<std::fs::File> {
+/// Spawns `binary` (one of ours) with `args` in `dir`, stdout and stderr
+/// appended to `log` after a `marker` line, at the harness's log filter.
+pub(crate) fn spawn_logged<I, S>(
+    binary: &str,
+    args: I,
+    dir: &Path,
+    log: &Path,
+    marker: &str,
+) -> anyhow::Result<Child>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     use std::io::Write as _;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(path)
-        .with_context(|| format!("failed to open {}", path.display()))?;
+        .open(log)
+        .with_context(|| format!("failed to open {}", log.display()))?;
     writeln!(file, "===== picket-e2e: {marker} =====")?;
-    Ok(file)
+    Command::new(crate::binary(binary)?)
+        .args(args)
+        .current_dir(dir)
+        .env("PICKET_LOG", LOG_FILTER)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("failed to spawn {binary}"))
 }
 
 /// `GET PATH` over HTTP/1.1 on `addr`; returns the status code.

@@ -7,7 +7,7 @@
 
 mod raw;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -664,17 +664,6 @@ fn decode_secret(s: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|_| "expected whsec_ followed by base64".to_owned())
-}
-
-/// The services each equipment has, for maintenance.
-pub fn services_by_equipment(config: &Config) -> HashMap<EquipmentId, Vec<ServiceId>> {
-    let mut map: HashMap<EquipmentId, Vec<ServiceId>> = HashMap::new();
-    for s in &config.services {
-        map.entry(s.equipment.clone())
-            .or_default()
-            .push(s.id.clone());
-    }
-    map
 }
 
 #[cfg(test)]

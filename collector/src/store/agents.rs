@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use sqlx::Row;
 
-use super::{Result, Store, StoreError, events::append_event, requests};
+use super::requests::{NewRequest, Subject, close_open_of, open_of, open_with_event};
+use super::{Result, Store, StoreError, events::append_event};
 use crate::domain::{AgentId, AgentState, HostStats};
 use crate::time::{now_ms, rfc3339};
 
@@ -203,8 +204,10 @@ impl Store {
 
     /// The dead-man's switch fired: opens `[AGENT DOWN] {name}` (kind
     /// `agent`) unless one is open, with `agent.down` and `request.opened`.
+    /// Returns the new request's id.
     pub async fn agent_down(&self, a: &AgentRow, description: &str) -> Result<Option<i64>> {
         let now = now_ms();
+        let subject = Subject::Agent(&a.id);
         let mut tx = self.write.begin().await?;
         let mut last = append_event(
             &mut tx,
@@ -215,32 +218,27 @@ impl Store {
             now,
         )
         .await?;
-        let row = sqlx::query(
-            "INSERT INTO requests (name, kind, priority, description, stage, agent_id, opened_ms) \
-             VALUES ($1, 'agent', '2', $2, 'open', $3, $4) ON CONFLICT DO NOTHING RETURNING id",
-        )
-        .bind(format!("[AGENT DOWN] {}", a.name))
-        .bind(description)
-        .bind(&a.id)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
         let mut opened = None;
-        if let Some(row) = row {
-            let id: i64 = row.try_get("id")?;
-            let req = requests::fetch_in(&mut tx, id).await?;
-            let mut body = requests::request_body(&req, "", &self.routes);
-            body.extend(agent_body(a, "dead"));
-            last = append_event(
+        if open_of(&mut tx, subject).await?.is_none() {
+            let new = NewRequest {
+                name: format!("[AGENT DOWN] {}", a.name),
+                kind: "agent".into(),
+                priority: "2".into(),
+                description: description.to_owned(),
+                equipment_id: None,
+                url: None,
+            };
+            let (req, seq) = open_with_event(
                 &mut tx,
                 &self.routes,
-                "request.opened",
-                &id.to_string(),
-                body,
+                subject,
+                &new,
+                agent_body(a, "dead"),
                 now,
             )
             .await?;
-            opened = Some(id);
+            opened = Some(req.id);
+            last = seq;
         }
         tx.commit().await?;
         self.published(Some(last));
@@ -248,7 +246,8 @@ impl Store {
     }
 
     /// A dead agent is back: `agent.up`, and its open request closes with
-    /// `note` (`close_reason = recovered`) and `request.closed`.
+    /// `note` (`close_reason = recovered`) and `request.closed`. Returns the
+    /// closed request's id.
     pub async fn agent_up(&self, a: &AgentRow, note: &str) -> Result<Option<i64>> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
@@ -261,21 +260,19 @@ impl Store {
             now,
         )
         .await?;
-        let open = sqlx::query("SELECT id FROM requests WHERE agent_id = $1 AND stage = 'open'")
-            .bind(&a.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let mut closed = None;
-        if let Some(row) = open {
-            let id: i64 = row.try_get("id")?;
-            if let Some((_, seq)) =
-                requests::close_with_event(&mut tx, &self.routes, id, "recovered", note, now)
-                    .await?
-            {
-                last = seq;
-                closed = Some(id);
-            }
-        }
+        let closed = close_open_of(
+            &mut tx,
+            &self.routes,
+            Subject::Agent(&a.id),
+            "recovered",
+            note,
+            now,
+        )
+        .await?;
+        let closed = closed.map(|(req, seq)| {
+            last = seq;
+            req.id
+        });
         tx.commit().await?;
         self.published(Some(last));
         Ok(closed)

@@ -3,11 +3,12 @@
 //! **Invariant:** at most one open request per service (and per agent),
 //! enforced by partial unique indexes, not only by the callers.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Row};
 
 use super::{EventSettings, Result, Store, StoreError, events::append_event};
-use crate::domain::ServiceState;
 use crate::time::{now_ms, rfc3339};
 
 /// A request to open.
@@ -215,6 +216,93 @@ pub enum Opened {
     Existing(i64),
 }
 
+/// Whose request it is: at most one is open per subject.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Subject<'a> {
+    Service(&'a str),
+    Agent(&'a str),
+}
+
+/// The id of `subject`'s open request, if any.
+pub(super) async fn open_of(conn: &mut AnyConnection, subject: Subject<'_>) -> Result<Option<i64>> {
+    let row = match subject {
+        Subject::Service(id) => {
+            sqlx::query("SELECT id FROM requests WHERE service_id = $1 AND stage = 'open'").bind(id)
+        }
+        Subject::Agent(id) => {
+            sqlx::query("SELECT id FROM requests WHERE agent_id = $1 AND stage = 'open'").bind(id)
+        }
+    }
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("id")?),
+        None => None,
+    })
+}
+
+/// Opens `new` for `subject` with the `request.opened` event, whose body
+/// gets `extra` too. The caller has checked that none is open (the unique
+/// indexes refuse a second one anyway). Returns the request and the seq.
+pub(super) async fn open_with_event(
+    conn: &mut AnyConnection,
+    settings: &EventSettings,
+    subject: Subject<'_>,
+    new: &NewRequest,
+    extra: Map<String, Value>,
+    now_ms: i64,
+) -> Result<(RequestRow, i64)> {
+    let (service, agent) = match subject {
+        Subject::Service(id) => (Some(id), None),
+        Subject::Agent(id) => (None, Some(id)),
+    };
+    let row = sqlx::query(
+        "INSERT INTO requests (name, kind, priority, description, stage, service_id, agent_id, equipment_id, url, opened_ms) \
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(&new.name)
+    .bind(&new.kind)
+    .bind(&new.priority)
+    .bind(&new.description)
+    .bind(service)
+    .bind(agent)
+    .bind(&new.equipment_id)
+    .bind(&new.url)
+    .bind(now_ms)
+    .fetch_one(&mut *conn)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    let req = fetch_in(conn, id).await?;
+    let mut body = request_body(&req, &equipment_name_in(conn, &req).await?, settings);
+    body.extend(extra);
+    let seq = append_event(
+        conn,
+        settings,
+        "request.opened",
+        &id.to_string(),
+        body,
+        now_ms,
+    )
+    .await?;
+    Ok((req, seq))
+}
+
+/// Closes `subject`'s open request, if any, with a note by `picket` and
+/// the `request.closed` event.
+pub(super) async fn close_open_of(
+    conn: &mut AnyConnection,
+    settings: &EventSettings,
+    subject: Subject<'_>,
+    reason: &str,
+    note: &str,
+    now_ms: i64,
+) -> Result<Option<(RequestRow, i64)>> {
+    match open_of(conn, subject).await? {
+        Some(id) => close_with_event(conn, settings, id, reason, note, now_ms).await,
+        None => Ok(None),
+    }
+}
+
 impl Store {
     /// Marks `service` down and opens `new` unless the service already has
     /// an open request, in one transaction with the `service.down` and
@@ -226,23 +314,14 @@ impl Store {
         service_body: Map<String, Value>,
     ) -> Result<Opened> {
         let now = now_ms();
+        let subject = Subject::Service(service);
         let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE services SET state = 'down', state_since_ms = $1 WHERE id = $2")
-            .bind(now)
-            .bind(service)
-            .execute(&mut *tx)
-            .await?;
-        let existing =
-            sqlx::query("SELECT id FROM requests WHERE service_id = $1 AND stage = 'open'")
-                .bind(service)
-                .fetch_optional(&mut *tx)
-                .await?;
-        // `service.down` announces an outage once: a service that comes back
-        // to `down` while its request is still open (after maintenance, or
-        // after losing its agents) is the same outage.
-        let mut last = None;
-        if existing.is_none() {
-            last = Some(
+        let (outcome, id, last) = match open_of(&mut tx, subject).await? {
+            // `service.down` announces an outage once: a service that comes
+            // back to `down` while its request is still open (after
+            // maintenance, or after losing its agents) is the same outage.
+            Some(id) => (Opened::Existing(id), id, None),
+            None => {
                 append_event(
                     &mut tx,
                     &self.routes,
@@ -251,57 +330,19 @@ impl Store {
                     service_body,
                     now,
                 )
-                .await?,
-            );
-        }
-        let outcome = match existing {
-            Some(row) => {
-                let id: i64 = row.try_get("id")?;
-                sqlx::query("UPDATE services SET open_request_id = $1 WHERE id = $2")
-                    .bind(id)
-                    .bind(service)
-                    .execute(&mut *tx)
-                    .await?;
-                Opened::Existing(id)
-            }
-            None => {
-                let row = sqlx::query(
-                    "INSERT INTO requests (name, kind, priority, description, stage, service_id, equipment_id, url, opened_ms) \
-                     VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8) RETURNING id",
-                )
-                .bind(&new.name)
-                .bind(&new.kind)
-                .bind(&new.priority)
-                .bind(&new.description)
-                .bind(service)
-                .bind(&new.equipment_id)
-                .bind(&new.url)
-                .bind(now)
-                .fetch_one(&mut *tx)
                 .await?;
-                let id: i64 = row.try_get("id")?;
-                sqlx::query("UPDATE services SET open_request_id = $1 WHERE id = $2")
-                    .bind(id)
-                    .bind(service)
-                    .execute(&mut *tx)
-                    .await?;
-                let req = fetch_in(&mut tx, id).await?;
-                let body =
-                    request_body(&req, &equipment_name_in(&mut tx, &req).await?, &self.routes);
-                last = Some(
-                    append_event(
-                        &mut tx,
-                        &self.routes,
-                        "request.opened",
-                        &id.to_string(),
-                        body,
-                        now,
-                    )
-                    .await?,
-                );
-                Opened::New(Box::new(req))
+                let (req, seq) =
+                    open_with_event(&mut tx, &self.routes, subject, &new, Map::new(), now).await?;
+                let id = req.id;
+                (Opened::New(Box::new(req)), id, Some(seq))
             }
         };
+        sqlx::query("UPDATE services SET state = 'down', state_since_ms = $1, open_request_id = $2 WHERE id = $3")
+            .bind(now)
+            .bind(id)
+            .bind(service)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.published(last);
         Ok(outcome)
@@ -319,8 +360,7 @@ impl Store {
     ) -> Result<Option<RequestRow>> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE services SET state = $1, state_since_ms = $2 WHERE id = $3")
-            .bind(ServiceState::Up.as_str())
+        sqlx::query("UPDATE services SET state = 'up', state_since_ms = $1, open_request_id = NULL WHERE id = $2")
             .bind(now)
             .bind(service)
             .execute(&mut *tx)
@@ -339,46 +379,58 @@ impl Store {
                 .await?,
             );
         }
-        let open = sqlx::query("SELECT id FROM requests WHERE service_id = $1 AND stage = 'open'")
-            .bind(service)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let mut closed = None;
-        if let Some(row) = open {
-            let id: i64 = row.try_get("id")?;
-            if let Some((req, seq)) =
-                close_with_event(&mut tx, &self.routes, id, "recovered", note, now).await?
-            {
-                last = Some(seq);
-                closed = Some(req);
-            }
-        }
-        sqlx::query("UPDATE services SET open_request_id = NULL WHERE id = $1")
-            .bind(service)
-            .execute(&mut *tx)
-            .await?;
+        let closed = close_open_of(
+            &mut tx,
+            &self.routes,
+            Subject::Service(service),
+            "recovered",
+            note,
+            now,
+        )
+        .await?;
+        let closed = closed.map(|(req, seq)| {
+            last = Some(seq);
+            req
+        });
         tx.commit().await?;
         self.published(last);
         Ok(closed)
     }
 
+    /// All requests (or the open ones) with their notes, in two queries.
     pub async fn list_requests(&self, open_only: bool) -> Result<Vec<RequestRow>> {
-        let sql = if open_only {
-            sqlx::AssertSqlSafe(format!(
-                "SELECT {REQUEST_COLUMNS} FROM requests WHERE stage = 'open' ORDER BY id"
-            ))
+        let filter = if open_only {
+            "WHERE stage = 'open'"
         } else {
-            sqlx::AssertSqlSafe(format!(
-                "SELECT {REQUEST_COLUMNS} FROM requests ORDER BY id"
-            ))
+            ""
         };
         let mut conn = self.read.acquire().await?;
-        let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let mut req = request_row(r)?;
-            req.notes = notes_of(&mut conn, req.id).await?;
-            out.push(req);
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests {filter} ORDER BY id"
+        ));
+        let mut out = sqlx::query(sql)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(request_row)
+            .collect::<Result<Vec<_>>>()?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT request_id, author, time_ms, text FROM request_notes \
+             WHERE request_id IN (SELECT id FROM requests {filter}) ORDER BY id"
+        ));
+        let mut notes: HashMap<i64, Vec<NoteRow>> = HashMap::new();
+        for r in sqlx::query(sql).fetch_all(&mut *conn).await? {
+            notes
+                .entry(r.try_get("request_id")?)
+                .or_default()
+                .push(NoteRow {
+                    author: r.try_get("author")?,
+                    time_ms: r.try_get("time_ms")?,
+                    text: r.try_get("text")?,
+                });
+        }
+        for req in &mut out {
+            req.notes = notes.remove(&req.id).unwrap_or_default();
         }
         Ok(out)
     }

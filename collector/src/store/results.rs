@@ -85,7 +85,8 @@ impl Store {
         Ok(())
     }
 
-    /// Number of stored results of `service` (for tests and the API).
+    /// Number of stored results of `service`.
+    #[cfg(test)]
     pub async fn count_results(&self, service: &str) -> Result<i64> {
         use sqlx::Row;
         let row = sqlx::query("SELECT COUNT(*) AS n FROM results WHERE service_id = $1")

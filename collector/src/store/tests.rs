@@ -234,3 +234,122 @@ async fn a_service_removed_from_the_config_closes_its_request() {
         Some("request.closed")
     );
 }
+
+fn agent_row(id: &str) -> AgentRow {
+    AgentRow {
+        id: id.into(),
+        name: format!("edge-{id}"),
+        region: "eu".into(),
+        labels: Default::default(),
+        state: crate::domain::AgentState::Active,
+        credential_hash: Some("h".into()),
+        version: Some("0.1.0".into()),
+        created_ms: 1,
+        last_seen_ms: Some(1),
+        stats: None,
+        last_seq: 0,
+    }
+}
+
+#[tokio::test]
+async fn heartbeats_keep_the_latest_and_a_pruned_history() {
+    let (_dir, store, _) = open().await;
+    store
+        .register_agent(&agent_row("a1"))
+        .await
+        .expect("register");
+    let keep = 1000;
+    for (t, cpu) in [(1000, 1.0), (1500, 2.0), (2400, 3.0)] {
+        let stats = crate::domain::HostStats {
+            cpu_percent: cpu,
+            ..Default::default()
+        };
+        store
+            .agent_heartbeat("a1", t, &stats, keep)
+            .await
+            .expect("heartbeat");
+    }
+    let history = store.agent_heartbeats("a1", 0).await.expect("history");
+    let kept: Vec<(i64, f64)> = history.iter().map(|(t, s)| (*t, s.cpu_percent)).collect();
+    assert_eq!(
+        kept,
+        [(1500, 2.0), (2400, 3.0)],
+        "older than keep_ms is pruned"
+    );
+    let agent = store.get_agent("a1").await.expect("get").expect("exists");
+    assert_eq!(
+        (agent.last_seen_ms, agent.stats.map(|s| s.cpu_percent)),
+        (Some(2400), Some(3.0))
+    );
+}
+
+#[tokio::test]
+async fn agent_requests_open_once_and_close_with_a_note() {
+    let (_dir, store, _) = open().await;
+    let a = agent_row("a1");
+    store.register_agent(&a).await.expect("register");
+    let id = store
+        .agent_down(&a, "silent")
+        .await
+        .expect("down")
+        .expect("opened");
+    assert_eq!(
+        store.agent_down(&a, "silent").await.expect("down again"),
+        None,
+        "never a duplicate"
+    );
+    assert_eq!(
+        store.agents_with_open_request().await.expect("open"),
+        ["a1"]
+    );
+    let open = store.get_request(id).await.expect("request");
+    assert_eq!(
+        (
+            open.name.as_str(),
+            open.kind.as_str(),
+            open.agent_id.as_deref()
+        ),
+        ("[AGENT DOWN] edge-a1", "agent", Some("a1"))
+    );
+    assert_eq!(open.service_id, None);
+    assert_eq!(store.agent_up(&a, "back").await.expect("up"), Some(id));
+    assert_eq!(
+        store.agent_up(&a, "back").await.expect("up again"),
+        None,
+        "nothing left to close"
+    );
+    let all = store.list_requests(false).await.expect("list");
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].stage.as_str(), all[0].close_reason.as_deref()),
+        ("done", Some("recovered"))
+    );
+    assert_eq!(
+        all[0]
+            .notes
+            .iter()
+            .map(|n| n.text.as_str())
+            .collect::<Vec<_>>(),
+        ["back"],
+        "notes come with the list"
+    );
+    let types: Vec<String> = store
+        .events_after(0, 100)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "agent.registered",
+            "agent.down",
+            "request.opened",
+            "agent.down",
+            "agent.up",
+            "request.closed",
+            "agent.up"
+        ]
+    );
+}
