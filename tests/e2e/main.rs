@@ -7,9 +7,6 @@
 mod agents;
 mod config;
 mod error_kinds;
-mod incident_lifecycle;
-mod maintenance;
-mod quorum;
 mod restart;
 mod webhooks;
 

@@ -28,6 +28,7 @@
 pub mod agent;
 pub mod collector;
 pub mod config;
+pub mod inproc;
 pub mod target;
 pub mod wait;
 pub mod webhook_sink;

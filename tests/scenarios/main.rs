@@ -1,0 +1,30 @@
+//! In-process scenarios: the real collector (library) on a paused clock,
+//! driven by scripted agents over the real protocol. Each theme is a
+//! module; see `picket_e2e::inproc` for the harness.
+
+mod agents;
+mod lifecycle;
+mod maintenance;
+mod quorum;
+mod restart;
+
+/// Shared set-up of the scenarios.
+mod common {
+    use picket_e2e::Config;
+    use picket_e2e::config::Service;
+
+    pub const SERVICE: &str = "shop";
+    pub const URL: &str = "http://shop.test/";
+
+    /// One equipment and one service, with the product's defaults for the
+    /// double-check (`recheck_delay` 2 s) and agents approved by themselves.
+    pub fn one_service() -> Config {
+        Config::fast()
+            .agents("heartbeat_interval", "10s")
+            .defaults("interval", "60s")
+            .defaults("timeout", "10s")
+            .defaults("recheck_delay", "2s")
+            .equipment("web-1", "Web server 1")
+            .service(Service::new(SERVICE, "web-1", URL))
+    }
+}
