@@ -1,0 +1,133 @@
+//! Client proto → JSON: the documents `picketctl --json` prints (field names
+//! and types are a contract with scripts, see PRODUCT.md) and that the
+//! tables are drawn from.
+//!
+//! The only CLI module that reads the fields of generated messages. Times are
+//! RFC 3339 in UTC with milliseconds, as the collector writes them in webhooks;
+//! empty optional strings become `null`.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use picket_proto::prost_types::Timestamp;
+use picket_proto::v1 as pb;
+use serde_json::{Value, json};
+
+/// A service: state, last result, open request, maintenance.
+pub fn service(s: &pb::Service) -> Value {
+    json!({
+        "id": s.id,
+        "url": s.url,
+        "equipment": s.equipment,
+        "state": s.state,
+        "ok": s.ok,
+        "last_status_code": s.last_status_code,
+        "last_error_kind": non_empty(&s.last_error_kind),
+        "last_error": non_empty(&s.last_error_detail),
+        "last_check_at": time(s.last_check_at.as_ref()),
+        "last_latency_ms": s.last_latency_ms,
+        "open_request": s.open_request,
+        "maintenance_until": time(s.maintenance_until.as_ref()),
+    })
+}
+
+/// A maintenance request with its notes.
+pub fn request(r: &pb::Request) -> Value {
+    json!({
+        "id": r.id,
+        "name": r.name,
+        "kind": r.kind,
+        "priority": r.priority,
+        "description": r.description,
+        "stage": r.stage,
+        "service": r.service,
+        "agent": r.agent,
+        "equipment": r.equipment,
+        "url": non_empty(&r.url),
+        "opened_at": time(r.opened_at.as_ref()),
+        "closed_at": time(r.closed_at.as_ref()),
+        "close_reason": non_empty(&r.close_reason),
+        "notes": r.notes.iter().map(note).collect::<Vec<_>>(),
+    })
+}
+
+fn note(n: &pb::Note) -> Value {
+    json!({"author": n.author, "time": time(n.time.as_ref()), "text": n.text})
+}
+
+/// An agent; `stats` is its last heartbeat's stats object, or `null`.
+pub fn agent(a: &pb::Agent) -> Value {
+    let stats: Value = if a.stats_json.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&a.stats_json).unwrap_or(Value::Null)
+    };
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "region": a.region,
+        "state": a.state,
+        "liveness": a.liveness,
+        "last_seen": time(a.last_seen.as_ref()),
+        "labels": a.labels,
+        "stats": stats,
+    })
+}
+
+/// A maintenance window, as `maintenance start|end` answer it.
+pub fn maintenance(m: &pb::Maintenance) -> Value {
+    json!({
+        "equipment": m.equipment,
+        "starts_at": time(m.starts_at.as_ref()),
+        "ends_at": time(m.ends_at.as_ref()),
+        "reason": m.reason,
+        "active": m.active,
+    })
+}
+
+/// One agent's answer to `check SERVICE`.
+pub fn check_result(r: &pb::ProbeOutcome) -> Value {
+    json!({
+        "agent": r.agent,
+        "ok": r.ok,
+        "status_code": r.status_code,
+        "error_kind": non_empty(&r.error_kind),
+        "error": non_empty(&r.error_detail),
+        "latency_ms": r.latency_ms,
+        "time": time(r.time.as_ref()),
+    })
+}
+
+/// One event; `payload` is the event's JSON payload (or `null`).
+pub fn event(e: &pb::Event) -> Value {
+    let payload: Value = serde_json::from_str(&e.payload_json).unwrap_or(Value::Null);
+    json!({
+        "seq": e.seq,
+        "time": time(e.time.as_ref()),
+        "type": e.r#type,
+        "subject": e.subject,
+        "payload": payload,
+    })
+}
+
+/// The last millisecond RFC 3339 can write (9999-12-31T23:59:59.999Z).
+const LAST_MS: i64 = 253_402_300_799_999;
+
+/// RFC 3339 in UTC with milliseconds (`2026-11-21T06:09:00.123Z`), or `null`.
+/// Times outside 1970..=9999 print as the nearest end of that range.
+fn time(t: Option<&Timestamp>) -> Value {
+    let Some(t) = t else { return Value::Null };
+    let ms = t
+        .seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(t.nanos) / 1_000_000);
+    let at = UNIX_EPOCH + Duration::from_millis(ms.clamp(0, LAST_MS) as u64);
+    Value::String(humantime::format_rfc3339_millis(at).to_string())
+}
+
+fn non_empty(s: &str) -> Value {
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::String(s.to_owned())
+    }
+}

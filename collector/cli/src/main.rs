@@ -1,0 +1,135 @@
+//! `picketctl`: the command line over the `picket.v1.Picket` API.
+//!
+//! Tables for people, `--json` for scripts (one JSON document: a list for
+//! list commands, an object for single ones; `events --follow` prints one
+//! object per line). Exit status: 0 success, 1 error (one line on stderr,
+//! `picketctl: …`), 2 bad usage (clap's message).
+//!
+//! # Layout
+//!
+//! - this file: flags, dispatch to the command groups, exit status.
+//! - [`client`]: connection to the collector, bearer token, gRPC errors.
+//! - one module per command group: [`services`], [`requests`], [`agents`],
+//!   [`maintenance`], [`check`], [`events`]; each calls the API and hands
+//!   the answer to [`convert`] and [`render`].
+//! - [`convert`]: proto messages → the JSON documents scripts read.
+//! - [`render`]: JSON or tables/lines for people; the only stdout writer.
+//!
+//! **Boundary**: this crate depends on `picket-proto` only, never on the
+//! collector library; it sees the collector through the client API.
+
+mod agents;
+mod check;
+mod client;
+mod convert;
+mod events;
+mod maintenance;
+mod render;
+mod requests;
+mod services;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Picket command line: services, requests, agents, maintenance.
+#[derive(Parser)]
+#[command(name = "picketctl", version)]
+struct Cli {
+    /// The collector's gRPC address.
+    #[arg(
+        long,
+        env = "PICKET_COLLECTOR",
+        default_value = "http://127.0.0.1:7070",
+        global = true
+    )]
+    collector: String,
+    /// The admin bearer token (needed for changes).
+    #[arg(long, env = "PICKET_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List services with their state.
+    Services,
+    /// Show one service.
+    Service { id: String },
+    /// List maintenance requests.
+    Requests {
+        /// Only open ones.
+        #[arg(long)]
+        open: bool,
+    },
+    /// Show one request with its notes.
+    Request { id: i64 },
+    /// List agents, or approve / suspend one.
+    Agents {
+        #[command(subcommand)]
+        action: Option<agents::Action>,
+    },
+    /// Start or end maintenance of an equipment.
+    Maintenance {
+        #[command(subcommand)]
+        action: maintenance::Action,
+    },
+    /// Probe a service from all its agents now.
+    Check { service: String },
+    /// Print events (with --follow, keep printing new ones).
+    Events {
+        #[arg(long)]
+        follow: bool,
+        /// Start after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    // Bad usage exits here with status 2.
+    let cli = Cli::parse();
+    let done = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("picketctl: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut client = client::connect(&cli.collector, cli.token.as_deref()).await?;
+    let client = &mut client;
+    let json = cli.json;
+    let text = match cli.command {
+        Command::Services => services::list(client, json).await?,
+        Command::Service { id } => services::show(client, id, json).await?,
+        Command::Requests { open } => requests::list(client, open, json).await?,
+        Command::Request { id } => requests::show(client, id, json).await?,
+        Command::Agents { action: None } => agents::list(client, json).await?,
+        Command::Agents {
+            action: Some(action),
+        } => agents::act(client, action, json).await?,
+        Command::Maintenance { action } => maintenance::run(client, action, json).await?,
+        Command::Check { service } => check::run(client, service, json).await?,
+        Command::Events {
+            follow: true,
+            after,
+        } => return events::follow(client, after, json).await,
+        Command::Events {
+            follow: false,
+            after,
+        } => events::backlog(client, after, json).await?,
+    };
+    render::print(&text)
+}
