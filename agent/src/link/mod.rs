@@ -8,7 +8,8 @@
 //! waits (exponential backoff with full jitter, reset after a session that
 //! got past Welcome) and reconnects, replaying every unacknowledged result.
 //! A fatal refusal ends [`LinkActor::run`] with an error; nothing else does
-//! except shutdown.
+//! except shutdown. The stream carries domain messages ([`Uplink`] up,
+//! [`Downlink`] down); [`convert`] opens it and does the wire.
 
 pub mod convert;
 pub mod error;
@@ -16,19 +17,17 @@ pub mod error;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use picket_proto::agent::v1::agent_link_client::AgentLinkClient;
-use picket_proto::agent::v1::{AgentMessage, CollectorMessage};
+use picket_proto::contract::AGENT_MAX_BACKOFF;
 use rand::Rng;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, error, info, warn};
 
 pub use error::LinkError;
 
-use crate::domain::{Downlink, ProbeReport, Welcome};
+use crate::domain::{Downlink, Hello, ProbeReport, Uplink, Welcome};
 use crate::heartbeat::HostSampler;
 use crate::identity::{Identity, IdentityStore};
 use crate::outbox::Outbox;
@@ -60,7 +59,8 @@ pub struct LinkSettings {
 
 impl LinkSettings {
     /// Settings with the product defaults: 10 s welcome timeout, backoff
-    /// 1 s → 30 s.
+    /// 1 s → 30 s (the contract's `AGENT_MAX_BACKOFF`, which the
+    /// collector's settle window counts on).
     pub fn new(
         collector: String,
         enrollment_token: String,
@@ -76,7 +76,7 @@ impl LinkSettings {
             labels,
             welcome_timeout: Duration::from_secs(10),
             backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(30),
+            backoff_max: AGENT_MAX_BACKOFF,
         }
     }
 }
@@ -113,9 +113,9 @@ enum SessionEnd {
 /// An open stream after Welcome.
 struct Session {
     /// Messages to the collector (the request stream's sender).
-    tx: mpsc::Sender<AgentMessage>,
+    tx: mpsc::Sender<Uplink>,
     /// Messages from the collector.
-    inbound: Streaming<CollectorMessage>,
+    inbound: convert::Inbound,
     welcome: Welcome,
 }
 
@@ -218,12 +218,13 @@ impl LinkActor {
     }
 
     async fn session(&mut self, shutdown: &CancellationToken) -> SessionEnd {
-        let hello = convert::hello(&convert::HelloInfo {
-            identity: &self.identity,
-            enrollment_token: &self.settings.enrollment_token,
-            name: &self.settings.name,
-            region: &self.settings.region,
-            labels: &self.settings.labels,
+        let hello = Uplink::Hello(Hello {
+            agent_id: self.identity.agent_id.clone(),
+            credential: self.identity.credential.clone(),
+            enrollment_token: self.settings.enrollment_token.clone(),
+            name: self.settings.name.clone(),
+            region: self.settings.region.clone(),
+            labels: self.settings.labels.clone(),
         });
         let open = open_session(
             self.settings.collector.clone(),
@@ -295,14 +296,17 @@ impl LinkActor {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
-                msg = inbound.message() => match msg {
-                    Ok(Some(msg)) => {
+                msg = inbound.next() => match msg {
+                    Some(Ok(Ok(msg))) => {
                         if !self.handle(msg).await {
                             return Ok(());
                         }
                     }
-                    Ok(None) => return Err(LinkError::Closed),
-                    Err(status) => return Err(LinkError::from_status(status)),
+                    Some(Ok(Err(e))) => {
+                        warn!(error = %e, "ignoring an unusable message from the collector");
+                    }
+                    Some(Err(status)) => return Err(LinkError::from_status(status)),
+                    None => return Err(LinkError::Closed),
                 },
                 _ = heartbeat.tick() => {
                     let msg = self.heartbeat();
@@ -314,7 +318,7 @@ impl LinkActor {
                     Ok(permit) => {
                         let batch = self.outbox.next_batch(MAX_BATCH);
                         debug!(results = batch.len(), "sending results");
-                        permit.send(convert::results(&batch));
+                        permit.send(Uplink::Results(batch));
                     }
                     Err(_) => return Err(LinkError::Closed),
                 },
@@ -325,15 +329,8 @@ impl LinkActor {
 
     /// Handles one collector message; `false` when the agent is shutting
     /// down (the scheduler is gone).
-    async fn handle(&mut self, msg: CollectorMessage) -> bool {
-        let downlink = match convert::downlink(msg) {
-            Ok(d) => d,
-            Err(e) => {
-                warn!(error = %e, "ignoring an unusable message from the collector");
-                return true;
-            }
-        };
-        match downlink {
+    async fn handle(&mut self, msg: Downlink) -> bool {
+        match msg {
             Downlink::Welcome(_) => {
                 warn!("ignoring a second welcome from the collector");
                 true
@@ -355,21 +352,24 @@ impl LinkActor {
         }
     }
 
-    fn heartbeat(&mut self) -> AgentMessage {
+    fn heartbeat(&mut self) -> Uplink {
         let mut stats = self.sampler.sample();
         stats.agent_version = env!("CARGO_PKG_VERSION").to_owned();
         stats.checks_assigned = self.scheduler.stats().assigned();
         stats.checks_in_flight = self.scheduler.stats().in_flight();
         stats.results_buffered = self.outbox.len() as u64;
         stats.results_dropped = self.outbox.dropped();
-        convert::heartbeat(&stats, SystemTime::now())
+        Uplink::Heartbeat {
+            time: SystemTime::now(),
+            stats,
+        }
     }
 }
 
 /// Connects, sends Hello, and waits for Welcome.
 async fn open_session(
     collector: String,
-    hello: AgentMessage,
+    hello: Uplink,
     welcome_timeout: Duration,
 ) -> Result<Session, LinkError> {
     let endpoint = Endpoint::from_shared(collector)
@@ -380,22 +380,19 @@ async fn open_session(
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
     let channel: Channel = endpoint.connect().await.map_err(LinkError::Unreachable)?;
-    let mut client = AgentLinkClient::new(channel);
     let (tx, rx) = mpsc::channel(8);
     // The receiver is alive, so this cannot fail; Hello goes out first.
     tx.send(hello).await.map_err(|_| LinkError::Closed)?;
     let welcome = async {
-        let response = client
-            .connect(ReceiverStream::new(rx))
+        let mut inbound = convert::connect(channel, rx)
             .await
             .map_err(LinkError::from_status)?;
-        let mut inbound = response.into_inner();
         let first = inbound
-            .message()
+            .next()
             .await
-            .map_err(LinkError::from_status)?
-            .ok_or(LinkError::Closed)?;
-        match convert::downlink(first) {
+            .ok_or(LinkError::Closed)?
+            .map_err(LinkError::from_status)?;
+        match first {
             Ok(Downlink::Welcome(welcome)) => Ok((inbound, welcome)),
             Ok(other) => Err(LinkError::Protocol(format!(
                 "expected welcome first, got {other:?}"
