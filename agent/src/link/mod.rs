@@ -11,6 +11,7 @@
 //! except shutdown. The stream carries domain messages ([`Uplink`] up,
 //! [`Downlink`] down); [`convert`] opens it and does the wire.
 
+mod backoff;
 pub mod convert;
 pub mod error;
 
@@ -18,13 +19,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use picket_proto::contract::AGENT_MAX_BACKOFF;
-use rand::Rng;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, error, info, warn};
 
+use self::backoff::Backoff;
 pub use error::LinkError;
 
 use crate::domain::{Downlink, Hello, ProbeReport, Uplink, Welcome};
@@ -81,30 +82,6 @@ impl LinkSettings {
     }
 }
 
-/// Exponential backoff with full jitter.
-#[derive(Debug)]
-struct Backoff {
-    initial: Duration,
-    max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    fn next_delay(&mut self) -> Duration {
-        let cap = self
-            .initial
-            .saturating_mul(2u32.saturating_pow(self.attempt))
-            .min(self.max);
-        self.attempt = self.attempt.saturating_add(1).min(31);
-        let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rand::rng().random_range(0..=ms))
-    }
-
-    fn reset(&mut self) {
-        self.attempt = 0;
-    }
-}
-
 enum SessionEnd {
     Shutdown,
     Failed { error: LinkError, welcomed: bool },
@@ -157,11 +134,7 @@ impl LinkActor {
     /// Runs until `shutdown` is cancelled (`Ok`) or the collector refuses
     /// the agent for good (`Err`, always a fatal [`LinkError`]).
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), LinkError> {
-        let mut backoff = Backoff {
-            initial: self.settings.backoff_initial,
-            max: self.settings.backoff_max,
-            attempt: 0,
-        };
+        let mut backoff = Backoff::new(self.settings.backoff_initial, self.settings.backoff_max);
         let mut last_failure: Option<String> = None;
         loop {
             let (error, welcomed) = match self.session(&shutdown).await {
@@ -408,28 +381,4 @@ async fn open_session(
         inbound,
         welcome,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_to_the_cap_and_resets() {
-        let mut b = Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(30),
-            attempt: 0,
-        };
-        let caps = [1, 2, 4, 8, 16, 30, 30, 30];
-        for cap in caps {
-            let d = b.next_delay();
-            assert!(d <= Duration::from_secs(cap), "{d:?} > {cap}s");
-        }
-        for _ in 0..100 {
-            assert!(b.next_delay() <= Duration::from_secs(30));
-        }
-        b.reset();
-        assert!(b.next_delay() <= Duration::from_secs(1));
-    }
 }
