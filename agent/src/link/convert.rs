@@ -19,9 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::Channel;
 
-use crate::domain::{
-    self, BasicAuth, Check, Downlink, ErrorKind, Hello, Method, Uplink, Welcome,
-};
+use crate::domain::{self, BasicAuth, Check, Downlink, ErrorKind, Hello, Method, Uplink, Welcome};
 use crate::outbox::Sequenced;
 
 /// Redirects followed when the collector leaves `max_redirects` at 0.
@@ -56,7 +54,10 @@ pub async fn connect(
     outbound: mpsc::Receiver<Uplink>,
 ) -> Result<Inbound, tonic::Status> {
     let up = ReceiverStream::new(outbound).map(uplink);
-    let inbound = AgentLinkClient::new(channel).connect(up).await?.into_inner();
+    let inbound = AgentLinkClient::new(channel)
+        .connect(up)
+        .await?
+        .into_inner();
     Ok(Box::pin(inbound.map(|m| m.map(downlink))))
 }
 

@@ -82,7 +82,10 @@ pub fn uplinks(inbound: Streaming<pb::AgentMessage>) -> UplinkStream {
 
 /// The response stream of `AgentLink.Connect`: `welcome` first, then
 /// everything the session sends on `outbound`'s sender.
-pub fn downlinks(welcome: &Welcome, outbound: mpsc::Receiver<Result<Downlink, Status>>) -> DownStream {
+pub fn downlinks(
+    welcome: &Welcome,
+    outbound: mpsc::Receiver<Result<Downlink, Status>>,
+) -> DownStream {
     let first = tokio_stream::once(Ok(self::welcome(welcome)));
     let rest = ReceiverStream::new(outbound).map(|d| d.map(downlink));
     Box::pin(first.chain(rest))

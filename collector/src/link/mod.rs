@@ -138,7 +138,11 @@ mod tests {
             let s = status(&refusal);
             assert_eq!((s.code(), s.message()), (code, message), "{refusal:?}");
         }
-        check(Refusal::BadToken, Code::Unauthenticated, "invalid enrollment token");
+        check(
+            Refusal::BadToken,
+            Code::Unauthenticated,
+            "invalid enrollment token",
+        );
         check(
             Refusal::BadCredential("a1".into()),
             Code::Unauthenticated,

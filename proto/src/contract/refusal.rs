@@ -109,7 +109,10 @@ mod tests {
         use Disposition::*;
         check(RefusalKind::BadToken, (Code::Unauthenticated, Fatal));
         check(RefusalKind::BadCredential, (Code::Unauthenticated, Fatal));
-        check(RefusalKind::Duplicate, (Code::AlreadyExists, AlreadyConnected));
+        check(
+            RefusalKind::Duplicate,
+            (Code::AlreadyExists, AlreadyConnected),
+        );
         check(RefusalKind::Incompatible, (Code::FailedPrecondition, Fatal));
         check(RefusalKind::Invalid, (Code::InvalidArgument, Fatal));
         check(RefusalKind::Unavailable, (Code::Unavailable, Transient));

@@ -55,22 +55,25 @@ macro_rules! same_fields {
     };
 }
 
-same_fields!(pb::HostStats, HostStats {
-    cpu_percent,
-    load1,
-    load5,
-    load15,
-    mem_total_bytes,
-    mem_used_bytes,
-    disk_total_bytes,
-    disk_used_bytes,
-    uptime_s,
-    agent_version,
-    checks_assigned,
-    checks_in_flight,
-    results_buffered,
-    results_dropped,
-});
+same_fields!(
+    pb::HostStats,
+    HostStats {
+        cpu_percent,
+        load1,
+        load5,
+        load15,
+        mem_total_bytes,
+        mem_used_bytes,
+        disk_total_bytes,
+        disk_used_bytes,
+        uptime_s,
+        agent_version,
+        checks_assigned,
+        checks_in_flight,
+        results_buffered,
+        results_dropped,
+    }
+);
 
 #[cfg(test)]
 mod tests {

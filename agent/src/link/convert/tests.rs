@@ -127,7 +127,11 @@ fn hello_carries_identity_and_versions() {
     assert_eq!(h.protocol_version, PROTOCOL_VERSION);
     assert_eq!(h.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(
-        (h.agent_id.as_str(), h.credential.as_str(), h.enrollment_token.as_str()),
+        (
+            h.agent_id.as_str(),
+            h.credential.as_str(),
+            h.enrollment_token.as_str()
+        ),
         ("a1", "cred", "tok")
     );
     assert_eq!((h.name.as_str(), h.region.as_str()), ("edge-1", "eu"));

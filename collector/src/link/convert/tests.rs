@@ -18,14 +18,13 @@ fn result(seq: u64, ok: bool, kind: pb::ErrorKind, status: u32) -> pb::ProbeResu
 
 #[test]
 fn results_are_checked_field_by_field() {
-    let ok =
-        ProbeResult::try_from(result(1, true, pb::ErrorKind::Unspecified, 200)).expect("ok");
+    let ok = ProbeResult::try_from(result(1, true, pb::ErrorKind::Unspecified, 200)).expect("ok");
     assert_eq!(
         (ok.outcome.status_code, ok.outcome.error_kind),
         (Some(200), None)
     );
-    let bad = ProbeResult::try_from(result(2, false, pb::ErrorKind::HttpStatus, 503))
-        .expect("failure");
+    let bad =
+        ProbeResult::try_from(result(2, false, pb::ErrorKind::HttpStatus, 503)).expect("failure");
     assert_eq!(bad.outcome.error_kind, Some(ErrorKind::HttpStatus));
     assert_eq!(bad.outcome.error.as_deref(), Some("HTTP 503"));
     assert_eq!(
@@ -69,7 +68,10 @@ fn uplink_messages_become_domain_messages() {
     let Uplink::Hello(hello) = hello else {
         panic!("not a hello: {hello:?}")
     };
-    assert_eq!((hello.agent_id.as_str(), hello.name.as_str()), ("a1", "edge"));
+    assert_eq!(
+        (hello.agent_id.as_str(), hello.name.as_str()),
+        ("a1", "edge")
+    );
     assert_eq!(hello.labels.get("net").map(String::as_str), Some("x"));
 
     let stats = pb::HostStats {
@@ -98,8 +100,7 @@ fn a_bad_result_is_dropped_alone_and_named() {
             result(3, false, pb::ErrorKind::Timeout, 0),
         ],
     };
-    let Uplink::Results { results, rejected } =
-        up(pb::agent_message::Msg::Results(batch)).unwrap()
+    let Uplink::Results { results, rejected } = up(pb::agent_message::Msg::Results(batch)).unwrap()
     else {
         panic!("not results")
     };
