@@ -2,11 +2,17 @@
 //! produce, and the host statistics it sends with heartbeats.
 //!
 //! Plain data only: no proto types, no IO, no clocks. `link/convert.rs` maps
-//! these to and from the wire; everything else works with them.
+//! these to and from the wire ([`Uplink`] up, [`Downlink`] down); everything
+//! else works with them. [`HostStats`] is the contract's own struct
+//! (`picket_proto::contract`), shared with the collector.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
+
+pub use picket_proto::contract::HostStats;
+
+use crate::outbox::Sequenced;
 
 /// Default probe timeout when the collector leaves it unset.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -194,6 +200,40 @@ pub struct Welcome {
     pub last_committed_seq: u64,
 }
 
+/// What the agent says about itself when it opens a session. The protocol
+/// version and the agent's build version are added on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// The agent's id, from its state file.
+    pub agent_id: String,
+    /// The issued credential; empty before enrollment.
+    pub credential: String,
+    /// The enrollment token, always sent.
+    pub enrollment_token: String,
+    /// Agent name.
+    pub name: String,
+    /// Region.
+    pub region: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A message to the collector before conversion.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Uplink {
+    /// The session's first message.
+    Hello(Hello),
+    /// A batch of sequenced results, oldest first.
+    Results(Vec<Sequenced>),
+    /// Host and agent statistics, stamped with the agent's clock.
+    Heartbeat {
+        /// When the sample was taken.
+        time: SystemTime,
+        /// The sample.
+        stats: HostStats,
+    },
+}
+
 /// A message from the collector after conversion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Downlink {
@@ -218,39 +258,6 @@ pub enum Downlink {
         /// Highest committed sequence number.
         seq: u64,
     },
-}
-
-/// Host statistics sent with each heartbeat.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HostStats {
-    /// CPU busy percentage since the previous sample.
-    pub cpu_percent: f64,
-    /// 1-minute load average.
-    pub load1: f64,
-    /// 5-minute load average.
-    pub load5: f64,
-    /// 15-minute load average.
-    pub load15: f64,
-    /// Total memory.
-    pub mem_total_bytes: u64,
-    /// Memory in use (total − available).
-    pub mem_used_bytes: u64,
-    /// Disk size (0 when not measured).
-    pub disk_total_bytes: u64,
-    /// Disk in use (0 when not measured).
-    pub disk_used_bytes: u64,
-    /// Host uptime in seconds.
-    pub uptime_s: u64,
-    /// This agent's version.
-    pub agent_version: String,
-    /// Checks currently assigned.
-    pub checks_assigned: u32,
-    /// Probes currently running.
-    pub checks_in_flight: u32,
-    /// Results waiting for acknowledgement.
-    pub results_buffered: u64,
-    /// Results dropped because the buffer was full.
-    pub results_dropped: u64,
 }
 
 /// Formats a duration the way Picket writes them: `1s`, `1500ms`, `10s`,

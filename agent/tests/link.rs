@@ -1,6 +1,7 @@
 //! The link actor against an in-process AgentLink server: Hello contents,
 //! Welcome handling (credential stored), assignments and rechecks, acks,
-//! replay after a reconnect, duplicate refusals and fatal refusals.
+//! replay after a reconnect, duplicate refusals and fatal refusals (bad
+//! token, invalid hello).
 
 #![allow(clippy::unwrap_used)] // test fixtures: a failed setup should panic
 
@@ -306,17 +307,32 @@ async fn duplicate_id_is_retried() {
     h.token.cancel();
 }
 
-#[tokio::test]
-async fn bad_token_is_fatal() {
-    let h = Harness::start(vec![Status::unauthenticated("bad enrollment token")]).await;
+/// The link ends with `Refused(reason)` after the collector answers `status`.
+async fn check_fatal(status: Status, reason: &str) {
+    let h = Harness::start(vec![status]).await;
     let ended = tokio::time::timeout(DEADLINE, h.link)
         .await
         .expect("link did not stop")
         .unwrap();
     match ended {
-        Err(LinkError::Refused(reason)) => assert_eq!(reason, "bad enrollment token"),
+        Err(LinkError::Refused(r)) => assert_eq!(r, reason),
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn bad_token_is_fatal() {
+    check_fatal(
+        Status::unauthenticated("bad enrollment token"),
+        "bad enrollment token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn invalid_hello_is_fatal() {
+    let reason = "invalid hello: agent_id must be 1 to 128 characters";
+    check_fatal(Status::invalid_argument(reason), reason).await;
 }
 
 /// Runs the real binary against the fake collector.
@@ -347,10 +363,10 @@ async fn finish(child: tokio::process::Child) -> std::process::Output {
         .unwrap()
 }
 
-#[tokio::test]
-async fn binary_exits_3_when_refused() {
-    let (addr, _server, _sessions) =
-        start_server(vec![Status::unauthenticated("bad enrollment token")]).await;
+/// The real binary exits 3 with one clear line after the collector
+/// answers `status`.
+async fn check_binary_refused(status: Status, line: &str) {
+    let (addr, _server, _sessions) = start_server(vec![status]).await;
     let dir = tempfile::tempdir().unwrap();
     let child = agent_command(&format!("http://{addr}"), dir.path())
         .spawn()
@@ -358,12 +374,25 @@ async fn binary_exits_3_when_refused() {
     let out = finish(child).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr
-            .lines()
-            .any(|l| l == "picket-agent: refused by collector: bad enrollment token"),
-        "{stderr}"
-    );
+    assert!(stderr.lines().any(|l| l == line), "{stderr}");
+}
+
+#[tokio::test]
+async fn binary_exits_3_when_refused() {
+    check_binary_refused(
+        Status::unauthenticated("bad enrollment token"),
+        "picket-agent: refused by collector: bad enrollment token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn binary_exits_3_on_an_invalid_hello() {
+    check_binary_refused(
+        Status::invalid_argument("invalid hello: agent_id must be 1 to 128 characters"),
+        "picket-agent: refused by collector: invalid hello: agent_id must be 1 to 128 characters",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -2,10 +2,14 @@
 //!
 //! This is the only crate that runs code generation. Other crates name these
 //! types only in their `convert` modules (the edges), never in domain logic.
+//! [`contract`] holds what both ends of the agent link agree on beyond the
+//! message shapes (protocol version, refusal codes, backoff cap, host stats).
 
 pub use prost;
 pub use prost_types;
 pub use tonic;
+
+pub mod contract;
 
 /// `picket.agent.v1`: the agent ↔ collector stream.
 pub mod agent {

@@ -1,21 +1,26 @@
 //! Proto ↔ agent domain: the only agent file that names generated types.
 //!
-//! Incoming messages are checked here; a bad field becomes a
-//! [`ConvertError`] naming it. Unset proto3 numbers take the product's
-//! defaults (timeout 10 s, interval 60 s, body bound 1 MiB, 10 redirects).
+//! [`connect`] opens the `AgentLink.Connect` stream and wraps both halves,
+//! so the link actor sends [`Uplink`]s and reads [`Downlink`]s. Incoming
+//! messages are checked here; a bad field becomes a [`ConvertError`] naming
+//! it. Unset proto3 numbers take the product's defaults (timeout 10 s,
+//! interval 60 s, body bound 1 MiB, 10 redirects).
 
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+use pb::agent_link_client::AgentLinkClient;
 use pb::agent_message::Msg as Up;
 use pb::collector_message::Msg as Down;
 use picket_proto::agent::v1 as pb;
+use picket_proto::contract::PROTOCOL_VERSION;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::Channel;
 
-use crate::domain::{self, BasicAuth, Check, Downlink, ErrorKind, HostStats, Method, Welcome};
-use crate::identity::Identity;
+use crate::domain::{self, BasicAuth, Check, Downlink, ErrorKind, Hello, Method, Uplink, Welcome};
 use crate::outbox::Sequenced;
-
-/// Protocol version this agent speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
 
 /// Redirects followed when the collector leaves `max_redirects` at 0.
 const DEFAULT_MAX_REDIRECTS: u32 = 10;
@@ -37,47 +42,50 @@ fn bad(field: impl Into<String>, reason: impl Into<String>) -> ConvertError {
     }
 }
 
-/// What the agent says about itself in Hello.
-#[derive(Debug, Clone)]
-pub struct HelloInfo<'a> {
-    /// Stored identity.
-    pub identity: &'a Identity,
-    /// Enrollment token, always sent.
-    pub enrollment_token: &'a str,
-    /// Agent name.
-    pub name: &'a str,
-    /// Region.
-    pub region: &'a str,
-    /// Labels.
-    pub labels: &'a std::collections::BTreeMap<String, String>,
+/// The collector's messages, converted one by one: the outer error is the
+/// stream's, the inner one a message the agent cannot use.
+pub type Inbound =
+    Pin<Box<dyn Stream<Item = Result<Result<Downlink, ConvertError>, tonic::Status>> + Send>>;
+
+/// Opens the stream on `channel`: what arrives on `outbound` goes up (the
+/// Hello first), and the collector's answers come back as [`Inbound`].
+pub async fn connect(
+    channel: Channel,
+    outbound: mpsc::Receiver<Uplink>,
+) -> Result<Inbound, tonic::Status> {
+    let up = ReceiverStream::new(outbound).map(uplink);
+    let inbound = AgentLinkClient::new(channel)
+        .connect(up)
+        .await?
+        .into_inner();
+    Ok(Box::pin(inbound.map(|m| m.map(downlink))))
 }
 
-/// The Hello message opening every session.
-pub fn hello(info: &HelloInfo<'_>) -> pb::AgentMessage {
-    pb::AgentMessage {
-        msg: Some(Up::Hello(pb::Hello {
-            protocol_version: PROTOCOL_VERSION,
-            agent_id: info.identity.agent_id.clone(),
-            credential: info.identity.credential.clone(),
-            enrollment_token: info.enrollment_token.to_owned(),
-            name: info.name.to_owned(),
-            region: info.region.to_owned(),
-            labels: info
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-        })),
-    }
-}
-
-/// A batch of sequenced results.
-pub fn results(batch: &[Sequenced]) -> pb::AgentMessage {
-    pb::AgentMessage {
-        msg: Some(Up::Results(pb::ResultBatch {
+/// The request stream's item for `msg`.
+pub fn uplink(msg: Uplink) -> pb::AgentMessage {
+    let msg = match msg {
+        Uplink::Hello(h) => Up::Hello(hello(h)),
+        Uplink::Results(batch) => Up::Results(pb::ResultBatch {
             results: batch.iter().map(result).collect(),
-        })),
+        }),
+        Uplink::Heartbeat { time, stats } => Up::Heartbeat(pb::Heartbeat {
+            time_ms: epoch_ms(time),
+            stats: Some(stats.into()),
+        }),
+    };
+    pb::AgentMessage { msg: Some(msg) }
+}
+
+fn hello(h: Hello) -> pb::Hello {
+    pb::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        agent_id: h.agent_id,
+        credential: h.credential,
+        enrollment_token: h.enrollment_token,
+        name: h.name,
+        region: h.region,
+        labels: h.labels.into_iter().collect(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }
 
@@ -116,31 +124,6 @@ fn error_kind(kind: ErrorKind) -> pb::ErrorKind {
         ErrorKind::Tls => pb::ErrorKind::Tls,
         ErrorKind::Protocol => pb::ErrorKind::Protocol,
         ErrorKind::BodyMismatch => pb::ErrorKind::BodyMismatch,
-    }
-}
-
-/// A heartbeat carrying `stats`, stamped `now`.
-pub fn heartbeat(stats: &HostStats, now: SystemTime) -> pb::AgentMessage {
-    pb::AgentMessage {
-        msg: Some(Up::Heartbeat(pb::Heartbeat {
-            time_ms: epoch_ms(now),
-            stats: Some(pb::HostStats {
-                cpu_percent: stats.cpu_percent,
-                load1: stats.load1,
-                load5: stats.load5,
-                load15: stats.load15,
-                mem_total_bytes: stats.mem_total_bytes,
-                mem_used_bytes: stats.mem_used_bytes,
-                disk_total_bytes: stats.disk_total_bytes,
-                disk_used_bytes: stats.disk_used_bytes,
-                uptime_s: stats.uptime_s,
-                agent_version: stats.agent_version.clone(),
-                checks_assigned: stats.checks_assigned,
-                checks_in_flight: stats.checks_in_flight,
-                results_buffered: stats.results_buffered,
-                results_dropped: stats.results_dropped,
-            }),
-        })),
     }
 }
 
@@ -281,113 +264,4 @@ impl TryFrom<pb::Check> for Check {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{ProbeFailure, ProbeReport};
-
-    fn pb_check() -> pb::Check {
-        pb::Check {
-            id: "shop".into(),
-            url: "https://shop.example.com/health".into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn checks_take_defaults() {
-        let c = Check::try_from(pb_check()).unwrap();
-        assert_eq!(c.method, Method::Get);
-        assert_eq!(c.expected_status, vec![200]);
-        assert_eq!(c.timeout, Duration::from_secs(10));
-        assert_eq!(c.interval, Duration::from_secs(60));
-        assert_eq!(c.max_body_bytes, 1024 * 1024);
-        assert_eq!(c.max_redirects, 10);
-        assert!(c.basic_auth.is_none());
-    }
-
-    #[test]
-    fn bad_checks_name_the_field() {
-        fn check(edit: impl FnOnce(&mut pb::Check), field: &str) {
-            let mut c = pb_check();
-            edit(&mut c);
-            let err = Check::try_from(c).unwrap_err();
-            assert_eq!(err.field, field, "{err}");
-        }
-        check(|c| c.id.clear(), "check.id");
-        check(|c| c.url = "not a url".into(), "check[shop].url");
-        check(|c| c.url = "ftp://x/".into(), "check[shop].url");
-        check(|c| c.method = "POST".into(), "check[shop].method");
-        check(
-            |c| c.expected_status = vec![200, 70000],
-            "check[shop].expected_status",
-        );
-        check(|c| c.interval_ms = 500, "check[shop].interval_ms");
-    }
-
-    #[test]
-    fn assignment_keeps_valid_checks() {
-        let bad_check = pb::Check {
-            method: "PUT".into(),
-            ..pb_check()
-        };
-        let other = pb::Check {
-            id: "blog".into(),
-            ..pb_check()
-        };
-        let msg = pb::CollectorMessage {
-            msg: Some(Down::Assignment(pb::Assignment {
-                checks: vec![bad_check, other],
-            })),
-        };
-        match downlink(msg).unwrap() {
-            Downlink::Assignment { checks, rejected } => {
-                assert_eq!(checks.len(), 1);
-                assert_eq!(checks[0].id, "blog");
-                assert_eq!(rejected.len(), 1);
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn results_carry_kind_and_detail() {
-        let report = ProbeReport {
-            check_id: "shop".into(),
-            round_id: 3,
-            started_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1234),
-            duration: Duration::from_micros(5678),
-            status_code: 503,
-            failure: Some(ProbeFailure::new(ErrorKind::HttpStatus, "HTTP 503")),
-            phases: Default::default(),
-            cert_not_after: None,
-        };
-        let msg = results(&[Sequenced { seq: 9, report }]);
-        let Some(Up::Results(batch)) = msg.msg else {
-            panic!("not a result batch")
-        };
-        let r = &batch.results[0];
-        assert_eq!(r.seq, 9);
-        assert_eq!(r.round_id, 3);
-        assert_eq!(r.started_at_ms, 1234);
-        assert_eq!(r.duration_us, 5678);
-        assert!(!r.ok);
-        assert_eq!(r.status_code, 503);
-        assert_eq!(r.error_kind, pb::ErrorKind::HttpStatus as i32);
-        assert_eq!(r.error_detail, "HTTP 503");
-    }
-
-    #[test]
-    fn welcome_defaults_heartbeat() {
-        let msg = pb::CollectorMessage {
-            msg: Some(Down::Welcome(pb::Welcome {
-                agent_id: "a".into(),
-                ..Default::default()
-            })),
-        };
-        let Downlink::Welcome(w) = downlink(msg).unwrap() else {
-            panic!("not a welcome")
-        };
-        assert_eq!(w.heartbeat_interval, Duration::from_secs(10));
-        assert_eq!(w.credential, None);
-    }
-}
+mod tests;

@@ -1,16 +1,18 @@
 //! Why a session with the collector ended, split into fatal (stop the
 //! agent, exit 3) and transient (reconnect with backoff).
 //!
-//! `from_status` is the one place gRPC codes are interpreted; nothing matches
-//! on message text.
+//! `from_status` is the one place the agent interprets gRPC codes, through
+//! the contract's table (`picket_proto::contract::classify`); nothing
+//! matches on message text.
 
+use picket_proto::contract::{Disposition, classify};
 use tonic::Code;
 
 /// A session failure.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     /// The collector refused us for good (bad token or credential,
-    /// incompatible protocol). Fatal.
+    /// incompatible protocol, unusable hello). Fatal.
     #[error("refused by collector: {0}")]
     Refused(String),
     /// Another process is connected with our agent id. Transient: the
@@ -56,12 +58,13 @@ impl LinkError {
     /// Maps a gRPC status from the collector.
     pub fn from_status(status: tonic::Status) -> LinkError {
         let message = status.message().to_owned();
-        match status.code() {
-            Code::Unauthenticated | Code::PermissionDenied | Code::FailedPrecondition => {
-                LinkError::Refused(message)
-            }
-            Code::AlreadyExists => LinkError::AlreadyConnected(message),
-            code => LinkError::Status { code, message },
+        match classify(status.code()) {
+            Disposition::Fatal => LinkError::Refused(message),
+            Disposition::AlreadyConnected => LinkError::AlreadyConnected(message),
+            Disposition::Transient => LinkError::Status {
+                code: status.code(),
+                message,
+            },
         }
     }
 
@@ -96,6 +99,11 @@ mod tests {
             tonic::Status::failed_precondition("protocol version 9 is not supported"),
             true,
             "refused by collector: protocol version 9 is not supported",
+        );
+        check(
+            tonic::Status::invalid_argument("invalid hello: agent_id must be 1 to 128 characters"),
+            true,
+            "refused by collector: invalid hello: agent_id must be 1 to 128 characters",
         );
         check(
             tonic::Status::already_exists("agent id X is already connected"),

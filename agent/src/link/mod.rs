@@ -8,27 +8,27 @@
 //! waits (exponential backoff with full jitter, reset after a session that
 //! got past Welcome) and reconnects, replaying every unacknowledged result.
 //! A fatal refusal ends [`LinkActor::run`] with an error; nothing else does
-//! except shutdown.
+//! except shutdown. The stream carries domain messages ([`Uplink`] up,
+//! [`Downlink`] down); [`convert`] opens it and does the wire.
 
+mod backoff;
 pub mod convert;
 pub mod error;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use picket_proto::agent::v1::agent_link_client::AgentLinkClient;
-use picket_proto::agent::v1::{AgentMessage, CollectorMessage};
-use rand::Rng;
+use picket_proto::contract::AGENT_MAX_BACKOFF;
 use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, error, info, warn};
 
+use self::backoff::Backoff;
 pub use error::LinkError;
 
-use crate::domain::{Downlink, ProbeReport, Welcome};
+use crate::domain::{Downlink, Hello, ProbeReport, Uplink, Welcome};
 use crate::heartbeat::HostSampler;
 use crate::identity::{Identity, IdentityStore};
 use crate::outbox::Outbox;
@@ -60,7 +60,8 @@ pub struct LinkSettings {
 
 impl LinkSettings {
     /// Settings with the product defaults: 10 s welcome timeout, backoff
-    /// 1 s → 30 s.
+    /// 1 s → 30 s (the contract's `AGENT_MAX_BACKOFF`, which the
+    /// collector's settle window counts on).
     pub fn new(
         collector: String,
         enrollment_token: String,
@@ -76,32 +77,8 @@ impl LinkSettings {
             labels,
             welcome_timeout: Duration::from_secs(10),
             backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(30),
+            backoff_max: AGENT_MAX_BACKOFF,
         }
-    }
-}
-
-/// Exponential backoff with full jitter.
-#[derive(Debug)]
-struct Backoff {
-    initial: Duration,
-    max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    fn next_delay(&mut self) -> Duration {
-        let cap = self
-            .initial
-            .saturating_mul(2u32.saturating_pow(self.attempt))
-            .min(self.max);
-        self.attempt = self.attempt.saturating_add(1).min(31);
-        let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX);
-        Duration::from_millis(rand::rng().random_range(0..=ms))
-    }
-
-    fn reset(&mut self) {
-        self.attempt = 0;
     }
 }
 
@@ -113,9 +90,9 @@ enum SessionEnd {
 /// An open stream after Welcome.
 struct Session {
     /// Messages to the collector (the request stream's sender).
-    tx: mpsc::Sender<AgentMessage>,
+    tx: mpsc::Sender<Uplink>,
     /// Messages from the collector.
-    inbound: Streaming<CollectorMessage>,
+    inbound: convert::Inbound,
     welcome: Welcome,
 }
 
@@ -157,11 +134,7 @@ impl LinkActor {
     /// Runs until `shutdown` is cancelled (`Ok`) or the collector refuses
     /// the agent for good (`Err`, always a fatal [`LinkError`]).
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), LinkError> {
-        let mut backoff = Backoff {
-            initial: self.settings.backoff_initial,
-            max: self.settings.backoff_max,
-            attempt: 0,
-        };
+        let mut backoff = Backoff::new(self.settings.backoff_initial, self.settings.backoff_max);
         let mut last_failure: Option<String> = None;
         loop {
             let (error, welcomed) = match self.session(&shutdown).await {
@@ -218,12 +191,13 @@ impl LinkActor {
     }
 
     async fn session(&mut self, shutdown: &CancellationToken) -> SessionEnd {
-        let hello = convert::hello(&convert::HelloInfo {
-            identity: &self.identity,
-            enrollment_token: &self.settings.enrollment_token,
-            name: &self.settings.name,
-            region: &self.settings.region,
-            labels: &self.settings.labels,
+        let hello = Uplink::Hello(Hello {
+            agent_id: self.identity.agent_id.clone(),
+            credential: self.identity.credential.clone(),
+            enrollment_token: self.settings.enrollment_token.clone(),
+            name: self.settings.name.clone(),
+            region: self.settings.region.clone(),
+            labels: self.settings.labels.clone(),
         });
         let open = open_session(
             self.settings.collector.clone(),
@@ -295,14 +269,17 @@ impl LinkActor {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
-                msg = inbound.message() => match msg {
-                    Ok(Some(msg)) => {
+                msg = inbound.next() => match msg {
+                    Some(Ok(Ok(msg))) => {
                         if !self.handle(msg).await {
                             return Ok(());
                         }
                     }
-                    Ok(None) => return Err(LinkError::Closed),
-                    Err(status) => return Err(LinkError::from_status(status)),
+                    Some(Ok(Err(e))) => {
+                        warn!(error = %e, "ignoring an unusable message from the collector");
+                    }
+                    Some(Err(status)) => return Err(LinkError::from_status(status)),
+                    None => return Err(LinkError::Closed),
                 },
                 _ = heartbeat.tick() => {
                     let msg = self.heartbeat();
@@ -314,7 +291,7 @@ impl LinkActor {
                     Ok(permit) => {
                         let batch = self.outbox.next_batch(MAX_BATCH);
                         debug!(results = batch.len(), "sending results");
-                        permit.send(convert::results(&batch));
+                        permit.send(Uplink::Results(batch));
                     }
                     Err(_) => return Err(LinkError::Closed),
                 },
@@ -325,15 +302,8 @@ impl LinkActor {
 
     /// Handles one collector message; `false` when the agent is shutting
     /// down (the scheduler is gone).
-    async fn handle(&mut self, msg: CollectorMessage) -> bool {
-        let downlink = match convert::downlink(msg) {
-            Ok(d) => d,
-            Err(e) => {
-                warn!(error = %e, "ignoring an unusable message from the collector");
-                return true;
-            }
-        };
-        match downlink {
+    async fn handle(&mut self, msg: Downlink) -> bool {
+        match msg {
             Downlink::Welcome(_) => {
                 warn!("ignoring a second welcome from the collector");
                 true
@@ -355,21 +325,24 @@ impl LinkActor {
         }
     }
 
-    fn heartbeat(&mut self) -> AgentMessage {
+    fn heartbeat(&mut self) -> Uplink {
         let mut stats = self.sampler.sample();
         stats.agent_version = env!("CARGO_PKG_VERSION").to_owned();
         stats.checks_assigned = self.scheduler.stats().assigned();
         stats.checks_in_flight = self.scheduler.stats().in_flight();
         stats.results_buffered = self.outbox.len() as u64;
         stats.results_dropped = self.outbox.dropped();
-        convert::heartbeat(&stats, SystemTime::now())
+        Uplink::Heartbeat {
+            time: SystemTime::now(),
+            stats,
+        }
     }
 }
 
 /// Connects, sends Hello, and waits for Welcome.
 async fn open_session(
     collector: String,
-    hello: AgentMessage,
+    hello: Uplink,
     welcome_timeout: Duration,
 ) -> Result<Session, LinkError> {
     let endpoint = Endpoint::from_shared(collector)
@@ -380,22 +353,19 @@ async fn open_session(
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
     let channel: Channel = endpoint.connect().await.map_err(LinkError::Unreachable)?;
-    let mut client = AgentLinkClient::new(channel);
     let (tx, rx) = mpsc::channel(8);
     // The receiver is alive, so this cannot fail; Hello goes out first.
     tx.send(hello).await.map_err(|_| LinkError::Closed)?;
     let welcome = async {
-        let response = client
-            .connect(ReceiverStream::new(rx))
+        let mut inbound = convert::connect(channel, rx)
             .await
             .map_err(LinkError::from_status)?;
-        let mut inbound = response.into_inner();
         let first = inbound
-            .message()
+            .next()
             .await
-            .map_err(LinkError::from_status)?
-            .ok_or(LinkError::Closed)?;
-        match convert::downlink(first) {
+            .ok_or(LinkError::Closed)?
+            .map_err(LinkError::from_status)?;
+        match first {
             Ok(Downlink::Welcome(welcome)) => Ok((inbound, welcome)),
             Ok(other) => Err(LinkError::Protocol(format!(
                 "expected welcome first, got {other:?}"
@@ -411,28 +381,4 @@ async fn open_session(
         inbound,
         welcome,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_to_the_cap_and_resets() {
-        let mut b = Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(30),
-            attempt: 0,
-        };
-        let caps = [1, 2, 4, 8, 16, 30, 30, 30];
-        for cap in caps {
-            let d = b.next_delay();
-            assert!(d <= Duration::from_secs(cap), "{d:?} > {cap}s");
-        }
-        for _ in 0..100 {
-            assert!(b.next_delay() <= Duration::from_secs(30));
-        }
-        b.reset();
-        assert!(b.next_delay() <= Duration::from_secs(1));
-    }
 }

@@ -36,7 +36,7 @@ use crate::time::{now_ms, rfc3339};
 const HEARTBEAT_HISTORY_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// The protocol version this collector speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub use picket_proto::contract::PROTOCOL_VERSION;
 
 /// How a live agent is reached.
 #[derive(Debug, Clone)]

@@ -140,7 +140,7 @@ impl Config {
 /// The longest an agent waits between reconnect attempts (its backoff cap).
 /// The default settle window adds it, so agents reconnecting after a
 /// collector restart are not declared dead meanwhile.
-pub const AGENT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub use picket_proto::contract::AGENT_MAX_BACKOFF;
 
 /// Every event type the collector emits (webhook `events` must name these).
 pub const EVENT_TYPES: &[&str] = &[

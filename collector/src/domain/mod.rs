@@ -7,6 +7,7 @@ pub mod quorum;
 use std::fmt;
 use std::str::FromStr;
 
+pub use picket_proto::contract::HostStats;
 pub use quorum::Quorum;
 
 /// A service id (the slug from the configuration).
@@ -128,25 +129,6 @@ pub struct Observation {
     pub received: tokio::time::Instant,
 }
 
-/// Host statistics an agent reports with its heartbeats.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HostStats {
-    pub cpu_percent: f64,
-    pub load1: f64,
-    pub load5: f64,
-    pub load15: f64,
-    pub mem_total_bytes: u64,
-    pub mem_used_bytes: u64,
-    pub disk_total_bytes: u64,
-    pub disk_used_bytes: u64,
-    pub uptime_s: u64,
-    pub agent_version: String,
-    pub checks_assigned: u32,
-    pub checks_in_flight: u32,
-    pub results_buffered: u64,
-    pub results_dropped: u64,
-}
-
 /// What an agent says about itself when it connects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hello {
@@ -179,8 +161,8 @@ pub struct CheckSpec {
     pub reuse_connections: bool,
 }
 
-/// A message from the collector to one agent. Converted to proto by the
-/// session, the only place that sees the wire.
+/// A message from the collector to one agent. Converted to proto at the
+/// link's edge (`link/convert.rs`), where the response stream is built.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Downlink {
     /// The complete set of checks the agent must run.
@@ -189,4 +171,21 @@ pub enum Downlink {
     Recheck { service: ServiceId, round_id: u64 },
     /// Every result up to `seq` is committed.
     Ack(u64),
+}
+
+/// A message from one agent, as converted at the link's edge
+/// (`link/convert.rs`) before its session sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Uplink {
+    /// The stream's first message (a second one ends the session).
+    Hello(Hello),
+    /// A batch of results. A result that fails conversion is dropped alone
+    /// and its reason listed in `rejected`; the rest of the batch stands.
+    Results {
+        results: Vec<ProbeResult>,
+        rejected: Vec<String>,
+    },
+    /// A heartbeat's host stats (liveness uses the collector's clock, so the
+    /// agent's timestamp is not kept).
+    Heartbeat(HostStats),
 }

@@ -1,14 +1,44 @@
-//! Agent proto ↔ domain: the only collector file that names
-//! `picket.agent.v1` types. Incoming messages are checked here and a bad
-//! field is a typed error naming it.
+//! Agent proto ↔ domain: with the `AgentLink` trait impl, the only
+//! collector code that names `picket.agent.v1` types. Incoming messages are
+//! checked here and a bad field is a typed error naming it.
+//!
+//! [`uplinks`] and [`downlinks`] wrap the two halves of a gRPC stream so the
+//! session reads [`Uplink`]s and writes [`Downlink`]s.
+
+use std::pin::Pin;
 
 use picket_proto::agent::v1 as pb;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Status, Streaming};
 
 use crate::agents::Welcome;
-use crate::domain::{CheckSpec, Downlink, ErrorKind, Hello, HostStats, ProbeOutcome, ProbeResult};
+use crate::domain::{
+    CheckSpec, Downlink, ErrorKind, Hello, HostStats, ProbeOutcome, ProbeResult, Uplink,
+};
+
+/// The response stream of `AgentLink.Connect`.
+pub type DownStream = Pin<Box<dyn Stream<Item = Result<pb::CollectorMessage, Status>> + Send>>;
+
+/// An agent's messages, converted.
+pub type UplinkStream = Pin<Box<dyn Stream<Item = Result<Uplink, UplinkError>> + Send>>;
+
+/// Why an agent's stream did not yield a message.
+#[derive(Debug, thiserror::Error)]
+pub enum UplinkError {
+    /// The stream itself failed (reset, cancelled, bad frame).
+    #[error("stream error: {}", .0.message())]
+    Stream(Status),
+    /// A message arrived that cannot be used.
+    #[error(transparent)]
+    Malformed(#[from] ConvertError),
+}
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConvertError {
+    #[error("empty message: msg is not set")]
+    EmptyMessage,
     #[error("result seq must be at least 1")]
     ZeroSeq,
     #[error("result {seq}: check_id is empty")]
@@ -21,7 +51,47 @@ pub enum ConvertError {
     BadStatus { seq: u64, value: u32 },
 }
 
-pub fn hello(h: pb::Hello) -> Hello {
+/// Converts one agent message. Results that fail conversion are listed in
+/// `Uplink::Results::rejected`, not returned as an error.
+pub fn uplink(m: pb::AgentMessage) -> Result<Uplink, ConvertError> {
+    use pb::agent_message::Msg;
+    Ok(match m.msg.ok_or(ConvertError::EmptyMessage)? {
+        Msg::Hello(h) => Uplink::Hello(hello(h)),
+        Msg::Results(batch) => {
+            let mut results = Vec::with_capacity(batch.results.len());
+            let mut rejected = Vec::new();
+            for r in batch.results {
+                match ProbeResult::try_from(r) {
+                    Ok(r) => results.push(r),
+                    Err(e) => rejected.push(e.to_string()),
+                }
+            }
+            Uplink::Results { results, rejected }
+        }
+        Msg::Heartbeat(hb) => Uplink::Heartbeat(hb.stats.map(HostStats::from).unwrap_or_default()),
+    })
+}
+
+/// The request stream of `AgentLink.Connect`, converted message by message.
+pub fn uplinks(inbound: Streaming<pb::AgentMessage>) -> UplinkStream {
+    Box::pin(inbound.map(|m| match m {
+        Ok(m) => uplink(m).map_err(UplinkError::Malformed),
+        Err(status) => Err(UplinkError::Stream(status)),
+    }))
+}
+
+/// The response stream of `AgentLink.Connect`: `welcome` first, then
+/// everything the session sends on `outbound`'s sender.
+pub fn downlinks(
+    welcome: &Welcome,
+    outbound: mpsc::Receiver<Result<Downlink, Status>>,
+) -> DownStream {
+    let first = tokio_stream::once(Ok(self::welcome(welcome)));
+    let rest = ReceiverStream::new(outbound).map(|d| d.map(downlink));
+    Box::pin(first.chain(rest))
+}
+
+fn hello(h: pb::Hello) -> Hello {
     Hello {
         protocol_version: h.protocol_version,
         agent_id: h.agent_id,
@@ -34,7 +104,7 @@ pub fn hello(h: pb::Hello) -> Hello {
     }
 }
 
-pub fn welcome(w: &Welcome) -> pb::CollectorMessage {
+fn welcome(w: &Welcome) -> pb::CollectorMessage {
     pb::CollectorMessage {
         msg: Some(pb::collector_message::Msg::Welcome(pb::Welcome {
             agent_id: w.agent_id.clone(),
@@ -112,25 +182,6 @@ impl TryFrom<pb::ProbeResult> for ProbeResult {
     }
 }
 
-pub fn stats(s: pb::HostStats) -> HostStats {
-    HostStats {
-        cpu_percent: s.cpu_percent,
-        load1: s.load1,
-        load5: s.load5,
-        load15: s.load15,
-        mem_total_bytes: s.mem_total_bytes,
-        mem_used_bytes: s.mem_used_bytes,
-        disk_total_bytes: s.disk_total_bytes,
-        disk_used_bytes: s.disk_used_bytes,
-        uptime_s: s.uptime_s,
-        agent_version: s.agent_version,
-        checks_assigned: s.checks_assigned,
-        checks_in_flight: s.checks_in_flight,
-        results_buffered: s.results_buffered,
-        results_dropped: s.results_dropped,
-    }
-}
-
 fn check(c: CheckSpec) -> pb::Check {
     pb::Check {
         id: c.id,
@@ -167,53 +218,4 @@ pub fn downlink(d: Downlink) -> pb::CollectorMessage {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn result(seq: u64, ok: bool, kind: pb::ErrorKind, status: u32) -> pb::ProbeResult {
-        pb::ProbeResult {
-            seq,
-            check_id: "shop".into(),
-            ok,
-            status_code: status,
-            error_kind: kind as i32,
-            error_detail: if ok { String::new() } else { "HTTP 503".into() },
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn results_are_checked_field_by_field() {
-        let ok =
-            ProbeResult::try_from(result(1, true, pb::ErrorKind::Unspecified, 200)).expect("ok");
-        assert_eq!(
-            (ok.outcome.status_code, ok.outcome.error_kind),
-            (Some(200), None)
-        );
-        let bad = ProbeResult::try_from(result(2, false, pb::ErrorKind::HttpStatus, 503))
-            .expect("failure");
-        assert_eq!(bad.outcome.error_kind, Some(ErrorKind::HttpStatus));
-        assert_eq!(bad.outcome.error.as_deref(), Some("HTTP 503"));
-        assert_eq!(
-            ProbeResult::try_from(result(0, true, pb::ErrorKind::Unspecified, 200)),
-            Err(ConvertError::ZeroSeq)
-        );
-        assert_eq!(
-            ProbeResult::try_from(result(3, false, pb::ErrorKind::Unspecified, 0)),
-            Err(ConvertError::NoErrorKind { seq: 3 })
-        );
-        assert_eq!(
-            ProbeResult::try_from(result(4, true, pb::ErrorKind::Unspecified, 70000)),
-            Err(ConvertError::BadStatus {
-                seq: 4,
-                value: 70000
-            })
-        );
-        let mut unknown = result(5, false, pb::ErrorKind::Tls, 0);
-        unknown.error_kind = 99;
-        assert_eq!(
-            ProbeResult::try_from(unknown),
-            Err(ConvertError::BadErrorKind { seq: 5, value: 99 })
-        );
-    }
-}
+mod tests;

@@ -4,26 +4,30 @@
 //! A connection must open with `Hello`; the agents registry authenticates
 //! it (and refuses a second live connection with the same id), then a
 //! [`session`] task runs the stream until either side ends it. Refusals
-//! map to gRPC codes here, once: bad token or credential →
+//! map to gRPC codes here, once, through the contract's table
+//! (`picket_proto::contract::RefusalKind`): bad token or credential →
 //! `UNAUTHENTICATED`, duplicate id → `ALREADY_EXISTS`, wrong protocol →
-//! `FAILED_PRECONDITION`.
+//! `FAILED_PRECONDITION`, unusable hello → `INVALID_ARGUMENT`, collector
+//! trouble → `UNAVAILABLE`. [`convert`] wraps both halves of the stream, so
+//! the session sees domain messages only.
 
 pub mod convert;
 mod session;
 
-use std::pin::Pin;
 use std::time::Duration;
 
 use picket_proto::agent::v1::{self as pb, agent_link_server::AgentLink};
+use picket_proto::contract::RefusalKind;
 use tokio::sync::mpsc;
-use tokio_stream::Stream;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info_span, warn};
 
+use self::convert::{DownStream, UplinkError};
 use crate::agents::{AgentsHandle, Refusal};
+use crate::domain::Uplink;
 use crate::ingest::IngestHandle;
 
 /// Downlink messages queued per agent before the session is dropped.
@@ -56,19 +60,18 @@ impl AgentLinkService {
     }
 }
 
+/// The status a refusal travels as, through the contract's table.
 fn status(refusal: &Refusal) -> Status {
-    match refusal {
-        Refusal::BadToken | Refusal::BadCredential(_) => {
-            Status::unauthenticated(refusal.to_string())
-        }
-        Refusal::Duplicate(_) => Status::already_exists(refusal.to_string()),
-        Refusal::Incompatible(_) => Status::failed_precondition(refusal.to_string()),
-        Refusal::Invalid(_) => Status::invalid_argument(refusal.to_string()),
-        Refusal::Unavailable(_) => Status::unavailable(refusal.to_string()),
-    }
+    let kind = match refusal {
+        Refusal::BadToken => RefusalKind::BadToken,
+        Refusal::BadCredential(_) => RefusalKind::BadCredential,
+        Refusal::Duplicate(_) => RefusalKind::Duplicate,
+        Refusal::Incompatible(_) => RefusalKind::Incompatible,
+        Refusal::Invalid(_) => RefusalKind::Invalid,
+        Refusal::Unavailable(_) => RefusalKind::Unavailable,
+    };
+    kind.status(refusal.to_string())
 }
-
-type DownStream = Pin<Box<dyn Stream<Item = Result<pb::CollectorMessage, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl AgentLink for AgentLinkService {
@@ -79,19 +82,15 @@ impl AgentLink for AgentLinkService {
         request: Request<Streaming<pb::AgentMessage>>,
     ) -> Result<Response<DownStream>, Status> {
         let peer = request.remote_addr();
-        let mut inbound = request.into_inner();
-        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
+        let mut inbound = convert::uplinks(request.into_inner());
+        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.next())
             .await
-            .map_err(|_| Status::deadline_exceeded("no hello within 10s"))??;
-        let Some(pb::AgentMessage {
-            msg: Some(pb::agent_message::Msg::Hello(hello)),
-        }) = first
-        else {
-            return Err(Status::invalid_argument(
-                "the first message must be a hello",
-            ));
+            .map_err(|_| Status::deadline_exceeded("no hello within 10s"))?;
+        let hello = match first {
+            Some(Ok(Uplink::Hello(hello))) => hello,
+            Some(Err(UplinkError::Stream(status))) => return Err(status),
+            _ => return Err(RefusalKind::Invalid.status("the first message must be a hello")),
         };
-        let hello = convert::hello(hello);
         let agent_id = hello.agent_id.clone();
         let (down_tx, down_rx) = mpsc::channel(DOWNLINK_CAPACITY);
         let session_cancel = self.cancel.child_token();
@@ -106,12 +105,10 @@ impl AgentLink for AgentLinkService {
                 return Err(status(&refusal));
             }
         };
+        // The welcome goes first (the response stream starts with it); the
+        // session forwards the rest.
         let (out_tx, out_rx) = mpsc::channel(64);
-        // The welcome goes first; the session forwards the rest.
-        out_tx
-            .send(Ok(convert::welcome(&welcome)))
-            .await
-            .map_err(|_| Status::cancelled("agent went away"))?;
+        let response = convert::downlinks(&welcome, out_rx);
         let span =
             info_span!("agent_session", agent_id = %welcome.agent_id, session = welcome.session);
         let session = session::Session {
@@ -126,6 +123,50 @@ impl AgentLink for AgentLinkService {
         };
         self.tasks
             .spawn(session.run(session_cancel).instrument(span));
-        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+        Ok(Response::new(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::Code;
+
+    #[test]
+    fn refusals_travel_as_the_contract_says() {
+        fn check(refusal: Refusal, code: Code, message: &str) {
+            let s = status(&refusal);
+            assert_eq!((s.code(), s.message()), (code, message), "{refusal:?}");
+        }
+        check(
+            Refusal::BadToken,
+            Code::Unauthenticated,
+            "invalid enrollment token",
+        );
+        check(
+            Refusal::BadCredential("a1".into()),
+            Code::Unauthenticated,
+            "invalid credential for agent a1",
+        );
+        check(
+            Refusal::Duplicate("a1".into()),
+            Code::AlreadyExists,
+            "agent id a1 is already connected",
+        );
+        check(
+            Refusal::Incompatible(9),
+            Code::FailedPrecondition,
+            "unsupported protocol version 9 (this collector speaks 1)",
+        );
+        check(
+            Refusal::Invalid("agent_id must be 1 to 128 characters".into()),
+            Code::InvalidArgument,
+            "invalid hello: agent_id must be 1 to 128 characters",
+        );
+        check(
+            Refusal::Unavailable("store".into()),
+            Code::Unavailable,
+            "collector unavailable: store",
+        );
     }
 }

@@ -3,28 +3,32 @@
 //! Uplink: results go to ingest (awaiting its bounded queue, so a slow
 //! store pushes back to the agent through gRPC flow control), heartbeats to
 //! the agents registry. Downlink: domain messages from the registry,
-//! evaluator and ingest are converted and written to the stream. When the
-//! stream ends, the registry is told so it reassigns the agent's checks.
+//! evaluator and ingest are written to the stream. Both directions are
+//! already converted at the edge (`convert::uplinks`, `convert::downlinks`):
+//! the session sees domain messages only. When the stream ends, the
+//! registry is told so it reassigns the agent's checks.
 
-use picket_proto::agent::v1 as pb;
+use picket_proto::contract::RefusalKind;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tonic::{Status, Streaming};
+use tonic::Status;
 use tracing::{debug, warn};
 
-use super::convert;
+use super::convert::{UplinkError, UplinkStream};
 use crate::agents::AgentsHandle;
-use crate::domain::{AgentId, Downlink, ProbeResult};
+use crate::domain::{AgentId, Downlink, Uplink};
 use crate::ingest::{IngestHandle, Submission};
 use crate::time::now_ms;
 
 pub(super) struct Session {
     pub agent: AgentId,
     pub session: u64,
-    pub inbound: Streaming<pb::AgentMessage>,
-    /// The gRPC response stream.
-    pub outbound: mpsc::Sender<Result<pb::CollectorMessage, Status>>,
+    /// The agent's messages after the hello.
+    pub inbound: UplinkStream,
+    /// The gRPC response stream (the welcome already went out).
+    pub outbound: mpsc::Sender<Result<Downlink, Status>>,
     /// Domain messages for this agent (registry, evaluator, ingest acks).
     pub downlink: mpsc::Receiver<Downlink>,
     /// A sender to our own downlink, handed to ingest for acks.
@@ -37,24 +41,26 @@ impl Session {
     pub async fn run(mut self, cancel: CancellationToken) {
         let end = loop {
             tokio::select! {
-                msg = self.inbound.message() => match msg {
-                    Ok(Some(msg)) => {
-                        if let Err(reason) = self.uplink(msg).await {
-                            let _ = self.outbound.send(Err(Status::invalid_argument(reason.clone()))).await;
-                            break reason;
-                        }
+                msg = self.inbound.next() => {
+                    let handled = match msg {
+                        Some(Ok(msg)) => self.uplink(msg).await,
+                        Some(Err(UplinkError::Malformed(e))) => Err(e.to_string()),
+                        Some(Err(e @ UplinkError::Stream(_))) => break e.to_string(),
+                        None => break "agent closed the stream".to_owned(),
+                    };
+                    if let Err(reason) = handled {
+                        let _ = self.outbound.send(Err(RefusalKind::Invalid.status(reason.clone()))).await;
+                        break reason;
                     }
-                    Ok(None) => break "agent closed the stream".to_owned(),
-                    Err(status) => break format!("stream error: {}", status.message()),
-                },
+                }
                 down = self.downlink.recv() => {
                     let Some(down) = down else { break "downlink closed".to_owned() };
-                    if self.outbound.send(Ok(convert::downlink(down))).await.is_err() {
+                    if self.outbound.send(Ok(down)).await.is_err() {
                         break "agent went away".to_owned();
                     }
                 }
                 () = cancel.cancelled() => {
-                    let _ = self.outbound.try_send(Err(Status::unavailable("collector is shutting down or dropped this session")));
+                    let _ = self.outbound.try_send(Err(RefusalKind::Unavailable.status("collector is shutting down or dropped this session")));
                     break "session cancelled".to_owned();
                 }
             }
@@ -63,18 +69,13 @@ impl Session {
         self.agents.gone(self.agent.clone(), self.session).await;
     }
 
-    async fn uplink(&mut self, msg: pb::AgentMessage) -> Result<(), String> {
-        use pb::agent_message::Msg;
-        match msg.msg {
-            Some(Msg::Results(batch)) => {
+    async fn uplink(&mut self, msg: Uplink) -> Result<(), String> {
+        match msg {
+            Uplink::Results { results, rejected } => {
                 let received = Instant::now();
-                let mut results = Vec::with_capacity(batch.results.len());
-                for r in batch.results {
-                    match ProbeResult::try_from(r) {
-                        Ok(r) => results.push(r),
-                        // One bad result is dropped, not the whole batch.
-                        Err(e) => warn!(error = %e, "invalid result from agent"),
-                    }
+                // One bad result is dropped, not the whole batch.
+                for error in rejected {
+                    warn!(%error, "invalid result from agent");
                 }
                 if !results.is_empty() {
                     let submission = Submission {
@@ -88,15 +89,13 @@ impl Session {
                     }
                 }
             }
-            Some(Msg::Heartbeat(hb)) => {
+            Uplink::Heartbeat(stats) => {
                 // Liveness uses the collector's clock, not the agent's.
-                let stats = hb.stats.map(convert::stats).unwrap_or_default();
                 self.agents
                     .heartbeat(self.agent.clone(), now_ms(), stats)
                     .await;
             }
-            Some(Msg::Hello(_)) => return Err("hello sent twice".into()),
-            None => return Err("empty message".into()),
+            Uplink::Hello(_) => return Err("hello sent twice".into()),
         }
         Ok(())
     }

@@ -1,0 +1,199 @@
+//! Conversions at the collector's edge of the agent link.
+
+#![allow(clippy::unwrap_used)] // a failed conversion should panic here
+
+use super::*;
+
+fn result(seq: u64, ok: bool, kind: pb::ErrorKind, status: u32) -> pb::ProbeResult {
+    pb::ProbeResult {
+        seq,
+        check_id: "shop".into(),
+        ok,
+        status_code: status,
+        error_kind: kind as i32,
+        error_detail: if ok { String::new() } else { "HTTP 503".into() },
+        ..Default::default()
+    }
+}
+
+#[test]
+fn results_are_checked_field_by_field() {
+    let ok = ProbeResult::try_from(result(1, true, pb::ErrorKind::Unspecified, 200)).expect("ok");
+    assert_eq!(
+        (ok.outcome.status_code, ok.outcome.error_kind),
+        (Some(200), None)
+    );
+    let bad =
+        ProbeResult::try_from(result(2, false, pb::ErrorKind::HttpStatus, 503)).expect("failure");
+    assert_eq!(bad.outcome.error_kind, Some(ErrorKind::HttpStatus));
+    assert_eq!(bad.outcome.error.as_deref(), Some("HTTP 503"));
+    assert_eq!(
+        ProbeResult::try_from(result(0, true, pb::ErrorKind::Unspecified, 200)),
+        Err(ConvertError::ZeroSeq)
+    );
+    assert_eq!(
+        ProbeResult::try_from(result(3, false, pb::ErrorKind::Unspecified, 0)),
+        Err(ConvertError::NoErrorKind { seq: 3 })
+    );
+    assert_eq!(
+        ProbeResult::try_from(result(4, true, pb::ErrorKind::Unspecified, 70000)),
+        Err(ConvertError::BadStatus {
+            seq: 4,
+            value: 70000
+        })
+    );
+    let mut unknown = result(5, false, pb::ErrorKind::Tls, 0);
+    unknown.error_kind = 99;
+    assert_eq!(
+        ProbeResult::try_from(unknown),
+        Err(ConvertError::BadErrorKind { seq: 5, value: 99 })
+    );
+}
+
+fn up(msg: pb::agent_message::Msg) -> Result<Uplink, ConvertError> {
+    uplink(pb::AgentMessage { msg: Some(msg) })
+}
+
+#[test]
+fn uplink_messages_become_domain_messages() {
+    use pb::agent_message::Msg;
+    let hello = up(Msg::Hello(pb::Hello {
+        protocol_version: 1,
+        agent_id: "a1".into(),
+        name: "edge".into(),
+        labels: [("net".to_owned(), "x".to_owned())].into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    let Uplink::Hello(hello) = hello else {
+        panic!("not a hello: {hello:?}")
+    };
+    assert_eq!(
+        (hello.agent_id.as_str(), hello.name.as_str()),
+        ("a1", "edge")
+    );
+    assert_eq!(hello.labels.get("net").map(String::as_str), Some("x"));
+
+    let stats = pb::HostStats {
+        load1: 1.5,
+        agent_version: "0.1.0".into(),
+        ..Default::default()
+    };
+    let beat = up(Msg::Heartbeat(pb::Heartbeat {
+        time_ms: 7,
+        stats: Some(stats.clone()),
+    }));
+    assert_eq!(beat, Ok(Uplink::Heartbeat(HostStats::from(stats))));
+    let bare = up(Msg::Heartbeat(pb::Heartbeat::default()));
+    assert_eq!(bare, Ok(Uplink::Heartbeat(HostStats::default())));
+}
+
+#[test]
+fn a_bad_result_is_dropped_alone_and_named() {
+    let batch = pb::ResultBatch {
+        results: vec![
+            result(1, true, pb::ErrorKind::Unspecified, 200),
+            pb::ProbeResult {
+                check_id: String::new(),
+                ..result(2, true, pb::ErrorKind::Unspecified, 200)
+            },
+            result(3, false, pb::ErrorKind::Timeout, 0),
+        ],
+    };
+    let Uplink::Results { results, rejected } = up(pb::agent_message::Msg::Results(batch)).unwrap()
+    else {
+        panic!("not results")
+    };
+    let seqs: Vec<u64> = results.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [1, 3]);
+    assert_eq!(rejected, ["result 2: check_id is empty"]);
+}
+
+#[test]
+fn an_empty_uplink_message_is_malformed() {
+    let err = uplink(pb::AgentMessage { msg: None }).unwrap_err();
+    assert_eq!(err, ConvertError::EmptyMessage);
+    assert_eq!(err.to_string(), "empty message: msg is not set");
+}
+
+#[test]
+fn downlink_messages_become_proto() {
+    use pb::collector_message::Msg;
+    fn check(down: Downlink, expected: Msg) {
+        assert_eq!(downlink(down.clone()).msg, Some(expected), "{down:?}");
+    }
+    check(Downlink::Ack(9), Msg::Ack(pb::Ack { seq: 9 }));
+    check(
+        Downlink::Recheck {
+            service: "shop".into(),
+            round_id: 4,
+        },
+        Msg::Recheck(pb::Recheck {
+            check_id: "shop".into(),
+            round_id: 4,
+        }),
+    );
+    let spec = CheckSpec {
+        id: "shop".into(),
+        url: "https://shop.example.com/health".into(),
+        method: "GET".into(),
+        headers: [("x-a".to_owned(), "1".to_owned())].into(),
+        basic_auth: Some(("u".into(), "p".into())),
+        expected_status: vec![200, 204],
+        body_contains: None,
+        follow_redirects: true,
+        max_redirects: 5,
+        timeout_ms: 10_000,
+        interval_ms: 60_000,
+        max_body_bytes: 1024,
+        reuse_connections: false,
+    };
+    check(
+        Downlink::Assignment(vec![spec]),
+        Msg::Assignment(pb::Assignment {
+            checks: vec![pb::Check {
+                id: "shop".into(),
+                url: "https://shop.example.com/health".into(),
+                method: "GET".into(),
+                headers: [("x-a".to_owned(), "1".to_owned())].into(),
+                basic_auth: Some(pb::BasicAuth {
+                    user: "u".into(),
+                    password: "p".into(),
+                }),
+                expected_status: vec![200, 204],
+                body_contains: String::new(),
+                follow_redirects: true,
+                max_redirects: 5,
+                timeout_ms: 10_000,
+                interval_ms: 60_000,
+                max_body_bytes: 1024,
+                reuse_connections: false,
+            }],
+        }),
+    );
+}
+
+#[test]
+fn welcome_carries_the_session_facts() {
+    let w = Welcome {
+        agent_id: "a1".into(),
+        credential: None,
+        state: crate::domain::AgentState::Active,
+        heartbeat_interval: std::time::Duration::from_secs(10),
+        last_committed_seq: 12,
+        session: 3,
+    };
+    let Some(pb::collector_message::Msg::Welcome(msg)) = welcome(&w).msg else {
+        panic!("not a welcome")
+    };
+    assert_eq!(
+        msg,
+        pb::Welcome {
+            agent_id: "a1".into(),
+            credential: String::new(),
+            state: "active".into(),
+            heartbeat_interval_ms: 10_000,
+            last_committed_seq: 12,
+        }
+    );
+}

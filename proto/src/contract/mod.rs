@@ -1,0 +1,25 @@
+//! What the agent and the collector must agree on beyond the message
+//! shapes: the protocol version, how refusals travel as gRPC status codes
+//! and which of them end an agent, the agent's reconnect backoff cap, and
+//! the host statistics carried by heartbeats.
+//!
+//! Both crates import these from here, so each fact is written once. This
+//! module names generated types only in the `HostStats` conversions.
+
+mod refusal;
+mod stats;
+
+use std::time::Duration;
+
+pub use refusal::{Disposition, RefusalKind, classify};
+pub use stats::HostStats;
+
+/// The `picket.agent.v1` protocol version both sides speak; a Hello with
+/// another version is refused with [`RefusalKind::Incompatible`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The longest an agent waits between reconnect attempts (the cap of its
+/// exponential backoff). The collector's default settle window adds it, so
+/// agents reconnecting after a collector restart are not declared dead
+/// meanwhile.
+pub const AGENT_MAX_BACKOFF: Duration = Duration::from_secs(30);
