@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use picket_proto::agent::v1 as pb;
+use picket_proto::contract::PROTOCOL_VERSION;
 use picket_proto::agent::v1::agent_link_client::AgentLinkClient;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
@@ -22,9 +23,6 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::realtime::within;
 use crate::ENROLLMENT_TOKEN;
-
-/// The protocol version the scripted agent speaks.
-const PROTOCOL_VERSION: u32 = 1;
 
 /// What one probe found, as the test decides it.
 #[derive(Debug, Clone, PartialEq)]
