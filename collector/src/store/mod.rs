@@ -27,10 +27,11 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 use tokio::sync::watch;
 
+use crate::domain::EventType;
+
 pub use agents::AgentRow;
-pub use agents::agent_body;
 pub use events::{Delivery, EventRow};
-pub use requests::{NewRequest, NoteRow, Opened, RequestRow, request_body};
+pub use requests::Opened;
 pub use results::ResultRecord;
 pub use services::{MaintenanceWindow, ServiceRow};
 
@@ -78,10 +79,11 @@ impl EventSettings {
         format!("{}/requests/{id}", self.public_url)
     }
 
-    fn receivers<'a>(&'a self, event_type: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    fn receivers(&self, event_type: EventType) -> impl Iterator<Item = &str> + '_ {
+        let name = event_type.as_str();
         self.routes
             .iter()
-            .filter(move |(_, events)| events.is_empty() || events.iter().any(|e| e == event_type))
+            .filter(move |(_, events)| events.is_empty() || events.iter().any(|e| e == name))
             .map(|(name, _)| name.as_str())
     }
 }
