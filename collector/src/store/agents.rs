@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use super::requests::{Subject, close_open_of, open_of, open_with_event};
-use super::{Result, Store, StoreError, events::append_event};
+use super::{Result, Store, StoreError, events::append_event, named};
 use crate::domain::{
     AgentId, AgentSnapshot, AgentState, CloseReason, Event, HostStats, Liveness, NewRequest,
 };
@@ -36,13 +36,12 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
     };
     let labels: String = r.try_get("labels")?;
     let stats: Option<String> = r.try_get("stats")?;
-    let state: String = r.try_get("state")?;
     Ok(AgentRow {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
         region: r.try_get("region")?,
         labels: serde_json::from_str(&labels).map_err(|e| corrupt(format!("labels: {e}")))?,
-        state: state.parse().map_err(|e| corrupt(format!("{e}")))?,
+        state: named(r, "agents", "state")?,
         credential_hash: r.try_get("credential_hash")?,
         version: r.try_get("version")?,
         created_ms: r.try_get("created_ms")?,

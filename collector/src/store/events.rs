@@ -5,7 +5,7 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::{EventSettings, Result, Store, StoreError};
+use super::{EventSettings, Result, Store, named};
 use crate::domain::{Event, EventType};
 use crate::time::now_ms;
 
@@ -71,15 +71,11 @@ pub(super) async fn append_event(
 }
 
 fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow> {
-    let event_type: String = r.try_get("type")?;
     Ok(EventRow {
         seq: r.try_get("seq")?,
         event_id: r.try_get("event_id")?,
         time_ms: r.try_get("time_ms")?,
-        event_type: event_type.parse().map_err(|e| StoreError::Corrupt {
-            table: "events",
-            reason: format!("{e}"),
-        })?,
+        event_type: named(r, "events", "type")?,
         subject: r.try_get("subject")?,
         payload: r.try_get("payload")?,
     })

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
 
-use super::{EventSettings, Result, Store, StoreError, events::append_event};
+use super::{EventSettings, Result, Store, StoreError, events::append_event, named, named_opt};
 use crate::domain::texts::AUTOMATIC_AUTHOR;
 use crate::domain::{
     AgentSnapshot, CloseReason, Event, NewRequest, Note, Request, RequestSnapshot, ServiceSnapshot,
@@ -19,30 +19,20 @@ const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, ser
     equipment_id, url, opened_ms, closed_ms, close_reason";
 
 fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
-    let corrupt = |e: crate::domain::UnknownName| StoreError::Corrupt {
-        table: "requests",
-        reason: format!("{e}"),
-    };
-    let kind: String = r.try_get("kind")?;
-    let stage: String = r.try_get("stage")?;
-    let close_reason: Option<String> = r.try_get("close_reason")?;
     Ok(Request {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
-        kind: kind.parse().map_err(corrupt)?,
+        kind: named(r, "requests", "kind")?,
         priority: r.try_get("priority")?,
         description: r.try_get("description")?,
-        stage: stage.parse().map_err(corrupt)?,
+        stage: named(r, "requests", "stage")?,
         service_id: r.try_get("service_id")?,
         agent_id: r.try_get("agent_id")?,
         equipment_id: r.try_get("equipment_id")?,
         url: r.try_get("url")?,
         opened_ms: r.try_get("opened_ms")?,
         closed_ms: r.try_get("closed_ms")?,
-        close_reason: close_reason
-            .map(|c| c.parse())
-            .transpose()
-            .map_err(corrupt)?,
+        close_reason: named_opt(r, "requests", "close_reason")?,
         notes: Vec::new(),
     })
 }

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Result, Store, StoreError, events::append_event, flag, requests};
+use super::{Result, Store, StoreError, events::append_event, flag, named, requests};
 use crate::config::Config;
 use crate::domain::texts::REMOVED_NOTE;
 use crate::domain::{
@@ -41,16 +41,12 @@ const SERVICE_COLUMNS: &str = "id, url, equipment_id, active, state, ok, last_st
     last_error_kind, last_error, last_check_ms, last_latency_us, open_request_id";
 
 fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
-    let state: String = r.try_get("state")?;
     Ok(ServiceRow {
         id: r.try_get("id")?,
         url: r.try_get("url")?,
         equipment_id: r.try_get("equipment_id")?,
         active: r.try_get::<i64, _>("active")? != 0,
-        state: state.parse().map_err(|e| StoreError::Corrupt {
-            table: "services",
-            reason: format!("{e}"),
-        })?,
+        state: named(r, "services", "state")?,
         ok: r.try_get::<Option<i64>, _>("ok")?.map(|v| v != 0),
         last_status_code: r
             .try_get::<Option<i64>, _>("last_status_code")?
