@@ -26,10 +26,12 @@ use super::assignment::{Candidate, assign};
 use super::auth;
 use super::liveness::{Change, Liveness};
 use crate::config::Config;
-use crate::domain::{AgentId, AgentState, CheckSpec, Downlink, Hello, HostStats, ServiceId};
+use crate::domain::{
+    AgentId, AgentState, CheckSpec, Downlink, Event, Hello, HostStats, ServiceId, texts,
+};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
-use crate::store::{AgentRow, Store, StoreError, agent_body};
+use crate::store::{AgentRow, Store, StoreError};
 use crate::time::{now_ms, rfc3339};
 
 /// How long heartbeat history is kept.
@@ -448,12 +450,8 @@ impl AgentsActor {
         };
         if let Some(live) = self.sessions.get(&hello.agent_id) {
             warn!(agent_id = %hello.agent_id, name = %live.row.name, "refused a second connection: agent id is already connected");
-            let body = agent_body(&row, "live");
-            if let Err(e) = self
-                .store
-                .record_event("agent.duplicate", &row.id, body)
-                .await
-            {
+            let event = Event::AgentDuplicate(row.snapshot(crate::domain::Liveness::Live));
+            if let Err(e) = self.store.record_event(&event).await {
                 warn!(error = %e, "cannot record agent.duplicate");
             }
             return Err(Refusal::Duplicate(hello.agent_id));
@@ -507,7 +505,15 @@ impl AgentsActor {
         let live = self.sessions.contains_key(agent);
         let row = self
             .store
-            .set_agent_state(&row, state, if live { "live" } else { "dead" })
+            .set_agent_state(
+                &row,
+                state,
+                if live {
+                    crate::domain::Liveness::Live
+                } else {
+                    crate::domain::Liveness::Dead
+                },
+            )
             .await?;
         if let Some(s) = self.sessions.get_mut(agent) {
             s.row.state = state;
@@ -579,17 +585,12 @@ impl AgentsActor {
                     return;
                 };
                 let window = self.liveness.window();
-                let description = format!(
-                    "agent {} ({}) in region {:?} has not been heard from since {} (heartbeat every {}, {} missed)",
-                    row.name,
-                    row.id,
-                    row.region,
-                    row.last_seen_ms
-                        .map_or_else(|| "its start".to_owned(), rfc3339),
-                    crate::config::format_duration(self.config.agents.heartbeat_interval),
+                let request = texts::agent_down_request(
+                    &row.snapshot(crate::domain::Liveness::Dead),
+                    self.config.agents.heartbeat_interval,
                     self.config.agents.missed_heartbeats,
                 );
-                match self.store.agent_down(&row, &description).await {
+                match self.store.agent_down(&row, &request).await {
                     Ok(request) => {
                         self.metrics.agents_down.inc();
                         if request.is_some() {

@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 
+use crate::domain::{Liveness, Request};
 use crate::evaluator::CheckNowResult;
-use crate::store::{AgentRow, EventRow, MaintenanceWindow, RequestRow, ServiceRow};
+use crate::store::{AgentRow, EventRow, MaintenanceWindow, ServiceRow};
 
 pub fn timestamp(ms: i64) -> Timestamp {
     Timestamp {
@@ -37,20 +38,23 @@ pub fn service(s: ServiceRow, maintenance_until: Option<i64>) -> pb::Service {
     }
 }
 
-pub fn request(r: RequestRow) -> pb::Request {
+pub fn request(r: Request) -> pb::Request {
     pb::Request {
         id: r.id,
         name: r.name,
-        kind: r.kind,
+        kind: r.kind.as_str().to_owned(),
         priority: r.priority,
         description: r.description,
-        stage: r.stage,
+        stage: r.stage.as_str().to_owned(),
         service: r.service_id,
         agent: r.agent_id,
         equipment: r.equipment_id,
         opened_at: Some(timestamp(r.opened_ms)),
         closed_at: ts(r.closed_ms),
-        close_reason: r.close_reason.unwrap_or_default(),
+        close_reason: r
+            .close_reason
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
         notes: r
             .notes
             .into_iter()
@@ -66,7 +70,13 @@ pub fn request(r: RequestRow) -> pb::Request {
 
 pub fn agent(a: AgentRow, live: &HashSet<String>) -> pb::Agent {
     pb::Agent {
-        liveness: if live.contains(&a.id) { "live" } else { "dead" }.to_owned(),
+        liveness: if live.contains(&a.id) {
+            Liveness::Live
+        } else {
+            Liveness::Dead
+        }
+        .as_str()
+        .to_owned(),
         id: a.id,
         name: a.name,
         region: a.region,
@@ -110,7 +120,7 @@ pub fn event(e: EventRow) -> pb::Event {
     pb::Event {
         seq: e.seq.max(0) as u64,
         time: Some(timestamp(e.time_ms)),
-        r#type: e.event_type,
+        r#type: e.event_type.as_str().to_owned(),
         subject: e.subject,
         payload_json: e.payload,
     }

@@ -2,13 +2,20 @@
 //! proto. Conversions from and to the wire live in `link/convert.rs` and
 //! `api/convert.rs`.
 
+pub mod event;
 pub mod quorum;
+pub mod request;
+pub mod texts;
+pub mod verdict;
 
 use std::fmt;
 use std::str::FromStr;
 
+pub use event::{AgentSnapshot, Event, MaintenanceSnapshot, RequestSnapshot, ServiceSnapshot};
 pub use picket_proto::contract::HostStats;
 pub use quorum::Quorum;
+pub use request::{NewRequest, Note, Request};
+pub use verdict::{Verdict, Vote};
 
 /// A service id (the slug from the configuration).
 pub type ServiceId = String;
@@ -89,6 +96,62 @@ named_enum!(
         New => "new",
         Active => "active",
         Suspended => "suspended",
+    }
+);
+
+named_enum!(
+    /// Whether the dead-man's switch hears from an agent.
+    Liveness, "liveness" {
+        Live => "live",
+        Dead => "dead",
+    }
+);
+
+named_enum!(
+    /// What a maintenance request is about: a service that failed the
+    /// double-check (`[HTTP KO]`) or an agent gone silent (`[AGENT DOWN]`).
+    RequestKind, "request kind" {
+        Corrective => "corrective",
+        Agent => "agent",
+    }
+);
+
+named_enum!(
+    /// A maintenance request's stage.
+    Stage, "request stage" {
+        Open => "open",
+        Done => "done",
+    }
+);
+
+named_enum!(
+    /// Why a request was closed (PRODUCT.md "Precise details"): its
+    /// service or agent came back, a person closed it, or its service left
+    /// the configuration.
+    CloseReason, "close reason" {
+        Recovered => "recovered",
+        Manual => "manual",
+        Removed => "removed",
+    }
+);
+
+named_enum!(
+    /// The type of an [`Event`] (PRODUCT.md "Webhooks").
+    EventType, "event type" {
+        RequestOpened => "request.opened",
+        RequestClosed => "request.closed",
+        ServiceDown => "service.down",
+        ServiceUp => "service.up",
+        ServiceLocalFailure => "service.local_failure",
+        ServiceCertExpiring => "service.cert_expiring",
+        AgentRegistered => "agent.registered",
+        AgentApproved => "agent.approved",
+        AgentSuspended => "agent.suspended",
+        AgentDown => "agent.down",
+        AgentUp => "agent.up",
+        AgentDuplicate => "agent.duplicate",
+        MaintenanceStarted => "maintenance.started",
+        MaintenanceEnded => "maintenance.ended",
     }
 );
 

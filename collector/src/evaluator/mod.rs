@@ -365,10 +365,10 @@ impl EvaluatorActor {
     /// that knows when the observation was received).
     async fn apply(&mut self, service: &str, effects: Vec<Effect>) {
         for effect in effects {
-            if matches!(effect, Effect::ScheduleRound { .. }) {
+            let Effect::Verdict(verdict) = effect else {
                 continue;
-            }
-            if !self.lifecycle.verdict(service.to_owned(), effect).await {
+            };
+            if !self.lifecycle.verdict(service.to_owned(), verdict).await {
                 warn!(service_id = %service, "lifecycle stopped; verdict lost");
             }
         }

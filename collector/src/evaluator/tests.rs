@@ -13,8 +13,8 @@ use tokio_util::task::TaskTracker;
 
 use super::*;
 use crate::agents::{Directory, LinkHandle};
-use crate::domain::{ErrorKind, ProbeOutcome};
-use crate::lifecycle::{LifecycleHandle, Verdict};
+use crate::domain::{ErrorKind, ProbeOutcome, Verdict};
+use crate::lifecycle::{LifecycleHandle, ServiceVerdict};
 
 const CONFIG: &str = r#"
 [collector]
@@ -34,7 +34,7 @@ url = "http://shop.test"
 
 struct Harness {
     evaluator: EvaluatorHandle,
-    verdicts: mpsc::Receiver<Verdict>,
+    verdicts: mpsc::Receiver<ServiceVerdict>,
     downlink: mpsc::Receiver<Downlink>,
     directory: watch::Sender<Arc<Directory>>,
     _maintenance: watch::Sender<Arc<MaintenanceSet>>,
@@ -99,12 +99,12 @@ fn observation(ok: bool, round_id: u64, received: Instant) -> Observation {
 /// missing effect fails instead of hanging.
 const WITHIN: Duration = Duration::from_secs(600);
 
-async fn next_verdict(h: &mut Harness) -> Effect {
+async fn next_verdict(h: &mut Harness) -> Verdict {
     tokio::time::timeout(WITHIN, h.verdicts.recv())
         .await
         .expect("no verdict came")
         .expect("evaluator alive")
-        .effect
+        .verdict
 }
 
 async fn next_recheck(h: &mut Harness) -> u64 {
@@ -133,7 +133,7 @@ async fn recheck_delay_counts_from_receipt_and_a_second_failure_opens() {
     );
     assert_eq!(
         next_verdict(&mut h).await,
-        Effect::State {
+        Verdict::State {
             from: ServiceState::Up,
             to: ServiceState::Suspect
         }
@@ -150,7 +150,7 @@ async fn recheck_delay_counts_from_receipt_and_a_second_failure_opens() {
             .await
     );
     match next_verdict(&mut h).await {
-        Effect::Down {
+        Verdict::Down {
             from: ServiceState::Suspect,
             votes,
         } => {
@@ -175,7 +175,7 @@ async fn an_unanswered_round_closes_at_recheck_timeout_without_a_verdict_on_the_
     // No answer: recheck_timeout = timeout (1s) + 2s.
     assert_eq!(
         next_verdict(&mut h).await,
-        Effect::State {
+        Verdict::State {
             from: ServiceState::Suspect,
             to: ServiceState::Unknown
         }
@@ -211,7 +211,7 @@ async fn a_service_whose_last_agent_leaves_becomes_unknown() {
     h.directory.send_replace(Arc::new(Directory::default()));
     assert_eq!(
         next_verdict(&mut h).await,
-        Effect::State {
+        Verdict::State {
             from: ServiceState::Up,
             to: ServiceState::Unknown
         }

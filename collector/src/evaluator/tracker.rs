@@ -2,7 +2,8 @@
 //!
 //! It sees observations (scheduled results and recheck votes), round
 //! starts, round deadlines and maintenance changes, and answers with
-//! [`Effect`]s for the actor to carry out. No IO, no clock: the actor owns
+//! [`Effect`]s for the actor to carry out: round timers to arm and
+//! [`Verdict`]s for the lifecycle. No IO, no clock: the actor owns
 //! timers and passes in what happened.
 //!
 //! ```text
@@ -17,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::domain::{AgentId, ProbeOutcome, Quorum, ServiceState};
+use crate::domain::{AgentId, ProbeOutcome, Quorum, ServiceState, Verdict, Vote};
 
 /// The rules of one service's double-check.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,39 +29,13 @@ pub struct Policy {
     pub failures_before_down: u32,
 }
 
-/// One agent's answer in a round.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Vote {
-    pub agent: AgentId,
-    /// The agent's display name, for request descriptions.
-    pub agent_name: String,
-    pub outcome: ProbeOutcome,
-    pub time_ms: i64,
-}
-
 /// What the actor must do after a tracker step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Start a recheck round after `delay`.
     ScheduleRound { delay: Duration },
-    /// Record a state change that opens and closes nothing.
-    State {
-        from: ServiceState,
-        to: ServiceState,
-    },
-    /// Confirmed down: open a request unless one is open.
-    Down {
-        from: ServiceState,
-        votes: Vec<Vote>,
-    },
-    /// Back up: close the open request, if any.
-    Up {
-        from: ServiceState,
-        had_request: bool,
-        votes: Vec<Vote>,
-    },
-    /// Some agents failed, the quorum did not: their network is suspect.
-    LocalFailure { votes: Vec<Vote> },
+    /// Hand a verdict to the lifecycle actor.
+    Verdict(Verdict),
 }
 
 #[derive(Debug, Clone)]
@@ -124,10 +99,10 @@ impl Tracker {
 
     fn set(&mut self, to: ServiceState, effects: &mut Vec<Effect>) {
         if self.state != to {
-            effects.push(Effect::State {
+            effects.push(Effect::Verdict(Verdict::State {
                 from: self.state,
                 to,
-            });
+            }));
             self.state = to;
         }
     }
@@ -242,10 +217,10 @@ impl Tracker {
             }
             self.confirmed += 1;
             if self.confirmed >= policy.failures_before_down {
-                effects.push(Effect::Down {
+                effects.push(Effect::Verdict(Verdict::Down {
                     from: self.state,
                     votes: failing,
-                });
+                }));
                 self.state = Down;
                 self.has_open_request = true;
             } else {
@@ -257,16 +232,16 @@ impl Tracker {
             return effects;
         }
         if !failing.is_empty() {
-            effects.push(Effect::LocalFailure { votes: failing });
+            effects.push(Effect::Verdict(Verdict::LocalFailure { votes: failing }));
         }
         let had_request = self.has_open_request;
         let ok_votes = round.votes.into_iter().filter(|v| v.outcome.ok).collect();
         if self.state == Down || had_request {
-            effects.push(Effect::Up {
+            effects.push(Effect::Verdict(Verdict::Up {
                 from: self.state,
                 had_request,
                 votes: ok_votes,
-            });
+            }));
             self.state = Up;
         } else {
             self.set(Up, &mut effects);

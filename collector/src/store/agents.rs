@@ -2,13 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
 use sqlx::Row;
 
-use super::requests::{NewRequest, Subject, close_open_of, open_of, open_with_event};
-use super::{Result, Store, StoreError, events::append_event};
-use crate::domain::{AgentId, AgentState, HostStats};
-use crate::time::{now_ms, rfc3339};
+use super::requests::{Subject, close_open_of, open_of, open_with_event};
+use super::{Result, Store, StoreError, events::append_event, named};
+use crate::domain::{
+    AgentId, AgentSnapshot, AgentState, CloseReason, Event, HostStats, Liveness, NewRequest,
+};
+use crate::time::now_ms;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentRow {
@@ -35,13 +36,12 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
     };
     let labels: String = r.try_get("labels")?;
     let stats: Option<String> = r.try_get("stats")?;
-    let state: String = r.try_get("state")?;
     Ok(AgentRow {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
         region: r.try_get("region")?,
         labels: serde_json::from_str(&labels).map_err(|e| corrupt(format!("labels: {e}")))?,
-        state: state.parse().map_err(|e| corrupt(format!("{e}")))?,
+        state: named(r, "agents", "state")?,
         credential_hash: r.try_get("credential_hash")?,
         version: r.try_get("version")?,
         created_ms: r.try_get("created_ms")?,
@@ -54,21 +54,18 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
     })
 }
 
-/// The `agent` object of `agent.*` event bodies.
-pub fn agent_body(a: &AgentRow, liveness: &str) -> serde_json::Map<String, serde_json::Value> {
-    let mut m = serde_json::Map::new();
-    m.insert(
-        "agent".into(),
-        json!({
-            "id": a.id,
-            "name": a.name,
-            "region": a.region,
-            "state": a.state.as_str(),
-            "liveness": liveness,
-            "last_seen": a.last_seen_ms.map(rfc3339),
-        }),
-    );
-    m
+impl AgentRow {
+    /// The agent as `agent.*` events show it.
+    pub fn snapshot(&self, liveness: Liveness) -> AgentSnapshot {
+        AgentSnapshot {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            region: self.region.clone(),
+            state: self.state,
+            liveness,
+            last_seen_ms: self.last_seen_ms,
+        }
+    }
 }
 
 impl Store {
@@ -113,15 +110,8 @@ impl Store {
         .bind(a.last_seen_ms)
         .execute(&mut *tx)
         .await?;
-        let seq = append_event(
-            &mut tx,
-            &self.routes,
-            "agent.registered",
-            &a.id,
-            agent_body(a, "live"),
-            now_ms(),
-        )
-        .await?;
+        let event = Event::AgentRegistered(a.snapshot(Liveness::Live));
+        let seq = append_event(&mut tx, &self.routes, &event, now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(())
@@ -202,41 +192,20 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get("agent_id")?)).collect()
     }
 
-    /// The dead-man's switch fired: opens `[AGENT DOWN] {name}` (kind
-    /// `agent`) unless one is open, with `agent.down` and `request.opened`.
-    /// Returns the new request's id.
-    pub async fn agent_down(&self, a: &AgentRow, description: &str) -> Result<Option<i64>> {
+    /// The dead-man's switch fired: `agent.down`, and `new` (see
+    /// `domain::texts::agent_down_request`) opens with `request.opened`
+    /// unless the agent has an open request. Returns the new request's id.
+    pub async fn agent_down(&self, a: &AgentRow, new: &NewRequest) -> Result<Option<i64>> {
         let now = now_ms();
         let subject = Subject::Agent(&a.id);
+        let dead = a.snapshot(Liveness::Dead);
         let mut tx = self.write.begin().await?;
-        let mut last = append_event(
-            &mut tx,
-            &self.routes,
-            "agent.down",
-            &a.id,
-            agent_body(a, "dead"),
-            now,
-        )
-        .await?;
+        let event = Event::AgentDown(dead.clone());
+        let mut last = append_event(&mut tx, &self.routes, &event, now).await?;
         let mut opened = None;
         if open_of(&mut tx, subject).await?.is_none() {
-            let new = NewRequest {
-                name: format!("[AGENT DOWN] {}", a.name),
-                kind: "agent".into(),
-                priority: "2".into(),
-                description: description.to_owned(),
-                equipment_id: None,
-                url: None,
-            };
-            let (req, seq) = open_with_event(
-                &mut tx,
-                &self.routes,
-                subject,
-                &new,
-                agent_body(a, "dead"),
-                now,
-            )
-            .await?;
+            let (req, seq) =
+                open_with_event(&mut tx, &self.routes, subject, new, Some(dead), now).await?;
             opened = Some(req.id);
             last = seq;
         }
@@ -251,20 +220,13 @@ impl Store {
     pub async fn agent_up(&self, a: &AgentRow, note: &str) -> Result<Option<i64>> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
-        let mut last = append_event(
-            &mut tx,
-            &self.routes,
-            "agent.up",
-            &a.id,
-            agent_body(a, "live"),
-            now,
-        )
-        .await?;
+        let event = Event::AgentUp(a.snapshot(Liveness::Live));
+        let mut last = append_event(&mut tx, &self.routes, &event, now).await?;
         let closed = close_open_of(
             &mut tx,
             &self.routes,
             Subject::Agent(&a.id),
-            "recovered",
+            CloseReason::Recovered,
             note,
             now,
         )
@@ -284,17 +246,18 @@ impl Store {
         &self,
         a: &AgentRow,
         state: AgentState,
-        liveness: &str,
+        liveness: Liveness,
     ) -> Result<AgentRow> {
         let mut row = a.clone();
         if a.state == state {
             return Ok(row);
         }
         row.state = state;
+        let snapshot = row.snapshot(liveness);
         let event = match state {
-            AgentState::Active => "agent.approved",
-            AgentState::Suspended => "agent.suspended",
-            AgentState::New => "agent.registered",
+            AgentState::Active => Event::AgentApproved(snapshot),
+            AgentState::Suspended => Event::AgentSuspended(snapshot),
+            AgentState::New => Event::AgentRegistered(snapshot),
         };
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE agents SET state = $1 WHERE id = $2")
@@ -302,15 +265,7 @@ impl Store {
             .bind(&a.id)
             .execute(&mut *tx)
             .await?;
-        let seq = append_event(
-            &mut tx,
-            &self.routes,
-            event,
-            &a.id,
-            agent_body(&row, liveness),
-            now_ms(),
-        )
-        .await?;
+        let seq = append_event(&mut tx, &self.routes, &event, now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(row)

@@ -1,10 +1,13 @@
 //! The event log (strictly increasing `seq`) and the webhook outbox.
+//!
+//! An event is written once, as [`Event::encode`]'s text: the log row
+//! (what WatchEvents streams) and every outbox row carry the same body.
 
-use serde_json::{Map, Value};
 use sqlx::{AnyConnection, Row};
 
-use super::{EventSettings, Result, Store};
-use crate::time::rfc3339;
+use super::{EventSettings, Result, Store, named};
+use crate::domain::{Event, EventType};
+use crate::time::now_ms;
 
 /// One committed event.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,7 +15,7 @@ pub struct EventRow {
     pub seq: i64,
     pub event_id: String,
     pub time_ms: i64,
-    pub event_type: String,
+    pub event_type: EventType,
     pub subject: String,
     /// The JSON body webhooks receive.
     pub payload: String,
@@ -30,28 +33,24 @@ pub struct Delivery {
     pub first_attempt_ms: Option<i64>,
 }
 
-/// Appends an event inside `conn`'s transaction, with its outbox rows.
-/// `body` gets `event`, `event_id` and `time`. Returns the event's seq.
+/// Appends `event` inside `conn`'s transaction, with its outbox rows.
+/// Returns the event's seq.
 pub(super) async fn append_event(
     conn: &mut AnyConnection,
     settings: &EventSettings,
-    event_type: &str,
-    subject: &str,
-    mut body: Map<String, Value>,
+    event: &Event,
     now_ms: i64,
 ) -> Result<i64> {
     let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
-    body.insert("event".into(), event_type.into());
-    body.insert("event_id".into(), event_id.clone().into());
-    body.insert("time".into(), rfc3339(now_ms).into());
-    let payload = Value::Object(body).to_string();
+    let event_type = event.event_type();
+    let payload = event.encode(&event_id, now_ms);
     let row = sqlx::query(
         "INSERT INTO events (event_id, time_ms, type, subject, payload) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
     )
     .bind(&event_id)
     .bind(now_ms)
-    .bind(event_type)
-    .bind(subject)
+    .bind(event_type.as_str())
+    .bind(event.subject())
     .bind(&payload)
     .fetch_one(&mut *conn)
     .await?;
@@ -71,7 +70,27 @@ pub(super) async fn append_event(
     Ok(seq)
 }
 
+fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow> {
+    Ok(EventRow {
+        seq: r.try_get("seq")?,
+        event_id: r.try_get("event_id")?,
+        time_ms: r.try_get("time_ms")?,
+        event_type: named(r, "events", "type")?,
+        subject: r.try_get("subject")?,
+        payload: r.try_get("payload")?,
+    })
+}
+
 impl Store {
+    /// Appends an event that changes no row (a local failure, a duplicate agent).
+    pub async fn record_event(&self, event: &Event) -> Result<i64> {
+        let mut tx = self.write.begin().await?;
+        let seq = append_event(&mut tx, &self.routes, event, now_ms()).await?;
+        tx.commit().await?;
+        self.published(Some(seq));
+        Ok(seq)
+    }
+
     pub(super) async fn last_event_seq(&self) -> Result<i64> {
         let row = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")
             .fetch_one(&self.read)
@@ -88,18 +107,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    seq: r.try_get("seq")?,
-                    event_id: r.try_get("event_id")?,
-                    time_ms: r.try_get("time_ms")?,
-                    event_type: r.try_get("type")?,
-                    subject: r.try_get("subject")?,
-                    payload: r.try_get("payload")?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_row).collect()
     }
 
     /// Pending deliveries of `webhook` due at `now_ms`, oldest first.

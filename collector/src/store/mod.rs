@@ -23,14 +23,16 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::any::AnyRow;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::watch;
 
+use crate::domain::{EventType, UnknownName};
+
 pub use agents::AgentRow;
-pub use agents::agent_body;
 pub use events::{Delivery, EventRow};
-pub use requests::{NewRequest, NoteRow, Opened, RequestRow, request_body};
+pub use requests::Opened;
 pub use results::ResultRecord;
 pub use services::{MaintenanceWindow, ServiceRow};
 
@@ -78,10 +80,11 @@ impl EventSettings {
         format!("{}/requests/{id}", self.public_url)
     }
 
-    fn receivers<'a>(&'a self, event_type: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    fn receivers(&self, event_type: EventType) -> impl Iterator<Item = &str> + '_ {
+        let name = event_type.as_str();
         self.routes
             .iter()
-            .filter(move |(_, events)| events.is_empty() || events.iter().any(|e| e == event_type))
+            .filter(move |(_, events)| events.is_empty() || events.iter().any(|e| e == name))
             .map(|(name, _)| name.as_str())
     }
 }
@@ -181,6 +184,34 @@ fn sqlite_pragmas(
 
 fn flag(v: bool) -> i64 {
     i64::from(v)
+}
+
+/// Reads `column` of a `table` row as one of the domain's named enums
+/// (state, kind, stage, event type); an unknown name is a corrupt row.
+fn named<T: FromStr<Err = UnknownName>>(
+    r: &AnyRow,
+    table: &'static str,
+    column: &str,
+) -> Result<T> {
+    let value: String = r.try_get(column)?;
+    parse_name(table, &value)
+}
+
+/// [`named`] for a nullable column.
+fn named_opt<T: FromStr<Err = UnknownName>>(
+    r: &AnyRow,
+    table: &'static str,
+    column: &str,
+) -> Result<Option<T>> {
+    let value: Option<String> = r.try_get(column)?;
+    value.map(|v| parse_name(table, &v)).transpose()
+}
+
+fn parse_name<T: FromStr<Err = UnknownName>>(table: &'static str, value: &str) -> Result<T> {
+    value.parse().map_err(|e: UnknownName| StoreError::Corrupt {
+        table,
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -5,91 +5,57 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Row};
 
-use super::{EventSettings, Result, Store, StoreError, events::append_event};
-use crate::time::{now_ms, rfc3339};
-
-/// A request to open.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewRequest {
-    pub name: String,
-    /// `corrective` or `agent`.
-    pub kind: String,
-    pub priority: String,
-    pub description: String,
-    pub equipment_id: Option<String>,
-    pub url: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct NoteRow {
-    pub author: String,
-    pub time_ms: i64,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequestRow {
-    pub id: i64,
-    pub name: String,
-    pub kind: String,
-    pub priority: String,
-    pub description: String,
-    /// `open` or `done`.
-    pub stage: String,
-    pub service_id: Option<String>,
-    pub agent_id: Option<String>,
-    pub equipment_id: Option<String>,
-    pub url: Option<String>,
-    pub opened_ms: i64,
-    pub closed_ms: Option<i64>,
-    pub close_reason: Option<String>,
-    pub notes: Vec<NoteRow>,
-}
+use super::{EventSettings, Result, Store, StoreError, events::append_event, named, named_opt};
+use crate::domain::texts::AUTOMATIC_AUTHOR;
+use crate::domain::{
+    AgentSnapshot, CloseReason, Event, NewRequest, Note, Request, RequestSnapshot, ServiceSnapshot,
+    Stage,
+};
+use crate::time::now_ms;
 
 const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, service_id, agent_id, \
     equipment_id, url, opened_ms, closed_ms, close_reason";
 
-fn request_row(r: &sqlx::any::AnyRow) -> Result<RequestRow> {
-    Ok(RequestRow {
+fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
+    Ok(Request {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
-        kind: r.try_get("kind")?,
+        kind: named(r, "requests", "kind")?,
         priority: r.try_get("priority")?,
         description: r.try_get("description")?,
-        stage: r.try_get("stage")?,
+        stage: named(r, "requests", "stage")?,
         service_id: r.try_get("service_id")?,
         agent_id: r.try_get("agent_id")?,
         equipment_id: r.try_get("equipment_id")?,
         url: r.try_get("url")?,
         opened_ms: r.try_get("opened_ms")?,
         closed_ms: r.try_get("closed_ms")?,
-        close_reason: r.try_get("close_reason")?,
+        close_reason: named_opt(r, "requests", "close_reason")?,
         notes: Vec::new(),
     })
 }
 
-async fn notes_of(conn: &mut AnyConnection, id: i64) -> Result<Vec<NoteRow>> {
+fn note_row(r: &sqlx::any::AnyRow) -> Result<Note> {
+    Ok(Note {
+        author: r.try_get("author")?,
+        time_ms: r.try_get("time_ms")?,
+        text: r.try_get("text")?,
+    })
+}
+
+async fn notes_of(conn: &mut AnyConnection, id: i64) -> Result<Vec<Note>> {
     let rows = sqlx::query(
         "SELECT author, time_ms, text FROM request_notes WHERE request_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(NoteRow {
-                author: r.try_get("author")?,
-                time_ms: r.try_get("time_ms")?,
-                text: r.try_get("text")?,
-            })
-        })
-        .collect()
+    rows.iter().map(note_row).collect()
 }
 
-pub(super) async fn fetch_in(conn: &mut AnyConnection, id: i64) -> Result<RequestRow> {
+pub(super) async fn fetch_in(conn: &mut AnyConnection, id: i64) -> Result<Request> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
     ));
@@ -107,14 +73,15 @@ pub(super) async fn fetch_in(conn: &mut AnyConnection, id: i64) -> Result<Reques
 pub(super) async fn close_in(
     conn: &mut AnyConnection,
     id: i64,
-    reason: &str,
+    reason: CloseReason,
     author: &str,
     text: &str,
     now_ms: i64,
-) -> Result<Option<RequestRow>> {
-    let done = sqlx::query("UPDATE requests SET stage = 'done', closed_ms = $1, close_reason = $2 WHERE id = $3 AND stage = 'open'")
+) -> Result<Option<Request>> {
+    let done = sqlx::query("UPDATE requests SET stage = $1, closed_ms = $2, close_reason = $3 WHERE id = $4 AND stage = 'open'")
+        .bind(Stage::Done.as_str())
         .bind(now_ms)
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(id)
         .execute(&mut *conn)
         .await?;
@@ -139,79 +106,49 @@ pub(super) async fn close_with_event(
     conn: &mut AnyConnection,
     settings: &EventSettings,
     id: i64,
-    reason: &str,
+    reason: CloseReason,
     text: &str,
     now_ms: i64,
-) -> Result<Option<(RequestRow, i64)>> {
-    let Some(req) = close_in(conn, id, reason, "picket", text, now_ms).await? else {
+) -> Result<Option<(Request, i64)>> {
+    let Some(req) = close_in(conn, id, reason, AUTOMATIC_AUTHOR, text, now_ms).await? else {
         return Ok(None);
     };
-    let body = request_body(&req, &equipment_name_in(conn, &req).await?, settings);
-    let seq = append_event(
-        conn,
-        settings,
-        "request.closed",
-        &id.to_string(),
-        body,
-        now_ms,
-    )
-    .await?;
+    let event = Event::RequestClosed(snapshot_in(conn, settings, &req).await?);
+    let seq = append_event(conn, settings, &event, now_ms).await?;
     Ok(Some((req, seq)))
 }
 
-pub(super) async fn equipment_name_in(
+/// `request` as `request.*` events show it: with its equipment's name and link.
+async fn snapshot_in(
     conn: &mut AnyConnection,
-    req: &RequestRow,
-) -> Result<String> {
-    let Some(eq) = &req.equipment_id else {
-        return Ok(String::new());
-    };
-    let row = sqlx::query("SELECT name FROM equipment WHERE id = $1")
-        .bind(eq)
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(match row {
-        Some(r) => r.try_get("name")?,
-        None => eq.clone(),
-    })
-}
-
-/// The webhook / event body of a request (PRODUCT.md: the ERP field names
-/// `id, name, priority, description, equipment, link` and the rest).
-pub fn request_body(
-    req: &RequestRow,
-    equipment_name: &str,
     settings: &EventSettings,
-) -> Map<String, Value> {
-    let v = json!({
-        "id": req.id,
-        "name": req.name,
-        "kind": req.kind,
-        "priority": req.priority,
-        "description": req.description,
-        "stage": req.stage,
-        "service": req.service_id,
-        "agent": req.agent_id,
-        "url": req.url,
-        "equipment": equipment_name,
-        "equipment_id": req.equipment_id,
-        "link": settings.request_link(req.id),
-        "opened_at": rfc3339(req.opened_ms),
-        "closed_at": req.closed_ms.map(rfc3339),
-        "close_reason": req.close_reason,
-        "notes": req.notes.iter().map(|n| json!({"author": n.author, "time": rfc3339(n.time_ms), "text": n.text})).collect::<Vec<_>>(),
-    });
-    match v {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    }
+    request: &Request,
+) -> Result<RequestSnapshot> {
+    let equipment = match &request.equipment_id {
+        None => String::new(),
+        Some(eq) => {
+            let row = sqlx::query("SELECT name FROM equipment WHERE id = $1")
+                .bind(eq)
+                .fetch_optional(&mut *conn)
+                .await?;
+            match row {
+                Some(r) => r.try_get("name")?,
+                None => eq.clone(),
+            }
+        }
+    };
+    Ok(RequestSnapshot {
+        link: settings.request_link(request.id),
+        equipment,
+        request: request.clone(),
+    })
 }
 
 /// What a transition to `down` did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Opened {
     /// A new request was opened.
-    New(Box<RequestRow>),
+    New(Box<Request>),
     /// The service already had this open request; nothing was opened.
     Existing(i64),
 }
@@ -241,31 +178,33 @@ pub(super) async fn open_of(conn: &mut AnyConnection, subject: Subject<'_>) -> R
     })
 }
 
-/// Opens `new` for `subject` with the `request.opened` event, whose body
-/// gets `extra` too. The caller has checked that none is open (the unique
-/// indexes refuse a second one anyway). Returns the request and the seq.
+/// Opens `new` for `subject` with the `request.opened` event (which shows
+/// `agent` for an agent's request). The caller has checked that none is
+/// open (the unique indexes refuse a second one anyway). Returns the
+/// request and the seq.
 pub(super) async fn open_with_event(
     conn: &mut AnyConnection,
     settings: &EventSettings,
     subject: Subject<'_>,
     new: &NewRequest,
-    extra: Map<String, Value>,
+    agent: Option<AgentSnapshot>,
     now_ms: i64,
-) -> Result<(RequestRow, i64)> {
-    let (service, agent) = match subject {
+) -> Result<(Request, i64)> {
+    let (service_id, agent_id) = match subject {
         Subject::Service(id) => (Some(id), None),
         Subject::Agent(id) => (None, Some(id)),
     };
     let row = sqlx::query(
         "INSERT INTO requests (name, kind, priority, description, stage, service_id, agent_id, equipment_id, url, opened_ms) \
-         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $8, $9) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(&new.name)
-    .bind(&new.kind)
+    .bind(new.kind.as_str())
     .bind(&new.priority)
     .bind(&new.description)
-    .bind(service)
-    .bind(agent)
+    .bind(Stage::Open.as_str())
+    .bind(service_id)
+    .bind(agent_id)
     .bind(&new.equipment_id)
     .bind(&new.url)
     .bind(now_ms)
@@ -273,17 +212,11 @@ pub(super) async fn open_with_event(
     .await?;
     let id: i64 = row.try_get("id")?;
     let req = fetch_in(conn, id).await?;
-    let mut body = request_body(&req, &equipment_name_in(conn, &req).await?, settings);
-    body.extend(extra);
-    let seq = append_event(
-        conn,
-        settings,
-        "request.opened",
-        &id.to_string(),
-        body,
-        now_ms,
-    )
-    .await?;
+    let event = Event::RequestOpened {
+        request: snapshot_in(conn, settings, &req).await?,
+        agent,
+    };
+    let seq = append_event(conn, settings, &event, now_ms).await?;
     Ok((req, seq))
 }
 
@@ -293,10 +226,10 @@ pub(super) async fn close_open_of(
     conn: &mut AnyConnection,
     settings: &EventSettings,
     subject: Subject<'_>,
-    reason: &str,
+    reason: CloseReason,
     note: &str,
     now_ms: i64,
-) -> Result<Option<(RequestRow, i64)>> {
+) -> Result<Option<(Request, i64)>> {
     match open_of(conn, subject).await? {
         Some(id) => close_with_event(conn, settings, id, reason, note, now_ms).await,
         None => Ok(None),
@@ -309,12 +242,11 @@ impl Store {
     /// `request.opened` events.
     pub async fn service_down(
         &self,
-        service: &str,
-        new: NewRequest,
-        service_body: Map<String, Value>,
+        service: &ServiceSnapshot,
+        new: &NewRequest,
     ) -> Result<Opened> {
         let now = now_ms();
-        let subject = Subject::Service(service);
+        let subject = Subject::Service(&service.id);
         let mut tx = self.write.begin().await?;
         let (outcome, id, last) = match open_of(&mut tx, subject).await? {
             // `service.down` announces an outage once: a service that comes
@@ -322,17 +254,10 @@ impl Store {
             // maintenance, or after losing its agents) is the same outage.
             Some(id) => (Opened::Existing(id), id, None),
             None => {
-                append_event(
-                    &mut tx,
-                    &self.routes,
-                    "service.down",
-                    service,
-                    service_body,
-                    now,
-                )
-                .await?;
+                let down = Event::ServiceDown(service.clone());
+                append_event(&mut tx, &self.routes, &down, now).await?;
                 let (req, seq) =
-                    open_with_event(&mut tx, &self.routes, subject, &new, Map::new(), now).await?;
+                    open_with_event(&mut tx, &self.routes, subject, new, None, now).await?;
                 let id = req.id;
                 (Opened::New(Box::new(req)), id, Some(seq))
             }
@@ -340,7 +265,7 @@ impl Store {
         sqlx::query("UPDATE services SET state = 'down', state_since_ms = $1, open_request_id = $2 WHERE id = $3")
             .bind(now)
             .bind(id)
-            .bind(service)
+            .bind(&service.id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -353,37 +278,27 @@ impl Store {
     /// and `request.closed`, in one transaction. Returns the closed request.
     pub async fn service_up(
         &self,
-        service: &str,
+        service: &ServiceSnapshot,
         was_down: bool,
         note: &str,
-        service_body: Map<String, Value>,
-    ) -> Result<Option<RequestRow>> {
+    ) -> Result<Option<Request>> {
         let now = now_ms();
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE services SET state = 'up', state_since_ms = $1, open_request_id = NULL WHERE id = $2")
             .bind(now)
-            .bind(service)
+            .bind(&service.id)
             .execute(&mut *tx)
             .await?;
         let mut last = None;
         if was_down {
-            last = Some(
-                append_event(
-                    &mut tx,
-                    &self.routes,
-                    "service.up",
-                    service,
-                    service_body,
-                    now,
-                )
-                .await?,
-            );
+            let up = Event::ServiceUp(service.clone());
+            last = Some(append_event(&mut tx, &self.routes, &up, now).await?);
         }
         let closed = close_open_of(
             &mut tx,
             &self.routes,
-            Subject::Service(service),
-            "recovered",
+            Subject::Service(&service.id),
+            CloseReason::Recovered,
             note,
             now,
         )
@@ -398,7 +313,7 @@ impl Store {
     }
 
     /// All requests (or the open ones) with their notes, in two queries.
-    pub async fn list_requests(&self, open_only: bool) -> Result<Vec<RequestRow>> {
+    pub async fn list_requests(&self, open_only: bool) -> Result<Vec<Request>> {
         let filter = if open_only {
             "WHERE stage = 'open'"
         } else {
@@ -418,16 +333,12 @@ impl Store {
             "SELECT request_id, author, time_ms, text FROM request_notes \
              WHERE request_id IN (SELECT id FROM requests {filter}) ORDER BY id"
         ));
-        let mut notes: HashMap<i64, Vec<NoteRow>> = HashMap::new();
+        let mut notes: HashMap<i64, Vec<Note>> = HashMap::new();
         for r in sqlx::query(sql).fetch_all(&mut *conn).await? {
             notes
                 .entry(r.try_get("request_id")?)
                 .or_default()
-                .push(NoteRow {
-                    author: r.try_get("author")?,
-                    time_ms: r.try_get("time_ms")?,
-                    text: r.try_get("text")?,
-                });
+                .push(note_row(&r)?);
         }
         for req in &mut out {
             req.notes = notes.remove(&req.id).unwrap_or_default();
@@ -435,7 +346,7 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn get_request(&self, id: i64) -> Result<RequestRow> {
+    pub async fn get_request(&self, id: i64) -> Result<Request> {
         let mut conn = self.read.acquire().await?;
         fetch_in(&mut conn, id).await
     }

@@ -1,12 +1,14 @@
 //! Equipment, services and their state rows; maintenance windows.
 
-use serde_json::json;
 use sqlx::Row;
 
-use super::{Result, Store, StoreError, events::append_event, flag, requests};
+use super::{Result, Store, StoreError, events::append_event, flag, named, requests};
 use crate::config::Config;
-use crate::domain::{EquipmentId, ServiceId, ServiceState};
-use crate::time::{now_ms, rfc3339};
+use crate::domain::texts::REMOVED_NOTE;
+use crate::domain::{
+    CloseReason, EquipmentId, Event, MaintenanceSnapshot, ServiceId, ServiceState,
+};
+use crate::time::now_ms;
 
 /// A service as stored: configuration echo plus the latest verdict.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,16 +41,12 @@ const SERVICE_COLUMNS: &str = "id, url, equipment_id, active, state, ok, last_st
     last_error_kind, last_error, last_check_ms, last_latency_us, open_request_id";
 
 fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
-    let state: String = r.try_get("state")?;
     Ok(ServiceRow {
         id: r.try_get("id")?,
         url: r.try_get("url")?,
         equipment_id: r.try_get("equipment_id")?,
         active: r.try_get::<i64, _>("active")? != 0,
-        state: state.parse().map_err(|e| StoreError::Corrupt {
-            table: "services",
-            reason: format!("{e}"),
-        })?,
+        state: named(r, "services", "state")?,
         ok: r.try_get::<Option<i64>, _>("ok")?.map(|v| v != 0),
         last_status_code: r
             .try_get::<Option<i64>, _>("last_status_code")?
@@ -117,11 +115,15 @@ impl Store {
         let now = now_ms();
         for row in rows {
             let id: i64 = row.try_get("id")?;
-            let text =
-                "closed automatically: the service was removed from the configuration".to_owned();
-            let closed =
-                requests::close_with_event(&mut tx, &self.routes, id, "removed", &text, now)
-                    .await?;
+            let closed = requests::close_with_event(
+                &mut tx,
+                &self.routes,
+                id,
+                CloseReason::Removed,
+                REMOVED_NOTE,
+                now,
+            )
+            .await?;
             if let Some((_, seq)) = closed {
                 sqlx::query(
                     "UPDATE services SET open_request_id = NULL WHERE open_request_id = $1",
@@ -172,20 +174,6 @@ impl Store {
         Ok(())
     }
 
-    /// Appends an event that changes no row (a local failure, a duplicate agent).
-    pub async fn record_event(
-        &self,
-        event_type: &str,
-        subject: &str,
-        body: serde_json::Map<String, serde_json::Value>,
-    ) -> Result<i64> {
-        let mut tx = self.write.begin().await?;
-        let seq = append_event(&mut tx, &self.routes, event_type, subject, body, now_ms()).await?;
-        tx.commit().await?;
-        self.published(Some(seq));
-        Ok(seq)
-    }
-
     /// Equipment whose maintenance window is running.
     pub async fn active_maintenance(&self) -> Result<Vec<MaintenanceWindow>> {
         sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active FROM equipment WHERE maint_active = 1")
@@ -220,16 +208,8 @@ impl Store {
             .bind(&w.equipment)
             .execute(&mut *tx)
             .await?;
-        let body = maintenance_body(w, equipment_name);
-        let seq = append_event(
-            &mut tx,
-            &self.routes,
-            "maintenance.started",
-            &w.equipment,
-            body,
-            now_ms(),
-        )
-        .await?;
+        let event = Event::MaintenanceStarted(w.snapshot(equipment_name));
+        let seq = append_event(&mut tx, &self.routes, &event, now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(())
@@ -253,35 +233,23 @@ impl Store {
             active: false,
             ..w.clone()
         };
-        let body = maintenance_body(&ended, equipment_name);
-        let seq = append_event(
-            &mut tx,
-            &self.routes,
-            "maintenance.ended",
-            &w.equipment,
-            body,
-            now_ms(),
-        )
-        .await?;
+        let event = Event::MaintenanceEnded(ended.snapshot(equipment_name));
+        let seq = append_event(&mut tx, &self.routes, &event, now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(ended)
     }
 }
 
-fn maintenance_body(
-    w: &MaintenanceWindow,
-    equipment_name: &str,
-) -> serde_json::Map<String, serde_json::Value> {
-    let v = json!({
-        "equipment": equipment_name,
-        "equipment_id": w.equipment,
-        "starts_at": rfc3339(w.starts_ms),
-        "ends_at": rfc3339(w.ends_ms),
-        "reason": w.reason,
-    });
-    match v {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
+impl MaintenanceWindow {
+    /// The window as `maintenance.*` events show it.
+    fn snapshot(&self, equipment_name: &str) -> MaintenanceSnapshot {
+        MaintenanceSnapshot {
+            equipment_id: self.equipment.clone(),
+            equipment: equipment_name.to_owned(),
+            starts_ms: self.starts_ms,
+            ends_ms: self.ends_ms,
+            reason: self.reason.clone(),
+        }
     }
 }

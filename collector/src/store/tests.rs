@@ -1,9 +1,12 @@
 //! The store against a real SQLite file.
 
-use serde_json::Map;
+use std::time::Duration;
 
 use super::*;
-use crate::domain::{ErrorKind, ProbeOutcome, ProbeResult, ServiceState};
+use crate::domain::{
+    CloseReason, ErrorKind, EventType, Liveness, NewRequest, ProbeOutcome, ProbeResult,
+    RequestKind, ServiceSnapshot, ServiceState, Stage, texts,
+};
 
 const CONFIG: &str = r#"
 [collector]
@@ -35,10 +38,21 @@ async fn open() -> (tempfile::TempDir, Store, crate::config::Config) {
     (dir, store, config)
 }
 
+fn shop(state: ServiceState) -> ServiceSnapshot {
+    ServiceSnapshot {
+        id: "shop".into(),
+        url: "http://shop.test".into(),
+        equipment_id: "web-1".into(),
+        equipment: "Web server 1".into(),
+        state,
+        votes: vec![],
+    }
+}
+
 fn new_request() -> NewRequest {
     NewRequest {
         name: "[HTTP KO] http://shop.test".into(),
-        kind: "corrective".into(),
+        kind: RequestKind::Corrective,
         priority: "2".into(),
         description: "HTTP 500".into(),
         equipment_id: Some("web-1".into()),
@@ -69,15 +83,15 @@ fn result(seq: u64, ok: bool) -> ResultRecord {
 async fn one_open_request_per_service_and_close_clears_link() {
     let (_dir, store, _) = open().await;
     let first = store
-        .service_down("shop", new_request(), Map::new())
+        .service_down(&shop(ServiceState::Down), &new_request())
         .await
         .expect("down");
     let Opened::New(req) = first else {
         panic!("first down must open: {first:?}")
     };
-    assert_eq!(req.stage, "open");
+    assert_eq!(req.stage, Stage::Open);
     let again = store
-        .service_down("shop", new_request(), Map::new())
+        .service_down(&shop(ServiceState::Down), &new_request())
         .await
         .expect("down again");
     assert_eq!(again, Opened::Existing(req.id), "never a duplicate");
@@ -85,7 +99,7 @@ async fn one_open_request_per_service_and_close_clears_link() {
     assert_eq!(
         downs
             .iter()
-            .filter(|e| e.event_type == "service.down")
+            .filter(|e| e.event_type == EventType::ServiceDown)
             .count(),
         1,
         "the same outage is announced once"
@@ -98,13 +112,13 @@ async fn one_open_request_per_service_and_close_clears_link() {
     );
 
     let closed = store
-        .service_up("shop", true, "closed automatically", Map::new())
+        .service_up(&shop(ServiceState::Up), true, "closed automatically")
         .await
         .expect("up");
     let closed = closed.expect("a request was open");
     assert_eq!(
-        (closed.stage.as_str(), closed.close_reason.as_deref()),
-        ("done", Some("recovered"))
+        (closed.stage, closed.close_reason),
+        (Stage::Done, Some(CloseReason::Recovered))
     );
     assert_eq!(closed.notes.len(), 1);
     assert_eq!(closed.notes[0].author, "picket");
@@ -112,7 +126,7 @@ async fn one_open_request_per_service_and_close_clears_link() {
     assert_eq!((svc.state, svc.open_request), (ServiceState::Up, None));
 
     let Opened::New(second) = store
-        .service_down("shop", new_request(), Map::new())
+        .service_down(&shop(ServiceState::Down), &new_request())
         .await
         .expect("down")
     else {
@@ -125,7 +139,7 @@ async fn one_open_request_per_service_and_close_clears_link() {
 async fn the_database_refuses_a_second_open_request() {
     let (_dir, store, _) = open().await;
     store
-        .service_down("shop", new_request(), Map::new())
+        .service_down(&shop(ServiceState::Down), &new_request())
         .await
         .expect("down");
     let dup = sqlx::query(
@@ -145,11 +159,11 @@ async fn events_are_sequenced_and_routed_to_the_outbox() {
     let (_dir, store, _) = open().await;
     let mut seen = store.subscribe_events();
     store
-        .service_down("shop", new_request(), Map::new())
+        .service_down(&shop(ServiceState::Down), &new_request())
         .await
         .expect("down");
     store
-        .service_up("shop", true, "note", Map::new())
+        .service_up(&shop(ServiceState::Up), true, "note")
         .await
         .expect("up");
     assert!(
@@ -182,6 +196,10 @@ async fn events_are_sequenced_and_routed_to_the_outbox() {
         format!("http://picket.test/requests/{}", body["id"])
     );
     assert_eq!(due[0].msg_id, body["event_id"]);
+    assert_eq!(
+        due[0].body, events[1].payload,
+        "the outbox carries the event log's text"
+    );
 }
 
 #[tokio::test]
@@ -206,7 +224,7 @@ async fn replayed_results_are_ignored_and_latest_outcome_kept() {
 async fn a_service_removed_from_the_config_closes_its_request() {
     let (_dir, store, _) = open().await;
     let Opened::New(req) = store
-        .service_down("shop", new_request(), Map::new())
+        .service_down(&shop(ServiceState::Down), &new_request())
         .await
         .expect("down")
     else {
@@ -220,8 +238,8 @@ async fn a_service_removed_from_the_config_closes_its_request() {
     store.sync_config(&config).await.expect("sync");
     let closed = store.get_request(req.id).await.expect("request");
     assert_eq!(
-        (closed.stage.as_str(), closed.close_reason.as_deref()),
-        ("done", Some("removed"))
+        (closed.stage, closed.close_reason),
+        (Stage::Done, Some(CloseReason::Removed))
     );
     assert_eq!(closed.notes[0].author, "picket");
     assert!(
@@ -230,8 +248,8 @@ async fn a_service_removed_from_the_config_closes_its_request() {
     );
     let events = store.events_after(0, 100).await.expect("events");
     assert_eq!(
-        events.last().map(|e| e.event_type.as_str()),
-        Some("request.closed")
+        events.last().map(|e| e.event_type),
+        Some(EventType::RequestClosed)
     );
 }
 
@@ -287,14 +305,15 @@ async fn heartbeats_keep_the_latest_and_a_pruned_history() {
 async fn agent_requests_open_once_and_close_with_a_note() {
     let (_dir, store, _) = open().await;
     let a = agent_row("a1");
+    let silent = texts::agent_down_request(&a.snapshot(Liveness::Dead), Duration::from_secs(10), 3);
     store.register_agent(&a).await.expect("register");
     let id = store
-        .agent_down(&a, "silent")
+        .agent_down(&a, &silent)
         .await
         .expect("down")
         .expect("opened");
     assert_eq!(
-        store.agent_down(&a, "silent").await.expect("down again"),
+        store.agent_down(&a, &silent).await.expect("down again"),
         None,
         "never a duplicate"
     );
@@ -304,12 +323,8 @@ async fn agent_requests_open_once_and_close_with_a_note() {
     );
     let open = store.get_request(id).await.expect("request");
     assert_eq!(
-        (
-            open.name.as_str(),
-            open.kind.as_str(),
-            open.agent_id.as_deref()
-        ),
-        ("[AGENT DOWN] edge-a1", "agent", Some("a1"))
+        (open.name.as_str(), open.kind, open.agent_id.as_deref()),
+        ("[AGENT DOWN] edge-a1", RequestKind::Agent, Some("a1"))
     );
     assert_eq!(open.service_id, None);
     assert_eq!(store.agent_up(&a, "back").await.expect("up"), Some(id));
@@ -321,8 +336,8 @@ async fn agent_requests_open_once_and_close_with_a_note() {
     let all = store.list_requests(false).await.expect("list");
     assert_eq!(all.len(), 1);
     assert_eq!(
-        (all[0].stage.as_str(), all[0].close_reason.as_deref()),
-        ("done", Some("recovered"))
+        (all[0].stage, all[0].close_reason),
+        (Stage::Done, Some(CloseReason::Recovered))
     );
     assert_eq!(
         all[0]
@@ -338,7 +353,7 @@ async fn agent_requests_open_once_and_close_with_a_note() {
         .await
         .expect("events")
         .into_iter()
-        .map(|e| e.event_type)
+        .map(|e| e.event_type.as_str().to_owned())
         .collect();
     assert_eq!(
         types,
@@ -351,5 +366,45 @@ async fn agent_requests_open_once_and_close_with_a_note() {
             "request.closed",
             "agent.up"
         ]
+    );
+}
+
+#[tokio::test]
+async fn unknown_names_in_rows_are_corrupt() {
+    let (_dir, store, _) = open().await;
+    sqlx::query(
+        "INSERT INTO requests (name, kind, priority, description, stage, service_id, opened_ms) \
+         VALUES ('x', 'bogus', '2', 'x', 'open', 'shop', 1)",
+    )
+    .execute(&store.write)
+    .await
+    .expect("insert");
+    sqlx::query(
+        "INSERT INTO events (event_id, time_ms, type, subject, payload) VALUES ('m', 1, 'service.sideways', 's', '{}')",
+    )
+    .execute(&store.write)
+    .await
+    .expect("insert");
+    let requests = store.list_requests(false).await;
+    assert!(
+        matches!(
+            requests,
+            Err(StoreError::Corrupt {
+                table: "requests",
+                ..
+            })
+        ),
+        "{requests:?}"
+    );
+    let events = store.events_after(0, 10).await;
+    assert!(
+        matches!(
+            events,
+            Err(StoreError::Corrupt {
+                table: "events",
+                ..
+            })
+        ),
+        "{events:?}"
     );
 }

@@ -15,8 +15,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use picket_proto::agent::v1 as pb;
-use picket_proto::contract::PROTOCOL_VERSION;
 use picket_proto::agent::v1::agent_link_client::AgentLinkClient;
+use picket_proto::contract::PROTOCOL_VERSION;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;

@@ -43,10 +43,10 @@ enum Step {
 fn kind(e: &Effect) -> String {
     match e {
         Effect::ScheduleRound { .. } => "schedule".into(),
-        Effect::State { to, .. } => format!("state:{to}"),
-        Effect::Down { votes, .. } => format!("down:{}", votes.len()),
-        Effect::Up { had_request, .. } => format!("up:{had_request}"),
-        Effect::LocalFailure { votes } => {
+        Effect::Verdict(Verdict::State { to, .. }) => format!("state:{to}"),
+        Effect::Verdict(Verdict::Down { votes, .. }) => format!("down:{}", votes.len()),
+        Effect::Verdict(Verdict::Up { had_request, .. }) => format!("up:{had_request}"),
+        Effect::Verdict(Verdict::LocalFailure { votes }) => {
             format!(
                 "local:{}",
                 votes

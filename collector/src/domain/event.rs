@@ -1,0 +1,253 @@
+//! `Event`: one variant per event type of PRODUCT.md ("Webhooks"), each
+//! with typed data, and its ONE JSON encoding.
+//!
+//! The store writes [`Event::encode`]'s text once per event; the event
+//! log (read by WatchEvents) and the webhook outbox rows carry that same
+//! text. The bodies' field names are a contract with webhook receivers
+//! (PRODUCT.md "Precise details"): `event`, `event_id`, `time`, then the
+//! subject's fields — a request's, a service's, an `agent` object, or a
+//! maintenance window.
+
+use serde_json::{Map, Value, json};
+
+use super::{
+    AgentId, AgentState, EquipmentId, EventType, Liveness, Request, ServiceId, ServiceState, Vote,
+};
+use crate::time::rfc3339;
+
+/// A service as `service.*` events show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSnapshot {
+    pub id: ServiceId,
+    /// The URL as configured.
+    pub url: String,
+    pub equipment_id: EquipmentId,
+    /// The equipment's display name.
+    pub equipment: String,
+    pub state: ServiceState,
+    /// The votes behind the event (failing for `down`, succeeding for `up`).
+    pub votes: Vec<Vote>,
+}
+
+/// An agent as `agent.*` events (and agent `request.opened`) show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSnapshot {
+    pub id: AgentId,
+    pub name: String,
+    pub region: String,
+    pub state: AgentState,
+    pub liveness: Liveness,
+    pub last_seen_ms: Option<i64>,
+}
+
+/// A request as `request.*` events show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestSnapshot {
+    pub request: Request,
+    /// The equipment's display name (empty when the request has none).
+    pub equipment: String,
+    /// The request's page on the collector.
+    pub link: String,
+}
+
+/// A maintenance window as `maintenance.*` events show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceSnapshot {
+    pub equipment_id: EquipmentId,
+    /// The equipment's display name.
+    pub equipment: String,
+    pub starts_ms: i64,
+    pub ends_ms: i64,
+    pub reason: String,
+}
+
+/// Something that happened, as the event log and webhooks record it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A request was opened; an agent request carries its agent.
+    RequestOpened {
+        request: RequestSnapshot,
+        agent: Option<AgentSnapshot>,
+    },
+    RequestClosed(RequestSnapshot),
+    ServiceDown(ServiceSnapshot),
+    ServiceUp(ServiceSnapshot),
+    ServiceLocalFailure(ServiceSnapshot),
+    /// The earliest certificate of a service expires soon.
+    ServiceCertExpiring {
+        service: ServiceSnapshot,
+        not_after_ms: i64,
+    },
+    AgentRegistered(AgentSnapshot),
+    AgentApproved(AgentSnapshot),
+    AgentSuspended(AgentSnapshot),
+    AgentDown(AgentSnapshot),
+    AgentUp(AgentSnapshot),
+    /// A second connection with a connected agent's id was refused.
+    AgentDuplicate(AgentSnapshot),
+    MaintenanceStarted(MaintenanceSnapshot),
+    MaintenanceEnded(MaintenanceSnapshot),
+}
+
+impl Event {
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::RequestOpened { .. } => EventType::RequestOpened,
+            Event::RequestClosed(_) => EventType::RequestClosed,
+            Event::ServiceDown(_) => EventType::ServiceDown,
+            Event::ServiceUp(_) => EventType::ServiceUp,
+            Event::ServiceLocalFailure(_) => EventType::ServiceLocalFailure,
+            Event::ServiceCertExpiring { .. } => EventType::ServiceCertExpiring,
+            Event::AgentRegistered(_) => EventType::AgentRegistered,
+            Event::AgentApproved(_) => EventType::AgentApproved,
+            Event::AgentSuspended(_) => EventType::AgentSuspended,
+            Event::AgentDown(_) => EventType::AgentDown,
+            Event::AgentUp(_) => EventType::AgentUp,
+            Event::AgentDuplicate(_) => EventType::AgentDuplicate,
+            Event::MaintenanceStarted(_) => EventType::MaintenanceStarted,
+            Event::MaintenanceEnded(_) => EventType::MaintenanceEnded,
+        }
+    }
+
+    /// The id of what the event is about: request, service, agent or
+    /// equipment.
+    pub fn subject(&self) -> String {
+        match self {
+            Event::RequestOpened { request, .. } | Event::RequestClosed(request) => {
+                request.request.id.to_string()
+            }
+            Event::ServiceDown(s)
+            | Event::ServiceUp(s)
+            | Event::ServiceLocalFailure(s)
+            | Event::ServiceCertExpiring { service: s, .. } => s.id.clone(),
+            Event::AgentRegistered(a)
+            | Event::AgentApproved(a)
+            | Event::AgentSuspended(a)
+            | Event::AgentDown(a)
+            | Event::AgentUp(a)
+            | Event::AgentDuplicate(a) => a.id.clone(),
+            Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => m.equipment_id.clone(),
+        }
+    }
+
+    /// The subject's fields, without the `event`, `event_id`, `time` envelope.
+    pub fn body(&self) -> Map<String, Value> {
+        match self {
+            Event::RequestOpened { request, agent } => {
+                let mut body = request_body(request);
+                if let Some(a) = agent {
+                    body.insert("agent".into(), agent_json(a));
+                }
+                body
+            }
+            Event::RequestClosed(request) => request_body(request),
+            Event::ServiceDown(s) | Event::ServiceUp(s) | Event::ServiceLocalFailure(s) => {
+                service_body(s)
+            }
+            Event::ServiceCertExpiring {
+                service,
+                not_after_ms,
+            } => {
+                let mut body = service_body(service);
+                body.insert("not_after".into(), rfc3339(*not_after_ms).into());
+                body
+            }
+            Event::AgentRegistered(a)
+            | Event::AgentApproved(a)
+            | Event::AgentSuspended(a)
+            | Event::AgentDown(a)
+            | Event::AgentUp(a)
+            | Event::AgentDuplicate(a) => {
+                let mut body = Map::new();
+                body.insert("agent".into(), agent_json(a));
+                body
+            }
+            Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => object(json!({
+                "equipment": m.equipment,
+                "equipment_id": m.equipment_id,
+                "starts_at": rfc3339(m.starts_ms),
+                "ends_at": rfc3339(m.ends_ms),
+                "reason": m.reason,
+            })),
+        }
+    }
+
+    /// The JSON text stored in the event log and sent to webhooks: the
+    /// body with `event`, `event_id` and `time` (RFC 3339 of `time_ms`).
+    pub fn encode(&self, event_id: &str, time_ms: i64) -> String {
+        let mut body = self.body();
+        body.insert("event".into(), self.event_type().as_str().into());
+        body.insert("event_id".into(), event_id.into());
+        body.insert("time".into(), rfc3339(time_ms).into());
+        Value::Object(body).to_string()
+    }
+}
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// The ERP module's field names (`id, name, priority, description,
+/// equipment, link`) and the rest of the request.
+fn request_body(s: &RequestSnapshot) -> Map<String, Value> {
+    let r = &s.request;
+    object(json!({
+        "id": r.id,
+        "name": r.name,
+        "kind": r.kind.as_str(),
+        "priority": r.priority,
+        "description": r.description,
+        "stage": r.stage.as_str(),
+        "service": r.service_id,
+        "agent": r.agent_id,
+        "url": r.url,
+        "equipment": s.equipment,
+        "equipment_id": r.equipment_id,
+        "link": s.link,
+        "opened_at": rfc3339(r.opened_ms),
+        "closed_at": r.closed_ms.map(rfc3339),
+        "close_reason": r.close_reason.map(|c| c.as_str()),
+        "notes": r.notes.iter().map(|n| json!({
+            "author": n.author,
+            "time": rfc3339(n.time_ms),
+            "text": n.text,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+fn service_body(s: &ServiceSnapshot) -> Map<String, Value> {
+    object(json!({
+        "service": s.id,
+        "id": s.id,
+        "url": s.url,
+        "equipment": s.equipment,
+        "equipment_id": s.equipment_id,
+        "state": s.state.as_str(),
+        "votes": s.votes.iter().map(|v| json!({
+            "agent": v.agent,
+            "agent_name": v.agent_name,
+            "ok": v.outcome.ok,
+            "status_code": v.outcome.status_code,
+            "error_kind": v.outcome.error_kind.map(|k| k.as_str()),
+            "error": v.outcome.error,
+            "time": rfc3339(v.time_ms),
+        })).collect::<Vec<_>>(),
+    }))
+}
+
+fn agent_json(a: &AgentSnapshot) -> Value {
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "region": a.region,
+        "state": a.state.as_str(),
+        "liveness": a.liveness.as_str(),
+        "last_seen": a.last_seen_ms.map(rfc3339),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,43 @@
+//! `Verdict`: what the double-check decided about one service, and the
+//! `Vote`s behind it.
+//!
+//! The evaluator's trackers produce verdicts; the lifecycle actor turns
+//! them into stored states, requests and events. Both sides name only
+//! these types, so the lifecycle imports nothing from the evaluator.
+
+use super::{AgentId, ProbeOutcome, ServiceState};
+
+/// One agent's answer in a recheck round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vote {
+    pub agent: AgentId,
+    /// The agent's display name, for request descriptions.
+    pub agent_name: String,
+    pub outcome: ProbeOutcome,
+    pub time_ms: i64,
+}
+
+/// A decision on one service, in the order the evaluator made it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// A state change that opens and closes nothing.
+    State {
+        from: ServiceState,
+        to: ServiceState,
+    },
+    /// Confirmed down: open a request unless one is open.
+    Down {
+        from: ServiceState,
+        /// The failing votes of the confirming round.
+        votes: Vec<Vote>,
+    },
+    /// Back up: close the open request, if any.
+    Up {
+        from: ServiceState,
+        had_request: bool,
+        /// The succeeding votes of the recovery round.
+        votes: Vec<Vote>,
+    },
+    /// Some agents failed, the quorum did not: their network is suspect.
+    LocalFailure { votes: Vec<Vote> },
+}
