@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::requests::{NewRequest, Subject, close_open_of, open_of, open_with_event};
 use super::{Result, Store, StoreError, events::append_event};
@@ -52,6 +52,48 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
             .map_err(|e| corrupt(format!("stats: {e}")))?,
         last_seq: r.try_get::<i64, _>("last_seq")?.max(0) as u64,
     })
+}
+
+/// How long heartbeat history is kept.
+pub const HEARTBEAT_HISTORY_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// One heartbeat: the collector's receive time and the host's stats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartbeatRecord {
+    pub agent: AgentId,
+    pub time_ms: i64,
+    pub stats: HostStats,
+}
+
+/// Writes heartbeats inside the caller's transaction: each agent's last
+/// seen and latest stats, a row of history each, and history older than
+/// `keep_ms` before the heartbeat pruned.
+pub(super) async fn write_heartbeats(
+    conn: &mut AnyConnection,
+    heartbeats: &[HeartbeatRecord],
+    keep_ms: i64,
+) -> Result<()> {
+    for hb in heartbeats {
+        let json = serde_json::to_string(&hb.stats).unwrap_or_default();
+        sqlx::query("UPDATE agents SET last_seen_ms = $1, stats = $2 WHERE id = $3")
+            .bind(hb.time_ms)
+            .bind(&json)
+            .bind(&hb.agent)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("INSERT INTO agent_heartbeats (agent_id, time_ms, stats) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(&hb.agent)
+            .bind(hb.time_ms)
+            .bind(&json)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM agent_heartbeats WHERE agent_id = $1 AND time_ms < $2")
+            .bind(&hb.agent)
+            .bind(hb.time_ms - keep_ms)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// The `agent` object of `agent.*` event bodies.
@@ -138,38 +180,6 @@ impl Store {
             .bind(&a.id)
             .execute(&self.write)
             .await?;
-        Ok(())
-    }
-
-    /// Records a heartbeat: last seen, the latest host stats, and a row of
-    /// history (older than `keep_ms` is pruned).
-    pub async fn agent_heartbeat(
-        &self,
-        id: &str,
-        time_ms: i64,
-        stats: &HostStats,
-        keep_ms: i64,
-    ) -> Result<()> {
-        let json = serde_json::to_string(stats).unwrap_or_default();
-        let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE agents SET last_seen_ms = $1, stats = $2 WHERE id = $3")
-            .bind(time_ms)
-            .bind(&json)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO agent_heartbeats (agent_id, time_ms, stats) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(time_ms)
-            .bind(&json)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM agent_heartbeats WHERE agent_id = $1 AND time_ms < $2")
-            .bind(id)
-            .bind(time_ms - keep_ms)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -27,8 +27,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor};
 use tokio::sync::watch;
 
-pub use agents::AgentRow;
 pub use agents::agent_body;
+pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use events::{Delivery, EventRow};
 pub use requests::{NewRequest, NoteRow, Opened, RequestRow, request_body};
 pub use results::ResultRecord;
