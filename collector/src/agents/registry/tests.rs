@@ -8,8 +8,8 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::*;
 use crate::agents::liveness::Change;
-use crate::domain::Downlink;
 use crate::agents::testing::{Recorder, config, event_types, hello, store};
+use crate::domain::Downlink;
 
 /// How long a test waits for something that should happen at once.
 const DEADLINE: Duration = Duration::from_secs(10);
