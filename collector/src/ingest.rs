@@ -1,7 +1,9 @@
-//! `IngestActor`: persists results in batches and acknowledges them.
+//! `IngestActor`: persists results and heartbeats in batches and
+//! acknowledges results.
 //!
 //! Sessions submit what their agents sent; the actor takes whatever is
-//! queued (up to `MAX_BATCH` results), writes it in one transaction, and
+//! queued (up to `MAX_BATCH` results and heartbeats), writes it in one
+//! transaction (heartbeats: last seen, host stats, history), and
 //! only after the commit acks each agent (cumulative seq, `try_send` on the
 //! downlink: a back-edge) and forwards the new observations to the
 //! evaluator (a bounded send: the forward path pushes back to the agents).
@@ -17,21 +19,30 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
 
+use crate::agents::DownlinkTx;
 use crate::domain::{AgentId, Downlink, Observation, ProbeResult};
 use crate::evaluator::EvaluatorHandle;
 use crate::metrics::Metrics;
-use crate::store::{ResultRecord, Store};
+use crate::store::{HeartbeatRecord, ResultRecord, Store};
 
-/// Results written per transaction, at most.
+/// Results and heartbeats written per transaction, at most.
 const MAX_BATCH: usize = 5000;
 
-/// One agent message's worth of results.
+/// One agent message's worth of results, or a heartbeat.
 pub struct Submission {
     pub agent: AgentId,
     pub results: Vec<ProbeResult>,
+    /// A heartbeat (stamped with the collector's clock); not acked.
+    pub heartbeat: Option<HeartbeatRecord>,
     pub received: Instant,
     /// Where the ack goes (the agent's session downlink).
-    pub ack: mpsc::Sender<Downlink>,
+    pub ack: DownlinkTx,
+}
+
+impl Submission {
+    fn weight(&self) -> usize {
+        self.results.len() + usize::from(self.heartbeat.is_some())
+    }
 }
 
 /// Handle to the ingest actor.
@@ -79,11 +90,11 @@ async fn run(
         };
         let Some(first) = first else { break };
         let mut batch = vec![first];
-        let mut count = batch[0].results.len();
+        let mut count = batch[0].weight();
         while count < MAX_BATCH {
             match inbox.try_recv() {
                 Ok(s) => {
-                    count += s.results.len();
+                    count += s.weight();
                     batch.push(s);
                 }
                 Err(_) => break,
@@ -98,8 +109,10 @@ async fn run(
                 })
             })
             .collect();
+        let heartbeats: Vec<HeartbeatRecord> =
+            batch.iter().filter_map(|s| s.heartbeat.clone()).collect();
         let mut delay = Duration::from_millis(50);
-        while let Err(e) = store.record_results(&records).await {
+        while let Err(e) = store.record_batch(&records, &heartbeats).await {
             if cancel.is_cancelled() {
                 // Not acked: the agents keep these and replay them.
                 error!(results = records.len(), error = %e, "results not stored at shutdown");
@@ -141,3 +154,6 @@ async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -13,7 +13,8 @@
 //! - [`config`]: TOML → validated [`config::Config`].
 //! - [`domain`]: plain types (states, outcomes, quorum) shared by all.
 //! - [`link`]: the `AgentLink` gRPC service and one session task per agent.
-//! - [`agents`]: the registry actor (auth, live sessions, assignment).
+//! - [`agents`]: the registry actor (live sessions, assignment), the
+//!   liveness actor (dead-man's switch), enrollment, the directory.
 //! - [`ingest`]: batched, acknowledged persistence of results.
 //! - [`evaluator`]: per-service trackers and recheck rounds.
 //! - [`lifecycle`]: verdicts → states, requests, events.
@@ -55,7 +56,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::agents::AgentsHandle;
+use crate::agents::{AgentsHandle, LivenessHandle, StoreRequests};
 use crate::config::Config;
 use crate::evaluator::EvaluatorHandle;
 use crate::ingest::IngestHandle;
@@ -118,15 +119,24 @@ pub async fn run(
         cancel.clone(),
         &tasks,
     );
+    let a = &config.agents;
+    let liveness = LivenessHandle::spawn(
+        StoreRequests::new(store.clone(), metrics.clone(), a),
+        a.heartbeat_interval * a.missed_heartbeats,
+        a.settle_window,
+        agents::load_watched(&store).await?,
+        cancel.clone(),
+        &tasks,
+    );
     let agents = AgentsHandle::spawn(
         store.clone(),
         config.clone(),
         metrics.clone(),
         maintenance_set.clone(),
+        liveness,
         cancel.clone(),
         &tasks,
-    )
-    .await?;
+    );
     let initial: HashMap<_, _> = store
         .list_services()
         .await?

@@ -3,8 +3,9 @@
 //! Only `active` agents are watched. Each has a deadline: the last time it
 //! was heard from plus `heartbeat_interval × missed_heartbeats`. When the
 //! deadline passes it goes `Down` once; hearing from it again brings it
-//! `Up`. The registry owns the timers and calls [`Liveness::expire`] when
-//! one fires, passing the time in, so this is tested without a runtime.
+//! `Up`. The liveness actor ([`super::deadman`]) owns the timers and calls
+//! [`Liveness::expire`] when one fires, passing the time in, so this is
+//! tested without a runtime.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -95,6 +96,11 @@ impl Liveness {
     /// Whether the agent is watched and declared dead.
     pub fn is_dead(&self, agent: &str) -> bool {
         self.agents.get(agent).is_some_and(|e| e.dead)
+    }
+
+    /// The watched agents declared dead.
+    pub fn dead(&self) -> impl Iterator<Item = &AgentId> {
+        self.agents.iter().filter(|(_, e)| e.dead).map(|(id, _)| id)
     }
 
     /// The agent's current deadline, if watched.

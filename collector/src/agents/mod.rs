@@ -1,11 +1,29 @@
 //! Agents: who may connect, who is live, and what each one probes.
 //!
-//! `registry` is the actor that owns the live sessions; `assignment` and
-//! `auth` are its pure helpers.
+//! - `registry`: the actor that owns the live sessions (`session`, which
+//!   pushes assignments) and publishes the [`Directory`].
+//! - `deadman`: the liveness actor (the dead-man's switch) with its timers,
+//!   driving the pure `liveness`; `requests` is what it writes.
+//! - `enroll`: enrollment and credential checks over the store; `auth` the
+//!   hashing and constant-time helpers.
+//! - `directory`: how live agents are reached, with no store and no actor
+//!   (the evaluator and ingest import only this).
+//! - `assignment`: which agents probe which services, pure.
 
 pub mod assignment;
 pub mod auth;
+pub mod deadman;
+pub mod directory;
+pub mod enroll;
 pub mod liveness;
 pub mod registry;
+pub mod requests;
+mod session;
+#[cfg(test)]
+pub(crate) mod testing;
 
-pub use registry::{AgentsHandle, Directory, LinkHandle, Refusal, StateError, Welcome};
+pub use deadman::{LivenessHandle, Watched, load_watched};
+pub use directory::{Directory, DownlinkTx, LinkHandle};
+pub use enroll::{PROTOCOL_VERSION, Refusal};
+pub use registry::{AgentsHandle, StateError, Welcome};
+pub use requests::StoreRequests;

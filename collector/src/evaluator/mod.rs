@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 use tokio_util::time::DelayQueue;
 use tracing::{debug, warn};
 
-use crate::agents::Directory;
+use crate::agents::directory::Directory;
 use crate::config::Config;
 use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, ServiceState};
 use crate::lifecycle::LifecycleHandle;

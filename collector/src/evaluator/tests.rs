@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::*;
-use crate::agents::{Directory, LinkHandle};
+use crate::agents::directory::{Directory, DownlinkTx, LinkHandle};
 use crate::domain::{ErrorKind, ProbeOutcome, Verdict};
 use crate::lifecycle::{LifecycleHandle, ServiceVerdict};
 
@@ -44,7 +44,7 @@ struct Harness {
 fn start() -> Harness {
     let config =
         Arc::new(crate::config::parse(std::path::Path::new("t.toml"), CONFIG).expect("config"));
-    let (tx, downlink) = mpsc::channel(16);
+    let (tx, downlink) = DownlinkTx::channel(16);
     let link = LinkHandle {
         id: "a1".into(),
         name: "edge-1".into(),

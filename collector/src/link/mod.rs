@@ -26,7 +26,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info_span, warn};
 
 use self::convert::{DownStream, UplinkError};
-use crate::agents::{AgentsHandle, Refusal};
+use crate::agents::{AgentsHandle, DownlinkTx, Refusal};
 use crate::domain::Uplink;
 use crate::ingest::IngestHandle;
 
@@ -92,7 +92,7 @@ impl AgentLink for AgentLinkService {
             _ => return Err(RefusalKind::Invalid.status("the first message must be a hello")),
         };
         let agent_id = hello.agent_id.clone();
-        let (down_tx, down_rx) = mpsc::channel(DOWNLINK_CAPACITY);
+        let (down_tx, down_rx) = DownlinkTx::channel(DOWNLINK_CAPACITY);
         let session_cancel = self.cancel.child_token();
         let welcome = match self
             .agents

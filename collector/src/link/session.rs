@@ -1,8 +1,8 @@
 //! `Session`: one connected agent's stream, from hello to goodbye.
 //!
-//! Uplink: results go to ingest (awaiting its bounded queue, so a slow
-//! store pushes back to the agent through gRPC flow control), heartbeats to
-//! the agents registry. Downlink: domain messages from the registry,
+//! Uplink: results and heartbeats go to ingest (awaiting its bounded
+//! queue, so a slow store pushes back to the agent through gRPC flow
+//! control); heartbeats also tell the dead-man's switch at once. Downlink: domain messages from the registry,
 //! evaluator and ingest are written to the stream. Both directions are
 //! already converted at the edge (`convert::uplinks`, `convert::downlinks`):
 //! the session sees domain messages only. When the stream ends, the
@@ -17,9 +17,10 @@ use tonic::Status;
 use tracing::{debug, warn};
 
 use super::convert::{UplinkError, UplinkStream};
-use crate::agents::AgentsHandle;
+use crate::agents::{AgentsHandle, DownlinkTx};
 use crate::domain::{AgentId, Downlink, Uplink};
 use crate::ingest::{IngestHandle, Submission};
+use crate::store::HeartbeatRecord;
 use crate::time::now_ms;
 
 pub(super) struct Session {
@@ -32,7 +33,7 @@ pub(super) struct Session {
     /// Domain messages for this agent (registry, evaluator, ingest acks).
     pub downlink: mpsc::Receiver<Downlink>,
     /// A sender to our own downlink, handed to ingest for acks.
-    pub ack: mpsc::Sender<Downlink>,
+    pub ack: DownlinkTx,
     pub agents: AgentsHandle,
     pub ingest: IngestHandle,
 }
@@ -81,6 +82,7 @@ impl Session {
                     let submission = Submission {
                         agent: self.agent.clone(),
                         results,
+                        heartbeat: None,
                         received,
                         ack: self.ack.clone(),
                     };
@@ -91,9 +93,21 @@ impl Session {
             }
             Uplink::Heartbeat(stats) => {
                 // Liveness uses the collector's clock, not the agent's.
-                self.agents
-                    .heartbeat(self.agent.clone(), now_ms(), stats)
-                    .await;
+                self.agents.heard(self.agent.clone()).await;
+                let submission = Submission {
+                    agent: self.agent.clone(),
+                    results: Vec::new(),
+                    heartbeat: Some(HeartbeatRecord {
+                        agent: self.agent.clone(),
+                        time_ms: now_ms(),
+                        stats,
+                    }),
+                    received: Instant::now(),
+                    ack: self.ack.clone(),
+                };
+                if !self.ingest.submit(submission).await {
+                    return Err("collector is shutting down".into());
+                }
             }
             Uplink::Hello(_) => return Err("hello sent twice".into()),
         }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::requests::{Subject, close_open_of, open_of, open_with_event};
 use super::{Result, Store, StoreError, events::append_event, named};
@@ -68,6 +68,48 @@ impl AgentRow {
     }
 }
 
+/// How long heartbeat history is kept.
+pub const HEARTBEAT_HISTORY_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// One heartbeat: the collector's receive time and the host's stats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartbeatRecord {
+    pub agent: AgentId,
+    pub time_ms: i64,
+    pub stats: HostStats,
+}
+
+/// Writes heartbeats inside the caller's transaction: each agent's last
+/// seen and latest stats, a row of history each, and history older than
+/// `keep_ms` before the heartbeat pruned.
+pub(super) async fn write_heartbeats(
+    conn: &mut AnyConnection,
+    heartbeats: &[HeartbeatRecord],
+    keep_ms: i64,
+) -> Result<()> {
+    for hb in heartbeats {
+        let json = serde_json::to_string(&hb.stats).unwrap_or_default();
+        sqlx::query("UPDATE agents SET last_seen_ms = $1, stats = $2 WHERE id = $3")
+            .bind(hb.time_ms)
+            .bind(&json)
+            .bind(&hb.agent)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("INSERT INTO agent_heartbeats (agent_id, time_ms, stats) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(&hb.agent)
+            .bind(hb.time_ms)
+            .bind(&json)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM agent_heartbeats WHERE agent_id = $1 AND time_ms < $2")
+            .bind(&hb.agent)
+            .bind(hb.time_ms - keep_ms)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 impl Store {
     pub async fn get_agent(&self, id: &str) -> Result<Option<AgentRow>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"));
@@ -128,38 +170,6 @@ impl Store {
             .bind(&a.id)
             .execute(&self.write)
             .await?;
-        Ok(())
-    }
-
-    /// Records a heartbeat: last seen, the latest host stats, and a row of
-    /// history (older than `keep_ms` is pruned).
-    pub async fn agent_heartbeat(
-        &self,
-        id: &str,
-        time_ms: i64,
-        stats: &HostStats,
-        keep_ms: i64,
-    ) -> Result<()> {
-        let json = serde_json::to_string(stats).unwrap_or_default();
-        let mut tx = self.write.begin().await?;
-        sqlx::query("UPDATE agents SET last_seen_ms = $1, stats = $2 WHERE id = $3")
-            .bind(time_ms)
-            .bind(&json)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO agent_heartbeats (agent_id, time_ms, stats) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(id)
-            .bind(time_ms)
-            .bind(&json)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM agent_heartbeats WHERE agent_id = $1 AND time_ms < $2")
-            .bind(id)
-            .bind(time_ms - keep_ms)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -30,7 +30,7 @@ use tokio::sync::watch;
 
 use crate::domain::{EventType, UnknownName};
 
-pub use agents::AgentRow;
+pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use events::{Delivery, EventRow};
 pub use requests::Opened;
 pub use results::ResultRecord;

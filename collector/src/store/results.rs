@@ -1,9 +1,11 @@
-//! Probe results: batched inserts, idempotent per (agent, seq).
+//! Probe results and heartbeats: batched inserts, results idempotent per
+//! (agent, seq).
 
 use std::collections::HashMap;
 
 use sqlx::{Any, QueryBuilder};
 
+use super::agents::{HEARTBEAT_HISTORY_MS, HeartbeatRecord, write_heartbeats};
 use super::{Result, Store, flag};
 use crate::domain::{AgentId, ProbeResult};
 
@@ -19,10 +21,15 @@ const ROWS_PER_STATEMENT: usize = 1000;
 
 impl Store {
     /// Persists a batch in one transaction: the results (a replayed
-    /// `(agent, seq)` is ignored), each service's latest outcome, and each
-    /// agent's highest committed seq. Acks may be sent once this returns.
-    pub async fn record_results(&self, batch: &[ResultRecord]) -> Result<()> {
-        if batch.is_empty() {
+    /// `(agent, seq)` is ignored), each service's latest outcome, each
+    /// agent's highest committed seq, and the heartbeats (last seen, stats,
+    /// pruned history). Acks may be sent once this returns.
+    pub async fn record_batch(
+        &self,
+        batch: &[ResultRecord],
+        heartbeats: &[HeartbeatRecord],
+    ) -> Result<()> {
+        if batch.is_empty() && heartbeats.is_empty() {
             return Ok(());
         }
         let mut tx = self.write.begin().await?;
@@ -81,8 +88,15 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        write_heartbeats(&mut tx, heartbeats, HEARTBEAT_HISTORY_MS).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// [`Store::record_batch`] without heartbeats.
+    #[cfg(test)]
+    pub async fn record_results(&self, batch: &[ResultRecord]) -> Result<()> {
+        self.record_batch(batch, &[]).await
     }
 
     /// Number of stored results of `service`.

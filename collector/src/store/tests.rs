@@ -276,14 +276,24 @@ async fn heartbeats_keep_the_latest_and_a_pruned_history() {
         .register_agent(&agent_row("a1"))
         .await
         .expect("register");
-    let keep = 1000;
-    for (t, cpu) in [(1000, 1.0), (1500, 2.0), (2400, 3.0)] {
-        let stats = crate::domain::HostStats {
-            cpu_percent: cpu,
-            ..Default::default()
+    // Heartbeats ride in result batches; history older than
+    // HEARTBEAT_HISTORY_MS before the newest one is pruned.
+    let keep = HEARTBEAT_HISTORY_MS;
+    for (t, cpu) in [
+        (1000, 1.0),
+        (1000 + keep / 2, 2.0),
+        (1000 + keep + 400, 3.0),
+    ] {
+        let heartbeat = HeartbeatRecord {
+            agent: "a1".into(),
+            time_ms: t,
+            stats: crate::domain::HostStats {
+                cpu_percent: cpu,
+                ..Default::default()
+            },
         };
         store
-            .agent_heartbeat("a1", t, &stats, keep)
+            .record_batch(&[], &[heartbeat])
             .await
             .expect("heartbeat");
     }
@@ -291,13 +301,13 @@ async fn heartbeats_keep_the_latest_and_a_pruned_history() {
     let kept: Vec<(i64, f64)> = history.iter().map(|(t, s)| (*t, s.cpu_percent)).collect();
     assert_eq!(
         kept,
-        [(1500, 2.0), (2400, 3.0)],
-        "older than keep_ms is pruned"
+        [(1000 + keep / 2, 2.0), (1000 + keep + 400, 3.0)],
+        "older than the history is pruned"
     );
     let agent = store.get_agent("a1").await.expect("get").expect("exists");
     assert_eq!(
         (agent.last_seen_ms, agent.stats.map(|s| s.cpu_percent)),
-        (Some(2400), Some(3.0))
+        (Some(1000 + keep + 400), Some(3.0))
     );
 }
 

@@ -1,0 +1,133 @@
+//! Enrollment and credential checks: who may connect, as plain async
+//! functions over the store.
+//!
+//! A `Hello` either names a known agent (its credential must match the
+//! stored hash) or a new one (the enrollment token must match; the agent is
+//! registered, `active` or `new` depending on `auto_approve`, and gets a
+//! freshly issued credential). The registry calls [`authenticate`], refuses
+//! a duplicate live id itself, then records the connection with
+//! [`connected`]. Hashing and constant-time comparison live in
+//! [`super::auth`].
+
+use tracing::info;
+
+use super::auth;
+use crate::config::AgentsSection;
+use crate::domain::{AgentId, AgentState, Hello};
+use crate::store::{AgentRow, Store, StoreError};
+use crate::time::now_ms;
+
+/// The protocol version this collector speaks.
+pub use picket_proto::contract::PROTOCOL_VERSION;
+
+/// Why a connection is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("invalid enrollment token")]
+    BadToken,
+    #[error("invalid credential for agent {0}")]
+    BadCredential(AgentId),
+    #[error("agent id {0} is already connected")]
+    Duplicate(AgentId),
+    #[error("unsupported protocol version {0} (this collector speaks {PROTOCOL_VERSION})")]
+    Incompatible(u32),
+    #[error("invalid hello: {0}")]
+    Invalid(String),
+    #[error("collector unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        Refusal::Unavailable(e.to_string())
+    }
+}
+
+/// An authenticated agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enrolled {
+    /// Its stored row (just registered, or as it was before this hello).
+    pub row: AgentRow,
+    /// A newly issued credential, to be stored by the agent.
+    pub credential: Option<String>,
+}
+
+/// Checks the protocol version and the id, then the credential of a known
+/// agent or the enrollment token of a new one (registering it).
+pub async fn authenticate(
+    store: &Store,
+    settings: &AgentsSection,
+    hello: &Hello,
+) -> Result<Enrolled, Refusal> {
+    if hello.protocol_version != PROTOCOL_VERSION {
+        return Err(Refusal::Incompatible(hello.protocol_version));
+    }
+    if hello.agent_id.is_empty() || hello.agent_id.len() > 128 {
+        return Err(Refusal::Invalid(
+            "agent_id must be 1 to 128 characters".into(),
+        ));
+    }
+    if let Some(row) = store.get_agent(&hello.agent_id).await? {
+        let valid = row
+            .credential_hash
+            .as_deref()
+            .is_some_and(|h| auth::verify_credential(&hello.credential, h));
+        if !valid {
+            return Err(Refusal::BadCredential(hello.agent_id.clone()));
+        }
+        return Ok(Enrolled {
+            row,
+            credential: None,
+        });
+    }
+    if !auth::constant_time_eq(
+        hello.enrollment_token.as_bytes(),
+        settings.enrollment_token.as_bytes(),
+    ) {
+        return Err(Refusal::BadToken);
+    }
+    let credential = auth::new_credential();
+    let now = now_ms();
+    let row = AgentRow {
+        id: hello.agent_id.clone(),
+        name: hello.name.clone(),
+        region: hello.region.clone(),
+        labels: hello.labels.clone(),
+        state: if settings.auto_approve {
+            AgentState::Active
+        } else {
+            AgentState::New
+        },
+        credential_hash: Some(auth::hash_credential(&credential)),
+        version: Some(hello.version.clone()),
+        created_ms: now,
+        last_seen_ms: Some(now),
+        stats: None,
+        last_seq: 0,
+    };
+    store.register_agent(&row).await?;
+    info!(agent_id = %row.id, name = %row.name, region = %row.region, state = %row.state, "agent registered");
+    Ok(Enrolled {
+        row,
+        credential: Some(credential),
+    })
+}
+
+/// Records what the agent says about itself on this connection (name,
+/// region, labels, version, last seen now) and returns the updated row.
+pub async fn connected(
+    store: &Store,
+    mut row: AgentRow,
+    hello: Hello,
+) -> Result<AgentRow, Refusal> {
+    row.name = hello.name;
+    row.region = hello.region;
+    row.labels = hello.labels;
+    row.version = Some(hello.version);
+    row.last_seen_ms = Some(now_ms());
+    store.agent_connected(&row).await?;
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+//! Test fixtures shared by the agents tests: a temp SQLite store and hellos.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::domain::Hello;
+use crate::store::{EventSettings, Store};
+
+/// One service, two per service; `auto_approve` as given.
+pub fn config(auto_approve: bool) -> Arc<Config> {
+    let toml = format!(
+        r#"
+[collector]
+database = "sqlite://unused.db"
+[agents]
+enrollment_token = "token"
+auto_approve = {auto_approve}
+agents_per_service = 1
+heartbeat_interval = "10s"
+missed_heartbeats = 3
+[[equipment]]
+id = "web-1"
+[[services]]
+id = "shop"
+equipment = "web-1"
+url = "http://shop.test"
+"#
+    );
+    Arc::new(crate::config::parse(std::path::Path::new("t.toml"), &toml).expect("config"))
+}
+
+/// A migrated store in a temp dir (kept alive by the returned guard).
+pub async fn store(config: &Config) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("picket.db").display());
+    let store = Store::open(&url, EventSettings::new(config))
+        .await
+        .expect("open store");
+    store.sync_config(config).await.expect("sync config");
+    (dir, store)
+}
+
+/// A first hello of agent `id` with the right token.
+pub fn hello(id: &str) -> Hello {
+    Hello {
+        protocol_version: super::PROTOCOL_VERSION,
+        agent_id: id.into(),
+        credential: String::new(),
+        enrollment_token: "token".into(),
+        name: format!("edge-{id}"),
+        region: "eu".into(),
+        labels: Default::default(),
+        version: "0.1.0".into(),
+    }
+}
+
+/// The types of the events recorded so far, in order.
+pub async fn event_types(store: &Store) -> Vec<String> {
+    store
+        .events_after(0, 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.event_type.as_str().to_owned())
+        .collect()
+}
+
+/// Records what the dead-man's switch asked for instead of writing requests.
+pub struct Recorder(pub tokio::sync::mpsc::UnboundedSender<super::liveness::Change>);
+
+impl super::deadman::AgentRequests for Recorder {
+    async fn down(&mut self, agent: &crate::domain::AgentId) {
+        let _ = self.0.send(super::liveness::Change::Down(agent.clone()));
+    }
+    async fn up(&mut self, agent: &crate::domain::AgentId) {
+        let _ = self.0.send(super::liveness::Change::Up(agent.clone()));
+    }
+}
