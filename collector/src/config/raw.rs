@@ -76,6 +76,16 @@ pub enum RawQuorum {
     Number(i64),
 }
 
+impl RawQuorum {
+    /// The value as text: `"majority"`, `2` → `"2"`.
+    pub fn text(&self) -> String {
+        match self {
+            RawQuorum::Name(s) => s.clone(),
+            RawQuorum::Number(n) => n.to_string(),
+        }
+    }
+}
+
 /// Declares the per-service check options once, for `[defaults]` (struct
 /// `RawCheckOptions`) and for `[[services]]` (which adds its own keys).
 macro_rules! check_options {
@@ -95,6 +105,15 @@ macro_rules! check_options {
             pub url: Sp<String>,
             pub active: Option<bool>,
             $(pub $field: Option<$ty>,)*
+        }
+
+        impl RawCheckOptions {
+            /// Each key from `self` if set there, else from `fallback`.
+            pub fn or(&self, fallback: &RawCheckOptions) -> RawCheckOptions {
+                RawCheckOptions {
+                    $($field: self.$field.clone().or_else(|| fallback.$field.clone()),)*
+                }
+            }
         }
 
         impl RawService {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::Quorum;
 
 const GOOD: &str = r#"
 [collector]
