@@ -233,3 +233,5 @@ fn durations() {
         assert_eq!(format_duration(Duration::from_millis(ms)), text);
     }
 }
+
+mod sections;
