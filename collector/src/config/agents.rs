@@ -23,13 +23,6 @@ pub struct AgentsSection {
     pub settle_window: Duration,
 }
 
-impl AgentsSection {
-    /// How long an agent may stay silent before it counts as down.
-    pub fn dead_after(&self) -> Duration {
-        self.heartbeat_interval * self.missed_heartbeats
-    }
-}
-
 /// Checks `[agents]`; `enrollment_token` is the one required key.
 pub(super) fn validate(src: &Source, a: &RawAgents) -> Result<AgentsSection, ConfigError> {
     let enrollment_token = match &a.enrollment_token {

@@ -8,6 +8,8 @@
 //! runs with its own keys over `[defaults]`. The result is a [`Config`], or
 //! the first problem as a [`ConfigError`] naming the file, the line and
 //! the reason. Nothing else reads TOML.
+//!
+//! [`settings`] cuts a [`Config`] into the small part each actor reads.
 
 mod agents;
 mod collector;
@@ -15,6 +17,7 @@ mod defaults;
 mod maintenance;
 mod raw;
 mod services;
+pub mod settings;
 mod source;
 mod webhooks;
 
@@ -24,7 +27,6 @@ use std::time::Duration;
 
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
-pub use defaults::CheckOptions;
 pub use maintenance::MaintenanceSection;
 pub use services::{Equipment, ServiceConfig};
 pub use webhooks::{EVENT_TYPES, WebhookConfig};

@@ -235,3 +235,4 @@ fn durations() {
 }
 
 mod sections;
+mod settings;

@@ -1,0 +1,280 @@
+//! The part of a [`Config`] each actor reads, one small struct per actor.
+//!
+//! Each struct holds exactly the values its actor reads today and is built
+//! with `From<&Config>`; [`Settings`] cuts a whole config at once, so a
+//! reload can validate a new file and hand every actor its new part. The
+//! structs are plain data: no channels, no behaviour beyond lookups.
+//! (Not wired yet: the actors still receive `Arc<Config>`.)
+
+use std::time::Duration;
+
+use super::{Config, Equipment, ServiceConfig, WebhookConfig};
+use crate::domain::{EquipmentId, Quorum, ServiceId};
+
+/// Every actor's part of one [`Config`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub lifecycle: LifecycleSettings,
+    pub evaluator: EvaluatorSettings,
+    pub enrollment: EnrollmentSettings,
+    pub liveness: LivenessSettings,
+    pub assignment: AssignmentSettings,
+    pub maintenance: MaintenanceSettings,
+    pub notifier: NotifierSettings,
+    pub catalog: CatalogSettings,
+    pub api: ApiSettings,
+}
+
+impl From<&Config> for Settings {
+    fn from(c: &Config) -> Self {
+        Settings {
+            lifecycle: c.into(),
+            evaluator: c.into(),
+            enrollment: c.into(),
+            liveness: c.into(),
+            assignment: c.into(),
+            maintenance: c.into(),
+            notifier: c.into(),
+            catalog: c.into(),
+            api: c.into(),
+        }
+    }
+}
+
+/// The lifecycle: what requests and `service.*` events say about a service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleSettings {
+    pub services: Vec<LifecycleService>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecycleService {
+    pub id: ServiceId,
+    /// The URL as configured: request names and descriptions.
+    pub url: String,
+    /// The request priority, `"0"`–`"3"`.
+    pub priority: String,
+    pub equipment: EquipmentId,
+    /// The equipment's display name (its id if it has none).
+    pub equipment_name: String,
+}
+
+impl LifecycleSettings {
+    pub fn service(&self, id: &str) -> Option<&LifecycleService> {
+        self.services.iter().find(|s| s.id == id)
+    }
+}
+
+impl From<&Config> for LifecycleSettings {
+    fn from(c: &Config) -> Self {
+        let services = c
+            .services
+            .iter()
+            .map(|s| LifecycleService {
+                id: s.id.clone(),
+                url: s.url.clone(),
+                priority: s.priority.clone(),
+                equipment: s.equipment.clone(),
+                equipment_name: c
+                    .equipment(&s.equipment)
+                    .map_or_else(|| s.equipment.clone(), |e| e.name.clone()),
+            })
+            .collect();
+        LifecycleSettings { services }
+    }
+}
+
+/// The evaluator: each service's verdict policy and what check-now waits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluatorSettings {
+    /// Every configured service; only active ones get a tracker.
+    pub services: Vec<EvaluatorService>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluatorService {
+    pub id: ServiceId,
+    /// Its trackers pause while this equipment is in maintenance.
+    pub equipment: EquipmentId,
+    pub active: bool,
+    pub recheck_delay: Duration,
+    pub recheck_timeout: Duration,
+    pub quorum: Quorum,
+    pub failures_before_down: u32,
+    /// The check's own timeout (a check-now round waits it plus a margin).
+    pub check_timeout: Duration,
+}
+
+impl EvaluatorSettings {
+    pub fn service(&self, id: &str) -> Option<&EvaluatorService> {
+        self.services.iter().find(|s| s.id == id)
+    }
+}
+
+impl From<&Config> for EvaluatorSettings {
+    fn from(c: &Config) -> Self {
+        let services = c
+            .services
+            .iter()
+            .map(|s| EvaluatorService {
+                id: s.id.clone(),
+                equipment: s.equipment.clone(),
+                active: s.active,
+                recheck_delay: s.recheck_delay,
+                recheck_timeout: s.recheck_timeout,
+                quorum: s.quorum,
+                failures_before_down: s.failures_before_down,
+                check_timeout: Duration::from_millis(s.check.timeout_ms),
+            })
+            .collect();
+        EvaluatorSettings { services }
+    }
+}
+
+/// Enrollment: who may join, and whether they start approved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollmentSettings {
+    pub enrollment_token: String,
+    pub auto_approve: bool,
+}
+
+impl From<&Config> for EnrollmentSettings {
+    fn from(c: &Config) -> Self {
+        EnrollmentSettings {
+            enrollment_token: c.agents.enrollment_token.clone(),
+            auto_approve: c.agents.auto_approve,
+        }
+    }
+}
+
+/// Liveness (the dead-man's switch), and the interval the welcome tells
+/// each agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivenessSettings {
+    pub heartbeat_interval: Duration,
+    pub missed_heartbeats: u32,
+    /// After a collector start, no agent is declared down before this.
+    pub settle_window: Duration,
+}
+
+impl LivenessSettings {
+    /// How long an agent may stay silent before it counts as down.
+    pub fn dead_after(&self) -> Duration {
+        self.heartbeat_interval * self.missed_heartbeats
+    }
+}
+
+impl From<&Config> for LivenessSettings {
+    fn from(c: &Config) -> Self {
+        LivenessSettings {
+            heartbeat_interval: c.agents.heartbeat_interval,
+            missed_heartbeats: c.agents.missed_heartbeats,
+            settle_window: c.agents.settle_window,
+        }
+    }
+}
+
+/// Assignment: which agents run which checks (`agents::assign`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignmentSettings {
+    /// Every service; inactive ones and those in maintenance get no agents.
+    pub services: Vec<ServiceConfig>,
+    pub agents_per_service: usize,
+}
+
+impl From<&Config> for AssignmentSettings {
+    fn from(c: &Config) -> Self {
+        AssignmentSettings {
+            services: c.services.clone(),
+            agents_per_service: c.agents.agents_per_service,
+        }
+    }
+}
+
+/// Maintenance: the default window length and the equipment it may name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceSettings {
+    pub default_duration: Duration,
+    pub equipment: Vec<Equipment>,
+}
+
+impl MaintenanceSettings {
+    /// The display name of equipment `id`, if it is configured.
+    pub fn equipment_name(&self, id: &str) -> Option<&str> {
+        self.equipment
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.name.as_str())
+    }
+}
+
+impl From<&Config> for MaintenanceSettings {
+    fn from(c: &Config) -> Self {
+        MaintenanceSettings {
+            default_duration: c.maintenance.default_duration,
+            equipment: c.equipment.clone(),
+        }
+    }
+}
+
+/// The notifier: one delivery worker per webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotifierSettings {
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+impl From<&Config> for NotifierSettings {
+    fn from(c: &Config) -> Self {
+        NotifierSettings {
+            webhooks: c.webhooks.clone(),
+        }
+    }
+}
+
+/// What `Store::sync_config` writes: the equipment and services rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogSettings {
+    pub equipment: Vec<Equipment>,
+    pub services: Vec<CatalogService>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogService {
+    pub id: ServiceId,
+    pub url: String,
+    pub equipment: EquipmentId,
+    pub active: bool,
+}
+
+impl From<&Config> for CatalogSettings {
+    fn from(c: &Config) -> Self {
+        let services = c
+            .services
+            .iter()
+            .map(|s| CatalogService {
+                id: s.id.clone(),
+                url: s.url.clone(),
+                equipment: s.equipment.clone(),
+                active: s.active,
+            })
+            .collect();
+        CatalogSettings {
+            equipment: c.equipment.clone(),
+            services,
+        }
+    }
+}
+
+/// The admin API: the bearer token its calls need, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    pub admin_token: Option<String>,
+}
+
+impl From<&Config> for ApiSettings {
+    fn from(c: &Config) -> Self {
+        ApiSettings {
+            admin_token: c.collector.admin_token.clone(),
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Each actor's settings carry exactly its part of the config.
+
+use super::*;
+use crate::config::settings::*;
+
+fn config() -> Config {
+    parse_str(GOOD).expect("valid config")
+}
+
+#[test]
+fn lifecycle_settings_name_services_and_their_equipment() {
+    let s = LifecycleSettings::from(&config());
+    let shop = s.service("shop").expect("shop");
+    assert_eq!(
+        shop,
+        &LifecycleService {
+            id: "shop".to_owned(),
+            url: "http://shop.example.com".to_owned(),
+            priority: "3".to_owned(),
+            equipment: "web-1".to_owned(),
+            equipment_name: "Web server 1".to_owned(),
+        }
+    );
+    assert!(s.service("nope").is_none());
+}
+
+#[test]
+fn evaluator_settings_carry_each_services_policy() {
+    let s = EvaluatorSettings::from(&config());
+    let blog = s.service("blog").expect("blog");
+    assert_eq!(
+        blog,
+        &EvaluatorService {
+            id: "blog".to_owned(),
+            equipment: "web-1".to_owned(),
+            active: true,
+            recheck_delay: Duration::from_secs(2),
+            recheck_timeout: Duration::from_secs(12),
+            quorum: Quorum::AtLeast(2),
+            failures_before_down: 1,
+            check_timeout: Duration::from_secs(10),
+        }
+    );
+    assert_eq!(s.services.len(), 2);
+}
+
+#[test]
+fn agent_settings_split_enrollment_liveness_and_assignment() {
+    let c = config();
+    let all = Settings::from(&c);
+    assert_eq!(
+        all.enrollment,
+        EnrollmentSettings {
+            enrollment_token: "enroll-me".to_owned(),
+            auto_approve: false,
+        }
+    );
+    assert_eq!(
+        all.liveness,
+        LivenessSettings {
+            heartbeat_interval: Duration::from_secs(10),
+            missed_heartbeats: 3,
+            settle_window: Duration::from_secs(60),
+        }
+    );
+    assert_eq!(all.liveness.dead_after(), Duration::from_secs(30));
+    assert_eq!(all.assignment.agents_per_service, 3);
+    assert_eq!(all.assignment.services, c.services);
+}
+
+#[test]
+fn maintenance_notifier_catalog_and_api_settings() {
+    let c = config();
+    let all = Settings::from(&c);
+    assert_eq!(
+        all.maintenance.default_duration,
+        Duration::from_secs(4 * 3600)
+    );
+    assert_eq!(
+        all.maintenance.equipment_name("web-1"),
+        Some("Web server 1")
+    );
+    assert_eq!(all.maintenance.equipment_name("web-9"), None);
+    assert_eq!(all.notifier.webhooks, c.webhooks);
+    assert_eq!(all.catalog.equipment, c.equipment);
+    assert_eq!(
+        all.catalog.services[1],
+        CatalogService {
+            id: "blog".to_owned(),
+            url: "http://blog.example.com:8080/x".to_owned(),
+            equipment: "web-1".to_owned(),
+            active: true,
+        }
+    );
+    assert_eq!(all.api.admin_token.as_deref(), Some("change-me"));
+    assert_eq!(all.lifecycle, LifecycleSettings::from(&c));
+    assert_eq!(all.evaluator, EvaluatorSettings::from(&c));
+}
