@@ -59,28 +59,24 @@ pub struct LifecycleService {
     pub equipment_name: String,
 }
 
-impl LifecycleSettings {
-    pub fn service(&self, id: &str) -> Option<&LifecycleService> {
-        self.services.iter().find(|s| s.id == id)
+impl From<&Config> for LifecycleSettings {
+    fn from(c: &Config) -> Self {
+        let services = each_service(c, |s| LifecycleService {
+            id: s.id.clone(),
+            url: s.url.clone(),
+            priority: s.priority.clone(),
+            equipment: s.equipment.clone(),
+            equipment_name: c
+                .equipment(&s.equipment)
+                .map_or_else(|| s.equipment.clone(), |e| e.name.clone()),
+        });
+        LifecycleSettings { services }
     }
 }
 
-impl From<&Config> for LifecycleSettings {
-    fn from(c: &Config) -> Self {
-        let services = c
-            .services
-            .iter()
-            .map(|s| LifecycleService {
-                id: s.id.clone(),
-                url: s.url.clone(),
-                priority: s.priority.clone(),
-                equipment: s.equipment.clone(),
-                equipment_name: c
-                    .equipment(&s.equipment)
-                    .map_or_else(|| s.equipment.clone(), |e| e.name.clone()),
-            })
-            .collect();
-        LifecycleSettings { services }
+impl LifecycleSettings {
+    pub fn service(&self, id: &str) -> Option<&LifecycleService> {
+        self.services.iter().find(|s| s.id == id)
     }
 }
 
@@ -113,20 +109,16 @@ impl EvaluatorSettings {
 
 impl From<&Config> for EvaluatorSettings {
     fn from(c: &Config) -> Self {
-        let services = c
-            .services
-            .iter()
-            .map(|s| EvaluatorService {
-                id: s.id.clone(),
-                equipment: s.equipment.clone(),
-                active: s.active,
-                recheck_delay: s.recheck_delay,
-                recheck_timeout: s.recheck_timeout,
-                quorum: s.quorum,
-                failures_before_down: s.failures_before_down,
-                check_timeout: Duration::from_millis(s.check.timeout_ms),
-            })
-            .collect();
+        let services = each_service(c, |s| EvaluatorService {
+            id: s.id.clone(),
+            equipment: s.equipment.clone(),
+            active: s.active,
+            recheck_delay: s.recheck_delay,
+            recheck_timeout: s.recheck_timeout,
+            quorum: s.quorum,
+            failures_before_down: s.failures_before_down,
+            check_timeout: Duration::from_millis(s.check.timeout_ms),
+        });
         EvaluatorSettings { services }
     }
 }
@@ -231,36 +223,19 @@ impl From<&Config> for NotifierSettings {
     }
 }
 
-/// What `Store::sync_config` writes: the equipment and services rows.
+/// What `Store::sync_config` writes: the equipment rows, and the services
+/// rows (id, URL, equipment, active) that requests refer to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogSettings {
     pub equipment: Vec<Equipment>,
-    pub services: Vec<CatalogService>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CatalogService {
-    pub id: ServiceId,
-    pub url: String,
-    pub equipment: EquipmentId,
-    pub active: bool,
+    pub services: Vec<ServiceConfig>,
 }
 
 impl From<&Config> for CatalogSettings {
     fn from(c: &Config) -> Self {
-        let services = c
-            .services
-            .iter()
-            .map(|s| CatalogService {
-                id: s.id.clone(),
-                url: s.url.clone(),
-                equipment: s.equipment.clone(),
-                active: s.active,
-            })
-            .collect();
         CatalogSettings {
             equipment: c.equipment.clone(),
-            services,
+            services: c.services.clone(),
         }
     }
 }
@@ -277,4 +252,9 @@ impl From<&Config> for ApiSettings {
             admin_token: c.collector.admin_token.clone(),
         }
     }
+}
+
+/// `f` of every configured service, in file order.
+fn each_service<T>(c: &Config, f: impl FnMut(&ServiceConfig) -> T) -> Vec<T> {
+    c.services.iter().map(f).collect()
 }
