@@ -18,7 +18,7 @@ pub struct Settings {
     pub evaluator: EvaluatorSettings,
     pub enrollment: EnrollmentSettings,
     pub liveness: LivenessSettings,
-    pub assignment: AssignmentSettings,
+    pub registry: RegistrySettings,
     pub maintenance: MaintenanceSettings,
     pub notifier: NotifierSettings,
     pub catalog: CatalogSettings,
@@ -32,7 +32,7 @@ impl From<&Config> for Settings {
             evaluator: c.into(),
             enrollment: c.into(),
             liveness: c.into(),
-            assignment: c.into(),
+            registry: c.into(),
             maintenance: c.into(),
             notifier: c.into(),
             catalog: c.into(),
@@ -139,8 +139,8 @@ impl From<&Config> for EnrollmentSettings {
     }
 }
 
-/// Liveness (the dead-man's switch), and the interval the welcome tells
-/// each agent.
+/// Liveness: the dead-man's switch, and the `[AGENT DOWN]` texts that
+/// quote the interval and the count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LivenessSettings {
     pub heartbeat_interval: Duration,
@@ -166,19 +166,22 @@ impl From<&Config> for LivenessSettings {
     }
 }
 
-/// Assignment: which agents run which checks (`agents::assign`).
+/// The agents registry: which agents run which checks (`agents::assign`),
+/// and the heartbeat interval its welcome tells each agent.
 #[derive(Debug, Clone, PartialEq)]
-pub struct AssignmentSettings {
+pub struct RegistrySettings {
     /// Every service; inactive ones and those in maintenance get no agents.
     pub services: Vec<ServiceConfig>,
     pub agents_per_service: usize,
+    pub heartbeat_interval: Duration,
 }
 
-impl From<&Config> for AssignmentSettings {
+impl From<&Config> for RegistrySettings {
     fn from(c: &Config) -> Self {
-        AssignmentSettings {
+        RegistrySettings {
             services: c.services.clone(),
             agents_per_service: c.agents.agents_per_service,
+            heartbeat_interval: c.agents.heartbeat_interval,
         }
     }
 }

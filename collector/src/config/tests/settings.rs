@@ -45,7 +45,7 @@ fn evaluator_settings_carry_each_services_policy() {
 }
 
 #[test]
-fn agent_settings_split_enrollment_liveness_and_assignment() {
+fn agent_settings_split_enrollment_liveness_and_registry() {
     let c = config();
     let all = Settings::from(&c);
     assert_eq!(
@@ -64,8 +64,9 @@ fn agent_settings_split_enrollment_liveness_and_assignment() {
         }
     );
     assert_eq!(all.liveness.dead_after(), Duration::from_secs(30));
-    assert_eq!(all.assignment.agents_per_service, 3);
-    assert_eq!(all.assignment.services, c.services);
+    assert_eq!(all.registry.agents_per_service, 3);
+    assert_eq!(all.registry.heartbeat_interval, Duration::from_secs(10));
+    assert_eq!(all.registry.services, c.services);
 }
 
 #[test]
