@@ -48,8 +48,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use picket_proto::agent::v1::agent_link_server::AgentLinkServer;
-use picket_proto::v1::picket_server::PicketServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -184,8 +182,8 @@ pub async fn run(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(AgentLinkServer::new(link))
-        .add_service(PicketServer::new(api))
+        .add_service(link::server(link))
+        .add_service(api::server(api))
         .serve_with_incoming_shutdown(
             TcpListenerStream::new(listeners.grpc),
             cancel.clone().cancelled_owned(),

@@ -191,6 +191,14 @@ mod tests {
     }
     impl StdError for Leaf {}
 
+    fn leaf(text: &'static str) -> Box<dyn StdError + Send + Sync> {
+        Box::new(Leaf(text))
+    }
+
+    fn os(code: i32) -> Box<dyn StdError + Send + Sync> {
+        Box::new(io::Error::from_raw_os_error(code))
+    }
+
     fn io(kind: io::ErrorKind) -> Box<dyn StdError + Send + Sync> {
         Box::new(io::Error::from(kind))
     }
@@ -223,6 +231,7 @@ mod tests {
 
     #[test]
     fn error_chains_classify() {
+        use CertificateError as C;
         use ErrorKind as E;
         use io::ErrorKind as K;
         let none = Flags::default();
@@ -239,92 +248,30 @@ mod tests {
             ..none
         };
 
-        check(
-            timeout,
-            Box::new(Leaf("deadline")),
-            E::Timeout,
-            "timeout after 10s",
-        );
-        check(none, io(K::TimedOut), E::Timeout, "timeout after 10s");
-        check(dns, io(K::Other), E::Dns, "dns: no such host");
-        check(
-            dns,
-            Box::new(io::Error::from_raw_os_error(111)),
-            E::Dns,
-            "dns: Connection refused (os error 111)",
-        );
-        check(
-            CONNECT,
-            io(K::ConnectionRefused),
-            E::Connect,
-            "connect: connection refused",
-        );
-        check(
-            CONNECT,
-            io(K::ConnectionReset),
-            E::Connect,
-            "connect: connection reset",
-        );
-        check(
-            none,
-            io(K::ConnectionReset),
-            E::Connect,
-            "connect: connection reset",
-        );
-        check(
-            CONNECT,
-            io(K::NetworkUnreachable),
-            E::Connect,
-            "connect: network unreachable",
-        );
-        check(
-            CONNECT,
-            io(K::HostUnreachable),
-            E::Connect,
-            "connect: host unreachable",
-        );
-        check(
-            CONNECT,
-            Box::new(Leaf("weird")),
-            E::Connect,
-            "connect: weird",
-        );
-        check(
-            CONNECT,
-            cert(CertificateError::Expired),
-            E::Tls,
-            "tls: certificate expired",
-        );
-        check(
-            CONNECT,
-            cert(CertificateError::UnknownIssuer),
-            E::Tls,
-            "tls: unknown certificate authority",
-        );
-        check(
-            CONNECT,
-            cert(CertificateError::NotValidForName),
-            E::Tls,
-            "tls: certificate not valid for name",
-        );
-        check(
-            CONNECT,
-            tls(rustls::Error::HandshakeNotComplete),
-            E::Tls,
-            &format!("tls: {}", rustls::Error::HandshakeNotComplete),
-        );
-        check(
-            redirect,
-            Box::new(Leaf("too many redirects")),
-            E::Protocol,
-            "protocol: too many redirects",
-        );
-        check(
-            none,
-            Box::new(Leaf("invalid HTTP version parsed")),
-            E::Protocol,
-            "protocol: invalid HTTP version parsed",
-        );
+        let handshake = format!("tls: {}", rustls::Error::HandshakeNotComplete);
+        #[rustfmt::skip]
+        let cases: [(Flags, Box<dyn StdError + Send + Sync>, E, &str); 16] = [
+            (timeout, leaf("deadline"), E::Timeout, "timeout after 10s"),
+            (none, io(K::TimedOut), E::Timeout, "timeout after 10s"),
+            (dns, io(K::Other), E::Dns, "dns: no such host"),
+            (dns, os(111), E::Dns, "dns: Connection refused (os error 111)"),
+            (CONNECT, io(K::ConnectionRefused), E::Connect, "connect: connection refused"),
+            (CONNECT, io(K::ConnectionReset), E::Connect, "connect: connection reset"),
+            (none, io(K::ConnectionReset), E::Connect, "connect: connection reset"),
+            (CONNECT, io(K::NetworkUnreachable), E::Connect, "connect: network unreachable"),
+            (CONNECT, io(K::HostUnreachable), E::Connect, "connect: host unreachable"),
+            (CONNECT, leaf("weird"), E::Connect, "connect: weird"),
+            (CONNECT, cert(C::Expired), E::Tls, "tls: certificate expired"),
+            (CONNECT, cert(C::UnknownIssuer), E::Tls, "tls: unknown certificate authority"),
+            (CONNECT, cert(C::NotValidForName), E::Tls, "tls: certificate not valid for name"),
+            (CONNECT, tls(rustls::Error::HandshakeNotComplete), E::Tls, &handshake),
+            (redirect, leaf("too many redirects"), E::Protocol, "protocol: too many redirects"),
+            (none, leaf("invalid HTTP version parsed"), E::Protocol,
+                "protocol: invalid HTTP version parsed"),
+        ];
+        for (flags, source, kind, detail) in cases {
+            check(flags, source, kind, detail);
+        }
     }
 
     #[test]

@@ -1,14 +1,73 @@
-//! Domain and store rows → `picket.v1` messages: the only collector file
-//! that builds client proto types.
+//! The client API's proto edge: request messages → call arguments (with
+//! [`BadField`] naming what cannot be used), and domain values and store
+//! rows → `picket.v1` messages. Besides the `Picket` impl and
+//! [`super::server`], the only collector file that names client proto
+//! types.
 
-use std::collections::HashSet;
+use std::time::Duration;
 
 use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 
-use crate::domain::{Liveness, Request};
+use super::query::{AgentView, ServiceView};
+use crate::domain::{EquipmentId, Liveness, Request};
 use crate::evaluator::CheckNowResult;
-use crate::store::{AgentRow, EventRow, MaintenanceWindow, ServiceRow};
+use crate::store::{EventRow, MaintenanceWindow};
+
+/// A request field the API cannot use: answered with `INVALID_ARGUMENT`
+/// and this text, which starts with the field's name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct BadField {
+    /// The field's name in the request message.
+    pub field: &'static str,
+    pub reason: String,
+}
+
+/// The longest maintenance window a client may ask for: 100 years, beyond
+/// any real window, and short enough that its end is a valid time (a
+/// larger value would overflow the end's milliseconds).
+pub const MAX_MAINTENANCE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `StartMaintenance`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartMaintenance {
+    pub equipment: EquipmentId,
+    /// `None`: the configured default duration.
+    pub duration: Option<Duration>,
+    pub reason: String,
+}
+
+impl TryFrom<pb::StartMaintenanceRequest> for StartMaintenance {
+    type Error = BadField;
+
+    fn try_from(r: pb::StartMaintenanceRequest) -> Result<Self, BadField> {
+        let duration = match r.duration_ms {
+            0 => None,
+            ms if ms > MAX_MAINTENANCE.as_millis() as u64 => {
+                return Err(BadField {
+                    field: "duration_ms",
+                    reason: format!(
+                        "{ms} is more than the longest window ({} ms, 100 years)",
+                        MAX_MAINTENANCE.as_millis()
+                    ),
+                });
+            }
+            ms => Some(Duration::from_millis(ms)),
+        };
+        Ok(StartMaintenance {
+            equipment: r.equipment,
+            duration,
+            reason: r.reason,
+        })
+    }
+}
+
+/// `WatchEvents`' cursor: events with a larger sequence number follow. A
+/// cursor past any storable sequence number waits for nothing.
+pub fn after_seq(r: &pb::WatchEventsRequest) -> i64 {
+    i64::try_from(r.after_seq).unwrap_or(i64::MAX)
+}
 
 pub fn timestamp(ms: i64) -> Timestamp {
     Timestamp {
@@ -21,7 +80,11 @@ fn ts(ms: Option<i64>) -> Option<Timestamp> {
     ms.map(timestamp)
 }
 
-pub fn service(s: ServiceRow, maintenance_until: Option<i64>) -> pb::Service {
+pub fn service(view: ServiceView) -> pb::Service {
+    let ServiceView {
+        row: s,
+        maintenance_until,
+    } = view;
     pb::Service {
         id: s.id,
         url: s.url,
@@ -68,15 +131,12 @@ pub fn request(r: Request) -> pb::Request {
     }
 }
 
-pub fn agent(a: AgentRow, live: &HashSet<String>) -> pb::Agent {
+pub fn agent(view: AgentView) -> pb::Agent {
+    let AgentView { row: a, live } = view;
     pb::Agent {
-        liveness: if live.contains(&a.id) {
-            Liveness::Live
-        } else {
-            Liveness::Dead
-        }
-        .as_str()
-        .to_owned(),
+        liveness: if live { Liveness::Live } else { Liveness::Dead }
+            .as_str()
+            .to_owned(),
         id: a.id,
         name: a.name,
         region: a.region,
@@ -125,3 +185,30 @@ pub fn event(e: EventRow) -> pb::Event {
         payload_json: e.payload,
     }
 }
+
+pub fn services(views: Vec<ServiceView>) -> pb::ListServicesResponse {
+    pb::ListServicesResponse {
+        services: views.into_iter().map(service).collect(),
+    }
+}
+
+pub fn requests(requests: Vec<Request>) -> pb::ListRequestsResponse {
+    pb::ListRequestsResponse {
+        requests: requests.into_iter().map(request).collect(),
+    }
+}
+
+pub fn agents(views: Vec<AgentView>) -> pb::ListAgentsResponse {
+    pb::ListAgentsResponse {
+        agents: views.into_iter().map(agent).collect(),
+    }
+}
+
+pub fn probes(results: Vec<CheckNowResult>) -> pb::CheckNowResponse {
+    pb::CheckNowResponse {
+        results: results.into_iter().map(probe).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

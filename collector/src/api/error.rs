@@ -1,7 +1,14 @@
 //! `ApiError` and its one mapping to `tonic::Status`.
+//!
+//! Every error a call can meet (store, actor handles, a bad request field)
+//! becomes an `ApiError` first; `Status` is made from `ApiError` only. The
+//! errors of the store and the handles also convert to `Status` directly
+//! (through `ApiError`), so the service's methods can use `?` on them.
 
 use tonic::Status;
 
+use super::convert::BadField;
+use crate::agents::StateError;
 use crate::evaluator::CheckNowError;
 use crate::maintenance::MaintenanceError;
 use crate::store::StoreError;
@@ -12,6 +19,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// A request message with an unusable field.
+    #[error(transparent)]
+    BadField(#[from] BadField),
     #[error("missing or wrong bearer token")]
     Unauthenticated,
     #[error("{0}")]
@@ -42,9 +52,8 @@ impl From<MaintenanceError> for ApiError {
     }
 }
 
-impl From<crate::agents::StateError> for ApiError {
-    fn from(e: crate::agents::StateError) -> Self {
-        use crate::agents::StateError;
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> Self {
         match e {
             StateError::UnknownAgent(_) => ApiError::NotFound(e.to_string()),
             StateError::Store(e) => e.into(),
@@ -69,9 +78,71 @@ impl From<ApiError> for Status {
         match e {
             ApiError::NotFound(m) => Status::not_found(m),
             ApiError::Invalid(m) => Status::invalid_argument(m),
+            ApiError::BadField(e) => Status::invalid_argument(e.to_string()),
             ApiError::Unauthenticated => Status::unauthenticated(e.to_string()),
             ApiError::Unavailable(m) => Status::unavailable(m),
             ApiError::Internal(m) => Status::internal(m),
+        }
+    }
+}
+
+/// `Status` from each error that has an `ApiError`, through it.
+macro_rules! status_through_api_error {
+    ($($error:ty),+) => {$(
+        impl From<$error> for Status {
+            fn from(e: $error) -> Status {
+                ApiError::from(e).into()
+            }
+        }
+    )+};
+}
+
+status_through_api_error!(
+    StoreError,
+    MaintenanceError,
+    StateError,
+    CheckNowError,
+    BadField
+);
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn errors_map_to_codes_once() {
+        let not_found = || StoreError::NotFound("service \"shop\"".into());
+        #[rustfmt::skip]
+        let cases: [(Status, Code, &str); 12] = [
+            (not_found().into(), Code::NotFound, "service \"shop\" not found"),
+            (StoreError::UnsupportedUrl("x".into()).into(), Code::Internal,
+                "unsupported database URL \"x\" (use sqlite://FILE)"),
+            (MaintenanceError::UnknownEquipment("r1".into()).into(), Code::NotFound,
+                "unknown equipment \"r1\""),
+            (MaintenanceError::NotInMaintenance("r1".into()).into(), Code::InvalidArgument,
+                "equipment \"r1\" is not in maintenance"),
+            (MaintenanceError::ZeroDuration.into(), Code::InvalidArgument,
+                "duration must be more than 0s"),
+            (MaintenanceError::Store(not_found()).into(), Code::NotFound,
+                "service \"shop\" not found"),
+            (MaintenanceError::Stopped.into(), Code::Unavailable, "the maintenance actor stopped"),
+            (StateError::UnknownAgent("a1".into()).into(), Code::NotFound, "unknown agent \"a1\""),
+            (StateError::Stopped.into(), Code::Unavailable, "the agents actor stopped"),
+            (CheckNowError::NoAgents("shop".into()).into(), Code::Unavailable,
+                "no live agent probes service \"shop\""),
+            (ApiError::Unauthenticated.into(), Code::Unauthenticated,
+                "missing or wrong bearer token"),
+            (BadField { field: "duration_ms", reason: "too long".into() }.into(),
+                Code::InvalidArgument, "duration_ms: too long"),
+        ];
+        for (i, (status, code, message)) in cases.into_iter().enumerate() {
+            assert_eq!(
+                (status.code(), status.message()),
+                (code, message),
+                "case {i}"
+            );
         }
     }
 }

@@ -1,20 +1,24 @@
 //! The `picket.v1.Picket` client API.
 //!
-//! Reads come from the store (and the registry for liveness); commands go
-//! to the owning actors' handles. Mutating calls need the admin bearer
-//! token. Errors map to gRPC codes in `error.rs`, once.
+//! Each call is thin: check the admin token where the call mutates, turn
+//! the request into arguments ([`convert`]), read the store or command the
+//! owning actor's handle ([`query`], [`watch`]), and turn the answer into
+//! a message ([`convert`]). Errors map to gRPC codes in `error.rs`, once.
+//! [`server`] wraps the service for tonic.
 
 mod convert;
 mod error;
+mod query;
+mod watch;
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
-use picket_proto::v1::{self as pb, picket_server::Picket};
-use tokio::sync::mpsc;
-use tokio_stream::Stream;
-use tokio_stream::wrappers::ReceiverStream;
+use picket_proto::v1::{
+    self as pb,
+    picket_server::{Picket, PicketServer},
+};
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::agents::AgentsHandle;
@@ -23,6 +27,7 @@ use crate::domain::AgentState;
 use crate::evaluator::EvaluatorHandle;
 use crate::maintenance::MaintenanceHandle;
 use crate::store::Store;
+pub use convert::BadField;
 pub use error::ApiError;
 
 /// The API service.
@@ -35,42 +40,10 @@ pub struct PicketApi {
     pub evaluator: EvaluatorHandle,
 }
 
-impl PicketApi {
-    fn authorize<T>(&self, request: &Request<T>) -> Result<(), ApiError> {
-        let Some(token) = &self.config.collector.admin_token else {
-            return Ok(());
-        };
-        let given = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if crate::agents::auth::constant_time_eq(given.as_bytes(), token.as_bytes()) {
-            Ok(())
-        } else {
-            Err(ApiError::Unauthenticated)
-        }
-    }
-
-    async fn maintenance_until(&self) -> Result<std::collections::HashMap<String, i64>, ApiError> {
-        Ok(self
-            .store
-            .active_maintenance()
-            .await?
-            .into_iter()
-            .map(|w| (w.equipment, w.ends_ms))
-            .collect())
-    }
-
-    async fn set_agent_state(&self, id: String, state: AgentState) -> Result<pb::Agent, ApiError> {
-        let row = self.agents.set_state(id, state).await?;
-        let live = self.agents.live().await;
-        Ok(convert::agent(row, &live))
-    }
+/// The API as a tonic service, ready for `Server::add_service`.
+pub fn server(api: PicketApi) -> PicketServer<PicketApi> {
+    PicketServer::new(api)
 }
-
-type EventStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Picket for PicketApi {
@@ -78,30 +51,15 @@ impl Picket for PicketApi {
         &self,
         _: Request<pb::ListServicesRequest>,
     ) -> Result<Response<pb::ListServicesResponse>, Status> {
-        let until = self.maintenance_until().await?;
-        let rows = self.store.list_services().await.map_err(ApiError::from)?;
-        let services = rows
-            .into_iter()
-            .map(|s| {
-                let m = until.get(&s.equipment_id).copied();
-                convert::service(s, m)
-            })
-            .collect();
-        Ok(Response::new(pb::ListServicesResponse { services }))
+        Ok(Response::new(convert::services(self.services().await?)))
     }
 
     async fn get_service(
         &self,
         request: Request<pb::GetServiceRequest>,
     ) -> Result<Response<pb::Service>, Status> {
-        let id = request.into_inner().id;
-        let row = self.store.get_service(&id).await.map_err(ApiError::from)?;
-        let until = self
-            .maintenance_until()
-            .await?
-            .get(&row.equipment_id)
-            .copied();
-        Ok(Response::new(convert::service(row, until)))
+        let service = self.service(&request.into_inner().id).await?;
+        Ok(Response::new(convert::service(service)))
     }
 
     async fn list_requests(
@@ -109,140 +67,82 @@ impl Picket for PicketApi {
         request: Request<pb::ListRequestsRequest>,
     ) -> Result<Response<pb::ListRequestsResponse>, Status> {
         let open_only = request.into_inner().open_only;
-        let rows = self
-            .store
-            .list_requests(open_only)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(pb::ListRequestsResponse {
-            requests: rows.into_iter().map(convert::request).collect(),
-        }))
+        let requests = self.store.list_requests(open_only).await?;
+        Ok(Response::new(convert::requests(requests)))
     }
 
     async fn get_request(
         &self,
         request: Request<pb::GetRequestRequest>,
     ) -> Result<Response<pb::Request>, Status> {
-        let row = self
-            .store
-            .get_request(request.into_inner().id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(convert::request(row)))
+        let found = self.store.get_request(request.into_inner().id).await?;
+        Ok(Response::new(convert::request(found)))
     }
 
     async fn list_agents(
         &self,
         _: Request<pb::ListAgentsRequest>,
     ) -> Result<Response<pb::ListAgentsResponse>, Status> {
-        let rows = self.store.list_agents().await.map_err(ApiError::from)?;
-        let live = self.agents.live().await;
-        Ok(Response::new(pb::ListAgentsResponse {
-            agents: rows.into_iter().map(|a| convert::agent(a, &live)).collect(),
-        }))
+        Ok(Response::new(convert::agents(self.agents().await?)))
     }
 
     async fn approve_agent(
         &self,
         request: Request<pb::AgentRef>,
     ) -> Result<Response<pb::Agent>, Status> {
-        self.authorize(&request)?;
-        Ok(Response::new(
-            self.set_agent_state(request.into_inner().id, AgentState::Active)
-                .await?,
-        ))
+        let id = self.authorize(request)?.id;
+        let agent = self.set_agent_state(id, AgentState::Active).await?;
+        Ok(Response::new(convert::agent(agent)))
     }
 
     async fn suspend_agent(
         &self,
         request: Request<pb::AgentRef>,
     ) -> Result<Response<pb::Agent>, Status> {
-        self.authorize(&request)?;
-        Ok(Response::new(
-            self.set_agent_state(request.into_inner().id, AgentState::Suspended)
-                .await?,
-        ))
+        let id = self.authorize(request)?.id;
+        let agent = self.set_agent_state(id, AgentState::Suspended).await?;
+        Ok(Response::new(convert::agent(agent)))
     }
 
     async fn start_maintenance(
         &self,
         request: Request<pb::StartMaintenanceRequest>,
     ) -> Result<Response<pb::Maintenance>, Status> {
-        self.authorize(&request)?;
-        let r = request.into_inner();
-        let duration = (r.duration_ms > 0).then(|| Duration::from_millis(r.duration_ms));
-        let w = self
+        let args = convert::StartMaintenance::try_from(self.authorize(request)?)?;
+        let window = self
             .maintenance
-            .start(r.equipment, duration, r.reason)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(convert::maintenance(w)))
+            .start(args.equipment, args.duration, args.reason)
+            .await?;
+        Ok(Response::new(convert::maintenance(window)))
     }
 
     async fn end_maintenance(
         &self,
         request: Request<pb::EndMaintenanceRequest>,
     ) -> Result<Response<pb::Maintenance>, Status> {
-        self.authorize(&request)?;
-        let w = self
-            .maintenance
-            .end(request.into_inner().equipment)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(convert::maintenance(w)))
+        let equipment = self.authorize(request)?.equipment;
+        let window = self.maintenance.end(equipment).await?;
+        Ok(Response::new(convert::maintenance(window)))
     }
 
     async fn check_now(
         &self,
         request: Request<pb::CheckNowRequest>,
     ) -> Result<Response<pb::CheckNowResponse>, Status> {
-        self.authorize(&request)?;
-        let results = self
-            .evaluator
-            .check_now(request.into_inner().service)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(pb::CheckNowResponse {
-            results: results.into_iter().map(convert::probe).collect(),
-        }))
+        let service = self.authorize(request)?.service;
+        let results = self.evaluator.check_now(service).await?;
+        Ok(Response::new(convert::probes(results)))
     }
 
-    type WatchEventsStream = EventStream;
+    type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
 
     async fn watch_events(
         &self,
         request: Request<pb::WatchEventsRequest>,
-    ) -> Result<Response<EventStream>, Status> {
-        let mut after = i64::try_from(request.into_inner().after_seq).unwrap_or(i64::MAX);
-        let store = self.store.clone();
-        let mut committed = store.subscribe_events();
-        let (tx, rx) = mpsc::channel(256);
-        tokio::spawn(async move {
-            loop {
-                committed.borrow_and_update();
-                let batch = match store.events_after(after, 500).await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(ApiError::from(e)))).await;
-                        return;
-                    }
-                };
-                let full = batch.len() == 500;
-                for e in batch {
-                    after = e.seq;
-                    if tx.send(Ok(convert::event(e))).await.is_err() {
-                        return;
-                    }
-                }
-                if full {
-                    continue;
-                }
-                tokio::select! {
-                    changed = committed.changed() => if changed.is_err() { return },
-                    () = tx.closed() => return,
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    ) -> Result<Response<Self::WatchEventsStream>, Status> {
+        let after = convert::after_seq(&request.into_inner());
+        let events = watch::tail(self.store.clone(), after)
+            .map(|event| event.map(convert::event).map_err(Status::from));
+        Ok(Response::new(Box::pin(events)))
     }
 }

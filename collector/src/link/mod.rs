@@ -9,14 +9,18 @@
 //! `UNAUTHENTICATED`, duplicate id → `ALREADY_EXISTS`, wrong protocol →
 //! `FAILED_PRECONDITION`, unusable hello → `INVALID_ARGUMENT`, collector
 //! trouble → `UNAVAILABLE`. [`convert`] wraps both halves of the stream, so
-//! the session sees domain messages only.
+//! the session sees domain messages only; [`server`] wraps the service
+//! for tonic.
 
 pub mod convert;
 mod session;
 
 use std::time::Duration;
 
-use picket_proto::agent::v1::{self as pb, agent_link_server::AgentLink};
+use picket_proto::agent::v1::{
+    self as pb,
+    agent_link_server::{AgentLink, AgentLinkServer},
+};
 use picket_proto::contract::RefusalKind;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
@@ -58,6 +62,11 @@ impl AgentLinkService {
             tasks,
         }
     }
+}
+
+/// The link as a tonic service, ready for `Server::add_service`.
+pub fn server(link: AgentLinkService) -> AgentLinkServer<AgentLinkService> {
+    AgentLinkServer::new(link)
 }
 
 /// The status a refusal travels as, through the contract's table.

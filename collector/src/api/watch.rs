@@ -1,0 +1,49 @@
+//! `WatchEvents`' tail: committed events after a cursor, then each new
+//! commit as the store announces it, in domain rows.
+//!
+//! The tail is its own task feeding a bounded channel; it ends when the
+//! client goes away (the receiver is dropped) or the store fails (the
+//! error is the last item).
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::store::{EventRow, Store, StoreError};
+
+/// Events read from the store at a time.
+const BATCH: i64 = 500;
+/// Events queued for a slow client before the tail waits for it.
+const CAPACITY: usize = 256;
+
+/// The events after sequence number `after`, without end.
+pub fn tail(store: Store, mut after: i64) -> ReceiverStream<Result<EventRow, StoreError>> {
+    let mut committed = store.subscribe_events();
+    let (tx, rx) = mpsc::channel(CAPACITY);
+    tokio::spawn(async move {
+        loop {
+            committed.borrow_and_update();
+            let batch = match store.events_after(after, BATCH).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let full = batch.len() as i64 == BATCH;
+            for e in batch {
+                after = e.seq;
+                if tx.send(Ok(e)).await.is_err() {
+                    return;
+                }
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                changed = committed.changed() => if changed.is_err() { return },
+                () = tx.closed() => return,
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
