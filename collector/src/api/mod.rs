@@ -2,13 +2,12 @@
 //!
 //! Reads come from the store (and the registry for liveness); commands go
 //! to the owning actors' handles. Mutating calls need the admin bearer
-//! token. Errors map to gRPC codes in `error.rs`, once.
+//! token (its [`ApiSettings`]). Errors map to gRPC codes in `error.rs`, once.
 
 mod convert;
 mod error;
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use picket_proto::v1::{self as pb, picket_server::Picket};
@@ -18,7 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::agents::AgentsHandle;
-use crate::config::Config;
+use crate::config::settings::ApiSettings;
 use crate::domain::AgentState;
 use crate::evaluator::EvaluatorHandle;
 use crate::maintenance::MaintenanceHandle;
@@ -29,7 +28,7 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct PicketApi {
     pub store: Store,
-    pub config: Arc<Config>,
+    pub settings: ApiSettings,
     pub agents: AgentsHandle,
     pub maintenance: MaintenanceHandle,
     pub evaluator: EvaluatorHandle,
@@ -37,7 +36,7 @@ pub struct PicketApi {
 
 impl PicketApi {
     fn authorize<T>(&self, request: &Request<T>) -> Result<(), ApiError> {
-        let Some(token) = &self.config.collector.admin_token else {
+        let Some(token) = &self.settings.admin_token else {
             return Ok(());
         };
         let given = request
