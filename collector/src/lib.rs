@@ -23,8 +23,9 @@
 //! - [`store`]: the only module that writes SQL.
 //! - [`api`], [`http`]: the client gRPC API and the HTTP endpoints.
 //!
-//! [`run`] wires them together and shuts them down with one cancellation
-//! token and one task tracker.
+//! [`run`] cuts the config into each actor's settings
+//! ([`config::settings::Settings`]), wires the actors together and shuts
+//! them down with one cancellation token and one task tracker.
 
 pub mod agents;
 pub mod api;
@@ -56,11 +57,12 @@ use tracing::{info, warn};
 
 use crate::agents::{AgentsHandle, LivenessHandle, StoreRequests};
 use crate::config::Config;
+use crate::config::settings::Settings;
 use crate::evaluator::EvaluatorHandle;
 use crate::ingest::IngestHandle;
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceHandle;
-use crate::store::{EventSettings, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// The listeners the collector serves on, bound by the caller.
 pub struct Listeners {
@@ -101,34 +103,33 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let config = Arc::new(config);
-    let store = Store::open(&config.collector.database, EventSettings::new(&config)).await?;
-    store.sync_config(&config).await?;
+    let settings = Settings::from(&config);
+    let store = Store::open(&config.collector.database, settings.events).await?;
+    store.sync_config(&settings.catalog).await?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let metrics = Arc::new(metrics::Metrics::new());
 
     let (maintenance, maintenance_set) =
-        MaintenanceHandle::spawn(store.clone(), config.clone(), cancel.clone(), &tasks).await?;
+        MaintenanceHandle::spawn(store.clone(), settings.maintenance, cancel.clone(), &tasks)
+            .await?;
     let lifecycle = LifecycleHandle::spawn(
         store.clone(),
-        config.clone(),
+        settings.lifecycle,
         metrics.clone(),
         cancel.clone(),
         &tasks,
     );
-    let a = &config.agents;
     let liveness = LivenessHandle::spawn(
-        StoreRequests::new(store.clone(), metrics.clone(), a),
-        a.heartbeat_interval * a.missed_heartbeats,
-        a.settle_window,
+        StoreRequests::new(store.clone(), metrics.clone(), settings.liveness),
+        settings.liveness,
         agents::load_watched(&store).await?,
         cancel.clone(),
         &tasks,
     );
     let agents = AgentsHandle::spawn(
         store.clone(),
-        config.clone(),
+        settings.registry,
         metrics.clone(),
         maintenance_set.clone(),
         liveness,
@@ -142,7 +143,7 @@ pub async fn run(
         .map(|s| (s.id, (s.state, s.open_request.is_some())))
         .collect();
     let evaluator = EvaluatorHandle::spawn(
-        config.clone(),
+        settings.evaluator,
         initial,
         agents.directory(),
         maintenance_set,
@@ -157,7 +158,7 @@ pub async fn run(
         cancel.clone(),
         &tasks,
     );
-    notifier::spawn(store.clone(), config.clone(), cancel.clone(), &tasks)?;
+    notifier::spawn(store.clone(), settings.notifier, cancel.clone(), &tasks)?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -168,7 +169,7 @@ pub async fn run(
     let link = link::AgentLinkService::new(agents.clone(), ingest, cancel.clone(), tasks.clone());
     let api = api::PicketApi {
         store: store.clone(),
-        config: config.clone(),
+        settings: settings.api,
         agents,
         maintenance,
         evaluator,

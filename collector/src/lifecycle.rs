@@ -7,6 +7,9 @@
 //! records `service.local_failure`. The texts come from
 //! [`crate::domain::texts`]. Webhooks follow from the events the store
 //! writes in the same transactions; this actor sends nothing itself.
+//!
+//! Settings: [`LifecycleSettings`] (each service's URL, priority and
+//! equipment name); verdicts on services it does not know are dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::{Config, ServiceConfig};
+use crate::config::settings::{LifecycleService, LifecycleSettings};
 use crate::domain::{
     Event, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
 };
@@ -39,13 +42,13 @@ pub struct LifecycleHandle {
 impl LifecycleHandle {
     pub fn spawn(
         store: Store,
-        config: Arc<Config>,
+        settings: LifecycleSettings,
         metrics: Arc<Metrics>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> LifecycleHandle {
         let (tx, inbox) = mpsc::channel(4096);
-        tasks.spawn(run(store, config, metrics, inbox, cancel));
+        tasks.spawn(run(store, settings, metrics, inbox, cancel));
         LifecycleHandle { tx }
     }
 
@@ -67,7 +70,7 @@ impl LifecycleHandle {
 
 async fn run(
     store: Store,
-    config: Arc<Config>,
+    settings: LifecycleSettings,
     metrics: Arc<Metrics>,
     mut inbox: mpsc::Receiver<ServiceVerdict>,
     cancel: CancellationToken,
@@ -84,13 +87,13 @@ async fn run(
         let Some(ServiceVerdict { service, verdict }) = verdict else {
             break;
         };
-        let Some(svc) = config.service(&service) else {
+        let Some(svc) = settings.service(&service) else {
             continue;
         };
         let mut delay = Duration::from_millis(100);
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
-        while let Err(e) = persist(&store, &config, &metrics, svc, &verdict).await {
+        while let Err(e) = persist(&store, &metrics, svc, &verdict).await {
             if cancel.is_cancelled() {
                 error!(service_id = %service, error = %e, "verdict not stored at shutdown");
                 break;
@@ -107,9 +110,8 @@ async fn run(
 
 async fn persist(
     store: &Store,
-    config: &Config,
     metrics: &Metrics,
-    svc: &ServiceConfig,
+    svc: &LifecycleService,
     verdict: &Verdict,
 ) -> Result<(), crate::store::StoreError> {
     match verdict {
@@ -119,7 +121,7 @@ async fn persist(
         }
         Verdict::Down { from, votes } => {
             let request = texts::service_request(&svc.url, &svc.equipment, &svc.priority, votes);
-            let snapshot = snapshot(config, svc, ServiceState::Down, votes);
+            let snapshot = snapshot(svc, ServiceState::Down, votes);
             match store.service_down(&snapshot, &request).await? {
                 Opened::New(req) => {
                     metrics.request_opened(RequestKind::Corrective.as_str());
@@ -136,7 +138,7 @@ async fn persist(
             votes,
         } => {
             let note = texts::closing_note(&svc.url, votes, now_ms());
-            let snapshot = snapshot(config, svc, ServiceState::Up, votes);
+            let snapshot = snapshot(svc, ServiceState::Up, votes);
             let was_down = *from == ServiceState::Down || *had_request;
             match store.service_up(&snapshot, was_down, &note).await? {
                 Some(req) => {
@@ -146,7 +148,7 @@ async fn persist(
             }
         }
         Verdict::LocalFailure { votes } => {
-            let snapshot = snapshot(config, svc, ServiceState::Up, votes);
+            let snapshot = snapshot(svc, ServiceState::Up, votes);
             store
                 .record_event(&Event::ServiceLocalFailure(snapshot))
                 .await?;
@@ -161,20 +163,12 @@ async fn persist(
 }
 
 /// The service as its `service.*` events show it.
-fn snapshot(
-    config: &Config,
-    svc: &ServiceConfig,
-    state: ServiceState,
-    votes: &[Vote],
-) -> ServiceSnapshot {
-    let equipment = config
-        .equipment(&svc.equipment)
-        .map_or(svc.equipment.as_str(), |e| e.name.as_str());
+fn snapshot(svc: &LifecycleService, state: ServiceState, votes: &[Vote]) -> ServiceSnapshot {
     ServiceSnapshot {
         id: svc.id.clone(),
         url: svc.url.clone(),
         equipment_id: svc.equipment.clone(),
-        equipment: equipment.to_owned(),
+        equipment: svc.equipment_name.clone(),
         state,
         votes: votes.to_vec(),
     }

@@ -5,6 +5,9 @@
 //! the store and publishes the running set, which the agents registry
 //! (stop probing) and the evaluator (state `maintenance`, no requests)
 //! watch. It knows nothing about services or agents itself.
+//!
+//! Settings: [`MaintenanceSettings`] (the default window length and the
+//! equipment a window may name).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use tokio_util::time::{DelayQueue, delay_queue};
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::settings::MaintenanceSettings;
 use crate::domain::EquipmentId;
 use crate::store::{MaintenanceWindow, Store, StoreError};
 use crate::time::now_ms;
@@ -59,7 +62,7 @@ pub struct MaintenanceHandle {
 
 struct MaintenanceActor {
     store: Store,
-    config: Arc<Config>,
+    settings: MaintenanceSettings,
     inbox: mpsc::Receiver<Msg>,
     /// Publishes the running set to the registry and the evaluator.
     set: watch::Sender<Arc<MaintenanceSet>>,
@@ -73,7 +76,7 @@ impl MaintenanceHandle {
     /// while the collector was down) and spawns the actor.
     pub async fn spawn(
         store: Store,
-        config: Arc<Config>,
+        settings: MaintenanceSettings,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> Result<(MaintenanceHandle, watch::Receiver<Arc<MaintenanceSet>>), StoreError> {
@@ -81,7 +84,7 @@ impl MaintenanceHandle {
         let (set, set_rx) = watch::channel(Arc::new(MaintenanceSet::new()));
         let mut actor = MaintenanceActor {
             store,
-            config,
+            settings,
             inbox,
             set,
             windows: HashMap::new(),
@@ -154,9 +157,9 @@ impl MaintenanceActor {
     }
 
     fn equipment_name(&self, id: &str) -> Result<String, MaintenanceError> {
-        self.config
-            .equipment(id)
-            .map(|e| e.name.clone())
+        self.settings
+            .equipment_name(id)
+            .map(str::to_owned)
             .ok_or_else(|| MaintenanceError::UnknownEquipment(id.to_owned()))
     }
 
@@ -167,7 +170,7 @@ impl MaintenanceActor {
         reason: String,
     ) -> Result<MaintenanceWindow, MaintenanceError> {
         let name = self.equipment_name(&equipment)?;
-        let duration = duration.unwrap_or(self.config.maintenance.default_duration);
+        let duration = duration.unwrap_or(self.settings.default_duration);
         if duration.is_zero() {
             return Err(MaintenanceError::ZeroDuration);
         }

@@ -9,11 +9,13 @@
 //! [`AgentRequests`]); after each it publishes the set of dead agents, on
 //! which the registry moves checks. It never sends to the registry or to a
 //! session, so it closes no cycle of bounded channels.
+//!
+//! Settings: [`LivenessSettings`] (the window, `heartbeat_interval ×
+//! missed_heartbeats`, and the settle window after a start).
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -22,6 +24,7 @@ use tokio_util::task::TaskTracker;
 use tokio_util::time::{DelayQueue, delay_queue};
 
 use super::liveness::{Change, Liveness};
+use crate::config::settings::LivenessSettings;
 use crate::domain::{AgentId, AgentState};
 use crate::store::{Store, StoreError};
 
@@ -88,13 +91,13 @@ struct LivenessActor<R> {
 }
 
 impl LivenessHandle {
-    /// Spawns the switch with deadlines `window` apart. The agents in
-    /// `watched` get `settle` from now before their first deadline (agents
-    /// reconnecting after a collector start back off for a while).
+    /// Spawns the switch with deadlines `settings.dead_after()` apart. The
+    /// agents in `watched` get the settle window from now before their
+    /// first deadline (agents reconnecting after a collector start back off
+    /// for a while).
     pub fn spawn(
         requests: impl AgentRequests,
-        window: Duration,
-        settle: Duration,
+        settings: LivenessSettings,
         watched: Vec<Watched>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
@@ -103,12 +106,12 @@ impl LivenessHandle {
         let mut actor = LivenessActor {
             requests,
             inbox,
-            liveness: Liveness::new(window),
+            liveness: Liveness::new(settings.dead_after()),
             deadlines: DelayQueue::new(),
             keys: HashMap::new(),
             dead: watch::channel(DeadSet::default()).0,
         };
-        let first = Instant::now() + settle;
+        let first = Instant::now() + settings.settle_window;
         for w in watched {
             let deadline = actor.liveness.watch_until(&w.agent, w.dead, first);
             if !w.dead {

@@ -8,11 +8,14 @@
 //! a duplicate live id itself, then records the connection with
 //! [`connected`]. Hashing and constant-time comparison live in
 //! [`super::auth`].
+//!
+//! Settings: [`EnrollmentSettings`] (the enrollment token, `auto_approve`),
+//! passed in by the registry on each call.
 
 use tracing::info;
 
 use super::auth;
-use crate::config::AgentsSection;
+use crate::config::settings::EnrollmentSettings;
 use crate::domain::{AgentId, AgentState, Hello};
 use crate::store::{AgentRow, Store, StoreError};
 use crate::time::now_ms;
@@ -56,7 +59,7 @@ pub struct Enrolled {
 /// agent or the enrollment token of a new one (registering it).
 pub async fn authenticate(
     store: &Store,
-    settings: &AgentsSection,
+    settings: &EnrollmentSettings,
     hello: &Hello,
 ) -> Result<Enrolled, Refusal> {
     if hello.protocol_version != PROTOCOL_VERSION {

@@ -10,6 +10,10 @@
 //! reads to send recheck orders. Who is dead comes from the liveness actor
 //! ([`super::deadman`]), which the registry tells who to watch. It never
 //! waits on a session.
+//!
+//! Settings: [`RegistrySettings`] (what [`enroll::authenticate`] checks a
+//! hello against, the services, agents per service, the heartbeat interval
+//! its welcome tells).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -25,7 +29,7 @@ use super::deadman::{DeadSet, LivenessHandle};
 use super::directory::{Directory, DownlinkTx};
 use super::enroll::{self, Refusal};
 use super::session::Session;
-use crate::config::Config;
+use crate::config::settings::RegistrySettings;
 use crate::domain::{AgentId, AgentState, Event, Hello, Liveness};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
@@ -87,7 +91,7 @@ pub struct AgentsHandle {
 
 struct AgentsActor {
     store: Store,
-    config: Arc<Config>,
+    settings: RegistrySettings,
     inbox: mpsc::Receiver<Msg>,
     maintenance: watch::Receiver<Arc<MaintenanceSet>>,
     /// Told who to watch and who was heard from.
@@ -105,7 +109,7 @@ impl AgentsHandle {
     /// Spawns the registry over the running liveness actor.
     pub fn spawn(
         store: Store,
-        config: Arc<Config>,
+        settings: RegistrySettings,
         metrics: Arc<Metrics>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         liveness: LivenessHandle,
@@ -116,7 +120,7 @@ impl AgentsHandle {
         let (dir_tx, directory) = watch::channel(Arc::new(Directory::default()));
         let actor = AgentsActor {
             store,
-            config,
+            settings,
             inbox,
             maintenance,
             dead: liveness.dead(),
@@ -285,7 +289,7 @@ impl AgentsActor {
         cancel: CancellationToken,
     ) -> Result<Welcome, Refusal> {
         let enroll::Enrolled { row, credential } =
-            enroll::authenticate(&self.store, &self.config.agents, &hello).await?;
+            enroll::authenticate(&self.store, &self.settings.enrollment, &hello).await?;
         if let Some(live) = self.sessions.get(&hello.agent_id) {
             warn!(agent_id = %hello.agent_id, name = %live.row.name, "refused a second connection: agent id is already connected");
             let event = Event::AgentDuplicate(row.snapshot(Liveness::Live));
@@ -302,7 +306,7 @@ impl AgentsActor {
             agent_id: row.id.clone(),
             credential,
             state: row.state,
-            heartbeat_interval: self.config.agents.heartbeat_interval,
+            heartbeat_interval: self.settings.heartbeat_interval,
             last_committed_seq: row.last_seq,
             session,
         };
@@ -353,9 +357,9 @@ impl AgentsActor {
             .collect();
         let in_maintenance: HashSet<String> = self.maintenance.borrow().keys().cloned().collect();
         let mut plan = assign(
-            &self.config.services,
+            &self.settings.services,
             &candidates,
-            self.config.agents.agents_per_service,
+            self.settings.agents_per_service,
             &in_maintenance,
         );
         for session in self.sessions.values_mut() {

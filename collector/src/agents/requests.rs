@@ -1,14 +1,14 @@
 //! The `[AGENT DOWN]` request as the dead-man's switch writes it: the
 //! store calls that open and close it with `agent.down` / `agent.up`, the
 //! metrics and the log lines. Its texts are `domain::texts`'.
+//!
+//! Settings: [`LivenessSettings`] (the interval and count the texts quote).
 
 use std::sync::Arc;
-use std::time::Duration;
-
 use tracing::{info, warn};
 
 use super::deadman::AgentRequests;
-use crate::config::AgentsSection;
+use crate::config::settings::LivenessSettings;
 use crate::domain::{AgentId, Liveness, texts};
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, Store};
@@ -18,17 +18,15 @@ use crate::time::now_ms;
 pub struct StoreRequests {
     pub store: Store,
     pub metrics: Arc<Metrics>,
-    pub heartbeat_interval: Duration,
-    pub missed_heartbeats: u32,
+    pub settings: LivenessSettings,
 }
 
 impl StoreRequests {
-    pub fn new(store: Store, metrics: Arc<Metrics>, agents: &AgentsSection) -> Self {
+    pub fn new(store: Store, metrics: Arc<Metrics>, settings: LivenessSettings) -> Self {
         StoreRequests {
             store,
             metrics,
-            heartbeat_interval: agents.heartbeat_interval,
-            missed_heartbeats: agents.missed_heartbeats,
+            settings,
         }
     }
 
@@ -50,8 +48,8 @@ impl AgentRequests for StoreRequests {
         };
         let request = texts::agent_down_request(
             &row.snapshot(Liveness::Dead),
-            self.heartbeat_interval,
-            self.missed_heartbeats,
+            self.settings.heartbeat_interval,
+            self.settings.missed_heartbeats,
         );
         match self.store.agent_down(&row, &request).await {
             Ok(request) => {
@@ -59,7 +57,7 @@ impl AgentRequests for StoreRequests {
                 if request.is_some() {
                     self.metrics.request_opened("agent");
                 }
-                let window = self.heartbeat_interval * self.missed_heartbeats;
+                let window = self.settings.dead_after();
                 warn!(agent_id = %agent, name = %row.name, ?request, window = ?window, "agent down: dead-man's switch")
             }
             Err(e) => warn!(agent_id = %agent, error = %e, "cannot record agent down"),
@@ -81,17 +79,17 @@ impl AgentRequests for StoreRequests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agents::testing::{config, event_types, hello, store};
+    use crate::agents::testing::{event_types, hello, settings, store};
 
     #[tokio::test]
     async fn down_opens_one_request_and_up_closes_it() {
-        let config = config(true);
-        let (_dir, store) = store(&config).await;
-        crate::agents::enroll::authenticate(&store, &config.agents, &hello("a1"))
+        let settings = settings(true);
+        let (_dir, store) = store(&settings).await;
+        crate::agents::enroll::authenticate(&store, &settings.registry.enrollment, &hello("a1"))
             .await
             .expect("enrolled");
         let metrics = Arc::new(Metrics::new());
-        let mut requests = StoreRequests::new(store.clone(), metrics, &config.agents);
+        let mut requests = StoreRequests::new(store.clone(), metrics, settings.liveness);
         requests.down(&"a1".into()).await;
         requests.down(&"a1".into()).await;
         let open = store.agents_with_open_request().await.expect("open");

@@ -1,13 +1,12 @@
 //! Test fixtures shared by the agents tests: a temp SQLite store and hellos.
 
-use std::sync::Arc;
-
-use crate::config::Config;
+use crate::config::settings::Settings;
 use crate::domain::Hello;
-use crate::store::{EventSettings, Store};
+use crate::store::Store;
 
-/// One service, two per service; `auto_approve` as given.
-pub fn config(auto_approve: bool) -> Arc<Config> {
+/// Every actor's settings from a config with one service, one agent per
+/// service, and `auto_approve` as given.
+pub fn settings(auto_approve: bool) -> Settings {
     let toml = format!(
         r#"
 [collector]
@@ -26,17 +25,21 @@ equipment = "web-1"
 url = "http://shop.test"
 "#
     );
-    Arc::new(crate::config::parse(std::path::Path::new("t.toml"), &toml).expect("config"))
+    Settings::from(&crate::config::parse(std::path::Path::new("t.toml"), &toml).expect("config"))
 }
 
-/// A migrated store in a temp dir (kept alive by the returned guard).
-pub async fn store(config: &Config) -> (tempfile::TempDir, Store) {
+/// A migrated store in a temp dir (kept alive by the returned guard), its
+/// catalog synced from `settings`.
+pub async fn store(settings: &Settings) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, EventSettings::new(config))
+    let store = Store::open(&url, settings.events.clone())
         .await
         .expect("open store");
-    store.sync_config(config).await.expect("sync config");
+    store
+        .sync_config(&settings.catalog)
+        .await
+        .expect("sync config");
     (dir, store)
 }
 

@@ -4,7 +4,8 @@
 //! the request into arguments ([`convert`]), read the store or command the
 //! owning actor's handle ([`query`], [`watch`]), and turn the answer into
 //! a message ([`convert`]). Errors map to gRPC codes in `error.rs`, once.
-//! [`server`] wraps the service for tonic.
+//! [`server`] wraps the service for tonic. The API reads only its
+//! [`ApiSettings`] (the admin token).
 
 mod convert;
 mod error;
@@ -12,7 +13,6 @@ mod query;
 mod watch;
 
 use std::pin::Pin;
-use std::sync::Arc;
 
 use picket_proto::v1::{
     self as pb,
@@ -22,7 +22,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::agents::AgentsHandle;
-use crate::config::Config;
+use crate::config::settings::ApiSettings;
 use crate::domain::AgentState;
 use crate::evaluator::EvaluatorHandle;
 use crate::maintenance::MaintenanceHandle;
@@ -34,7 +34,7 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct PicketApi {
     pub store: Store,
-    pub config: Arc<Config>,
+    pub settings: ApiSettings,
     pub agents: AgentsHandle,
     pub maintenance: MaintenanceHandle,
     pub evaluator: EvaluatorHandle,

@@ -31,7 +31,7 @@ impl PicketApi {
     /// The request's message, if the call may go ahead: with an admin token
     /// configured, the request must carry it as `authorization: Bearer …`.
     pub(super) fn authorize<T>(&self, request: Request<T>) -> Result<T, ApiError> {
-        let Some(token) = &self.config.collector.admin_token else {
+        let Some(token) = &self.settings.admin_token else {
             return Ok(request.into_inner());
         };
         let given = request

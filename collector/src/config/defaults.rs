@@ -14,6 +14,7 @@ use super::ConfigError;
 use super::raw::{RawCheckOptions, RawQuorum, Sp};
 use super::source::Source;
 use crate::domain::Quorum;
+use crate::domain::texts::DEFAULT_PRIORITY;
 
 /// One service's check options, every key resolved and checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,10 +155,10 @@ fn method(src: &Source, v: Option<&Sp<String>>) -> Result<String, ConfigError> {
     }
 }
 
-/// `"0"` to `"3"`, as a string or a number; `"2"` when unset.
+/// `"0"` to `"3"`, as a string or a number; [`DEFAULT_PRIORITY`] when unset.
 fn priority(src: &Source, v: Option<&Sp<RawQuorum>>) -> Result<String, ConfigError> {
     let Some(p) = v else {
-        return Ok("2".to_owned());
+        return Ok(DEFAULT_PRIORITY.to_owned());
     };
     let text = p.get_ref().text();
     if !["0", "1", "2", "3"].contains(&text.as_str()) {

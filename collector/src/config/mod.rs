@@ -29,7 +29,7 @@ pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
 pub use maintenance::MaintenanceSection;
 pub use services::{Equipment, ServiceConfig};
-pub use webhooks::{EVENT_TYPES, WebhookConfig};
+pub use webhooks::WebhookConfig;
 
 use raw::RawConfig;
 use source::Source;

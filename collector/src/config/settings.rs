@@ -1,28 +1,31 @@
 //! The part of a [`Config`] each actor reads, one small struct per actor.
 //!
-//! Each struct holds exactly the values its actor reads today and is built
-//! with `From<&Config>`; [`Settings`] cuts a whole config at once, so a
+//! Each struct holds exactly the values its actor reads and is built with
+//! `From<&Config>`; [`Settings`] cuts a whole config at once. `run` builds
+//! it once and hands each actor its part, which the actor owns, so a
 //! reload can validate a new file and hand every actor its new part. The
-//! structs are plain data: no channels, no behaviour beyond lookups.
-//! (Not wired yet: the actors still receive `Arc<Config>`.)
+//! structs are plain data: no channels, no behaviour beyond lookups. The
+//! store's event routing ([`EventSettings`]) is cut here too.
 
 use std::time::Duration;
 
 use super::{Config, Equipment, ServiceConfig, WebhookConfig};
 use crate::domain::{EquipmentId, Quorum, ServiceId};
+use crate::store::EventSettings;
 
 /// Every actor's part of one [`Config`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub lifecycle: LifecycleSettings,
     pub evaluator: EvaluatorSettings,
-    pub enrollment: EnrollmentSettings,
     pub liveness: LivenessSettings,
     pub registry: RegistrySettings,
     pub maintenance: MaintenanceSettings,
     pub notifier: NotifierSettings,
     pub catalog: CatalogSettings,
     pub api: ApiSettings,
+    /// The store's: which webhooks receive which events, request links.
+    pub events: EventSettings,
 }
 
 impl From<&Config> for Settings {
@@ -30,13 +33,13 @@ impl From<&Config> for Settings {
         Settings {
             lifecycle: c.into(),
             evaluator: c.into(),
-            enrollment: c.into(),
             liveness: c.into(),
             registry: c.into(),
             maintenance: c.into(),
             notifier: c.into(),
             catalog: c.into(),
             api: c.into(),
+            events: c.into(),
         }
     }
 }
@@ -123,7 +126,8 @@ impl From<&Config> for EvaluatorSettings {
     }
 }
 
-/// Enrollment: who may join, and whether they start approved.
+/// Enrollment: who may join, and whether they start approved (read by the
+/// registry, which calls `agents::enroll`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentSettings {
     pub enrollment_token: String,
@@ -166,10 +170,12 @@ impl From<&Config> for LivenessSettings {
     }
 }
 
-/// The agents registry: which agents run which checks (`agents::assign`),
-/// and the heartbeat interval its welcome tells each agent.
+/// The agents registry: whom it admits (`agents::enroll`), which agents
+/// run which checks (`agents::assign`), and the heartbeat interval its
+/// welcome tells each agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegistrySettings {
+    pub enrollment: EnrollmentSettings,
     /// Every service; inactive ones and those in maintenance get no agents.
     pub services: Vec<ServiceConfig>,
     pub agents_per_service: usize,
@@ -179,6 +185,7 @@ pub struct RegistrySettings {
 impl From<&Config> for RegistrySettings {
     fn from(c: &Config) -> Self {
         RegistrySettings {
+            enrollment: c.into(),
             services: c.services.clone(),
             agents_per_service: c.agents.agents_per_service,
             heartbeat_interval: c.agents.heartbeat_interval,
@@ -254,6 +261,17 @@ impl From<&Config> for ApiSettings {
         ApiSettings {
             admin_token: c.collector.admin_token.clone(),
         }
+    }
+}
+
+impl From<&Config> for EventSettings {
+    fn from(c: &Config) -> Self {
+        let routes = c
+            .webhooks
+            .iter()
+            .map(|w| (w.name.clone(), w.events.clone()))
+            .collect();
+        EventSettings::new(routes, c.collector.public_url.clone())
     }
 }
 

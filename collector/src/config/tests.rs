@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::Quorum;
+use crate::domain::{EventType, Quorum};
 
 const GOOD: &str = r#"
 [collector]
@@ -104,7 +104,7 @@ fn product_example_parses_with_defaults_applied() {
         hook.basic_auth,
         Some(("n8n".to_owned(), "secret".to_owned()))
     );
-    assert!(hook.wants("request.opened") && !hook.wants("service.down"));
+    assert!(hook.wants(EventType::RequestOpened) && !hook.wants(EventType::ServiceDown));
     assert_eq!(hook.secret.as_ref().map(Vec::len), Some(24));
 }
 

@@ -7,30 +7,14 @@ use std::time::Duration;
 use super::ConfigError;
 use super::raw::RawWebhook;
 use super::source::Source;
-
-/// Every event type the collector emits (webhook `events` must name these).
-pub const EVENT_TYPES: &[&str] = &[
-    "request.opened",
-    "request.closed",
-    "service.down",
-    "service.up",
-    "service.local_failure",
-    "agent.registered",
-    "agent.approved",
-    "agent.suspended",
-    "agent.down",
-    "agent.up",
-    "agent.duplicate",
-    "maintenance.started",
-    "maintenance.ended",
-];
+use crate::domain::EventType;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookConfig {
     pub name: String,
     pub url: String,
     /// Event types it receives; empty means all.
-    pub events: Vec<String>,
+    pub events: Vec<EventType>,
     pub basic_auth: Option<(String, String)>,
     /// Standard Webhooks secret (`whsec_…`), decoded key bytes.
     pub secret: Option<Vec<u8>>,
@@ -42,8 +26,8 @@ pub struct WebhookConfig {
 
 impl WebhookConfig {
     /// Whether this webhook receives events of `event_type`.
-    pub fn wants(&self, event_type: &str) -> bool {
-        self.events.is_empty() || self.events.iter().any(|e| e == event_type)
+    pub fn wants(&self, event_type: EventType) -> bool {
+        self.events.is_empty() || self.events.contains(&event_type)
     }
 }
 
@@ -71,17 +55,18 @@ fn webhook(
     let url = src.http_url("url", &w.url)?.to_string();
     let mut events = Vec::new();
     for e in w.events.iter().flatten() {
-        if !EVENT_TYPES.contains(&e.get_ref().as_str()) {
+        let Ok(event_type) = e.get_ref().parse::<EventType>() else {
+            let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
             return src.err(
                 &e.span(),
                 format!(
                     "webhook {name:?}: unknown event {:?} (known: {})",
                     e.get_ref(),
-                    EVENT_TYPES.join(", ")
+                    known.join(", ")
                 ),
             );
-        }
-        events.push(e.get_ref().clone());
+        };
+        events.push(event_type);
     }
     let secret = match &w.secret {
         None => None,

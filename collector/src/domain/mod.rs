@@ -41,6 +41,9 @@ macro_rules! named_enum {
         pub enum $name { $($variant),+ }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &[Self] = &[$(Self::$variant),+];
+
             /// The name used in the API, the CLI, JSON and the store.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $s),+ }

@@ -8,6 +8,9 @@
 //! rounds at `recheck_timeout`, and forwards verdicts to the lifecycle
 //! actor. It also answers `CheckNow` by running an ad-hoc round whose votes
 //! count for nothing. It never touches the store.
+//!
+//! Settings: [`EvaluatorSettings`] (each service's verdict policy, its
+//! equipment, and the check timeout a check-now round waits).
 
 pub mod tracker;
 
@@ -23,7 +26,7 @@ use tokio_util::time::DelayQueue;
 use tracing::{debug, warn};
 
 use crate::agents::directory::Directory;
-use crate::config::Config;
+use crate::config::settings::EvaluatorSettings;
 use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, ServiceState};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
@@ -75,7 +78,7 @@ struct CheckNowRound {
 }
 
 struct EvaluatorActor {
-    config: Arc<Config>,
+    settings: EvaluatorSettings,
     inbox: mpsc::Receiver<Msg>,
     trackers: HashMap<ServiceId, (Tracker, Policy)>,
     timers: DelayQueue<Timer>,
@@ -95,7 +98,7 @@ struct EvaluatorActor {
 impl EvaluatorHandle {
     /// `initial` is the stored state and open-request flag per service.
     pub fn spawn(
-        config: Arc<Config>,
+        settings: EvaluatorSettings,
         initial: HashMap<ServiceId, (ServiceState, bool)>,
         directory: watch::Receiver<Arc<Directory>>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
@@ -104,7 +107,7 @@ impl EvaluatorHandle {
         tasks: &TaskTracker,
     ) -> EvaluatorHandle {
         let (tx, inbox) = mpsc::channel(4096);
-        let trackers = config
+        let trackers = settings
             .services
             .iter()
             .filter(|s| s.active)
@@ -126,7 +129,7 @@ impl EvaluatorHandle {
         // round of a previous life cannot count in a new one.
         let next_round = crate::time::now_ms().max(1) as u64 * 1000;
         let actor = EvaluatorActor {
-            config,
+            settings,
             inbox,
             trackers,
             timers: DelayQueue::new(),
@@ -302,11 +305,11 @@ impl EvaluatorActor {
         service: ServiceId,
         reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
     ) {
-        let Some(config) = self.config.service(&service) else {
+        let Some(settings) = self.settings.service(&service) else {
             let _ = reply.send(Err(CheckNowError::UnknownService(service)));
             return;
         };
-        let timeout = Duration::from_millis(config.check.timeout_ms) + Duration::from_secs(2);
+        let timeout = settings.check_timeout + Duration::from_secs(2);
         let round = self.round_id();
         let waiting = self.order_recheck(&service, round);
         if waiting.is_empty() {
@@ -348,7 +351,7 @@ impl EvaluatorActor {
     async fn apply_maintenance(&mut self) {
         let set = self.maintenance.borrow_and_update().clone();
         let mut all = Vec::new();
-        for s in &self.config.services {
+        for s in &self.settings.services {
             if let Some((tracker, _)) = self.trackers.get_mut(&s.id) {
                 let effects = tracker.set_maintenance(set.contains_key(&s.equipment));
                 if !effects.is_empty() {

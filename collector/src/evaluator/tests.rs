@@ -42,8 +42,7 @@ struct Harness {
 }
 
 fn start() -> Harness {
-    let config =
-        Arc::new(crate::config::parse(std::path::Path::new("t.toml"), CONFIG).expect("config"));
+    let config = crate::config::parse(std::path::Path::new("t.toml"), CONFIG).expect("config");
     let (tx, downlink) = DownlinkTx::channel(16);
     let link = LinkHandle {
         id: "a1".into(),
@@ -60,7 +59,7 @@ fn start() -> Harness {
     let (lifecycle, verdicts) = LifecycleHandle::channel();
     let cancel = CancellationToken::new();
     let evaluator = EvaluatorHandle::spawn(
-        config,
+        (&config).into(),
         HashMap::from([("shop".to_owned(), (ServiceState::Up, false))]),
         dir_rx,
         maint_rx,

@@ -6,16 +6,16 @@ use std::collections::HashMap;
 use tokio::sync::watch;
 
 use super::*;
-use crate::agents::testing::{config, hello, store};
+use crate::agents::testing::{hello, settings, store};
 use crate::domain::{HostStats, ProbeOutcome};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
 
 #[tokio::test]
 async fn heartbeats_are_written_in_the_batch_before_the_ack() {
-    let config = config(true);
-    let (_dir, store) = store(&config).await;
-    crate::agents::enroll::authenticate(&store, &config.agents, &hello("a1"))
+    let settings = settings(true);
+    let (_dir, store) = store(&settings).await;
+    crate::agents::enroll::authenticate(&store, &settings.registry.enrollment, &hello("a1"))
         .await
         .expect("enrolled");
     let cancel = CancellationToken::new();
@@ -25,7 +25,7 @@ async fn heartbeats_are_written_in_the_batch_before_the_ack() {
     let (_directory, directory) = watch::channel(Arc::default());
     let (lifecycle, _verdicts) = LifecycleHandle::channel();
     let evaluator = EvaluatorHandle::spawn(
-        config,
+        settings.evaluator,
         HashMap::new(),
         directory,
         maintenance,

@@ -7,17 +7,19 @@
 //! later with exponential backoff and jitter, or given up (after
 //! `retry_for`, or on `410 Gone`). Rows are written by the store in the
 //! event's transaction; this module only reads and updates them.
+//!
+//! Settings: [`NotifierSettings`] (the webhooks, one worker each).
 
 mod delivery;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::config::{Config, WebhookConfig};
+use crate::config::WebhookConfig;
+use crate::config::settings::NotifierSettings;
 use crate::store::Store;
 use crate::time::now_ms;
 pub use delivery::{Outcome, sign};
@@ -36,11 +38,11 @@ pub enum NotifierError {
 /// Spawns one delivery worker per webhook.
 pub fn spawn(
     store: Store,
-    config: Arc<Config>,
+    settings: NotifierSettings,
     cancel: CancellationToken,
     tasks: &TaskTracker,
 ) -> Result<(), NotifierError> {
-    for webhook in &config.webhooks {
+    for webhook in &settings.webhooks {
         let client = delivery::client(webhook)?;
         tasks.spawn(worker(
             store.clone(),

@@ -55,24 +55,20 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// What the store needs to write events: which webhooks receive which
 /// events (one outbox row per event and interested webhook, inside the
-/// event's transaction) and the base of request links.
-#[derive(Debug, Clone, Default)]
+/// event's transaction) and the base of request links. Built from the
+/// config by `config::settings`.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventSettings {
-    routes: Vec<(String, Vec<String>)>,
+    routes: Vec<(String, Vec<EventType>)>,
     /// Base of `link` in request bodies, e.g. `http://127.0.0.1:8080`.
     public_url: String,
 }
 
 impl EventSettings {
-    pub fn new(config: &crate::config::Config) -> Self {
-        Self {
-            routes: config
-                .webhooks
-                .iter()
-                .map(|w| (w.name.clone(), w.events.clone()))
-                .collect(),
-            public_url: config.collector.public_url.clone(),
-        }
+    /// `routes`: each webhook's name and the event types it receives
+    /// (none: all of them).
+    pub fn new(routes: Vec<(String, Vec<EventType>)>, public_url: String) -> Self {
+        Self { routes, public_url }
     }
 
     /// The link to a request on the collector's web page.
@@ -81,10 +77,9 @@ impl EventSettings {
     }
 
     fn receivers(&self, event_type: EventType) -> impl Iterator<Item = &str> + '_ {
-        let name = event_type.as_str();
         self.routes
             .iter()
-            .filter(move |(_, events)| events.is_empty() || events.iter().any(|e| e == name))
+            .filter(move |(_, events)| events.is_empty() || events.contains(&event_type))
             .map(|(name, _)| name.as_str())
     }
 }

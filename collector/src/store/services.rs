@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::{Result, Store, StoreError, events::append_event, flag, named, requests};
-use crate::config::Config;
+use crate::config::settings::CatalogSettings;
 use crate::domain::texts::REMOVED_NOTE;
 use crate::domain::{
     CloseReason, EquipmentId, Event, MaintenanceSnapshot, ServiceId, ServiceState,
@@ -75,9 +75,9 @@ impl Store {
     /// Brings equipment and services in line with the configuration:
     /// upserts what it lists, deactivates services it no longer lists and
     /// closes their open requests with `close_reason = "removed"`.
-    pub async fn sync_config(&self, config: &Config) -> Result<()> {
+    pub async fn sync_config(&self, catalog: &CatalogSettings) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        for e in &config.equipment {
+        for e in &catalog.equipment {
             sqlx::query(
                 "INSERT INTO equipment (id, name, customer) VALUES ($1, $2, $3) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, customer = excluded.customer",
@@ -91,7 +91,7 @@ impl Store {
         sqlx::query("UPDATE services SET active = 0")
             .execute(&mut *tx)
             .await?;
-        for s in &config.services {
+        for s in &catalog.services {
             sqlx::query(
                 "INSERT INTO services (id, url, equipment_id, active, state) VALUES ($1, $2, $3, $4, 'unknown') \
                  ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::config::settings::CatalogSettings;
 use crate::domain::{
     CloseReason, ErrorKind, EventType, Liveness, NewRequest, ProbeOutcome, ProbeResult,
     RequestKind, ServiceSnapshot, ServiceState, Stage, texts,
@@ -31,10 +32,13 @@ async fn open() -> (tempfile::TempDir, Store, crate::config::Config) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = crate::config::parse(std::path::Path::new("t.toml"), CONFIG).expect("config");
     let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, EventSettings::new(&config))
+    let store = Store::open(&url, EventSettings::from(&config))
         .await
         .expect("open");
-    store.sync_config(&config).await.expect("sync");
+    store
+        .sync_config(&CatalogSettings::from(&config))
+        .await
+        .expect("sync");
     (dir, store, config)
 }
 
@@ -235,7 +239,10 @@ async fn a_service_removed_from_the_config_closes_its_request() {
         "",
     );
     let config = crate::config::parse(std::path::Path::new("t.toml"), &without).expect("config");
-    store.sync_config(&config).await.expect("sync");
+    store
+        .sync_config(&CatalogSettings::from(&config))
+        .await
+        .expect("sync");
     let closed = store.get_request(req.id).await.expect("request");
     assert_eq!(
         (closed.stage, closed.close_reason),

@@ -2,6 +2,8 @@
 //! window after the agent was last heard from, once, and hearing from it
 //! again brings it back.
 
+use std::time::Duration;
+
 use tokio::sync::mpsc::{self, UnboundedReceiver, error::TryRecvError};
 
 use super::*;
@@ -27,8 +29,11 @@ fn start(settle: Duration, watched: &[(&str, bool)]) -> Harness {
         .collect();
     let switch = LivenessHandle::spawn(
         Recorder(tx),
-        W,
-        settle,
+        LivenessSettings {
+            heartbeat_interval: W,
+            missed_heartbeats: 1,
+            settle_window: settle,
+        },
         watched,
         cancel.clone(),
         &TaskTracker::new(),

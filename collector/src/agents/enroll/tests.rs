@@ -1,14 +1,14 @@
 //! Enrollment against a temp SQLite store.
 
 use super::*;
-use crate::agents::testing::{config, event_types, hello, store};
+use crate::agents::testing::{event_types, hello, settings, store};
 
 #[tokio::test]
 async fn a_new_agent_with_the_token_is_registered_and_gets_a_credential() {
     for (auto_approve, state) in [(true, AgentState::Active), (false, AgentState::New)] {
-        let config = config(auto_approve);
-        let (_dir, store) = store(&config).await;
-        let enrolled = authenticate(&store, &config.agents, &hello("a1"))
+        let settings = settings(auto_approve);
+        let (_dir, store) = store(&settings).await;
+        let enrolled = authenticate(&store, &settings.registry.enrollment, &hello("a1"))
             .await
             .expect("enrolled");
         assert_eq!(enrolled.row.state, state, "auto_approve = {auto_approve}");
@@ -27,12 +27,12 @@ async fn a_new_agent_with_the_token_is_registered_and_gets_a_credential() {
 
 #[tokio::test]
 async fn a_new_agent_with_a_bad_token_is_refused_and_not_registered() {
-    let config = config(true);
-    let (_dir, store) = store(&config).await;
+    let settings = settings(true);
+    let (_dir, store) = store(&settings).await;
     let mut h = hello("a1");
     h.enrollment_token = "guess".into();
     assert_eq!(
-        authenticate(&store, &config.agents, &h).await,
+        authenticate(&store, &settings.registry.enrollment, &h).await,
         Err(Refusal::BadToken)
     );
     assert_eq!(store.get_agent("a1").await.expect("get"), None);
@@ -40,20 +40,20 @@ async fn a_new_agent_with_a_bad_token_is_refused_and_not_registered() {
 
 #[tokio::test]
 async fn a_known_agent_needs_its_credential() {
-    let config = config(true);
-    let (_dir, store) = store(&config).await;
-    let first = authenticate(&store, &config.agents, &hello("a1"))
+    let settings = settings(true);
+    let (_dir, store) = store(&settings).await;
+    let first = authenticate(&store, &settings.registry.enrollment, &hello("a1"))
         .await
         .expect("enrolled");
     let mut again = hello("a1");
     again.credential = "guess".into();
     assert_eq!(
-        authenticate(&store, &config.agents, &again).await,
+        authenticate(&store, &settings.registry.enrollment, &again).await,
         Err(Refusal::BadCredential("a1".into())),
         "the enrollment token does not replace the credential"
     );
     again.credential = first.credential.expect("issued");
-    let known = authenticate(&store, &config.agents, &again)
+    let known = authenticate(&store, &settings.registry.enrollment, &again)
         .await
         .expect("known agent");
     assert_eq!((known.row, known.credential), (first.row, None));
@@ -61,18 +61,18 @@ async fn a_known_agent_needs_its_credential() {
 
 #[tokio::test]
 async fn wrong_protocol_and_bad_ids_are_refused() {
-    let config = config(true);
-    let (_dir, store) = store(&config).await;
+    let settings = settings(true);
+    let (_dir, store) = store(&settings).await;
     let mut h = hello("a1");
     h.protocol_version = PROTOCOL_VERSION + 1;
     assert_eq!(
-        authenticate(&store, &config.agents, &h).await,
+        authenticate(&store, &settings.registry.enrollment, &h).await,
         Err(Refusal::Incompatible(PROTOCOL_VERSION + 1))
     );
     for id in [String::new(), "x".repeat(129)] {
         let h = hello(&id);
         assert!(matches!(
-            authenticate(&store, &config.agents, &h).await,
+            authenticate(&store, &settings.registry.enrollment, &h).await,
             Err(Refusal::Invalid(_))
         ));
     }
@@ -80,9 +80,9 @@ async fn wrong_protocol_and_bad_ids_are_refused() {
 
 #[tokio::test]
 async fn connected_records_what_the_agent_says_about_itself() {
-    let config = config(true);
-    let (_dir, store) = store(&config).await;
-    let enrolled = authenticate(&store, &config.agents, &hello("a1"))
+    let settings = settings(true);
+    let (_dir, store) = store(&settings).await;
+    let enrolled = authenticate(&store, &settings.registry.enrollment, &hello("a1"))
         .await
         .expect("enrolled");
     let mut h = hello("a1");

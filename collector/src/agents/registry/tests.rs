@@ -8,7 +8,8 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::*;
 use crate::agents::liveness::Change;
-use crate::agents::testing::{Recorder, config, event_types, hello, store};
+use crate::agents::testing::{Recorder, event_types, hello, settings, store};
+use crate::config::settings::LivenessSettings;
 use crate::domain::Downlink;
 
 /// How long a test waits for something that should happen at once.
@@ -36,18 +37,28 @@ struct Link {
 }
 
 async fn start() -> Harness {
-    let config = config(true);
-    let (dir, store) = store(&config).await;
+    let settings = settings(true);
+    let (dir, store) = store(&settings).await;
     let (tx, changes) = mpsc::unbounded_channel();
     let (maintenance, maintenance_rx) = watch::channel(Arc::new(MaintenanceSet::new()));
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let window = Duration::from_secs(3600);
-    let liveness =
-        LivenessHandle::spawn(Recorder(tx), window, window, vec![], cancel.clone(), &tasks);
+    let liveness_settings = LivenessSettings {
+        heartbeat_interval: window,
+        missed_heartbeats: 1,
+        settle_window: window,
+    };
+    let liveness = LivenessHandle::spawn(
+        Recorder(tx),
+        liveness_settings,
+        vec![],
+        cancel.clone(),
+        &tasks,
+    );
     let agents = AgentsHandle::spawn(
         store.clone(),
-        config,
+        settings.registry,
         Arc::new(Metrics::new()),
         maintenance_rx,
         liveness,

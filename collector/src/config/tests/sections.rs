@@ -352,10 +352,14 @@ fn webhooks_section() {
     );
     check(
         "url = \"https://h\"\nevents = [\"agent.up\", \"agent.gone\"]",
-        &format!(
-            "p.toml:8: webhook \"w\": unknown event \"agent.gone\" (known: {})",
-            EVENT_TYPES.join(", ")
-        ),
+        "p.toml:8: webhook \"w\": unknown event \"agent.gone\" (known: request.opened, \
+         request.closed, service.down, service.up, service.local_failure, \
+         service.cert_expiring, agent.registered, agent.approved, agent.suspended, \
+         agent.down, agent.up, agent.duplicate, maintenance.started, maintenance.ended)",
+    );
+    check(
+        "url = \"https://h\"\nevents = [\"service.cert_expiring\"]",
+        "ok",
     );
     let c = parse_p(&format!(
         "{COLLECTOR}{AGENTS}[[webhooks]]\nname = \"w\"\nurl = \"https://h\"\n"
@@ -376,5 +380,5 @@ fn webhooks_section() {
             Duration::from_secs(24 * 3600)
         )
     );
-    assert!(w.wants("agent.up") && w.secret.is_none() && w.basic_auth.is_none());
+    assert!(w.wants(EventType::AgentUp) && w.secret.is_none() && w.basic_auth.is_none());
 }

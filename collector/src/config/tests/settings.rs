@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::settings::*;
+use crate::store::EventSettings;
 
 fn config() -> Config {
     parse_str(GOOD).expect("valid config")
@@ -49,7 +50,7 @@ fn agent_settings_split_enrollment_liveness_and_registry() {
     let c = config();
     let all = Settings::from(&c);
     assert_eq!(
-        all.enrollment,
+        all.registry.enrollment,
         EnrollmentSettings {
             enrollment_token: "enroll-me".to_owned(),
             auto_approve: false,
@@ -70,7 +71,7 @@ fn agent_settings_split_enrollment_liveness_and_registry() {
 }
 
 #[test]
-fn maintenance_notifier_catalog_and_api_settings() {
+fn maintenance_notifier_catalog_api_and_event_settings() {
     let c = config();
     let all = Settings::from(&c);
     assert_eq!(
@@ -86,6 +87,16 @@ fn maintenance_notifier_catalog_and_api_settings() {
     assert_eq!(all.catalog.equipment, c.equipment);
     assert_eq!(all.catalog.services, c.services);
     assert_eq!(all.api.admin_token.as_deref(), Some("change-me"));
+    assert_eq!(
+        all.events,
+        EventSettings::new(
+            vec![(
+                "ops".to_owned(),
+                vec![EventType::RequestOpened, EventType::RequestClosed]
+            )],
+            "http://127.0.0.1:8080".to_owned()
+        )
+    );
     assert_eq!(all.lifecycle, LifecycleSettings::from(&c));
     assert_eq!(all.evaluator, EvaluatorSettings::from(&c));
 }
