@@ -173,6 +173,8 @@ pub async fn run(
         agents,
         maintenance,
         evaluator,
+        cancel: cancel.clone(),
+        tasks: tasks.clone(),
     };
 
     let grpc_addr = listeners.grpc.local_addr()?;

@@ -373,7 +373,12 @@ impl AgentsActor {
                 .collect(),
             by_service: plan.by_service,
         };
-        self.metrics.agents_live.set(directory.agents.len() as i64);
+        let live = directory
+            .agents
+            .keys()
+            .filter(|a| !dead.contains(*a))
+            .count();
+        self.metrics.agents_live.set(live as i64);
         self.directory.send_replace(Arc::new(directory));
     }
 }

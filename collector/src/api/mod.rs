@@ -19,6 +19,8 @@ use picket_proto::v1::{
     picket_server::{Picket, PicketServer},
 };
 use tokio_stream::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 
 use crate::agents::AgentsHandle;
@@ -38,6 +40,10 @@ pub struct PicketApi {
     pub agents: AgentsHandle,
     pub maintenance: MaintenanceHandle,
     pub evaluator: EvaluatorHandle,
+    /// Ends the WatchEvents tails at shutdown.
+    pub cancel: CancellationToken,
+    /// Where the WatchEvents tails run, so that shutdown drains them.
+    pub tasks: TaskTracker,
 }
 
 /// The API as a tonic service, ready for `Server::add_service`.
@@ -141,7 +147,7 @@ impl Picket for PicketApi {
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let after = convert::after_seq(&request.into_inner());
-        let events = watch::tail(self.store.clone(), after)
+        let events = watch::tail(self.store.clone(), after, self.cancel.clone(), &self.tasks)
             .map(|event| event.map(convert::event).map_err(Status::from));
         Ok(Response::new(Box::pin(events)))
     }

@@ -1,12 +1,15 @@
 //! `WatchEvents`' tail: committed events after a cursor, then each new
 //! commit as the store announces it, in domain rows.
 //!
-//! The tail is its own task feeding a bounded channel; it ends when the
-//! client goes away (the receiver is dropped) or the store fails (the
-//! error is the last item).
+//! The tail is its own task, on the collector's task tracker, feeding a
+//! bounded channel; it ends when the client goes away (the receiver is
+//! dropped), the store fails (the error is the last item) or the collector
+//! shuts down (the stream ends).
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::store::{EventRow, Store, StoreError};
 
@@ -15,11 +18,16 @@ const BATCH: i64 = 500;
 /// Events queued for a slow client before the tail waits for it.
 const CAPACITY: usize = 256;
 
-/// The events after sequence number `after`, without end.
-pub fn tail(store: Store, mut after: i64) -> ReceiverStream<Result<EventRow, StoreError>> {
+/// The events after sequence number `after`, until `cancel` fires.
+pub fn tail(
+    store: Store,
+    mut after: i64,
+    cancel: CancellationToken,
+    tasks: &TaskTracker,
+) -> ReceiverStream<Result<EventRow, StoreError>> {
     let mut committed = store.subscribe_events();
     let (tx, rx) = mpsc::channel(CAPACITY);
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         loop {
             committed.borrow_and_update();
             let batch = match store.events_after(after, BATCH).await {
@@ -42,6 +50,7 @@ pub fn tail(store: Store, mut after: i64) -> ReceiverStream<Result<EventRow, Sto
             tokio::select! {
                 changed = committed.changed() => if changed.is_err() { return },
                 () = tx.closed() => return,
+                () = cancel.cancelled() => return,
             }
         }
     });
