@@ -2,8 +2,10 @@
 //! `picketctl` over it.
 //!
 //! Each collector lives in its own temp dir (`picket.toml`, `picket.db`,
-//! `collector.log`) on free loopback ports, and is killed when the guard
-//! drops. [`Collector::start`] returns once `/readyz` answers 200.
+//! `collector.log`, `ports.json`) and is killed when the guard drops. It
+//! binds loopback port 0 and reports the ports it got (see
+//! [`crate::ports`]); [`Collector::start`] returns once `/readyz` answers
+//! 200.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,13 +17,12 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::config::{Config, Placeholders};
+use crate::ports::{ListenAddrs, PortHold};
 use crate::wait::{Seen, wait_until};
 use crate::{ADMIN_TOKEN, DEADLINE, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration};
 
 /// How long a collector gets to become ready.
 const READY_WITHIN: Duration = Duration::from_secs(20);
-/// Starts on fresh ports when a picked port was taken meanwhile.
-const START_ATTEMPTS: u32 = 3;
 /// How long a collector gets to exit on SIGTERM before it is killed.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
 /// How long one picketctl invocation may take.
@@ -35,10 +36,20 @@ pub struct Collector {
     /// Holds the config, the database and the log; removed on drop unless
     /// `PICKET_E2E_KEEP` is set.
     dir: tempfile::TempDir,
+    /// The TOML template, filled again with [`Collector::listen`] at each
+    /// start.
+    template: String,
     config_path: PathBuf,
     log_path: PathBuf,
-    grpc: SocketAddr,
-    http: SocketAddr,
+    /// Where the collector reports the addresses it bound
+    /// (`--ports-file`).
+    ports_path: PathBuf,
+    /// What the config names: port 0 until the first run reports its
+    /// ports, then those ports (restarts bind them again).
+    listen: ListenAddrs,
+    /// Keeps [`Collector::listen`]'s ports while no process has them
+    /// (from the first exit on).
+    hold: Option<PortHold>,
     /// The process, `None` between [`Collector::kill`] and a new start.
     child: Option<Child>,
     /// Number of times the process was spawned (marks restarts in the log).
@@ -77,31 +88,13 @@ impl Collector {
     }
 
     /// Starts a collector on a TOML template (see [`crate::config`] for the
-    /// placeholders) and waits until it is ready.
-    ///
-    /// The ports are picked free just before the collector binds them; if
-    /// another process took one meanwhile ("already in use" in the log), it
-    /// starts again on new ports, up to [`START_ATTEMPTS`] times.
+    /// placeholders) and waits until it is ready. The listen placeholders
+    /// name port 0; the collector reports the ports it got.
     pub async fn start_toml(template: &str) -> anyhow::Result<Collector> {
-        let mut attempt = 1;
-        loop {
-            let mut collector = Collector::prepare(template)?;
-            collector.spawn()?;
-            match collector.wait_ready().await {
-                Ok(()) => return Ok(collector),
-                Err(e)
-                    if attempt < START_ATTEMPTS
-                        && collector
-                            .log_tail(200)
-                            .to_ascii_lowercase()
-                            .contains("already in use") =>
-                {
-                    eprintln!("picket-e2e: a port was taken, starting again on new ports: {e:#}");
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let mut collector = Collector::prepare(template)?;
+        collector.spawn()?;
+        collector.wait_ready().await?;
+        Ok(collector)
     }
 
     /// Runs a collector on a config it is expected to refuse: returns its
@@ -109,8 +102,7 @@ impl Collector {
     /// (it accepted the config).
     pub async fn refuses(template: &str) -> anyhow::Result<Refusal> {
         let dir = crate::temp_dir("picket-e2e-config-")?;
-        let placeholders = placeholders(dir.path())?;
-        let config_text = placeholders.fill(template);
+        let config_text = placeholders(dir.path(), ListenAddrs::ANY_PORT).fill(template);
         let config_path = dir.path().join("picket.toml");
         std::fs::write(&config_path, &config_text)?;
         let mut child = tokio::process::Command::new(crate::binary("picket-collector")?)
@@ -153,34 +145,44 @@ impl Collector {
 
     fn prepare(template: &str) -> anyhow::Result<Collector> {
         let dir = crate::temp_dir("picket-e2e-collector-")?;
-        let placeholders = placeholders(dir.path())?;
         let config_path = dir.path().join("picket.toml");
-        std::fs::write(&config_path, placeholders.fill(template))
-            .context("failed to write picket.toml")?;
         let log_path = dir.path().join("collector.log");
-        let grpc: SocketAddr = placeholders.grpc_listen.parse()?;
-        let http: SocketAddr = placeholders.http_listen.parse()?;
+        let ports_path = dir.path().join("ports.json");
         let log = LogRegistration::new(String::from("collector"), log_path.clone());
         Ok(Collector {
             dir,
+            template: template.to_owned(),
             config_path,
             log_path,
-            grpc,
-            http,
+            ports_path,
+            listen: ListenAddrs::ANY_PORT,
+            hold: None,
             child: None,
             spawns: 0,
             _log: log,
         })
     }
 
+    /// Writes the config naming [`Collector::listen`], removes the last
+    /// run's ports file and spawns the process.
     fn spawn(&mut self) -> anyhow::Result<()> {
         anyhow::ensure!(self.child.is_none(), "collector is already running");
+        let config = placeholders(self.dir.path(), self.listen).fill(&self.template);
+        std::fs::write(&self.config_path, config).context("failed to write picket.toml")?;
+        match std::fs::remove_file(&self.ports_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).context("failed to remove the last ports file");
+            }
+            _ => {}
+        }
         self.spawns += 1;
         let child = spawn_logged(
             "picket-collector",
             [
                 std::ffi::OsStr::new("--config"),
                 self.config_path.as_os_str(),
+                std::ffi::OsStr::new("--ports-file"),
+                self.ports_path.as_os_str(),
             ],
             self.dir.path(),
             &self.log_path,
@@ -190,10 +192,12 @@ impl Collector {
         Ok(())
     }
 
-    /// Waits until `/readyz` answers 200; fails early with the log tail if
-    /// the process exits meanwhile.
+    /// Waits until the ports file names the bound addresses (recorded in
+    /// [`Collector::listen`]), then until `/readyz` answers 200; fails early
+    /// with the log tail if the process exits meanwhile.
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
+        let mut bound = false;
         loop {
             if let Some(status) = self.try_wait()? {
                 anyhow::bail!(
@@ -201,10 +205,18 @@ impl Collector {
                     self.log_section()
                 );
             }
-            let last = match http_get_status(self.http, "/readyz").await {
-                Ok(200) => return Ok(()),
-                Ok(code) => format!("HTTP {code}"),
-                Err(e) => format!("{e:#}"),
+            if !bound && let Some(addrs) = ListenAddrs::read(&self.ports_path)? {
+                self.listen = addrs;
+                bound = true;
+            }
+            let last = if bound {
+                match http_get_status(self.listen.http, "/readyz").await {
+                    Ok(200) => return Ok(()),
+                    Ok(code) => format!("HTTP {code}"),
+                    Err(e) => format!("{e:#}"),
+                }
+            } else {
+                format!("no ports file {} yet", self.ports_path.display())
             };
             if Instant::now() >= deadline {
                 anyhow::bail!(
@@ -221,11 +233,19 @@ impl Collector {
             Some(child) => {
                 let status = child.try_wait()?;
                 if status.is_some() {
-                    self.child = None;
+                    self.reaped();
                 }
                 Ok(status)
             }
             None => Ok(None),
+        }
+    }
+
+    /// The process is gone: hold its ports until the next start binds them.
+    fn reaped(&mut self) {
+        self.child = None;
+        if self.hold.is_none() && self.listen.are_known() {
+            self.hold = Some(PortHold::new(self.listen));
         }
     }
 
@@ -236,14 +256,20 @@ impl Collector {
 
     /// Kills the process with SIGKILL (a crash) and reaps it.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(child) = &mut self.child {
             let _ = child.kill();
             let _ = child.wait();
+            self.reaped();
         }
     }
 
     /// Asks the process to stop with SIGTERM and waits for it (killing it
     /// after a while); returns its exit status, `None` if it was not running.
+    ///
+    /// The collector closes its listeners while it drains, before it exits;
+    /// until the harness reaps it (polled every 50 ms) its ports are free
+    /// for anyone. A test restarting a collector should prefer
+    /// [`Collector::kill`] unless the clean stop is the point.
     pub async fn stop(&mut self) -> anyhow::Result<Option<ExitStatus>> {
         let Some(child) = &self.child else {
             return Ok(None);
@@ -268,7 +294,8 @@ impl Collector {
 
     /// Starts the process again (after [`Collector::kill`] or
     /// [`Collector::stop`]) on the same config, ports and database, and
-    /// waits until it is ready.
+    /// waits until it is ready. The ports were held since the harness
+    /// reaped the last run (see [`crate::ports`]).
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
         self.spawn()?;
         self.wait_ready().await
@@ -282,16 +309,16 @@ impl Collector {
 
     /// `http://127.0.0.1:PORT` of the gRPC listener (agents, picketctl).
     pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.grpc)
+        format!("http://{}", self.listen.grpc)
     }
 
-    /// `http://127.0.0.1:PORT` of the HTTP listener; also the `public_url`
-    /// the harness configures.
+    /// `http://127.0.0.1:PORT` of the HTTP listener.
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.http)
+        format!("http://{}", self.listen.http)
     }
 
-    /// The `public_url` of the config (the base of webhook links).
+    /// The `public_url` the collector uses (the base of webhook links): the
+    /// harness leaves it to name the HTTP listener's port.
     pub fn public_url(&self) -> String {
         self.http_url()
     }
@@ -487,17 +514,16 @@ fn list(value: Value, what: &str) -> anyhow::Result<Vec<Value>> {
     }
 }
 
-fn placeholders(dir: &Path) -> anyhow::Result<Placeholders> {
-    let http_listen = format!("127.0.0.1:{}", crate::free_port()?);
-    Ok(Placeholders {
-        grpc_listen: format!("127.0.0.1:{}", crate::free_port()?),
-        public_url: format!("http://{http_listen}"),
-        http_listen,
+fn placeholders(dir: &Path, listen: ListenAddrs) -> Placeholders {
+    Placeholders {
+        grpc_listen: listen.grpc.to_string(),
+        http_listen: listen.http.to_string(),
+        public_url: format!("http://{}", listen.http),
         database: format!("sqlite://{}", dir.join("picket.db").display()),
         admin_token: ADMIN_TOKEN.to_owned(),
         enrollment_token: ENROLLMENT_TOKEN.to_owned(),
         dir: dir.display().to_string(),
-    })
+    }
 }
 
 /// Spawns `binary` (one of ours) with `args` in `dir`, stdout and stderr

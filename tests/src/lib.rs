@@ -6,9 +6,11 @@
 //! - [`config`]: [`Config`], a builder for the collector's `picket.toml`
 //!   (fast defaults for tests), or raw TOML with `{placeholders}`.
 //! - [`collector`]: [`Collector`], a running `picket-collector` in its own
-//!   temp dir on free loopback ports, ready once `/readyz` answers 200; plus
-//!   [`ctl`] / [`ctl_raw`] over `picketctl --json` and predicate waits on
-//!   services, requests and agents.
+//!   temp dir on loopback ports it picked itself, ready once `/readyz`
+//!   answers 200; plus [`ctl`] / [`ctl_raw`] over `picketctl --json` and
+//!   predicate waits on services, requests and agents.
+//! - [`ports`]: how the harness learns those ports (`--ports-file`) and
+//!   keeps them for a restart.
 //! - [`agent`]: [`Agent`], a running `picket-agent` with its own state dir.
 //! - [`wait`]: [`wait_until`], the only way tests wait: a predicate polled
 //!   until a deadline; the timeout error names what never happened, the last
@@ -17,8 +19,8 @@
 //! - [`webhook_sink`]: [`WebhookSink`], a real HTTP receiver recording every
 //!   delivery, with event-driven [`WebhookSink::await_delivery`].
 //!
-//! **Invariant**: nothing here pins a port or sleeps hoping something
-//! happened; every child process is killed when its guard drops, and a
+//! **Invariant**: nothing here pins a port, picks one for a child by
+//! binding and freeing it, or sleeps hoping something happened; every child process is killed when its guard drops, and a
 //! guard dropped during a panic prints its log tail to stderr.
 //!
 //! **Boundary**: the binaries are found next to the test executable
@@ -29,6 +31,7 @@ pub mod agent;
 pub mod collector;
 pub mod config;
 pub mod inproc;
+pub mod ports;
 pub mod target;
 pub mod wait;
 pub mod webhook_sink;
@@ -187,14 +190,6 @@ impl<T, E: Into<anyhow::Error>> WithLogs<T> for Result<T, E> {
             e.context(format!("process logs:{}", log_tails()))
         })
     }
-}
-
-/// Picks a free loopback port: binds `127.0.0.1:0`, reads the port, drops
-/// the socket. The binaries bind what their config says, so this is the
-/// narrowest race we can have without passing listeners in.
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Line number (1-based) of the first line of `text` containing `needle`;
