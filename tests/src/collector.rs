@@ -1,5 +1,5 @@
-//! [`Collector`]: one running `picket-collector` for one test, and
-//! `picketctl` over it.
+//! [`Collector`]: one running `picket-collector` for one test (`picketctl`
+//! over it is in [`crate::ctl`]).
 //!
 //! Each collector lives in its own temp dir (`picket.toml`, `picket.db`,
 //! `collector.log`, `ports.json`) and is killed when the guard drops. It
@@ -13,20 +13,16 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::config::{Config, Placeholders};
 use crate::ports::{ListenAddrs, PortHold};
-use crate::wait::{Seen, wait_until};
-use crate::{ADMIN_TOKEN, DEADLINE, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration};
+use crate::{ADMIN_TOKEN, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration, spawn_logged};
 
 /// How long a collector gets to become ready.
 const READY_WITHIN: Duration = Duration::from_secs(20);
 /// How long a collector gets to exit on SIGTERM before it is killed.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
-/// How long one picketctl invocation may take.
-const CTL_WITHIN: Duration = Duration::from_secs(15);
 /// How long a collector gets to refuse a bad config and exit.
 const REFUSE_WITHIN: Duration = Duration::from_secs(10);
 
@@ -56,15 +52,6 @@ pub struct Collector {
     spawns: u32,
     /// Keeps the log in the registry used by failure messages.
     _log: LogRegistration,
-}
-
-/// What one `picketctl` run produced.
-#[derive(Debug, Clone)]
-pub struct CtlOutput {
-    /// Exit code (`None` if killed by a signal).
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
 }
 
 /// What a collector that refused its config left behind.
@@ -347,101 +334,6 @@ impl Collector {
             self.log_tail(60)
         )
     }
-
-    // -- picketctl ---------------------------------------------------------
-
-    /// `picketctl … ARGS --json`, parsed; see [`ctl`].
-    pub async fn ctl(&self, args: &[&str]) -> anyhow::Result<Value> {
-        ctl(self, args).await
-    }
-
-    /// `picketctl … ARGS` as given; see [`ctl_raw`].
-    pub async fn ctl_raw(&self, args: &[&str]) -> anyhow::Result<CtlOutput> {
-        ctl_raw(self, args).await
-    }
-
-    /// `services --json`: the list of services.
-    pub async fn services(&self) -> anyhow::Result<Vec<Value>> {
-        list(self.ctl(&["services"]).await?, "services")
-    }
-
-    /// `service ID --json`.
-    pub async fn service(&self, id: &str) -> anyhow::Result<Value> {
-        self.ctl(&["service", id]).await
-    }
-
-    /// `requests --json`: every request, open or done.
-    pub async fn requests(&self) -> anyhow::Result<Vec<Value>> {
-        list(self.ctl(&["requests"]).await?, "requests")
-    }
-
-    /// `requests --open --json`.
-    pub async fn open_requests(&self) -> anyhow::Result<Vec<Value>> {
-        list(self.ctl(&["requests", "--open"]).await?, "requests --open")
-    }
-
-    /// `request ID --json`.
-    pub async fn request(&self, id: i64) -> anyhow::Result<Value> {
-        self.ctl(&["request", &id.to_string()]).await
-    }
-
-    /// `agents --json`.
-    pub async fn agents(&self) -> anyhow::Result<Vec<Value>> {
-        list(self.ctl(&["agents"]).await?, "agents")
-    }
-
-    /// Waits (up to [`DEADLINE`]) until `service ID` satisfies `pred`, and
-    /// returns it. `what` says what is awaited, for the failure message.
-    pub async fn wait_service(
-        &self,
-        id: &str,
-        what: &str,
-        pred: impl Fn(&Value) -> bool,
-    ) -> anyhow::Result<Value> {
-        self.wait_service_within(DEADLINE, id, what, pred).await
-    }
-
-    /// [`Collector::wait_service`] with an explicit deadline.
-    pub async fn wait_service_within(
-        &self,
-        within: Duration,
-        id: &str,
-        what: &str,
-        pred: impl Fn(&Value) -> bool,
-    ) -> anyhow::Result<Value> {
-        wait_until(within, &format!("service {id}: {what}"), async || {
-            let service = self.service(id).await?;
-            Ok::<_, anyhow::Error>(if pred(&service) {
-                Seen::Ready(service)
-            } else {
-                Seen::Pending(service.to_string())
-            })
-        })
-        .await
-    }
-
-    /// Waits until the service is in `state` and returns it.
-    pub async fn wait_state(&self, id: &str, state: &str) -> anyhow::Result<Value> {
-        self.wait_service(id, &format!("state {state}"), |s| s["state"] == state)
-            .await
-    }
-
-    /// Waits until the agent called `name` is active and live; returns it.
-    pub async fn wait_agent_live(&self, name: &str) -> anyhow::Result<Value> {
-        wait_until(
-            DEADLINE,
-            &format!("agent {name} active and live"),
-            async || {
-                let agents = self.agents().await?;
-                let agent = agents.iter().find(|a| a["name"] == name).cloned();
-                Ok::<_, anyhow::Error>(match agent {
-                    Some(a) if a["state"] == "active" && a["liveness"] == "live" => Seen::Ready(a),
-                    _ => Seen::Pending(Value::from(agents).to_string()),
-                })
-            },
-        )
-        .await
-    }
 }
 
 impl Drop for Collector {
@@ -450,67 +342,6 @@ impl Drop for Collector {
             eprintln!("{}", self.log_section());
         }
         self.kill();
-    }
-}
-
-/// Runs `picketctl --collector URL --token ADMIN ARGS --json` and parses its
-/// stdout; fails (with stderr and the process logs) on a non-zero exit or
-/// output that is not JSON.
-pub async fn ctl(collector: &Collector, args: &[&str]) -> anyhow::Result<Value> {
-    let mut full: Vec<&str> = args.to_vec();
-    full.push("--json");
-    let out = ctl_raw(collector, &full).await?;
-    if out.code != Some(0) {
-        anyhow::bail!(
-            "picketctl {} exited with {:?}: {}",
-            full.join(" "),
-            out.code,
-            out.stderr.trim()
-        );
-    }
-    serde_json::from_str(&out.stdout).with_context(|| {
-        format!(
-            "picketctl {} printed something that is not JSON: {:?}",
-            full.join(" "),
-            out.stdout
-        )
-    })
-}
-
-/// Runs `picketctl --collector URL --token ADMIN ARGS` (no `--json` added)
-/// and returns its exit code, stdout and stderr, whatever they are.
-pub async fn ctl_raw(collector: &Collector, args: &[&str]) -> anyhow::Result<CtlOutput> {
-    let child = tokio::process::Command::new(crate::binary("picketctl")?)
-        .arg("--collector")
-        .arg(collector.grpc_url())
-        .arg("--token")
-        .arg(ADMIN_TOKEN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("failed to spawn picketctl")?;
-    let output = tokio::time::timeout(CTL_WITHIN, child.wait_with_output())
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "picketctl {} did not finish within {CTL_WITHIN:?}",
-                args.join(" ")
-            )
-        })??;
-    Ok(CtlOutput {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    })
-}
-
-fn list(value: Value, what: &str) -> anyhow::Result<Vec<Value>> {
-    match value {
-        Value::Array(items) => Ok(items),
-        other => anyhow::bail!("picketctl {what} --json did not print a list: {other}"),
     }
 }
 
@@ -524,37 +355,6 @@ fn placeholders(dir: &Path, listen: ListenAddrs) -> Placeholders {
         enrollment_token: ENROLLMENT_TOKEN.to_owned(),
         dir: dir.display().to_string(),
     }
-}
-
-/// Spawns `binary` (one of ours) with `args` in `dir`, stdout and stderr
-/// appended to `log` after a `marker` line, at the harness's log filter.
-pub(crate) fn spawn_logged<I, S>(
-    binary: &str,
-    args: I,
-    dir: &Path,
-    log: &Path,
-    marker: &str,
-) -> anyhow::Result<Child>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    use std::io::Write as _;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .with_context(|| format!("failed to open {}", log.display()))?;
-    writeln!(file, "===== picket-e2e: {marker} =====")?;
-    Command::new(crate::binary(binary)?)
-        .args(args)
-        .current_dir(dir)
-        .env("PICKET_LOG", LOG_FILTER)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .spawn()
-        .with_context(|| format!("failed to spawn {binary}"))
 }
 
 /// `GET PATH` over HTTP/1.1 on `addr`; returns the status code.

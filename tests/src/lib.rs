@@ -7,8 +7,9 @@
 //!   (fast defaults for tests), or raw TOML with `{placeholders}`.
 //! - [`collector`]: [`Collector`], a running `picket-collector` in its own
 //!   temp dir on loopback ports it picked itself, ready once `/readyz`
-//!   answers 200; plus [`ctl`] / [`ctl_raw`] over `picketctl --json` and
-//!   predicate waits on services, requests and agents.
+//!   answers 200.
+//! - [`ctl`](mod@ctl): [`ctl()`] / [`ctl_raw`] over `picketctl --json`, and the
+//!   collector's predicate waits on services, requests and agents.
 //! - [`ports`]: how the harness learns those ports (`--ports-file`) and
 //!   keeps them for a restart.
 //! - [`agent`]: [`Agent`], a running `picket-agent` with its own state dir.
@@ -30,6 +31,7 @@
 pub mod agent;
 pub mod collector;
 pub mod config;
+pub mod ctl;
 pub mod inproc;
 pub mod ports;
 pub mod target;
@@ -37,13 +39,17 @@ pub mod wait;
 pub mod webhook_sink;
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context as _;
+
 pub use agent::{Agent, AgentOptions};
-pub use collector::{Collector, CtlOutput, ctl, ctl_raw};
+pub use collector::Collector;
 pub use config::{Config, Service, Webhook};
+pub use ctl::{CtlOutput, ctl, ctl_raw};
 pub use wait::{Observation, Seen, wait_until};
 pub use webhook_sink::{Delivery, WebhookSink};
 
@@ -86,6 +92,37 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// Spawns `binary` (one of ours) with `args` in `dir`, stdout and stderr
+/// appended to `log` after a `marker` line, at the harness's log filter.
+pub(crate) fn spawn_logged<I, S>(
+    binary: &str,
+    args: I,
+    dir: &Path,
+    log: &Path,
+    marker: &str,
+) -> anyhow::Result<Child>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("failed to open {}", log.display()))?;
+    writeln!(file, "===== picket-e2e: {marker} =====")?;
+    Command::new(crate::binary(binary)?)
+        .args(args)
+        .current_dir(dir)
+        .env("PICKET_LOG", LOG_FILTER)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("failed to spawn {binary}"))
 }
 
 /// Parses an RFC 3339 time as the collector prints it (`picketctl --json`,
