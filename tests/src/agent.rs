@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::collector::spawn_logged;
+use crate::spawn_logged;
 use crate::{Collector, ENROLLMENT_TOKEN, LogRegistration};
 
 /// A running `picket-agent` (killed on drop).

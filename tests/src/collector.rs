@@ -1,9 +1,11 @@
-//! [`Collector`]: one running `picket-collector` for one test, and
-//! `picketctl` over it.
+//! [`Collector`]: one running `picket-collector` for one test (`picketctl`
+//! over it is in [`crate::ctl`]).
 //!
 //! Each collector lives in its own temp dir (`picket.toml`, `picket.db`,
-//! `collector.log`) on free loopback ports, and is killed when the guard
-//! drops. [`Collector::start`] returns once `/readyz` answers 200.
+//! `collector.log`, `ports.json`) and is killed when the guard drops. It
+//! binds loopback port 0 and reports the ports it got (see
+//! [`crate::ports`]); [`Collector::start`] returns once `/readyz` answers
+//! 200.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,21 +13,16 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::config::{Config, Placeholders};
-use crate::wait::{Seen, wait_until};
-use crate::{ADMIN_TOKEN, DEADLINE, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration};
+use crate::ports::{ListenAddrs, PortHold};
+use crate::{ADMIN_TOKEN, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration, spawn_logged};
 
 /// How long a collector gets to become ready.
 const READY_WITHIN: Duration = Duration::from_secs(20);
-/// Starts on fresh ports when a picked port was taken meanwhile.
-const START_ATTEMPTS: u32 = 3;
 /// How long a collector gets to exit on SIGTERM before it is killed.
 const STOP_WITHIN: Duration = Duration::from_secs(10);
-/// How long one picketctl invocation may take.
-const CTL_WITHIN: Duration = Duration::from_secs(15);
 /// How long a collector gets to refuse a bad config and exit.
 const REFUSE_WITHIN: Duration = Duration::from_secs(10);
 
@@ -35,25 +32,26 @@ pub struct Collector {
     /// Holds the config, the database and the log; removed on drop unless
     /// `PICKET_E2E_KEEP` is set.
     dir: tempfile::TempDir,
+    /// The TOML template, filled again with [`Collector::listen`] at each
+    /// start.
+    template: String,
     config_path: PathBuf,
     log_path: PathBuf,
-    grpc: SocketAddr,
-    http: SocketAddr,
+    /// Where the collector reports the addresses it bound
+    /// (`--ports-file`).
+    ports_path: PathBuf,
+    /// What the config names: port 0 until the first run reports its
+    /// ports, then those ports (restarts bind them again).
+    listen: ListenAddrs,
+    /// Keeps [`Collector::listen`]'s ports while no process has them
+    /// (from the first exit on).
+    hold: Option<PortHold>,
     /// The process, `None` between [`Collector::kill`] and a new start.
     child: Option<Child>,
     /// Number of times the process was spawned (marks restarts in the log).
     spawns: u32,
     /// Keeps the log in the registry used by failure messages.
     _log: LogRegistration,
-}
-
-/// What one `picketctl` run produced.
-#[derive(Debug, Clone)]
-pub struct CtlOutput {
-    /// Exit code (`None` if killed by a signal).
-    pub code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
 }
 
 /// What a collector that refused its config left behind.
@@ -77,31 +75,13 @@ impl Collector {
     }
 
     /// Starts a collector on a TOML template (see [`crate::config`] for the
-    /// placeholders) and waits until it is ready.
-    ///
-    /// The ports are picked free just before the collector binds them; if
-    /// another process took one meanwhile ("already in use" in the log), it
-    /// starts again on new ports, up to [`START_ATTEMPTS`] times.
+    /// placeholders) and waits until it is ready. The listen placeholders
+    /// name port 0; the collector reports the ports it got.
     pub async fn start_toml(template: &str) -> anyhow::Result<Collector> {
-        let mut attempt = 1;
-        loop {
-            let mut collector = Collector::prepare(template)?;
-            collector.spawn()?;
-            match collector.wait_ready().await {
-                Ok(()) => return Ok(collector),
-                Err(e)
-                    if attempt < START_ATTEMPTS
-                        && collector
-                            .log_tail(200)
-                            .to_ascii_lowercase()
-                            .contains("already in use") =>
-                {
-                    eprintln!("picket-e2e: a port was taken, starting again on new ports: {e:#}");
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let mut collector = Collector::prepare(template)?;
+        collector.spawn()?;
+        collector.wait_ready().await?;
+        Ok(collector)
     }
 
     /// Runs a collector on a config it is expected to refuse: returns its
@@ -109,8 +89,7 @@ impl Collector {
     /// (it accepted the config).
     pub async fn refuses(template: &str) -> anyhow::Result<Refusal> {
         let dir = crate::temp_dir("picket-e2e-config-")?;
-        let placeholders = placeholders(dir.path())?;
-        let config_text = placeholders.fill(template);
+        let config_text = placeholders(dir.path(), ListenAddrs::ANY_PORT).fill(template);
         let config_path = dir.path().join("picket.toml");
         std::fs::write(&config_path, &config_text)?;
         let mut child = tokio::process::Command::new(crate::binary("picket-collector")?)
@@ -153,34 +132,44 @@ impl Collector {
 
     fn prepare(template: &str) -> anyhow::Result<Collector> {
         let dir = crate::temp_dir("picket-e2e-collector-")?;
-        let placeholders = placeholders(dir.path())?;
         let config_path = dir.path().join("picket.toml");
-        std::fs::write(&config_path, placeholders.fill(template))
-            .context("failed to write picket.toml")?;
         let log_path = dir.path().join("collector.log");
-        let grpc: SocketAddr = placeholders.grpc_listen.parse()?;
-        let http: SocketAddr = placeholders.http_listen.parse()?;
+        let ports_path = dir.path().join("ports.json");
         let log = LogRegistration::new(String::from("collector"), log_path.clone());
         Ok(Collector {
             dir,
+            template: template.to_owned(),
             config_path,
             log_path,
-            grpc,
-            http,
+            ports_path,
+            listen: ListenAddrs::ANY_PORT,
+            hold: None,
             child: None,
             spawns: 0,
             _log: log,
         })
     }
 
+    /// Writes the config naming [`Collector::listen`], removes the last
+    /// run's ports file and spawns the process.
     fn spawn(&mut self) -> anyhow::Result<()> {
         anyhow::ensure!(self.child.is_none(), "collector is already running");
+        let config = placeholders(self.dir.path(), self.listen).fill(&self.template);
+        std::fs::write(&self.config_path, config).context("failed to write picket.toml")?;
+        match std::fs::remove_file(&self.ports_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).context("failed to remove the last ports file");
+            }
+            _ => {}
+        }
         self.spawns += 1;
         let child = spawn_logged(
             "picket-collector",
             [
                 std::ffi::OsStr::new("--config"),
                 self.config_path.as_os_str(),
+                std::ffi::OsStr::new("--ports-file"),
+                self.ports_path.as_os_str(),
             ],
             self.dir.path(),
             &self.log_path,
@@ -190,10 +179,12 @@ impl Collector {
         Ok(())
     }
 
-    /// Waits until `/readyz` answers 200; fails early with the log tail if
-    /// the process exits meanwhile.
+    /// Waits until the ports file names the bound addresses (recorded in
+    /// [`Collector::listen`]), then until `/readyz` answers 200; fails early
+    /// with the log tail if the process exits meanwhile.
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
+        let mut bound = false;
         loop {
             if let Some(status) = self.try_wait()? {
                 anyhow::bail!(
@@ -201,10 +192,18 @@ impl Collector {
                     self.log_section()
                 );
             }
-            let last = match http_get_status(self.http, "/readyz").await {
-                Ok(200) => return Ok(()),
-                Ok(code) => format!("HTTP {code}"),
-                Err(e) => format!("{e:#}"),
+            if !bound && let Some(addrs) = ListenAddrs::read(&self.ports_path)? {
+                self.listen = addrs;
+                bound = true;
+            }
+            let last = if bound {
+                match http_get_status(self.listen.http, "/readyz").await {
+                    Ok(200) => return Ok(()),
+                    Ok(code) => format!("HTTP {code}"),
+                    Err(e) => format!("{e:#}"),
+                }
+            } else {
+                format!("no ports file {} yet", self.ports_path.display())
             };
             if Instant::now() >= deadline {
                 anyhow::bail!(
@@ -221,11 +220,19 @@ impl Collector {
             Some(child) => {
                 let status = child.try_wait()?;
                 if status.is_some() {
-                    self.child = None;
+                    self.reaped();
                 }
                 Ok(status)
             }
             None => Ok(None),
+        }
+    }
+
+    /// The process is gone: hold its ports until the next start binds them.
+    fn reaped(&mut self) {
+        self.child = None;
+        if self.hold.is_none() && self.listen.are_known() {
+            self.hold = Some(PortHold::new(self.listen));
         }
     }
 
@@ -236,14 +243,20 @@ impl Collector {
 
     /// Kills the process with SIGKILL (a crash) and reaps it.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(child) = &mut self.child {
             let _ = child.kill();
             let _ = child.wait();
+            self.reaped();
         }
     }
 
     /// Asks the process to stop with SIGTERM and waits for it (killing it
     /// after a while); returns its exit status, `None` if it was not running.
+    ///
+    /// The collector closes its listeners while it drains, before it exits;
+    /// until the harness reaps it (polled every 50 ms) its ports are free
+    /// for anyone. A test restarting a collector should prefer
+    /// [`Collector::kill`] unless the clean stop is the point.
     pub async fn stop(&mut self) -> anyhow::Result<Option<ExitStatus>> {
         let Some(child) = &self.child else {
             return Ok(None);
@@ -268,7 +281,8 @@ impl Collector {
 
     /// Starts the process again (after [`Collector::kill`] or
     /// [`Collector::stop`]) on the same config, ports and database, and
-    /// waits until it is ready.
+    /// waits until it is ready. The ports were held since the harness
+    /// reaped the last run (see [`crate::ports`]).
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
         self.spawn()?;
         self.wait_ready().await
@@ -282,16 +296,16 @@ impl Collector {
 
     /// `http://127.0.0.1:PORT` of the gRPC listener (agents, picketctl).
     pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.grpc)
+        format!("http://{}", self.listen.grpc)
     }
 
-    /// `http://127.0.0.1:PORT` of the HTTP listener; also the `public_url`
-    /// the harness configures.
+    /// `http://127.0.0.1:PORT` of the HTTP listener.
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.http)
+        format!("http://{}", self.listen.http)
     }
 
-    /// The `public_url` of the config (the base of webhook links).
+    /// The `public_url` the collector uses (the base of webhook links): the
+    /// harness leaves it to name the HTTP listener's port.
     pub fn public_url(&self) -> String {
         self.http_url()
     }
@@ -320,101 +334,6 @@ impl Collector {
             self.log_tail(60)
         )
     }
-
-    // -- picketctl ---------------------------------------------------------
-
-    /// `picketctl … ARGS --json`, parsed; see [`ctl`].
-    pub async fn ctl(&self, args: &[&str]) -> anyhow::Result<Value> {
-        ctl(self, args).await
-    }
-
-    /// `picketctl … ARGS` as given; see [`ctl_raw`].
-    pub async fn ctl_raw(&self, args: &[&str]) -> anyhow::Result<CtlOutput> {
-        ctl_raw(self, args).await
-    }
-
-    /// `services --json`: the list of services.
-    pub async fn services(&self) -> anyhow::Result<Vec<Value>> {
-        list(self.ctl(&["services"]).await?, "services")
-    }
-
-    /// `service ID --json`.
-    pub async fn service(&self, id: &str) -> anyhow::Result<Value> {
-        self.ctl(&["service", id]).await
-    }
-
-    /// `requests --json`: every request, open or done.
-    pub async fn requests(&self) -> anyhow::Result<Vec<Value>> {
-        list(self.ctl(&["requests"]).await?, "requests")
-    }
-
-    /// `requests --open --json`.
-    pub async fn open_requests(&self) -> anyhow::Result<Vec<Value>> {
-        list(self.ctl(&["requests", "--open"]).await?, "requests --open")
-    }
-
-    /// `request ID --json`.
-    pub async fn request(&self, id: i64) -> anyhow::Result<Value> {
-        self.ctl(&["request", &id.to_string()]).await
-    }
-
-    /// `agents --json`.
-    pub async fn agents(&self) -> anyhow::Result<Vec<Value>> {
-        list(self.ctl(&["agents"]).await?, "agents")
-    }
-
-    /// Waits (up to [`DEADLINE`]) until `service ID` satisfies `pred`, and
-    /// returns it. `what` says what is awaited, for the failure message.
-    pub async fn wait_service(
-        &self,
-        id: &str,
-        what: &str,
-        pred: impl Fn(&Value) -> bool,
-    ) -> anyhow::Result<Value> {
-        self.wait_service_within(DEADLINE, id, what, pred).await
-    }
-
-    /// [`Collector::wait_service`] with an explicit deadline.
-    pub async fn wait_service_within(
-        &self,
-        within: Duration,
-        id: &str,
-        what: &str,
-        pred: impl Fn(&Value) -> bool,
-    ) -> anyhow::Result<Value> {
-        wait_until(within, &format!("service {id}: {what}"), async || {
-            let service = self.service(id).await?;
-            Ok::<_, anyhow::Error>(if pred(&service) {
-                Seen::Ready(service)
-            } else {
-                Seen::Pending(service.to_string())
-            })
-        })
-        .await
-    }
-
-    /// Waits until the service is in `state` and returns it.
-    pub async fn wait_state(&self, id: &str, state: &str) -> anyhow::Result<Value> {
-        self.wait_service(id, &format!("state {state}"), |s| s["state"] == state)
-            .await
-    }
-
-    /// Waits until the agent called `name` is active and live; returns it.
-    pub async fn wait_agent_live(&self, name: &str) -> anyhow::Result<Value> {
-        wait_until(
-            DEADLINE,
-            &format!("agent {name} active and live"),
-            async || {
-                let agents = self.agents().await?;
-                let agent = agents.iter().find(|a| a["name"] == name).cloned();
-                Ok::<_, anyhow::Error>(match agent {
-                    Some(a) if a["state"] == "active" && a["liveness"] == "live" => Seen::Ready(a),
-                    _ => Seen::Pending(Value::from(agents).to_string()),
-                })
-            },
-        )
-        .await
-    }
 }
 
 impl Drop for Collector {
@@ -426,109 +345,16 @@ impl Drop for Collector {
     }
 }
 
-/// Runs `picketctl --collector URL --token ADMIN ARGS --json` and parses its
-/// stdout; fails (with stderr and the process logs) on a non-zero exit or
-/// output that is not JSON.
-pub async fn ctl(collector: &Collector, args: &[&str]) -> anyhow::Result<Value> {
-    let mut full: Vec<&str> = args.to_vec();
-    full.push("--json");
-    let out = ctl_raw(collector, &full).await?;
-    if out.code != Some(0) {
-        anyhow::bail!(
-            "picketctl {} exited with {:?}: {}",
-            full.join(" "),
-            out.code,
-            out.stderr.trim()
-        );
-    }
-    serde_json::from_str(&out.stdout).with_context(|| {
-        format!(
-            "picketctl {} printed something that is not JSON: {:?}",
-            full.join(" "),
-            out.stdout
-        )
-    })
-}
-
-/// Runs `picketctl --collector URL --token ADMIN ARGS` (no `--json` added)
-/// and returns its exit code, stdout and stderr, whatever they are.
-pub async fn ctl_raw(collector: &Collector, args: &[&str]) -> anyhow::Result<CtlOutput> {
-    let child = tokio::process::Command::new(crate::binary("picketctl")?)
-        .arg("--collector")
-        .arg(collector.grpc_url())
-        .arg("--token")
-        .arg(ADMIN_TOKEN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("failed to spawn picketctl")?;
-    let output = tokio::time::timeout(CTL_WITHIN, child.wait_with_output())
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "picketctl {} did not finish within {CTL_WITHIN:?}",
-                args.join(" ")
-            )
-        })??;
-    Ok(CtlOutput {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    })
-}
-
-fn list(value: Value, what: &str) -> anyhow::Result<Vec<Value>> {
-    match value {
-        Value::Array(items) => Ok(items),
-        other => anyhow::bail!("picketctl {what} --json did not print a list: {other}"),
-    }
-}
-
-fn placeholders(dir: &Path) -> anyhow::Result<Placeholders> {
-    let http_listen = format!("127.0.0.1:{}", crate::free_port()?);
-    Ok(Placeholders {
-        grpc_listen: format!("127.0.0.1:{}", crate::free_port()?),
-        public_url: format!("http://{http_listen}"),
-        http_listen,
+fn placeholders(dir: &Path, listen: ListenAddrs) -> Placeholders {
+    Placeholders {
+        grpc_listen: listen.grpc.to_string(),
+        http_listen: listen.http.to_string(),
+        public_url: format!("http://{}", listen.http),
         database: format!("sqlite://{}", dir.join("picket.db").display()),
         admin_token: ADMIN_TOKEN.to_owned(),
         enrollment_token: ENROLLMENT_TOKEN.to_owned(),
         dir: dir.display().to_string(),
-    })
-}
-
-/// Spawns `binary` (one of ours) with `args` in `dir`, stdout and stderr
-/// appended to `log` after a `marker` line, at the harness's log filter.
-pub(crate) fn spawn_logged<I, S>(
-    binary: &str,
-    args: I,
-    dir: &Path,
-    log: &Path,
-    marker: &str,
-) -> anyhow::Result<Child>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    use std::io::Write as _;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .with_context(|| format!("failed to open {}", log.display()))?;
-    writeln!(file, "===== picket-e2e: {marker} =====")?;
-    Command::new(crate::binary(binary)?)
-        .args(args)
-        .current_dir(dir)
-        .env("PICKET_LOG", LOG_FILTER)
-        .stdin(Stdio::null())
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .spawn()
-        .with_context(|| format!("failed to spawn {binary}"))
+    }
 }
 
 /// `GET PATH` over HTTP/1.1 on `addr`; returns the status code.

@@ -10,10 +10,15 @@
 //! | `{grpc_listen}`      | `127.0.0.1:PORT` of the gRPC listener       |
 //! | `{http_listen}`      | `127.0.0.1:PORT` of the HTTP listener       |
 //! | `{database}`         | `sqlite:///ABS/DIR/picket.db`               |
-//! | `{public_url}`       | `http://127.0.0.1:HTTP_PORT`                |
+//! | `{public_url}`       | `http://` + `{http_listen}`                 |
 //! | `{admin_token}`      | [`crate::ADMIN_TOKEN`]                      |
 //! | `{enrollment_token}` | [`crate::ENROLLMENT_TOKEN`]                 |
 //! | `{dir}`              | the collector's temp dir                    |
+//!
+//! `PORT` is 0 at the first start: the collector binds free ports, gives a
+//! `public_url` naming port 0 the HTTP port it got, and reports both ports
+//! ([`crate::ports`]); restarts name those ports. [`Config::fast`] leaves
+//! `public_url` out: the collector's default names the HTTP listener.
 
 use std::fmt::Write as _;
 
@@ -186,7 +191,6 @@ impl Config {
         collector.set("grpc_listen", &"{grpc_listen}");
         collector.set("http_listen", &"{http_listen}");
         collector.set("database", &"{database}");
-        collector.set("public_url", &"{public_url}");
         collector.set("admin_token", &"{admin_token}");
         let mut agents = Table::default();
         agents.set("enrollment_token", &"{enrollment_token}");
@@ -369,7 +373,13 @@ mod tests {
             enrollment_token: "e".into(),
             dir: "/d".into(),
         };
-        let text = p.fill(&Config::fast().render());
+        let fast = Config::fast().render();
+        assert!(!fast.contains("public_url"), "{fast}");
+        let text = p.fill(
+            &Config::fast()
+                .collector("public_url", "{public_url}")
+                .render(),
+        );
         assert!(!text.contains('{'), "a placeholder is left in\n{text}");
         for needle in [
             "grpc_listen = \"127.0.0.1:1\"",

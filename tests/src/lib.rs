@@ -6,9 +6,12 @@
 //! - [`config`]: [`Config`], a builder for the collector's `picket.toml`
 //!   (fast defaults for tests), or raw TOML with `{placeholders}`.
 //! - [`collector`]: [`Collector`], a running `picket-collector` in its own
-//!   temp dir on free loopback ports, ready once `/readyz` answers 200; plus
-//!   [`ctl`] / [`ctl_raw`] over `picketctl --json` and predicate waits on
-//!   services, requests and agents.
+//!   temp dir on loopback ports it picked itself, ready once `/readyz`
+//!   answers 200.
+//! - [`ctl`](mod@ctl): [`ctl()`] / [`ctl_raw`] over `picketctl --json`, and the
+//!   collector's predicate waits on services, requests and agents.
+//! - [`ports`]: how the harness learns those ports (`--ports-file`) and
+//!   keeps them for a restart.
 //! - [`agent`]: [`Agent`], a running `picket-agent` with its own state dir.
 //! - [`wait`]: [`wait_until`], the only way tests wait: a predicate polled
 //!   until a deadline; the timeout error names what never happened, the last
@@ -17,8 +20,8 @@
 //! - [`webhook_sink`]: [`WebhookSink`], a real HTTP receiver recording every
 //!   delivery, with event-driven [`WebhookSink::await_delivery`].
 //!
-//! **Invariant**: nothing here pins a port or sleeps hoping something
-//! happened; every child process is killed when its guard drops, and a
+//! **Invariant**: nothing here pins a port, picks one for a child by
+//! binding and freeing it, or sleeps hoping something happened; every child process is killed when its guard drops, and a
 //! guard dropped during a panic prints its log tail to stderr.
 //!
 //! **Boundary**: the binaries are found next to the test executable
@@ -28,19 +31,25 @@
 pub mod agent;
 pub mod collector;
 pub mod config;
+pub mod ctl;
 pub mod inproc;
+pub mod ports;
 pub mod target;
 pub mod wait;
 pub mod webhook_sink;
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use anyhow::Context as _;
+
 pub use agent::{Agent, AgentOptions};
-pub use collector::{Collector, CtlOutput, ctl, ctl_raw};
+pub use collector::Collector;
 pub use config::{Config, Service, Webhook};
+pub use ctl::{CtlOutput, ctl, ctl_raw};
 pub use wait::{Observation, Seen, wait_until};
 pub use webhook_sink::{Delivery, WebhookSink};
 
@@ -83,6 +92,37 @@ pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(path)
+}
+
+/// Spawns `binary` (one of ours) with `args` in `dir`, stdout and stderr
+/// appended to `log` after a `marker` line, at the harness's log filter.
+pub(crate) fn spawn_logged<I, S>(
+    binary: &str,
+    args: I,
+    dir: &Path,
+    log: &Path,
+    marker: &str,
+) -> anyhow::Result<Child>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("failed to open {}", log.display()))?;
+    writeln!(file, "===== picket-e2e: {marker} =====")?;
+    Command::new(crate::binary(binary)?)
+        .args(args)
+        .current_dir(dir)
+        .env("PICKET_LOG", LOG_FILTER)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
+        .with_context(|| format!("failed to spawn {binary}"))
 }
 
 /// Parses an RFC 3339 time as the collector prints it (`picketctl --json`,
@@ -187,14 +227,6 @@ impl<T, E: Into<anyhow::Error>> WithLogs<T> for Result<T, E> {
             e.context(format!("process logs:{}", log_tails()))
         })
     }
-}
-
-/// Picks a free loopback port: binds `127.0.0.1:0`, reads the port, drops
-/// the socket. The binaries bind what their config says, so this is the
-/// narrowest race we can have without passing listeners in.
-pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 /// Line number (1-based) of the first line of `text` containing `needle`;

@@ -1,8 +1,14 @@
 //! `picket-collector --config picket.toml`: loads the configuration (exit 2
 //! with `FILE:LINE: reason` when it is bad), binds the listeners it names,
 //! and runs until SIGINT or SIGTERM.
+//!
+//! A listen address with port 0 gets a free port from the system; a
+//! `public_url` naming port 0 (as the default derived from such an
+//! `http_listen` does) then names the port the HTTP listener got, and
+//! `--ports-file` tells scripts and test harnesses which ports those are.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -19,6 +25,12 @@ struct Args {
     /// Log filter, e.g. `info` or `picket_collector=debug`.
     #[arg(long, env = "PICKET_LOG", default_value = "info")]
     log_level: String,
+    /// Once both listeners are bound, write the addresses they got to this
+    /// file as JSON, `{"grpc": "127.0.0.1:7070", "http": "127.0.0.1:8080"}`
+    /// (atomically: the file is complete whenever it exists; it is left in
+    /// place at exit). Useful with port 0 in `grpc_listen` / `http_listen`.
+    #[arg(long, env = "PICKET_PORTS_FILE")]
+    ports_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -39,7 +51,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(config)) {
+    match runtime.block_on(serve(config, args.ports_file.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("picket-collector: {e:#}");
@@ -48,27 +60,52 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(config: picket_collector::config::Config) -> anyhow::Result<()> {
-    let grpc = TcpListener::bind(config.collector.grpc_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "failed to listen on grpc_listen {}",
-                config.collector.grpc_listen
-            )
-        })?;
-    let http = TcpListener::bind(config.collector.http_listen)
-        .await
-        .with_context(|| {
-            format!(
-                "failed to listen on http_listen {}",
-                config.collector.http_listen
-            )
-        })?;
+async fn serve(
+    mut config: picket_collector::config::Config,
+    ports_file: Option<&Path>,
+) -> anyhow::Result<()> {
+    let grpc = bind("grpc_listen", config.collector.grpc_listen).await?;
+    let http = bind("http_listen", config.collector.http_listen).await?;
+    let grpc_addr = grpc.local_addr().context("grpc listener has no address")?;
+    let http_addr = http.local_addr().context("http listener has no address")?;
+    config.collector.public_url = with_bound_port(&config.collector.public_url, http_addr);
+    if let Some(path) = ports_file {
+        write_ports_file(path, grpc_addr, http_addr)
+            .with_context(|| format!("failed to write the ports file {}", path.display()))?;
+    }
     let listeners = picket_collector::Listeners { grpc, http };
     picket_collector::run(config, listeners, shutdown_signal())
         .await
         .context("collector failed")
+}
+
+async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on {key} {addr}"))
+}
+
+/// `public_url` with port 0 replaced by the port the HTTP listener got;
+/// any other URL unchanged. (Validation already parsed it and cut its
+/// trailing slash.)
+fn with_bound_port(public_url: &str, http: SocketAddr) -> String {
+    let Ok(mut url) = reqwest::Url::parse(public_url) else {
+        return public_url.to_owned();
+    };
+    if url.port() != Some(0) || url.set_port(Some(http.port())).is_err() {
+        return public_url.to_owned();
+    }
+    url.as_str().trim_end_matches('/').to_owned()
+}
+
+/// Writes `{"grpc": "ADDR", "http": "ADDR"}` to `PATH.tmp`, then renames it
+/// to `path`, so that a reader never sees half a file.
+fn write_ports_file(path: &Path, grpc: SocketAddr, http: SocketAddr) -> std::io::Result<()> {
+    let text = serde_json::json!({ "grpc": grpc.to_string(), "http": http.to_string() });
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, format!("{text}\n"))?;
+    std::fs::rename(&tmp, path)
 }
 
 async fn shutdown_signal() {
@@ -103,4 +140,43 @@ fn init_tracing(filter: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_on_port_0_takes_the_bound_port() {
+        let http: SocketAddr = "127.0.0.1:4242".parse().unwrap();
+        for (configured, expected) in [
+            ("http://127.0.0.1:0", "http://127.0.0.1:4242"),
+            (
+                "https://picket.example:0/base",
+                "https://picket.example:4242/base",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("https://picket.example", "https://picket.example"),
+        ] {
+            assert_eq!(with_bound_port(configured, http), expected, "{configured}");
+        }
+    }
+
+    #[test]
+    fn the_ports_file_is_json_with_both_addresses() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ports.json");
+        std::fs::write(&path, "stale").unwrap();
+        let grpc = "127.0.0.1:7070".parse().unwrap();
+        let http = "[::1]:8080".parse().unwrap();
+        write_ports_file(&path, grpc, http).unwrap();
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(
+            written,
+            serde_json::json!({ "grpc": "127.0.0.1:7070", "http": "[::1]:8080" })
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "the temp file is left behind: {names:?}");
+    }
 }
