@@ -25,7 +25,10 @@
 //!
 //! [`run`] cuts the config into each actor's settings
 //! ([`config::settings::Settings`]), wires the actors together and shuts
-//! them down with one cancellation token and one task tracker.
+//! them down with one cancellation token and one task tracker. Every
+//! wall-clock time is read from one [`time::Clock`] handed to the parts
+//! that stamp times ([`run_with_clock`]); `testing` has the paused-clock
+//! test helpers.
 
 pub mod agents;
 pub mod api;
@@ -40,6 +43,8 @@ pub mod maintenance;
 pub mod metrics;
 pub mod notifier;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod time;
 pub mod tls;
 
@@ -63,6 +68,7 @@ use crate::ingest::IngestHandle;
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceHandle;
 use crate::store::{Store, StoreError};
+use crate::time::Clock;
 
 /// The listeners the collector serves on, bound by the caller.
 pub struct Listeners {
@@ -97,31 +103,55 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 /// How long shutdown waits for actors to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs the collector until `shutdown` completes or a server fails.
+/// Runs the collector on the system clock until `shutdown` completes or a
+/// server fails.
 pub async fn run(
     config: Config,
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    run_with_clock(config, listeners, Clock::system(), shutdown).await
+}
+
+/// [`run`] with every wall-clock time (stored times, notes, maintenance
+/// ends, webhook retries, round ids) read from `clock`; tests pass one that
+/// follows tokio's paused clock.
+pub async fn run_with_clock(
+    config: Config,
+    listeners: Listeners,
+    clock: Clock,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let settings = Settings::from(&config);
-    let store = Store::open(&config.collector.database, settings.events).await?;
+    let store = Store::open(&config.collector.database, settings.events, clock.clone()).await?;
     store.sync_config(&settings.catalog).await?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let metrics = Arc::new(metrics::Metrics::new());
 
-    let (maintenance, maintenance_set) =
-        MaintenanceHandle::spawn(store.clone(), settings.maintenance, cancel.clone(), &tasks)
-            .await?;
+    let (maintenance, maintenance_set) = MaintenanceHandle::spawn(
+        store.clone(),
+        settings.maintenance,
+        clock.clone(),
+        cancel.clone(),
+        &tasks,
+    )
+    .await?;
     let lifecycle = LifecycleHandle::spawn(
         store.clone(),
         settings.lifecycle,
         metrics.clone(),
+        clock.clone(),
         cancel.clone(),
         &tasks,
     );
     let liveness = LivenessHandle::spawn(
-        StoreRequests::new(store.clone(), metrics.clone(), settings.liveness),
+        StoreRequests::new(
+            store.clone(),
+            metrics.clone(),
+            settings.liveness,
+            clock.clone(),
+        ),
         settings.liveness,
         agents::load_watched(&store).await?,
         cancel.clone(),
@@ -133,6 +163,7 @@ pub async fn run(
         metrics.clone(),
         maintenance_set.clone(),
         liveness,
+        clock.clone(),
         cancel.clone(),
         &tasks,
     );
@@ -148,6 +179,7 @@ pub async fn run(
         agents.directory(),
         maintenance_set,
         lifecycle,
+        &clock,
         cancel.clone(),
         &tasks,
     );
@@ -158,7 +190,13 @@ pub async fn run(
         cancel.clone(),
         &tasks,
     );
-    notifier::spawn(store.clone(), settings.notifier, cancel.clone(), &tasks)?;
+    notifier::spawn(
+        store.clone(),
+        settings.notifier,
+        clock.clone(),
+        cancel.clone(),
+        &tasks,
+    )?;
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -166,7 +204,8 @@ pub async fn run(
         .await;
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let link = link::AgentLinkService::new(agents.clone(), ingest, cancel.clone(), tasks.clone());
+    let link =
+        link::AgentLinkService::new(agents.clone(), ingest, clock, cancel.clone(), tasks.clone());
     let api = api::PicketApi {
         store: store.clone(),
         settings: settings.api,

@@ -25,7 +25,7 @@ use crate::domain::{
 };
 use crate::metrics::Metrics;
 use crate::store::{Opened, Store};
-use crate::time::now_ms;
+use crate::time::Clock;
 
 /// One verdict on one service, in the evaluator's order.
 pub(crate) struct ServiceVerdict {
@@ -44,11 +44,12 @@ impl LifecycleHandle {
         store: Store,
         settings: LifecycleSettings,
         metrics: Arc<Metrics>,
+        clock: Clock,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> LifecycleHandle {
         let (tx, inbox) = mpsc::channel(4096);
-        tasks.spawn(run(store, settings, metrics, inbox, cancel));
+        tasks.spawn(run(store, settings, metrics, clock, inbox, cancel));
         LifecycleHandle { tx }
     }
 
@@ -72,6 +73,7 @@ async fn run(
     store: Store,
     settings: LifecycleSettings,
     metrics: Arc<Metrics>,
+    clock: Clock,
     mut inbox: mpsc::Receiver<ServiceVerdict>,
     cancel: CancellationToken,
 ) {
@@ -93,7 +95,7 @@ async fn run(
         let mut delay = Duration::from_millis(100);
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
-        while let Err(e) = persist(&store, &metrics, svc, &verdict).await {
+        while let Err(e) = persist(&store, &metrics, &clock, svc, &verdict).await {
             if cancel.is_cancelled() {
                 error!(service_id = %service, error = %e, "verdict not stored at shutdown");
                 break;
@@ -111,6 +113,7 @@ async fn run(
 async fn persist(
     store: &Store,
     metrics: &Metrics,
+    clock: &Clock,
     svc: &LifecycleService,
     verdict: &Verdict,
 ) -> Result<(), crate::store::StoreError> {
@@ -137,7 +140,7 @@ async fn persist(
             had_request,
             votes,
         } => {
-            let note = texts::closing_note(&svc.url, votes, now_ms());
+            let note = texts::closing_note(&svc.url, votes, clock.now_ms());
             let snapshot = snapshot(svc, ServiceState::Up, votes);
             let was_down = *from == ServiceState::Down || *had_request;
             match store.service_up(&snapshot, was_down, &note).await? {
@@ -173,3 +176,6 @@ fn snapshot(svc: &LifecycleService, state: ServiceState, votes: &[Vote]) -> Serv
         votes: votes.to_vec(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,9 @@
 //! exactly at its end time. It persists windows (with their events) through
 //! the store and publishes the running set, which the agents registry
 //! (stop probing) and the evaluator (state `maintenance`, no requests)
-//! watch. It knows nothing about services or agents itself.
+//! watch. It knows nothing about services or agents itself. Window times
+//! and the timers' delays come from one [`Clock`], so a window ends when
+//! that clock reaches its end.
 //!
 //! Settings: [`MaintenanceSettings`] (the default window length and the
 //! equipment a window may name).
@@ -22,7 +24,7 @@ use tracing::{info, warn};
 use crate::config::settings::MaintenanceSettings;
 use crate::domain::EquipmentId;
 use crate::store::{MaintenanceWindow, Store, StoreError};
-use crate::time::now_ms;
+use crate::time::Clock;
 
 /// The running windows, by equipment.
 pub type MaintenanceSet = HashMap<EquipmentId, MaintenanceWindow>;
@@ -63,6 +65,8 @@ pub struct MaintenanceHandle {
 struct MaintenanceActor {
     store: Store,
     settings: MaintenanceSettings,
+    /// Window times, and the timers' delays from them.
+    clock: Clock,
     inbox: mpsc::Receiver<Msg>,
     /// Publishes the running set to the registry and the evaluator.
     set: watch::Sender<Arc<MaintenanceSet>>,
@@ -77,6 +81,7 @@ impl MaintenanceHandle {
     pub async fn spawn(
         store: Store,
         settings: MaintenanceSettings,
+        clock: Clock,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> Result<(MaintenanceHandle, watch::Receiver<Arc<MaintenanceSet>>), StoreError> {
@@ -85,6 +90,7 @@ impl MaintenanceHandle {
         let mut actor = MaintenanceActor {
             store,
             settings,
+            clock,
             inbox,
             set,
             windows: HashMap::new(),
@@ -174,7 +180,7 @@ impl MaintenanceActor {
         if duration.is_zero() {
             return Err(MaintenanceError::ZeroDuration);
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let window = MaintenanceWindow {
             equipment: equipment.clone(),
             starts_ms: self.windows.get(&equipment).map_or(now, |w| w.starts_ms),
@@ -196,7 +202,7 @@ impl MaintenanceActor {
         };
         let ended = self
             .store
-            .end_maintenance(&window, &name, now_ms().min(window.ends_ms))
+            .end_maintenance(&window, &name, self.clock.now_ms().min(window.ends_ms))
             .await?;
         self.windows.remove(equipment);
         if let Some(key) = self.timer_keys.remove(equipment) {
@@ -209,7 +215,7 @@ impl MaintenanceActor {
 
     /// Records a running window and its end timer.
     fn arm(&mut self, window: MaintenanceWindow) {
-        let left = Duration::from_millis((window.ends_ms - now_ms()).max(0) as u64);
+        let left = Duration::from_millis((window.ends_ms - self.clock.now_ms()).max(0) as u64);
         match self.timer_keys.get(&window.equipment) {
             Some(key) => self.timers.reset(key, left),
             None => {
@@ -224,3 +230,6 @@ impl MaintenanceActor {
         self.set.send_replace(Arc::new(self.windows.clone()));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,12 +1,60 @@
-//! Wall-clock helpers: the store keeps epoch milliseconds, people read RFC 3339.
+//! Wall-clock time: the [`Clock`] every stamped time comes from (the store
+//! keeps epoch milliseconds) and RFC 3339 for people.
+//!
+//! The collector reads the wall clock only through a `Clock` handed down
+//! from [`crate::run_with_clock`]: the system clock in production, or, in
+//! tests, one that follows tokio's (paused) clock from a base time, so that
+//! stored times, closing notes and maintenance ends move exactly as far as
+//! the test moves the timers.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+/// Where the collector reads the time; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Clock(Source);
+
+#[derive(Debug, Clone)]
+enum Source {
+    System,
+    /// `base_ms` plus the tokio time elapsed since `start`.
+    FollowingTokio {
+        base_ms: i64,
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// The system's wall clock (production).
+    pub fn system() -> Clock {
+        Clock(Source::System)
+    }
+
+    /// A clock that reads `base_ms` now and then moves with tokio's clock:
+    /// on a paused runtime, only as far as the test advances it.
+    pub fn following_tokio(base_ms: i64) -> Clock {
+        Clock(Source::FollowingTokio {
+            base_ms,
+            start: tokio::time::Instant::now(),
+        })
+    }
+
+    /// Milliseconds since the Unix epoch, now.
+    pub fn now_ms(&self) -> i64 {
+        match &self.0 {
+            Source::System => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            Source::FollowingTokio { base_ms, start } => {
+                base_ms + start.elapsed().as_millis() as i64
+            }
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
 }
 
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-21T06:09:00.123Z`.
@@ -17,11 +65,36 @@ pub fn rfc3339(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
     #[test]
     fn formats_utc() {
-        assert_eq!(
-            super::rfc3339(1_614_265_330_123),
-            "2021-02-25T15:02:10.123Z"
+        assert_eq!(rfc3339(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
+    }
+
+    #[test]
+    fn the_system_clock_reads_the_wall_clock() {
+        let wall = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let before = wall(SystemTime::now()) as i64;
+        let now = Clock::system().now_ms();
+        let after = wall(SystemTime::now()) as i64;
+        assert!(
+            (before..=after).contains(&now),
+            "{before} <= {now} <= {after}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_following_clock_moves_only_with_tokio_time() {
+        let clock = Clock::following_tokio(1_000_000);
+        let copy = clock.clone();
+        assert_eq!(clock.now_ms(), 1_000_000);
+        for (advance_ms, expected) in [(0, 1_000_000), (1, 1_000_001), (3_599_999, 4_600_000)] {
+            tokio::time::advance(Duration::from_millis(advance_ms)).await;
+            assert_eq!(clock.now_ms(), expected, "after +{advance_ms} ms");
+            assert_eq!(copy.now_ms(), expected, "a clone reads the same time");
+        }
     }
 }

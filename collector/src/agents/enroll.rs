@@ -18,7 +18,6 @@ use super::auth;
 use crate::config::settings::EnrollmentSettings;
 use crate::domain::{AgentId, AgentState, Hello};
 use crate::store::{AgentRow, Store, StoreError};
-use crate::time::now_ms;
 
 /// The protocol version this collector speaks.
 pub use picket_proto::contract::PROTOCOL_VERSION;
@@ -56,11 +55,13 @@ pub struct Enrolled {
 }
 
 /// Checks the protocol version and the id, then the credential of a known
-/// agent or the enrollment token of a new one (registering it).
+/// agent or the enrollment token of a new one (registering it, created and
+/// last seen at `now_ms`).
 pub async fn authenticate(
     store: &Store,
     settings: &EnrollmentSettings,
     hello: &Hello,
+    now_ms: i64,
 ) -> Result<Enrolled, Refusal> {
     if hello.protocol_version != PROTOCOL_VERSION {
         return Err(Refusal::Incompatible(hello.protocol_version));
@@ -90,7 +91,6 @@ pub async fn authenticate(
         return Err(Refusal::BadToken);
     }
     let credential = auth::new_credential();
-    let now = now_ms();
     let row = AgentRow {
         id: hello.agent_id.clone(),
         name: hello.name.clone(),
@@ -103,8 +103,8 @@ pub async fn authenticate(
         },
         credential_hash: Some(auth::hash_credential(&credential)),
         version: Some(hello.version.clone()),
-        created_ms: now,
-        last_seen_ms: Some(now),
+        created_ms: now_ms,
+        last_seen_ms: Some(now_ms),
         stats: None,
         last_seq: 0,
     };
@@ -117,17 +117,19 @@ pub async fn authenticate(
 }
 
 /// Records what the agent says about itself on this connection (name,
-/// region, labels, version, last seen now) and returns the updated row.
+/// region, labels, version, last seen at `now_ms`) and returns the updated
+/// row.
 pub async fn connected(
     store: &Store,
     mut row: AgentRow,
     hello: Hello,
+    now_ms: i64,
 ) -> Result<AgentRow, Refusal> {
     row.name = hello.name;
     row.region = hello.region;
     row.labels = hello.labels;
     row.version = Some(hello.version);
-    row.last_seen_ms = Some(now_ms());
+    row.last_seen_ms = Some(now_ms);
     store.agent_connected(&row).await?;
     Ok(row)
 }

@@ -34,6 +34,7 @@ use crate::domain::{AgentId, AgentState, Event, Hello, Liveness};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, Store, StoreError};
+use crate::time::Clock;
 
 /// What a successful hello gets back.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +104,8 @@ struct AgentsActor {
     sessions: HashMap<AgentId, Session>,
     next_session: u64,
     metrics: Arc<Metrics>,
+    /// Dates registrations and connections.
+    clock: Clock,
 }
 
 impl AgentsHandle {
@@ -113,6 +116,7 @@ impl AgentsHandle {
         metrics: Arc<Metrics>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         liveness: LivenessHandle,
+        clock: Clock,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> AgentsHandle {
@@ -129,6 +133,7 @@ impl AgentsHandle {
             sessions: HashMap::new(),
             next_session: 1,
             metrics,
+            clock,
         };
         tasks.spawn(actor.run(cancel));
         AgentsHandle {
@@ -288,8 +293,9 @@ impl AgentsActor {
         downlink: DownlinkTx,
         cancel: CancellationToken,
     ) -> Result<Welcome, Refusal> {
+        let now_ms = self.clock.now_ms();
         let enroll::Enrolled { row, credential } =
-            enroll::authenticate(&self.store, &self.settings.enrollment, &hello).await?;
+            enroll::authenticate(&self.store, &self.settings.enrollment, &hello, now_ms).await?;
         if let Some(live) = self.sessions.get(&hello.agent_id) {
             warn!(agent_id = %hello.agent_id, name = %live.row.name, "refused a second connection: agent id is already connected");
             let event = Event::AgentDuplicate(row.snapshot(Liveness::Live));
@@ -298,7 +304,7 @@ impl AgentsActor {
             }
             return Err(Refusal::Duplicate(hello.agent_id));
         }
-        let row = enroll::connected(&self.store, row, hello).await?;
+        let row = enroll::connected(&self.store, row, hello, now_ms).await?;
         let session = self.next_session;
         self.next_session += 1;
         info!(agent_id = %row.id, name = %row.name, region = %row.region, state = %row.state, "agent connected");

@@ -3,6 +3,7 @@
 use crate::config::settings::Settings;
 use crate::domain::Hello;
 use crate::store::Store;
+use crate::time::Clock;
 
 /// Every actor's settings from a config with one service, one agent per
 /// service, and `auto_approve` as given.
@@ -29,11 +30,16 @@ url = "http://shop.test"
 }
 
 /// A migrated store in a temp dir (kept alive by the returned guard), its
-/// catalog synced from `settings`.
+/// catalog synced from `settings`, on the system clock.
 pub async fn store(settings: &Settings) -> (tempfile::TempDir, Store) {
+    store_on(settings, Clock::system()).await
+}
+
+/// [`store`] stamping its times from `clock`.
+pub async fn store_on(settings: &Settings, clock: Clock) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, settings.events.clone())
+    let store = Store::open(&url, settings.events.clone(), clock)
         .await
         .expect("open store");
     store

@@ -30,6 +30,7 @@ use crate::config::settings::EvaluatorSettings;
 use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, ServiceState};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
+use crate::time::Clock;
 use tracker::{Effect, Policy, Tracker};
 
 /// One agent's answer to `CheckNow`.
@@ -96,13 +97,15 @@ struct EvaluatorActor {
 }
 
 impl EvaluatorHandle {
-    /// `initial` is the stored state and open-request flag per service.
+    /// `initial` is the stored state and open-request flag per service;
+    /// round ids start from `clock`'s time.
     pub fn spawn(
         settings: EvaluatorSettings,
         initial: HashMap<ServiceId, (ServiceState, bool)>,
         directory: watch::Receiver<Arc<Directory>>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         lifecycle: LifecycleHandle,
+        clock: &Clock,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> EvaluatorHandle {
@@ -127,7 +130,7 @@ impl EvaluatorHandle {
             .collect();
         // Round ids never repeat across restarts, so a late answer to a
         // round of a previous life cannot count in a new one.
-        let next_round = crate::time::now_ms().max(1) as u64 * 1000;
+        let next_round = clock.now_ms().max(1) as u64 * 1000;
         let actor = EvaluatorActor {
             settings,
             inbox,

@@ -64,6 +64,7 @@ fn start() -> Harness {
         dir_rx,
         maint_rx,
         lifecycle,
+        &crate::time::Clock::following_tokio(crate::testing::BASE_MS),
         cancel.clone(),
         &TaskTracker::new(),
     );

@@ -15,7 +15,8 @@ use crate::maintenance::MaintenanceSet;
 async fn heartbeats_are_written_in_the_batch_before_the_ack() {
     let settings = settings(true);
     let (_dir, store) = store(&settings).await;
-    crate::agents::enroll::authenticate(&store, &settings.registry.enrollment, &hello("a1"))
+    let enrollment = &settings.registry.enrollment;
+    crate::agents::enroll::authenticate(&store, enrollment, &hello("a1"), crate::testing::BASE_MS)
         .await
         .expect("enrolled");
     let cancel = CancellationToken::new();
@@ -30,6 +31,7 @@ async fn heartbeats_are_written_in_the_batch_before_the_ack() {
         directory,
         maintenance,
         lifecycle,
+        &crate::time::Clock::system(),
         cancel.clone(),
         &tasks,
     );

@@ -33,6 +33,7 @@ use self::convert::{DownStream, UplinkError};
 use crate::agents::{AgentsHandle, DownlinkTx, Refusal};
 use crate::domain::Uplink;
 use crate::ingest::IngestHandle;
+use crate::time::Clock;
 
 /// Downlink messages queued per agent before the session is dropped.
 const DOWNLINK_CAPACITY: usize = 1024;
@@ -44,6 +45,8 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct AgentLinkService {
     agents: AgentsHandle,
     ingest: IngestHandle,
+    /// Stamps heartbeats.
+    clock: Clock,
     cancel: CancellationToken,
     tasks: TaskTracker,
 }
@@ -52,12 +55,14 @@ impl AgentLinkService {
     pub fn new(
         agents: AgentsHandle,
         ingest: IngestHandle,
+        clock: Clock,
         cancel: CancellationToken,
         tasks: TaskTracker,
     ) -> Self {
         Self {
             agents,
             ingest,
+            clock,
             cancel,
             tasks,
         }
@@ -129,6 +134,7 @@ impl AgentLink for AgentLinkService {
             ack: down_tx,
             agents: self.agents.clone(),
             ingest: self.ingest.clone(),
+            clock: self.clock.clone(),
         };
         self.tasks
             .spawn(session.run(session_cancel).instrument(span));

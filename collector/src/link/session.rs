@@ -21,7 +21,7 @@ use crate::agents::{AgentsHandle, DownlinkTx};
 use crate::domain::{AgentId, Downlink, Uplink};
 use crate::ingest::{IngestHandle, Submission};
 use crate::store::HeartbeatRecord;
-use crate::time::now_ms;
+use crate::time::Clock;
 
 pub(super) struct Session {
     pub agent: AgentId,
@@ -36,6 +36,8 @@ pub(super) struct Session {
     pub ack: DownlinkTx,
     pub agents: AgentsHandle,
     pub ingest: IngestHandle,
+    /// Stamps heartbeats with the collector's time.
+    pub clock: Clock,
 }
 
 impl Session {
@@ -99,7 +101,7 @@ impl Session {
                     results: Vec::new(),
                     heartbeat: Some(HeartbeatRecord {
                         agent: self.agent.clone(),
-                        time_ms: now_ms(),
+                        time_ms: self.clock.now_ms(),
                         stats,
                     }),
                     received: Instant::now(),

@@ -3,8 +3,6 @@
 //! attempt, `webhook-signature` when a secret is set). 2xx is success; 410
 //! Gone stops retrying; redirects are not followed.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -38,10 +36,14 @@ pub fn sign(key: &[u8], msg_id: &str, timestamp: i64, body: &str) -> String {
     format!("v1,{sig}")
 }
 
-pub(super) async fn deliver(client: &reqwest::Client, w: &WebhookConfig, d: &Delivery) -> Outcome {
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |t| t.as_secs() as i64);
+/// POSTs `d` to `w`, stamped (`webhook-timestamp`, seconds) at `now_ms`.
+pub(super) async fn deliver(
+    client: &reqwest::Client,
+    w: &WebhookConfig,
+    d: &Delivery,
+    now_ms: i64,
+) -> Outcome {
+    let timestamp = now_ms.div_euclid(1000);
     let mut req = client
         .post(&w.url)
         .header("content-type", "application/json")

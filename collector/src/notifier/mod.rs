@@ -21,7 +21,7 @@ use tracing::{info, warn};
 use crate::config::WebhookConfig;
 use crate::config::settings::NotifierSettings;
 use crate::store::Store;
-use crate::time::now_ms;
+use crate::time::Clock;
 pub use delivery::{Outcome, sign};
 
 /// Longest a worker sleeps without looking at the outbox.
@@ -39,6 +39,7 @@ pub enum NotifierError {
 pub fn spawn(
     store: Store,
     settings: NotifierSettings,
+    clock: Clock,
     cancel: CancellationToken,
     tasks: &TaskTracker,
 ) -> Result<(), NotifierError> {
@@ -48,6 +49,7 @@ pub fn spawn(
             store.clone(),
             webhook.clone(),
             client,
+            clock.clone(),
             cancel.clone(),
         ));
     }
@@ -58,12 +60,16 @@ async fn worker(
     store: Store,
     webhook: WebhookConfig,
     client: reqwest::Client,
+    clock: Clock,
     cancel: CancellationToken,
 ) {
     let mut committed = store.subscribe_events();
     loop {
         committed.borrow_and_update();
-        let due = match store.due_deliveries(&webhook.name, now_ms(), 20).await {
+        let due = match store
+            .due_deliveries(&webhook.name, clock.now_ms(), 20)
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 warn!(webhook = %webhook.name, error = %e, "cannot read the outbox");
@@ -74,8 +80,8 @@ async fn worker(
             if cancel.is_cancelled() {
                 return;
             }
-            let outcome = delivery::deliver(&client, &webhook, d).await;
-            let now = now_ms();
+            let outcome = delivery::deliver(&client, &webhook, d, clock.now_ms()).await;
+            let now = clock.now_ms();
             let recorded = match &outcome {
                 Outcome::Delivered(status) => {
                     info!(webhook = %webhook.name, msg_id = %d.msg_id, status, "webhook delivered");
@@ -106,9 +112,9 @@ async fn worker(
             continue;
         }
         let wait = match store.next_delivery_due(&webhook.name).await {
-            Ok(Some(at)) => {
-                Duration::from_millis((at - now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64)
-            }
+            Ok(Some(at)) => Duration::from_millis(
+                (at - clock.now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
+            ),
             _ => IDLE_POLL,
         };
         tokio::select! {

@@ -9,7 +9,6 @@ use super::{Result, Store, StoreError, events::append_event, named};
 use crate::domain::{
     AgentId, AgentSnapshot, AgentState, CloseReason, Event, HostStats, Liveness, NewRequest,
 };
-use crate::time::now_ms;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentRow {
@@ -153,7 +152,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let event = Event::AgentRegistered(a.snapshot(Liveness::Live));
-        let seq = append_event(&mut tx, &self.routes, &event, now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(())
@@ -206,7 +205,7 @@ impl Store {
     /// `domain::texts::agent_down_request`) opens with `request.opened`
     /// unless the agent has an open request. Returns the new request's id.
     pub async fn agent_down(&self, a: &AgentRow, new: &NewRequest) -> Result<Option<i64>> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let subject = Subject::Agent(&a.id);
         let dead = a.snapshot(Liveness::Dead);
         let mut tx = self.write.begin().await?;
@@ -228,7 +227,7 @@ impl Store {
     /// `note` (`close_reason = recovered`) and `request.closed`. Returns the
     /// closed request's id.
     pub async fn agent_up(&self, a: &AgentRow, note: &str) -> Result<Option<i64>> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut tx = self.write.begin().await?;
         let event = Event::AgentUp(a.snapshot(Liveness::Live));
         let mut last = append_event(&mut tx, &self.routes, &event, now).await?;
@@ -275,7 +274,7 @@ impl Store {
             .bind(&a.id)
             .execute(&mut *tx)
             .await?;
-        let seq = append_event(&mut tx, &self.routes, &event, now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(row)

@@ -29,6 +29,7 @@ use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::watch;
 
 use crate::domain::{EventType, UnknownName};
+use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use events::{Delivery, EventRow};
@@ -92,11 +93,15 @@ pub struct Store {
     routes: Arc<EventSettings>,
     /// Highest committed event seq; WatchEvents and the notifier wait on it.
     last_event: Arc<watch::Sender<i64>>,
+    /// Stamps every time the store writes by itself (events, requests,
+    /// states, registrations).
+    clock: Clock,
 }
 
 impl Store {
-    /// Opens (creating when missing) and migrates the database at `url`.
-    pub async fn open(url: &str, routes: EventSettings) -> Result<Store> {
+    /// Opens (creating when missing) and migrates the database at `url`;
+    /// the times it stamps come from `clock`.
+    pub async fn open(url: &str, routes: EventSettings, clock: Clock) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let Some(rest) = url.strip_prefix("sqlite:") else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
@@ -128,6 +133,7 @@ impl Store {
             read,
             routes: Arc::new(routes),
             last_event: Arc::new(watch::channel(0).0),
+            clock,
         };
         let last = store.last_event_seq().await?;
         store.last_event.send_replace(last);

@@ -13,7 +13,6 @@ use crate::domain::{
     AgentSnapshot, CloseReason, Event, NewRequest, Note, Request, RequestSnapshot, ServiceSnapshot,
     Stage,
 };
-use crate::time::now_ms;
 
 const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, service_id, agent_id, \
     equipment_id, url, opened_ms, closed_ms, close_reason";
@@ -245,7 +244,7 @@ impl Store {
         service: &ServiceSnapshot,
         new: &NewRequest,
     ) -> Result<Opened> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let subject = Subject::Service(&service.id);
         let mut tx = self.write.begin().await?;
         let (outcome, id, last) = match open_of(&mut tx, subject).await? {
@@ -282,7 +281,7 @@ impl Store {
         was_down: bool,
         note: &str,
     ) -> Result<Option<Request>> {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE services SET state = 'up', state_since_ms = $1, open_request_id = NULL WHERE id = $2")
             .bind(now)

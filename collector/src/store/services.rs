@@ -8,7 +8,6 @@ use crate::domain::texts::REMOVED_NOTE;
 use crate::domain::{
     CloseReason, EquipmentId, Event, MaintenanceSnapshot, ServiceId, ServiceState,
 };
-use crate::time::now_ms;
 
 /// A service as stored: configuration echo plus the latest verdict.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,7 +111,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let mut last = None;
-        let now = now_ms();
+        let now = self.clock.now_ms();
         for row in rows {
             let id: i64 = row.try_get("id")?;
             let closed = requests::close_with_event(
@@ -167,7 +166,7 @@ impl Store {
     pub async fn set_service_state(&self, id: &str, state: ServiceState) -> Result<()> {
         sqlx::query("UPDATE services SET state = $1, state_since_ms = $2 WHERE id = $3")
             .bind(state.as_str())
-            .bind(now_ms())
+            .bind(self.clock.now_ms())
             .bind(id)
             .execute(&self.write)
             .await?;
@@ -209,7 +208,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let event = Event::MaintenanceStarted(w.snapshot(equipment_name));
-        let seq = append_event(&mut tx, &self.routes, &event, now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(())
@@ -234,7 +233,7 @@ impl Store {
             ..w.clone()
         };
         let event = Event::MaintenanceEnded(ended.snapshot(equipment_name));
-        let seq = append_event(&mut tx, &self.routes, &event, now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(ended)

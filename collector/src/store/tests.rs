@@ -32,7 +32,7 @@ async fn open() -> (tempfile::TempDir, Store, crate::config::Config) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = crate::config::parse(std::path::Path::new("t.toml"), CONFIG).expect("config");
     let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, EventSettings::from(&config))
+    let store = Store::open(&url, EventSettings::from(&config), Clock::system())
         .await
         .expect("open");
     store

@@ -1,33 +1,26 @@
-//! The registry actor over a temp SQLite store. These tests wait on
-//! replies, downlink messages and cancellation (each under a deadline that
-//! only a failure reaches), never on the clock.
-
-use std::future::Future;
+//! The registry actor over a temp SQLite store, on tokio's paused clock
+//! held still ([`crate::testing::TestClock`]): time moves only where a test advances it, so
+//! the times it stamps and the liveness deadlines are exact. Waits on
+//! replies and downlink messages are bounded in real time ([`soon`]).
 
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::*;
 use crate::agents::liveness::Change;
-use crate::agents::testing::{Recorder, event_types, hello, settings, store};
-use crate::config::settings::LivenessSettings;
+use crate::agents::testing::{Recorder, event_types, hello};
 use crate::domain::Downlink;
+use crate::testing::{BASE_MS, Bench, settle, soon};
 
-/// How long a test waits for something that should happen at once.
-const DEADLINE: Duration = Duration::from_secs(10);
-
-async fn within<T>(what: &str, f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(DEADLINE, f)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not happen within {DEADLINE:?}"))
-}
+/// The liveness window of the test settings (heartbeat interval 10 s ×
+/// 3 missed).
+const WINDOW: Duration = Duration::from_secs(30);
 
 struct Harness {
     agents: AgentsHandle,
-    store: Store,
-    _changes: UnboundedReceiver<Change>,
+    bench: Bench,
+    /// What the dead-man's switch asked for.
+    changes: UnboundedReceiver<Change>,
     _maintenance: watch::Sender<Arc<MaintenanceSet>>,
-    _dir: tempfile::TempDir,
-    _cancel: tokio_util::sync::DropGuard,
 }
 
 /// One agent's side of a session.
@@ -37,66 +30,71 @@ struct Link {
 }
 
 async fn start() -> Harness {
-    let settings = settings(true);
-    let (dir, store) = store(&settings).await;
+    let bench = Bench::new().await;
+    assert_eq!(bench.settings.liveness.dead_after(), WINDOW);
     let (tx, changes) = mpsc::unbounded_channel();
     let (maintenance, maintenance_rx) = watch::channel(Arc::new(MaintenanceSet::new()));
-    let cancel = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    let window = Duration::from_secs(3600);
-    let liveness_settings = LivenessSettings {
-        heartbeat_interval: window,
-        missed_heartbeats: 1,
-        settle_window: window,
-    };
     let liveness = LivenessHandle::spawn(
         Recorder(tx),
-        liveness_settings,
+        bench.settings.liveness,
         vec![],
-        cancel.clone(),
-        &tasks,
+        bench.cancel.clone(),
+        &bench.tasks,
     );
     let agents = AgentsHandle::spawn(
-        store.clone(),
-        settings.registry,
+        bench.store.clone(),
+        bench.settings.registry.clone(),
         Arc::new(Metrics::new()),
         maintenance_rx,
         liveness,
-        cancel.clone(),
-        &tasks,
+        bench.time.clock(),
+        bench.cancel.clone(),
+        &bench.tasks,
     );
     Harness {
         agents,
-        store,
-        _changes: changes,
+        bench,
+        changes,
         _maintenance: maintenance,
-        _dir: dir,
-        _cancel: cancel.drop_guard(),
     }
 }
 
 impl Harness {
     async fn connect(&self, hello: Hello, capacity: usize) -> Result<Link, Refusal> {
         let (tx, downlink) = DownlinkTx::channel(capacity);
-        let welcome = self
-            .agents
-            .hello(hello, tx, CancellationToken::new())
-            .await?;
+        let welcome = soon(
+            "a welcome",
+            self.agents.hello(hello, tx, CancellationToken::new()),
+        )
+        .await?;
         Ok(Link { welcome, downlink })
+    }
+
+    async fn row(&self, agent: &str) -> AgentRow {
+        self.bench
+            .store
+            .get_agent(agent)
+            .await
+            .expect("get")
+            .expect("registered")
+    }
+
+    async fn live(&self) -> HashSet<AgentId> {
+        soon("the live agents", self.agents.live()).await
     }
 }
 
 impl Link {
     /// The ids of the next assignment pushed to this agent.
     async fn assignment(&mut self) -> Vec<String> {
-        match within("an assignment", self.downlink.recv()).await {
+        match soon("an assignment", self.downlink.recv()).await {
             Some(Downlink::Assignment(checks)) => checks.into_iter().map(|c| c.id).collect(),
             other => panic!("expected an assignment, got {other:?}"),
         }
     }
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_second_connection_with_a_live_id_is_refused_and_recorded() {
     let h = start().await;
     let first = h.connect(hello("a1"), 8).await.expect("first");
@@ -107,14 +105,34 @@ async fn a_second_connection_with_a_live_id_is_refused_and_recorded() {
         Some(Refusal::Duplicate("a1".into()))
     );
     assert!(
-        event_types(&h.store)
+        event_types(&h.bench.store)
             .await
             .contains(&"agent.duplicate".to_owned())
     );
-    assert_eq!(h.agents.live().await, HashSet::from(["a1".to_owned()]));
+    assert_eq!(h.live().await, HashSet::from(["a1".to_owned()]));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
+async fn registration_and_connections_are_stamped_with_the_clock() {
+    let h = start().await;
+    let first = h.connect(hello("a1"), 8).await.expect("first");
+    let row = h.row("a1").await;
+    assert_eq!((row.created_ms, row.last_seen_ms), (BASE_MS, Some(BASE_MS)));
+
+    h.bench.time.advance(Duration::from_secs(60)).await;
+    h.agents.gone("a1".into(), first.welcome.session).await;
+    let mut again = hello("a1");
+    again.credential = first.welcome.credential.clone().expect("issued");
+    h.connect(again, 8).await.expect("reconnected");
+    let row = h.row("a1").await;
+    assert_eq!(
+        (row.created_ms, row.last_seen_ms),
+        (BASE_MS, Some(BASE_MS + 60_000)),
+        "created once, seen at the reconnection"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn checks_of_a_gone_agent_move_to_another() {
     let h = start().await;
     let mut a1 = h.connect(hello("a1"), 8).await.expect("a1");
@@ -131,18 +149,58 @@ async fn checks_of_a_gone_agent_move_to_another() {
     assert!(!directory.agents.contains_key("a1"));
 }
 
-#[tokio::test]
+/// An agent silent for the whole window is dead exactly at its deadline
+/// (not a millisecond before): its checks move to a live agent, and come
+/// back when it is heard from.
+#[tokio::test(start_paused = true)]
+async fn checks_of_an_agent_declared_dead_move_and_come_back() {
+    let mut h = start().await;
+    let mut a1 = h.connect(hello("a1"), 8).await.expect("a1");
+    assert_eq!(a1.assignment().await, ["shop"]);
+    let mut a2 = h.connect(hello("a2"), 8).await.expect("a2");
+    assert_eq!(a2.assignment().await, Vec::<String>::new());
+    settle().await;
+
+    h.bench.time.advance(WINDOW / 2).await;
+    h.agents.heard("a2".into()).await;
+    h.bench
+        .time
+        .advance(WINDOW / 2 - Duration::from_millis(1))
+        .await;
+    assert!(h.changes.is_empty(), "dead before its deadline");
+    assert_eq!(h.live().await, HashSet::from(["a1".into(), "a2".into()]));
+
+    h.bench.time.advance(Duration::from_millis(1)).await;
+    assert_eq!(
+        soon("a1 declared dead", h.changes.recv()).await,
+        Some(Change::Down("a1".into()))
+    );
+    assert_eq!(a1.assignment().await, Vec::<String>::new());
+    assert_eq!(a2.assignment().await, ["shop"]);
+    assert_eq!(h.live().await, HashSet::from(["a2".into()]));
+
+    h.agents.heard("a1".into()).await;
+    assert_eq!(
+        soon("a1 back", h.changes.recv()).await,
+        Some(Change::Up("a1".into()))
+    );
+    assert_eq!(a1.assignment().await, ["shop"]);
+    assert_eq!(a2.assignment().await, Vec::<String>::new());
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_suspended_agent_gives_its_checks_away() {
     let h = start().await;
     let mut a1 = h.connect(hello("a1"), 8).await.expect("a1");
     assert_eq!(a1.assignment().await, ["shop"]);
     let mut a2 = h.connect(hello("a2"), 8).await.expect("a2");
     assert_eq!(a2.assignment().await, Vec::<String>::new());
-    let row = h
-        .agents
-        .set_state("a1".into(), AgentState::Suspended)
-        .await
-        .expect("suspended");
+    let row = soon(
+        "a1 suspended",
+        h.agents.set_state("a1".into(), AgentState::Suspended),
+    )
+    .await
+    .expect("suspended");
     assert_eq!(row.state, AgentState::Suspended);
     assert_eq!(a1.assignment().await, Vec::<String>::new());
     assert_eq!(a2.assignment().await, ["shop"]);
@@ -154,15 +212,14 @@ async fn a_suspended_agent_gives_its_checks_away() {
     ));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_session_whose_downlink_is_full_is_cancelled() {
     let h = start().await;
     let (tx, _downlink) = DownlinkTx::channel(1);
     tx.try_send(Downlink::Ack(0)).expect("room for one");
     let cancel = CancellationToken::new();
-    h.agents
-        .hello(hello("a1"), tx, cancel.clone())
+    soon("a welcome", h.agents.hello(hello("a1"), tx, cancel.clone()))
         .await
         .expect("welcome");
-    within("the session's cancellation", cancel.cancelled()).await;
+    soon("the session's cancellation", cancel.cancelled()).await;
 }
