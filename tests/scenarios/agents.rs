@@ -3,27 +3,37 @@
 
 use std::time::Duration;
 
-use picket_e2e::inproc::{Harness, ScriptedAgent};
+use picket_e2e::inproc::{Harness, ScriptedAgent, epoch_ms};
 
 use crate::common::{SERVICE, one_service};
 
 const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// Has `alive` heartbeat, then moves the clock one heartbeat interval. It
-/// waits until the collector has recorded each heartbeat, so the clock
+/// waits until the collector has recorded each heartbeat (its number in the
+/// agent's stats, last seen at the paused time it was sent), so the clock
 /// never moves past a deadline while a heartbeat is still on its way.
 async fn beat(h: &Harness, alive: &mut [&mut ScriptedAgent]) -> anyhow::Result<()> {
     for a in alive {
-        let seen = |agent: &picket_proto::v1::Agent| {
-            agent.last_seen.as_ref().map(|t| (t.seconds, t.nanos))
-        };
-        let before = seen(&h.wait_agent(a.id(), "agent listed", |_| true).await?);
-        a.heartbeat().await?;
-        h.wait_agent(a.id(), "the heartbeat recorded", |now| seen(now) != before)
-            .await?;
+        let sent = (Some(h.now_ms()), a.heartbeat().await?);
+        h.wait_agent(a.id(), "the heartbeat recorded", |agent| {
+            last_heartbeat(agent) == sent
+        })
+        .await?;
     }
     h.advance(HEARTBEAT).await;
     Ok(())
+}
+
+/// When the agent was last seen (epoch ms) and the number of the last
+/// heartbeat recorded (0 before the first).
+fn last_heartbeat(agent: &picket_proto::v1::Agent) -> (Option<i64>, u64) {
+    let seen = epoch_ms(agent.last_seen.as_ref());
+    let number = serde_json::from_str::<serde_json::Value>(&agent.stats_json)
+        .ok()
+        .and_then(|stats| stats["uptime_s"].as_u64())
+        .unwrap_or(0);
+    (seen, number)
 }
 
 /// The `[AGENT DOWN]` requests opened so far, by agent id.
@@ -94,12 +104,19 @@ async fn a_silent_agent_is_declared_dead_and_its_checks_move() -> anyhow::Result
         .await?;
     let request = h.request(id).await?;
     let note = request.notes.last().expect("a closing note");
-    assert_eq!(note.author, "picket");
-    assert!(
-        note.text
-            .starts_with("closed automatically: agent edge-1 ("),
-        "{}",
-        note.text
+    let now = h.now_ms();
+    assert_eq!(
+        (note.author.as_str(), epoch_ms(note.time.as_ref())),
+        ("picket", Some(now)),
+        "written by picket when the agent was heard from"
+    );
+    assert_eq!(
+        note.text,
+        format!(
+            "closed automatically: agent edge-1 ({}) is back, heard from at {}",
+            a1.id(),
+            picket_collector::time::rfc3339(now)
+        )
     );
     assert_eq!(a1.assignment().await?, vec![SERVICE.to_owned()]);
     assert!(a2.assignment().await?.is_empty());

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use picket_e2e::inproc::{Harness, Outcome};
+use picket_e2e::inproc::{Harness, Outcome, epoch_ms};
 
 use crate::common::{SERVICE, URL, one_service};
 
@@ -135,13 +135,18 @@ async fn recovery_closes_the_request_and_a_new_failure_opens_a_new_one() -> anyh
         let request = h.request(id).await?;
         assert_eq!(request.stage, "done");
         let note = request.notes.last().expect("a closing note");
-        assert_eq!(note.author, "picket");
-        assert!(
-            note.text.starts_with(&format!(
-                "closed automatically: {URL} answered HTTP 200 from agents edge-1 at "
-            )),
-            "{}",
-            note.text
+        let now = h.now_ms();
+        assert_eq!(
+            (note.author.as_str(), epoch_ms(note.time.as_ref())),
+            ("picket", Some(now)),
+            "written by picket at the recovery"
+        );
+        assert_eq!(
+            note.text,
+            format!(
+                "closed automatically: {URL} answered HTTP 200 from agents edge-1 at {}",
+                picket_collector::time::rfc3339(now)
+            )
         );
     }
     Ok(())

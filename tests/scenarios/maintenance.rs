@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use picket_e2e::inproc::{Harness, Outcome};
+use picket_e2e::inproc::{Harness, Outcome, epoch_ms};
 
 use crate::common::{SERVICE, one_service};
 
@@ -66,17 +66,26 @@ async fn maintenance_ends_by_hand() -> anyhow::Result<()> {
     let h = Harness::start(&quiet_agents().maintenance("default_duration", "1h")).await?;
     let mut a = h.agent("edge-1", "eu").await?;
     a.assignment().await?;
+    let at = h.now_ms();
     let window = h.start_maintenance("web-1", HOUR).await?;
+    assert_eq!(
+        (
+            epoch_ms(window.starts_at.as_ref()),
+            epoch_ms(window.ends_at.as_ref())
+        ),
+        (Some(at), Some(at + 3_600_000)),
+        "started now on the collector's clock, for an hour"
+    );
     assert!(a.assignment().await?.is_empty());
     h.wait_state(SERVICE, "maintenance").await?;
 
     h.advance(Duration::from_secs(60)).await;
     let ended = h.end_maintenance("web-1").await?;
     assert!(!ended.active);
-    let seconds = |m: &picket_proto::v1::Maintenance| m.ends_at.as_ref().map(|t| t.seconds);
-    assert!(
-        seconds(&ended) < seconds(&window),
-        "ended by hand, not at the planned end: {ended:?}"
+    assert_eq!(
+        epoch_ms(ended.ends_at.as_ref()),
+        Some(at + 60_000),
+        "ended by hand, a minute after it started: {ended:?}"
     );
     h.await_event("maintenance.ended", |_| true).await?;
     assert_eq!(a.assignment().await?, vec![SERVICE.to_owned()]);

@@ -11,6 +11,9 @@
 //!
 //! Use it from `#[tokio::test(start_paused = true)]`. Waits are bounded in
 //! real time ([`within`]) since the paused clock never runs out by itself.
+//! The collector reads its wall time from a clock that follows the paused
+//! one ([`TestClock`]), so stored times, notes and maintenance ends are
+//! exact: [`Harness::now_ms`] is what the collector stamps now.
 //!
 //! **Invariant**: the harness keeps its own clones of the listening
 //! sockets, so a [`Harness::restart`] serves on the same ports and there is
@@ -30,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt as _;
 use tonic::transport::Channel;
 
-pub use realtime::{hold_the_clock, within};
+pub use realtime::{TestClock, TimedOut, within};
 pub use scripted::{Identity, Order, Outcome, Refused, ScriptedAgent};
 
 use crate::config::{Config, Placeholders};
@@ -50,8 +53,9 @@ pub struct Harness {
     http: std::net::TcpListener,
     running: Option<Running>,
     client: PicketClient<Channel>,
-    /// Keeps the paused clock from auto-advancing (see [`hold_the_clock`]).
-    clock: JoinHandle<()>,
+    /// Keeps the paused clock from auto-advancing; the collector's wall
+    /// clock follows it (kept across restarts).
+    time: TestClock,
 }
 
 struct Running {
@@ -63,6 +67,12 @@ fn tokio_listener(l: &std::net::TcpListener) -> anyhow::Result<tokio::net::TcpLi
     let l = l.try_clone()?;
     l.set_nonblocking(true)?;
     Ok(tokio::net::TcpListener::from_std(l)?)
+}
+
+/// A time of the client API in epoch milliseconds, to compare with
+/// [`Harness::now_ms`].
+pub fn epoch_ms(t: Option<&picket_proto::prost_types::Timestamp>) -> Option<i64> {
+    t.map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
 }
 
 /// `tonic::Request` with the admin bearer token.
@@ -105,7 +115,7 @@ impl Harness {
             http,
             running: None,
             client,
-            clock: hold_the_clock(),
+            time: TestClock::hold(picket_collector::time::Clock::system().now_ms()),
         };
         harness.run().await?;
         Ok(harness)
@@ -121,9 +131,14 @@ impl Harness {
             http: tokio_listener(&self.http)?,
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(picket_collector::run(config, listeners, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(picket_collector::run_with_clock(
+            config,
+            listeners,
+            self.time.clock(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         self.running = Some(Running { stop, task });
         self.wait_for("the collector to serve its API", || async {
             Ok(self.agents().await.map_err(|e| e.to_string()))
@@ -166,10 +181,13 @@ impl Harness {
     /// Moves the paused clock forward by `by`, then lets the collector run
     /// what became due.
     pub async fn advance(&self, by: Duration) {
-        tokio::time::advance(by).await;
-        for _ in 0..8 {
-            tokio::task::yield_now().await;
-        }
+        self.time.advance(by).await;
+    }
+
+    /// The collector's wall time now, in epoch milliseconds: what it stamps
+    /// on anything it records before the clock moves again.
+    pub fn now_ms(&self) -> i64 {
+        self.time.now_ms()
     }
 
     /// Enrolls a scripted agent (the test config approves it by itself).
@@ -382,6 +400,5 @@ impl Drop for Harness {
             let _ = running.stop.send(());
             running.task.abort();
         }
-        self.clock.abort();
     }
 }

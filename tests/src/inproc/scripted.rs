@@ -355,20 +355,27 @@ impl ScriptedAgent {
         self.acked(seq).await
     }
 
-    /// Sends a heartbeat.
-    pub async fn heartbeat(&mut self) -> anyhow::Result<()> {
+    /// Sends a heartbeat and returns its number, unique in the process and
+    /// sent as the stats' `uptime_s`, so that a test can tell which
+    /// heartbeat the collector recorded last.
+    pub async fn heartbeat(&mut self) -> anyhow::Result<u64> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let number = NEXT.fetch_add(1, Ordering::Relaxed);
         self.up
             .send(pb::AgentMessage {
                 msg: Some(pb::agent_message::Msg::Heartbeat(pb::Heartbeat {
                     time_ms: now_ms(),
                     stats: Some(pb::HostStats {
                         agent_version: "scripted".into(),
+                        uptime_s: number,
                         ..Default::default()
                     }),
                 })),
             })
             .await
-            .map_err(|_| anyhow::anyhow!("the stream of agent {} is closed", self.identity.name))
+            .map_err(|_| anyhow::anyhow!("the stream of agent {} is closed", self.identity.name))?;
+        Ok(number)
     }
 }
 
