@@ -163,7 +163,6 @@ pub async fn run_with_clock(
         metrics.clone(),
         maintenance_set.clone(),
         liveness,
-        clock.clone(),
         cancel.clone(),
         &tasks,
     );
@@ -175,11 +174,10 @@ pub async fn run_with_clock(
         .collect();
     let evaluator = EvaluatorHandle::spawn(
         settings.evaluator,
-        initial,
+        evaluator::Start::new(initial, &clock),
         agents.directory(),
         maintenance_set,
         lifecycle,
-        &clock,
         cancel.clone(),
         &tasks,
     );

@@ -34,7 +34,6 @@ use crate::domain::{AgentId, AgentState, Event, Hello, Liveness};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, Store, StoreError};
-use crate::time::Clock;
 
 /// What a successful hello gets back.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,8 +103,6 @@ struct AgentsActor {
     sessions: HashMap<AgentId, Session>,
     next_session: u64,
     metrics: Arc<Metrics>,
-    /// Dates registrations and connections.
-    clock: Clock,
 }
 
 impl AgentsHandle {
@@ -116,7 +113,6 @@ impl AgentsHandle {
         metrics: Arc<Metrics>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         liveness: LivenessHandle,
-        clock: Clock,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> AgentsHandle {
@@ -133,7 +129,6 @@ impl AgentsHandle {
             sessions: HashMap::new(),
             next_session: 1,
             metrics,
-            clock,
         };
         tasks.spawn(actor.run(cancel));
         AgentsHandle {
@@ -293,7 +288,9 @@ impl AgentsActor {
         downlink: DownlinkTx,
         cancel: CancellationToken,
     ) -> Result<Welcome, Refusal> {
-        let now_ms = self.clock.now_ms();
+        // Registrations and connections are dated by the store's clock,
+        // like everything else it writes.
+        let now_ms = self.store.clock().now_ms();
         let enroll::Enrolled { row, credential } =
             enroll::authenticate(&self.store, &self.settings.enrollment, &hello, now_ms).await?;
         if let Some(live) = self.sessions.get(&hello.agent_id) {

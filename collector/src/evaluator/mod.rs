@@ -96,16 +96,36 @@ struct EvaluatorActor {
     observed: HashMap<ServiceId, bool>,
 }
 
+/// Where the evaluator starts after a collector start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// The stored state and open-request flag per service.
+    pub services: HashMap<ServiceId, (ServiceState, bool)>,
+    /// The first recheck round id.
+    pub first_round: u64,
+}
+
+impl Start {
+    /// `services` as stored, with round ids numbered from `clock`'s time
+    /// (ms × 1000): they never repeat across restarts, so a late answer to
+    /// a round of a previous life cannot count in a new one.
+    pub fn new(services: HashMap<ServiceId, (ServiceState, bool)>, clock: &Clock) -> Start {
+        Start {
+            services,
+            first_round: clock.now_ms().max(1) as u64 * 1000,
+        }
+    }
+}
+
 impl EvaluatorHandle {
-    /// `initial` is the stored state and open-request flag per service;
-    /// round ids start from `clock`'s time.
+    /// Spawns the evaluator with one tracker per active service, from
+    /// `start`.
     pub fn spawn(
         settings: EvaluatorSettings,
-        initial: HashMap<ServiceId, (ServiceState, bool)>,
+        start: Start,
         directory: watch::Receiver<Arc<Directory>>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         lifecycle: LifecycleHandle,
-        clock: &Clock,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> EvaluatorHandle {
@@ -115,7 +135,8 @@ impl EvaluatorHandle {
             .iter()
             .filter(|s| s.active)
             .map(|s| {
-                let (state, open) = initial
+                let (state, open) = start
+                    .services
                     .get(&s.id)
                     .copied()
                     .unwrap_or((ServiceState::Unknown, false));
@@ -128,9 +149,6 @@ impl EvaluatorHandle {
                 (s.id.clone(), (Tracker::new(state, open), policy))
             })
             .collect();
-        // Round ids never repeat across restarts, so a late answer to a
-        // round of a previous life cannot count in a new one.
-        let next_round = clock.now_ms().max(1) as u64 * 1000;
         let actor = EvaluatorActor {
             settings,
             inbox,
@@ -139,7 +157,7 @@ impl EvaluatorHandle {
             directory,
             maintenance,
             lifecycle,
-            next_round,
+            next_round: start.first_round,
             check_now: HashMap::new(),
             dropped_orders: 0,
             observed: HashMap::new(),

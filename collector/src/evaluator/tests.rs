@@ -60,11 +60,13 @@ fn start() -> Harness {
     let cancel = CancellationToken::new();
     let evaluator = EvaluatorHandle::spawn(
         (&config).into(),
-        HashMap::from([("shop".to_owned(), (ServiceState::Up, false))]),
+        Start {
+            services: HashMap::from([("shop".to_owned(), (ServiceState::Up, false))]),
+            first_round: 1000,
+        },
         dir_rx,
         maint_rx,
         lifecycle,
-        &crate::time::Clock::following_tokio(crate::testing::BASE_MS),
         cancel.clone(),
         &TaskTracker::new(),
     );
@@ -215,5 +217,16 @@ async fn a_service_whose_last_agent_leaves_becomes_unknown() {
             from: ServiceState::Up,
             to: ServiceState::Unknown
         }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn round_ids_are_numbered_from_the_clock() {
+    let clock = crate::time::Clock::following_tokio(crate::testing::BASE_MS);
+    tokio::time::advance(Duration::from_millis(5)).await;
+    let start = Start::new(HashMap::new(), &clock);
+    assert_eq!(
+        start.first_round,
+        (crate::testing::BASE_MS as u64 + 5) * 1000
     );
 }

@@ -27,11 +27,13 @@ async fn heartbeats_are_written_in_the_batch_before_the_ack() {
     let (lifecycle, _verdicts) = LifecycleHandle::channel();
     let evaluator = EvaluatorHandle::spawn(
         settings.evaluator,
-        HashMap::new(),
+        crate::evaluator::Start {
+            services: HashMap::new(),
+            first_round: 1000,
+        },
         directory,
         maintenance,
         lifecycle,
-        &crate::time::Clock::system(),
         cancel.clone(),
         &tasks,
     );

@@ -140,6 +140,11 @@ impl Store {
         Ok(store)
     }
 
+    /// The clock the store stamps its times with.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()

@@ -47,7 +47,6 @@ async fn start() -> Harness {
         Arc::new(Metrics::new()),
         maintenance_rx,
         liveness,
-        bench.time.clock(),
         bench.cancel.clone(),
         &bench.tasks,
     );
