@@ -12,7 +12,10 @@
 //! Settings: [`EvaluatorSettings`] (each service's verdict policy, its
 //! equipment, and the check timeout a check-now round waits).
 
+mod start;
 pub mod tracker;
+
+pub use start::Start;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -30,7 +33,6 @@ use crate::config::settings::EvaluatorSettings;
 use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, ServiceState};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
-use crate::time::Clock;
 use tracker::{Effect, Policy, Tracker};
 
 /// One agent's answer to `CheckNow`.
@@ -94,27 +96,6 @@ struct EvaluatorActor {
     dropped_orders: u64,
     /// Whether each service had a live agent at the last directory change.
     observed: HashMap<ServiceId, bool>,
-}
-
-/// Where the evaluator starts after a collector start.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Start {
-    /// The stored state and open-request flag per service.
-    pub services: HashMap<ServiceId, (ServiceState, bool)>,
-    /// The first recheck round id.
-    pub first_round: u64,
-}
-
-impl Start {
-    /// `services` as stored, with round ids numbered from `clock`'s time
-    /// (ms × 1000): they never repeat across restarts, so a late answer to
-    /// a round of a previous life cannot count in a new one.
-    pub fn new(services: HashMap<ServiceId, (ServiceState, bool)>, clock: &Clock) -> Start {
-        Start {
-            services,
-            first_round: clock.now_ms().max(1) as u64 * 1000,
-        }
-    }
 }
 
 impl EvaluatorHandle {

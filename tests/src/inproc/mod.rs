@@ -33,7 +33,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt as _;
 use tonic::transport::Channel;
 
-pub use realtime::{TestClock, TimedOut, within};
+pub use realtime::{TestClock, TimedOut, epoch_ms, within};
 pub use scripted::{Identity, Order, Outcome, Refused, ScriptedAgent};
 
 use crate::config::{Config, Placeholders};
@@ -67,12 +67,6 @@ fn tokio_listener(l: &std::net::TcpListener) -> anyhow::Result<tokio::net::TcpLi
     let l = l.try_clone()?;
     l.set_nonblocking(true)?;
     Ok(tokio::net::TcpListener::from_std(l)?)
-}
-
-/// A time of the client API in epoch milliseconds, to compare with
-/// [`Harness::now_ms`].
-pub fn epoch_ms(t: Option<&picket_proto::prost_types::Timestamp>) -> Option<i64> {
-    t.map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
 }
 
 /// `tonic::Request` with the admin bearer token.

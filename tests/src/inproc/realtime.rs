@@ -1,5 +1,5 @@
-//! Real-time deadlines and the held clock for tests whose tokio clock is
-//! paused, from the collector's own test support
+//! Time in tests whose tokio clock is paused: real-time deadlines and the
+//! held clock, from the collector's own test support
 //! (`picket_collector::testing`), so both test suites share one version.
 //!
 //! In-process scenarios run on a paused clock that only the test moves
@@ -15,3 +15,9 @@
 //! [`TestClock::clock`] is the wall clock the collector runs on.
 
 pub use picket_collector::testing::{TestClock, TimedOut, within};
+
+/// A time of the client API in epoch milliseconds, to compare with
+/// [`super::Harness::now_ms`].
+pub fn epoch_ms(t: Option<&picket_proto::prost_types::Timestamp>) -> Option<i64> {
+    t.map(|t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+}

@@ -1,0 +1,29 @@
+//! `Start`: what the evaluator starts from after a collector start, the
+//! stored state of each service and the first recheck round id, which is
+//! read from the wall clock so that round ids never repeat across restarts
+//! (a late answer to a round of a previous life cannot count in a new one).
+
+use std::collections::HashMap;
+
+use crate::domain::{ServiceId, ServiceState};
+use crate::time::Clock;
+
+/// Where the evaluator starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Start {
+    /// The stored state and open-request flag per service.
+    pub services: HashMap<ServiceId, (ServiceState, bool)>,
+    /// The first recheck round id.
+    pub first_round: u64,
+}
+
+impl Start {
+    /// `services` as stored, with round ids numbered from `clock`'s time
+    /// (ms × 1000).
+    pub fn new(services: HashMap<ServiceId, (ServiceState, bool)>, clock: &Clock) -> Start {
+        Start {
+            services,
+            first_round: clock.now_ms().max(1) as u64 * 1000,
+        }
+    }
+}
