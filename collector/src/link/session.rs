@@ -2,8 +2,9 @@
 //!
 //! Uplink: results and heartbeats go to ingest (awaiting its bounded
 //! queue, so a slow store pushes back to the agent through gRPC flow
-//! control); heartbeats also tell the dead-man's switch at once. Downlink: domain messages from the registry,
-//! evaluator and ingest are written to the stream. Both directions are
+//! control); heartbeats also tell the dead-man's switch at once.
+//! Downlink: domain messages from the registry, evaluator and ingest are
+//! written to the stream. Both directions are
 //! already converted at the edge (`convert::uplinks`, `convert::downlinks`):
 //! the session sees domain messages only. When the stream ends, the
 //! registry is told so it reassigns the agent's checks.
