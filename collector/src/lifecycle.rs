@@ -128,10 +128,10 @@ async fn persist(
             match store.service_down(&snapshot, &request).await? {
                 Opened::New(req) => {
                     metrics.request_opened(RequestKind::Corrective.as_str());
-                    info!(service_id = %svc.id, from = %from, request = req.id, "service down: request opened")
+                    info!(service_id = %svc.id, from = %from, request = req.id.get(), "service down: request opened")
                 }
                 Opened::Existing(id) => {
-                    info!(service_id = %svc.id, from = %from, request = id, "service down: request already open")
+                    info!(service_id = %svc.id, from = %from, request = id.get(), "service down: request already open")
                 }
             }
         }
@@ -145,7 +145,7 @@ async fn persist(
             let was_down = *from == ServiceState::Down || *had_request;
             match store.service_up(&snapshot, was_down, &note).await? {
                 Some(req) => {
-                    info!(service_id = %svc.id, from = %from, request = req.id, "service up: request closed")
+                    info!(service_id = %svc.id, from = %from, request = req.id.get(), "service up: request closed")
                 }
                 None => info!(service_id = %svc.id, from = %from, "service up"),
             }

@@ -32,9 +32,9 @@ pub type MaintenanceSet = HashMap<EquipmentId, MaintenanceWindow>;
 #[derive(Debug, thiserror::Error)]
 pub enum MaintenanceError {
     #[error("unknown equipment {0:?}")]
-    UnknownEquipment(String),
+    UnknownEquipment(EquipmentId),
     #[error("equipment {0:?} is not in maintenance")]
-    NotInMaintenance(String),
+    NotInMaintenance(EquipmentId),
     #[error("duration must be more than 0s")]
     ZeroDuration,
     #[error(transparent)]
@@ -45,13 +45,13 @@ pub enum MaintenanceError {
 
 enum Msg {
     Start {
-        equipment: String,
+        equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
         reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
     },
     End {
-        equipment: String,
+        equipment: EquipmentId,
         reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
     },
 }
@@ -109,7 +109,7 @@ impl MaintenanceHandle {
     /// `maintenance.default_duration`) from now.
     pub async fn start(
         &self,
-        equipment: String,
+        equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
     ) -> Result<MaintenanceWindow, MaintenanceError> {
@@ -127,7 +127,7 @@ impl MaintenanceHandle {
     }
 
     /// Ends the running window now.
-    pub async fn end(&self, equipment: String) -> Result<MaintenanceWindow, MaintenanceError> {
+    pub async fn end(&self, equipment: EquipmentId) -> Result<MaintenanceWindow, MaintenanceError> {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Msg::End { equipment, reply })
@@ -162,16 +162,16 @@ impl MaintenanceActor {
         }
     }
 
-    fn equipment_name(&self, id: &str) -> Result<String, MaintenanceError> {
+    fn equipment_name(&self, id: &EquipmentId) -> Result<String, MaintenanceError> {
         self.settings
             .equipment_name(id)
             .map(str::to_owned)
-            .ok_or_else(|| MaintenanceError::UnknownEquipment(id.to_owned()))
+            .ok_or_else(|| MaintenanceError::UnknownEquipment(id.clone()))
     }
 
     async fn start(
         &mut self,
-        equipment: String,
+        equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
     ) -> Result<MaintenanceWindow, MaintenanceError> {
@@ -195,10 +195,13 @@ impl MaintenanceActor {
         Ok(window)
     }
 
-    async fn end(&mut self, equipment: &str) -> Result<MaintenanceWindow, MaintenanceError> {
+    async fn end(
+        &mut self,
+        equipment: &EquipmentId,
+    ) -> Result<MaintenanceWindow, MaintenanceError> {
         let name = self.equipment_name(equipment)?;
         let Some(window) = self.windows.get(equipment).cloned() else {
-            return Err(MaintenanceError::NotInMaintenance(equipment.to_owned()));
+            return Err(MaintenanceError::NotInMaintenance(equipment.clone()));
         };
         let ended = self
             .store

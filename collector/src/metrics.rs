@@ -12,6 +12,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::domain::{AgentId, ServiceId};
+
 type Labels = Vec<(&'static str, String)>;
 
 /// Every metric the collector exports.
@@ -73,11 +75,11 @@ impl Metrics {
     }
 
     /// Counts a local failure of `agent` on `service`.
-    pub fn local_failure(&self, service: &str, agent: &str) {
+    pub fn local_failure(&self, service: &ServiceId, agent: &AgentId) {
         self.local_failures
             .get_or_create(&vec![
-                ("service", service.to_owned()),
-                ("agent", agent.to_owned()),
+                ("service", service.to_string()),
+                ("agent", agent.to_string()),
             ])
             .inc();
     }
@@ -106,11 +108,14 @@ impl Default for Metrics {
 
 #[cfg(test)]
 mod tests {
+    use crate::domain::{AgentId, ServiceId};
+
     #[test]
     fn renders_counters_with_labels() {
         let m = super::Metrics::new();
-        m.local_failure("shop", "a1");
-        m.local_failure("shop", "a1");
+        let (shop, a1) = (ServiceId::from("shop"), AgentId::from("a1"));
+        m.local_failure(&shop, &a1);
+        m.local_failure(&shop, &a1);
         m.results_ingested.inc_by(3);
         let text = m.render();
         assert!(

@@ -111,7 +111,7 @@ mod tests {
     fn agents(list: &[(&str, &str)]) -> Vec<Candidate> {
         list.iter()
             .map(|(id, r)| Candidate {
-                id: id.to_string(),
+                id: (*id).into(),
                 region: r.to_string(),
             })
             .collect()
@@ -124,7 +124,7 @@ mod tests {
         expected: &[(&str, &[&str])],
     ) {
         let c = config();
-        let maint: HashSet<String> = maint.iter().map(|s| s.to_string()).collect();
+        let maint: HashSet<EquipmentId> = maint.iter().map(|s| (*s).into()).collect();
         let a = assign(&c.services, &agents(list), per_service, &maint);
         for (service, want) in expected {
             let mut got = a.by_service.get(*service).cloned().unwrap_or_default();

@@ -193,12 +193,12 @@ impl<R: AgentRequests> LivenessActor<R> {
         }
     }
 
-    fn arm(&mut self, agent: &str, deadline: Instant) {
+    fn arm(&mut self, agent: &AgentId, deadline: Instant) {
         match self.keys.get(agent) {
             Some(key) => self.deadlines.reset_at(key, deadline),
             None => {
-                let key = self.deadlines.insert_at(agent.to_owned(), deadline);
-                self.keys.insert(agent.to_owned(), key);
+                let key = self.deadlines.insert_at(agent.clone(), deadline);
+                self.keys.insert(agent.clone(), key);
             }
         }
     }

@@ -62,7 +62,7 @@ pub struct Directory {
 
 impl Directory {
     /// The live agents assigned to `service`.
-    pub fn assigned(&self, service: &str) -> Vec<&LinkHandle> {
+    pub fn assigned(&self, service: &ServiceId) -> Vec<&LinkHandle> {
         self.by_service
             .get(service)
             .into_iter()
@@ -96,15 +96,15 @@ mod tests {
             tx,
         };
         let directory = Directory {
-            agents: HashMap::from([("a1".to_owned(), link)]),
-            by_service: HashMap::from([("shop".to_owned(), vec!["a1".into(), "gone".into()])]),
+            agents: HashMap::from([("a1".into(), link)]),
+            by_service: HashMap::from([("shop".into(), vec!["a1".into(), "gone".into()])]),
         };
         let ids: Vec<&str> = directory
-            .assigned("shop")
+            .assigned(&"shop".into())
             .iter()
             .map(|l| l.id.as_str())
             .collect();
         assert_eq!(ids, ["a1"]);
-        assert!(directory.assigned("other").is_empty());
+        assert!(directory.assigned(&"other".into()).is_empty());
     }
 }

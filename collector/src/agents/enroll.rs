@@ -66,7 +66,7 @@ pub async fn authenticate(
     if hello.protocol_version != PROTOCOL_VERSION {
         return Err(Refusal::Incompatible(hello.protocol_version));
     }
-    if hello.agent_id.is_empty() || hello.agent_id.len() > 128 {
+    if hello.agent_id.as_str().is_empty() || hello.agent_id.as_str().len() > 128 {
         return Err(Refusal::Invalid(
             "agent_id must be 1 to 128 characters".into(),
         ));

@@ -51,50 +51,48 @@ impl Liveness {
 
     /// Starts watching an agent with a full window from `now`. `dead`
     /// resumes one that was already down (its request is open).
-    pub fn watch(&mut self, agent: &str, dead: bool, now: Instant) -> Instant {
+    pub fn watch(&mut self, agent: &AgentId, dead: bool, now: Instant) -> Instant {
         self.watch_until(agent, dead, now + self.window)
     }
 
     /// Starts watching an agent with its first deadline at `deadline`
     /// (after a collector start: now + the settle window).
-    pub fn watch_until(&mut self, agent: &str, dead: bool, deadline: Instant) -> Instant {
-        self.agents
-            .insert(agent.to_owned(), Entry { deadline, dead });
+    pub fn watch_until(&mut self, agent: &AgentId, dead: bool, deadline: Instant) -> Instant {
+        self.agents.insert(agent.clone(), Entry { deadline, dead });
         deadline
     }
 
     /// Stops watching (suspended, or no longer active): no alerts.
-    pub fn unwatch(&mut self, agent: &str) {
+    pub fn unwatch(&mut self, agent: &AgentId) {
         self.agents.remove(agent);
     }
 
-    pub fn is_watched(&self, agent: &str) -> bool {
+    pub fn is_watched(&self, agent: &AgentId) -> bool {
         self.agents.contains_key(agent)
     }
 
     /// The agent was heard from (hello or heartbeat). Returns its new
     /// deadline, and `Up` when it had been declared dead.
-    pub fn heard(&mut self, agent: &str, now: Instant) -> Option<(Instant, Option<Change>)> {
+    pub fn heard(&mut self, agent: &AgentId, now: Instant) -> Option<(Instant, Option<Change>)> {
         let entry = self.agents.get_mut(agent)?;
         entry.deadline = now + self.window;
-        let change =
-            std::mem::replace(&mut entry.dead, false).then(|| Change::Up(agent.to_owned()));
+        let change = std::mem::replace(&mut entry.dead, false).then(|| Change::Up(agent.clone()));
         Some((entry.deadline, change))
     }
 
     /// A deadline timer fired. `Down` if the agent is really overdue (a
     /// heartbeat may have moved the deadline since the timer was set).
-    pub fn expire(&mut self, agent: &str, now: Instant) -> Option<Change> {
+    pub fn expire(&mut self, agent: &AgentId, now: Instant) -> Option<Change> {
         let entry = self.agents.get_mut(agent)?;
         if entry.dead || now < entry.deadline {
             return None;
         }
         entry.dead = true;
-        Some(Change::Down(agent.to_owned()))
+        Some(Change::Down(agent.clone()))
     }
 
     /// Whether the agent is watched and declared dead.
-    pub fn is_dead(&self, agent: &str) -> bool {
+    pub fn is_dead(&self, agent: &AgentId) -> bool {
         self.agents.get(agent).is_some_and(|e| e.dead)
     }
 
@@ -104,7 +102,7 @@ impl Liveness {
     }
 
     /// The agent's current deadline, if watched.
-    pub fn deadline(&self, agent: &str) -> Option<Instant> {
+    pub fn deadline(&self, agent: &AgentId) -> Option<Instant> {
         self.agents.get(agent).map(|e| e.deadline)
     }
 }
@@ -113,42 +111,46 @@ impl Liveness {
 mod tests {
     use super::*;
 
+    fn a() -> AgentId {
+        AgentId::from("a")
+    }
+
     const W: Duration = Duration::from_secs(30);
 
     #[test]
     fn silent_past_the_window_goes_down_once_and_comes_back() {
         let t0 = Instant::now();
         let mut l = Liveness::new(W);
-        assert_eq!(l.watch("a", false, t0), t0 + W);
+        assert_eq!(l.watch(&a(), false, t0), t0 + W);
         assert_eq!(
-            l.expire("a", t0 + W - Duration::from_millis(1)),
+            l.expire(&a(), t0 + W - Duration::from_millis(1)),
             None,
             "never before the window"
         );
-        assert_eq!(l.expire("a", t0 + W), Some(Change::Down("a".into())));
-        assert!(l.is_dead("a"));
-        assert_eq!(l.expire("a", t0 + W * 2), None, "down once");
-        let (deadline, change) = l.heard("a", t0 + W * 3).expect("watched");
+        assert_eq!(l.expire(&a(), t0 + W), Some(Change::Down("a".into())));
+        assert!(l.is_dead(&a()));
+        assert_eq!(l.expire(&a(), t0 + W * 2), None, "down once");
+        let (deadline, change) = l.heard(&a(), t0 + W * 3).expect("watched");
         assert_eq!(change, Some(Change::Up("a".into())));
         assert_eq!(deadline, t0 + W * 4);
-        assert!(!l.is_dead("a"));
+        assert!(!l.is_dead(&a()));
     }
 
     #[test]
     fn heartbeats_push_the_deadline() {
         let t0 = Instant::now();
         let mut l = Liveness::new(W);
-        l.watch("a", false, t0);
+        l.watch(&a(), false, t0);
         for i in 1..=5u32 {
             let (_, change) = l
-                .heard("a", t0 + Duration::from_secs(10) * i)
+                .heard(&a(), t0 + Duration::from_secs(10) * i)
                 .expect("watched");
             assert_eq!(change, None);
         }
         // The timer set for the first deadline fires late: not overdue.
-        assert_eq!(l.expire("a", t0 + W), None);
+        assert_eq!(l.expire(&a(), t0 + W), None);
         assert_eq!(
-            l.expire("a", t0 + Duration::from_secs(50) + W),
+            l.expire(&a(), t0 + Duration::from_secs(50) + W),
             Some(Change::Down("a".into()))
         );
     }
@@ -157,11 +159,11 @@ mod tests {
     fn unwatched_agents_never_alert() {
         let t0 = Instant::now();
         let mut l = Liveness::new(W);
-        assert_eq!(l.heard("new", t0), None);
-        assert_eq!(l.expire("new", t0 + W * 10), None);
-        l.watch("a", false, t0);
-        l.unwatch("a");
-        assert_eq!(l.expire("a", t0 + W * 10), None);
+        assert_eq!(l.heard(&AgentId::from("new"), t0), None);
+        assert_eq!(l.expire(&AgentId::from("new"), t0 + W * 10), None);
+        l.watch(&a(), false, t0);
+        l.unwatch(&a());
+        assert_eq!(l.expire(&a(), t0 + W * 10), None);
     }
 
     #[test]
@@ -169,17 +171,17 @@ mod tests {
         let t0 = Instant::now();
         let settle = Duration::from_secs(60);
         let mut l = Liveness::new(W);
-        l.watch_until("a", false, t0 + settle);
+        l.watch_until(&a(), false, t0 + settle);
         assert_eq!(
-            l.expire("a", t0 + W),
+            l.expire(&a(), t0 + W),
             None,
             "no alert inside the settle window"
         );
-        assert_eq!(l.expire("a", t0 + settle), Some(Change::Down("a".into())));
+        assert_eq!(l.expire(&a(), t0 + settle), Some(Change::Down("a".into())));
         let mut l = Liveness::new(W);
-        l.watch_until("a", false, t0 + settle);
+        l.watch_until(&a(), false, t0 + settle);
         assert_eq!(
-            l.heard("a", t0 + Duration::from_secs(5)).map(|(d, _)| d),
+            l.heard(&a(), t0 + Duration::from_secs(5)).map(|(d, _)| d),
             Some(t0 + Duration::from_secs(5) + W)
         );
     }
@@ -188,11 +190,11 @@ mod tests {
     fn an_agent_down_before_a_restart_stays_down_until_heard() {
         let t0 = Instant::now();
         let mut l = Liveness::new(W);
-        l.watch("a", true, t0);
-        assert!(l.is_dead("a"));
-        assert_eq!(l.expire("a", t0 + W), None, "no second alert");
+        l.watch(&a(), true, t0);
+        assert!(l.is_dead(&a()));
+        assert_eq!(l.expire(&a(), t0 + W), None, "no second alert");
         assert_eq!(
-            l.heard("a", t0 + W).map(|(_, c)| c),
+            l.heard(&a(), t0 + W).map(|(_, c)| c),
             Some(Some(Change::Up("a".into())))
         );
     }

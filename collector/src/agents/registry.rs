@@ -30,7 +30,7 @@ use super::directory::{Directory, DownlinkTx};
 use super::enroll::{self, Refusal};
 use super::session::Session;
 use crate::config::settings::RegistrySettings;
-use crate::domain::{AgentId, AgentState, Event, Hello, Liveness};
+use crate::domain::{AgentId, AgentState, EquipmentId, Event, Hello, Liveness};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, Store, StoreError};
@@ -73,7 +73,7 @@ enum Msg {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("unknown agent {0:?}")]
-    UnknownAgent(String),
+    UnknownAgent(AgentId),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the agents actor stopped")]
@@ -318,12 +318,16 @@ impl AgentsActor {
         Ok(welcome)
     }
 
-    async fn set_state(&mut self, agent: &str, state: AgentState) -> Result<AgentRow, StateError> {
+    async fn set_state(
+        &mut self,
+        agent: &AgentId,
+        state: AgentState,
+    ) -> Result<AgentRow, StateError> {
         let row = self
             .store
             .get_agent(agent)
             .await?
-            .ok_or_else(|| StateError::UnknownAgent(agent.to_owned()))?;
+            .ok_or_else(|| StateError::UnknownAgent(agent.clone()))?;
         let live = self.sessions.contains_key(agent);
         let row = self
             .store
@@ -338,9 +342,9 @@ impl AgentsActor {
         }
         // Only active agents are watched by the dead-man's switch.
         if state == AgentState::Active {
-            self.liveness.watch(agent.to_owned()).await;
+            self.liveness.watch(agent.clone()).await;
         } else {
-            self.liveness.unwatch(agent.to_owned()).await;
+            self.liveness.unwatch(agent.clone()).await;
         }
         info!(agent_id = %agent, state = %state, "agent state changed");
         Ok(row)
@@ -358,7 +362,8 @@ impl AgentsActor {
                 region: s.row.region.clone(),
             })
             .collect();
-        let in_maintenance: HashSet<String> = self.maintenance.borrow().keys().cloned().collect();
+        let in_maintenance: HashSet<EquipmentId> =
+            self.maintenance.borrow().keys().cloned().collect();
         let mut plan = assign(
             &self.settings.services,
             &candidates,

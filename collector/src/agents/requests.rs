@@ -140,7 +140,11 @@ mod tests {
                 Some(up_ms)
             )
         );
-        let row = store.get_agent("a1").await.expect("get").expect("known");
+        let row = store
+            .get_agent(&"a1".into())
+            .await
+            .expect("get")
+            .expect("known");
         let note = request.notes.last().expect("a closing note");
         assert_eq!(
             (note.author.as_str(), note.time_ms, note.text.as_str()),

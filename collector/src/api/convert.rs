@@ -10,7 +10,7 @@ use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 
 use super::query::{AgentView, ServiceView};
-use crate::domain::{EquipmentId, Liveness, Request};
+use crate::domain::{EquipmentId, Liveness, Request, RequestId};
 use crate::evaluator::CheckNowResult;
 use crate::store::{EventRow, MaintenanceWindow};
 
@@ -56,7 +56,7 @@ impl TryFrom<pb::StartMaintenanceRequest> for StartMaintenance {
             ms => Some(Duration::from_millis(ms)),
         };
         Ok(StartMaintenance {
-            equipment: r.equipment,
+            equipment: r.equipment.into(),
             duration,
             reason: r.reason,
         })
@@ -86,16 +86,16 @@ pub fn service(view: ServiceView) -> pb::Service {
         maintenance_until,
     } = view;
     pb::Service {
-        id: s.id,
+        id: s.id.into(),
         url: s.url,
-        equipment: s.equipment_id,
+        equipment: s.equipment_id.into(),
         state: s.state.as_str().to_owned(),
         ok: s.ok,
         last_status_code: s.last_status_code.map(u32::from),
         last_error_kind: s.last_error_kind.unwrap_or_default(),
         last_error_detail: s.last_error.unwrap_or_default(),
         last_check_at: ts(s.last_check_ms),
-        open_request: s.open_request,
+        open_request: s.open_request.map(RequestId::get),
         last_latency_ms: s.last_latency_us.map(|us| us as f64 / 1000.0),
         maintenance_until: ts(maintenance_until),
     }
@@ -103,15 +103,15 @@ pub fn service(view: ServiceView) -> pb::Service {
 
 pub fn request(r: Request) -> pb::Request {
     pb::Request {
-        id: r.id,
+        id: r.id.get(),
         name: r.name,
         kind: r.kind.as_str().to_owned(),
         priority: r.priority,
         description: r.description,
         stage: r.stage.as_str().to_owned(),
-        service: r.service_id,
-        agent: r.agent_id,
-        equipment: r.equipment_id,
+        service: r.service_id.map(String::from),
+        agent: r.agent_id.map(String::from),
+        equipment: r.equipment_id.map(String::from),
         opened_at: Some(timestamp(r.opened_ms)),
         closed_at: ts(r.closed_ms),
         close_reason: r
@@ -137,7 +137,7 @@ pub fn agent(view: AgentView) -> pb::Agent {
         liveness: if live { Liveness::Live } else { Liveness::Dead }
             .as_str()
             .to_owned(),
-        id: a.id,
+        id: a.id.into(),
         name: a.name,
         region: a.region,
         state: a.state.as_str().to_owned(),
@@ -152,7 +152,7 @@ pub fn agent(view: AgentView) -> pb::Agent {
 
 pub fn maintenance(w: MaintenanceWindow) -> pb::Maintenance {
     pb::Maintenance {
-        equipment: w.equipment,
+        equipment: w.equipment.into(),
         starts_at: Some(timestamp(w.starts_ms)),
         ends_at: Some(timestamp(w.ends_ms)),
         reason: w.reason,

@@ -64,7 +64,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::GetServiceRequest>,
     ) -> Result<Response<pb::Service>, Status> {
-        let service = self.service(&request.into_inner().id).await?;
+        let service = self.service(&request.into_inner().id.into()).await?;
         Ok(Response::new(convert::service(service)))
     }
 
@@ -81,7 +81,10 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::GetRequestRequest>,
     ) -> Result<Response<pb::Request>, Status> {
-        let found = self.store.get_request(request.into_inner().id).await?;
+        let found = self
+            .store
+            .get_request(request.into_inner().id.into())
+            .await?;
         Ok(Response::new(convert::request(found)))
     }
 
@@ -96,7 +99,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::AgentRef>,
     ) -> Result<Response<pb::Agent>, Status> {
-        let id = self.authorize(request)?.id;
+        let id = self.authorize(request)?.id.into();
         let agent = self.set_agent_state(id, AgentState::Active).await?;
         Ok(Response::new(convert::agent(agent)))
     }
@@ -105,7 +108,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::AgentRef>,
     ) -> Result<Response<pb::Agent>, Status> {
-        let id = self.authorize(request)?.id;
+        let id = self.authorize(request)?.id.into();
         let agent = self.set_agent_state(id, AgentState::Suspended).await?;
         Ok(Response::new(convert::agent(agent)))
     }
@@ -126,7 +129,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::EndMaintenanceRequest>,
     ) -> Result<Response<pb::Maintenance>, Status> {
-        let equipment = self.authorize(request)?.equipment;
+        let equipment = self.authorize(request)?.equipment.into();
         let window = self.maintenance.end(equipment).await?;
         Ok(Response::new(convert::maintenance(window)))
     }
@@ -135,7 +138,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::CheckNowRequest>,
     ) -> Result<Response<pb::CheckNowResponse>, Status> {
-        let service = self.authorize(request)?.service;
+        let service = self.authorize(request)?.service.into();
         let results = self.evaluator.check_now(service).await?;
         Ok(Response::new(convert::probes(results)))
     }

@@ -31,6 +31,7 @@ pub use maintenance::MaintenanceSection;
 pub use services::{Equipment, ServiceConfig};
 pub use webhooks::WebhookConfig;
 
+use crate::domain::{EquipmentId, ServiceId};
 use raw::RawConfig;
 use source::Source;
 
@@ -69,13 +70,13 @@ pub struct Config {
 
 impl Config {
     /// The service `id`, active or not.
-    pub fn service(&self, id: &str) -> Option<&ServiceConfig> {
-        self.services.iter().find(|s| s.id == id)
+    pub fn service(&self, id: &ServiceId) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| &s.id == id)
     }
 
     /// The equipment `id`.
-    pub fn equipment(&self, id: &str) -> Option<&Equipment> {
-        self.equipment.iter().find(|e| e.id == id)
+    pub fn equipment(&self, id: &EquipmentId) -> Option<&Equipment> {
+        self.equipment.iter().find(|e| &e.id == id)
     }
 }
 
@@ -165,7 +166,10 @@ fn services_of(
     let mut services = Vec::new();
     for s in &raw.services {
         let id = services::service_id(src, s, &mut seen)?;
-        if !equipment.iter().any(|e| &e.id == s.equipment.get_ref()) {
+        if !equipment
+            .iter()
+            .any(|e| e.id == s.equipment.get_ref().as_str())
+        {
             return src.err(
                 &s.equipment.span(),
                 format!(

@@ -46,9 +46,9 @@ pub(super) fn equipment(src: &Source, raw: &[RawEquipment]) -> Result<Vec<Equipm
     let mut seen = HashSet::new();
     raw.iter()
         .map(|e| {
-            let id = src.new_id("equipment", &e.id, &mut seen)?;
+            let id: EquipmentId = src.new_id("equipment", &e.id, &mut seen)?;
             Ok(Equipment {
-                name: e.name.clone().unwrap_or_else(|| id.clone()),
+                name: e.name.clone().unwrap_or_else(|| id.to_string()),
                 id,
                 customer: e.customer.clone(),
             })
@@ -74,7 +74,7 @@ pub(super) fn service(
 ) -> Result<ServiceConfig, ConfigError> {
     let url = src.http_url("url", &s.url)?;
     let o = defaults::validate(src, options, &s.id.span())?;
-    let id = s.id.get_ref().clone();
+    let id = ServiceId::from(s.id.get_ref().as_str());
     let check = CheckSpec {
         id: id.clone(),
         url: probe_url(url, o.upgrade_to_https, o.path.as_deref()),
@@ -92,7 +92,7 @@ pub(super) fn service(
     };
     Ok(ServiceConfig {
         id,
-        equipment: s.equipment.get_ref().clone(),
+        equipment: EquipmentId::from(s.equipment.get_ref().as_str()),
         url: s.url.get_ref().clone(),
         active: s.active.unwrap_or(true),
         check,

@@ -71,15 +71,15 @@ impl From<&Config> for LifecycleSettings {
             equipment: s.equipment.clone(),
             equipment_name: c
                 .equipment(&s.equipment)
-                .map_or_else(|| s.equipment.clone(), |e| e.name.clone()),
+                .map_or_else(|| s.equipment.to_string(), |e| e.name.clone()),
         });
         LifecycleSettings { services }
     }
 }
 
 impl LifecycleSettings {
-    pub fn service(&self, id: &str) -> Option<&LifecycleService> {
-        self.services.iter().find(|s| s.id == id)
+    pub fn service(&self, id: &ServiceId) -> Option<&LifecycleService> {
+        self.services.iter().find(|s| &s.id == id)
     }
 }
 
@@ -105,8 +105,8 @@ pub struct EvaluatorService {
 }
 
 impl EvaluatorSettings {
-    pub fn service(&self, id: &str) -> Option<&EvaluatorService> {
-        self.services.iter().find(|s| s.id == id)
+    pub fn service(&self, id: &ServiceId) -> Option<&EvaluatorService> {
+        self.services.iter().find(|s| &s.id == id)
     }
 }
 
@@ -202,10 +202,10 @@ pub struct MaintenanceSettings {
 
 impl MaintenanceSettings {
     /// The display name of equipment `id`, if it is configured.
-    pub fn equipment_name(&self, id: &str) -> Option<&str> {
+    pub fn equipment_name(&self, id: &EquipmentId) -> Option<&str> {
         self.equipment
             .iter()
-            .find(|e| e.id == id)
+            .find(|e| &e.id == id)
             .map(|e| e.name.as_str())
     }
 }

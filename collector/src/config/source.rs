@@ -93,12 +93,12 @@ impl Source<'_> {
 
     /// An id of `kind` (`"equipment"`, `"service"`): a slug not in `seen`,
     /// which it joins.
-    pub fn new_id(
+    pub fn new_id<T: From<String>>(
         &self,
         kind: &str,
         id: &Sp<String>,
         seen: &mut HashSet<String>,
-    ) -> Result<String, ConfigError> {
+    ) -> Result<T, ConfigError> {
         let text = id.get_ref();
         if !is_slug(text) {
             return self.err(
@@ -109,7 +109,7 @@ impl Source<'_> {
         if !seen.insert(text.clone()) {
             return self.err(&id.span(), format!("{kind} id {text:?} is defined twice"));
         }
-        Ok(text.clone())
+        Ok(text.clone().into())
     }
 }
 

@@ -73,7 +73,7 @@ fn product_example_parses_with_defaults_applied() {
         c.maintenance.default_duration,
         Duration::from_secs(4 * 3600)
     );
-    let shop = c.service("shop").expect("shop");
+    let shop = c.service(&"shop".into()).expect("shop");
     assert_eq!(shop.url, "http://shop.example.com");
     assert_eq!(
         shop.check.url, "https://shop.example.com/health",
@@ -89,7 +89,7 @@ fn product_example_parses_with_defaults_applied() {
     );
     assert_eq!(shop.priority, "3");
     assert_eq!(shop.quorum, Quorum::Majority);
-    let blog = c.service("blog").expect("blog");
+    let blog = c.service(&"blog".into()).expect("blog");
     assert_eq!(
         blog.check.url, "http://blog.example.com:8080/x",
         "no upgrade"

@@ -119,14 +119,14 @@ impl Event {
             Event::ServiceDown(s)
             | Event::ServiceUp(s)
             | Event::ServiceLocalFailure(s)
-            | Event::ServiceCertExpiring { service: s, .. } => s.id.clone(),
+            | Event::ServiceCertExpiring { service: s, .. } => s.id.to_string(),
             Event::AgentRegistered(a)
             | Event::AgentApproved(a)
             | Event::AgentSuspended(a)
             | Event::AgentDown(a)
             | Event::AgentUp(a)
-            | Event::AgentDuplicate(a) => a.id.clone(),
-            Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => m.equipment_id.clone(),
+            | Event::AgentDuplicate(a) => a.id.to_string(),
+            Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => m.equipment_id.to_string(),
         }
     }
 

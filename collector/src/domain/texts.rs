@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{AgentSnapshot, NewRequest, RequestKind, Vote};
+use super::{AgentSnapshot, EquipmentId, NewRequest, RequestKind, Vote};
 use crate::config::format_duration;
 use crate::time::rfc3339;
 
@@ -48,7 +48,7 @@ pub fn describe_failure(url: &str, votes: &[Vote]) -> String {
 /// The corrective request a confirmed failure of `url` opens.
 pub fn service_request(
     url: &str,
-    equipment_id: &str,
+    equipment_id: &EquipmentId,
     priority: &str,
     votes: &[Vote],
 ) -> NewRequest {
@@ -57,7 +57,7 @@ pub fn service_request(
         kind: RequestKind::Corrective,
         priority: priority.to_owned(),
         description: describe_failure(url, votes),
-        equipment_id: Some(equipment_id.to_owned()),
+        equipment_id: Some(equipment_id.clone()),
         url: Some(url.to_owned()),
     }
 }

@@ -47,9 +47,9 @@ pub struct CheckNowResult {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckNowError {
     #[error("unknown service {0:?}")]
-    UnknownService(String),
+    UnknownService(ServiceId),
     #[error("no live agent probes service {0:?}")]
-    NoAgents(String),
+    NoAgents(ServiceId),
     #[error("the evaluator stopped")]
     Stopped,
 }
@@ -262,12 +262,12 @@ impl EvaluatorActor {
     }
 
     /// Orders every live agent assigned to `service` to probe it now.
-    fn order_recheck(&mut self, service: &str, round: u64) -> BTreeMap<AgentId, String> {
+    fn order_recheck(&mut self, service: &ServiceId, round: u64) -> BTreeMap<AgentId, String> {
         let directory = self.directory.borrow().clone();
         let mut asked = BTreeMap::new();
         for link in directory.assigned(service) {
             match link.tx.try_send(Downlink::Recheck {
-                service: service.to_owned(),
+                service: service.clone(),
                 round_id: round,
             }) {
                 Ok(()) => {
@@ -279,7 +279,7 @@ impl EvaluatorActor {
         asked
     }
 
-    async fn start_round(&mut self, service: &str) {
+    async fn start_round(&mut self, service: &ServiceId) {
         let round = self.round_id();
         let suppressed = self.trackers.get(service).is_none_or(|(t, _)| {
             matches!(t.state(), ServiceState::Maintenance | ServiceState::Paused)
@@ -297,7 +297,7 @@ impl EvaluatorActor {
         let effects = tracker.start_round(round, voters, policy);
         if tracker.round_id() == Some(round) {
             self.timers
-                .insert(Timer::RoundDeadline(service.to_owned(), round), timeout);
+                .insert(Timer::RoundDeadline(service.clone(), round), timeout);
         }
         self.apply(service, effects).await;
     }
@@ -368,12 +368,12 @@ impl EvaluatorActor {
 
     /// Carries out a tracker's effects (rounds are scheduled by the caller
     /// that knows when the observation was received).
-    async fn apply(&mut self, service: &str, effects: Vec<Effect>) {
+    async fn apply(&mut self, service: &ServiceId, effects: Vec<Effect>) {
         for effect in effects {
             let Effect::Verdict(verdict) = effect else {
                 continue;
             };
-            if !self.lifecycle.verdict(service.to_owned(), verdict).await {
+            if !self.lifecycle.verdict(service.clone(), verdict).await {
                 warn!(service_id = %service, "lifecycle stopped; verdict lost");
             }
         }

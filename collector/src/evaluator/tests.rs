@@ -51,8 +51,8 @@ fn start() -> Harness {
         tx,
     };
     let directory = Directory {
-        agents: HashMap::from([("a1".to_owned(), link)]),
-        by_service: HashMap::from([("shop".to_owned(), vec!["a1".to_owned()])]),
+        agents: HashMap::from([("a1".into(), link)]),
+        by_service: HashMap::from([("shop".into(), vec!["a1".into()])]),
     };
     let (dir_tx, dir_rx) = watch::channel(Arc::new(directory));
     let (maint_tx, maint_rx) = watch::channel(Arc::new(MaintenanceSet::new()));
@@ -61,7 +61,7 @@ fn start() -> Harness {
     let evaluator = EvaluatorHandle::spawn(
         (&config).into(),
         Start {
-            services: HashMap::from([("shop".to_owned(), (ServiceState::Up, false))]),
+            services: HashMap::from([("shop".into(), (ServiceState::Up, false))]),
             first_round: 1000,
         },
         dir_rx,

@@ -154,7 +154,7 @@ impl Tracker {
     pub fn vote(
         &mut self,
         round_id: u64,
-        agent: &str,
+        agent: &AgentId,
         outcome: ProbeOutcome,
         time_ms: i64,
         policy: &Policy,
@@ -165,11 +165,11 @@ impl Tracker {
         let Some(name) = round.voters.get(agent) else {
             return Vec::new();
         };
-        if round.votes.iter().any(|v| v.agent == agent) {
+        if round.votes.iter().any(|v| &v.agent == agent) {
             return Vec::new();
         }
         round.votes.push(Vote {
-            agent: agent.to_owned(),
+            agent: agent.clone(),
             agent_name: name.clone(),
             outcome,
             time_ms,

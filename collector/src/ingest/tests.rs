@@ -78,13 +78,20 @@ async fn heartbeats_are_written_in_the_batch_before_the_ack() {
     assert!(ingest.submit(heartbeat).await && ingest.submit(results).await);
     let acked = tokio::time::timeout(Duration::from_secs(10), downlink.recv()).await;
     assert!(matches!(acked, Ok(Some(Downlink::Ack(7)))), "{acked:?}");
-    let agent = store.get_agent("a1").await.expect("get").expect("exists");
+    let agent = store
+        .get_agent(&"a1".into())
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(
         (agent.last_seen_ms, agent.stats),
         (Some(5_000), Some(stats))
     );
     assert_eq!(agent.last_seq, 7);
-    let history = store.agent_heartbeats("a1", 0).await.expect("history");
+    let history = store
+        .agent_heartbeats(&"a1".into(), 0)
+        .await
+        .expect("history");
     assert_eq!(history.len(), 1);
     assert!(downlink.try_recv().is_err(), "heartbeats are not acked");
 }

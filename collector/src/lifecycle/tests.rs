@@ -49,7 +49,7 @@ impl Harness {
     async fn state(&self) -> ServiceState {
         self.bench
             .store
-            .get_service("shop")
+            .get_service(&"shop".into())
             .await
             .expect("shop")
             .state

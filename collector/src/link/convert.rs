@@ -94,7 +94,7 @@ pub fn downlinks(
 fn hello(h: pb::Hello) -> Hello {
     Hello {
         protocol_version: h.protocol_version,
-        agent_id: h.agent_id,
+        agent_id: h.agent_id.into(),
         credential: h.credential,
         enrollment_token: h.enrollment_token,
         name: h.name,
@@ -107,7 +107,7 @@ fn hello(h: pb::Hello) -> Hello {
 fn welcome(w: &Welcome) -> pb::CollectorMessage {
     pb::CollectorMessage {
         msg: Some(pb::collector_message::Msg::Welcome(pb::Welcome {
-            agent_id: w.agent_id.clone(),
+            agent_id: w.agent_id.to_string(),
             credential: w.credential.clone().unwrap_or_default(),
             state: w.state.as_str().to_owned(),
             heartbeat_interval_ms: w.heartbeat_interval.as_millis() as u64,
@@ -168,7 +168,7 @@ impl TryFrom<pb::ProbeResult> for ProbeResult {
         });
         Ok(ProbeResult {
             seq,
-            service: r.check_id,
+            service: r.check_id.into(),
             round_id: r.round_id,
             started_at_ms: r.started_at_ms,
             outcome: ProbeOutcome {
@@ -184,7 +184,7 @@ impl TryFrom<pb::ProbeResult> for ProbeResult {
 
 fn check(c: CheckSpec) -> pb::Check {
     pb::Check {
-        id: c.id,
+        id: c.id.into(),
         url: c.url,
         method: c.method,
         headers: c.headers.into_iter().collect(),
@@ -209,7 +209,7 @@ pub fn downlink(d: Downlink) -> pb::CollectorMessage {
             checks: checks.into_iter().map(check).collect(),
         }),
         Downlink::Recheck { service, round_id } => Msg::Recheck(pb::Recheck {
-            check_id: service,
+            check_id: service.into(),
             round_id,
         }),
         Downlink::Ack(seq) => Msg::Ack(pb::Ack { seq }),

@@ -65,7 +65,7 @@ impl Harness {
         let stored = self
             .bench
             .store
-            .maintenance_of("web-1")
+            .maintenance_of(&"web-1".into())
             .await
             .expect("window");
         (published, stored.active)
@@ -82,7 +82,7 @@ impl Harness {
         .expect("the actor is running");
         self.bench
             .store
-            .maintenance_of("web-1")
+            .maintenance_of(&"web-1".into())
             .await
             .expect("window")
     }

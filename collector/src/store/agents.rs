@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use sqlx::{AnyConnection, Row};
 
 use super::requests::{Subject, close_open_of, open_of, open_with_event};
-use super::{Result, Store, StoreError, events::append_event, named};
+use super::{Result, Store, StoreError, events::append_event, named, text_id};
 use crate::domain::{
     AgentId, AgentSnapshot, AgentState, CloseReason, Event, HostStats, Liveness, NewRequest,
+    RequestId,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +37,7 @@ fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
     let labels: String = r.try_get("labels")?;
     let stats: Option<String> = r.try_get("stats")?;
     Ok(AgentRow {
-        id: r.try_get("id")?,
+        id: text_id(r, "id")?,
         name: r.try_get("name")?,
         region: r.try_get("region")?,
         labels: serde_json::from_str(&labels).map_err(|e| corrupt(format!("labels: {e}")))?,
@@ -91,17 +92,17 @@ pub(super) async fn write_heartbeats(
         sqlx::query("UPDATE agents SET last_seen_ms = $1, stats = $2 WHERE id = $3")
             .bind(hb.time_ms)
             .bind(&json)
-            .bind(&hb.agent)
+            .bind(hb.agent.as_str())
             .execute(&mut *conn)
             .await?;
         sqlx::query("INSERT INTO agent_heartbeats (agent_id, time_ms, stats) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-            .bind(&hb.agent)
+            .bind(hb.agent.as_str())
             .bind(hb.time_ms)
             .bind(&json)
             .execute(&mut *conn)
             .await?;
         sqlx::query("DELETE FROM agent_heartbeats WHERE agent_id = $1 AND time_ms < $2")
-            .bind(&hb.agent)
+            .bind(hb.agent.as_str())
             .bind(hb.time_ms - keep_ms)
             .execute(&mut *conn)
             .await?;
@@ -110,10 +111,10 @@ pub(super) async fn write_heartbeats(
 }
 
 impl Store {
-    pub async fn get_agent(&self, id: &str) -> Result<Option<AgentRow>> {
+    pub async fn get_agent(&self, id: &AgentId) -> Result<Option<AgentRow>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"));
         sqlx::query(sql)
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.write)
             .await?
             .as_ref()
@@ -140,7 +141,7 @@ impl Store {
             "INSERT INTO agents (id, name, region, labels, state, credential_hash, version, created_ms, last_seen_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
-        .bind(&a.id)
+        .bind(a.id.as_str())
         .bind(&a.name)
         .bind(&a.region)
         .bind(serde_json::to_string(&a.labels).unwrap_or_else(|_| "{}".into()))
@@ -166,16 +167,20 @@ impl Store {
             .bind(serde_json::to_string(&a.labels).unwrap_or_else(|_| "{}".into()))
             .bind(&a.version)
             .bind(a.last_seen_ms)
-            .bind(&a.id)
+            .bind(a.id.as_str())
             .execute(&self.write)
             .await?;
         Ok(())
     }
 
     /// An agent's heartbeat history since `since_ms`, oldest first.
-    pub async fn agent_heartbeats(&self, id: &str, since_ms: i64) -> Result<Vec<(i64, HostStats)>> {
+    pub async fn agent_heartbeats(
+        &self,
+        id: &AgentId,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, HostStats)>> {
         let rows = sqlx::query("SELECT time_ms, stats FROM agent_heartbeats WHERE agent_id = $1 AND time_ms >= $2 ORDER BY time_ms")
-            .bind(id)
+            .bind(id.as_str())
             .bind(since_ms)
             .fetch_all(&self.read)
             .await?;
@@ -198,13 +203,13 @@ impl Store {
         )
         .fetch_all(&self.write)
         .await?;
-        rows.iter().map(|r| Ok(r.try_get("agent_id")?)).collect()
+        rows.iter().map(|r| text_id(r, "agent_id")).collect()
     }
 
     /// The dead-man's switch fired: `agent.down`, and `new` (see
     /// `domain::texts::agent_down_request`) opens with `request.opened`
     /// unless the agent has an open request. Returns the new request's id.
-    pub async fn agent_down(&self, a: &AgentRow, new: &NewRequest) -> Result<Option<i64>> {
+    pub async fn agent_down(&self, a: &AgentRow, new: &NewRequest) -> Result<Option<RequestId>> {
         let now = self.clock.now_ms();
         let subject = Subject::Agent(&a.id);
         let dead = a.snapshot(Liveness::Dead);
@@ -226,7 +231,7 @@ impl Store {
     /// A dead agent is back: `agent.up`, and its open request closes with
     /// `note` (`close_reason = recovered`) and `request.closed`. Returns the
     /// closed request's id.
-    pub async fn agent_up(&self, a: &AgentRow, note: &str) -> Result<Option<i64>> {
+    pub async fn agent_up(&self, a: &AgentRow, note: &str) -> Result<Option<RequestId>> {
         let now = self.clock.now_ms();
         let mut tx = self.write.begin().await?;
         let event = Event::AgentUp(a.snapshot(Liveness::Live));
@@ -271,7 +276,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE agents SET state = $1 WHERE id = $2")
             .bind(state.as_str())
-            .bind(&a.id)
+            .bind(a.id.as_str())
             .execute(&mut *tx)
             .await?;
         let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;

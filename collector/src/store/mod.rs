@@ -28,7 +28,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyPool, Executor, Row};
 use tokio::sync::watch;
 
-use crate::domain::{EventType, UnknownName};
+use crate::domain::{EventType, RequestId, UnknownName};
 use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
@@ -73,7 +73,7 @@ impl EventSettings {
     }
 
     /// The link to a request on the collector's web page.
-    pub fn request_link(&self, id: i64) -> String {
+    pub fn request_link(&self, id: RequestId) -> String {
         format!("{}/requests/{id}", self.public_url)
     }
 
@@ -211,6 +211,21 @@ fn named_opt<T: FromStr<Err = UnknownName>>(
 ) -> Result<Option<T>> {
     let value: Option<String> = r.try_get(column)?;
     value.map(|v| parse_name(table, &v)).transpose()
+}
+
+/// Reads a text id column as its domain newtype.
+fn text_id<T: From<String>>(r: &AnyRow, column: &str) -> Result<T> {
+    Ok(r.try_get::<String, _>(column)?.into())
+}
+
+/// [`text_id`] for a nullable column.
+fn text_id_opt<T: From<String>>(r: &AnyRow, column: &str) -> Result<Option<T>> {
+    Ok(r.try_get::<Option<String>, _>(column)?.map(T::from))
+}
+
+/// Reads an integer request id column.
+fn request_id(r: &AnyRow, column: &str) -> Result<RequestId> {
+    Ok(r.try_get::<i64, _>(column)?.into())
 }
 
 fn parse_name<T: FromStr<Err = UnknownName>>(table: &'static str, value: &str) -> Result<T> {

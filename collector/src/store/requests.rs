@@ -7,11 +7,14 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
 
-use super::{EventSettings, Result, Store, StoreError, events::append_event, named, named_opt};
+use super::{
+    EventSettings, Result, Store, StoreError, events::append_event, named, named_opt, request_id,
+    text_id, text_id_opt,
+};
 use crate::domain::texts::AUTOMATIC_AUTHOR;
 use crate::domain::{
-    AgentSnapshot, CloseReason, Event, NewRequest, Note, Request, RequestSnapshot, ServiceSnapshot,
-    Stage,
+    AgentId, AgentSnapshot, CloseReason, Event, NewRequest, Note, Request, RequestId,
+    RequestSnapshot, ServiceId, ServiceSnapshot, Stage,
 };
 
 const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, service_id, agent_id, \
@@ -19,15 +22,15 @@ const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, ser
 
 fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
     Ok(Request {
-        id: r.try_get("id")?,
+        id: request_id(r, "id")?,
         name: r.try_get("name")?,
         kind: named(r, "requests", "kind")?,
         priority: r.try_get("priority")?,
         description: r.try_get("description")?,
         stage: named(r, "requests", "stage")?,
-        service_id: r.try_get("service_id")?,
-        agent_id: r.try_get("agent_id")?,
-        equipment_id: r.try_get("equipment_id")?,
+        service_id: text_id_opt(r, "service_id")?,
+        agent_id: text_id_opt(r, "agent_id")?,
+        equipment_id: text_id_opt(r, "equipment_id")?,
         url: r.try_get("url")?,
         opened_ms: r.try_get("opened_ms")?,
         closed_ms: r.try_get("closed_ms")?,
@@ -44,22 +47,22 @@ fn note_row(r: &sqlx::any::AnyRow) -> Result<Note> {
     })
 }
 
-async fn notes_of(conn: &mut AnyConnection, id: i64) -> Result<Vec<Note>> {
+async fn notes_of(conn: &mut AnyConnection, id: RequestId) -> Result<Vec<Note>> {
     let rows = sqlx::query(
         "SELECT author, time_ms, text FROM request_notes WHERE request_id = $1 ORDER BY id",
     )
-    .bind(id)
+    .bind(id.get())
     .fetch_all(&mut *conn)
     .await?;
     rows.iter().map(note_row).collect()
 }
 
-pub(super) async fn fetch_in(conn: &mut AnyConnection, id: i64) -> Result<Request> {
+pub(super) async fn fetch_in(conn: &mut AnyConnection, id: RequestId) -> Result<Request> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {REQUEST_COLUMNS} FROM requests WHERE id = $1"
     ));
     let row = sqlx::query(sql)
-        .bind(id)
+        .bind(id.get())
         .fetch_optional(&mut *conn)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("request {id}")))?;
@@ -71,7 +74,7 @@ pub(super) async fn fetch_in(conn: &mut AnyConnection, id: i64) -> Result<Reques
 /// Closes request `id` if it is open, with a note; `None` if it was not open.
 pub(super) async fn close_in(
     conn: &mut AnyConnection,
-    id: i64,
+    id: RequestId,
     reason: CloseReason,
     author: &str,
     text: &str,
@@ -81,7 +84,7 @@ pub(super) async fn close_in(
         .bind(Stage::Done.as_str())
         .bind(now_ms)
         .bind(reason.as_str())
-        .bind(id)
+        .bind(id.get())
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 {
@@ -90,7 +93,7 @@ pub(super) async fn close_in(
     sqlx::query(
         "INSERT INTO request_notes (request_id, author, time_ms, text) VALUES ($1, $2, $3, $4)",
     )
-    .bind(id)
+    .bind(id.get())
     .bind(author)
     .bind(now_ms)
     .bind(text)
@@ -104,7 +107,7 @@ pub(super) async fn close_in(
 pub(super) async fn close_with_event(
     conn: &mut AnyConnection,
     settings: &EventSettings,
-    id: i64,
+    id: RequestId,
     reason: CloseReason,
     text: &str,
     now_ms: i64,
@@ -127,12 +130,12 @@ async fn snapshot_in(
         None => String::new(),
         Some(eq) => {
             let row = sqlx::query("SELECT name FROM equipment WHERE id = $1")
-                .bind(eq)
+                .bind(eq.as_str())
                 .fetch_optional(&mut *conn)
                 .await?;
             match row {
                 Some(r) => r.try_get("name")?,
-                None => eq.clone(),
+                None => eq.to_string(),
             }
         }
     };
@@ -149,30 +152,35 @@ pub enum Opened {
     /// A new request was opened.
     New(Box<Request>),
     /// The service already had this open request; nothing was opened.
-    Existing(i64),
+    Existing(RequestId),
 }
 
 /// Whose request it is: at most one is open per subject.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Subject<'a> {
-    Service(&'a str),
-    Agent(&'a str),
+    Service(&'a ServiceId),
+    Agent(&'a AgentId),
 }
 
 /// The id of `subject`'s open request, if any.
-pub(super) async fn open_of(conn: &mut AnyConnection, subject: Subject<'_>) -> Result<Option<i64>> {
+pub(super) async fn open_of(
+    conn: &mut AnyConnection,
+    subject: Subject<'_>,
+) -> Result<Option<RequestId>> {
     let row = match subject {
         Subject::Service(id) => {
-            sqlx::query("SELECT id FROM requests WHERE service_id = $1 AND stage = 'open'").bind(id)
+            sqlx::query("SELECT id FROM requests WHERE service_id = $1 AND stage = 'open'")
+                .bind(id.as_str())
         }
         Subject::Agent(id) => {
-            sqlx::query("SELECT id FROM requests WHERE agent_id = $1 AND stage = 'open'").bind(id)
+            sqlx::query("SELECT id FROM requests WHERE agent_id = $1 AND stage = 'open'")
+                .bind(id.as_str())
         }
     }
     .fetch_optional(&mut *conn)
     .await?;
     Ok(match row {
-        Some(r) => Some(r.try_get("id")?),
+        Some(r) => Some(request_id(&r, "id")?),
         None => None,
     })
 }
@@ -190,8 +198,8 @@ pub(super) async fn open_with_event(
     now_ms: i64,
 ) -> Result<(Request, i64)> {
     let (service_id, agent_id) = match subject {
-        Subject::Service(id) => (Some(id), None),
-        Subject::Agent(id) => (None, Some(id)),
+        Subject::Service(id) => (Some(id.as_str()), None),
+        Subject::Agent(id) => (None, Some(id.as_str())),
     };
     let row = sqlx::query(
         "INSERT INTO requests (name, kind, priority, description, stage, service_id, agent_id, equipment_id, url, opened_ms) \
@@ -204,12 +212,12 @@ pub(super) async fn open_with_event(
     .bind(Stage::Open.as_str())
     .bind(service_id)
     .bind(agent_id)
-    .bind(&new.equipment_id)
+    .bind(new.equipment_id.as_ref().map(|e| e.as_str()))
     .bind(&new.url)
     .bind(now_ms)
     .fetch_one(&mut *conn)
     .await?;
-    let id: i64 = row.try_get("id")?;
+    let id = request_id(&row, "id")?;
     let req = fetch_in(conn, id).await?;
     let event = Event::RequestOpened {
         request: snapshot_in(conn, settings, &req).await?,
@@ -263,8 +271,8 @@ impl Store {
         };
         sqlx::query("UPDATE services SET state = 'down', state_since_ms = $1, open_request_id = $2 WHERE id = $3")
             .bind(now)
-            .bind(id)
-            .bind(&service.id)
+            .bind(id.get())
+            .bind(service.id.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -285,7 +293,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE services SET state = 'up', state_since_ms = $1, open_request_id = NULL WHERE id = $2")
             .bind(now)
-            .bind(&service.id)
+            .bind(service.id.as_str())
             .execute(&mut *tx)
             .await?;
         let mut last = None;
@@ -332,10 +340,10 @@ impl Store {
             "SELECT request_id, author, time_ms, text FROM request_notes \
              WHERE request_id IN (SELECT id FROM requests {filter}) ORDER BY id"
         ));
-        let mut notes: HashMap<i64, Vec<Note>> = HashMap::new();
+        let mut notes: HashMap<RequestId, Vec<Note>> = HashMap::new();
         for r in sqlx::query(sql).fetch_all(&mut *conn).await? {
             notes
-                .entry(r.try_get("request_id")?)
+                .entry(request_id(&r, "request_id")?)
                 .or_default()
                 .push(note_row(&r)?);
         }
@@ -345,20 +353,20 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn get_request(&self, id: i64) -> Result<Request> {
+    pub async fn get_request(&self, id: RequestId) -> Result<Request> {
         let mut conn = self.read.acquire().await?;
         fetch_in(&mut conn, id).await
     }
 
     /// Open requests of services, by service id (the evaluator's start state).
-    pub async fn open_service_requests(&self) -> Result<Vec<(String, i64)>> {
+    pub async fn open_service_requests(&self) -> Result<Vec<(ServiceId, RequestId)>> {
         let rows = sqlx::query(
             "SELECT service_id, id FROM requests WHERE stage = 'open' AND service_id IS NOT NULL",
         )
         .fetch_all(&self.read)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("service_id")?, r.try_get("id")?)))
+            .map(|r| Ok((text_id(r, "service_id")?, request_id(r, "id")?)))
             .collect()
     }
 }

@@ -7,6 +7,8 @@ use sqlx::{Any, QueryBuilder};
 
 use super::agents::{HEARTBEAT_HISTORY_MS, HeartbeatRecord, write_heartbeats};
 use super::{Result, Store, flag};
+#[cfg(test)]
+use crate::domain::ServiceId;
 use crate::domain::{AgentId, ProbeResult};
 
 /// One result with the agent that sent it.
@@ -39,9 +41,9 @@ impl Store {
             );
             q.push_values(chunk, |mut b, r| {
                 let o = &r.result.outcome;
-                b.push_bind(r.agent.clone())
+                b.push_bind(r.agent.as_str().to_owned())
                     .push_bind(r.result.seq as i64)
-                    .push_bind(r.result.service.clone())
+                    .push_bind(r.result.service.as_str().to_owned())
                     .push_bind(r.result.round_id as i64)
                     .push_bind(r.result.started_at_ms)
                     .push_bind(flag(o.ok))
@@ -101,10 +103,10 @@ impl Store {
 
     /// Number of stored results of `service`.
     #[cfg(test)]
-    pub async fn count_results(&self, service: &str) -> Result<i64> {
+    pub async fn count_results(&self, service: &ServiceId) -> Result<i64> {
         use sqlx::Row;
         let row = sqlx::query("SELECT COUNT(*) AS n FROM results WHERE service_id = $1")
-            .bind(service)
+            .bind(service.as_str())
             .fetch_one(&self.read)
             .await?;
         Ok(row.try_get("n")?)

@@ -2,11 +2,13 @@
 
 use sqlx::Row;
 
-use super::{Result, Store, StoreError, events::append_event, flag, named, requests};
+use super::{
+    Result, Store, StoreError, events::append_event, flag, named, request_id, requests, text_id,
+};
 use crate::config::settings::CatalogSettings;
 use crate::domain::texts::REMOVED_NOTE;
 use crate::domain::{
-    CloseReason, EquipmentId, Event, MaintenanceSnapshot, ServiceId, ServiceState,
+    CloseReason, EquipmentId, Event, MaintenanceSnapshot, RequestId, ServiceId, ServiceState,
 };
 
 /// A service as stored: configuration echo plus the latest verdict.
@@ -23,7 +25,7 @@ pub struct ServiceRow {
     pub last_error: Option<String>,
     pub last_check_ms: Option<i64>,
     pub last_latency_us: Option<i64>,
-    pub open_request: Option<i64>,
+    pub open_request: Option<RequestId>,
 }
 
 /// A maintenance window of one equipment.
@@ -41,9 +43,9 @@ const SERVICE_COLUMNS: &str = "id, url, equipment_id, active, state, ok, last_st
 
 fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
     Ok(ServiceRow {
-        id: r.try_get("id")?,
+        id: text_id(r, "id")?,
         url: r.try_get("url")?,
-        equipment_id: r.try_get("equipment_id")?,
+        equipment_id: text_id(r, "equipment_id")?,
         active: r.try_get::<i64, _>("active")? != 0,
         state: named(r, "services", "state")?,
         ok: r.try_get::<Option<i64>, _>("ok")?.map(|v| v != 0),
@@ -54,13 +56,15 @@ fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
         last_error: r.try_get("last_error")?,
         last_check_ms: r.try_get("last_check_ms")?,
         last_latency_us: r.try_get("last_latency_us")?,
-        open_request: r.try_get("open_request_id")?,
+        open_request: r
+            .try_get::<Option<i64>, _>("open_request_id")?
+            .map(RequestId::from),
     })
 }
 
 fn window_row(r: &sqlx::any::AnyRow) -> Result<MaintenanceWindow> {
     Ok(MaintenanceWindow {
-        equipment: r.try_get("id")?,
+        equipment: text_id(r, "id")?,
         starts_ms: r.try_get::<Option<i64>, _>("maint_starts_ms")?.unwrap_or(0),
         ends_ms: r.try_get::<Option<i64>, _>("maint_ends_ms")?.unwrap_or(0),
         reason: r
@@ -81,7 +85,7 @@ impl Store {
                 "INSERT INTO equipment (id, name, customer) VALUES ($1, $2, $3) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, customer = excluded.customer",
             )
-            .bind(&e.id)
+            .bind(e.id.as_str())
             .bind(&e.name)
             .bind(&e.customer)
             .execute(&mut *tx)
@@ -96,9 +100,9 @@ impl Store {
                  ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \
                  active = excluded.active",
             )
-            .bind(&s.id)
+            .bind(s.id.as_str())
             .bind(&s.url)
-            .bind(&s.equipment)
+            .bind(s.equipment.as_str())
             .bind(flag(s.active))
             .execute(&mut *tx)
             .await?;
@@ -113,7 +117,7 @@ impl Store {
         let mut last = None;
         let now = self.clock.now_ms();
         for row in rows {
-            let id: i64 = row.try_get("id")?;
+            let id = request_id(&row, "id")?;
             let closed = requests::close_with_event(
                 &mut tx,
                 &self.routes,
@@ -127,7 +131,7 @@ impl Store {
                 sqlx::query(
                     "UPDATE services SET open_request_id = NULL WHERE open_request_id = $1",
                 )
-                .bind(id)
+                .bind(id.get())
                 .execute(&mut *tx)
                 .await?;
                 last = Some(seq);
@@ -150,12 +154,12 @@ impl Store {
             .collect()
     }
 
-    pub async fn get_service(&self, id: &str) -> Result<ServiceRow> {
+    pub async fn get_service(&self, id: &ServiceId) -> Result<ServiceRow> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1"
         ));
         let row = sqlx::query(sql)
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.read)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("service {id:?}")))?;
@@ -163,11 +167,11 @@ impl Store {
     }
 
     /// Records a state change that opens and closes nothing.
-    pub async fn set_service_state(&self, id: &str, state: ServiceState) -> Result<()> {
+    pub async fn set_service_state(&self, id: &ServiceId, state: ServiceState) -> Result<()> {
         sqlx::query("UPDATE services SET state = $1, state_since_ms = $2 WHERE id = $3")
             .bind(state.as_str())
             .bind(self.clock.now_ms())
-            .bind(id)
+            .bind(id.as_str())
             .execute(&self.write)
             .await?;
         Ok(())
@@ -183,9 +187,9 @@ impl Store {
             .collect()
     }
 
-    pub async fn maintenance_of(&self, equipment: &str) -> Result<MaintenanceWindow> {
+    pub async fn maintenance_of(&self, equipment: &EquipmentId) -> Result<MaintenanceWindow> {
         let row = sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active FROM equipment WHERE id = $1")
-            .bind(equipment)
+            .bind(equipment.as_str())
             .fetch_optional(&self.read)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("equipment {equipment:?}")))?;
@@ -204,7 +208,7 @@ impl Store {
             .bind(w.starts_ms)
             .bind(w.ends_ms)
             .bind(&w.reason)
-            .bind(&w.equipment)
+            .bind(w.equipment.as_str())
             .execute(&mut *tx)
             .await?;
         let event = Event::MaintenanceStarted(w.snapshot(equipment_name));
@@ -224,7 +228,7 @@ impl Store {
         let mut tx = self.write.begin().await?;
         sqlx::query("UPDATE equipment SET maint_ends_ms = $1, maint_active = 0 WHERE id = $2")
             .bind(ended_ms)
-            .bind(&w.equipment)
+            .bind(w.equipment.as_str())
             .execute(&mut *tx)
             .await?;
         let ended = MaintenanceWindow {

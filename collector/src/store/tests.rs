@@ -109,7 +109,7 @@ async fn one_open_request_per_service_and_close_clears_link() {
         "the same outage is announced once"
     );
     assert_eq!(store.list_requests(true).await.expect("list").len(), 1);
-    let svc = store.get_service("shop").await.expect("svc");
+    let svc = store.get_service(&"shop".into()).await.expect("svc");
     assert_eq!(
         (svc.state, svc.open_request),
         (ServiceState::Down, Some(req.id))
@@ -126,7 +126,7 @@ async fn one_open_request_per_service_and_close_clears_link() {
     );
     assert_eq!(closed.notes.len(), 1);
     assert_eq!(closed.notes[0].author, "picket");
-    let svc = store.get_service("shop").await.expect("svc");
+    let svc = store.get_service(&"shop".into()).await.expect("svc");
     assert_eq!((svc.state, svc.open_request), (ServiceState::Up, None));
 
     let Opened::New(second) = store
@@ -217,8 +217,8 @@ async fn replayed_results_are_ignored_and_latest_outcome_kept() {
         .record_results(&[result(2, false), result(1, true)])
         .await
         .expect("replay");
-    assert_eq!(store.count_results("shop").await.expect("count"), 2);
-    let svc = store.get_service("shop").await.expect("svc");
+    assert_eq!(store.count_results(&"shop".into()).await.expect("count"), 2);
+    let svc = store.get_service(&"shop".into()).await.expect("svc");
     assert_eq!(svc.ok, Some(false));
     assert_eq!(svc.last_status_code, Some(500));
     assert_eq!(svc.last_error.as_deref(), Some("HTTP 500"));
@@ -304,14 +304,21 @@ async fn heartbeats_keep_the_latest_and_a_pruned_history() {
             .await
             .expect("heartbeat");
     }
-    let history = store.agent_heartbeats("a1", 0).await.expect("history");
+    let history = store
+        .agent_heartbeats(&"a1".into(), 0)
+        .await
+        .expect("history");
     let kept: Vec<(i64, f64)> = history.iter().map(|(t, s)| (*t, s.cpu_percent)).collect();
     assert_eq!(
         kept,
         [(1000 + keep / 2, 2.0), (1000 + keep + 400, 3.0)],
         "older than the history is pruned"
     );
-    let agent = store.get_agent("a1").await.expect("get").expect("exists");
+    let agent = store
+        .get_agent(&"a1".into())
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(
         (agent.last_seen_ms, agent.stats.map(|s| s.cpu_percent)),
         (Some(1000 + keep + 400), Some(3.0))
@@ -340,7 +347,11 @@ async fn agent_requests_open_once_and_close_with_a_note() {
     );
     let open = store.get_request(id).await.expect("request");
     assert_eq!(
-        (open.name.as_str(), open.kind, open.agent_id.as_deref()),
+        (
+            open.name.as_str(),
+            open.kind,
+            open.agent_id.as_ref().map(|a| a.as_str())
+        ),
         ("[AGENT DOWN] edge-a1", RequestKind::Agent, Some("a1"))
     );
     assert_eq!(open.service_id, None);

@@ -22,7 +22,7 @@ async fn a_new_agent_with_the_token_is_registered_and_gets_a_credential() {
         );
         let credential = enrolled.credential.expect("a credential is issued");
         let stored = store
-            .get_agent("a1")
+            .get_agent(&"a1".into())
             .await
             .expect("get")
             .expect("registered");
@@ -43,7 +43,7 @@ async fn a_new_agent_with_a_bad_token_is_refused_and_not_registered() {
         authenticate(&store, &settings.registry.enrollment, &h, T).await,
         Err(Refusal::BadToken)
     );
-    assert_eq!(store.get_agent("a1").await.expect("get"), None);
+    assert_eq!(store.get_agent(&"a1".into()).await.expect("get"), None);
 }
 
 #[tokio::test]
@@ -101,7 +101,11 @@ async fn connected_records_what_the_agent_says_about_itself() {
     let row = connected(&store, enrolled.row, h, later)
         .await
         .expect("connected");
-    let stored = store.get_agent("a1").await.expect("get").expect("exists");
+    let stored = store
+        .get_agent(&"a1".into())
+        .await
+        .expect("get")
+        .expect("exists");
     assert_eq!(
         (
             stored.name.as_str(),

@@ -8,7 +8,7 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 use super::*;
 use crate::agents::liveness::Change;
 use crate::agents::testing::{Recorder, event_types, hello};
-use crate::domain::Downlink;
+use crate::domain::{Downlink, ServiceId};
 use crate::testing::{BASE_MS, Bench, settle, soon};
 
 /// The liveness window of the test settings (heartbeat interval 10 s ×
@@ -72,7 +72,7 @@ impl Harness {
     async fn row(&self, agent: &str) -> AgentRow {
         self.bench
             .store
-            .get_agent(agent)
+            .get_agent(&agent.into())
             .await
             .expect("get")
             .expect("registered")
@@ -85,7 +85,7 @@ impl Harness {
 
 impl Link {
     /// The ids of the next assignment pushed to this agent.
-    async fn assignment(&mut self) -> Vec<String> {
+    async fn assignment(&mut self) -> Vec<ServiceId> {
         match soon("an assignment", self.downlink.recv()).await {
             Some(Downlink::Assignment(checks)) => checks.into_iter().map(|c| c.id).collect(),
             other => panic!("expected an assignment, got {other:?}"),
@@ -108,7 +108,7 @@ async fn a_second_connection_with_a_live_id_is_refused_and_recorded() {
             .await
             .contains(&"agent.duplicate".to_owned())
     );
-    assert_eq!(h.live().await, HashSet::from(["a1".to_owned()]));
+    assert_eq!(h.live().await, HashSet::from(["a1".into()]));
 }
 
 #[tokio::test(start_paused = true)]
@@ -137,14 +137,11 @@ async fn checks_of_a_gone_agent_move_to_another() {
     let mut a1 = h.connect(hello("a1"), 8).await.expect("a1");
     assert_eq!(a1.assignment().await, ["shop"]);
     let mut a2 = h.connect(hello("a2"), 8).await.expect("a2");
-    assert_eq!(a2.assignment().await, Vec::<String>::new());
+    assert_eq!(a2.assignment().await, Vec::<ServiceId>::new());
     h.agents.gone("a1".into(), a1.welcome.session).await;
     assert_eq!(a2.assignment().await, ["shop"]);
     let directory = h.agents.directory().borrow().clone();
-    assert_eq!(
-        directory.by_service.get("shop"),
-        Some(&vec!["a2".to_owned()])
-    );
+    assert_eq!(directory.by_service.get("shop"), Some(&vec!["a2".into()]));
     assert!(!directory.agents.contains_key("a1"));
 }
 
@@ -157,7 +154,7 @@ async fn checks_of_an_agent_declared_dead_move_and_come_back() {
     let mut a1 = h.connect(hello("a1"), 8).await.expect("a1");
     assert_eq!(a1.assignment().await, ["shop"]);
     let mut a2 = h.connect(hello("a2"), 8).await.expect("a2");
-    assert_eq!(a2.assignment().await, Vec::<String>::new());
+    assert_eq!(a2.assignment().await, Vec::<ServiceId>::new());
     settle().await;
 
     h.bench.time.advance(WINDOW / 2).await;
@@ -174,7 +171,7 @@ async fn checks_of_an_agent_declared_dead_move_and_come_back() {
         soon("a1 declared dead", h.changes.recv()).await,
         Some(Change::Down("a1".into()))
     );
-    assert_eq!(a1.assignment().await, Vec::<String>::new());
+    assert_eq!(a1.assignment().await, Vec::<ServiceId>::new());
     assert_eq!(a2.assignment().await, ["shop"]);
     assert_eq!(h.live().await, HashSet::from(["a2".into()]));
 
@@ -184,7 +181,7 @@ async fn checks_of_an_agent_declared_dead_move_and_come_back() {
         Some(Change::Up("a1".into()))
     );
     assert_eq!(a1.assignment().await, ["shop"]);
-    assert_eq!(a2.assignment().await, Vec::<String>::new());
+    assert_eq!(a2.assignment().await, Vec::<ServiceId>::new());
 }
 
 #[tokio::test(start_paused = true)]
@@ -193,7 +190,7 @@ async fn a_suspended_agent_gives_its_checks_away() {
     let mut a1 = h.connect(hello("a1"), 8).await.expect("a1");
     assert_eq!(a1.assignment().await, ["shop"]);
     let mut a2 = h.connect(hello("a2"), 8).await.expect("a2");
-    assert_eq!(a2.assignment().await, Vec::<String>::new());
+    assert_eq!(a2.assignment().await, Vec::<ServiceId>::new());
     let row = soon(
         "a1 suspended",
         h.agents.set_state("a1".into(), AgentState::Suspended),
@@ -201,7 +198,7 @@ async fn a_suspended_agent_gives_its_checks_away() {
     .await
     .expect("suspended");
     assert_eq!(row.state, AgentState::Suspended);
-    assert_eq!(a1.assignment().await, Vec::<String>::new());
+    assert_eq!(a1.assignment().await, Vec::<ServiceId>::new());
     assert_eq!(a2.assignment().await, ["shop"]);
     assert!(matches!(
         h.agents

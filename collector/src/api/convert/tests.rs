@@ -104,7 +104,7 @@ fn service_row() -> ServiceRow {
         last_error: Some("HTTP 503".into()),
         last_check_ms: Some(2_000),
         last_latency_us: Some(1_500),
-        open_request: Some(7),
+        open_request: Some(7.into()),
     }
 }
 
@@ -126,7 +126,7 @@ fn services_carry_their_maintenance_end() {
             last_error_kind: "http_status".into(),
             last_error_detail: "HTTP 503".into(),
             last_check_at: ts(2, 0),
-            open_request: Some(7),
+            open_request: Some(7.into()),
             last_latency_ms: Some(1.5),
             maintenance_until: ts(9, 0),
         }
@@ -160,7 +160,7 @@ fn services_carry_their_maintenance_end() {
 #[test]
 fn requests_carry_their_notes() {
     let got = request(Request {
-        id: 7,
+        id: 7.into(),
         name: "[DOWN] shop".into(),
         kind: RequestKind::Corrective,
         priority: "1".into(),

@@ -170,7 +170,7 @@ fn equipment_section() {
     );
     let c = parse_p(&format!("{COLLECTOR}{AGENTS}{EQUIPMENT}")).expect("valid");
     assert_eq!(
-        c.equipment("e").map(|e| e.name.as_str()),
+        c.equipment(&"e".into()).map(|e| e.name.as_str()),
         Some("e"),
         "name defaults to the id"
     );

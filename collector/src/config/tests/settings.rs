@@ -11,29 +11,29 @@ fn config() -> Config {
 #[test]
 fn lifecycle_settings_name_services_and_their_equipment() {
     let s = LifecycleSettings::from(&config());
-    let shop = s.service("shop").expect("shop");
+    let shop = s.service(&"shop".into()).expect("shop");
     assert_eq!(
         shop,
         &LifecycleService {
-            id: "shop".to_owned(),
+            id: "shop".into(),
             url: "http://shop.example.com".to_owned(),
             priority: "3".to_owned(),
-            equipment: "web-1".to_owned(),
+            equipment: "web-1".into(),
             equipment_name: "Web server 1".to_owned(),
         }
     );
-    assert!(s.service("nope").is_none());
+    assert!(s.service(&"nope".into()).is_none());
 }
 
 #[test]
 fn evaluator_settings_carry_each_services_policy() {
     let s = EvaluatorSettings::from(&config());
-    let blog = s.service("blog").expect("blog");
+    let blog = s.service(&"blog".into()).expect("blog");
     assert_eq!(
         blog,
         &EvaluatorService {
-            id: "blog".to_owned(),
-            equipment: "web-1".to_owned(),
+            id: "blog".into(),
+            equipment: "web-1".into(),
             active: true,
             recheck_delay: Duration::from_secs(2),
             recheck_timeout: Duration::from_secs(12),
@@ -79,10 +79,10 @@ fn maintenance_notifier_catalog_api_and_event_settings() {
         Duration::from_secs(4 * 3600)
     );
     assert_eq!(
-        all.maintenance.equipment_name("web-1"),
+        all.maintenance.equipment_name(&"web-1".into()),
         Some("Web server 1")
     );
-    assert_eq!(all.maintenance.equipment_name("web-9"), None);
+    assert_eq!(all.maintenance.equipment_name(&"web-9".into()), None);
     assert_eq!(all.notifier.webhooks, c.webhooks);
     assert_eq!(all.catalog.equipment, c.equipment);
     assert_eq!(all.catalog.services, c.services);

@@ -50,7 +50,7 @@ fn agent(state: AgentState, liveness: Liveness, last_seen_ms: Option<i64>) -> Ag
 fn closed_request() -> RequestSnapshot {
     RequestSnapshot {
         request: Request {
-            id: 7,
+            id: 7.into(),
             name: "[HTTP KO] x".into(),
             kind: RequestKind::Corrective,
             priority: "2".into(),
@@ -77,7 +77,7 @@ fn closed_request() -> RequestSnapshot {
 fn agent_request() -> RequestSnapshot {
     RequestSnapshot {
         request: Request {
-            id: 8,
+            id: 8.into(),
             name: "[AGENT DOWN] edge-1".into(),
             kind: RequestKind::Agent,
             priority: "2".into(),

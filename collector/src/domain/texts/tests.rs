@@ -147,7 +147,7 @@ fn agent_closing_notes_say_when_it_was_heard() {
 #[test]
 fn requests_carry_kind_priority_and_links() {
     let failing = [vote("a1", false, Some(503), Some("HTTP 503"), T0)];
-    let corrective = service_request(URL, "web-1", "3", &failing);
+    let corrective = service_request(URL, &"web-1".into(), "3", &failing);
     assert_eq!(
         corrective,
         NewRequest {

@@ -27,7 +27,7 @@ fn outcome(ok: bool) -> ProbeOutcome {
 
 fn voters(n: usize) -> BTreeMap<AgentId, String> {
     (1..=n)
-        .map(|i| (format!("a{i}"), format!("agent-{i}")))
+        .map(|i| (format!("a{i}").into(), format!("agent-{i}")))
         .collect()
 }
 
@@ -66,7 +66,7 @@ fn check(start: ServiceState, policy: &Policy, steps: &[(Step, &[&str])], end: S
         let effects = match step {
             Step::Observe(ok) => t.observe(*ok, policy),
             Step::Start(id, n) => t.start_round(*id, voters(*n), policy),
-            Step::Vote(id, agent, ok) => t.vote(*id, agent, outcome(*ok), 0, policy),
+            Step::Vote(id, agent, ok) => t.vote(*id, &(*agent).into(), outcome(*ok), 0, policy),
             Step::Deadline(id) => t.round_deadline(*id, policy),
             Step::SetMaintenance(on) => t.set_maintenance(*on),
         };
@@ -127,7 +127,7 @@ fn recovery_needs_a_round_and_closes_the_request() {
     let mut t = Tracker::new(Down, true);
     t.observe(true, &p);
     t.start_round(7, voters(1), &p);
-    let effects = t.vote(7, "a1", outcome(true), 0, &p);
+    let effects = t.vote(7, &"a1".into(), outcome(true), 0, &p);
     assert_eq!(effects.iter().map(kind).collect::<Vec<_>>(), ["up:true"]);
 }
 
@@ -302,14 +302,14 @@ fn a_request_open_before_maintenance_closes_on_the_recovery_after_it() {
         ["schedule"]
     );
     t.start_round(1, voters(1), &p);
-    let effects = t.vote(1, "a1", outcome(true), 0, &p);
+    let effects = t.vote(1, &"a1".into(), outcome(true), 0, &p);
     assert_eq!(effects.iter().map(kind).collect::<Vec<_>>(), ["up:true"]);
     // A failure after maintenance finds the request still open: no second one.
     let mut t = Tracker::new(Unknown, true);
     t.observe(false, &p);
     t.start_round(1, voters(1), &p);
     assert_eq!(
-        t.vote(1, "a1", outcome(false), 0, &p)
+        t.vote(1, &"a1".into(), outcome(false), 0, &p)
             .iter()
             .map(kind)
             .collect::<Vec<_>>(),
