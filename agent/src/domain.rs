@@ -4,7 +4,8 @@
 //! Plain data only: no proto types, no IO, no clocks. `link/convert.rs` maps
 //! these to and from the wire ([`Uplink`] up, [`Downlink`] down); everything
 //! else works with them. [`HostStats`] is the contract's own struct
-//! (`picket_proto::contract`), shared with the collector.
+//! (`picket_proto::contract`), shared with the collector. Ids are newtypes
+//! ([`CheckId`], [`AgentId`]) so that one cannot stand for the other.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +25,16 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 /// Default heartbeat interval when the collector leaves it unset.
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+
+picket_proto::string_id!(
+    /// A check's id: the service id the collector assigned it under.
+    CheckId
+);
+
+picket_proto::string_id!(
+    /// This agent's id (a UUID kept in the state file).
+    AgentId
+);
 
 /// HTTP method of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,7 +67,7 @@ impl fmt::Debug for BasicAuth {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
     /// The service id; unique within an assignment.
-    pub id: String,
+    pub id: CheckId,
     /// Final URL to probe.
     pub url: String,
     /// GET or HEAD.
@@ -161,7 +172,7 @@ pub struct Phases {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeReport {
     /// The check (service) id.
-    pub check_id: String,
+    pub check_id: CheckId,
     /// 0 for a scheduled probe, else the recheck round it answers.
     pub round_id: u64,
     /// Wall-clock start of the probe.
@@ -189,7 +200,7 @@ impl ProbeReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Welcome {
     /// The agent id the collector knows us by.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// A newly issued credential to store, if any.
     pub credential: Option<String>,
     /// `new`, `active` or `suspended`.
@@ -205,7 +216,7 @@ pub struct Welcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hello {
     /// The agent's id, from its state file.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// The issued credential; empty before enrollment.
     pub credential: String,
     /// The enrollment token, always sent.
@@ -249,7 +260,7 @@ pub enum Downlink {
     /// Probe a check now and tag the result.
     Recheck {
         /// The check to probe.
-        check_id: String,
+        check_id: CheckId,
         /// The round to report with.
         round_id: u64,
     },

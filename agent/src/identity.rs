@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::AgentId;
+
 /// File name of the identity inside the state directory.
 pub const FILE_NAME: &str = "agent.json";
 
@@ -19,7 +21,7 @@ pub const FILE_NAME: &str = "agent.json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// UUID v4 generated on first start.
-    pub agent_id: String,
+    pub agent_id: AgentId,
     /// Credential issued by the collector; empty before enrollment.
     #[serde(default)]
     pub credential: String,
@@ -72,7 +74,7 @@ impl IdentityStore {
             Ok(bytes) => self.parse(&bytes),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let identity = Identity {
-                    agent_id: uuid::Uuid::new_v4().to_string(),
+                    agent_id: uuid::Uuid::new_v4().to_string().into(),
                     credential: String::new(),
                 };
                 self.save(&identity)?;
@@ -92,7 +94,7 @@ impl IdentityStore {
         };
         let identity: Identity =
             serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
-        uuid::Uuid::parse_str(&identity.agent_id)
+        uuid::Uuid::parse_str(identity.agent_id.as_str())
             .map_err(|e| corrupt(format!("agent_id {:?}: {e}", identity.agent_id)))?;
         Ok(identity)
     }
@@ -136,7 +138,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = IdentityStore::new(&dir.path().join("nested/state"));
         let first = store.load_or_create().unwrap();
-        assert!(uuid::Uuid::parse_str(&first.agent_id).is_ok());
+        assert!(uuid::Uuid::parse_str(first.agent_id.as_str()).is_ok());
         assert!(first.credential.is_empty());
         let mode = fs::metadata(store.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
@@ -176,7 +178,7 @@ mod tests {
         let id = uuid::Uuid::new_v4().to_string();
         fs::write(store.path(), format!(r#"{{"agent_id": "{id}"}}"#)).unwrap();
         let identity = store.load_or_create().unwrap();
-        assert_eq!(identity.agent_id, id);
+        assert_eq!(identity.agent_id, id.as_str());
         assert_eq!(identity.credential, "");
     }
 }

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::domain::{Check, ProbeReport};
+use crate::domain::{Check, CheckId, ProbeReport};
 use crate::probe::Probe;
 
 /// Upper bound of the first probe's random offset.
@@ -55,7 +55,7 @@ pub struct SchedulerGone;
 
 enum SchedulerMsg {
     Assign(Vec<Check>),
-    Recheck { check_id: String, round_id: u64 },
+    Recheck { check_id: CheckId, round_id: u64 },
 }
 
 /// Handle to the scheduler actor; the actor stops when the last handle is
@@ -98,7 +98,7 @@ impl SchedulerHandle {
     }
 
     /// Probes `check_id` now and tags the report with `round_id`.
-    pub async fn recheck(&self, check_id: String, round_id: u64) -> Result<(), SchedulerGone> {
+    pub async fn recheck(&self, check_id: CheckId, round_id: u64) -> Result<(), SchedulerGone> {
         self.tx
             .send(SchedulerMsg::Recheck { check_id, round_id })
             .await
@@ -124,7 +124,7 @@ struct Scheduler<P> {
     rx: mpsc::Receiver<SchedulerMsg>,
     /// Parent of every check task's token.
     cancel: CancellationToken,
-    running: HashMap<String, Running>,
+    running: HashMap<CheckId, Running>,
     stats: Arc<SchedulerStats>,
 }
 
@@ -145,7 +145,7 @@ impl<P: Probe> Scheduler<P> {
     }
 
     fn assign(&mut self, checks: Vec<Check>) {
-        let wanted: HashMap<String, Check> =
+        let wanted: HashMap<CheckId, Check> =
             checks.into_iter().map(|c| (c.id.clone(), c)).collect();
         let (mut started, mut stopped) = (0, 0);
         self.running.retain(|id, running| {
@@ -190,7 +190,7 @@ impl<P: Probe> Scheduler<P> {
         }
     }
 
-    fn recheck(&self, check_id: String, round_id: u64) {
+    fn recheck(&self, check_id: CheckId, round_id: u64) {
         let Some(running) = self.running.get(&check_id) else {
             warn!(%check_id, round_id, "recheck of a check that is not assigned; ignored");
             return;

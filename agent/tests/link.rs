@@ -201,7 +201,7 @@ impl Harness {
             probes,
             server,
             store,
-            agent_id: identity.agent_id,
+            agent_id: identity.agent_id.into(),
             token,
             link,
             _dir: dir,
@@ -440,7 +440,7 @@ async fn binary_stops_cleanly_on_sigterm() {
         String::from_utf8_lossy(&out.stderr)
     );
     let identity = IdentityStore::new(dir.path()).load_or_create().unwrap();
-    assert_eq!(identity.agent_id, session.hello.agent_id);
+    assert_eq!(identity.agent_id, session.hello.agent_id.as_str());
 }
 
 #[tokio::test]

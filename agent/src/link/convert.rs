@@ -79,7 +79,7 @@ pub fn uplink(msg: Uplink) -> pb::AgentMessage {
 fn hello(h: Hello) -> pb::Hello {
     pb::Hello {
         protocol_version: PROTOCOL_VERSION,
-        agent_id: h.agent_id,
+        agent_id: h.agent_id.into(),
         credential: h.credential,
         enrollment_token: h.enrollment_token,
         name: h.name,
@@ -99,7 +99,7 @@ fn result(item: &Sequenced) -> pb::ProbeResult {
     };
     pb::ProbeResult {
         seq: item.seq,
-        check_id: r.check_id.clone(),
+        check_id: r.check_id.to_string(),
         round_id: r.round_id,
         started_at_ms: epoch_ms(r.started_at),
         duration_us: us(Some(r.duration)),
@@ -140,7 +140,7 @@ pub fn downlink(msg: pb::CollectorMessage) -> Result<Downlink, ConvertError> {
     match msg.msg {
         None => Err(bad("msg", "empty collector message")),
         Some(Down::Welcome(w)) => Ok(Downlink::Welcome(Welcome {
-            agent_id: w.agent_id,
+            agent_id: w.agent_id.into(),
             credential: Some(w.credential).filter(|c| !c.is_empty()),
             state: w.state,
             heartbeat_interval: match w.heartbeat_interval_ms {
@@ -165,7 +165,7 @@ pub fn downlink(msg: pb::CollectorMessage) -> Result<Downlink, ConvertError> {
                 return Err(bad("recheck.check_id", "empty"));
             }
             Ok(Downlink::Recheck {
-                check_id: r.check_id,
+                check_id: r.check_id.into(),
                 round_id: r.round_id,
             })
         }
@@ -254,7 +254,7 @@ impl TryFrom<pb::Check> for Check {
                 n => n,
             },
             headers: c.headers.into_iter().collect(),
-            id: c.id,
+            id: c.id.into(),
             url: c.url,
             body_contains: c.body_contains,
             follow_redirects: c.follow_redirects,

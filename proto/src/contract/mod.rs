@@ -1,11 +1,13 @@
 //! What the agent and the collector must agree on beyond the message
 //! shapes: the protocol version, how refusals travel as gRPC status codes
 //! and which of them end an agent, the agent's reconnect backoff cap, and
-//! the host statistics carried by heartbeats.
+//! the host statistics carried by heartbeats; and how both declare their
+//! string ids ([`string_id!`](crate::string_id), in `ids`).
 //!
 //! Both crates import these from here, so each fact is written once. This
 //! module names generated types only in the `HostStats` conversions.
 
+mod ids;
 mod refusal;
 mod stats;
 
