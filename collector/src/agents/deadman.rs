@@ -1,7 +1,7 @@
 //! The liveness actor: the dead-man's switch over the active agents.
 //!
 //! It owns one deadline timer per watched agent and drives the pure
-//! [`Liveness`] with them. Sessions tell it they heard from their agent
+//! [`Deadlines`] with them. Sessions tell it they heard from their agent
 //! (hello, heartbeats) through [`LivenessHandle::heard`]; the registry
 //! starts and stops the watch as agents are approved or suspended. When a
 //! deadline passes it opens the agent's `[AGENT DOWN]` request, and when a
@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tokio_util::time::{DelayQueue, delay_queue};
 
-use super::liveness::{Change, Liveness};
+use super::deadlines::{Change, Deadlines};
 use crate::config::settings::LivenessSettings;
 use crate::domain::{AgentId, AgentState};
 use crate::store::{Store, StoreError};
@@ -83,7 +83,9 @@ pub struct LivenessHandle {
 struct LivenessActor<R> {
     requests: R,
     inbox: mpsc::Receiver<Msg>,
-    liveness: Liveness,
+    /// The pure deadline bookkeeping the timers drive.
+    liveness: Deadlines,
+    /// One timer per watched agent, at its deadline.
     deadlines: DelayQueue<AgentId>,
     keys: HashMap<AgentId, delay_queue::Key>,
     /// Publishes the dead agents to the registry.
@@ -106,7 +108,7 @@ impl LivenessHandle {
         let mut actor = LivenessActor {
             requests,
             inbox,
-            liveness: Liveness::new(settings.dead_after()),
+            liveness: Deadlines::new(settings.dead_after()),
             deadlines: DelayQueue::new(),
             keys: HashMap::new(),
             dead: watch::channel(DeadSet::default()).0,

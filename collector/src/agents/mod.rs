@@ -3,7 +3,7 @@
 //! - `registry`: the actor that owns the live sessions (`session`, which
 //!   pushes assignments) and publishes the [`Directory`].
 //! - `deadman`: the liveness actor (the dead-man's switch) with its timers,
-//!   driving the pure `liveness`; `requests` is what it writes.
+//!   driving the pure `deadlines`; `requests` is what it writes.
 //! - `enroll`: enrollment and credential checks over the store; `auth` the
 //!   hashing and constant-time helpers.
 //! - `directory`: how live agents are reached, with no store and no actor
@@ -12,10 +12,10 @@
 
 pub mod assignment;
 pub mod auth;
+pub mod deadlines;
 pub mod deadman;
 pub mod directory;
 pub mod enroll;
-pub mod liveness;
 pub mod registry;
 pub mod requests;
 mod session;

@@ -75,13 +75,13 @@ pub async fn event_types(store: &Store) -> Vec<String> {
 }
 
 /// Records what the dead-man's switch asked for instead of writing requests.
-pub struct Recorder(pub tokio::sync::mpsc::UnboundedSender<super::liveness::Change>);
+pub struct Recorder(pub tokio::sync::mpsc::UnboundedSender<super::deadlines::Change>);
 
 impl super::deadman::AgentRequests for Recorder {
     async fn down(&mut self, agent: &crate::domain::AgentId) {
-        let _ = self.0.send(super::liveness::Change::Down(agent.clone()));
+        let _ = self.0.send(super::deadlines::Change::Down(agent.clone()));
     }
     async fn up(&mut self, agent: &crate::domain::AgentId) {
-        let _ = self.0.send(super::liveness::Change::Up(agent.clone()));
+        let _ = self.0.send(super::deadlines::Change::Up(agent.clone()));
     }
 }

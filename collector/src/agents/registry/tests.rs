@@ -6,7 +6,7 @@
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::*;
-use crate::agents::liveness::Change;
+use crate::agents::deadlines::Change;
 use crate::agents::testing::{Recorder, event_types, hello};
 use crate::domain::{Downlink, ServiceId};
 use crate::testing::{BASE_MS, Bench, settle, soon};

@@ -4,7 +4,7 @@
 //! was heard from plus `heartbeat_interval × missed_heartbeats`. When the
 //! deadline passes it goes `Down` once; hearing from it again brings it
 //! `Up`. The liveness actor ([`super::deadman`]) owns the timers and calls
-//! [`Liveness::expire`] when one fires, passing the time in, so this is
+//! [`Deadlines::expire`] when one fires, passing the time in, so this is
 //! tested without a runtime.
 
 use std::collections::HashMap;
@@ -31,15 +31,15 @@ struct Entry {
 
 /// Deadlines of the watched agents.
 #[derive(Debug, Clone)]
-pub struct Liveness {
+pub struct Deadlines {
     window: Duration,
     agents: HashMap<AgentId, Entry>,
 }
 
-impl Liveness {
+impl Deadlines {
     /// `window` = heartbeat_interval × missed_heartbeats.
     pub fn new(window: Duration) -> Self {
-        Liveness {
+        Deadlines {
             window,
             agents: HashMap::new(),
         }
@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn silent_past_the_window_goes_down_once_and_comes_back() {
         let t0 = Instant::now();
-        let mut l = Liveness::new(W);
+        let mut l = Deadlines::new(W);
         assert_eq!(l.watch(&a(), false, t0), t0 + W);
         assert_eq!(
             l.expire(&a(), t0 + W - Duration::from_millis(1)),
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn heartbeats_push_the_deadline() {
         let t0 = Instant::now();
-        let mut l = Liveness::new(W);
+        let mut l = Deadlines::new(W);
         l.watch(&a(), false, t0);
         for i in 1..=5u32 {
             let (_, change) = l
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn unwatched_agents_never_alert() {
         let t0 = Instant::now();
-        let mut l = Liveness::new(W);
+        let mut l = Deadlines::new(W);
         assert_eq!(l.heard(&AgentId::from("new"), t0), None);
         assert_eq!(l.expire(&AgentId::from("new"), t0 + W * 10), None);
         l.watch(&a(), false, t0);
@@ -170,7 +170,7 @@ mod tests {
     fn the_settle_window_holds_the_first_deadline_then_heartbeats_use_the_window() {
         let t0 = Instant::now();
         let settle = Duration::from_secs(60);
-        let mut l = Liveness::new(W);
+        let mut l = Deadlines::new(W);
         l.watch_until(&a(), false, t0 + settle);
         assert_eq!(
             l.expire(&a(), t0 + W),
@@ -178,7 +178,7 @@ mod tests {
             "no alert inside the settle window"
         );
         assert_eq!(l.expire(&a(), t0 + settle), Some(Change::Down("a".into())));
-        let mut l = Liveness::new(W);
+        let mut l = Deadlines::new(W);
         l.watch_until(&a(), false, t0 + settle);
         assert_eq!(
             l.heard(&a(), t0 + Duration::from_secs(5)).map(|(d, _)| d),
@@ -189,7 +189,7 @@ mod tests {
     #[test]
     fn an_agent_down_before_a_restart_stays_down_until_heard() {
         let t0 = Instant::now();
-        let mut l = Liveness::new(W);
+        let mut l = Deadlines::new(W);
         l.watch(&a(), true, t0);
         assert!(l.is_dead(&a()));
         assert_eq!(l.expire(&a(), t0 + W), None, "no second alert");
