@@ -271,33 +271,8 @@ pub enum Downlink {
     },
 }
 
-/// Formats a duration the way Picket writes them: `1s`, `1500ms`, `10s`,
-/// `1m30s`, `4h`.
-pub fn format_duration(d: Duration) -> String {
-    if d.is_zero() {
-        return "0s".to_owned();
-    }
-    if d.subsec_nanos() != 0 {
-        let ms = d.as_millis();
-        if ms > 0 && Duration::from_millis(ms as u64) == d {
-            return format!("{ms}ms");
-        }
-        return format!("{}us", d.as_micros());
-    }
-    let secs = d.as_secs();
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
+/// Durations as Picket writes them (`1500ms`, `1m30s`, `4h`).
+pub use picket_proto::contract::text::format_duration;
 
 #[cfg(test)]
 mod tests {

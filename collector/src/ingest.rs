@@ -64,7 +64,8 @@ impl IngestHandle {
         IngestHandle { tx }
     }
 
-    /// Queues results; waits when ingest is behind (backpressure).
+    /// Queues results (or a heartbeat); waits when ingest is behind
+    /// (backpressure).
     pub async fn submit(&self, submission: Submission) -> bool {
         self.tx.send(submission).await.is_ok()
     }
@@ -115,10 +116,10 @@ async fn run(
         while let Err(e) = store.record_batch(&records, &heartbeats).await {
             if cancel.is_cancelled() {
                 // Not acked: the agents keep these and replay them.
-                error!(results = records.len(), error = %e, "results not stored at shutdown");
+                error!(results = records.len(), heartbeats = heartbeats.len(), error = %e, "results and heartbeats not stored at shutdown");
                 return;
             }
-            warn!(results = records.len(), error = %e, "cannot store results; retrying");
+            warn!(results = records.len(), heartbeats = heartbeats.len(), error = %e, "cannot store results and heartbeats; retrying");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = cancel.cancelled() => {}

@@ -15,7 +15,8 @@
 //! - [`link`]: the `AgentLink` gRPC service and one session task per agent.
 //! - [`agents`]: the registry actor (live sessions, assignment), the
 //!   liveness actor (dead-man's switch), enrollment, the directory.
-//! - [`ingest`]: batched, acknowledged persistence of results.
+//! - [`ingest`]: batched, acknowledged persistence of results and
+//!   heartbeats.
 //! - [`evaluator`]: per-service trackers and recheck rounds.
 //! - [`lifecycle`]: verdicts → states, requests, events.
 //! - [`maintenance`]: windows per equipment with exact-end timers.

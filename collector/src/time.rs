@@ -7,7 +7,7 @@
 //! stored times, closing notes and maintenance ends move exactly as far as
 //! the test moves the timers.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where the collector reads the time; cheap to clone.
 #[derive(Debug, Clone)]
@@ -51,17 +51,8 @@ impl Clock {
     }
 }
 
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::system()
-    }
-}
-
 /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-21T06:09:00.123Z`.
-pub fn rfc3339(ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
-}
+pub use picket_proto::contract::text::rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -147,8 +147,10 @@ async fn approval_gives_checks_and_a_suspended_agent_raises_no_alert() -> anyhow
         "a suspended agent kept its check"
     );
 
-    // A control: an active agent that falls silent later than edge-1 does
-    // is declared dead; by then edge-1's deadline, had it one, has passed.
+    // A control: an active agent that falls silent a second later than
+    // edge-1 does is declared dead; by then edge-1's deadline, had it one,
+    // has passed (and fired first: it is strictly earlier).
+    h.advance(Duration::from_secs(1)).await;
     let mut a2 = h.agent("edge-2", "eu").await?;
     h.approve(a2.id()).await?;
     a2.assignment().await?;

@@ -71,22 +71,30 @@ async fn a_sustained_failure_opens_exactly_one_request() -> anyhow::Result<()> {
     assert!(description.starts_with("HTTP 503"), "{description}");
     assert!(description.contains("edge-1"), "{description}");
 
-    // The outage goes on: more failures, rounds if any, no second request.
+    // The outage goes on: more failures change nothing (no round while
+    // down). Then it recovers; everything logged before the close shows
+    // one outage and one request.
     for _ in 0..3 {
         a.report(SERVICE, &Outcome::status(503)).await?;
-        h.advance(RECHECK_DELAY).await;
-        if a.has_order() {
-            let order = a.order().await?;
-            a.answer(&order, &Outcome::status(503)).await?;
-        }
     }
-    let requests = h.requests().await?;
-    assert_eq!(
-        requests.len(),
-        1,
-        "a second request was opened: {requests:?}"
-    );
     assert_eq!(h.service(SERVICE).await?.open_request, Some(id));
+    a.report(SERVICE, &Outcome::ok()).await?;
+    h.advance(RECHECK_DELAY).await;
+    let order = a.order().await?;
+    a.answer(&order, &Outcome::ok()).await?;
+    let log = h.events_until("request.closed", |b| b["id"] == id).await?;
+    let count = |kind: &str| log.iter().filter(|(t, _)| t == kind).count();
+    assert_eq!(
+        count("request.opened"),
+        1,
+        "a second request was opened: {log:?}"
+    );
+    assert_eq!(
+        count("service.down"),
+        1,
+        "the outage was announced twice: {log:?}"
+    );
+    assert_eq!(h.requests().await?.len(), 1);
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 //! RFC 3339 in UTC with milliseconds, as the collector writes them in webhooks;
 //! empty optional strings become `null`.
 
-use std::time::{Duration, UNIX_EPOCH};
+use picket_proto::contract::text::rfc3339;
 
 use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
@@ -109,9 +109,6 @@ pub fn event(e: &pb::Event) -> Value {
     })
 }
 
-/// The last millisecond RFC 3339 can write (9999-12-31T23:59:59.999Z).
-const LAST_MS: i64 = 253_402_300_799_999;
-
 /// RFC 3339 in UTC with milliseconds (`2026-11-21T06:09:00.123Z`), or `null`.
 /// Times outside 1970..=9999 print as the nearest end of that range.
 fn time(t: Option<&Timestamp>) -> Value {
@@ -120,8 +117,7 @@ fn time(t: Option<&Timestamp>) -> Value {
         .seconds
         .saturating_mul(1000)
         .saturating_add(i64::from(t.nanos) / 1_000_000);
-    let at = UNIX_EPOCH + Duration::from_millis(ms.clamp(0, LAST_MS) as u64);
-    Value::String(humantime::format_rfc3339_millis(at).to_string())
+    Value::String(rfc3339(ms))
 }
 
 fn non_empty(s: &str) -> Value {

@@ -54,10 +54,7 @@ pub async fn run(client: &mut Client, action: Action, json: bool) -> anyhow::Res
 
 /// `--for`: a duration as the collector's config writes them (`1500ms`,
 /// `30m`, `1h30m`).
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("invalid duration {s:?} ({e}); write e.g. 1500ms, 2s, 10m, 4h, 1h30m"))
-}
+use picket_proto::contract::text::parse_duration;
 
 #[cfg(test)]
 mod tests {

@@ -45,10 +45,6 @@ impl Deadlines {
         }
     }
 
-    pub fn window(&self) -> Duration {
-        self.window
-    }
-
     /// Starts watching an agent with a full window from `now`. `dead`
     /// resumes one that was already down (its request is open).
     pub fn watch(&mut self, agent: &AgentId, dead: bool, now: Instant) -> Instant {
@@ -92,6 +88,7 @@ impl Deadlines {
     }
 
     /// Whether the agent is watched and declared dead.
+    #[cfg(test)]
     pub fn is_dead(&self, agent: &AgentId) -> bool {
         self.agents.get(agent).is_some_and(|e| e.dead)
     }
@@ -99,11 +96,6 @@ impl Deadlines {
     /// The watched agents declared dead.
     pub fn dead(&self) -> impl Iterator<Item = &AgentId> {
         self.agents.iter().filter(|(_, e)| e.dead).map(|(id, _)| id)
-    }
-
-    /// The agent's current deadline, if watched.
-    pub fn deadline(&self, agent: &AgentId) -> Option<Instant> {
-        self.agents.get(agent).map(|e| e.deadline)
     }
 }
 

@@ -1,9 +1,10 @@
 //! The liveness actor: the dead-man's switch over the active agents.
 //!
 //! It owns one deadline timer per watched agent and drives the pure
-//! [`Deadlines`] with them. Sessions tell it they heard from their agent
-//! (hello, heartbeats) through [`LivenessHandle::heard`]; the registry
-//! starts and stops the watch as agents are approved or suspended. When a
+//! [`Deadlines`] with them. It hears of an agent through
+//! [`LivenessHandle::heard`]: from its session on each heartbeat, and from
+//! the registry on each accepted hello; the registry also starts and stops
+//! the watch as agents are approved or suspended. When a
 //! deadline passes it opens the agent's `[AGENT DOWN]` request, and when a
 //! dead agent is heard from again it closes it (both through
 //! [`AgentRequests`]); after each it publishes the set of dead agents, on

@@ -40,8 +40,10 @@ pub fn tail(
             let full = batch.len() as i64 == BATCH;
             for e in batch {
                 after = e.seq;
-                if tx.send(Ok(e)).await.is_err() {
-                    return;
+                // A slow client never holds up shutdown.
+                tokio::select! {
+                    sent = tx.send(Ok(e)) => if sent.is_err() { return },
+                    () = cancel.cancelled() => return,
                 }
             }
             if full {

@@ -23,7 +23,6 @@ mod webhooks;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
@@ -106,35 +105,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
     validate(&src, raw)
 }
 
-/// Parses a duration as written in the config and on command lines:
-/// `1500ms`, `2s`, `10m`, `4h`, `1h30m`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("invalid duration {s:?} ({e}); write e.g. 1500ms, 2s, 10m, 4h, 1h30m"))
-}
-
-/// Formats a duration the way the config writes it (`10s`, `1500ms`, `1h30m`).
-pub fn format_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return "0s".to_owned();
-    }
-    if !ms.is_multiple_of(1000) {
-        return format!("{ms}ms");
-    }
-    let mut secs = ms / 1000;
-    let mut out = String::new();
-    for (unit, len) in [("h", 3600), ("m", 60)] {
-        if secs >= len {
-            out.push_str(&format!("{}{unit}", secs / len));
-            secs %= len;
-        }
-    }
-    if secs > 0 || out.is_empty() {
-        out.push_str(&format!("{secs}s"));
-    }
-    out
-}
+/// Durations as the config (and every command line) writes them.
+pub use picket_proto::contract::text::{format_duration, parse_duration};
 
 /// Validates every section in file order, then the services against the
 /// equipment and `[defaults]`.

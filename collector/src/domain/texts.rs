@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use super::{AgentSnapshot, EquipmentId, NewRequest, RequestKind, Vote};
-use crate::config::format_duration;
 use crate::time::rfc3339;
+use picket_proto::contract::text::format_duration;
 
 /// The priority of requests that configure none (`"0"` to `"3"`).
 pub const DEFAULT_PRIORITY: &str = "2";

@@ -37,7 +37,7 @@ pub enum UplinkError {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConvertError {
-    #[error("empty message: msg is not set")]
+    #[error("empty message")]
     EmptyMessage,
     #[error("result seq must be at least 1")]
     ZeroSeq,

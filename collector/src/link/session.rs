@@ -53,7 +53,7 @@ impl Session {
                         None => break "agent closed the stream".to_owned(),
                     };
                     if let Err(reason) = handled {
-                        let _ = self.outbound.send(Err(RefusalKind::Invalid.status(reason.clone()))).await;
+                        let _ = self.outbound.send(Err(RefusalKind::Protocol.status(reason.clone()))).await;
                         break reason;
                     }
                 }

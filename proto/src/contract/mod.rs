@@ -2,7 +2,8 @@
 //! shapes: the protocol version, how refusals travel as gRPC status codes
 //! and which of them end an agent, the agent's reconnect backoff cap, and
 //! the host statistics carried by heartbeats; and how both declare their
-//! string ids ([`string_id!`](crate::string_id), in `ids`).
+//! string ids ([`string_id!`](crate::string_id), in `ids`); and how all
+//! of Picket writes durations and times for people ([`text`]).
 //!
 //! Both crates import these from here, so each fact is written once. This
 //! module names generated types only in the `HostStats` conversions.
@@ -10,6 +11,7 @@
 mod ids;
 mod refusal;
 mod stats;
+pub mod text;
 
 use std::time::Duration;
 

@@ -22,6 +22,10 @@ pub enum RefusalKind {
     /// The Hello itself is unusable (e.g. an empty agent id). Fatal: the
     /// same Hello would be refused again.
     Invalid,
+    /// A message after the Hello is unusable (a second Hello, an empty or
+    /// unknown message). Retried: a new session starts clean, and an agent
+    /// newer than this collector must not be stopped for good by it.
+    Protocol,
     /// The collector cannot serve the agent right now (store error,
     /// shutting down). Retried.
     Unavailable,
@@ -40,12 +44,13 @@ pub enum Disposition {
 
 impl RefusalKind {
     /// Every kind, for tables and tests.
-    pub const ALL: [RefusalKind; 6] = [
+    pub const ALL: [RefusalKind; 7] = [
         RefusalKind::BadToken,
         RefusalKind::BadCredential,
         RefusalKind::Duplicate,
         RefusalKind::Incompatible,
         RefusalKind::Invalid,
+        RefusalKind::Protocol,
         RefusalKind::Unavailable,
     ];
 
@@ -56,6 +61,7 @@ impl RefusalKind {
             RefusalKind::Duplicate => Code::AlreadyExists,
             RefusalKind::Incompatible => Code::FailedPrecondition,
             RefusalKind::Invalid => Code::InvalidArgument,
+            RefusalKind::Protocol => Code::Aborted,
             RefusalKind::Unavailable => Code::Unavailable,
         }
     }
@@ -68,7 +74,7 @@ impl RefusalKind {
             | RefusalKind::Incompatible
             | RefusalKind::Invalid => Disposition::Fatal,
             RefusalKind::Duplicate => Disposition::AlreadyConnected,
-            RefusalKind::Unavailable => Disposition::Transient,
+            RefusalKind::Protocol | RefusalKind::Unavailable => Disposition::Transient,
         }
     }
 
@@ -115,6 +121,7 @@ mod tests {
         );
         check(RefusalKind::Incompatible, (Code::FailedPrecondition, Fatal));
         check(RefusalKind::Invalid, (Code::InvalidArgument, Fatal));
+        check(RefusalKind::Protocol, (Code::Aborted, Transient));
         check(RefusalKind::Unavailable, (Code::Unavailable, Transient));
     }
 

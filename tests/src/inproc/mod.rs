@@ -354,6 +354,19 @@ impl Harness {
         kind: &str,
         pred: impl Fn(&serde_json::Value) -> bool,
     ) -> anyhow::Result<serde_json::Value> {
+        let mut log = self.events_until(kind, pred).await?;
+        Ok(log.pop().map(|(_, body)| body).unwrap_or_default())
+    }
+
+    /// The event log from the start up to and including the first event
+    /// of type `kind` whose body satisfies `pred`, as (type, body): what
+    /// happened before a known later event, to assert that something did
+    /// not.
+    pub async fn events_until(
+        &self,
+        kind: &str,
+        pred: impl Fn(&serde_json::Value) -> bool,
+    ) -> anyhow::Result<Vec<(String, serde_json::Value)>> {
         let request = admin(api::WatchEventsRequest { after_seq: 0 });
         let mut stream = self
             .client
@@ -361,15 +374,15 @@ impl Harness {
             .watch_events(request)
             .await?
             .into_inner();
-        let what = format!("a {kind} event");
-        within(WAIT, &what, async {
+        within(WAIT, &format!("a {kind} event"), async {
+            let mut log = Vec::new();
             while let Some(event) = stream.next().await {
                 let event = event?;
-                if event.r#type == kind {
-                    let body: serde_json::Value = serde_json::from_str(&event.payload_json)?;
-                    if pred(&body) {
-                        return Ok(body);
-                    }
+                let body: serde_json::Value = serde_json::from_str(&event.payload_json)?;
+                let found = event.r#type == kind && pred(&body);
+                log.push((event.r#type, body));
+                if found {
+                    return Ok(log);
                 }
             }
             anyhow::bail!("the event stream ended")

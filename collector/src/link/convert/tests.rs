@@ -113,7 +113,7 @@ fn a_bad_result_is_dropped_alone_and_named() {
 fn an_empty_uplink_message_is_malformed() {
     let err = uplink(pb::AgentMessage { msg: None }).unwrap_err();
     assert_eq!(err, ConvertError::EmptyMessage);
-    assert_eq!(err.to_string(), "empty message: msg is not set");
+    assert_eq!(err.to_string(), "empty message");
 }
 
 #[test]
