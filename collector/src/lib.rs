@@ -203,8 +203,14 @@ pub async fn run_with_clock(
         .await;
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let link =
-        link::AgentLinkService::new(agents.clone(), ingest, clock, cancel.clone(), tasks.clone());
+    let link = link::AgentLinkService::new(
+        agents.clone(),
+        ingest,
+        clock,
+        cancel.clone(),
+        tasks.clone(),
+        metrics.clone(),
+    );
     let api = api::PicketApi {
         store: store.clone(),
         settings: settings.api,

@@ -29,6 +29,9 @@ pub struct Metrics {
     pub agents_down: Counter,
     /// Connected, live agents.
     pub agents_live: Gauge,
+    /// Agent-link messages and results refused or dropped, by `reason`
+    /// (`link::guard::Reason`).
+    pub link_rejected: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -64,6 +67,12 @@ impl Metrics {
             "Connected agents within their heartbeat deadline",
             agents_live.clone(),
         );
+        let link_rejected = Family::<Labels, Counter>::default();
+        registry.register(
+            "link_rejected",
+            "Agent-link messages and results refused or dropped, by reason",
+            link_rejected.clone(),
+        );
         Metrics {
             registry,
             results_ingested,
@@ -71,6 +80,7 @@ impl Metrics {
             requests_opened,
             agents_down,
             agents_live,
+            link_rejected,
         }
     }
 
@@ -88,6 +98,13 @@ impl Metrics {
     pub fn request_opened(&self, kind: &str) {
         self.requests_opened
             .get_or_create(&vec![("kind", kind.to_owned())])
+            .inc();
+    }
+
+    /// Counts something an agent sent that was refused or dropped.
+    pub fn link_rejected(&self, reason: &'static str) {
+        self.link_rejected
+            .get_or_create(&vec![("reason", reason.to_owned())])
             .inc();
     }
 
@@ -117,6 +134,7 @@ mod tests {
         m.local_failure(&shop, &a1);
         m.local_failure(&shop, &a1);
         m.results_ingested.inc_by(3);
+        m.link_rejected("seq_jump");
         let text = m.render();
         assert!(
             text.contains(r#"picket_service_local_failures_total{service="shop",agent="a1"} 2"#),
@@ -124,6 +142,10 @@ mod tests {
         );
         assert!(
             text.contains("picket_collector_ingest_results_total 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"picket_link_rejected_total{reason="seq_jump"} 1"#),
             "{text}"
         );
     }

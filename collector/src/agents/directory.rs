@@ -1,5 +1,6 @@
 //! How live agents are reached: the [`Directory`] the registry publishes
-//! and the [`DownlinkTx`] each session hands out.
+//! (with the configured service ids, which sessions check results
+//! against) and the [`DownlinkTx`] each session hands out.
 //!
 //! Plain data and a channel wrapper, with no store and no actor: the
 //! evaluator reads the directory (through a `watch`) to send recheck
@@ -7,7 +8,7 @@
 //! agent is a back-edge against the forward flow, so `DownlinkTx` offers
 //! only a non-blocking send: nobody ever waits on a session.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::mpsc;
 
@@ -58,6 +59,8 @@ pub struct LinkHandle {
 pub struct Directory {
     pub agents: HashMap<AgentId, LinkHandle>,
     pub by_service: HashMap<ServiceId, Vec<AgentId>>,
+    /// Every configured service, assigned or not (paused, in maintenance).
+    pub services: HashSet<ServiceId>,
 }
 
 impl Directory {
@@ -98,6 +101,7 @@ mod tests {
         let directory = Directory {
             agents: HashMap::from([("a1".into(), link)]),
             by_service: HashMap::from([("shop".into(), vec!["a1".into(), "gone".into()])]),
+            services: HashSet::from(["shop".into()]),
         };
         let ids: Vec<&str> = directory
             .assigned(&"shop".into())

@@ -117,7 +117,11 @@ impl AgentsHandle {
         tasks: &TaskTracker,
     ) -> AgentsHandle {
         let (tx, inbox) = mpsc::channel(1024);
-        let (dir_tx, directory) = watch::channel(Arc::new(Directory::default()));
+        // The configured services are known before the first agent is.
+        let (dir_tx, directory) = watch::channel(Arc::new(Directory {
+            services: settings.services.iter().map(|s| s.id.clone()).collect(),
+            ..Directory::default()
+        }));
         let actor = AgentsActor {
             store,
             settings,
@@ -380,6 +384,12 @@ impl AgentsActor {
                 .map(|s| (s.row.id.clone(), s.link.clone()))
                 .collect(),
             by_service: plan.by_service,
+            services: self
+                .settings
+                .services
+                .iter()
+                .map(|s| s.id.clone())
+                .collect(),
         };
         let live = directory
             .agents

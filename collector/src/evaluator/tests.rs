@@ -53,6 +53,7 @@ fn start() -> Harness {
     let directory = Directory {
         agents: HashMap::from([("a1".into(), link)]),
         by_service: HashMap::from([("shop".into(), vec!["a1".into()])]),
+        services: ["shop".into()].into(),
     };
     let (dir_tx, dir_rx) = watch::channel(Arc::new(directory));
     let (maint_tx, maint_rx) = watch::channel(Arc::new(MaintenanceSet::new()));

@@ -8,6 +8,7 @@
 use std::pin::Pin;
 
 use picket_proto::agent::v1 as pb;
+use picket_proto::contract::limits::{self, FieldError};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
@@ -30,6 +31,10 @@ pub enum UplinkError {
     /// The stream itself failed (reset, cancelled, bad frame).
     #[error("stream error: {}", .0.message())]
     Stream(Status),
+    /// A message was over the size limit (tonic's decoder refused it with
+    /// `OUT_OF_RANGE`, the only code it refuses a size with).
+    #[error("message over the size limit ({})", .0.message())]
+    TooLarge(Status),
     /// A message arrived that cannot be used.
     #[error(transparent)]
     Malformed(#[from] ConvertError),
@@ -39,10 +44,16 @@ pub enum UplinkError {
 pub enum ConvertError {
     #[error("empty message")]
     EmptyMessage,
+    #[error("invalid hello: {0}")]
+    Hello(FieldError),
     #[error("result seq must be at least 1")]
     ZeroSeq,
+    #[error("result seq {0} is over the largest, {max}", max = limits::MAX_SEQ)]
+    SeqTooLarge(u64),
     #[error("result {seq}: check_id is empty")]
     NoCheck { seq: u64 },
+    #[error("result {seq}: check_id is {len} bytes, at most {max}", max = limits::MAX_ID_BYTES)]
+    LongCheck { seq: u64, len: usize },
     #[error("result {seq}: a failure needs an error_kind")]
     NoErrorKind { seq: u64 },
     #[error("result {seq}: unknown error_kind {value}")]
@@ -56,7 +67,7 @@ pub enum ConvertError {
 pub fn uplink(m: pb::AgentMessage) -> Result<Uplink, ConvertError> {
     use pb::agent_message::Msg;
     Ok(match m.msg.ok_or(ConvertError::EmptyMessage)? {
-        Msg::Hello(h) => Uplink::Hello(hello(h)),
+        Msg::Hello(h) => Uplink::Hello(hello(h).map_err(ConvertError::Hello)?),
         Msg::Results(batch) => {
             let mut results = Vec::with_capacity(batch.results.len());
             let mut rejected = Vec::new();
@@ -76,6 +87,9 @@ pub fn uplink(m: pb::AgentMessage) -> Result<Uplink, ConvertError> {
 pub fn uplinks(inbound: Streaming<pb::AgentMessage>) -> UplinkStream {
     Box::pin(inbound.map(|m| match m {
         Ok(m) => uplink(m).map_err(UplinkError::Malformed),
+        Err(status) if status.code() == tonic::Code::OutOfRange => {
+            Err(UplinkError::TooLarge(status))
+        }
         Err(status) => Err(UplinkError::Stream(status)),
     }))
 }
@@ -91,8 +105,31 @@ pub fn downlinks(
     Box::pin(first.chain(rest))
 }
 
-fn hello(h: pb::Hello) -> Hello {
-    Hello {
+/// A Hello within the contract's limits (`picket_proto::contract::limits`).
+fn hello(h: pb::Hello) -> Result<Hello, FieldError> {
+    // 10k labels are refused by their count, before any is looked at.
+    let labels: Vec<(&str, &str)> = h
+        .labels
+        .iter()
+        .take(limits::MAX_LABELS + 1)
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if h.labels.len() > limits::MAX_LABELS {
+        return Err(FieldError {
+            field: "labels",
+            reason: format!("{} labels, at most {}", h.labels.len(), limits::MAX_LABELS),
+        });
+    }
+    limits::check_hello(&limits::HelloFields {
+        agent_id: &h.agent_id,
+        credential: &h.credential,
+        enrollment_token: &h.enrollment_token,
+        name: &h.name,
+        region: &h.region,
+        version: &h.version,
+        labels: &labels,
+    })?;
+    Ok(Hello {
         protocol_version: h.protocol_version,
         agent_id: h.agent_id.into(),
         credential: h.credential,
@@ -101,7 +138,19 @@ fn hello(h: pb::Hello) -> Hello {
         region: h.region,
         labels: h.labels.into_iter().collect(),
         version: h.version,
+    })
+}
+
+/// `detail` cut to the contract's limit, on a character boundary.
+fn detail(mut detail: String) -> String {
+    if detail.len() > limits::MAX_ERROR_DETAIL_BYTES {
+        let mut end = limits::MAX_ERROR_DETAIL_BYTES;
+        while !detail.is_char_boundary(end) {
+            end -= 1;
+        }
+        detail.truncate(end);
     }
+    detail
 }
 
 fn welcome(w: &Welcome) -> pb::CollectorMessage {
@@ -137,8 +186,15 @@ impl TryFrom<pb::ProbeResult> for ProbeResult {
         if seq == 0 {
             return Err(ConvertError::ZeroSeq);
         }
+        if seq > limits::MAX_SEQ {
+            return Err(ConvertError::SeqTooLarge(seq));
+        }
         if r.check_id.is_empty() {
             return Err(ConvertError::NoCheck { seq });
+        }
+        if r.check_id.len() > limits::MAX_ID_BYTES {
+            let len = r.check_id.len();
+            return Err(ConvertError::LongCheck { seq, len });
         }
         let status_code = match r.status_code {
             0 => None,
@@ -163,7 +219,7 @@ impl TryFrom<pb::ProbeResult> for ProbeResult {
             if r.error_detail.is_empty() {
                 error_kind.map_or_else(String::new, |k| k.as_str().to_owned())
             } else {
-                r.error_detail
+                detail(r.error_detail)
             }
         });
         Ok(ProbeResult {

@@ -10,9 +10,17 @@
 //! `FAILED_PRECONDITION`, unusable hello → `INVALID_ARGUMENT`, collector
 //! trouble → `UNAVAILABLE`. [`convert`] wraps both halves of the stream, so
 //! the session sees domain messages only; [`server`] wraps the service
-//! for tonic.
+//! for tonic, with the contract's message size limit.
+//!
+//! Hostile input: a stream that does not open with a usable Hello within
+//! [`HELLO_TIMEOUT`] is refused (`INVALID_ARGUMENT`, or `DEADLINE_EXCEEDED`
+//! for silence); a message over `MAX_LINK_MESSAGE_BYTES` ends the stream
+//! with `INVALID_ARGUMENT` (the agent would send it again); what a session
+//! takes after the Hello is [`guard`]'s policy. Each refusal is counted in
+//! `picket_link_rejected_total{reason}` and logged once per stream.
 
 pub mod convert;
+pub mod guard;
 mod session;
 
 use std::time::Duration;
@@ -21,7 +29,10 @@ use picket_proto::agent::v1::{
     self as pb,
     agent_link_server::{AgentLink, AgentLinkServer},
 };
+use std::sync::Arc;
+
 use picket_proto::contract::RefusalKind;
+use picket_proto::contract::limits::MAX_LINK_MESSAGE_BYTES;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -29,16 +40,18 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info_span, warn};
 
-use self::convert::{DownStream, UplinkError};
+use self::convert::{ConvertError, DownStream, UplinkError};
+use self::guard::{Guard, Reason};
 use crate::agents::{AgentsHandle, DownlinkTx, Refusal};
 use crate::domain::Uplink;
 use crate::ingest::IngestHandle;
+use crate::metrics::Metrics;
 use crate::time::Clock;
 
 /// Downlink messages queued per agent before the session is dropped.
 const DOWNLINK_CAPACITY: usize = 1024;
 /// How long a new stream may take to say hello.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The gRPC service; one per collector.
 #[derive(Clone)]
@@ -49,6 +62,7 @@ pub struct AgentLinkService {
     clock: Clock,
     cancel: CancellationToken,
     tasks: TaskTracker,
+    metrics: Arc<Metrics>,
 }
 
 impl AgentLinkService {
@@ -58,6 +72,7 @@ impl AgentLinkService {
         clock: Clock,
         cancel: CancellationToken,
         tasks: TaskTracker,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             agents,
@@ -65,13 +80,25 @@ impl AgentLinkService {
             clock,
             cancel,
             tasks,
+            metrics,
+        }
+    }
+
+    /// Counts and logs a stream refused before its session started.
+    fn refuse(&self, reason: Reason, why: String, peer: Option<std::net::SocketAddr>) -> Status {
+        self.metrics.link_rejected(reason.as_str());
+        warn!(reason = reason.as_str(), peer = ?peer, %why, "agent stream refused before hello");
+        match reason {
+            Reason::HelloTimeout => Status::deadline_exceeded(why),
+            _ => RefusalKind::Invalid.status(why),
         }
     }
 }
 
-/// The link as a tonic service, ready for `Server::add_service`.
+/// The link as a tonic service, ready for `Server::add_service`; it
+/// decodes messages of up to `MAX_LINK_MESSAGE_BYTES` (4 MiB).
 pub fn server(link: AgentLinkService) -> AgentLinkServer<AgentLinkService> {
-    AgentLinkServer::new(link)
+    AgentLinkServer::new(link).max_decoding_message_size(MAX_LINK_MESSAGE_BYTES)
 }
 
 /// The status a refusal travels as, through the contract's table.
@@ -97,13 +124,23 @@ impl AgentLink for AgentLinkService {
     ) -> Result<Response<DownStream>, Status> {
         let peer = request.remote_addr();
         let mut inbound = convert::uplinks(request.into_inner());
-        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.next())
-            .await
-            .map_err(|_| Status::deadline_exceeded("no hello within 10s"))?;
+        let Ok(first) = tokio::time::timeout(HELLO_TIMEOUT, inbound.next()).await else {
+            let why = format!("no hello within {}s", HELLO_TIMEOUT.as_secs());
+            return Err(self.refuse(Reason::HelloTimeout, why, peer));
+        };
         let hello = match first {
             Some(Ok(Uplink::Hello(hello))) => hello,
             Some(Err(UplinkError::Stream(status))) => return Err(status),
-            _ => return Err(RefusalKind::Invalid.status("the first message must be a hello")),
+            Some(Err(e @ UplinkError::TooLarge(_))) => {
+                return Err(self.refuse(Reason::TooLarge, e.to_string(), peer));
+            }
+            Some(Err(UplinkError::Malformed(e @ ConvertError::Hello(_)))) => {
+                return Err(self.refuse(Reason::BadHello, e.to_string(), peer));
+            }
+            _ => {
+                let why = "the first message must be a hello".to_owned();
+                return Err(self.refuse(Reason::NoHello, why, peer));
+            }
         };
         let agent_id = hello.agent_id.clone();
         let (down_tx, down_rx) = DownlinkTx::channel(DOWNLINK_CAPACITY);
@@ -135,6 +172,9 @@ impl AgentLink for AgentLinkService {
             agents: self.agents.clone(),
             ingest: self.ingest.clone(),
             clock: self.clock.clone(),
+            guard: Guard::new(welcome.last_committed_seq, tokio::time::Instant::now()),
+            directory: self.agents.directory(),
+            metrics: self.metrics.clone(),
         };
         self.tasks
             .spawn(session.run(session_cancel).instrument(span));

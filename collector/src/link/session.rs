@@ -8,19 +8,28 @@
 //! already converted at the edge (`convert::uplinks`, `convert::downlinks`):
 //! the session sees domain messages only. When the stream ends, the
 //! registry is told so it reassigns the agent's checks.
+//!
+//! What the agent may send is judged by a [`Guard`] (results for checks it
+//! does not run, sequence numbers); a message that cannot be used ends the
+//! session with `INVALID_ARGUMENT`. Either way the reason is counted in
+//! `picket_link_rejected_total` and logged once per session.
+
+use std::sync::Arc;
 
 use picket_proto::contract::RefusalKind;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tracing::{debug, warn};
 
-use super::convert::{UplinkError, UplinkStream};
-use crate::agents::{AgentsHandle, DownlinkTx};
-use crate::domain::{AgentId, Downlink, Uplink};
+use super::convert::{ConvertError, UplinkError, UplinkStream};
+use super::guard::{Guard, Judged, Reason};
+use crate::agents::{AgentsHandle, Directory, DownlinkTx};
+use crate::domain::{AgentId, Downlink, ProbeResult, Uplink};
 use crate::ingest::{IngestHandle, Submission};
+use crate::metrics::Metrics;
 use crate::store::HeartbeatRecord;
 use crate::time::Clock;
 
@@ -39,6 +48,31 @@ pub(super) struct Session {
     pub ingest: IngestHandle,
     /// Stamps heartbeats with the collector's time.
     pub clock: Clock,
+    /// What this agent may send; fed the assignments forwarded.
+    pub guard: Guard,
+    /// The configured services, to tell an unknown check from one not
+    /// assigned.
+    pub directory: watch::Receiver<Arc<Directory>>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// How a session refused on the agent's account travels: the same data
+/// would be refused again after a reconnect (an oversized message, a seq
+/// out of reach), so `INVALID_ARGUMENT` stops the agent for good; anything
+/// else unusable (a second Hello, an empty message) is `ABORTED`, retried.
+fn refusal(reason: Reason) -> RefusalKind {
+    match reason {
+        Reason::TooLarge | Reason::SeqJump => RefusalKind::Invalid,
+        _ => RefusalKind::Protocol,
+    }
+}
+
+/// Why the session stops reading its agent.
+enum Stop {
+    /// The agent sent something unusable: `INVALID_ARGUMENT` with the text.
+    Refused(Reason, String),
+    /// Ingest is gone.
+    ShuttingDown,
 }
 
 impl Session {
@@ -48,17 +82,35 @@ impl Session {
                 msg = self.inbound.next() => {
                     let handled = match msg {
                         Some(Ok(msg)) => self.uplink(msg).await,
-                        Some(Err(UplinkError::Malformed(e))) => Err(e.to_string()),
+                        Some(Err(UplinkError::Malformed(e))) => {
+                            let reason = match e {
+                                ConvertError::Hello(_) => Reason::SecondHello,
+                                _ => Reason::Malformed,
+                            };
+                            Err(Stop::Refused(reason, e.to_string()))
+                        }
+                        Some(Err(e @ UplinkError::TooLarge(_))) => {
+                            Err(Stop::Refused(Reason::TooLarge, e.to_string()))
+                        }
                         Some(Err(e @ UplinkError::Stream(_))) => break e.to_string(),
                         None => break "agent closed the stream".to_owned(),
                     };
-                    if let Err(reason) = handled {
-                        let _ = self.outbound.send(Err(RefusalKind::Protocol.status(reason.clone()))).await;
-                        break reason;
+                    match handled {
+                        Ok(()) => {}
+                        Err(Stop::ShuttingDown) => break "collector is shutting down".to_owned(),
+                        Err(Stop::Refused(reason, why)) => {
+                            self.metrics.link_rejected(reason.as_str());
+                            warn!(reason = reason.as_str(), %why, "agent stream refused");
+                            let _ = self.outbound.send(Err(refusal(reason).status(why.clone()))).await;
+                            break why;
+                        }
                     }
                 }
                 down = self.downlink.recv() => {
                     let Some(down) = down else { break "downlink closed".to_owned() };
+                    if let Downlink::Assignment(checks) = &down {
+                        self.guard.assigned(checks.iter().map(|c| c.id.clone()), Instant::now());
+                    }
                     if self.outbound.send(Ok(down)).await.is_err() {
                         break "agent went away".to_owned();
                     }
@@ -73,47 +125,87 @@ impl Session {
         self.agents.gone(self.agent.clone(), self.session).await;
     }
 
-    async fn uplink(&mut self, msg: Uplink) -> Result<(), String> {
+    async fn uplink(&mut self, msg: Uplink) -> Result<(), Stop> {
         match msg {
             Uplink::Results { results, rejected } => {
                 let received = Instant::now();
                 // One bad result is dropped, not the whole batch.
                 for error in rejected {
-                    warn!(%error, "invalid result from agent");
+                    self.dropped(Reason::InvalidResult, &error);
                 }
+                let results = self.judge(results, received)?;
                 if !results.is_empty() {
-                    let submission = Submission {
-                        agent: self.agent.clone(),
-                        results,
-                        heartbeat: None,
-                        received,
-                        ack: self.ack.clone(),
-                    };
-                    if !self.ingest.submit(submission).await {
-                        return Err("collector is shutting down".into());
-                    }
+                    self.submit(results, None, received).await?;
                 }
             }
             Uplink::Heartbeat(stats) => {
                 // Liveness uses the collector's clock, not the agent's.
                 self.agents.heard(self.agent.clone()).await;
-                let submission = Submission {
+                let heartbeat = HeartbeatRecord {
                     agent: self.agent.clone(),
-                    results: Vec::new(),
-                    heartbeat: Some(HeartbeatRecord {
-                        agent: self.agent.clone(),
-                        time_ms: self.clock.now_ms(),
-                        stats,
-                    }),
-                    received: Instant::now(),
-                    ack: self.ack.clone(),
+                    time_ms: self.clock.now_ms(),
+                    stats,
                 };
-                if !self.ingest.submit(submission).await {
-                    return Err("collector is shutting down".into());
-                }
+                self.submit(Vec::new(), Some(heartbeat), Instant::now())
+                    .await?;
             }
-            Uplink::Hello(_) => return Err("hello sent twice".into()),
+            Uplink::Hello(_) => {
+                return Err(Stop::Refused(
+                    Reason::SecondHello,
+                    "hello sent twice".into(),
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// The results the guard accepts; a refusal stops the whole batch.
+    fn judge(&mut self, results: Vec<ProbeResult>, now: Instant) -> Result<Vec<ProbeResult>, Stop> {
+        let directory = self.directory.borrow().clone();
+        let known = |s: &_| directory.services.contains(s);
+        let mut accepted = Vec::with_capacity(results.len());
+        for r in results {
+            match self.guard.judge(&r, known, now) {
+                Judged::Accept => accepted.push(r),
+                Judged::Drop(reason) => {
+                    let detail = format!("result {} for check {}", r.seq, r.service);
+                    self.dropped(reason, &detail);
+                }
+                Judged::Refuse(why) => return Err(Stop::Refused(Reason::SeqJump, why)),
+            }
+        }
+        Ok(accepted)
+    }
+
+    async fn submit(
+        &mut self,
+        results: Vec<ProbeResult>,
+        heartbeat: Option<HeartbeatRecord>,
+        received: Instant,
+    ) -> Result<(), Stop> {
+        let submission = Submission {
+            agent: self.agent.clone(),
+            results,
+            heartbeat,
+            received,
+            ack: self.ack.clone(),
+        };
+        if self.ingest.submit(submission).await {
+            Ok(())
+        } else {
+            Err(Stop::ShuttingDown)
+        }
+    }
+
+    /// Counts a dropped result; logs the first of each reason.
+    fn dropped(&mut self, reason: Reason, detail: &str) {
+        self.metrics.link_rejected(reason.as_str());
+        if self.guard.first(reason) {
+            warn!(
+                reason = reason.as_str(),
+                detail,
+                "dropped a result from the agent (further ones in this session are only counted)"
+            );
+        }
     }
 }

@@ -1,14 +1,16 @@
 //! What the agent and the collector must agree on beyond the message
 //! shapes: the protocol version, how refusals travel as gRPC status codes
 //! and which of them end an agent, the agent's reconnect backoff cap, and
-//! the host statistics carried by heartbeats; and how both declare their
-//! string ids ([`string_id!`](crate::string_id), in `ids`); and how all
-//! of Picket writes durations and times for people ([`text`]).
+//! the host statistics carried by heartbeats; the sizes both accept
+//! ([`limits`]: message size, Hello fields, sequence numbers); how both
+//! declare their string ids ([`string_id!`](crate::string_id), in `ids`);
+//! and how all of Picket writes durations and times for people ([`text`]).
 //!
 //! Both crates import these from here, so each fact is written once. This
 //! module names generated types only in the `HostStats` conversions.
 
 mod ids;
+pub mod limits;
 mod refusal;
 mod stats;
 pub mod text;
