@@ -24,6 +24,25 @@ pub struct BadField {
     pub reason: String,
 }
 
+/// The largest request message the API decodes: every request is a few
+/// ids, numbers and a reason.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// The longest id (service, agent, equipment) a request may name; a longer
+/// one cannot exist, and echoing it in a not-found message would be large.
+pub const MAX_ID_BYTES: usize = picket_proto::contract::limits::MAX_ID_BYTES;
+
+/// An id field of a request, checked for length.
+pub fn id(field: &'static str, value: String) -> Result<String, BadField> {
+    if value.len() > MAX_ID_BYTES {
+        return Err(BadField {
+            field,
+            reason: format!("{} bytes, at most {MAX_ID_BYTES}", value.len()),
+        });
+    }
+    Ok(value)
+}
+
 /// The longest maintenance window a client may ask for: 100 years, beyond
 /// any real window, and short enough that its end is a valid time (a
 /// larger value would overflow the end's milliseconds).
@@ -56,7 +75,7 @@ impl TryFrom<pb::StartMaintenanceRequest> for StartMaintenance {
             ms => Some(Duration::from_millis(ms)),
         };
         Ok(StartMaintenance {
-            equipment: r.equipment.into(),
+            equipment: id("equipment", r.equipment)?.into(),
             duration,
             reason: r.reason,
         })

@@ -46,9 +46,10 @@ pub struct PicketApi {
     pub tasks: TaskTracker,
 }
 
-/// The API as a tonic service, ready for `Server::add_service`.
+/// The API as a tonic service, ready for `Server::add_service`; requests
+/// over `MAX_REQUEST_BYTES` (64 KiB) are refused with `OUT_OF_RANGE`.
 pub fn server(api: PicketApi) -> PicketServer<PicketApi> {
-    PicketServer::new(api)
+    PicketServer::new(api).max_decoding_message_size(convert::MAX_REQUEST_BYTES)
 }
 
 #[tonic::async_trait]
@@ -64,7 +65,8 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::GetServiceRequest>,
     ) -> Result<Response<pb::Service>, Status> {
-        let service = self.service(&request.into_inner().id.into()).await?;
+        let id = convert::id("id", request.into_inner().id)?;
+        let service = self.service(&id.into()).await?;
         Ok(Response::new(convert::service(service)))
     }
 
@@ -99,7 +101,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::AgentRef>,
     ) -> Result<Response<pb::Agent>, Status> {
-        let id = self.authorize(request)?.id.into();
+        let id = convert::id("id", self.authorize(request)?.id)?.into();
         let agent = self.set_agent_state(id, AgentState::Active).await?;
         Ok(Response::new(convert::agent(agent)))
     }
@@ -108,7 +110,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::AgentRef>,
     ) -> Result<Response<pb::Agent>, Status> {
-        let id = self.authorize(request)?.id.into();
+        let id = convert::id("id", self.authorize(request)?.id)?.into();
         let agent = self.set_agent_state(id, AgentState::Suspended).await?;
         Ok(Response::new(convert::agent(agent)))
     }
@@ -129,7 +131,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::EndMaintenanceRequest>,
     ) -> Result<Response<pb::Maintenance>, Status> {
-        let equipment = self.authorize(request)?.equipment.into();
+        let equipment = convert::id("equipment", self.authorize(request)?.equipment)?.into();
         let window = self.maintenance.end(equipment).await?;
         Ok(Response::new(convert::maintenance(window)))
     }
@@ -138,7 +140,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::CheckNowRequest>,
     ) -> Result<Response<pb::CheckNowResponse>, Status> {
-        let service = self.authorize(request)?.service.into();
+        let service = convert::id("service", self.authorize(request)?.service)?.into();
         let results = self.evaluator.check_now(service).await?;
         Ok(Response::new(convert::probes(results)))
     }

@@ -338,3 +338,19 @@ fn windows_probes_and_events_convert() {
         }
     );
 }
+
+#[test]
+fn ids_longer_than_any_id_are_bad_fields() {
+    assert_eq!(id("id", "shop".into()), Ok("shop".to_owned()));
+    assert_eq!(id("id", "s".repeat(128)).map(|s| s.len()), Ok(128));
+    let err = id("service", "s".repeat(10_000)).unwrap_err();
+    assert_eq!(err.to_string(), "service: 10000 bytes, at most 128");
+    let long = pb::StartMaintenanceRequest {
+        equipment: "e".repeat(129),
+        ..start(0)
+    };
+    assert_eq!(
+        StartMaintenance::try_from(long).map_err(|e| e.field),
+        Err("equipment")
+    );
+}

@@ -197,3 +197,63 @@ fn welcome_carries_the_session_facts() {
         }
     );
 }
+
+#[test]
+fn a_hello_outside_the_limits_is_refused_naming_the_field() {
+    use pb::agent_message::Msg;
+    fn check(h: pb::Hello, expected: &str) {
+        let err = up(Msg::Hello(h)).expect_err("accepted");
+        assert_eq!(err.to_string(), expected);
+    }
+    let good = pb::Hello {
+        protocol_version: 1,
+        agent_id: "a1".into(),
+        name: "edge".into(),
+        ..Default::default()
+    };
+    check(
+        pb::Hello {
+            name: "n".repeat(10 << 20),
+            ..good.clone()
+        },
+        "invalid hello: name: 10485760 bytes, at most 256",
+    );
+    check(
+        pb::Hello {
+            labels: (0..10_000).map(|i| (format!("k{i}"), "v".into())).collect(),
+            ..good.clone()
+        },
+        "invalid hello: labels: 10000 labels, at most 64",
+    );
+    check(
+        pb::Hello {
+            agent_id: "a/../b".into(),
+            ..good.clone()
+        },
+        "invalid hello: agent_id: character '/' is not a letter, digit, '.', '_', '-' or ':'",
+    );
+    assert!(up(Msg::Hello(good)).is_ok());
+}
+
+#[test]
+fn results_past_the_limits_are_refused_or_cut() {
+    let mut long_check = result(6, true, pb::ErrorKind::Unspecified, 200);
+    long_check.check_id = "c".repeat(129);
+    assert_eq!(
+        ProbeResult::try_from(long_check),
+        Err(ConvertError::LongCheck { seq: 6, len: 129 })
+    );
+    let huge = result(u64::MAX, true, pb::ErrorKind::Unspecified, 200);
+    let err = ProbeResult::try_from(huge).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "result seq 18446744073709551615 is over the largest, 9223372036854775807"
+    );
+    // A long detail is kept up to the limit, cut on a character boundary.
+    let mut long_detail = result(7, false, pb::ErrorKind::Tls, 0);
+    long_detail.error_detail = format!("x{}", "é".repeat(1000));
+    let kept = ProbeResult::try_from(long_detail).expect("a long detail is cut, not refused");
+    let detail = kept.outcome.error.expect("a failure has a detail");
+    assert_eq!(detail.len(), 1023);
+    assert!(detail.starts_with("xé"));
+}
