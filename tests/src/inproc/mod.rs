@@ -19,6 +19,8 @@
 //! sockets, so a [`Harness::restart`] serves on the same ports and there is
 //! no port race.
 
+pub mod hostile;
+mod outcome;
 mod realtime;
 mod scripted;
 

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use picket_proto::agent::v1 as pb;
 use picket_proto::agent::v1::agent_link_client::AgentLinkClient;
@@ -21,49 +21,10 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 
+pub use super::outcome::Outcome;
+use super::outcome::now_ms;
 use super::realtime::within;
 use crate::ENROLLMENT_TOKEN;
-
-/// What one probe found, as the test decides it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
-    pub ok: bool,
-    pub status_code: u32,
-    kind: pb::ErrorKind,
-    detail: String,
-}
-
-impl Outcome {
-    /// HTTP 200.
-    pub fn ok() -> Outcome {
-        Outcome {
-            ok: true,
-            status_code: 200,
-            kind: pb::ErrorKind::Unspecified,
-            detail: String::new(),
-        }
-    }
-
-    /// A response with an unexpected status, e.g. `HTTP 503`.
-    pub fn status(code: u32) -> Outcome {
-        Outcome {
-            ok: false,
-            status_code: code,
-            kind: pb::ErrorKind::HttpStatus,
-            detail: format!("HTTP {code}"),
-        }
-    }
-
-    /// `connect: connection refused`.
-    pub fn refused() -> Outcome {
-        Outcome {
-            ok: false,
-            status_code: 0,
-            kind: pb::ErrorKind::Connect,
-            detail: "connect: connection refused".into(),
-        }
-    }
-}
 
 /// A recheck order received from the collector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,8 +39,8 @@ enum Down {
     Assignment(Vec<String>),
     Recheck(Order),
     Ack(u64),
-    /// The stream ended, with the collector's status message if any.
-    Closed(String),
+    /// The stream ended, with the collector's status if any.
+    Closed(Refused),
 }
 
 /// Who the agent is; kept to reconnect with the issued credential.
@@ -101,7 +62,9 @@ pub struct ScriptedAgent {
     down: mpsc::UnboundedReceiver<Down>,
     /// Messages read but not yet taken by a wait.
     unread: VecDeque<Down>,
-    next_seq: u64,
+    pub(super) next_seq: u64,
+    /// The welcome's `last_committed_seq`.
+    pub last_committed: u64,
     /// The state the collector gave in its welcome (`new`, `active`, ...).
     pub state: String,
 }
@@ -113,6 +76,16 @@ pub struct Refused {
     pub message: String,
 }
 
+impl Refused {
+    /// An end without a status from the collector.
+    fn other(message: String) -> Refused {
+        Refused {
+            code: tonic::Code::Unknown,
+            message,
+        }
+    }
+}
+
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}: {}", self.code, self.message)
@@ -121,12 +94,6 @@ impl std::fmt::Display for Refused {
 
 /// How long a scripted agent waits (in real time) for a downlink message.
 const WAIT: Duration = Duration::from_secs(20);
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
 
 impl ScriptedAgent {
     /// Enrolls a new agent with the test enrollment token.
@@ -206,16 +173,19 @@ impl ScriptedAgent {
                             round_id: r.round_id,
                         }),
                         Some(pb::collector_message::Msg::Ack(a)) => Down::Ack(a.seq),
-                        other => Down::Closed(format!("unexpected message {other:?}")),
+                        other => Down::Closed(Refused::other(format!("unexpected {other:?}"))),
                     },
-                    Err(status) => Down::Closed(status.message().into()),
+                    Err(status) => Down::Closed(Refused {
+                        code: status.code(),
+                        message: status.message().into(),
+                    }),
                 };
                 let closed = matches!(down, Down::Closed(_));
                 if tx.send(down).is_err() || closed {
                     return;
                 }
             }
-            let _ = tx.send(Down::Closed("stream ended".into()));
+            let _ = tx.send(Down::Closed(Refused::other("stream ended".into())));
         });
         Ok(Ok(ScriptedAgent {
             identity,
@@ -223,6 +193,7 @@ impl ScriptedAgent {
             down,
             unread: VecDeque::new(),
             next_seq: welcome.last_committed_seq + 1,
+            last_committed: welcome.last_committed_seq,
             state: welcome.state,
         }))
     }
@@ -258,8 +229,8 @@ impl ScriptedAgent {
                 if let Some(t) = pick(&d) {
                     return Ok(t);
                 }
-                if let Down::Closed(reason) = &d {
-                    anyhow::bail!("the collector closed the stream: {reason}");
+                if let Down::Closed(refused) = &d {
+                    anyhow::bail!("the collector closed the stream: {refused}");
                 }
                 unread.push_back(d);
             }
@@ -294,10 +265,10 @@ impl ScriptedAgent {
         .await
     }
 
-    /// Waits until the collector ends the stream; returns its reason.
-    pub async fn closed(&mut self) -> anyhow::Result<String> {
+    /// Waits until the collector ends the stream; returns its status.
+    pub async fn closed(&mut self) -> anyhow::Result<Refused> {
         self.take("the end of the stream", |d| match d {
-            Down::Closed(reason) => Some(reason.clone()),
+            Down::Closed(refused) => Some(refused.clone()),
             _ => None,
         })
         .await
@@ -311,7 +282,7 @@ impl ScriptedAgent {
         self.unread.iter().any(|d| matches!(d, Down::Recheck(_)))
     }
 
-    async fn send(
+    pub(super) async fn send(
         &mut self,
         service: &str,
         round_id: u64,
@@ -319,27 +290,19 @@ impl ScriptedAgent {
     ) -> anyhow::Result<u64> {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let result = pb::ProbeResult {
-            seq,
-            check_id: service.into(),
-            round_id,
-            started_at_ms: now_ms(),
-            duration_us: 1500,
-            ok: outcome.ok,
-            status_code: outcome.status_code,
-            error_kind: outcome.kind as i32,
-            error_detail: outcome.detail.clone(),
-            ..Default::default()
-        };
+        self.push(vec![outcome.result(seq, service, round_id)])
+            .await?;
+        Ok(seq)
+    }
+
+    /// Sends one batch of results as they are.
+    pub(super) async fn push(&mut self, results: Vec<pb::ProbeResult>) -> anyhow::Result<()> {
         self.up
             .send(pb::AgentMessage {
-                msg: Some(pb::agent_message::Msg::Results(pb::ResultBatch {
-                    results: vec![result],
-                })),
+                msg: Some(pb::agent_message::Msg::Results(pb::ResultBatch { results })),
             })
             .await
-            .map_err(|_| anyhow::anyhow!("the stream of agent {} is closed", self.identity.name))?;
-        Ok(seq)
+            .map_err(|_| anyhow::anyhow!("the stream of agent {} is closed", self.identity.name))
     }
 
     /// Sends the result of a scheduled probe; waits for its ack, so the
