@@ -200,11 +200,15 @@ async fn a_cloned_state_dir_is_refused_while_the_original_is_connected() -> anyh
     // credential there (it does so after the welcome, which may come after
     // the collector already lists it as live).
     let state = original.state_dir().join("agent.json");
-    wait_until(DEADLINE, "the original's credential in agent.json", async || {
-        let text = std::fs::read_to_string(&state).unwrap_or_default();
-        let json: Value = serde_json::from_str(&text).unwrap_or_default();
-        json["credential"].as_str().is_some_and(|c| !c.is_empty())
-    })
+    wait_until(
+        DEADLINE,
+        "the original's credential in agent.json",
+        async || {
+            let text = std::fs::read_to_string(&state).unwrap_or_default();
+            let json: Value = serde_json::from_str(&text).unwrap_or_default();
+            json["credential"].as_str().is_some_and(|c| !c.is_empty())
+        },
+    )
     .await?;
 
     let mut clone = Agent::start_with(

@@ -11,7 +11,7 @@
 //!
 //! What the agent may send is judged by a [`Guard`] (results for checks it
 //! does not run, sequence numbers); a message that cannot be used ends the
-//! session with `INVALID_ARGUMENT`. Either way the reason is counted in
+//! session ([`refusal`] says with which code). Either way the reason is counted in
 //! `picket_link_rejected_total` and logged once per session.
 
 use std::sync::Arc;
