@@ -13,7 +13,7 @@ use pb::agent_link_client::AgentLinkClient;
 use pb::agent_message::Msg as Up;
 use pb::collector_message::Msg as Down;
 use picket_proto::agent::v1 as pb;
-use picket_proto::contract::PROTOCOL_VERSION;
+use picket_proto::contract::{PROTOCOL_VERSION, limits};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
@@ -94,7 +94,10 @@ fn result(item: &Sequenced) -> pb::ProbeResult {
     let us =
         |d: Option<Duration>| d.map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     let (kind, detail) = match &r.failure {
-        Some(f) => (error_kind(f.kind), f.detail.clone()),
+        Some(f) => (
+            error_kind(f.kind),
+            limits::cut_error_detail(f.detail.clone()),
+        ),
         None => (pb::ErrorKind::Unspecified, String::new()),
     };
     pb::ProbeResult {

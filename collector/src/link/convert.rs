@@ -142,17 +142,6 @@ fn hello(h: pb::Hello) -> Result<Hello, FieldError> {
 }
 
 /// `detail` cut to the contract's limit, on a character boundary.
-fn detail(mut detail: String) -> String {
-    if detail.len() > limits::MAX_ERROR_DETAIL_BYTES {
-        let mut end = limits::MAX_ERROR_DETAIL_BYTES;
-        while !detail.is_char_boundary(end) {
-            end -= 1;
-        }
-        detail.truncate(end);
-    }
-    detail
-}
-
 fn welcome(w: &Welcome) -> pb::CollectorMessage {
     pb::CollectorMessage {
         msg: Some(pb::collector_message::Msg::Welcome(pb::Welcome {
@@ -219,7 +208,7 @@ impl TryFrom<pb::ProbeResult> for ProbeResult {
             if r.error_detail.is_empty() {
                 error_kind.map_or_else(String::new, |k| k.as_str().to_owned())
             } else {
-                detail(r.error_detail)
+                limits::cut_error_detail(r.error_detail)
             }
         });
         Ok(ProbeResult {

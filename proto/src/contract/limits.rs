@@ -83,6 +83,19 @@ fn at_most(field: &'static str, value: &str, max: usize) -> Result<(), FieldErro
     Ok(())
 }
 
+/// Cuts an error detail to [`MAX_ERROR_DETAIL_BYTES`] on a character
+/// boundary: the agent before sending, the collector on receipt.
+pub fn cut_error_detail(mut detail: String) -> String {
+    if detail.len() > MAX_ERROR_DETAIL_BYTES {
+        let mut end = MAX_ERROR_DETAIL_BYTES;
+        while !detail.is_char_boundary(end) {
+            end -= 1;
+        }
+        detail.truncate(end);
+    }
+    detail
+}
+
 /// Whether `c` may appear in an agent id: ASCII letters, digits, `.`, `_`,
 /// `-` and `:`, so that an id is safe in a log line, a URL and a label.
 pub fn id_char(c: char) -> bool {

@@ -97,6 +97,33 @@ fn results_carry_kind_and_detail() {
 }
 
 #[test]
+fn long_error_details_are_cut_to_the_contract_limit() {
+    let long = "é".repeat(3000);
+    let report = ProbeReport {
+        check_id: "shop".into(),
+        round_id: 0,
+        started_at: SystemTime::UNIX_EPOCH,
+        duration: Duration::ZERO,
+        status_code: 0,
+        failure: Some(ProbeFailure::new(ErrorKind::Protocol, long.as_str())),
+        phases: Default::default(),
+        cert_not_after: None,
+    };
+    let msg = uplink(Uplink::Results(vec![Sequenced { seq: 1, report }]));
+    let Some(Up::Results(batch)) = msg.msg else {
+        panic!("not a result batch")
+    };
+    let detail = &batch.results[0].error_detail;
+    let max = picket_proto::contract::limits::MAX_ERROR_DETAIL_BYTES;
+    assert!(
+        detail.len() <= max && detail.len() > max - 4,
+        "{}",
+        detail.len()
+    );
+    assert!(long.starts_with(detail.as_str()));
+}
+
+#[test]
 fn welcome_defaults_heartbeat() {
     let msg = pb::CollectorMessage {
         msg: Some(Down::Welcome(pb::Welcome {
