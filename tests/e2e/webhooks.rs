@@ -152,13 +152,19 @@ async fn redirects_are_not_followed_and_picketctl_lists_deliveries() -> anyhow::
     let c = Collector::start(config).await?;
     c.ctl(&["maintenance", "start", EQUIPMENT]).await?;
     ops.await_delivery("maintenance.started", DEADLINE).await?;
-    moved.await_delivery("maintenance.started", DEADLINE).await?;
+    moved
+        .await_delivery("maintenance.started", DEADLINE)
+        .await?;
 
-    let failed = wait_until(DEADLINE, "the 302 recorded as a failed attempt", async || {
-        let rows = c.ctl(&["deliveries", "--failed"]).await?;
-        let rows = rows.as_array().cloned().unwrap_or_default();
-        anyhow::Ok(rows.into_iter().next())
-    })
+    let failed = wait_until(
+        DEADLINE,
+        "the 302 recorded as a failed attempt",
+        async || {
+            let rows = c.ctl(&["deliveries", "--failed"]).await?;
+            let rows = rows.as_array().cloned().unwrap_or_default();
+            anyhow::Ok(rows.into_iter().next())
+        },
+    )
     .await?;
     assert_eq!(failed["webhook"], "moved", "{failed}");
     assert_eq!(failed["event"], "maintenance.started", "{failed}");
@@ -180,7 +186,10 @@ async fn redirects_are_not_followed_and_picketctl_lists_deliveries() -> anyhow::
     .await?;
     let d = &delivered[0];
     assert_eq!(d["attempts"], 1, "{d}");
-    assert!(d["last_error"].is_null() && parse_time(&d["delivered_at"]).is_some(), "{d}");
+    assert!(
+        d["last_error"].is_null() && parse_time(&d["delivered_at"]).is_some(),
+        "{d}"
+    );
     assert_eq!(d["webhook_id"], ops.deliveries()[0].body["event_id"], "{d}");
 
     let webhooks = c.ctl(&["webhooks"]).await?;
@@ -191,22 +200,39 @@ async fn redirects_are_not_followed_and_picketctl_lists_deliveries() -> anyhow::
             .unwrap_or_else(|| panic!("{name} not listed: {webhooks}"))
     };
     let (m, o) = (by_name("moved"), by_name("ops"));
-    let counts = |w: &Value| (w["pending"].clone(), w["failed"].clone(), w["delivered"].clone());
+    let counts = |w: &Value| {
+        (
+            w["pending"].clone(),
+            w["failed"].clone(),
+            w["delivered"].clone(),
+        )
+    };
     assert_eq!(counts(&m), (1.into(), 0.into(), 0.into()), "{m}");
     assert_eq!(counts(&o), (0.into(), 0.into(), 1.into()), "{o}");
-    assert_eq!((&m["disabled"], &m["disabled_reason"]), (&false.into(), &Value::Null));
+    assert_eq!(
+        (&m["disabled"], &m["disabled_reason"]),
+        (&false.into(), &Value::Null)
+    );
     // The origin only: the query's token stays out of the answer.
     assert_eq!(o["origin"], format!("http://{}", ops.addr()), "{o}");
 
     let table = c.ctl_raw(&["webhooks"]).await?;
     let header = table.stdout.lines().next().unwrap_or_default();
     let columns: Vec<&str> = header.split_whitespace().take(4).collect();
-    assert_eq!(columns, ["NAME", "PENDING", "FAILED", "DELIVERED"], "{}", table.stdout);
+    assert_eq!(
+        columns,
+        ["NAME", "PENDING", "FAILED", "DELIVERED"],
+        "{}",
+        table.stdout
+    );
     assert!(!table.stdout.contains("s3cret"), "{}", table.stdout);
     let table = c.ctl_raw(&["deliveries", "--failed"]).await?;
     assert!(table.stdout.contains("redirect to"), "{}", table.stdout);
     let unknown = c.ctl_raw(&["deliveries", "--webhook", "nope"]).await?;
     assert_eq!(unknown.code, Some(1), "{unknown:?}");
-    assert!(unknown.stderr.contains("webhook nope not found"), "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("webhook nope not found"),
+        "{unknown:?}"
+    );
     Ok(())
 }

@@ -49,7 +49,10 @@ async fn retry_after_is_honoured(
         .wait_delivery("ops", "a first, failed attempt", |d| d.attempts == 1)
         .await?;
     assert_eq!(first.state, "pending", "{first:?}");
-    assert!(first.last_error.contains("HTTP 503 (Retry-After: "), "{first:?}");
+    assert!(
+        first.last_error.contains("HTTP 503 (Retry-After: "),
+        "{first:?}"
+    );
     assert_eq!(ms(first.first_attempt_at.as_ref()), now, "{first:?}");
     assert_eq!(
         ms(first.next_attempt_at.as_ref()) - now,
@@ -61,7 +64,9 @@ async fn retry_after_is_honoured(
     // outbox finds the row due.
     h.advance(Duration::from_millis((expected_ms(now) - now) as u64))
         .await;
-    let both = sink.await_deliveries("maintenance.started", 2, WAIT).await?;
+    let both = sink
+        .await_deliveries("maintenance.started", 2, WAIT)
+        .await?;
     let stamp = |i: usize| -> i64 {
         both[i]
             .header("webhook-timestamp")
@@ -101,9 +106,8 @@ async fn retry_after_http_date_sets_the_next_attempt() -> anyhow::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn an_absurd_retry_after_is_capped_at_retry_max_interval() -> anyhow::Result<()> {
     let sink = WebhookSink::start().await?;
-    let config = one_service().webhook(
-        hook("ops", &sink, &["maintenance.started"]).set("retry_max_interval", "2h"),
-    );
+    let config = one_service()
+        .webhook(hook("ops", &sink, &["maintenance.started"]).set("retry_max_interval", "2h"));
     let h = Harness::start(&config).await?;
     sink.script([Reply::status(429).header("Retry-After", "31536000")]);
     let now = h.now_ms();
@@ -175,13 +179,22 @@ async fn gone_disables_only_that_receiver_until_restart() -> anyhow::Result<()> 
     // A restart re-enables it: the pending rows go out, nothing was lost.
     gone.set_status(200);
     h.restart().await?;
-    let started = gone.await_deliveries("maintenance.started", 3, WAIT).await?;
-    assert_eq!(started[0].header("webhook-id"), started[1].header("webhook-id"));
+    let started = gone
+        .await_deliveries("maintenance.started", 3, WAIT)
+        .await?;
+    assert_eq!(
+        started[0].header("webhook-id"),
+        started[1].header("webhook-id")
+    );
     gone.await_delivery("maintenance.ended", WAIT).await?;
     let listed = h
         .wait_for("gone's rows delivered", || async {
             let w = h.webhook("gone").await?;
-            Ok(if w.delivered == 3 { Ok(w) } else { Err(format!("{w:?}")) })
+            Ok(if w.delivered == 3 {
+                Ok(w)
+            } else {
+                Err(format!("{w:?}"))
+            })
         })
         .await?;
     assert!(!listed.disabled && listed.pending == 0, "{listed:?}");

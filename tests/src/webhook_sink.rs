@@ -421,7 +421,10 @@ mod tests {
         assert!(first.contains("retry-after: 120"), "{first}");
         let second = post_head(&sink).await;
         assert!(second.starts_with("http/1.1 302"), "{second}");
-        assert!(second.contains("location: http://127.0.0.1:9/x"), "{second}");
+        assert!(
+            second.contains("location: http://127.0.0.1:9/x"),
+            "{second}"
+        );
         assert!(post_head(&sink).await.starts_with("http/1.1 204"));
         assert_eq!(sink.hits(), 3);
     }

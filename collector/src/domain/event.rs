@@ -89,7 +89,10 @@ pub enum Event {
     MaintenanceEnded(MaintenanceSnapshot),
     /// A webhook receiver answered 410 Gone: nothing more is sent to it
     /// until the collector restarts (or reloads its configuration).
-    WebhookDisabled { webhook: String, reason: String },
+    WebhookDisabled {
+        webhook: String,
+        reason: String,
+    },
 }
 
 impl Event {

@@ -34,7 +34,9 @@ pub enum Outcome {
         retry_after: Option<Duration>,
     },
     /// 410 Gone: stop sending to this receiver.
-    Gone { error: String },
+    Gone {
+        error: String,
+    },
 }
 
 /// What an HTTP answer means, at `now_ms` (for a `Retry-After` date).
@@ -48,7 +50,11 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, now_ms: i64) -> Outcome
             error: "HTTP 410 Gone".into(),
         };
     }
-    let header = |name| headers.get(name).map(|v| v.to_str().unwrap_or("(not text)"));
+    let header = |name| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("(not text)"))
+    };
     if status.is_redirection() {
         let location = header(LOCATION).unwrap_or("(none)");
         let location: String = location.chars().take(LOCATION_MAX).collect();
@@ -154,27 +160,48 @@ mod tests {
                     error: "HTTP 410 Gone".into(),
                 },
             ),
-            (429, vec![("retry-after", "30")], failed("HTTP 429 (Retry-After: 30)", secs(30))),
+            (
+                429,
+                vec![("retry-after", "30")],
+                failed("HTTP 429 (Retry-After: 30)", secs(30)),
+            ),
             (
                 503,
                 vec![("retry-after", "Thu, 01 Jan 2026 00:02:00 GMT")],
-                failed("HTTP 503 (Retry-After: Thu, 01 Jan 2026 00:02:00 GMT)", secs(120)),
+                failed(
+                    "HTTP 503 (Retry-After: Thu, 01 Jan 2026 00:02:00 GMT)",
+                    secs(120),
+                ),
             ),
-            (503, vec![("retry-after", "later")], failed("HTTP 503", None)),
+            (
+                503,
+                vec![("retry-after", "later")],
+                failed("HTTP 503", None),
+            ),
             (503, vec![], failed("HTTP 503", None)),
             // Only 429 and 503 are honoured.
             (500, vec![("retry-after", "30")], failed("HTTP 500", None)),
             (
                 302,
                 vec![("location", "http://127.0.0.1:9/elsewhere")],
-                failed("HTTP 302 redirect to http://127.0.0.1:9/elsewhere (not followed)", None),
+                failed(
+                    "HTTP 302 redirect to http://127.0.0.1:9/elsewhere (not followed)",
+                    None,
+                ),
             ),
-            (301, vec![], failed("HTTP 301 redirect to (none) (not followed)", None)),
+            (
+                301,
+                vec![],
+                failed("HTTP 301 redirect to (none) (not followed)", None),
+            ),
             (
                 308,
                 vec![("location", long.as_str())],
                 failed(
-                    &format!("HTTP 308 redirect to {} (not followed)", &long[..LOCATION_MAX]),
+                    &format!(
+                        "HTTP 308 redirect to {} (not followed)",
+                        &long[..LOCATION_MAX]
+                    ),
                     None,
                 ),
             ),
@@ -185,7 +212,11 @@ mod tests {
                 map.insert(name, value.parse().expect("header value"));
             }
             let status = StatusCode::from_u16(code).expect("status");
-            assert_eq!(classify(status, &map, 1_767_225_600_000), expected, "{code}");
+            assert_eq!(
+                classify(status, &map, 1_767_225_600_000),
+                expected,
+                "{code}"
+            );
         }
     }
 

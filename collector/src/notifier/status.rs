@@ -86,8 +86,14 @@ mod tests {
     #[test]
     fn the_origin_drops_credentials_path_and_query() {
         for (url, origin) in [
-            ("https://hooks.test/services/T0/B0/secret", "https://hooks.test"),
-            ("http://u:p@127.0.0.1:8080/hook?token=x", "http://127.0.0.1:8080"),
+            (
+                "https://hooks.test/services/T0/B0/secret",
+                "https://hooks.test",
+            ),
+            (
+                "http://u:p@127.0.0.1:8080/hook?token=x",
+                "http://127.0.0.1:8080",
+            ),
             ("https://hooks.test:443/", "https://hooks.test"),
             ("not a url", ""),
         ] {

@@ -65,7 +65,8 @@ impl Harness {
         let addr = self.http_addr();
         let exchange = async {
             let mut stream = tokio::net::TcpStream::connect(addr).await?;
-            let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+            let request =
+                format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
             stream.write_all(request.as_bytes()).await?;
             let mut response = String::new();
             stream.read_to_string(&mut response).await?;
