@@ -189,9 +189,10 @@ pub async fn run_with_clock(
         cancel.clone(),
         &tasks,
     );
-    notifier::spawn(
+    let webhooks = notifier::spawn(
         store.clone(),
         settings.notifier,
+        metrics.clone(),
         clock.clone(),
         cancel.clone(),
         &tasks,
@@ -217,6 +218,7 @@ pub async fn run_with_clock(
         agents,
         maintenance,
         evaluator,
+        webhooks,
         cancel: cancel.clone(),
         tasks: tasks.clone(),
     };

@@ -32,6 +32,11 @@ pub struct Metrics {
     /// Agent-link messages and results refused or dropped, by `reason`
     /// (`link::guard::Reason`).
     pub link_rejected: Family<Labels, Counter>,
+    /// Webhook attempts by receiver and outcome (`delivered`, `failed`,
+    /// `given_up`, `gone`).
+    pub webhook_deliveries: Family<Labels, Counter>,
+    /// 1 while a receiver is disabled (it answered 410 Gone), else 0.
+    pub webhooks_disabled: Family<Labels, Gauge>,
 }
 
 impl Metrics {
@@ -73,8 +78,22 @@ impl Metrics {
             "Agent-link messages and results refused or dropped, by reason",
             link_rejected.clone(),
         );
+        let webhook_deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome",
+            webhook_deliveries.clone(),
+        );
+        let webhooks_disabled = Family::<Labels, Gauge>::default();
+        registry.register(
+            "webhook_disabled",
+            "1 while a webhook receiver is disabled after a 410 Gone",
+            webhooks_disabled.clone(),
+        );
         Metrics {
             registry,
+            webhook_deliveries,
+            webhooks_disabled,
             results_ingested,
             local_failures,
             requests_opened,
@@ -106,6 +125,23 @@ impl Metrics {
         self.link_rejected
             .get_or_create(&vec![("reason", reason.to_owned())])
             .inc();
+    }
+
+    /// Counts one attempt to deliver to `webhook` with `outcome`.
+    pub fn webhook_delivery(&self, webhook: &str, outcome: &'static str) {
+        self.webhook_deliveries
+            .get_or_create(&vec![
+                ("webhook", webhook.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// Sets whether `webhook` is disabled.
+    pub fn webhook_disabled(&self, webhook: &str, disabled: bool) {
+        self.webhooks_disabled
+            .get_or_create(&vec![("webhook", webhook.to_owned())])
+            .set(i64::from(disabled));
     }
 
     /// The text exposition format.

@@ -1,7 +1,10 @@
-//! Webhook bodies and basic auth for `request.opened` and `request.closed`.
+//! Webhook bodies and basic auth for `request.opened` and `request.closed`;
+//! redirects not followed, and the `webhooks` / `deliveries` listings.
 
 use picket_e2e::target::Target;
-use picket_e2e::{DEADLINE, Delivery, Webhook, WebhookSink, parse_time};
+use picket_e2e::{
+    Collector, Config, DEADLINE, Delivery, Reply, Webhook, WebhookSink, parse_time, wait_until,
+};
 use serde_json::Value;
 
 use crate::common::{
@@ -122,4 +125,114 @@ fn parse_or_same(value: &Value) -> Value {
         Some(t) => Value::from(format!("{t:?}")),
         None => value.clone(),
     }
+}
+
+/// A receiver answering 302 is not followed: the attempt counts as failed,
+/// with the `Location` in its last error, retried on schedule, and the
+/// redirect target never hears from the collector. `picketctl webhooks`
+/// and `picketctl deliveries [--failed] [--webhook NAME]` show it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed_and_picketctl_lists_deliveries() -> anyhow::Result<()> {
+    let (moved, elsewhere, ops) = (
+        WebhookSink::start().await?,
+        WebhookSink::start().await?,
+        WebhookSink::start().await?,
+    );
+    let location = elsewhere.url();
+    moved.script([Reply::status(302).header("Location", &location)]);
+    let events = ["maintenance.started"];
+    let config = Config::fast()
+        .equipment(EQUIPMENT, EQUIPMENT_NAME)
+        .webhook(
+            Webhook::new("moved", &moved.url())
+                .events(&events)
+                .set("retry_initial", "1h"),
+        )
+        .webhook(Webhook::new("ops", &format!("{}?token=s3cret", ops.url())).events(&events));
+    let c = Collector::start(config).await?;
+    c.ctl(&["maintenance", "start", EQUIPMENT]).await?;
+    ops.await_delivery("maintenance.started", DEADLINE).await?;
+    moved
+        .await_delivery("maintenance.started", DEADLINE)
+        .await?;
+
+    let failed = wait_until(
+        DEADLINE,
+        "the 302 recorded as a failed attempt",
+        async || {
+            let rows = c.ctl(&["deliveries", "--failed"]).await?;
+            let rows = rows.as_array().cloned().unwrap_or_default();
+            anyhow::Ok(rows.into_iter().next())
+        },
+    )
+    .await?;
+    assert_eq!(failed["webhook"], "moved", "{failed}");
+    assert_eq!(failed["event"], "maintenance.started", "{failed}");
+    assert_eq!(failed["state"], "pending", "retried on schedule: {failed}");
+    assert_eq!(failed["attempts"], 1, "{failed}");
+    assert_eq!(
+        failed["last_error"],
+        format!("HTTP 302 redirect to {location} (not followed)"),
+        "{failed}"
+    );
+    assert!(parse_time(&failed["next_attempt_at"]).is_some(), "{failed}");
+    assert_eq!(elsewhere.hits(), 0, "the redirect was followed");
+
+    let delivered = wait_until(DEADLINE, "ops' delivery recorded", async || {
+        let rows = c.ctl(&["deliveries", "--webhook", "ops"]).await?;
+        let rows = rows.as_array().cloned().unwrap_or_default();
+        anyhow::Ok((rows.len() == 1 && rows[0]["state"] == "delivered").then_some(rows))
+    })
+    .await?;
+    let d = &delivered[0];
+    assert_eq!(d["attempts"], 1, "{d}");
+    assert!(
+        d["last_error"].is_null() && parse_time(&d["delivered_at"]).is_some(),
+        "{d}"
+    );
+    assert_eq!(d["webhook_id"], ops.deliveries()[0].body["event_id"], "{d}");
+
+    let webhooks = c.ctl(&["webhooks"]).await?;
+    let by_name = |name: &str| {
+        webhooks
+            .as_array()
+            .and_then(|all| all.iter().find(|w| w["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("{name} not listed: {webhooks}"))
+    };
+    let (m, o) = (by_name("moved"), by_name("ops"));
+    let counts = |w: &Value| {
+        (
+            w["pending"].clone(),
+            w["failed"].clone(),
+            w["delivered"].clone(),
+        )
+    };
+    assert_eq!(counts(&m), (1.into(), 0.into(), 0.into()), "{m}");
+    assert_eq!(counts(&o), (0.into(), 0.into(), 1.into()), "{o}");
+    assert_eq!(
+        (&m["disabled"], &m["disabled_reason"]),
+        (&false.into(), &Value::Null)
+    );
+    // The origin only: the query's token stays out of the answer.
+    assert_eq!(o["origin"], format!("http://{}", ops.addr()), "{o}");
+
+    let table = c.ctl_raw(&["webhooks"]).await?;
+    let header = table.stdout.lines().next().unwrap_or_default();
+    let columns: Vec<&str> = header.split_whitespace().take(4).collect();
+    assert_eq!(
+        columns,
+        ["NAME", "PENDING", "FAILED", "DELIVERED"],
+        "{}",
+        table.stdout
+    );
+    assert!(!table.stdout.contains("s3cret"), "{}", table.stdout);
+    let table = c.ctl_raw(&["deliveries", "--failed"]).await?;
+    assert!(table.stdout.contains("redirect to"), "{}", table.stdout);
+    let unknown = c.ctl_raw(&["deliveries", "--webhook", "nope"]).await?;
+    assert_eq!(unknown.code, Some(1), "{unknown:?}");
+    assert!(
+        unknown.stderr.contains("webhook nope not found"),
+        "{unknown:?}"
+    );
+    Ok(())
 }

@@ -8,6 +8,7 @@ mod lifecycle;
 mod maintenance;
 mod quorum;
 mod restart;
+mod webhooks;
 
 /// Shared set-up of the scenarios.
 mod common {

@@ -51,7 +51,7 @@ pub use collector::Collector;
 pub use config::{Config, Service, Webhook};
 pub use ctl::{CtlOutput, ctl, ctl_raw};
 pub use wait::{Observation, Seen, wait_until};
-pub use webhook_sink::{Delivery, WebhookSink};
+pub use webhook_sink::{Delivery, Reply, WebhookSink};
 
 /// Admin bearer token every test collector is configured with.
 pub const ADMIN_TOKEN: &str = "e2e-admin-token";

@@ -1,12 +1,13 @@
 //! [`WebhookSink`]: a real HTTP receiver on `127.0.0.1:0` that records every
 //! POST (headers, JSON body, arrival time) and answers with a configurable
-//! status (200 by default).
+//! status (200 by default), or with a script of [`Reply`]s (status and
+//! headers, e.g. `Retry-After` or `Location`) answered in order first.
 //!
 //! Waiting is event-driven: every recorded delivery wakes the waiters of
 //! [`WebhookSink::await_delivery`] through a `Notify`, so no polling.
 //! The server task ends when the sink drops.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,14 +69,38 @@ pub fn decode_basic_auth(header: &str) -> Option<(String, String)> {
     Some((user.to_owned(), password.to_owned()))
 }
 
+/// One scripted answer: a status and headers, with an empty body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Adds a header to the answer.
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
 /// State shared between the sink handle and its server task.
 #[derive(Debug)]
 struct Shared {
     deliveries: Mutex<Vec<Delivery>>,
     /// Woken on every recorded delivery.
     arrived: Notify,
-    /// Status code the sink answers with.
+    /// Status code the sink answers with once the script is used up.
     status: AtomicU16,
+    /// Answers to give first, in order.
+    script: Mutex<VecDeque<Reply>>,
 }
 
 /// A running webhook receiver.
@@ -96,6 +121,7 @@ impl WebhookSink {
             deliveries: Mutex::new(Vec::new()),
             arrived: Notify::new(),
             status: AtomicU16::new(200),
+            script: Mutex::new(VecDeque::new()),
         });
         let server = tokio::spawn(serve(listener, shared.clone()));
         Ok(WebhookSink {
@@ -117,6 +143,21 @@ impl WebhookSink {
     /// Sets the status the sink answers with from now on.
     pub fn set_status(&self, code: u16) {
         self.shared.status.store(code, Ordering::SeqCst);
+    }
+
+    /// Queues `replies`: the next POSTs get them, in order, before the
+    /// sink falls back to its status.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.shared
+            .script
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(replies);
+    }
+
+    /// How many POSTs arrived.
+    pub fn hits(&self) -> usize {
+        self.lock().len()
     }
 
     /// Every delivery so far, in arrival order.
@@ -247,10 +288,24 @@ async fn handle(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(delivery);
+    let scripted = shared
+        .script
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .pop_front();
     shared.arrived.notify_waiters();
-    let status = StatusCode::from_u16(shared.status.load(Ordering::SeqCst))
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    Ok(reply(status))
+    let answer = scripted.unwrap_or_else(|| Reply::status(shared.status.load(Ordering::SeqCst)));
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = reply(status);
+    for (name, value) in &answer.headers {
+        if let (Ok(name), Ok(value)) = (
+            hyper::header::HeaderName::from_bytes(name.as_bytes()),
+            hyper::header::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    Ok(response)
 }
 
 fn reply(status: StatusCode) -> Response<Full<Bytes>> {
@@ -339,6 +394,39 @@ mod tests {
             .to_string();
         assert!(err.contains("agent.down"), "{err}");
         assert!(err.contains("request.closed"), "{err}");
+    }
+
+    /// POSTs and returns the raw response head.
+    async fn post_head(sink: &WebhookSink) -> String {
+        let mut stream = tokio::net::TcpStream::connect(sink.addr()).await.unwrap();
+        stream
+            .write_all(b"POST /hook HTTP/1.1\r\nHost: sink\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response.to_ascii_lowercase()
+    }
+
+    #[tokio::test]
+    async fn answers_the_script_in_order_then_the_status() {
+        let sink = WebhookSink::start().await.unwrap();
+        sink.set_status(204);
+        sink.script([
+            Reply::status(503).header("Retry-After", "120"),
+            Reply::status(302).header("Location", "http://127.0.0.1:9/x"),
+        ]);
+        let first = post_head(&sink).await;
+        assert!(first.starts_with("http/1.1 503"), "{first}");
+        assert!(first.contains("retry-after: 120"), "{first}");
+        let second = post_head(&sink).await;
+        assert!(second.starts_with("http/1.1 302"), "{second}");
+        assert!(
+            second.contains("location: http://127.0.0.1:9/x"),
+            "{second}"
+        );
+        assert!(post_head(&sink).await.starts_with("http/1.1 204"));
+        assert_eq!(sink.hits(), 3);
     }
 
     #[test]

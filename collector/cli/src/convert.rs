@@ -109,6 +109,39 @@ pub fn event(e: &pb::Event) -> Value {
     })
 }
 
+/// A webhook receiver with its outbox counts.
+pub fn webhook(w: &pb::Webhook) -> Value {
+    json!({
+        "name": w.name,
+        "origin": w.origin,
+        "pending": w.pending,
+        "failed": w.failed,
+        "delivered": w.delivered,
+        "disabled": w.disabled,
+        "disabled_at": time(w.disabled_at.as_ref()),
+        "disabled_reason": non_empty(&w.disabled_reason),
+    })
+}
+
+/// One webhook delivery (an event for one receiver).
+pub fn delivery(d: &pb::Delivery) -> Value {
+    json!({
+        "id": d.id,
+        "webhook": d.webhook,
+        "event_seq": d.event_seq,
+        "event": non_empty(&d.event_type),
+        "subject": non_empty(&d.subject),
+        "webhook_id": d.webhook_id,
+        "state": d.state,
+        "attempts": d.attempts,
+        "created_at": time(d.created_at.as_ref()),
+        "first_attempt_at": time(d.first_attempt_at.as_ref()),
+        "next_attempt_at": time(d.next_attempt_at.as_ref()),
+        "delivered_at": time(d.delivered_at.as_ref()),
+        "last_error": non_empty(&d.last_error),
+    })
+}
+
 /// RFC 3339 in UTC with milliseconds (`2026-11-21T06:09:00.123Z`), or `null`.
 /// Times outside 1970..=9999 print as the nearest end of that range.
 fn time(t: Option<&Timestamp>) -> Value {

@@ -10,7 +10,7 @@
 //! - this file: flags, dispatch to the command groups, exit status.
 //! - [`client`]: connection to the collector, bearer token, gRPC errors.
 //! - one module per command group: [`services`], [`requests`], [`agents`],
-//!   [`maintenance`], [`check`], [`events`]; each calls the API and hands
+//!   [`maintenance`], [`check`], [`events`], [`webhooks`]; each calls the API and hands
 //!   the answer to [`convert`] and [`render`].
 //! - [`convert`]: proto messages → the JSON documents scripts read.
 //! - [`render`]: JSON or tables/lines for people; the only stdout writer.
@@ -27,6 +27,7 @@ mod maintenance;
 mod render;
 mod requests;
 mod services;
+mod webhooks;
 
 use std::process::ExitCode;
 
@@ -80,6 +81,20 @@ enum Command {
     },
     /// Probe a service from all its agents now.
     Check { service: String },
+    /// List webhook receivers: pending, failed, delivered, disabled.
+    Webhooks,
+    /// List webhook deliveries, newest first, with attempts and last error.
+    Deliveries {
+        /// Only those whose last attempt failed (retrying or given up).
+        #[arg(long)]
+        failed: bool,
+        /// Only this receiver's.
+        #[arg(long, value_name = "NAME")]
+        webhook: Option<String>,
+        /// At most this many (default 100, at most 5000).
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        limit: u32,
+    },
     /// Print events (with --follow, keep printing new ones).
     Events {
         #[arg(long)]
@@ -122,6 +137,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => agents::act(client, action, json).await?,
         Command::Maintenance { action } => maintenance::run(client, action, json).await?,
         Command::Check { service } => check::run(client, service, json).await?,
+        Command::Webhooks => webhooks::list(client, json).await?,
+        Command::Deliveries {
+            failed,
+            webhook,
+            limit,
+        } => webhooks::deliveries(client, failed, webhook, limit, json).await?,
         Command::Events {
             follow: true,
             after,

@@ -100,6 +100,30 @@ pub const CHECKS: Layout = Layout::Table(&[
     field("LATENCY MS", "latency_ms"),
 ]);
 
+/// `webhooks`.
+pub const WEBHOOKS: Layout = Layout::Table(&[
+    field("NAME", "name"),
+    field("PENDING", "pending"),
+    field("FAILED", "failed"),
+    field("DELIVERED", "delivered"),
+    field("DISABLED", "disabled"),
+    field("SINCE", "disabled_at"),
+    field("REASON", "disabled_reason"),
+    field("ORIGIN", "origin"),
+]);
+
+/// `deliveries`: newest first.
+pub const DELIVERIES: Layout = Layout::Table(&[
+    field("ID", "id"),
+    field("WEBHOOK", "webhook"),
+    field("EVENT", "event"),
+    field("SUBJECT", "subject"),
+    field("STATE", "state"),
+    field("ATTEMPTS", "attempts"),
+    field("NEXT ATTEMPT", "next_attempt_at"),
+    field("LAST ERROR", "last_error"),
+]);
+
 /// `events` without `--follow`.
 pub const EVENTS: Layout = Layout::Lines(event_line);
 

@@ -9,10 +9,10 @@ use std::time::Duration;
 use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 
-use super::query::{AgentView, ServiceView};
+use super::query::{AgentView, ServiceView, WebhookView};
 use crate::domain::{EquipmentId, Liveness, Request, RequestId};
 use crate::evaluator::CheckNowResult;
-use crate::store::{EventRow, MaintenanceWindow};
+use crate::store::{DeliveryFilter, DeliveryRow, EventRow, MaintenanceWindow};
 
 /// A request field the API cannot use: answered with `INVALID_ARGUMENT`
 /// and this text, which starts with the field's name.
@@ -79,6 +79,34 @@ impl TryFrom<pb::StartMaintenanceRequest> for StartMaintenance {
             duration,
             reason: r.reason,
         })
+    }
+}
+
+/// Deliveries listed when `ListDeliveries` names no limit.
+pub const DELIVERIES_DEFAULT: i64 = 100;
+/// The most `ListDeliveries` returns; a larger limit is lowered to it.
+pub const DELIVERIES_MAX: i64 = 5000;
+
+/// `ListDeliveries`' arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListDeliveries {
+    pub filter: DeliveryFilter,
+    pub limit: i64,
+}
+
+impl From<pb::ListDeliveriesRequest> for ListDeliveries {
+    fn from(r: pb::ListDeliveriesRequest) -> Self {
+        let limit = match i64::from(r.limit) {
+            0 => DELIVERIES_DEFAULT,
+            n => n.min(DELIVERIES_MAX),
+        };
+        ListDeliveries {
+            filter: DeliveryFilter {
+                failed_only: r.failed_only,
+                webhook: (!r.webhook.is_empty()).then_some(r.webhook),
+            },
+            limit,
+        }
     }
 }
 
@@ -202,6 +230,55 @@ pub fn event(e: EventRow) -> pb::Event {
         r#type: e.event_type.as_str().to_owned(),
         subject: e.subject,
         payload_json: e.payload,
+    }
+}
+
+pub fn webhook(view: WebhookView) -> pb::Webhook {
+    let WebhookView { receiver, counts } = view;
+    let disabled = receiver.disabled;
+    pb::Webhook {
+        name: receiver.name,
+        origin: receiver.origin,
+        pending: counts.pending.max(0) as u64,
+        failed: counts.failed.max(0) as u64,
+        delivered: counts.delivered.max(0) as u64,
+        disabled: disabled.is_some(),
+        disabled_at: ts(disabled.as_ref().map(|d| d.since_ms)),
+        disabled_reason: disabled.map(|d| d.reason).unwrap_or_default(),
+    }
+}
+
+pub fn delivery(d: DeliveryRow) -> pb::Delivery {
+    let pending = d.state == "pending";
+    pb::Delivery {
+        id: d.id,
+        webhook: d.webhook,
+        event_seq: d.event_seq.max(0) as u64,
+        event_type: d
+            .event_type
+            .map(|t| t.as_str().to_owned())
+            .unwrap_or_default(),
+        subject: d.subject.unwrap_or_default(),
+        webhook_id: d.msg_id,
+        state: d.state,
+        attempts: u32::try_from(d.attempts).unwrap_or(u32::MAX),
+        created_at: ts(d.created_ms),
+        first_attempt_at: ts(d.first_attempt_ms),
+        next_attempt_at: ts(pending.then_some(d.next_attempt_ms)),
+        delivered_at: ts(d.delivered_ms),
+        last_error: d.last_error.unwrap_or_default(),
+    }
+}
+
+pub fn webhooks(views: Vec<WebhookView>) -> pb::ListWebhooksResponse {
+    pb::ListWebhooksResponse {
+        webhooks: views.into_iter().map(webhook).collect(),
+    }
+}
+
+pub fn deliveries(rows: Vec<DeliveryRow>) -> pb::ListDeliveriesResponse {
+    pb::ListDeliveriesResponse {
+        deliveries: rows.into_iter().map(delivery).collect(),
     }
 }
 

@@ -28,6 +28,7 @@ use crate::config::settings::ApiSettings;
 use crate::domain::AgentState;
 use crate::evaluator::EvaluatorHandle;
 use crate::maintenance::MaintenanceHandle;
+use crate::notifier::Receivers;
 use crate::store::Store;
 pub use convert::BadField;
 pub use error::ApiError;
@@ -40,6 +41,8 @@ pub struct PicketApi {
     pub agents: AgentsHandle,
     pub maintenance: MaintenanceHandle,
     pub evaluator: EvaluatorHandle,
+    /// The webhook receivers and which are disabled (from the notifier).
+    pub webhooks: Receivers,
     /// Ends the WatchEvents tails at shutdown.
     pub cancel: CancellationToken,
     /// Where the WatchEvents tails run, so that shutdown drains them.
@@ -143,6 +146,22 @@ impl Picket for PicketApi {
         let service = convert::id("service", self.authorize(request)?.service)?.into();
         let results = self.evaluator.check_now(service).await?;
         Ok(Response::new(convert::probes(results)))
+    }
+
+    async fn list_webhooks(
+        &self,
+        _: Request<pb::ListWebhooksRequest>,
+    ) -> Result<Response<pb::ListWebhooksResponse>, Status> {
+        Ok(Response::new(convert::webhooks(self.webhooks().await?)))
+    }
+
+    async fn list_deliveries(
+        &self,
+        request: Request<pb::ListDeliveriesRequest>,
+    ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
+        let args = convert::ListDeliveries::from(request.into_inner());
+        let rows = self.deliveries(&args.filter, args.limit).await?;
+        Ok(Response::new(convert::deliveries(rows)))
     }
 
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;

@@ -9,7 +9,8 @@ use tonic::Request;
 
 use super::{ApiError, PicketApi};
 use crate::domain::{AgentId, AgentState, EquipmentId, ServiceId};
-use crate::store::{AgentRow, ServiceRow};
+use crate::notifier::Receiver;
+use crate::store::{AgentRow, DeliveryFilter, DeliveryRow, OutboxCounts, ServiceRow};
 
 /// A service as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,13 @@ pub struct AgentView {
     pub row: AgentRow,
     /// Connected now and not declared dead.
     pub live: bool,
+}
+
+/// A webhook receiver as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookView {
+    pub receiver: Receiver,
+    pub counts: OutboxCounts,
 }
 
 impl PicketApi {
@@ -104,5 +112,34 @@ impl PicketApi {
             live: live.contains(&row.id),
             row,
         })
+    }
+
+    /// The configured receivers with their outbox counts.
+    pub(super) async fn webhooks(&self) -> Result<Vec<WebhookView>, ApiError> {
+        let counts = self.store.outbox_counts().await?;
+        Ok(self
+            .webhooks
+            .list()
+            .into_iter()
+            .map(|receiver| WebhookView {
+                counts: counts.get(&receiver.name).copied().unwrap_or_default(),
+                receiver,
+            })
+            .collect())
+    }
+
+    /// Deliveries matching `filter`, newest first; a named receiver must be
+    /// configured.
+    pub(super) async fn deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>, ApiError> {
+        if let Some(name) = &filter.webhook
+            && !self.webhooks.list().iter().any(|r| &r.name == name)
+        {
+            return Err(ApiError::NotFound(format!("webhook {name} not found")));
+        }
+        Ok(self.store.list_deliveries(filter, limit).await?)
     }
 }

@@ -5,8 +5,8 @@
 //! log (read by WatchEvents) and the webhook outbox rows carry that same
 //! text. The bodies' field names are a contract with webhook receivers
 //! (PRODUCT.md "Precise details"): `event`, `event_id`, `time`, then the
-//! subject's fields — a request's, a service's, an `agent` object, or a
-//! maintenance window.
+//! subject's fields — a request's, a service's, an `agent` object, a
+//! maintenance window, or the disabled webhook's name and reason.
 
 use serde_json::{Map, Value, json};
 
@@ -87,6 +87,12 @@ pub enum Event {
     AgentDuplicate(AgentSnapshot),
     MaintenanceStarted(MaintenanceSnapshot),
     MaintenanceEnded(MaintenanceSnapshot),
+    /// A webhook receiver answered 410 Gone: nothing more is sent to it
+    /// until the collector restarts (or reloads its configuration).
+    WebhookDisabled {
+        webhook: String,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -106,6 +112,7 @@ impl Event {
             Event::AgentDuplicate(_) => EventType::AgentDuplicate,
             Event::MaintenanceStarted(_) => EventType::MaintenanceStarted,
             Event::MaintenanceEnded(_) => EventType::MaintenanceEnded,
+            Event::WebhookDisabled { .. } => EventType::WebhookDisabled,
         }
     }
 
@@ -127,6 +134,7 @@ impl Event {
             | Event::AgentUp(a)
             | Event::AgentDuplicate(a) => a.id.to_string(),
             Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => m.equipment_id.to_string(),
+            Event::WebhookDisabled { webhook, .. } => webhook.clone(),
         }
     }
 
@@ -168,6 +176,10 @@ impl Event {
                 "starts_at": rfc3339(m.starts_ms),
                 "ends_at": rfc3339(m.ends_ms),
                 "reason": m.reason,
+            })),
+            Event::WebhookDisabled { webhook, reason } => object(json!({
+                "webhook": webhook,
+                "reason": reason,
             })),
         }
     }

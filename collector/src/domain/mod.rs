@@ -148,6 +148,7 @@ named_enum!(
         AgentDuplicate => "agent.duplicate",
         MaintenanceStarted => "maintenance.started",
         MaintenanceEnded => "maintenance.ended",
+        WebhookDisabled => "webhook.disabled",
     }
 );
 

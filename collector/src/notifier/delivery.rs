@@ -1,20 +1,79 @@
 //! One webhook POST: JSON body, optional basic auth, Standard Webhooks
 //! headers (`webhook-id` stable across retries, `webhook-timestamp` of the
-//! attempt, `webhook-signature` when a secret is set). 2xx is success; 410
-//! Gone stops retrying; redirects are not followed.
+//! attempt, `webhook-signature` when a secret is set), and what the answer
+//! means ([`classify`]): 2xx is success; 410 Gone disables the receiver;
+//! 429 and 503 may carry a `Retry-After`; a redirect is not followed (it
+//! could lead anywhere, internal addresses included) and counts as a
+//! failed attempt, retried on schedule, with its `Location` in the error so
+//! that the operator can fix the URL. Error texts never carry the URL
+//! (it may hold a secret).
+
+use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 use sha2::Sha256;
 
+use super::schedule::parse_retry_after;
 use crate::config::WebhookConfig;
 use crate::store::Delivery;
+
+/// The longest `Location` quoted in an error.
+const LOCATION_MAX: usize = 200;
 
 /// What an attempt came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Delivered(u16),
-    Failed { error: String, gone: bool },
+    /// Try again on schedule, not before `retry_after` when the receiver
+    /// asked for it (429, 503).
+    Failed {
+        error: String,
+        retry_after: Option<Duration>,
+    },
+    /// 410 Gone: stop sending to this receiver.
+    Gone {
+        error: String,
+    },
+}
+
+/// What an HTTP answer means, at `now_ms` (for a `Retry-After` date).
+pub fn classify(status: StatusCode, headers: &HeaderMap, now_ms: i64) -> Outcome {
+    let code = status.as_u16();
+    if status.is_success() {
+        return Outcome::Delivered(code);
+    }
+    if status == StatusCode::GONE {
+        return Outcome::Gone {
+            error: "HTTP 410 Gone".into(),
+        };
+    }
+    let header = |name| {
+        headers
+            .get(name)
+            .map(|v| v.to_str().unwrap_or("(not text)"))
+    };
+    if status.is_redirection() {
+        let location = header(LOCATION).unwrap_or("(none)");
+        let location: String = location.chars().take(LOCATION_MAX).collect();
+        return Outcome::Failed {
+            error: format!("HTTP {code} redirect to {location} (not followed)"),
+            retry_after: None,
+        };
+    }
+    let retry_after = match status {
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+            header(RETRY_AFTER).and_then(|v| parse_retry_after(v, now_ms))
+        }
+        _ => None,
+    };
+    let error = match header(RETRY_AFTER) {
+        Some(v) if retry_after.is_some() => format!("HTTP {code} (Retry-After: {v})"),
+        _ => format!("HTTP {code}"),
+    };
+    Outcome::Failed { error, retry_after }
 }
 
 pub(super) fn client(w: &WebhookConfig) -> Result<reqwest::Client, super::NotifierError> {
@@ -60,14 +119,10 @@ pub(super) async fn deliver(
         req = req.basic_auth(user, Some(password));
     }
     match req.send().await {
-        Ok(resp) if resp.status().is_success() => Outcome::Delivered(resp.status().as_u16()),
-        Ok(resp) => Outcome::Failed {
-            error: format!("HTTP {}", resp.status().as_u16()),
-            gone: resp.status() == reqwest::StatusCode::GONE,
-        },
+        Ok(resp) => classify(resp.status(), resp.headers(), now_ms),
         Err(e) => Outcome::Failed {
-            error: error_chain(&e),
-            gone: false,
+            error: error_chain(&e.without_url()),
+            retry_after: None,
         },
     }
 }
@@ -85,6 +140,86 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_classified() {
+        let secs = |s| Some(Duration::from_secs(s));
+        let failed = |error: &str, retry_after| Outcome::Failed {
+            error: error.into(),
+            retry_after,
+        };
+        let long = format!("https://x.test/{}", "a".repeat(300));
+        let table = [
+            (200, vec![], Outcome::Delivered(200)),
+            (204, vec![("retry-after", "9")], Outcome::Delivered(204)),
+            (
+                410,
+                vec![],
+                Outcome::Gone {
+                    error: "HTTP 410 Gone".into(),
+                },
+            ),
+            (
+                429,
+                vec![("retry-after", "30")],
+                failed("HTTP 429 (Retry-After: 30)", secs(30)),
+            ),
+            (
+                503,
+                vec![("retry-after", "Thu, 01 Jan 2026 00:02:00 GMT")],
+                failed(
+                    "HTTP 503 (Retry-After: Thu, 01 Jan 2026 00:02:00 GMT)",
+                    secs(120),
+                ),
+            ),
+            (
+                503,
+                vec![("retry-after", "later")],
+                failed("HTTP 503", None),
+            ),
+            (503, vec![], failed("HTTP 503", None)),
+            // Only 429 and 503 are honoured.
+            (500, vec![("retry-after", "30")], failed("HTTP 500", None)),
+            (
+                302,
+                vec![("location", "http://127.0.0.1:9/elsewhere")],
+                failed(
+                    "HTTP 302 redirect to http://127.0.0.1:9/elsewhere (not followed)",
+                    None,
+                ),
+            ),
+            (
+                301,
+                vec![],
+                failed("HTTP 301 redirect to (none) (not followed)", None),
+            ),
+            (
+                308,
+                vec![("location", long.as_str())],
+                failed(
+                    &format!(
+                        "HTTP 308 redirect to {} (not followed)",
+                        &long[..LOCATION_MAX]
+                    ),
+                    None,
+                ),
+            ),
+        ];
+        for (code, headers, expected) in table {
+            let mut map = HeaderMap::new();
+            for (name, value) in headers {
+                map.insert(name, value.parse().expect("header value"));
+            }
+            let status = StatusCode::from_u16(code).expect("status");
+            assert_eq!(
+                classify(status, &map, 1_767_225_600_000),
+                expected,
+                "{code}"
+            );
+        }
+    }
+
     #[test]
     fn standard_webhooks_spec_vector() {
         use base64::Engine;

@@ -4,14 +4,23 @@
 //! delays only itself. A worker wakes when events are committed or when
 //! its next retry is due, claims its due rows oldest first, POSTs them
 //! (`delivery.rs`), and records the outcome in the store: delivered, retry
-//! later with exponential backoff and jitter, or given up (after
-//! `retry_for`, or on `410 Gone`). Rows are written by the store in the
-//! event's transaction; this module only reads and updates them.
+//! later (`schedule.rs`: exponential backoff with jitter, not before a
+//! 429/503's `Retry-After`), or given up after `retry_for`. A `410 Gone`
+//! disables the receiver: the worker records that attempt as failed (the
+//! row stays pending), publishes the receiver as disabled (`status.rs`,
+//! read by the API), sets `picket_webhook_disabled{webhook}`, records a
+//! `webhook.disabled` event, and attempts nothing more until the collector
+//! restarts; its rows wait, pending, and are delivered after the restart.
+//! Rows are written by the store in the event's transaction; this module
+//! only reads and updates them.
 //!
 //! Settings: [`NotifierSettings`] (the webhooks, one worker each).
 
 mod delivery;
+mod schedule;
+mod status;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -20,12 +29,19 @@ use tracing::{info, warn};
 
 use crate::config::WebhookConfig;
 use crate::config::settings::NotifierSettings;
-use crate::store::Store;
+use crate::domain::Event;
+use crate::metrics::Metrics;
+use crate::store::{Delivery, Store};
 use crate::time::Clock;
-pub use delivery::{Outcome, sign};
+pub use delivery::{Outcome, classify, sign};
+pub use schedule::{next_attempt, parse_retry_after};
+pub use status::{Disabled, Receiver, Receivers};
 
 /// Longest a worker sleeps without looking at the outbox.
 const IDLE_POLL: Duration = Duration::from_secs(30);
+
+/// Rows claimed at a time.
+const BATCH: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
@@ -35,150 +51,146 @@ pub enum NotifierError {
     Http(#[from] reqwest::Error),
 }
 
-/// Spawns one delivery worker per webhook.
+/// Spawns one delivery worker per webhook; returns what the API shows of
+/// them.
 pub fn spawn(
     store: Store,
     settings: NotifierSettings,
+    metrics: Arc<Metrics>,
     clock: Clock,
     cancel: CancellationToken,
     tasks: &TaskTracker,
-) -> Result<(), NotifierError> {
+) -> Result<Receivers, NotifierError> {
+    let (receivers, disabled) = Receivers::new(&settings.webhooks);
     for webhook in &settings.webhooks {
-        let client = delivery::client(webhook)?;
-        tasks.spawn(worker(
-            store.clone(),
-            webhook.clone(),
-            client,
-            clock.clone(),
-            cancel.clone(),
-        ));
+        metrics.webhook_disabled(&webhook.name, false);
+        let worker = Worker {
+            client: delivery::client(webhook)?,
+            store: store.clone(),
+            webhook: webhook.clone(),
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+            disabled: disabled.clone(),
+        };
+        tasks.spawn(worker.run(cancel.clone()));
     }
-    Ok(())
+    Ok(receivers)
 }
 
-async fn worker(
+/// One receiver's deliveries.
+struct Worker {
     store: Store,
     webhook: WebhookConfig,
     client: reqwest::Client,
+    metrics: Arc<Metrics>,
     clock: Clock,
-    cancel: CancellationToken,
-) {
-    let mut committed = store.subscribe_events();
-    loop {
-        committed.borrow_and_update();
-        let due = match store
-            .due_deliveries(&webhook.name, clock.now_ms(), 20)
-            .await
-        {
-            Ok(d) => d,
-            Err(e) => {
-                warn!(webhook = %webhook.name, error = %e, "cannot read the outbox");
-                Vec::new()
-            }
-        };
-        for d in &due {
-            if cancel.is_cancelled() {
-                return;
-            }
-            let outcome = delivery::deliver(&client, &webhook, d, clock.now_ms()).await;
-            let now = clock.now_ms();
-            let recorded = match &outcome {
-                Outcome::Delivered(status) => {
-                    info!(webhook = %webhook.name, msg_id = %d.msg_id, status, "webhook delivered");
-                    store.delivery_succeeded(d.id, now).await
-                }
-                Outcome::Failed { error, gone } => {
-                    let retry = if *gone {
-                        None
-                    } else {
-                        next_attempt(&webhook, d.attempts, d.first_attempt_ms.unwrap_or(now), now)
-                    };
-                    match retry {
-                        Some(at) => {
-                            warn!(webhook = %webhook.name, msg_id = %d.msg_id, error = %error, retry_in_ms = at - now, "webhook attempt failed")
-                        }
-                        None => {
-                            warn!(webhook = %webhook.name, msg_id = %d.msg_id, error = %error, "webhook delivery given up")
-                        }
-                    }
-                    store.delivery_failed(d.id, now, error, retry).await
+    /// Where the worker publishes that its receiver is disabled.
+    disabled: status::DisabledTx,
+}
+
+impl Worker {
+    async fn run(self, cancel: CancellationToken) {
+        let name = &self.webhook.name;
+        let mut committed = self.store.subscribe_events();
+        loop {
+            committed.borrow_and_update();
+            let now = self.clock.now_ms();
+            let due = match self.store.due_deliveries(name, now, BATCH as i64).await {
+                Ok(d) => d,
+                Err(e) => {
+                    warn!(webhook = %name, error = %e, "cannot read the outbox");
+                    Vec::new()
                 }
             };
-            if let Err(e) = recorded {
-                warn!(webhook = %webhook.name, error = %e, "cannot record a delivery outcome");
+            for d in &due {
+                if cancel.is_cancelled() {
+                    return;
+                }
+                if !self.attempt(d).await {
+                    // Disabled: nothing more until a restart spawns a new worker.
+                    cancel.cancelled().await;
+                    return;
+                }
+            }
+            if due.len() == BATCH {
+                continue;
+            }
+            let wait = match self.store.next_delivery_due(name).await {
+                Ok(Some(at)) => Duration::from_millis(
+                    (at - self.clock.now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
+                ),
+                _ => IDLE_POLL,
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                changed = committed.changed() => if changed.is_err() { return },
+                () = cancel.cancelled() => return,
             }
         }
-        if due.len() == 20 {
-            continue;
-        }
-        let wait = match store.next_delivery_due(&webhook.name).await {
-            Ok(Some(at)) => Duration::from_millis(
-                (at - clock.now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
-            ),
-            _ => IDLE_POLL,
+    }
+
+    /// Attempts `d` once and records the outcome; `false` when the receiver
+    /// answered 410 Gone and is now disabled.
+    async fn attempt(&self, d: &Delivery) -> bool {
+        let (w, store) = (&self.webhook, &self.store);
+        let outcome = delivery::deliver(&self.client, w, d, self.clock.now_ms()).await;
+        let now = self.clock.now_ms();
+        let first = d.first_attempt_ms.unwrap_or(now);
+        let (error, retry_after, gone) = match outcome {
+            Outcome::Delivered(status) => {
+                info!(webhook = %w.name, msg_id = %d.msg_id, status, "webhook delivered");
+                self.metrics.webhook_delivery(&w.name, "delivered");
+                if let Err(e) = store.delivery_succeeded(d.id, now).await {
+                    warn!(webhook = %w.name, error = %e, "cannot record a delivery outcome");
+                }
+                return true;
+            }
+            Outcome::Failed { error, retry_after } => (error, retry_after, false),
+            Outcome::Gone { error } => (error, None, true),
         };
-        tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            changed = committed.changed() => if changed.is_err() { return },
-            () = cancel.cancelled() => return,
+        let retry = next_attempt(w, d.attempts, first, now, retry_after);
+        let outcome = match (gone, retry) {
+            (true, _) => "gone",
+            (false, Some(at)) => {
+                let retry_in_ms = at - now;
+                warn!(webhook = %w.name, msg_id = %d.msg_id, error = %error, retry_in_ms, "webhook attempt failed");
+                "failed"
+            }
+            (false, None) => {
+                warn!(webhook = %w.name, msg_id = %d.msg_id, error = %error, "webhook delivery given up");
+                "given_up"
+            }
+        };
+        self.metrics.webhook_delivery(&w.name, outcome);
+        if let Err(e) = store.delivery_failed(d.id, now, &error, retry).await {
+            warn!(webhook = %w.name, error = %e, "cannot record a delivery outcome");
         }
-    }
-}
-
-/// When to try again after `attempts` failed attempts (before this one),
-/// or `None` once `retry_for` has passed since the first attempt.
-pub fn next_attempt(
-    w: &WebhookConfig,
-    attempts: i64,
-    first_attempt_ms: i64,
-    now_ms: i64,
-) -> Option<i64> {
-    let exp = 2u32.saturating_pow(attempts.clamp(0, 30) as u32);
-    let base = w
-        .retry_initial
-        .saturating_mul(exp)
-        .min(w.retry_max_interval);
-    let jitter = rand::random_range(0.8..1.2);
-    let delay = base.mul_f64(jitter).as_millis() as i64;
-    let at = now_ms + delay;
-    (at - first_attempt_ms <= w.retry_for.as_millis() as i64).then_some(at)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn webhook() -> WebhookConfig {
-        WebhookConfig {
-            name: "ops".into(),
-            url: "http://127.0.0.1:1/".into(),
-            events: vec![],
-            basic_auth: None,
-            secret: None,
-            timeout: Duration::from_secs(15),
-            retry_initial: Duration::from_secs(5),
-            retry_max_interval: Duration::from_secs(3600),
-            retry_for: Duration::from_secs(24 * 3600),
+        if gone {
+            self.disable(error, now).await;
         }
+        !gone
     }
 
-    #[test]
-    fn backoff_doubles_with_jitter_caps_and_gives_up() {
-        let w = webhook();
-        for (attempts, base_ms) in [
-            (0i64, 5_000i64),
-            (1, 10_000),
-            (2, 20_000),
-            (10, 3_600_000),
-            (40, 3_600_000),
-        ] {
-            let at = next_attempt(&w, attempts, 0, 0).expect("within retry_for");
-            assert!(
-                (base_ms * 8 / 10..=base_ms * 12 / 10).contains(&at),
-                "attempt {attempts}: {at} vs {base_ms}"
+    /// Marks the receiver disabled: published, counted, and an event.
+    async fn disable(&self, reason: String, now: i64) {
+        let name = &self.webhook.name;
+        warn!(webhook = %name, reason = %reason, "webhook receiver disabled until the collector restarts; its deliveries stay pending");
+        self.disabled.send_modify(|d| {
+            d.insert(
+                name.clone(),
+                Disabled {
+                    since_ms: now,
+                    reason: reason.clone(),
+                },
             );
+        });
+        self.metrics.webhook_disabled(name, true);
+        let event = Event::WebhookDisabled {
+            webhook: name.clone(),
+            reason,
+        };
+        if let Err(e) = self.store.record_event(&event).await {
+            warn!(webhook = %name, error = %e, "cannot record the webhook.disabled event");
         }
-        let day = 24 * 3600 * 1000;
-        assert_eq!(next_attempt(&w, 3, 0, day), None, "past retry_for");
     }
 }

@@ -2,10 +2,14 @@
 //!
 //! An event is written once, as [`Event::encode`]'s text: the log row
 //! (what WatchEvents streams) and every outbox row carry the same body.
+//! The outbox is read by the notifier (due rows) and, for
+//! `ListWebhooks` / `ListDeliveries`, by the API (counts and listings).
+
+use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
 
-use super::{EventSettings, Result, Store, named};
+use super::{EventSettings, Result, Store, named, named_opt};
 use crate::domain::{Event, EventType};
 
 /// One committed event.
@@ -32,6 +36,46 @@ pub struct Delivery {
     pub first_attempt_ms: Option<i64>,
 }
 
+/// One receiver's outbox rows by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Not delivered and not given up (waiting or retrying).
+    pub pending: i64,
+    /// Given up after `retry_for`.
+    pub failed: i64,
+    pub delivered: i64,
+}
+
+/// Which deliveries [`Store::list_deliveries`] returns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    /// Only those whose last attempt failed (retrying or given up).
+    pub failed_only: bool,
+    /// Only this receiver's.
+    pub webhook: Option<String>,
+}
+
+/// One outbox row as the API lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub webhook: String,
+    pub event_seq: i64,
+    /// `None` when the event has been pruned from the log.
+    pub event_type: Option<EventType>,
+    pub subject: Option<String>,
+    /// When the event happened (the row was written in its transaction).
+    pub created_ms: Option<i64>,
+    pub msg_id: String,
+    /// `pending`, `delivered` or `failed` (given up).
+    pub state: String,
+    pub attempts: i64,
+    pub first_attempt_ms: Option<i64>,
+    pub next_attempt_ms: i64,
+    pub delivered_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
 /// Appends `event` inside `conn`'s transaction, with its outbox rows.
 /// Returns the event's seq.
 pub(super) async fn append_event(
@@ -54,7 +98,12 @@ pub(super) async fn append_event(
     .fetch_one(&mut *conn)
     .await?;
     let seq: i64 = row.try_get("seq")?;
-    for webhook in settings.receivers(event_type) {
+    // A disabled receiver is not told about itself: its row would wait
+    // for the restart that re-enables it, when the news is stale.
+    let subject = event.subject();
+    let about_itself =
+        |w: &&str| event_type == EventType::WebhookDisabled && *w == subject.as_str();
+    for webhook in settings.receivers(event_type).filter(|w| !about_itself(w)) {
         sqlx::query(
             "INSERT INTO webhook_outbox (webhook, event_seq, msg_id, body, next_attempt_ms) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -186,5 +235,64 @@ impl Store {
         .execute(&self.write)
         .await?;
         Ok(())
+    }
+
+    /// Outbox rows per receiver and state, for every receiver that has any.
+    pub async fn outbox_counts(&self) -> Result<HashMap<String, OutboxCounts>> {
+        let rows = sqlx::query(
+            "SELECT webhook, state, COUNT(*) AS n FROM webhook_outbox GROUP BY webhook, state",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let mut counts = HashMap::<String, OutboxCounts>::new();
+        for r in &rows {
+            let entry = counts.entry(r.try_get("webhook")?).or_default();
+            let n: i64 = r.try_get("n")?;
+            match r.try_get::<String, _>("state")?.as_str() {
+                "pending" => entry.pending += n,
+                "delivered" => entry.delivered += n,
+                _ => entry.failed += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Deliveries matching `filter`, newest first, at most `limit`.
+    pub async fn list_deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.webhook, o.event_seq, e.type, e.subject, e.time_ms, o.msg_id, o.state, \
+             o.attempts, o.first_attempt_ms, o.next_attempt_ms, o.delivered_ms, o.last_error \
+             FROM webhook_outbox o LEFT JOIN events e ON e.seq = o.event_seq \
+             WHERE ($1 = '' OR o.webhook = $1) AND ($2 = 0 OR o.last_error IS NOT NULL) \
+             ORDER BY o.id DESC LIMIT $3",
+        )
+        .bind(filter.webhook.as_deref().unwrap_or(""))
+        .bind(i64::from(filter.failed_only))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DeliveryRow {
+                    id: r.try_get("id")?,
+                    webhook: r.try_get("webhook")?,
+                    event_seq: r.try_get("event_seq")?,
+                    event_type: named_opt(r, "events", "type")?,
+                    subject: r.try_get("subject")?,
+                    created_ms: r.try_get("time_ms")?,
+                    msg_id: r.try_get("msg_id")?,
+                    state: r.try_get("state")?,
+                    attempts: r.try_get("attempts")?,
+                    first_attempt_ms: r.try_get("first_attempt_ms")?,
+                    next_attempt_ms: r.try_get("next_attempt_ms")?,
+                    delivered_ms: r.try_get("delivered_ms")?,
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect()
     }
 }

@@ -32,7 +32,7 @@ use crate::domain::{EventType, RequestId, UnknownName};
 use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
-pub use events::{Delivery, EventRow};
+pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use requests::Opened;
 pub use results::ResultRecord;
 pub use services::{MaintenanceWindow, ServiceRow};

@@ -23,6 +23,7 @@ pub mod hostile;
 mod outcome;
 mod realtime;
 mod scripted;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

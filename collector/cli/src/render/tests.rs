@@ -332,3 +332,70 @@ fn times_are_utc_millis_and_clamped_to_what_rfc3339_writes() {
     check(253_402_300_799, 999_000_000, "9999-12-31T23:59:59.999Z");
     check(i64::MAX, 0, "9999-12-31T23:59:59.999Z");
 }
+
+#[test]
+fn webhooks_and_deliveries() {
+    let ok = pb::Webhook {
+        name: "ops".into(),
+        origin: "https://hooks.test".into(),
+        pending: 1,
+        delivered: 12,
+        ..Default::default()
+    };
+    let gone = pb::Webhook {
+        name: "n8n".into(),
+        origin: "http://127.0.0.1:9000".into(),
+        pending: 3,
+        failed: 2,
+        disabled: true,
+        disabled_at: at(5),
+        disabled_reason: "HTTP 410 Gone".into(),
+        ..Default::default()
+    };
+    let webhooks: Vec<Value> = [ok, gone].iter().map(convert::webhook).collect();
+    check_table(
+        &WEBHOOKS,
+        &webhooks,
+        &[
+            "NAME  PENDING  FAILED  DELIVERED  DISABLED  SINCE                     REASON         ORIGIN",
+            "ops   1        0       12         false     -                         -              https://hooks.test",
+            "n8n   3        2       0          true      2021-02-25T15:02:15.123Z  HTTP 410 Gone  http://127.0.0.1:9000",
+        ],
+    );
+    assert_eq!(webhooks[0]["disabled_reason"], Value::Null);
+    let retrying = pb::Delivery {
+        id: 9,
+        webhook: "ops".into(),
+        event_seq: 4,
+        event_type: "request.opened".into(),
+        subject: "7".into(),
+        webhook_id: "msg_1".into(),
+        state: "pending".into(),
+        attempts: 2,
+        created_at: at(0),
+        first_attempt_at: at(0),
+        next_attempt_at: at(120),
+        last_error: "HTTP 302 redirect to http://x.test/ (not followed)".into(),
+        ..Default::default()
+    };
+    let delivery = convert::delivery(&retrying);
+    check_table(
+        &DELIVERIES,
+        std::slice::from_ref(&delivery),
+        &[
+            "ID  WEBHOOK  EVENT           SUBJECT  STATE    ATTEMPTS  NEXT ATTEMPT              LAST ERROR",
+            "9   ops      request.opened  7        pending  2         2021-02-25T15:04:10.123Z  HTTP 302 redirect to http://x.test/ (not followed)",
+        ],
+    );
+    assert_eq!(
+        json_of(object(&delivery, true)),
+        json!({
+            "id": 9, "webhook": "ops", "event_seq": 4, "event": "request.opened",
+            "subject": "7", "webhook_id": "msg_1", "state": "pending", "attempts": 2,
+            "created_at": "2021-02-25T15:02:10.123Z",
+            "first_attempt_at": "2021-02-25T15:02:10.123Z",
+            "next_attempt_at": "2021-02-25T15:04:10.123Z", "delivered_at": null,
+            "last_error": "HTTP 302 redirect to http://x.test/ (not followed)",
+        })
+    );
+}

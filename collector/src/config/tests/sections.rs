@@ -355,7 +355,8 @@ fn webhooks_section() {
         "p.toml:8: webhook \"w\": unknown event \"agent.gone\" (known: request.opened, \
          request.closed, service.down, service.up, service.local_failure, \
          service.cert_expiring, agent.registered, agent.approved, agent.suspended, \
-         agent.down, agent.up, agent.duplicate, maintenance.started, maintenance.ended)",
+         agent.down, agent.up, agent.duplicate, maintenance.started, maintenance.ended, \
+         webhook.disabled)",
     );
     check(
         "url = \"https://h\"\nevents = [\"service.cert_expiring\"]",

@@ -228,6 +228,15 @@ fn every_event_keeps_its_body() {
             "web-1",
             MAINTENANCE_BODY,
         ),
+        (
+            Event::WebhookDisabled {
+                webhook: "ops".into(),
+                reason: "HTTP 410 Gone".into(),
+            },
+            "webhook.disabled",
+            "ops",
+            r#"{"reason":"HTTP 410 Gone","webhook":"ops"}"#,
+        ),
     ];
     for (event, ty, subject, body) in table {
         check(event, ty, subject, body);
