@@ -32,6 +32,11 @@ pub struct Metrics {
     /// Agent-link messages and results refused or dropped, by `reason`
     /// (`link::guard::Reason`).
     pub link_rejected: Family<Labels, Counter>,
+    /// Failed authentications, by `kind` (`enrollment_token`, `credential`,
+    /// `bearer`).
+    pub auth_failures: Family<Labels, Counter>,
+    /// Calls refused unread because their source failed too often.
+    pub auth_rate_limited: Counter,
 }
 
 impl Metrics {
@@ -73,6 +78,18 @@ impl Metrics {
             "Agent-link messages and results refused or dropped, by reason",
             link_rejected.clone(),
         );
+        let auth_failures = Family::<Labels, Counter>::default();
+        registry.register(
+            "auth_failures",
+            "Failed authentications (wrong token or credential), by kind",
+            auth_failures.clone(),
+        );
+        let auth_rate_limited = Counter::default();
+        registry.register(
+            "auth_rate_limited",
+            "Calls refused with RESOURCE_EXHAUSTED after too many failed authentications",
+            auth_rate_limited.clone(),
+        );
         Metrics {
             registry,
             results_ingested,
@@ -81,6 +98,8 @@ impl Metrics {
             agents_down,
             agents_live,
             link_rejected,
+            auth_failures,
+            auth_rate_limited,
         }
     }
 
@@ -105,6 +124,13 @@ impl Metrics {
     pub fn link_rejected(&self, reason: &'static str) {
         self.link_rejected
             .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc();
+    }
+
+    /// Counts a failed authentication of `kind`.
+    pub fn auth_failure(&self, kind: &str) {
+        self.auth_failures
+            .get_or_create(&vec![("kind", kind.to_owned())])
             .inc();
     }
 

@@ -8,7 +8,9 @@
 //! (`picket_proto::contract::RefusalKind`): bad token or credential →
 //! `UNAUTHENTICATED`, duplicate id → `ALREADY_EXISTS`, wrong protocol →
 //! `FAILED_PRECONDITION`, unusable hello → `INVALID_ARGUMENT`, collector
-//! trouble → `UNAVAILABLE`. [`convert`] wraps both halves of the stream, so
+//! trouble → `UNAVAILABLE`. A bad token or credential also counts against
+//! the peer's address in the [`AuthLimiter`]; an address past its limit is
+//! refused with `RESOURCE_EXHAUSTED` before its hello is read. [`convert`] wraps both halves of the stream, so
 //! the session sees domain messages only; [`server`] wraps the service
 //! for tonic, with the contract's message size limit.
 //!
@@ -43,6 +45,7 @@ use tracing::{Instrument, info_span, warn};
 use self::convert::{ConvertError, DownStream, UplinkError};
 use self::guard::{Guard, Reason};
 use crate::agents::{AgentsHandle, DownlinkTx, Refusal};
+use crate::auth_limit::{AuthFailure, AuthLimiter};
 use crate::domain::Uplink;
 use crate::ingest::IngestHandle;
 use crate::metrics::Metrics;
@@ -58,6 +61,8 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct AgentLinkService {
     agents: AgentsHandle,
     ingest: IngestHandle,
+    /// Brakes token and credential guessing per source address.
+    limiter: AuthLimiter,
     /// Stamps heartbeats.
     clock: Clock,
     cancel: CancellationToken,
@@ -69,6 +74,7 @@ impl AgentLinkService {
     pub fn new(
         agents: AgentsHandle,
         ingest: IngestHandle,
+        limiter: AuthLimiter,
         clock: Clock,
         cancel: CancellationToken,
         tasks: TaskTracker,
@@ -77,6 +83,7 @@ impl AgentLinkService {
         Self {
             agents,
             ingest,
+            limiter,
             clock,
             cancel,
             tasks,
@@ -123,6 +130,9 @@ impl AgentLink for AgentLinkService {
         request: Request<Streaming<pb::AgentMessage>>,
     ) -> Result<Response<DownStream>, Status> {
         let peer = request.remote_addr();
+        if let Err(limited) = self.limiter.check(peer) {
+            return Err(RefusalKind::RateLimited.status(limited.to_string()));
+        }
         let mut inbound = convert::uplinks(request.into_inner());
         let Ok(first) = tokio::time::timeout(HELLO_TIMEOUT, inbound.next()).await else {
             let why = format!("no hello within {}s", HELLO_TIMEOUT.as_secs());
@@ -152,6 +162,11 @@ impl AgentLink for AgentLinkService {
         {
             Ok(w) => w,
             Err(refusal) => {
+                match refusal {
+                    Refusal::BadToken => self.limiter.failed(peer, AuthFailure::EnrollmentToken),
+                    Refusal::BadCredential(_) => self.limiter.failed(peer, AuthFailure::Credential),
+                    _ => {}
+                }
                 warn!(agent_id = %agent_id, peer = ?peer, reason = %refusal, "agent refused");
                 return Err(status(&refusal));
             }
