@@ -3,12 +3,14 @@
 //!
 //! Each source address (an IPv4 address, or an IPv6 /64, which one host
 //! usually owns whole) has a token bucket of [`BURST`] failures that
-//! refills one every [`REFILL_EVERY`]. A failed authentication (a wrong
-//! enrollment token, agent credential or API bearer token) takes a token;
-//! a source with an empty bucket is answered `RESOURCE_EXHAUSTED` before
-//! its secret is even looked at, so a flood costs one map lookup per call
-//! and tells the guesser nothing. Successes cost nothing and other
-//! addresses are unaffected: a good agent elsewhere still connects.
+//! refills one every [`REFILL_EVERY`]. Each attempt to authenticate takes
+//! a token before the secret is looked at, and gives it back when the
+//! secret was right (or the attempt ended before it was judged), so only
+//! failures (a wrong enrollment token, agent credential or API bearer
+//! token) use the bucket up, and concurrent guesses cannot overrun it. A
+//! source with an empty bucket is answered `RESOURCE_EXHAUSTED` unread, so
+//! a flood costs one map lookup per call and tells the guesser nothing.
+//! Other addresses are unaffected: a good agent elsewhere still connects.
 //!
 //! Ten failures, then one every six seconds: a person mistyping a token or
 //! an agent with a stale credential never meets the limit (the agent's
@@ -113,7 +115,7 @@ impl Buckets {
         }
     }
 
-    /// Whether `source` may try a secret now.
+    /// Whether `source` may try a secret now (without taking a token).
     pub fn allows(&mut self, source: Source, now: Instant) -> bool {
         let (burst, every) = (self.burst, self.refill_every);
         match self.map.get_mut(&source) {
@@ -122,7 +124,26 @@ impl Buckets {
         }
     }
 
-    /// Records a failed attempt by `source`.
+    /// Takes a token for an attempt by `source`: `false` (nothing taken)
+    /// when its bucket is empty.
+    pub fn take(&mut self, source: Source, now: Instant) -> bool {
+        if !self.allows(source, now) {
+            return false;
+        }
+        self.fail(source, now);
+        true
+    }
+
+    /// Gives back the token of an attempt that did not fail.
+    pub fn refund(&mut self, source: Source, now: Instant) {
+        let (burst, every) = (self.burst, self.refill_every);
+        if let Some(b) = self.map.get_mut(&source) {
+            refill(b, burst, every, now);
+            b.tokens = (b.tokens + 1).min(burst);
+        }
+    }
+
+    /// Records a failed attempt by `source` (takes a token if it has one).
     pub fn fail(&mut self, source: Source, now: Instant) {
         let sweep_due = self
             .last_sweep
@@ -203,20 +224,44 @@ impl AuthLimiter {
         self.buckets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// `Ok` if `peer` may try a secret now; counted when it may not.
-    pub fn check(&self, peer: Option<SocketAddr>) -> Result<(), RateLimited> {
-        if self.buckets().allows(Source::of(peer), Instant::now()) {
-            Ok(())
+    /// Starts an attempt by `peer` to authenticate, taking a token; refused
+    /// (and counted) when its bucket is empty. Settle it with
+    /// [`Attempt::failed`]; dropped otherwise, it gives the token back.
+    pub fn attempt(&self, peer: Option<SocketAddr>) -> Result<Attempt, RateLimited> {
+        let source = Source::of(peer);
+        if self.buckets().take(source, Instant::now()) {
+            Ok(Attempt {
+                limiter: self.clone(),
+                source,
+                failed: false,
+            })
         } else {
             self.metrics.auth_rate_limited.inc();
             Err(RateLimited)
         }
     }
+}
 
-    /// Records and counts a failed authentication by `peer`.
-    pub fn failed(&self, peer: Option<SocketAddr>, kind: AuthFailure) {
-        self.buckets().fail(Source::of(peer), Instant::now());
-        self.metrics.auth_failure(kind.as_str());
+/// One authentication in progress, holding a token of its source's bucket.
+pub struct Attempt {
+    limiter: AuthLimiter,
+    source: Source,
+    failed: bool,
+}
+
+impl Attempt {
+    /// The secret was wrong: the token stays taken, and the failure counts.
+    pub fn failed(mut self, kind: AuthFailure) {
+        self.failed = true;
+        self.limiter.metrics.auth_failure(kind.as_str());
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if !self.failed {
+            self.limiter.buckets().refund(self.source, Instant::now());
+        }
     }
 }
 

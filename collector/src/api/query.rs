@@ -60,9 +60,9 @@ impl PicketApi {
     /// Checks the bearer token against each of `accepted` in constant time,
     /// after the limiter let the caller's address try.
     fn bearer<T>(&self, request: Request<T>, accepted: &[&String]) -> Result<T, ApiError> {
-        let peer = request.remote_addr();
-        self.limiter
-            .check(peer)
+        let attempt = self
+            .limiter
+            .attempt(request.remote_addr())
             .map_err(|e| ApiError::RateLimited(e.to_string()))?;
         let given = request
             .metadata()
@@ -76,7 +76,7 @@ impl PicketApi {
         if valid {
             Ok(request.into_inner())
         } else {
-            self.limiter.failed(peer, AuthFailure::Bearer);
+            attempt.failed(AuthFailure::Bearer);
             Err(ApiError::Unauthenticated)
         }
     }

@@ -87,3 +87,31 @@ fn memory_is_bounded_and_idle_buckets_are_forgotten() {
     b.fail(src("10.1.1.1"), later);
     assert_eq!(b.len(), 1, "idle buckets are forgotten");
 }
+
+#[test]
+fn an_attempt_holds_a_token_until_it_succeeds() {
+    let t0 = Instant::now();
+    let mut b = Buckets::new(BURST, REFILL_EVERY, MAX_SOURCES);
+    let a = src("10.0.0.1");
+    // Concurrent attempts cannot overrun the bucket: each holds a token.
+    for i in 0..BURST {
+        assert!(b.take(a, t0), "attempt {i}");
+    }
+    assert!(!b.take(a, t0), "an 11th attempt in flight is refused");
+    // Those that succeed give their token back; failures keep theirs.
+    for _ in 0..3 {
+        b.refund(a, t0);
+    }
+    for i in 0..3 {
+        assert!(b.take(a, t0), "refunded attempt {i}");
+    }
+    assert!(!b.take(a, t0));
+    // A refund never fills past the burst.
+    let mut b = Buckets::new(BURST, REFILL_EVERY, MAX_SOURCES);
+    assert!(b.take(a, t0));
+    for _ in 0..5 {
+        b.refund(a, t0);
+    }
+    fail_n(&mut b, a, BURST, t0);
+    assert!(!b.allows(a, t0));
+}

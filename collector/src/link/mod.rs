@@ -130,9 +130,10 @@ impl AgentLink for AgentLinkService {
         request: Request<Streaming<pb::AgentMessage>>,
     ) -> Result<Response<DownStream>, Status> {
         let peer = request.remote_addr();
-        if let Err(limited) = self.limiter.check(peer) {
-            return Err(RefusalKind::RateLimited.status(limited.to_string()));
-        }
+        let attempt = self
+            .limiter
+            .attempt(peer)
+            .map_err(|limited| RefusalKind::RateLimited.status(limited.to_string()))?;
         let mut inbound = convert::uplinks(request.into_inner());
         let Ok(first) = tokio::time::timeout(HELLO_TIMEOUT, inbound.next()).await else {
             let why = format!("no hello within {}s", HELLO_TIMEOUT.as_secs());
@@ -163,14 +164,16 @@ impl AgentLink for AgentLinkService {
             Ok(w) => w,
             Err(refusal) => {
                 match refusal {
-                    Refusal::BadToken => self.limiter.failed(peer, AuthFailure::EnrollmentToken),
-                    Refusal::BadCredential(_) => self.limiter.failed(peer, AuthFailure::Credential),
-                    _ => {}
+                    Refusal::BadToken => attempt.failed(AuthFailure::EnrollmentToken),
+                    Refusal::BadCredential(_) => attempt.failed(AuthFailure::Credential),
+                    _ => drop(attempt),
                 }
                 warn!(agent_id = %agent_id, peer = ?peer, reason = %refusal, "agent refused");
                 return Err(status(&refusal));
             }
         };
+        // Authenticated: the attempt's token goes back.
+        drop(attempt);
         // The welcome goes first (the response stream starts with it); the
         // session forwards the rest.
         let (out_tx, out_rx) = mpsc::channel(64);

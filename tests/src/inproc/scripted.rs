@@ -96,14 +96,19 @@ impl std::fmt::Display for Refused {
 const WAIT: Duration = Duration::from_secs(20);
 
 impl ScriptedAgent {
-    /// Enrolls a new agent with the test enrollment token.
-    pub async fn enroll(grpc: SocketAddr, name: &str, region: &str) -> anyhow::Result<Self> {
-        let identity = Identity {
+    /// A new identity named `name` in `region`, not yet enrolled.
+    pub fn new_identity(name: &str, region: &str) -> Identity {
+        Identity {
             id: format!("{name}-{}", uuid_like()),
             name: name.into(),
             region: region.into(),
             credential: String::new(),
-        };
+        }
+    }
+
+    /// Enrolls a new agent with the test enrollment token.
+    pub async fn enroll(grpc: SocketAddr, name: &str, region: &str) -> anyhow::Result<Self> {
+        let identity = Self::new_identity(name, region);
         match Self::connect(grpc, identity, ENROLLMENT_TOKEN).await? {
             Ok(agent) => Ok(agent),
             Err(refused) => anyhow::bail!("agent {name} was refused: {refused}"),
@@ -114,12 +119,22 @@ impl ScriptedAgent {
     /// `Ok(Err(_))` when the collector refuses.
     pub async fn connect(
         grpc: SocketAddr,
-        mut identity: Identity,
+        identity: Identity,
         token: &str,
     ) -> anyhow::Result<Result<Self, Refused>> {
         let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
             .connect()
             .await?;
+        Self::connect_on(channel, identity, token).await
+    }
+
+    /// [`ScriptedAgent::connect`] over `channel` (e.g. one from another
+    /// source address, [`super::channel_from`]).
+    pub async fn connect_on(
+        channel: tonic::transport::Channel,
+        mut identity: Identity,
+        token: &str,
+    ) -> anyhow::Result<Result<Self, Refused>> {
         let mut client = AgentLinkClient::new(channel);
         let (up, rx) = mpsc::channel(64);
         let hello = pb::Hello {
