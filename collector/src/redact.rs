@@ -42,6 +42,13 @@ impl<T: Secret> Secret for toml::Spanned<T> {
     }
 }
 
+/// Request headers of a check: values may be API keys.
+impl Secret for std::collections::BTreeMap<String, String> {
+    fn is_set(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
 /// A basic-auth pair `(user, password)`: the user is hidden with it.
 impl Secret for (String, String) {
     fn is_set(&self) -> bool {

@@ -46,8 +46,8 @@ pub struct CheckOptions {
     pub priority: String,
 }
 debug_redacted!(CheckOptions {
-    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, headers, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority
-} secret { basic_auth });
+    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority
+} secret { headers, basic_auth });
 
 /// The options a service runs with: its own keys over `[defaults]`.
 pub(super) fn inherit(own: &RawCheckOptions, defaults: &RawCheckOptions) -> RawCheckOptions {

@@ -224,8 +224,8 @@ pub struct CheckSpec {
     pub reuse_connections: bool,
 }
 debug_redacted!(CheckSpec {
-    id, url, method, headers, expected_status, body_contains, follow_redirects, max_redirects, timeout_ms, interval_ms, max_body_bytes, reuse_connections
-} secret { basic_auth });
+    id, url, method, expected_status, body_contains, follow_redirects, max_redirects, timeout_ms, interval_ms, max_body_bytes, reuse_connections
+} secret { headers, basic_auth });
 
 /// A message from the collector to one agent. Converted to proto at the
 /// link's edge (`link/convert.rs`), where the response stream is built.

@@ -40,7 +40,7 @@ use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use self::convert::{ConvertError, DownStream, UplinkError};
 use self::guard::{Guard, Reason};
@@ -153,6 +153,7 @@ impl AgentLink for AgentLinkService {
                 return Err(self.refuse(Reason::NoHello, why, peer));
             }
         };
+        debug!(?hello, peer = ?peer, "hello");
         let agent_id = hello.agent_id.clone();
         let (down_tx, down_rx) = DownlinkTx::channel(DOWNLINK_CAPACITY);
         let session_cancel = self.cancel.child_token();
