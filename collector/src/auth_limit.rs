@@ -31,6 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::warn;
 
 use crate::metrics::Metrics;
 
@@ -251,9 +252,18 @@ pub struct Attempt {
 
 impl Attempt {
     /// The secret was wrong: the token stays taken, and the failure counts.
+    /// The failure that empties the bucket is logged (the refusals after
+    /// it are only counted, so a flood cannot flood the log).
     pub fn failed(mut self, kind: AuthFailure) {
         self.failed = true;
         self.limiter.metrics.auth_failure(kind.as_str());
+        if !self.limiter.buckets().allows(self.source, Instant::now()) {
+            warn!(
+                source = %self.source.0,
+                kind = kind.as_str(),
+                "too many failed authentications: refusing this address for a while"
+            );
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use picket_e2e::ENROLLMENT_TOKEN;
-use picket_e2e::inproc::{Harness, ScriptedAgent, channel_from};
+use picket_e2e::inproc::net::channel_from;
+use picket_e2e::inproc::{Harness, Identity, ScriptedAgent};
 use picket_proto::agent::v1 as pb;
 use picket_proto::agent::v1::agent_link_client::AgentLinkClient;
 use picket_proto::contract::PROTOCOL_VERSION;
@@ -93,7 +94,12 @@ async fn ten_thousand_bad_tokens_are_limited_while_a_good_agent_connects() -> an
     let mut good = h.agent("edge-1", "eu").await?;
     good.assignment().await?;
     // The guesser's address is refused even with the right token...
-    let identity = ScriptedAgent::new_identity("late", "eu");
+    let identity = Identity {
+        id: "late-agent".into(),
+        name: "late".into(),
+        region: "eu".into(),
+        credential: String::new(),
+    };
     let refused = ScriptedAgent::connect_on(
         channel_from(h.grpc_addr(), GUESSER).await?,
         identity.clone(),

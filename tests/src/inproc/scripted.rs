@@ -96,19 +96,14 @@ impl std::fmt::Display for Refused {
 const WAIT: Duration = Duration::from_secs(20);
 
 impl ScriptedAgent {
-    /// A new identity named `name` in `region`, not yet enrolled.
-    pub fn new_identity(name: &str, region: &str) -> Identity {
-        Identity {
+    /// Enrolls a new agent with the test enrollment token.
+    pub async fn enroll(grpc: SocketAddr, name: &str, region: &str) -> anyhow::Result<Self> {
+        let identity = Identity {
             id: format!("{name}-{}", uuid_like()),
             name: name.into(),
             region: region.into(),
             credential: String::new(),
-        }
-    }
-
-    /// Enrolls a new agent with the test enrollment token.
-    pub async fn enroll(grpc: SocketAddr, name: &str, region: &str) -> anyhow::Result<Self> {
-        let identity = Self::new_identity(name, region);
+        };
         match Self::connect(grpc, identity, ENROLLMENT_TOKEN).await? {
             Ok(agent) => Ok(agent),
             Err(refused) => anyhow::bail!("agent {name} was refused: {refused}"),
@@ -128,8 +123,7 @@ impl ScriptedAgent {
         Self::connect_on(channel, identity, token).await
     }
 
-    /// [`ScriptedAgent::connect`] over `channel` (e.g. one from another
-    /// source address, [`super::channel_from`]).
+    /// [`ScriptedAgent::connect`] over `channel` (e.g. [`super::net::channel_from`]).
     pub async fn connect_on(
         channel: tonic::transport::Channel,
         mut identity: Identity,
