@@ -10,7 +10,7 @@
 //! `FAILED_PRECONDITION`, unusable hello → `INVALID_ARGUMENT`, collector
 //! trouble → `UNAVAILABLE`. A bad token or credential also counts against
 //! the peer's address in the [`AuthLimiter`]; an address past its limit is
-//! refused with `RESOURCE_EXHAUSTED` before its hello is read. [`convert`] wraps both halves of the stream, so
+//! refused with `RESOURCE_EXHAUSTED` without its hello being judged. [`convert`] wraps both halves of the stream, so
 //! the session sees domain messages only; [`server`] wraps the service
 //! for tonic, with the contract's message size limit.
 //!
@@ -130,10 +130,6 @@ impl AgentLink for AgentLinkService {
         request: Request<Streaming<pb::AgentMessage>>,
     ) -> Result<Response<DownStream>, Status> {
         let peer = request.remote_addr();
-        let attempt = self
-            .limiter
-            .attempt(peer)
-            .map_err(|limited| RefusalKind::RateLimited.status(limited.to_string()))?;
         let mut inbound = convert::uplinks(request.into_inner());
         let Ok(first) = tokio::time::timeout(HELLO_TIMEOUT, inbound.next()).await else {
             let why = format!("no hello within {}s", HELLO_TIMEOUT.as_secs());
@@ -154,6 +150,12 @@ impl AgentLink for AgentLinkService {
             }
         };
         debug!(?hello, peer = ?peer, "hello");
+        // Taken once the hello is in, so that streams idling before their
+        // hello hold no token.
+        let attempt = self
+            .limiter
+            .attempt(peer)
+            .map_err(|limited| RefusalKind::RateLimited.status(limited.to_string()))?;
         let agent_id = hello.agent_id.clone();
         let (down_tx, down_rx) = DownlinkTx::channel(DOWNLINK_CAPACITY);
         let session_cancel = self.cancel.child_token();

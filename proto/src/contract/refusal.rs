@@ -29,8 +29,9 @@ pub enum RefusalKind {
     /// The collector cannot serve the agent right now (store error,
     /// shutting down). Retried.
     Unavailable,
-    /// Too many failed authentications from the agent's address; its hello
-    /// was not read. Retried (the limit refills within seconds).
+    /// Too many failed authentications from the agent's address; its
+    /// token or credential was not checked. Retried (the limit refills
+    /// within seconds).
     RateLimited,
 }
 
