@@ -58,7 +58,7 @@ impl fmt::Debug for BasicAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BasicAuth")
             .field("user", &self.user)
-            .field("password", &"<redacted>")
+            .field("password", &REDACTED)
             .finish()
     }
 }
@@ -197,7 +197,7 @@ impl ProbeReport {
 }
 
 /// What the collector said in its Welcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Welcome {
     /// The agent id the collector knows us by.
     pub agent_id: AgentId,
@@ -211,9 +211,24 @@ pub struct Welcome {
     pub last_committed_seq: u64,
 }
 
+impl fmt::Debug for Welcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Welcome")
+            .field("agent_id", &self.agent_id)
+            .field("credential", &self.credential.as_ref().map(|_| REDACTED))
+            .field("state", &self.state)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("last_committed_seq", &self.last_committed_seq)
+            .finish()
+    }
+}
+
+/// How `Debug` shows a secret.
+const REDACTED: &str = "<redacted>";
+
 /// What the agent says about itself when it opens a session. The protocol
 /// version and the agent's build version are added on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Hello {
     /// The agent's id, from its state file.
     pub agent_id: AgentId,
@@ -227,6 +242,19 @@ pub struct Hello {
     pub region: String,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Hello {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hello")
+            .field("agent_id", &self.agent_id)
+            .field("credential", &REDACTED)
+            .field("enrollment_token", &REDACTED)
+            .field("name", &self.name)
+            .field("region", &self.region)
+            .field("labels", &self.labels)
+            .finish()
+    }
 }
 
 /// A message to the collector before conversion.
@@ -302,5 +330,29 @@ mod tests {
             password: "secret".into(),
         };
         assert!(!format!("{auth:?}").contains("secret"));
+    }
+
+    #[test]
+    fn hello_and_welcome_debug_hide_the_secrets() {
+        let hello = Hello {
+            agent_id: AgentId::from("a1"),
+            credential: "cred-123".into(),
+            enrollment_token: "tok-456".into(),
+            name: "n".into(),
+            region: "eu".into(),
+            labels: BTreeMap::new(),
+        };
+        let welcome = Welcome {
+            agent_id: AgentId::from("a1"),
+            credential: Some("cred-789".into()),
+            state: "active".into(),
+            heartbeat_interval: Duration::from_secs(10),
+            last_committed_seq: 0,
+        };
+        let printed = format!("{hello:?} {welcome:?}");
+        for secret in ["cred-123", "tok-456", "cred-789"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("a1"), "{printed}");
     }
 }

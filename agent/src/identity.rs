@@ -18,13 +18,27 @@ use crate::domain::AgentId;
 pub const FILE_NAME: &str = "agent.json";
 
 /// Who this agent is to the collector.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// UUID v4 generated on first start.
     pub agent_id: AgentId,
     /// Credential issued by the collector; empty before enrollment.
     #[serde(default)]
     pub credential: String,
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let credential = if self.credential.is_empty() {
+            ""
+        } else {
+            "<redacted>"
+        };
+        f.debug_struct("Identity")
+            .field("agent_id", &self.agent_id)
+            .field("credential", &credential)
+            .finish()
+    }
 }
 
 /// Failures reading or writing the identity file.

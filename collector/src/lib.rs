@@ -33,6 +33,7 @@
 
 pub mod agents;
 pub mod api;
+pub mod auth_limit;
 pub mod config;
 pub mod domain;
 pub mod evaluator;
@@ -43,6 +44,7 @@ pub mod link;
 pub mod maintenance;
 pub mod metrics;
 pub mod notifier;
+pub mod redact;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -204,9 +206,11 @@ pub async fn run_with_clock(
         .await;
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
+    let limiter = auth_limit::AuthLimiter::new(metrics.clone());
     let link = link::AgentLinkService::new(
         agents.clone(),
         ingest,
+        limiter.clone(),
         clock,
         cancel.clone(),
         tasks.clone(),
@@ -219,6 +223,7 @@ pub async fn run_with_clock(
         maintenance,
         evaluator,
         webhooks,
+        limiter,
         cancel: cancel.clone(),
         tasks: tasks.clone(),
     };

@@ -37,6 +37,11 @@ pub struct Metrics {
     pub webhook_deliveries: Family<Labels, Counter>,
     /// 1 while a receiver is disabled (it answered 410 Gone), else 0.
     pub webhooks_disabled: Family<Labels, Gauge>,
+    /// Failed authentications, by `kind` (`enrollment_token`, `credential`,
+    /// `bearer`).
+    pub auth_failures: Family<Labels, Counter>,
+    /// Calls refused unread because their source failed too often.
+    pub auth_rate_limited: Counter,
 }
 
 impl Metrics {
@@ -90,6 +95,18 @@ impl Metrics {
             "1 while a webhook receiver is disabled after a 410 Gone",
             webhooks_disabled.clone(),
         );
+        let auth_failures = Family::<Labels, Counter>::default();
+        registry.register(
+            "auth_failures",
+            "Failed authentications (wrong token or credential), by kind",
+            auth_failures.clone(),
+        );
+        let auth_rate_limited = Counter::default();
+        registry.register(
+            "auth_rate_limited",
+            "Calls refused with RESOURCE_EXHAUSTED after too many failed authentications",
+            auth_rate_limited.clone(),
+        );
         Metrics {
             registry,
             webhook_deliveries,
@@ -100,6 +117,8 @@ impl Metrics {
             agents_down,
             agents_live,
             link_rejected,
+            auth_failures,
+            auth_rate_limited,
         }
     }
 
@@ -142,6 +161,13 @@ impl Metrics {
         self.webhooks_disabled
             .get_or_create(&vec![("webhook", webhook.to_owned())])
             .set(i64::from(disabled));
+    }
+
+    /// Counts a failed authentication of `kind`.
+    pub fn auth_failure(&self, kind: &str) {
+        self.auth_failures
+            .get_or_create(&vec![("kind", kind.to_owned())])
+            .inc();
     }
 
     /// The text exposition format.

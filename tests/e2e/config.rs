@@ -96,3 +96,35 @@ async fn a_bad_duration_is_refused_with_its_line() -> anyhow::Result<()> {
 async fn an_unknown_equipment_is_refused_with_its_line() -> anyhow::Result<()> {
     check_refused("equipment = \"web-1\"", "equipment = \"nope\"", "nope").await
 }
+
+/// Off loopback the collector fails closed: no plaintext gRPC without
+/// `allow_plaintext`, never without an admin token. It exits 2 naming the
+/// key, before binding anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_loopback_without_tls_or_admin_token_is_refused() -> anyhow::Result<()> {
+    let off_loopback = VALID.replace(
+        "grpc_listen = \"{grpc_listen}\"",
+        "grpc_listen = \"0.0.0.0:0\"",
+    );
+    let no_admin =
+        off_loopback.replace("admin_token = \"{admin_token}\"", "allow_plaintext = true");
+    for (template, expected) in [
+        (
+            off_loopback,
+            "picket.toml: grpc_listen: 0.0.0.0:0 is not a loopback address and there is no tls_cert",
+        ),
+        (
+            no_admin,
+            "picket.toml: admin_token: is required when grpc_listen (0.0.0.0:0) is not a loopback address",
+        ),
+    ] {
+        let refusal = Collector::refuses(&template).await?;
+        assert_eq!(refusal.code, Some(2), "stderr:\n{}", refusal.stderr);
+        assert!(
+            refusal.stderr.lines().any(|l| l.contains(expected)),
+            "no line with {expected:?}:\n{}",
+            refusal.stderr
+        );
+    }
+    Ok(())
+}

@@ -88,10 +88,10 @@ async fn results_for_checks_not_assigned_are_dropped_and_counted_the_session_kep
         "a result for a check not assigned was stored"
     );
     assert_eq!(
-        hostile::rejected(h.http_addr(), "unassigned_check").await?,
+        hostile::rejected(&h, "unassigned_check").await?,
         2
     );
-    assert_eq!(hostile::rejected(h.http_addr(), "unknown_check").await?, 1);
+    assert_eq!(hostile::rejected(&h, "unknown_check").await?, 1);
     bystander_unaffected(&mut b, &theirs).await
 }
 
@@ -109,7 +109,7 @@ async fn a_seq_going_back_is_dropped_and_an_absurd_jump_refuses_the_stream() -> 
         Some(200),
         "a seq that went back was stored"
     );
-    assert_eq!(hostile::rejected(h.http_addr(), "seq_backwards").await?, 1);
+    assert_eq!(hostile::rejected(&h, "seq_backwards").await?, 1);
 
     let acked = a.next_seq() - 1;
     a.send_seq(acked + (1 << 33), &mine, &Outcome::status(503))
@@ -117,7 +117,7 @@ async fn a_seq_going_back_is_dropped_and_an_absurd_jump_refuses_the_stream() -> 
     let refused = a.closed().await?;
     assert_eq!(refused.code, Code::InvalidArgument, "{refused}");
     assert!(refused.message.contains("jumps more than"), "{refused}");
-    assert_eq!(hostile::rejected(h.http_addr(), "seq_jump").await?, 1);
+    assert_eq!(hostile::rejected(&h, "seq_jump").await?, 1);
     bystander_unaffected(&mut b, &theirs).await?;
     still_committed(&h, &a, acked).await
 }
@@ -133,7 +133,7 @@ async fn a_message_over_the_size_limit_ends_the_stream_with_invalid_argument() -
     assert_eq!(refused.code, Code::InvalidArgument, "{refused}");
     assert!(refused.message.contains("size limit"), "{refused}");
     assert!(refused.message.contains("4194304"), "{refused}");
-    assert_eq!(hostile::rejected(h.http_addr(), "too_large").await?, 1);
+    assert_eq!(hostile::rejected(&h, "too_large").await?, 1);
     bystander_unaffected(&mut b, &theirs).await?;
     still_committed(&h, &a, acked).await
 }
@@ -181,8 +181,8 @@ async fn absurd_hellos_are_refused_naming_the_field() -> anyhow::Result<()> {
         "invalid hello: agent_id: character '/'",
     )
     .await?;
-    assert_eq!(hostile::rejected(h.http_addr(), "too_large").await?, 1);
-    assert_eq!(hostile::rejected(h.http_addr(), "bad_hello").await?, 3);
+    assert_eq!(hostile::rejected(&h, "too_large").await?, 1);
+    assert_eq!(hostile::rejected(&h, "bad_hello").await?, 3);
     assert_eq!(h.agents().await?.len(), 2, "an absurd hello was registered");
     bystander_unaffected(&mut b, &theirs).await
 }
@@ -193,7 +193,7 @@ async fn a_flood_before_hello_is_refused_at_the_first_message() -> anyhow::Resul
     let refused = hostile::flood_before_hello(h.grpc_addr(), 1000).await?;
     assert_eq!(refused.code, Code::InvalidArgument, "{refused}");
     assert_eq!(refused.message, "the first message must be a hello");
-    assert_eq!(hostile::rejected(h.http_addr(), "no_hello").await?, 1);
+    assert_eq!(hostile::rejected(&h, "no_hello").await?, 1);
     assert_eq!(
         h.agents().await?.len(),
         2,
@@ -221,7 +221,7 @@ async fn a_stream_silent_past_the_hello_timeout_is_refused() -> anyhow::Result<(
     assert_eq!(refused.code, Code::DeadlineExceeded, "{refused}");
     assert_eq!(refused.message, "no hello within 10s");
     assert!(h.now_ms() - opened >= HELLO_TIMEOUT.as_millis() as i64);
-    assert_eq!(hostile::rejected(h.http_addr(), "hello_timeout").await?, 1);
+    assert_eq!(hostile::rejected(&h, "hello_timeout").await?, 1);
     bystander_unaffected(&mut b, &theirs).await
 }
 

@@ -3,6 +3,7 @@
 //! module; see `picket_e2e::inproc` for the harness.
 
 mod agents;
+mod auth;
 mod hostile;
 mod lifecycle;
 mod maintenance;

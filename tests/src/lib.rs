@@ -63,6 +63,26 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// Log filter handed to both binaries through `PICKET_LOG`.
 pub const LOG_FILTER: &str = "info,picket=debug";
 
+/// The filter the binaries this test starts from now on get, instead of
+/// [`LOG_FILTER`] (nextest runs each test in its own process).
+static LOG_FILTER_OVERRIDE: Mutex<Option<String>> = Mutex::new(None);
+
+/// Starts the binaries of this test with the log `filter` (e.g. `debug`
+/// for every crate, as the secrets test greps).
+pub fn set_log_filter(filter: &str) {
+    *LOG_FILTER_OVERRIDE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(filter.to_owned());
+}
+
+fn log_filter() -> String {
+    LOG_FILTER_OVERRIDE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| LOG_FILTER.to_owned())
+}
+
 /// Path of one of the workspace binaries, found next to the running test
 /// executable (`target/debug/deps/e2e-…` → `target/debug/NAME`).
 ///
@@ -117,7 +137,7 @@ where
     Command::new(crate::binary(binary)?)
         .args(args)
         .current_dir(dir)
-        .env("PICKET_LOG", LOG_FILTER)
+        .env("PICKET_LOG", log_filter())
         .stdin(Stdio::null())
         .stdout(file.try_clone()?)
         .stderr(file)

@@ -199,6 +199,7 @@ impl LinkActor {
             region: self.settings.region.clone(),
             labels: self.settings.labels.clone(),
         });
+        debug!(?hello, "opening a session");
         let open = open_session(
             self.settings.collector.clone(),
             hello,

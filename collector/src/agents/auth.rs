@@ -20,9 +20,17 @@ pub fn verify_credential(credential: &str, hash: &str) -> bool {
     constant_time_eq(hash_credential(credential).as_bytes(), hash.as_bytes())
 }
 
+/// Whether a token someone gave equals the configured one, in time that
+/// depends on neither (both are hashed first, so not even the length
+/// shows).
+pub fn token_eq(given: &str, expected: &str) -> bool {
+    constant_time_eq(&Sha256::digest(given), &Sha256::digest(expected))
+}
+
 /// Constant-time equality of two secrets (length is not secret).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    a.len() == b.len() && std::hint::black_box(diff) == 0
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -42,6 +50,7 @@ mod tests {
         assert_ne!(h, c, "stored hashed");
         assert!(verify_credential(&c, &h));
         assert!(!verify_credential("guess", &h));
+        assert!(token_eq("tok", "tok") && !token_eq("tok", "tol") && !token_eq("", "tok"));
         assert!(
             constant_time_eq(b"abc", b"abc")
                 && !constant_time_eq(b"abc", b"abd")

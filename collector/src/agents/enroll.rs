@@ -46,13 +46,14 @@ impl From<StoreError> for Refusal {
 }
 
 /// An authenticated agent.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Enrolled {
     /// Its stored row (just registered, or as it was before this hello).
     pub row: AgentRow,
     /// A newly issued credential, to be stored by the agent.
     pub credential: Option<String>,
 }
+crate::redact::debug_redacted!(Enrolled { row } secret { credential });
 
 /// Checks the protocol version and the id, then the credential of a known
 /// agent or the enrollment token of a new one (registering it, created and
@@ -84,10 +85,7 @@ pub async fn authenticate(
             credential: None,
         });
     }
-    if !auth::constant_time_eq(
-        hello.enrollment_token.as_bytes(),
-        settings.enrollment_token.as_bytes(),
-    ) {
+    if !auth::token_eq(&hello.enrollment_token, &settings.enrollment_token) {
         return Err(Refusal::BadToken);
     }
     let credential = auth::new_credential();

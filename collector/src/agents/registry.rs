@@ -36,7 +36,7 @@ use crate::metrics::Metrics;
 use crate::store::{AgentRow, Store, StoreError};
 
 /// What a successful hello gets back.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Welcome {
     pub agent_id: AgentId,
     /// A newly issued credential, to be stored by the agent.
@@ -47,6 +47,9 @@ pub struct Welcome {
     /// Identifies this session in later `Gone` messages.
     pub session: u64,
 }
+crate::redact::debug_redacted!(Welcome {
+    agent_id, state, heartbeat_interval, last_committed_seq, session
+} secret { credential });
 
 enum Msg {
     Hello {

@@ -24,6 +24,12 @@ pub enum ApiError {
     BadField(#[from] BadField),
     #[error("missing or wrong bearer token")]
     Unauthenticated,
+    /// Admin calls with no `admin_token` configured: refused, never open.
+    #[error("admin calls are disabled: set admin_token in [collector]")]
+    AdminDisabled,
+    /// The caller's address failed to authenticate too often.
+    #[error("{0}")]
+    RateLimited(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -80,6 +86,8 @@ impl From<ApiError> for Status {
             ApiError::Invalid(m) => Status::invalid_argument(m),
             ApiError::BadField(e) => Status::invalid_argument(e.to_string()),
             ApiError::Unauthenticated => Status::unauthenticated(e.to_string()),
+            ApiError::AdminDisabled => Status::permission_denied(e.to_string()),
+            ApiError::RateLimited(m) => Status::resource_exhausted(m),
             ApiError::Unavailable(m) => Status::unavailable(m),
             ApiError::Internal(m) => Status::internal(m),
         }
@@ -115,7 +123,7 @@ mod tests {
     fn errors_map_to_codes_once() {
         let not_found = || StoreError::NotFound("service \"shop\"".into());
         #[rustfmt::skip]
-        let cases: [(Status, Code, &str); 12] = [
+        let cases: [(Status, Code, &str); 14] = [
             (not_found().into(), Code::NotFound, "service \"shop\" not found"),
             (StoreError::UnsupportedUrl("x".into()).into(), Code::Internal,
                 "unsupported database URL \"x\" (use sqlite://FILE)"),
@@ -134,6 +142,9 @@ mod tests {
                 "no live agent probes service \"shop\""),
             (ApiError::Unauthenticated.into(), Code::Unauthenticated,
                 "missing or wrong bearer token"),
+            (ApiError::AdminDisabled.into(), Code::PermissionDenied,
+                "admin calls are disabled: set admin_token in [collector]"),
+            (ApiError::RateLimited("slow down".into()).into(), Code::ResourceExhausted, "slow down"),
             (BadField { field: "duration_ms", reason: "too long".into() }.into(),
                 Code::InvalidArgument, "duration_ms: too long"),
         ];

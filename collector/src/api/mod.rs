@@ -1,11 +1,12 @@
 //! The `picket.v1.Picket` client API.
 //!
-//! Each call is thin: check the admin token where the call mutates, turn
+//! Each call is thin: check the bearer token (`query`: the admin token
+//! where the call mutates, the read token if one is set), turn
 //! the request into arguments ([`convert`]), read the store or command the
 //! owning actor's handle ([`query`], [`watch`]), and turn the answer into
 //! a message ([`convert`]). Errors map to gRPC codes in `error.rs`, once.
 //! [`server`] wraps the service for tonic. The API reads only its
-//! [`ApiSettings`] (the admin token).
+//! [`ApiSettings`] (the tokens).
 
 mod convert;
 mod error;
@@ -24,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 
 use crate::agents::AgentsHandle;
+use crate::auth_limit::AuthLimiter;
 use crate::config::settings::ApiSettings;
 use crate::domain::AgentState;
 use crate::evaluator::EvaluatorHandle;
@@ -43,6 +45,8 @@ pub struct PicketApi {
     pub evaluator: EvaluatorHandle,
     /// The webhook receivers and which are disabled (from the notifier).
     pub webhooks: Receivers,
+    /// Brakes bearer-token guessing per source address.
+    pub limiter: AuthLimiter,
     /// Ends the WatchEvents tails at shutdown.
     pub cancel: CancellationToken,
     /// Where the WatchEvents tails run, so that shutdown drains them.
@@ -59,8 +63,9 @@ pub fn server(api: PicketApi) -> PicketServer<PicketApi> {
 impl Picket for PicketApi {
     async fn list_services(
         &self,
-        _: Request<pb::ListServicesRequest>,
+        request: Request<pb::ListServicesRequest>,
     ) -> Result<Response<pb::ListServicesResponse>, Status> {
+        self.read(request)?;
         Ok(Response::new(convert::services(self.services().await?)))
     }
 
@@ -68,7 +73,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::GetServiceRequest>,
     ) -> Result<Response<pb::Service>, Status> {
-        let id = convert::id("id", request.into_inner().id)?;
+        let id = convert::id("id", self.read(request)?.id)?;
         let service = self.service(&id.into()).await?;
         Ok(Response::new(convert::service(service)))
     }
@@ -77,7 +82,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::ListRequestsRequest>,
     ) -> Result<Response<pb::ListRequestsResponse>, Status> {
-        let open_only = request.into_inner().open_only;
+        let open_only = self.read(request)?.open_only;
         let requests = self.store.list_requests(open_only).await?;
         Ok(Response::new(convert::requests(requests)))
     }
@@ -88,15 +93,16 @@ impl Picket for PicketApi {
     ) -> Result<Response<pb::Request>, Status> {
         let found = self
             .store
-            .get_request(request.into_inner().id.into())
+            .get_request(self.read(request)?.id.into())
             .await?;
         Ok(Response::new(convert::request(found)))
     }
 
     async fn list_agents(
         &self,
-        _: Request<pb::ListAgentsRequest>,
+        request: Request<pb::ListAgentsRequest>,
     ) -> Result<Response<pb::ListAgentsResponse>, Status> {
+        self.read(request)?;
         Ok(Response::new(convert::agents(self.agents().await?)))
     }
 
@@ -104,7 +110,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::AgentRef>,
     ) -> Result<Response<pb::Agent>, Status> {
-        let id = convert::id("id", self.authorize(request)?.id)?.into();
+        let id = convert::id("id", self.admin(request)?.id)?.into();
         let agent = self.set_agent_state(id, AgentState::Active).await?;
         Ok(Response::new(convert::agent(agent)))
     }
@@ -113,7 +119,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::AgentRef>,
     ) -> Result<Response<pb::Agent>, Status> {
-        let id = convert::id("id", self.authorize(request)?.id)?.into();
+        let id = convert::id("id", self.admin(request)?.id)?.into();
         let agent = self.set_agent_state(id, AgentState::Suspended).await?;
         Ok(Response::new(convert::agent(agent)))
     }
@@ -122,7 +128,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::StartMaintenanceRequest>,
     ) -> Result<Response<pb::Maintenance>, Status> {
-        let args = convert::StartMaintenance::try_from(self.authorize(request)?)?;
+        let args = convert::StartMaintenance::try_from(self.admin(request)?)?;
         let window = self
             .maintenance
             .start(args.equipment, args.duration, args.reason)
@@ -134,7 +140,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::EndMaintenanceRequest>,
     ) -> Result<Response<pb::Maintenance>, Status> {
-        let equipment = convert::id("equipment", self.authorize(request)?.equipment)?.into();
+        let equipment = convert::id("equipment", self.admin(request)?.equipment)?.into();
         let window = self.maintenance.end(equipment).await?;
         Ok(Response::new(convert::maintenance(window)))
     }
@@ -143,15 +149,16 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::CheckNowRequest>,
     ) -> Result<Response<pb::CheckNowResponse>, Status> {
-        let service = convert::id("service", self.authorize(request)?.service)?.into();
+        let service = convert::id("service", self.admin(request)?.service)?.into();
         let results = self.evaluator.check_now(service).await?;
         Ok(Response::new(convert::probes(results)))
     }
 
     async fn list_webhooks(
         &self,
-        _: Request<pb::ListWebhooksRequest>,
+        request: Request<pb::ListWebhooksRequest>,
     ) -> Result<Response<pb::ListWebhooksResponse>, Status> {
+        self.read(request)?;
         Ok(Response::new(convert::webhooks(self.webhooks().await?)))
     }
 
@@ -159,7 +166,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::ListDeliveriesRequest>,
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
-        let args = convert::ListDeliveries::from(request.into_inner());
+        let args = convert::ListDeliveries::from(self.read(request)?);
         let rows = self.deliveries(&args.filter, args.limit).await?;
         Ok(Response::new(convert::deliveries(rows)))
     }
@@ -170,7 +177,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
-        let after = convert::after_seq(&request.into_inner());
+        let after = convert::after_seq(&self.read(request)?);
         let events = watch::tail(self.store.clone(), after, self.cancel.clone(), &self.tasks)
             .map(|event| event.map(convert::event).map_err(Status::from));
         Ok(Response::new(Box::pin(events)))

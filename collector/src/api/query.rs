@@ -1,13 +1,21 @@
 //! What the API's calls read and command, in domain terms: the views the
 //! reads return (a service with its maintenance end, an agent with its
-//! liveness) and the bearer-token check. No proto types here; `convert`
+//! liveness) and the bearer-token checks. No proto types here; `convert`
 //! turns the results into messages.
+//!
+//! Admin calls need `admin_token`, and are refused when none is configured
+//! (never open). Read calls need `read_token` or `admin_token` when
+//! `read_token` is set, and are open otherwise. A wrong or missing token
+//! counts against the caller's address in the [`crate::auth_limit::AuthLimiter`], which
+//! refuses further tries with `RESOURCE_EXHAUSTED` before reading them.
 
 use std::collections::HashMap;
 
 use tonic::Request;
 
 use super::{ApiError, PicketApi};
+use crate::agents::auth;
+use crate::auth_limit::AuthFailure;
 use crate::domain::{AgentId, AgentState, EquipmentId, ServiceId};
 use crate::notifier::Receiver;
 use crate::store::{AgentRow, DeliveryFilter, DeliveryRow, OutboxCounts, ServiceRow};
@@ -36,21 +44,47 @@ pub struct WebhookView {
 }
 
 impl PicketApi {
-    /// The request's message, if the call may go ahead: with an admin token
-    /// configured, the request must carry it as `authorization: Bearer …`.
-    pub(super) fn authorize<T>(&self, request: Request<T>) -> Result<T, ApiError> {
-        let Some(token) = &self.settings.admin_token else {
+    /// The request's message, if an admin call may go ahead: it carries
+    /// the admin token as `authorization: Bearer …`.
+    pub(super) fn admin<T>(&self, request: Request<T>) -> Result<T, ApiError> {
+        let Some(admin) = &self.settings.admin_token else {
+            return Err(ApiError::AdminDisabled);
+        };
+        self.bearer(request, &[admin])
+    }
+
+    /// The request's message, if a read call may go ahead: open without a
+    /// read token, else it carries the read or the admin token.
+    pub(super) fn read<T>(&self, request: Request<T>) -> Result<T, ApiError> {
+        let Some(read) = &self.settings.read_token else {
             return Ok(request.into_inner());
         };
+        match &self.settings.admin_token {
+            Some(admin) => self.bearer(request, &[read, admin]),
+            None => self.bearer(request, &[read]),
+        }
+    }
+
+    /// Checks the bearer token against each of `accepted` in constant time,
+    /// after the limiter let the caller's address try.
+    fn bearer<T>(&self, request: Request<T>, accepted: &[&String]) -> Result<T, ApiError> {
+        let attempt = self
+            .limiter
+            .attempt(request.remote_addr())
+            .map_err(|e| ApiError::RateLimited(e.to_string()))?;
         let given = request
             .metadata()
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if crate::agents::auth::constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        let valid = accepted
+            .iter()
+            .fold(false, |ok, token| ok | auth::token_eq(given, token));
+        if valid {
             Ok(request.into_inner())
         } else {
+            attempt.failed(AuthFailure::Bearer);
             Err(ApiError::Unauthenticated)
         }
     }

@@ -43,6 +43,8 @@ fn main() -> ExitCode {
         }
     };
     init_tracing(&args.log_level);
+    // Secrets print as `<redacted>` (`picket_collector::redact`).
+    tracing::debug!(?config, "configuration loaded");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

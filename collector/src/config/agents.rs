@@ -5,13 +5,14 @@ use std::time::Duration;
 use super::ConfigError;
 use super::raw::RawAgents;
 use super::source::Source;
+use crate::redact::debug_redacted;
 
 /// The longest an agent waits between reconnect attempts (its backoff cap).
 /// The default settle window adds it, so agents reconnecting after a
 /// collector restart are not declared dead meanwhile.
 pub use picket_proto::contract::AGENT_MAX_BACKOFF;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AgentsSection {
     pub enrollment_token: String,
     pub auto_approve: bool,
@@ -22,6 +23,9 @@ pub struct AgentsSection {
     /// before the dead-man's switch may fire.
     pub settle_window: Duration,
 }
+debug_redacted!(AgentsSection {
+    auto_approve, heartbeat_interval, missed_heartbeats, agents_per_service, settle_window
+} secret { enrollment_token });
 
 /// Checks `[agents]`; `enrollment_token` is the one required key.
 pub(super) fn validate(src: &Source, a: &RawAgents) -> Result<AgentsSection, ConfigError> {

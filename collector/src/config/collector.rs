@@ -1,13 +1,19 @@
 //! `[collector]`: where the collector listens, its database, the base of
-//! the links it sends and the admin token.
+//! the links it sends and the API's tokens.
+//!
+//! It fails closed: off loopback, `grpc_listen` needs `tls_cert` (tokens
+//! and credentials must not cross a network in clear) unless
+//! `allow_plaintext = true` says a tunnel protects it, and it always needs
+//! `admin_token` there (which `allow_plaintext` does not waive).
 
 use std::net::SocketAddr;
 
 use super::ConfigError;
 use super::raw::RawCollector;
 use super::source::Source;
+use crate::redact::debug_redacted;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CollectorSection {
     pub grpc_listen: SocketAddr,
     pub http_listen: SocketAddr,
@@ -15,9 +21,16 @@ pub struct CollectorSection {
     pub database: String,
     /// Base of the `link` in webhooks, without a trailing slash.
     pub public_url: String,
-    /// Bearer token for admin calls; `None` leaves them open (loopback use).
+    /// Bearer token for admin calls; `None` disables them (they are
+    /// refused, never open).
     pub admin_token: Option<String>,
+    /// Bearer token for read calls (the admin token also reads); `None`
+    /// leaves reads open, as the status page is.
+    pub read_token: Option<String>,
 }
+debug_redacted!(CollectorSection {
+    grpc_listen, http_listen, database, public_url
+} secret { admin_token, read_token });
 
 /// Checks `[collector]`; `public_url` defaults to the HTTP listen address.
 pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSection, ConfigError> {
@@ -46,11 +59,44 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSectio
         Some(v) => src.addr("grpc_listen", v)?,
         None => SocketAddr::from(([127, 0, 0, 1], 7070)),
     };
+    let admin_token = c.admin_token.clone().filter(|t| !t.is_empty());
+    fail_closed(src, c, grpc_listen, admin_token.is_some())?;
     Ok(CollectorSection {
         grpc_listen,
         http_listen,
         database,
         public_url,
-        admin_token: c.admin_token.clone().filter(|t| !t.is_empty()),
+        admin_token,
+        read_token: c.read_token.clone().filter(|t| !t.is_empty()),
     })
+}
+
+/// Refuses a non-loopback `grpc_listen` without TLS (unless
+/// `allow_plaintext`) or without an admin token.
+fn fail_closed(
+    src: &Source,
+    c: &RawCollector,
+    grpc_listen: SocketAddr,
+    has_admin_token: bool,
+) -> Result<(), ConfigError> {
+    if grpc_listen.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    if c.tls_cert.is_none() && c.allow_plaintext != Some(true) {
+        return src.err_key(
+            "grpc_listen",
+            format!(
+                "{grpc_listen} is not a loopback address and there is no tls_cert: tokens and \
+                 credentials would cross the network in clear (set tls_cert and tls_key, or \
+                 allow_plaintext = true if a tunnel encrypts the link)"
+            ),
+        );
+    }
+    if !has_admin_token {
+        return src.err_key(
+            "admin_token",
+            format!("is required when grpc_listen ({grpc_listen}) is not a loopback address"),
+        );
+    }
+    Ok(())
 }

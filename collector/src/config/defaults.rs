@@ -15,9 +15,10 @@ use super::raw::{RawCheckOptions, RawQuorum, Sp};
 use super::source::Source;
 use crate::domain::Quorum;
 use crate::domain::texts::DEFAULT_PRIORITY;
+use crate::redact::debug_redacted;
 
 /// One service's check options, every key resolved and checked.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct CheckOptions {
     pub interval: Duration,
     pub timeout: Duration,
@@ -44,6 +45,9 @@ pub struct CheckOptions {
     /// `"0"`–`"3"`.
     pub priority: String,
 }
+debug_redacted!(CheckOptions {
+    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority
+} secret { headers, basic_auth });
 
 /// The options a service runs with: its own keys over `[defaults]`.
 pub(super) fn inherit(own: &RawCheckOptions, defaults: &RawCheckOptions) -> RawCheckOptions {

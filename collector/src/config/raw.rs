@@ -3,8 +3,11 @@
 //! error's line number.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::Deserialize;
+
+use crate::redact::debug_redacted;
 
 pub type Sp<T> = toml::Spanned<T>;
 
@@ -26,7 +29,7 @@ pub struct RawConfig {
     pub webhooks: Vec<RawWebhook>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCollector {
     pub grpc_listen: Option<Sp<String>>,
@@ -34,9 +37,16 @@ pub struct RawCollector {
     pub database: Sp<String>,
     pub public_url: Option<Sp<String>>,
     pub admin_token: Option<String>,
+    pub read_token: Option<String>,
+    /// Plaintext gRPC on a non-loopback `grpc_listen` (behind a tunnel).
+    pub allow_plaintext: Option<bool>,
+    pub tls_cert: Option<Sp<PathBuf>>,
 }
+debug_redacted!(RawCollector {
+    grpc_listen, http_listen, database, public_url, allow_plaintext, tls_cert
+} secret { admin_token, read_token });
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawAgents {
     pub enrollment_token: Option<Sp<String>>,
@@ -46,6 +56,9 @@ pub struct RawAgents {
     pub agents_per_service: Option<Sp<u32>>,
     pub settle_window: Option<Sp<String>>,
 }
+debug_redacted!(RawAgents {
+    auto_approve, heartbeat_interval, missed_heartbeats, agents_per_service, settle_window
+} secret { enrollment_token });
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,12 +74,13 @@ pub struct RawEquipment {
     pub customer: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBasicAuth {
     pub user: String,
     pub password: String,
 }
+debug_redacted!(RawBasicAuth { user } secret { password });
 
 /// `quorum` and `priority` may be written as a string or a number.
 #[derive(Debug, Clone, Deserialize)]
@@ -147,7 +161,7 @@ check_options! {
     priority: Sp<RawQuorum>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWebhook {
     pub name: Sp<String>,
@@ -160,3 +174,6 @@ pub struct RawWebhook {
     pub retry_max_interval: Option<Sp<String>>,
     pub retry_for: Option<Sp<String>>,
 }
+debug_redacted!(RawWebhook {
+    name, url, events, basic_auth, timeout, retry_initial, retry_max_interval, retry_for
+} secret { secret });

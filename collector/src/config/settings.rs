@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::{Config, Equipment, ServiceConfig, WebhookConfig};
 use crate::domain::{EquipmentId, Quorum, ServiceId};
+use crate::redact::debug_redacted;
 use crate::store::EventSettings;
 
 /// Every actor's part of one [`Config`].
@@ -128,11 +129,12 @@ impl From<&Config> for EvaluatorSettings {
 
 /// Enrollment: who may join, and whether they start approved (read by the
 /// registry, which calls `agents::enroll`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EnrollmentSettings {
     pub enrollment_token: String,
     pub auto_approve: bool,
 }
+debug_redacted!(EnrollmentSettings { auto_approve } secret { enrollment_token });
 
 impl From<&Config> for EnrollmentSettings {
     fn from(c: &Config) -> Self {
@@ -250,16 +252,21 @@ impl From<&Config> for CatalogSettings {
     }
 }
 
-/// The admin API: the bearer token its calls need, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The client API: the bearer tokens its calls need.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ApiSettings {
+    /// Admin calls need it; without it they are refused.
     pub admin_token: Option<String>,
+    /// Read calls need it or the admin token; without it they are open.
+    pub read_token: Option<String>,
 }
+debug_redacted!(ApiSettings {} secret { admin_token, read_token });
 
 impl From<&Config> for ApiSettings {
     fn from(c: &Config) -> Self {
         ApiSettings {
             admin_token: c.collector.admin_token.clone(),
+            read_token: c.collector.read_token.clone(),
         }
     }
 }

@@ -236,5 +236,6 @@ fn durations() {
     }
 }
 
+mod fail_closed;
 mod sections;
 mod settings;

@@ -8,8 +8,9 @@ use super::ConfigError;
 use super::raw::RawWebhook;
 use super::source::Source;
 use crate::domain::EventType;
+use crate::redact::debug_redacted;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct WebhookConfig {
     pub name: String,
     pub url: String,
@@ -23,6 +24,9 @@ pub struct WebhookConfig {
     pub retry_max_interval: Duration,
     pub retry_for: Duration,
 }
+debug_redacted!(WebhookConfig {
+    name, url, events, timeout, retry_initial, retry_max_interval, retry_for
+} secret { basic_auth, secret });
 
 impl WebhookConfig {
     /// Whether this webhook receives events of `event_type`.

@@ -9,6 +9,7 @@ pub mod request;
 pub mod texts;
 pub mod verdict;
 
+use crate::redact::debug_redacted;
 use std::fmt;
 use std::str::FromStr;
 
@@ -190,7 +191,7 @@ pub struct Observation {
 }
 
 /// What an agent says about itself when it connects.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Hello {
     pub protocol_version: u32,
     pub agent_id: AgentId,
@@ -201,9 +202,12 @@ pub struct Hello {
     pub labels: std::collections::BTreeMap<String, String>,
     pub version: String,
 }
+debug_redacted!(Hello {
+    protocol_version, agent_id, name, region, labels, version
+} secret { credential, enrollment_token });
 
 /// One check as an agent runs it (the service's probe settings).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct CheckSpec {
     pub id: ServiceId,
     /// The URL to probe: https upgrade and `path` applied.
@@ -220,6 +224,9 @@ pub struct CheckSpec {
     pub max_body_bytes: u64,
     pub reuse_connections: bool,
 }
+debug_redacted!(CheckSpec {
+    id, url, method, expected_status, body_contains, follow_redirects, max_redirects, timeout_ms, interval_ms, max_body_bytes, reuse_connections
+} secret { headers, basic_auth });
 
 /// A message from the collector to one agent. Converted to proto at the
 /// link's edge (`link/convert.rs`), where the response stream is built.

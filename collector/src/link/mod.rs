@@ -8,7 +8,9 @@
 //! (`picket_proto::contract::RefusalKind`): bad token or credential →
 //! `UNAUTHENTICATED`, duplicate id → `ALREADY_EXISTS`, wrong protocol →
 //! `FAILED_PRECONDITION`, unusable hello → `INVALID_ARGUMENT`, collector
-//! trouble → `UNAVAILABLE`. [`convert`] wraps both halves of the stream, so
+//! trouble → `UNAVAILABLE`. A bad token or credential also counts against
+//! the peer's address in the [`AuthLimiter`]; an address past its limit is
+//! refused with `RESOURCE_EXHAUSTED` without its hello being judged. [`convert`] wraps both halves of the stream, so
 //! the session sees domain messages only; [`server`] wraps the service
 //! for tonic, with the contract's message size limit.
 //!
@@ -38,11 +40,12 @@ use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status, Streaming};
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, debug, info_span, warn};
 
 use self::convert::{ConvertError, DownStream, UplinkError};
 use self::guard::{Guard, Reason};
 use crate::agents::{AgentsHandle, DownlinkTx, Refusal};
+use crate::auth_limit::{AuthFailure, AuthLimiter};
 use crate::domain::Uplink;
 use crate::ingest::IngestHandle;
 use crate::metrics::Metrics;
@@ -58,6 +61,8 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct AgentLinkService {
     agents: AgentsHandle,
     ingest: IngestHandle,
+    /// Brakes token and credential guessing per source address.
+    limiter: AuthLimiter,
     /// Stamps heartbeats.
     clock: Clock,
     cancel: CancellationToken,
@@ -69,6 +74,7 @@ impl AgentLinkService {
     pub fn new(
         agents: AgentsHandle,
         ingest: IngestHandle,
+        limiter: AuthLimiter,
         clock: Clock,
         cancel: CancellationToken,
         tasks: TaskTracker,
@@ -77,6 +83,7 @@ impl AgentLinkService {
         Self {
             agents,
             ingest,
+            limiter,
             clock,
             cancel,
             tasks,
@@ -142,6 +149,13 @@ impl AgentLink for AgentLinkService {
                 return Err(self.refuse(Reason::NoHello, why, peer));
             }
         };
+        debug!(?hello, peer = ?peer, "hello");
+        // Taken once the hello is in, so that streams idling before their
+        // hello hold no token.
+        let attempt = self
+            .limiter
+            .attempt(peer)
+            .map_err(|limited| RefusalKind::RateLimited.status(limited.to_string()))?;
         let agent_id = hello.agent_id.clone();
         let (down_tx, down_rx) = DownlinkTx::channel(DOWNLINK_CAPACITY);
         let session_cancel = self.cancel.child_token();
@@ -152,10 +166,17 @@ impl AgentLink for AgentLinkService {
         {
             Ok(w) => w,
             Err(refusal) => {
+                match refusal {
+                    Refusal::BadToken => attempt.failed(AuthFailure::EnrollmentToken),
+                    Refusal::BadCredential(_) => attempt.failed(AuthFailure::Credential),
+                    _ => drop(attempt),
+                }
                 warn!(agent_id = %agent_id, peer = ?peer, reason = %refusal, "agent refused");
                 return Err(status(&refusal));
             }
         };
+        // Authenticated: the attempt's token goes back.
+        drop(attempt);
         // The welcome goes first (the response stream starts with it); the
         // session forwards the rest.
         let (out_tx, out_rx) = mpsc::channel(64);

@@ -29,6 +29,10 @@ pub enum RefusalKind {
     /// The collector cannot serve the agent right now (store error,
     /// shutting down). Retried.
     Unavailable,
+    /// Too many failed authentications from the agent's address; its
+    /// token or credential was not checked. Retried (the limit refills
+    /// within seconds).
+    RateLimited,
 }
 
 /// What an agent does after its stream ended with a status.
@@ -44,7 +48,7 @@ pub enum Disposition {
 
 impl RefusalKind {
     /// Every kind, for tables and tests.
-    pub const ALL: [RefusalKind; 7] = [
+    pub const ALL: [RefusalKind; 8] = [
         RefusalKind::BadToken,
         RefusalKind::BadCredential,
         RefusalKind::Duplicate,
@@ -52,6 +56,7 @@ impl RefusalKind {
         RefusalKind::Invalid,
         RefusalKind::Protocol,
         RefusalKind::Unavailable,
+        RefusalKind::RateLimited,
     ];
 
     /// The gRPC code this refusal travels as.
@@ -63,6 +68,7 @@ impl RefusalKind {
             RefusalKind::Invalid => Code::InvalidArgument,
             RefusalKind::Protocol => Code::Aborted,
             RefusalKind::Unavailable => Code::Unavailable,
+            RefusalKind::RateLimited => Code::ResourceExhausted,
         }
     }
 
@@ -74,7 +80,9 @@ impl RefusalKind {
             | RefusalKind::Incompatible
             | RefusalKind::Invalid => Disposition::Fatal,
             RefusalKind::Duplicate => Disposition::AlreadyConnected,
-            RefusalKind::Protocol | RefusalKind::Unavailable => Disposition::Transient,
+            RefusalKind::Protocol | RefusalKind::Unavailable | RefusalKind::RateLimited => {
+                Disposition::Transient
+            }
         }
     }
 
@@ -123,6 +131,10 @@ mod tests {
         check(RefusalKind::Invalid, (Code::InvalidArgument, Fatal));
         check(RefusalKind::Protocol, (Code::Aborted, Transient));
         check(RefusalKind::Unavailable, (Code::Unavailable, Transient));
+        check(
+            RefusalKind::RateLimited,
+            (Code::ResourceExhausted, Transient),
+        );
     }
 
     #[test]

@@ -11,7 +11,6 @@ use std::net::SocketAddr;
 use picket_proto::agent::v1 as pb;
 use picket_proto::agent::v1::agent_link_client::AgentLinkClient;
 use picket_proto::contract::PROTOCOL_VERSION;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
@@ -137,23 +136,10 @@ impl ScriptedAgent {
     }
 }
 
-/// The collector's `/metrics` text.
-pub async fn metrics(http: SocketAddr) -> anyhow::Result<String> {
-    within(WAIT, "GET /metrics", async {
-        let mut stream = tokio::net::TcpStream::connect(http).await?;
-        let request = format!("GET /metrics HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut text = String::new();
-        stream.read_to_string(&mut text).await?;
-        Ok(text)
-    })
-    .await?
-}
-
 /// How many times the link refused or dropped something for `reason`.
-pub async fn rejected(http: SocketAddr, reason: &str) -> anyhow::Result<u64> {
+pub async fn rejected(h: &super::Harness, reason: &str) -> anyhow::Result<u64> {
     let line = format!("picket_link_rejected_total{{reason=\"{reason}\"}} ");
-    Ok(metrics(http)
+    Ok(h.metrics()
         .await?
         .lines()
         .find_map(|l| l.strip_prefix(&line))

@@ -20,6 +20,7 @@
 //! no port race.
 
 pub mod hostile;
+pub mod net;
 mod outcome;
 mod realtime;
 mod scripted;

@@ -114,12 +114,21 @@ impl ScriptedAgent {
     /// `Ok(Err(_))` when the collector refuses.
     pub async fn connect(
         grpc: SocketAddr,
-        mut identity: Identity,
+        identity: Identity,
         token: &str,
     ) -> anyhow::Result<Result<Self, Refused>> {
         let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))?
             .connect()
             .await?;
+        Self::connect_on(channel, identity, token).await
+    }
+
+    /// [`ScriptedAgent::connect`] over `channel` (e.g. [`super::net::channel_from`]).
+    pub async fn connect_on(
+        channel: tonic::transport::Channel,
+        mut identity: Identity,
+        token: &str,
+    ) -> anyhow::Result<Result<Self, Refused>> {
         let mut client = AgentLinkClient::new(channel);
         let (up, rx) = mpsc::channel(64);
         let hello = pb::Hello {

@@ -1,9 +1,8 @@
 //! The harness's webhook reads: `ListWebhooks`, `ListDeliveries`, waits on
 //! them, and the `/metrics` text, for the scenarios about delivery.
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::{Harness, WAIT, admin, within};
+use super::{Harness, admin};
 use picket_proto::v1 as api;
 
 impl Harness {
@@ -58,20 +57,5 @@ impl Harness {
             })
         })
         .await
-    }
-
-    /// The `/metrics` text.
-    pub async fn metrics(&self) -> anyhow::Result<String> {
-        let addr = self.http_addr();
-        let exchange = async {
-            let mut stream = tokio::net::TcpStream::connect(addr).await?;
-            let request =
-                format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-            stream.write_all(request.as_bytes()).await?;
-            let mut response = String::new();
-            stream.read_to_string(&mut response).await?;
-            Ok::<String, anyhow::Error>(response)
-        };
-        within(WAIT, "GET /metrics", exchange).await?
     }
 }

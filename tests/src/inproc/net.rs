@@ -1,0 +1,39 @@
+//! What a scenario needs of the network beyond the harness's own client:
+//! a channel from another loopback source address (for per-address rules
+//! such as the authentication limiter), and the collector's `/metrics`.
+
+use std::net::{IpAddr, SocketAddr};
+
+use tonic::transport::Channel;
+
+use super::{Harness, WAIT, within};
+
+/// A gRPC channel to `grpc` whose connections come from `source` (e.g.
+/// `127.0.0.2`), for tests about per-address behaviour.
+pub async fn channel_from(grpc: SocketAddr, source: IpAddr) -> anyhow::Result<Channel> {
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_local_address(Some(source));
+    connector.set_nodelay(true);
+    Ok(Channel::from_shared(format!("http://{grpc}"))?
+        .connect_with_connector(connector)
+        .await?)
+}
+
+impl Harness {
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(self.http_addr()).await?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.0\r\nhost: picket\r\n\r\n")
+            .await?;
+        let mut response = String::new();
+        within(
+            WAIT,
+            "the /metrics answer",
+            stream.read_to_string(&mut response),
+        )
+        .await??;
+        Ok(response)
+    }
+}
