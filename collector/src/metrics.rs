@@ -10,7 +10,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::domain::{AgentId, ServiceId};
 
@@ -44,68 +44,74 @@ pub struct Metrics {
     pub auth_rate_limited: Counter,
 }
 
+/// Registers `metric` under `name` and hands it back for the struct.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("picket");
-        let results_ingested = Counter::default();
-        registry.register(
+        let results_ingested = registered(
+            &mut registry,
             "collector_ingest_results",
             "Results committed to the store",
-            results_ingested.clone(),
+            Counter::default(),
         );
-        let local_failures = Family::<Labels, Counter>::default();
-        registry.register(
+        let local_failures = registered(
+            &mut registry,
             "service_local_failures",
             "Recheck rounds where these agents failed but the quorum did not",
-            local_failures.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let requests_opened = Family::<Labels, Counter>::default();
-        registry.register(
+        let requests_opened = registered(
+            &mut registry,
             "requests_opened",
             "Maintenance requests opened",
-            requests_opened.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let agents_down = Counter::default();
-        registry.register(
+        let agents_down = registered(
+            &mut registry,
             "agents_down",
             "Agents declared dead by the dead-man's switch",
-            agents_down.clone(),
+            Counter::default(),
         );
-        let agents_live = Gauge::default();
-        registry.register(
+        let agents_live = registered(
+            &mut registry,
             "agents_live",
             "Connected agents within their heartbeat deadline",
-            agents_live.clone(),
+            Gauge::default(),
         );
-        let link_rejected = Family::<Labels, Counter>::default();
-        registry.register(
+        let link_rejected = registered(
+            &mut registry,
             "link_rejected",
             "Agent-link messages and results refused or dropped, by reason",
-            link_rejected.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let webhook_deliveries = Family::<Labels, Counter>::default();
-        registry.register(
+        let webhook_deliveries = registered(
+            &mut registry,
             "webhook_deliveries",
             "Webhook delivery attempts by outcome",
-            webhook_deliveries.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let webhooks_disabled = Family::<Labels, Gauge>::default();
-        registry.register(
+        let webhooks_disabled = registered(
+            &mut registry,
             "webhook_disabled",
             "1 while a webhook receiver is disabled after a 410 Gone",
-            webhooks_disabled.clone(),
+            Family::<Labels, Gauge>::default(),
         );
-        let auth_failures = Family::<Labels, Counter>::default();
-        registry.register(
+        let auth_failures = registered(
+            &mut registry,
             "auth_failures",
             "Failed authentications (wrong token or credential), by kind",
-            auth_failures.clone(),
+            Family::<Labels, Counter>::default(),
         );
-        let auth_rate_limited = Counter::default();
-        registry.register(
+        let auth_rate_limited = registered(
+            &mut registry,
             "auth_rate_limited",
             "Calls refused with RESOURCE_EXHAUSTED after too many failed authentications",
-            auth_rate_limited.clone(),
+            Counter::default(),
         );
         Metrics {
             registry,

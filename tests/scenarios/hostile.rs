@@ -87,10 +87,7 @@ async fn results_for_checks_not_assigned_are_dropped_and_counted_the_session_kep
         Some(500),
         "a result for a check not assigned was stored"
     );
-    assert_eq!(
-        hostile::rejected(&h, "unassigned_check").await?,
-        2
-    );
+    assert_eq!(hostile::rejected(&h, "unassigned_check").await?, 2);
     assert_eq!(hostile::rejected(&h, "unknown_check").await?, 1);
     bystander_unaffected(&mut b, &theirs).await
 }

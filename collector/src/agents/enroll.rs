@@ -12,6 +12,8 @@
 //! Settings: [`EnrollmentSettings`] (the enrollment token, `auto_approve`),
 //! passed in by the registry on each call.
 
+use std::time::Duration;
+
 use tracing::info;
 
 use super::auth;
@@ -131,6 +133,22 @@ pub async fn connected(
     store.agent_connected(&row).await?;
     Ok(row)
 }
+
+/// What a successful hello gets back.
+#[derive(Clone, PartialEq)]
+pub struct Welcome {
+    pub agent_id: AgentId,
+    /// A newly issued credential, to be stored by the agent.
+    pub credential: Option<String>,
+    pub state: AgentState,
+    pub heartbeat_interval: Duration,
+    pub last_committed_seq: u64,
+    /// Identifies this session in later `Gone` messages.
+    pub session: u64,
+}
+crate::redact::debug_redacted!(Welcome {
+    agent_id, state, heartbeat_interval, last_committed_seq, session
+} secret { credential });
 
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,7 @@ pub(crate) mod testing;
 
 pub use deadman::{LivenessHandle, Watched, load_watched};
 pub use directory::{Directory, DownlinkTx, LinkHandle};
+pub use enroll::Welcome;
 pub use enroll::{PROTOCOL_VERSION, Refusal};
-pub use registry::{AgentsHandle, StateError, Welcome};
+pub use registry::{AgentsHandle, StateError};
 pub use requests::StoreRequests;

@@ -17,7 +17,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -27,29 +26,13 @@ use tracing::{info, warn};
 use super::assignment::{Candidate, assign};
 use super::deadman::{DeadSet, LivenessHandle};
 use super::directory::{Directory, DownlinkTx};
-use super::enroll::{self, Refusal};
+use super::enroll::{self, Refusal, Welcome};
 use super::session::Session;
 use crate::config::settings::RegistrySettings;
 use crate::domain::{AgentId, AgentState, EquipmentId, Event, Hello, Liveness};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, Store, StoreError};
-
-/// What a successful hello gets back.
-#[derive(Clone, PartialEq)]
-pub struct Welcome {
-    pub agent_id: AgentId,
-    /// A newly issued credential, to be stored by the agent.
-    pub credential: Option<String>,
-    pub state: AgentState,
-    pub heartbeat_interval: Duration,
-    pub last_committed_seq: u64,
-    /// Identifies this session in later `Gone` messages.
-    pub session: u64,
-}
-crate::redact::debug_redacted!(Welcome {
-    agent_id, state, heartbeat_interval, last_committed_seq, session
-} secret { credential });
 
 enum Msg {
     Hello {

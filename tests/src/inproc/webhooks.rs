@@ -1,7 +1,6 @@
 //! The harness's webhook reads: `ListWebhooks`, `ListDeliveries`, waits on
 //! them, and the `/metrics` text, for the scenarios about delivery.
 
-
 use super::{Harness, admin};
 use picket_proto::v1 as api;
 

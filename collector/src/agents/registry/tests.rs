@@ -3,6 +3,8 @@
 //! the times it stamps and the liveness deadlines are exact. Waits on
 //! replies and downlink messages are bounded in real time ([`soon`]).
 
+use std::time::Duration;
+
 use tokio::sync::mpsc::{self, UnboundedReceiver};
 
 use super::*;
