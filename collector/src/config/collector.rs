@@ -17,6 +17,9 @@ pub struct CollectorSection {
     pub public_url: String,
     /// Bearer token for admin calls; `None` leaves them open (loopback use).
     pub admin_token: Option<String>,
+    /// TLS on the listeners (`tls_cert`, `tls_key`, `client_ca`,
+    /// `http_tls`); `None`: plaintext.
+    pub tls: Option<super::TlsSection>,
 }
 
 /// Checks `[collector]`; `public_url` defaults to the HTTP listen address.
@@ -52,5 +55,6 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSectio
         database,
         public_url,
         admin_token: c.admin_token.clone().filter(|t| !t.is_empty()),
+        tls: super::tls::validate(src, c)?,
     })
 }

@@ -34,6 +34,11 @@ pub struct RawCollector {
     pub database: Sp<String>,
     pub public_url: Option<Sp<String>>,
     pub admin_token: Option<String>,
+    // TLS (config/tls.rs).
+    pub tls_cert: Option<Sp<String>>,
+    pub tls_key: Option<Sp<String>>,
+    pub client_ca: Option<Sp<String>>,
+    pub http_tls: Option<Sp<bool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
