@@ -8,6 +8,7 @@ mod agents;
 mod config;
 mod error_kinds;
 mod restart;
+mod tls;
 mod webhooks;
 
 /// Fixtures shared by the themes: one equipment, one service, one agent.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::config::{Config, Placeholders};
+use crate::config::{Config, HarnessTls, Placeholders};
 use crate::ports::{ListenAddrs, PortHold};
 use crate::{ADMIN_TOKEN, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration, spawn_logged};
 
@@ -52,6 +52,8 @@ pub struct Collector {
     spawns: u32,
     /// Keeps the log in the registry used by failure messages.
     _log: LogRegistration,
+    /// TLS on the listeners, as the harness's clients reach them.
+    tls: Option<HarnessTls>,
 }
 
 /// What a collector that refused its config left behind.
@@ -71,7 +73,11 @@ pub struct Refusal {
 impl Collector {
     /// Starts a collector on `config` and waits until it is ready.
     pub async fn start(config: Config) -> anyhow::Result<Collector> {
-        Collector::start_toml(&config.render()).await
+        let mut collector = Collector::prepare(&config.render())?;
+        collector.tls = config.harness_tls().cloned();
+        collector.spawn()?;
+        collector.wait_ready().await?;
+        Ok(collector)
     }
 
     /// Starts a collector on a TOML template (see [`crate::config`] for the
@@ -147,6 +153,7 @@ impl Collector {
             child: None,
             spawns: 0,
             _log: log,
+            tls: None,
         })
     }
 
@@ -197,7 +204,14 @@ impl Collector {
                 bound = true;
             }
             let last = if bound {
-                match http_get_status(self.listen.http, "/readyz").await {
+                let ready = match self.tls.as_ref().filter(|t| t.http) {
+                    Some(t) => {
+                        crate::pki::https_get_status(self.listen.http, "/readyz", &t.client.ca)
+                            .await
+                    }
+                    None => http_get_status(self.listen.http, "/readyz").await,
+                };
+                match ready {
                     Ok(200) => return Ok(()),
                     Ok(code) => format!("HTTP {code}"),
                     Err(e) => format!("{e:#}"),
@@ -294,9 +308,36 @@ impl Collector {
         self.start_again().await
     }
 
-    /// `http://127.0.0.1:PORT` of the gRPC listener (agents, picketctl).
+    /// `http://127.0.0.1:PORT` of the gRPC listener (agents, picketctl);
+    /// `https://` with TLS.
     pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.listen.grpc)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.listen.grpc)
+    }
+
+    /// The address of the gRPC listener.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.listen.grpc
+    }
+
+    /// The address of the HTTP listener.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listen.http
+    }
+
+    /// What the harness's picketctl trusts and presents, with TLS.
+    pub fn tls_client(&self) -> Option<&crate::pki::TlsClient> {
+        self.tls.as_ref().map(|t| &t.client)
+    }
+
+    /// Sends SIGHUP (a reload request).
+    pub fn sighup(&self) -> anyhow::Result<()> {
+        let child = self.child.as_ref().context("collector is not running")?;
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -HUP failed: {status}");
+        Ok(())
     }
 
     /// `http://127.0.0.1:PORT` of the HTTP listener.
@@ -359,8 +400,17 @@ fn placeholders(dir: &Path, listen: ListenAddrs) -> Placeholders {
 
 /// `GET PATH` over HTTP/1.1 on `addr`; returns the status code.
 pub async fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    get_status(stream, addr, path).await
+}
+
+/// `GET PATH` over HTTP/1.1 on an open `stream` to `addr`.
+pub(crate) async fn get_status(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    addr: SocketAddr,
+    path: &str,
+) -> anyhow::Result<u16> {
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
         stream
             .write_all(
                 format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")

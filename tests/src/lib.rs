@@ -33,6 +33,7 @@ pub mod collector;
 pub mod config;
 pub mod ctl;
 pub mod inproc;
+pub mod pki;
 pub mod ports;
 pub mod target;
 pub mod wait;

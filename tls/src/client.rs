@@ -261,3 +261,35 @@ impl std::fmt::Debug for Connector {
         f.debug_struct("Connector").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_key_that_does_not_match_its_certificate_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["client".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let other = rcgen::KeyPair::generate().unwrap();
+        let cert_path = dir.path().join("client.crt");
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        let key_path = dir.path().join("client.key");
+        std::fs::write(&key_path, key.serialize_pem()).unwrap();
+        let other_path = dir.path().join("other.key");
+        std::fs::write(&other_path, other.serialize_pem()).unwrap();
+
+        let identity = ClientIdentity::load(&cert_path, &key_path).unwrap();
+        let tls = ClientTls {
+            extra_roots: Vec::new(),
+            identity: Some(identity),
+        };
+        assert!(tls.config().unwrap().client_auth_cert_resolver.has_certs());
+        let err = ClientIdentity::load(&cert_path, &other_path).unwrap_err();
+        assert!(matches!(err, ClientTlsError::Key { .. }), "{err:?}");
+        assert!(err.to_string().contains("other.key"), "{err}");
+    }
+}

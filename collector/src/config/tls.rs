@@ -56,3 +56,109 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<Option<TlsSecti
         Err(e) => src.err_key(e.key, e.reason),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// A self-signed certificate and its key, and a second key.
+    fn write_pems(dir: &Path) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.join("c.crt"), cert.pem()).unwrap();
+        std::fs::write(dir.join("c.key"), key.serialize_pem()).unwrap();
+        let other = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(dir.join("other.key"), other.serialize_pem()).unwrap();
+    }
+
+    /// The config error for these `[collector]` TLS lines, or `Ok`.
+    fn check(dir: &Path, lines: &str) -> Result<Option<super::TlsSection>, String> {
+        let file = dir.join("picket.toml");
+        let text = format!(
+            "[collector]\ndatabase = \"sqlite://x.db\"\n{lines}\n[agents]\nenrollment_token = \"t\"\n"
+        );
+        crate::config::parse(&file, &text)
+            .map(|c| c.collector.tls)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn tls_keys_load_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pems(dir.path());
+        let tls = check(dir.path(), "tls_cert = \"c.crt\"\ntls_key = \"c.key\"")
+            .unwrap()
+            .expect("tls is on");
+        assert_eq!(tls.cert, dir.path().join("c.crt"));
+        assert!(!tls.http && tls.client_ca.is_none());
+        assert_eq!(check(dir.path(), ""), Ok(None));
+    }
+
+    #[test]
+    fn unusable_tls_files_are_refused_naming_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        write_pems(dir.path());
+        let file = dir.path().join("picket.toml").display().to_string();
+        let cases = [
+            (
+                "tls_cert = \"missing.crt\"\ntls_key = \"c.key\"",
+                "tls_cert: cannot read ",
+                "missing.crt",
+            ),
+            (
+                "tls_cert = \"c.key\"\ntls_key = \"c.key\"",
+                "tls_cert: no PEM certificate found in ",
+                "c.key",
+            ),
+            (
+                "tls_cert = \"c.crt\"\ntls_key = \"c.crt\"",
+                "tls_key: no PEM private key",
+                "c.crt",
+            ),
+            (
+                "tls_cert = \"c.crt\"\ntls_key = \"other.key\"",
+                "tls_key: ",
+                "other.key does not match the certificate in ",
+            ),
+            (
+                "tls_cert = \"c.crt\"\ntls_key = \"c.key\"\nclient_ca = \"nope.pem\"",
+                "client_ca: cannot read ",
+                "nope.pem",
+            ),
+        ];
+        for (lines, key_and_reason, names) in cases {
+            let err = check(dir.path(), lines).unwrap_err();
+            assert!(
+                err.starts_with(&format!("{file}: {key_and_reason}")),
+                "{lines}: {err}"
+            );
+            assert!(err.contains(names), "{lines}: {err}");
+        }
+    }
+
+    #[test]
+    fn tls_keys_need_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        for (lines, reason) in [
+            (
+                "tls_cert = \"c.crt\"",
+                "picket.toml:3: tls_cert is set without tls_key",
+            ),
+            (
+                "tls_key = \"c.key\"",
+                "picket.toml:3: tls_key is set without tls_cert",
+            ),
+            (
+                "client_ca = \"ca.pem\"",
+                "picket.toml:3: client_ca needs tls_cert",
+            ),
+            ("http_tls = true", "picket.toml:3: http_tls needs tls_cert"),
+        ] {
+            let err = check(dir.path(), lines).unwrap_err();
+            assert!(err.contains(reason), "{lines}: {err}");
+        }
+    }
+}

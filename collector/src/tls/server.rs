@@ -144,3 +144,43 @@ fn key_error(key: &Path, cert: &Path, e: rustls::Error) -> TlsError {
         reason,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_cert(dir: &Path) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.join("c.crt"), cert.pem()).unwrap();
+        std::fs::write(dir.join("c.key"), key.serialize_pem()).unwrap();
+    }
+
+    #[test]
+    fn a_reload_swaps_good_files_and_keeps_the_current_ones_on_bad_files() {
+        let dir = tempfile::tempdir().unwrap();
+        write_cert(dir.path());
+        let section = TlsSection {
+            cert: dir.path().join("c.crt"),
+            key: dir.path().join("c.key"),
+            client_ca: None,
+            http: false,
+        };
+        let tls = ServerTls::load(&section).unwrap();
+        let first = tls.grpc();
+        assert_eq!(first.alpn_protocols, vec![b"h2".to_vec()]);
+
+        write_cert(dir.path());
+        tls.reload().unwrap();
+        let second = tls.grpc();
+        assert!(!Arc::ptr_eq(&first, &second), "a good reload swaps");
+
+        std::fs::write(dir.path().join("c.crt"), "garbage").unwrap();
+        let err = tls.reload().unwrap_err();
+        assert_eq!(err.key, "tls_cert");
+        assert!(Arc::ptr_eq(&second, &tls.grpc()), "a bad reload keeps");
+    }
+}
