@@ -5,7 +5,8 @@
 
 use std::time::SystemTime;
 
-use picket_e2e::pki::{Pki, TlsClient, https_get_status};
+use picket_e2e::pki::{Pki, TlsClient};
+use picket_e2e::status::https_get_status;
 use picket_e2e::{Agent, Collector, Config, DEADLINE, Seen, parse_time, wait_until};
 
 /// A collector with TLS from `pki` (server cert `server`), optionally

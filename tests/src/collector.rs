@@ -13,10 +13,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncReadExt as _;
 
 use crate::config::{Config, HarnessTls, Placeholders};
 use crate::ports::{ListenAddrs, PortHold};
+pub use crate::status::http_get_status;
 use crate::{ADMIN_TOKEN, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration, spawn_logged};
 
 /// How long a collector gets to become ready.
@@ -206,7 +207,7 @@ impl Collector {
             let last = if bound {
                 let ready = match self.tls.as_ref().filter(|t| t.http) {
                     Some(t) => {
-                        crate::pki::https_get_status(self.listen.http, "/readyz", &t.client.ca)
+                        crate::status::https_get_status(self.listen.http, "/readyz", &t.client.ca)
                             .await
                     }
                     None => http_get_status(self.listen.http, "/readyz").await,
@@ -330,14 +331,9 @@ impl Collector {
         self.tls.as_ref().map(|t| &t.client)
     }
 
-    /// Sends SIGHUP (a reload request).
-    pub fn sighup(&self) -> anyhow::Result<()> {
-        let child = self.child.as_ref().context("collector is not running")?;
-        let status = Command::new("kill")
-            .args(["-HUP", &child.id().to_string()])
-            .status()?;
-        anyhow::ensure!(status.success(), "kill -HUP failed: {status}");
-        Ok(())
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// `http://127.0.0.1:PORT` of the HTTP listener.
@@ -396,45 +392,4 @@ fn placeholders(dir: &Path, listen: ListenAddrs) -> Placeholders {
         enrollment_token: ENROLLMENT_TOKEN.to_owned(),
         dir: dir.display().to_string(),
     }
-}
-
-/// `GET PATH` over HTTP/1.1 on `addr`; returns the status code.
-pub async fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    get_status(stream, addr, path).await
-}
-
-/// `GET PATH` over HTTP/1.1 on an open `stream` to `addr`.
-pub(crate) async fn get_status(
-    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    addr: SocketAddr,
-    path: &str,
-) -> anyhow::Result<u16> {
-    let exchange = async {
-        stream
-            .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await?;
-        let mut head = Vec::new();
-        let mut buf = [0u8; 256];
-        while !head.windows(2).any(|w| w == b"\r\n") {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        let head = String::from_utf8_lossy(&head).into_owned();
-        let code = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse::<u16>().ok())
-            .with_context(|| format!("not an HTTP status line: {head:?}"))?;
-        Ok::<u16, anyhow::Error>(code)
-    };
-    tokio::time::timeout(Duration::from_secs(2), exchange)
-        .await
-        .map_err(|_| anyhow::anyhow!("GET {path}: no answer within 2s"))?
 }

@@ -1,16 +1,13 @@
 //! Certificates for TLS on the collector's listeners, made with rcgen in
 //! the test: a [`Pki`] is one CA with files in its own temp dir, and
 //! [`TlsClient`] is what a client (picketctl, an agent, the harness's
-//! readiness probe) trusts and presents.
+//! readiness probe) trusts and presents. [`crate::Collector::sighup`]
+//! asks a collector to re-read its TLS files.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use rcgen::ExtendedKeyUsagePurpose;
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::target::TestCa;
 
@@ -91,24 +88,14 @@ impl TlsClient {
     }
 }
 
-/// `GET PATH` over HTTPS (HTTP/1.1) on `addr`, trusting only `ca`;
-/// returns the status code.
-pub async fn https_get_status(addr: SocketAddr, path: &str, ca: &Path) -> anyhow::Result<u16> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca)? {
-        roots.add(cert?)?;
+impl crate::Collector {
+    /// Sends SIGHUP (a reload request: the TLS files are re-read).
+    pub fn sighup(&self) -> anyhow::Result<()> {
+        let pid = self.pid().context("collector is not running")?;
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -HUP {pid} failed: {status}");
+        Ok(())
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
-    let name = ServerName::from(addr.ip());
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .context("TLS handshake")?;
-    crate::collector::get_status(tls, addr, path).await
 }
