@@ -61,17 +61,11 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<Option<TlsSecti
 mod tests {
     use std::path::Path;
 
-    /// A self-signed certificate and its key, and a second key.
+    /// `c.crt` with its key `c.key`, and `other.key`, a key of another
+    /// certificate.
     fn write_pems(dir: &Path) {
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
-            .unwrap()
-            .self_signed(&key)
-            .unwrap();
-        std::fs::write(dir.join("c.crt"), cert.pem()).unwrap();
-        std::fs::write(dir.join("c.key"), key.serialize_pem()).unwrap();
-        let other = rcgen::KeyPair::generate().unwrap();
-        std::fs::write(dir.join("other.key"), other.serialize_pem()).unwrap();
+        crate::tls::server::tests::write_cert(dir, "c");
+        crate::tls::server::tests::write_cert(dir, "other");
     }
 
     /// The config error for these `[collector]` TLS lines, or `Ok`.

@@ -146,23 +146,25 @@ fn key_error(key: &Path, cert: &Path, e: rustls::Error) -> TlsError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn write_cert(dir: &Path) {
+    /// Writes a self-signed certificate for `localhost` and its key to
+    /// `dir/STEM.crt` and `dir/STEM.key`.
+    pub(crate) fn write_cert(dir: &Path, stem: &str) {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
             .unwrap()
             .self_signed(&key)
             .unwrap();
-        std::fs::write(dir.join("c.crt"), cert.pem()).unwrap();
-        std::fs::write(dir.join("c.key"), key.serialize_pem()).unwrap();
+        std::fs::write(dir.join(format!("{stem}.crt")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{stem}.key")), key.serialize_pem()).unwrap();
     }
 
     #[test]
     fn a_reload_swaps_good_files_and_keeps_the_current_ones_on_bad_files() {
         let dir = tempfile::tempdir().unwrap();
-        write_cert(dir.path());
+        write_cert(dir.path(), "c");
         let section = TlsSection {
             cert: dir.path().join("c.crt"),
             key: dir.path().join("c.key"),
@@ -173,7 +175,7 @@ mod tests {
         let first = tls.grpc();
         assert_eq!(first.alpn_protocols, vec![b"h2".to_vec()]);
 
-        write_cert(dir.path());
+        write_cert(dir.path(), "c");
         tls.reload().unwrap();
         let second = tls.grpc();
         assert!(!Arc::ptr_eq(&first, &second), "a good reload swaps");
