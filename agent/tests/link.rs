@@ -399,7 +399,12 @@ async fn binary_exits_3_on_an_invalid_hello() {
 async fn binary_exits_2_on_an_unreadable_client_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let child = agent_command("https://127.0.0.1:1", dir.path())
-        .args(["--client-cert", "missing.crt", "--client-key", "missing.key"])
+        .args([
+            "--client-cert",
+            "missing.crt",
+            "--client-key",
+            "missing.key",
+        ])
         .spawn()
         .unwrap();
     let out = finish(child).await;
