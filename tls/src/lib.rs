@@ -13,6 +13,11 @@
 //!   message text.
 //!
 //! The server side (hot-reloadable certificates) belongs to the collector.
+//!
+//! **Invariant: no crate turns on tonic's `tls-*` features.** With them,
+//! tonic wraps every connector and refuses an `https://` URI that has no
+//! `ClientTlsConfig`, so [`Connector`] would stop working; TLS here is
+//! rustls through tokio-rustls only.
 
 pub mod client;
 pub mod failure;
