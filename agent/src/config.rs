@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use picket_tls::ClientIdentity;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -19,7 +20,7 @@ pub const DEFAULT_BUFFER_SIZE: usize = 100_000;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "picket-agent", version, about)]
 pub struct Cli {
-    /// Collector gRPC URL, e.g. http://127.0.0.1:7070
+    /// Collector gRPC URL, e.g. http://127.0.0.1:7070 or https://collector:7070
     #[arg(long, env = "PICKET_COLLECTOR", value_name = "URL")]
     pub collector: String,
 
@@ -61,6 +62,24 @@ pub struct Cli {
     #[arg(long, env = "PICKET_CA_CERT", value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
 
+    /// Client certificate chain (PEM) presented to an https collector
+    #[arg(
+        long,
+        env = "PICKET_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    pub client_cert: Option<PathBuf>,
+
+    /// Private key of --client-cert (PEM: PKCS#8, SEC1 or PKCS#1)
+    #[arg(
+        long,
+        env = "PICKET_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "client_cert"
+    )]
+    pub client_key: Option<PathBuf>,
+
     /// Most unacknowledged results kept while the collector is away
     #[arg(long, env = "PICKET_BUFFER_SIZE", value_name = "N", default_value_t = DEFAULT_BUFFER_SIZE)]
     pub buffer_size: usize,
@@ -78,9 +97,12 @@ pub struct Cli {
 /// A refused configuration: which flag and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The collector URL uses https.
-    #[error("--collector {0}: https collector URLs are not supported yet")]
-    HttpsUnsupported(String),
+    /// A client certificate without an https collector.
+    #[error("--client-cert needs an https:// --collector")]
+    ClientCertWithoutTls,
+    /// The client certificate or key cannot be used.
+    #[error("--client-cert/--client-key: {0}")]
+    ClientCert(#[from] picket_tls::client::ClientTlsError),
     /// The collector URL is not http://host:port.
     #[error("--collector {url}: {reason}")]
     BadCollector {
@@ -111,7 +133,7 @@ pub enum ConfigError {
 /// Validated agent settings.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// Collector URL (http://…).
+    /// Collector URL (http://… or https://…).
     pub collector: String,
     /// Enrollment token, always sent in Hello.
     pub enrollment_token: String,
@@ -125,8 +147,10 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     /// Local address for probe connections.
     pub source_address: Option<IpAddr>,
-    /// Extra trusted roots for probes.
+    /// Extra trusted roots for probes and the link.
     pub extra_roots: Vec<CertificateDer<'static>>,
+    /// The client certificate presented to an https collector.
+    pub client_identity: Option<ClientIdentity>,
     /// Bound on buffered results.
     pub buffer_size: usize,
 }
@@ -154,6 +178,11 @@ impl AgentConfig {
             Some(path) => load_roots(path)?,
             None => Vec::new(),
         };
+        let client_identity = match (&cli.client_cert, &cli.client_key) {
+            (Some(_), _) if !is_https(&collector) => return Err(ConfigError::ClientCertWithoutTls),
+            (Some(cert), Some(key)) => Some(ClientIdentity::load(cert, key)?),
+            _ => None,
+        };
         Ok(AgentConfig {
             collector,
             enrollment_token: cli.enrollment_token,
@@ -163,6 +192,7 @@ impl AgentConfig {
             state_dir: cli.state_dir,
             source_address: cli.source_address,
             extra_roots,
+            client_identity,
             buffer_size: cli.buffer_size,
         })
     }
@@ -174,11 +204,11 @@ fn validate_collector(url: &str) -> Result<String, ConfigError> {
         reason,
     };
     let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://") {
-        return Err(ConfigError::HttpsUnsupported(url.to_owned()));
-    }
-    let Some(rest) = lower.strip_prefix("http://") else {
-        return Err(bad("expected an http:// URL"));
+    let Some(rest) = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))
+    else {
+        return Err(bad("expected an http:// or https:// URL"));
     };
     if rest.trim_end_matches('/').is_empty() {
         return Err(bad("missing host"));
@@ -187,6 +217,13 @@ fn validate_collector(url: &str) -> Result<String, ConfigError> {
         return Err(bad("not a valid URL"));
     }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Whether the collector URL asks for TLS.
+pub fn is_https(collector: &str) -> bool {
+    collector
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
 }
 
 /// Parses `k=v,k2=v2` (empty → no labels).
@@ -281,10 +318,18 @@ mod tests {
             collector: "https://c:7070".into(),
             ..cli(&[]).unwrap()
         };
-        let err = AgentConfig::from_cli(https).unwrap_err();
+        assert_eq!(
+            AgentConfig::from_cli(https).unwrap().collector,
+            "https://c:7070"
+        );
+        let cert_over_http = cli(&["--client-cert", "c.pem", "--client-key", "k.pem"]).unwrap();
+        assert!(matches!(
+            AgentConfig::from_cli(cert_over_http),
+            Err(ConfigError::ClientCertWithoutTls)
+        ));
         assert!(
-            err.to_string()
-                .contains("https collector URLs are not supported yet")
+            cli(&["--client-cert", "c.pem"]).is_err(),
+            "a cert needs its key"
         );
 
         let ftp = Cli {

@@ -55,6 +55,9 @@ pub enum RunError {
     /// The probe clients could not be set up.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// TLS for the link could not be set up.
+    #[error("failed to set up TLS for the link: {0}")]
+    LinkTls(#[from] picket_tls::client::ClientTlsError),
 }
 
 /// Runs the agent until `shutdown` completes (`Ok`) or the collector refuses
@@ -80,13 +83,20 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         results_tx,
         token.child_token(),
     );
-    let settings = LinkSettings::new(
+    let mut settings = LinkSettings::new(
         config.collector.clone(),
         config.enrollment_token.clone(),
         config.name.clone(),
         config.region.clone(),
         config.labels.clone(),
     );
+    if config::is_https(&config.collector) {
+        let tls = picket_tls::ClientTls {
+            extra_roots: config.extra_roots.clone(),
+            identity: config.client_identity.clone(),
+        };
+        settings.tls = Some(tls.connector()?);
+    }
     let span = info_span!("link", agent_id = %identity.agent_id);
     let link = LinkActor::new(
         settings,

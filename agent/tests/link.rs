@@ -396,18 +396,22 @@ async fn binary_exits_3_on_an_invalid_hello() {
 }
 
 #[tokio::test]
-async fn binary_exits_2_on_https_collector() {
+async fn binary_exits_2_on_an_unreadable_client_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let child = agent_command("https://127.0.0.1:1", dir.path())
+        .args([
+            "--client-cert",
+            "missing.crt",
+            "--client-key",
+            "missing.key",
+        ])
         .spawn()
         .unwrap();
     let out = finish(child).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("https collector URLs are not supported yet"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("--client-cert"), "{stderr}");
+    assert!(stderr.contains("cannot read missing.crt"), "{stderr}");
 }
 
 #[tokio::test]

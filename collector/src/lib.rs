@@ -23,6 +23,8 @@
 //! - [`notifier`]: webhook delivery from the outbox.
 //! - [`store`]: the only module that writes SQL.
 //! - [`api`], [`http`]: the client gRPC API and the HTTP endpoints.
+//! - [`tls`]: outgoing TLS, and the listeners' TLS (hot-reloadable
+//!   certificates); [`reload`]: what SIGHUP does ([`run_reloadable`]).
 //!
 //! [`run`] cuts the config into each actor's settings
 //! ([`config::settings::Settings`]), wires the actors together and shuts
@@ -45,6 +47,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod notifier;
 pub mod redact;
+pub mod reload;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -58,7 +61,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -94,6 +97,8 @@ pub enum RunError {
     Grpc(#[from] tonic::transport::Error),
     #[error("http server: {0}")]
     Http(#[from] std::io::Error),
+    #[error("tls: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Reflection over Picket's protos and the health service (grpcurl works).
@@ -113,7 +118,18 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    run_with_clock(config, listeners, Clock::system(), shutdown).await
+    serve(config, listeners, Clock::system(), reload::none(), shutdown).await
+}
+
+/// [`run`], applying each request on `reloads` (SIGHUP in the binary) as
+/// [`reload`] describes: today, TLS certificates are re-read.
+pub async fn run_reloadable(
+    config: Config,
+    listeners: Listeners,
+    reloads: reload::Requests,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    serve(config, listeners, Clock::system(), reloads, shutdown).await
 }
 
 /// [`run`] with every wall-clock time (stored times, notes, maintenance
@@ -125,11 +141,26 @@ pub async fn run_with_clock(
     clock: Clock,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    serve(config, listeners, clock, reload::none(), shutdown).await
+}
+
+async fn serve(
+    config: Config,
+    listeners: Listeners,
+    clock: Clock,
+    reloads: reload::Requests,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let settings = Settings::from(&config);
+    let server_tls = match &config.collector.tls {
+        Some(section) => Some(Arc::new(tls::ServerTls::load(section)?)),
+        None => None,
+    };
     let store = Store::open(&config.collector.database, settings.events, clock.clone()).await?;
     store.sync_config(&settings.catalog).await?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
+    reload::spawn(reloads, server_tls.clone(), cancel.clone(), &tasks);
     let metrics = Arc::new(metrics::Metrics::new());
 
     let (maintenance, maintenance_set) = MaintenanceHandle::spawn(
@@ -230,29 +261,58 @@ pub async fn run_with_clock(
 
     let grpc_addr = listeners.grpc.local_addr()?;
     let http_addr = listeners.http.local_addr()?;
-    let grpc = tonic::transport::Server::builder()
+    let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(link::server(link))
-        .add_service(api::server(api))
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listeners.grpc),
-            cancel.clone().cancelled_owned(),
-        );
+        .add_service(api::server(api));
+    let stop_grpc = cancel.clone().cancelled_owned();
+    let mut grpc = match &server_tls {
+        None => tokio::spawn(
+            router.serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), stop_grpc),
+        ),
+        Some(t) => {
+            let t = t.clone();
+            let conns = tls::accept::spawn(
+                listeners.grpc,
+                move || t.grpc(),
+                "grpc",
+                cancel.clone(),
+                &tasks,
+            );
+            let incoming =
+                tokio_stream::StreamExt::map(ReceiverStream::new(conns), Ok::<_, std::io::Error>);
+            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop_grpc))
+        }
+    };
     let grpc_ready = Arc::new(AtomicBool::new(false));
-    let http = axum::serve(
-        listeners.http,
-        http::router(store.clone(), grpc_ready.clone(), metrics.clone()),
-    )
-    .with_graceful_shutdown(cancel.clone().cancelled_owned());
-    let mut grpc = tokio::spawn(grpc);
-    let mut http = tokio::spawn(async move { http.await });
+    let app = http::router(store.clone(), grpc_ready.clone(), metrics.clone());
+    let stop_http = cancel.clone().cancelled_owned();
+    let mut http = match server_tls.as_ref().filter(|t| t.serves_http()) {
+        None => {
+            let http = axum::serve(listeners.http, app).with_graceful_shutdown(stop_http);
+            tokio::spawn(async move { http.await })
+        }
+        Some(t) => {
+            let t = t.clone();
+            let conns = tls::accept::spawn(
+                listeners.http,
+                move || t.http(),
+                "http",
+                cancel.clone(),
+                &tasks,
+            );
+            let listener = tls::accept::TlsListener::new(conns, http_addr);
+            let http = axum::serve(listener, app).with_graceful_shutdown(stop_http);
+            tokio::spawn(async move { http.await })
+        }
+    };
     // The listener is bound, so connections queue until the server polls it.
     grpc_ready.store(true, Ordering::Release);
-    info!(grpc = %grpc_addr, http = %http_addr, "collector listening");
+    info!(grpc = %grpc_addr, http = %http_addr, tls = server_tls.is_some(), "collector listening");
 
     let result = tokio::select! {
         r = &mut grpc => r.unwrap_or_else(|e| { warn!(error = %e, "grpc server task failed"); Ok(()) }).map_err(RunError::from),

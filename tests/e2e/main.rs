@@ -9,6 +9,7 @@ mod config;
 mod error_kinds;
 mod restart;
 mod secrets;
+mod tls;
 mod webhooks;
 
 /// Fixtures shared by the themes: one equipment, one service, one agent.

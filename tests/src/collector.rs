@@ -13,10 +13,11 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncReadExt as _;
 
-use crate::config::{Config, Placeholders};
+use crate::config::{Config, HarnessTls, Placeholders};
 use crate::ports::{ListenAddrs, PortHold};
+pub use crate::status::http_get_status;
 use crate::{ADMIN_TOKEN, ENROLLMENT_TOKEN, LOG_FILTER, LogRegistration, spawn_logged};
 
 /// How long a collector gets to become ready.
@@ -52,6 +53,8 @@ pub struct Collector {
     spawns: u32,
     /// Keeps the log in the registry used by failure messages.
     _log: LogRegistration,
+    /// TLS on the listeners, as the harness's clients reach them.
+    tls: Option<HarnessTls>,
 }
 
 /// What a collector that refused its config left behind.
@@ -71,7 +74,11 @@ pub struct Refusal {
 impl Collector {
     /// Starts a collector on `config` and waits until it is ready.
     pub async fn start(config: Config) -> anyhow::Result<Collector> {
-        Collector::start_toml(&config.render()).await
+        let mut collector = Collector::prepare(&config.render())?;
+        collector.tls = config.harness_tls().cloned();
+        collector.spawn()?;
+        collector.wait_ready().await?;
+        Ok(collector)
     }
 
     /// Starts a collector on a TOML template (see [`crate::config`] for the
@@ -147,6 +154,7 @@ impl Collector {
             child: None,
             spawns: 0,
             _log: log,
+            tls: None,
         })
     }
 
@@ -197,7 +205,14 @@ impl Collector {
                 bound = true;
             }
             let last = if bound {
-                match http_get_status(self.listen.http, "/readyz").await {
+                let ready = match self.tls.as_ref().filter(|t| t.http) {
+                    Some(t) => {
+                        crate::status::https_get_status(self.listen.http, "/readyz", &t.client.ca)
+                            .await
+                    }
+                    None => http_get_status(self.listen.http, "/readyz").await,
+                };
+                match ready {
                     Ok(200) => return Ok(()),
                     Ok(code) => format!("HTTP {code}"),
                     Err(e) => format!("{e:#}"),
@@ -294,9 +309,31 @@ impl Collector {
         self.start_again().await
     }
 
-    /// `http://127.0.0.1:PORT` of the gRPC listener (agents, picketctl).
+    /// `http://127.0.0.1:PORT` of the gRPC listener (agents, picketctl);
+    /// `https://` with TLS.
     pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.listen.grpc)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.listen.grpc)
+    }
+
+    /// The address of the gRPC listener.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.listen.grpc
+    }
+
+    /// The address of the HTTP listener.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listen.http
+    }
+
+    /// What the harness's picketctl trusts and presents, with TLS.
+    pub fn tls_client(&self) -> Option<&crate::pki::TlsClient> {
+        self.tls.as_ref().map(|t| &t.client)
+    }
+
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// `http://127.0.0.1:PORT` of the HTTP listener.
@@ -355,36 +392,4 @@ fn placeholders(dir: &Path, listen: ListenAddrs) -> Placeholders {
         enrollment_token: ENROLLMENT_TOKEN.to_owned(),
         dir: dir.display().to_string(),
     }
-}
-
-/// `GET PATH` over HTTP/1.1 on `addr`; returns the status code.
-pub async fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16> {
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream
-            .write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            )
-            .await?;
-        let mut head = Vec::new();
-        let mut buf = [0u8; 256];
-        while !head.windows(2).any(|w| w == b"\r\n") {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        let head = String::from_utf8_lossy(&head).into_owned();
-        let code = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse::<u16>().ok())
-            .with_context(|| format!("not an HTTP status line: {head:?}"))?;
-        Ok::<u16, anyhow::Error>(code)
-    };
-    tokio::time::timeout(Duration::from_secs(2), exchange)
-        .await
-        .map_err(|_| anyhow::anyhow!("GET {path}: no answer within 2s"))?
 }

@@ -21,6 +21,9 @@
 //! `public_url` out: the collector's default names the HTTP listener.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::pki::TlsClient;
 
 /// A TOML value as it is written in the file.
 pub trait ToToml {
@@ -180,6 +183,18 @@ pub struct Config {
     services: Vec<Service>,
     webhooks: Vec<Webhook>,
     raw: String,
+    /// How the harness's own clients reach a TLS collector ([`Config::tls`]).
+    tls: Option<HarnessTls>,
+}
+
+/// How the harness's own clients (picketctl, the readiness probe) reach a
+/// collector with TLS.
+#[derive(Debug, Clone)]
+pub struct HarnessTls {
+    /// What picketctl trusts and presents on `grpc_listen`.
+    pub client: TlsClient,
+    /// Whether `http_listen` serves TLS too (`http_tls`).
+    pub http: bool,
 }
 
 impl Config {
@@ -210,6 +225,7 @@ impl Config {
             services: Vec::new(),
             webhooks: Vec::new(),
             raw: String::new(),
+            tls: None,
         }
     }
 
@@ -251,6 +267,37 @@ impl Config {
     pub fn webhook(mut self, webhook: Webhook) -> Config {
         self.webhooks.push(webhook);
         self
+    }
+
+    /// TLS on the listeners: `tls_cert` and `tls_key` from `server`,
+    /// `client_ca` when given (mutual TLS), `http_tls`; `client` is what the
+    /// harness's picketctl trusts and presents.
+    pub fn tls(
+        mut self,
+        server: &(PathBuf, PathBuf),
+        client_ca: Option<&Path>,
+        http_tls: bool,
+        client: TlsClient,
+    ) -> Config {
+        let path = |p: &Path| p.display().to_string();
+        self.collector.set("tls_cert", &path(&server.0));
+        self.collector.set("tls_key", &path(&server.1));
+        if let Some(ca) = client_ca {
+            self.collector.set("client_ca", &path(ca));
+        }
+        if http_tls {
+            self.collector.set("http_tls", &true);
+        }
+        self.tls = Some(HarnessTls {
+            client,
+            http: http_tls,
+        });
+        self
+    }
+
+    /// What [`Config::tls`] set for the harness's clients.
+    pub fn harness_tls(&self) -> Option<&HarnessTls> {
+        self.tls.as_ref()
     }
 
     /// Appends TOML text verbatim at the end of the file.

@@ -150,6 +150,7 @@ pub async fn ctl_raw(collector: &Collector, args: &[&str]) -> anyhow::Result<Ctl
         .arg(collector.grpc_url())
         .arg("--token")
         .arg(ADMIN_TOKEN)
+        .args(collector.tls_client().map(|t| t.args()).unwrap_or_default())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -13,6 +13,8 @@
 //! - [`ports`]: how the harness learns those ports (`--ports-file`) and
 //!   keeps them for a restart.
 //! - [`agent`]: [`Agent`], a running `picket-agent` with its own state dir.
+//! - [`pki`]: certificates for TLS collectors (rcgen), the TLS flags of
+//!   clients; [`status`]: `GET` → status over HTTP or HTTPS.
 //! - [`wait`]: [`wait_until`], the only way tests wait: a predicate polled
 //!   until a deadline; the timeout error names what never happened, the last
 //!   value observed and the tails of every live process log.
@@ -33,7 +35,9 @@ pub mod collector;
 pub mod config;
 pub mod ctl;
 pub mod inproc;
+pub mod pki;
 pub mod ports;
+pub mod status;
 pub mod target;
 pub mod wait;
 pub mod webhook_sink;

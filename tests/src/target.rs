@@ -50,10 +50,16 @@ impl Default for TestCa {
 impl TestCa {
     /// A new CA with a fresh key.
     pub fn new() -> TestCa {
+        TestCa::named("Picket Test CA")
+    }
+
+    /// A new CA with a fresh key and this common name (CAs that must be
+    /// told apart need different names, as real ones have).
+    pub fn named(common_name: &str) -> TestCa {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params
             .distinguished_name
-            .push(DnType::CommonName, "Picket Test CA");
+            .push(DnType::CommonName, common_name);
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -73,6 +79,30 @@ impl TestCa {
         let path = dir.join("ca.pem");
         std::fs::write(&path, &self.cert_pem).unwrap();
         path
+    }
+
+    /// A leaf certificate for `names` with extended key usage `purpose`
+    /// (server or client auth), expired since 2001 when `expired`, signed
+    /// by this CA: `(certificate PEM, PKCS#8 key PEM)`.
+    pub fn leaf_pem(
+        &self,
+        names: &[&str],
+        purpose: ExtendedKeyUsagePurpose,
+        expired: bool,
+    ) -> (String, String) {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "picket test leaf");
+        params.extended_key_usages = vec![purpose];
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
     }
 
     /// A leaf certificate and key for `mode`.

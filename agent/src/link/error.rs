@@ -6,6 +6,7 @@
 //! matches on message text.
 
 use picket_proto::contract::{Disposition, classify};
+use picket_tls::HandshakeFailure;
 use tonic::Code;
 
 /// A session failure.
@@ -22,6 +23,11 @@ pub enum LinkError {
     /// The collector could not be reached.
     #[error("cannot reach collector: {}", chain(.0))]
     Unreachable(tonic::transport::Error),
+    /// The TLS handshake with the collector failed: we refused its
+    /// certificate or it refused ours. Transient (certificates get fixed
+    /// and rotated), logged with its cause.
+    #[error("TLS handshake with collector failed: {0}")]
+    Tls(HandshakeFailure),
     /// The collector answered with another gRPC error.
     #[error("collector error {code:?}: {message}")]
     Status {
@@ -55,8 +61,20 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl LinkError {
+    /// A failed connect: [`LinkError::Tls`] when a TLS error is in its
+    /// source chain, else [`LinkError::Unreachable`].
+    pub fn unreachable(err: tonic::transport::Error) -> LinkError {
+        match HandshakeFailure::find(&err) {
+            Some(failure) => LinkError::Tls(failure),
+            None => LinkError::Unreachable(err),
+        }
+    }
+
     /// Maps a gRPC status from the collector.
     pub fn from_status(status: tonic::Status) -> LinkError {
+        if let Some(failure) = HandshakeFailure::find(&status) {
+            return LinkError::Tls(failure);
+        }
         let message = status.message().to_owned();
         match classify(status.code()) {
             Disposition::Fatal => LinkError::Refused(message),

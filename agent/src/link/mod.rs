@@ -56,6 +56,8 @@ pub struct LinkSettings {
     pub backoff_initial: Duration,
     /// Largest reconnect delay bound.
     pub backoff_max: Duration,
+    /// TLS for an `https://` collector (`None`: plaintext).
+    pub tls: Option<picket_tls::Connector>,
 }
 
 impl LinkSettings {
@@ -78,6 +80,7 @@ impl LinkSettings {
             welcome_timeout: Duration::from_secs(10),
             backoff_initial: Duration::from_secs(1),
             backoff_max: AGENT_MAX_BACKOFF,
+            tls: None,
         }
     }
 }
@@ -202,6 +205,7 @@ impl LinkActor {
         debug!(?hello, "opening a session");
         let open = open_session(
             self.settings.collector.clone(),
+            self.settings.tls.clone(),
             hello,
             self.settings.welcome_timeout,
         );
@@ -343,17 +347,22 @@ impl LinkActor {
 /// Connects, sends Hello, and waits for Welcome.
 async fn open_session(
     collector: String,
+    tls: Option<picket_tls::Connector>,
     hello: Uplink,
     welcome_timeout: Duration,
 ) -> Result<Session, LinkError> {
     let endpoint = Endpoint::from_shared(collector)
-        .map_err(LinkError::Unreachable)?
+        .map_err(LinkError::unreachable)?
         .connect_timeout(welcome_timeout)
         .tcp_keepalive(Some(Duration::from_secs(30)))
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
-    let channel: Channel = endpoint.connect().await.map_err(LinkError::Unreachable)?;
+    let channel: Channel = match tls {
+        Some(connector) => endpoint.connect_with_connector(connector).await,
+        None => endpoint.connect().await,
+    }
+    .map_err(LinkError::unreachable)?;
     let (tx, rx) = mpsc::channel(8);
     // The receiver is alive, so this cannot fail; Hello goes out first.
     tx.send(hello).await.map_err(|_| LinkError::Closed)?;

@@ -1,9 +1,12 @@
 //! The connection to the collector: a `picket.v1.Picket` client over one
 //! tonic channel, with the admin bearer token (if given) on every call.
 //!
-//! This module owns the `--collector` / `--token` handling and the one
-//! mapping of a gRPC [`Status`] to the CLI's error line; it knows nothing
-//! about commands or output.
+//! This module owns the `--collector` / `--token` handling, TLS for an
+//! `https://` collector (`--ca-cert`, `--client-cert`, `--client-key`,
+//! through `picket-tls`), and the one mapping of a gRPC [`Status`] to the
+//! CLI's error line; it knows nothing about commands or output.
+
+use std::path::PathBuf;
 
 use anyhow::Context;
 use picket_proto::tonic::metadata::{Ascii, MetadataValue};
@@ -29,14 +32,40 @@ impl Interceptor for Auth {
     }
 }
 
-/// Connects to `collector` (a URL such as `http://127.0.0.1:7070`).
-pub async fn connect(collector: &str, token: Option<&str>) -> anyhow::Result<Client> {
+/// TLS files for an `https://` collector.
+#[derive(Debug, Default)]
+pub struct TlsFiles {
+    /// `--ca-cert`: a root trusted on top of the system's.
+    pub ca_cert: Option<PathBuf>,
+    /// `--client-cert` and `--client-key`.
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+/// Connects to `collector` (a URL such as `http://127.0.0.1:7070` or
+/// `https://collector.example:7070`).
+pub async fn connect(
+    collector: &str,
+    token: Option<&str>,
+    tls: &TlsFiles,
+) -> anyhow::Result<Client> {
     let endpoint = Endpoint::from_shared(collector.to_owned())
         .with_context(|| format!("invalid --collector {collector:?}"))?;
-    let channel = endpoint
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the collector at {collector}"))?;
+    let https = endpoint.uri().scheme_str() == Some("https");
+    let connected = if https {
+        endpoint.connect_with_connector(connector(tls)?).await
+    } else {
+        anyhow::ensure!(
+            tls.client.is_none(),
+            "--client-cert needs an https:// --collector"
+        );
+        endpoint.connect().await
+    };
+    let channel = connected.map_err(|e| match picket_tls::HandshakeFailure::find(&e) {
+        Some(failure) => {
+            anyhow::anyhow!("TLS handshake with the collector at {collector} failed: {failure}")
+        }
+        None => anyhow::Error::new(e).context(format!("cannot reach the collector at {collector}")),
+    })?;
     let auth = match token {
         Some(t) => Some(
             format!("Bearer {t}")
@@ -46,6 +75,19 @@ pub async fn connect(collector: &str, token: Option<&str>) -> anyhow::Result<Cli
         None => None,
     };
     Ok(PicketClient::with_interceptor(channel, Auth(auth)))
+}
+
+fn connector(files: &TlsFiles) -> anyhow::Result<picket_tls::Connector> {
+    let mut tls = picket_tls::ClientTls::default();
+    if let Some(path) = &files.ca_cert {
+        tls.extra_roots = picket_tls::pem::certificates(path).context("--ca-cert")?;
+    }
+    if let Some((cert, key)) = &files.client {
+        tls.identity = Some(
+            picket_tls::ClientIdentity::load(cert, key).context("--client-cert/--client-key")?,
+        );
+    }
+    tls.connector().context("failed to set up TLS")
 }
 
 /// The answer to a call, or the server's message as the error.

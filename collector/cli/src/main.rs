@@ -29,6 +29,7 @@ mod requests;
 mod services;
 mod webhooks;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,28 @@ struct Cli {
     /// The admin bearer token (needed for changes).
     #[arg(long, env = "PICKET_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
+    /// Extra trusted root certificate(s), PEM, for an https collector
+    /// (added to the system roots).
+    #[arg(long, env = "PICKET_CA_CERT", global = true, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// Client certificate chain (PEM) for a collector that requires one.
+    #[arg(
+        long,
+        env = "PICKET_CLIENT_CERT",
+        global = true,
+        value_name = "FILE",
+        requires = "client_key"
+    )]
+    client_cert: Option<PathBuf>,
+    /// Private key of --client-cert (PEM).
+    #[arg(
+        long,
+        env = "PICKET_CLIENT_KEY",
+        global = true,
+        value_name = "FILE",
+        requires = "client_cert"
+    )]
+    client_key: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -123,7 +146,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut client = client::connect(&cli.collector, cli.token.as_deref()).await?;
+    let tls = client::TlsFiles {
+        ca_cert: cli.ca_cert,
+        client: cli.client_cert.zip(cli.client_key),
+    };
+    let mut client = client::connect(&cli.collector, cli.token.as_deref(), &tls).await?;
     let client = &mut client;
     let json = cli.json;
     let text = match cli.command {

@@ -1,6 +1,7 @@
 //! `picket-collector --config picket.toml`: loads the configuration (exit 2
 //! with `FILE:LINE: reason` when it is bad), binds the listeners it names,
-//! and runs until SIGINT or SIGTERM.
+//! and runs until SIGINT or SIGTERM. Each SIGHUP is a reload request
+//! (`picket_collector::reload`: today the TLS certificates are re-read).
 //!
 //! A listen address with port 0 gets a free port from the system; a
 //! `public_url` naming port 0 (as the default derived from such an
@@ -76,9 +77,29 @@ async fn serve(
             .with_context(|| format!("failed to write the ports file {}", path.display()))?;
     }
     let listeners = picket_collector::Listeners { grpc, http };
-    picket_collector::run(config, listeners, shutdown_signal())
+    picket_collector::run_reloadable(config, listeners, reload_requests()?, shutdown_signal())
         .await
         .context("collector failed")
+}
+
+/// One reload request per SIGHUP (the full config reload will use the
+/// same requests; see `picket_collector::reload`).
+fn reload_requests() -> anyhow::Result<picket_collector::reload::Requests> {
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup()).context("failed to listen for SIGHUP")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                // A request already queued covers this one too.
+                let _ = tx.try_send(());
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    drop(tx);
+    Ok(rx)
 }
 
 async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {

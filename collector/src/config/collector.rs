@@ -27,6 +27,9 @@ pub struct CollectorSection {
     /// Bearer token for read calls (the admin token also reads); `None`
     /// leaves reads open, as the status page is.
     pub read_token: Option<String>,
+    /// TLS on the listeners (`tls_cert`, `tls_key`, `client_ca`,
+    /// `http_tls`); `None`: plaintext.
+    pub tls: Option<super::TlsSection>,
 }
 debug_redacted!(CollectorSection {
     grpc_listen, http_listen, database, public_url
@@ -68,6 +71,7 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSectio
         public_url,
         admin_token,
         read_token: c.read_token.clone().filter(|t| !t.is_empty()),
+        tls: super::tls::validate(src, c)?,
     })
 }
 

@@ -19,6 +19,7 @@ mod raw;
 mod services;
 pub mod settings;
 mod source;
+mod tls;
 mod webhooks;
 
 use std::collections::HashSet;
@@ -28,6 +29,7 @@ pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
 pub use maintenance::MaintenanceSection;
 pub use services::{Equipment, ServiceConfig};
+pub use tls::TlsSection;
 pub use webhooks::WebhookConfig;
 
 use crate::domain::{EquipmentId, ServiceId};

@@ -3,7 +3,6 @@
 //! error's line number.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -40,7 +39,11 @@ pub struct RawCollector {
     pub read_token: Option<String>,
     /// Plaintext gRPC on a non-loopback `grpc_listen` (behind a tunnel).
     pub allow_plaintext: Option<bool>,
-    pub tls_cert: Option<Sp<PathBuf>>,
+    // TLS (config/tls.rs).
+    pub tls_cert: Option<Sp<String>>,
+    pub tls_key: Option<Sp<String>>,
+    pub client_ca: Option<Sp<String>>,
+    pub http_tls: Option<Sp<bool>>,
 }
 debug_redacted!(RawCollector {
     grpc_listen, http_listen, database, public_url, allow_plaintext, tls_cert

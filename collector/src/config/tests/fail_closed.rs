@@ -26,7 +26,15 @@ const NO_ADMIN: &str =
 #[test]
 fn off_loopback_needs_tls_or_allow_plaintext_and_always_an_admin_token() {
     let token = "admin_token = \"a\"";
-    let tls = "tls_cert = \"/etc/picket/c.crt\"";
+    let dir = tempfile::tempdir().expect("temp dir");
+    crate::tls::server::tests::write_cert(dir.path(), "c");
+    let path = |f: &str| dir.path().join(f).display().to_string();
+    let tls = format!(
+        "tls_cert = \"{}\"\ntls_key = \"{}\"",
+        path("c.crt"),
+        path("c.key")
+    );
+    let tls = tls.as_str();
     check("0.0.0.0:7070", token, NO_TLS);
     check("0.0.0.0:7070", "", NO_TLS);
     check(
