@@ -205,7 +205,10 @@ impl WebhookSink {
                 return Ok(found);
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() || tokio::time::timeout(remaining, arrived).await.is_err() {
+            // Bounded in real time: under a paused clock a tokio timeout
+            // would never fire.
+            let waited = crate::inproc::within(remaining, "a delivery", arrived).await;
+            if remaining.is_zero() || waited.is_err() {
                 let seen: Vec<String> = self
                     .deliveries()
                     .iter()

@@ -115,14 +115,18 @@ impl Worker {
             if due.len() == BATCH {
                 continue;
             }
-            let wait = match self.store.next_delivery_due(name).await {
+            let next = self.store.next_delivery_due(name).await;
+            // The wake-up is fixed against the instant the clock was read,
+            // so time passing before the timer is armed is not added to it.
+            let read_at = tokio::time::Instant::now();
+            let wait = match next {
                 Ok(Some(at)) => Duration::from_millis(
                     (at - self.clock.now_ms()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
                 ),
                 _ => IDLE_POLL,
             };
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep_until(read_at + wait) => {}
                 changed = committed.changed() => if changed.is_err() { return },
                 () = cancel.cancelled() => return,
             }
