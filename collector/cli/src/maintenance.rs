@@ -54,9 +54,15 @@ pub async fn run(client: &mut Client, action: Action, json: bool) -> anyhow::Res
 
 /// `--for`: a duration as the collector's config writes them (`1500ms`,
 /// `30m`, `1h30m`).
+/// At most 100 years, like the config's (`config::MAX_DURATION`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("invalid duration {s:?} ({e}); write e.g. 1500ms, 2s, 10m, 4h, 1h30m"))
+    let d = humantime::parse_duration(s.trim()).map_err(|e| {
+        format!("invalid duration {s:?} ({e}); write e.g. 1500ms, 2s, 10m, 4h, 1h30m")
+    })?;
+    if d > Duration::from_secs(100 * 365 * 24 * 3600) {
+        return Err(format!("invalid duration {s:?}: longer than 100 years"));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -74,6 +80,9 @@ mod tests {
         check("0s", Some(Duration::ZERO));
         check("4", None);
         check("soon", None);
+        // Longer would wrap in `as_millis() as u64`.
+        check("36500d", Some(Duration::from_secs(100 * 365 * 24 * 3600)));
+        check("10000000000000000000s", None);
     }
 
     #[test]
