@@ -71,6 +71,9 @@ mod tests {
         check("0s", Some(Duration::ZERO));
         check("4", None);
         check("soon", None);
+        // Longer would wrap in `as_millis() as u64`.
+        check("36500d", Some(Duration::from_secs(100 * 365 * 24 * 3600)));
+        check("10000000000000000000s", None);
     }
 
     #[test]

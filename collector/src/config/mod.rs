@@ -108,7 +108,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
 }
 
 /// Durations as the config (and every command line) writes them.
-pub use picket_proto::contract::text::{format_duration, parse_duration};
+pub use picket_proto::contract::text::{MAX_DURATION, format_duration, parse_duration};
 
 /// Validates every section in file order, then the services against the
 /// equipment and `[defaults]`.

@@ -281,10 +281,11 @@ impl EvaluatorActor {
 
     async fn start_round(&mut self, service: &ServiceId) {
         let round = self.round_id();
-        let suppressed = self.trackers.get(service).is_none_or(|(t, _)| {
-            matches!(t.state(), ServiceState::Maintenance | ServiceState::Paused)
-        });
-        let voters = if suppressed {
+        let due = self
+            .trackers
+            .get(service)
+            .is_some_and(|(t, _)| t.round_due());
+        let voters = if !due {
             BTreeMap::new()
         } else {
             self.order_recheck(service, round)

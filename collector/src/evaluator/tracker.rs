@@ -13,7 +13,13 @@
 //!     │              └──────────────────────────round: quorum ok ◀──ok── (recovery round)┘
 //!  maintenance ◀──── any state (rounds cancelled); ends ──▶ unknown
 //!  unknown ◀──── any state when its last live agent is gone
+//!  unknown ──fail──▶ suspect;  unknown with an open request ──ok──▶ a round: up, or down again
 //! ```
+//!
+//! Rounds start only when scheduled: a start timer that outlived its
+//! round (cancelled by maintenance or lost agents) starts nothing.
+//! `props.rs` checks every verdict against this graph under generated
+//! input orders.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -128,17 +134,25 @@ impl Tracker {
         effects
     }
 
+    /// Whether a scheduled round is due to start: false for a stale timer
+    /// (its round was cancelled by maintenance or lost agents).
+    pub fn round_due(&self) -> bool {
+        self.round_scheduled && !self.suppressed()
+    }
+
     /// The scheduled round starts: `voters` (id → name) were asked to recheck.
+    /// A round nobody scheduled (a stale timer) does not start.
     pub fn start_round(
         &mut self,
         id: u64,
         voters: BTreeMap<AgentId, String>,
         policy: &Policy,
     ) -> Vec<Effect> {
-        self.round_scheduled = false;
-        if self.suppressed() {
+        if !self.round_due() {
+            self.round_scheduled = false;
             return Vec::new();
         }
+        self.round_scheduled = false;
         self.round = Some(Round {
             id,
             voters,
@@ -280,5 +294,7 @@ impl Tracker {
     }
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;

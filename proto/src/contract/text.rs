@@ -5,11 +5,21 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+/// The longest duration accepted: longer ones mean nothing here, overflow
+/// timer arithmetic (`Instant + d`) and do not survive [`format_duration`].
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Parses a duration as written in the config and on command lines:
-/// `1500ms`, `2s`, `10m`, `4h`, `1h30m` (surrounding blanks ignored).
+/// `1500ms`, `2s`, `10m`, `4h`, `1h30m` (surrounding blanks ignored); at
+/// most [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("invalid duration {s:?} ({e}); write e.g. 1500ms, 2s, 10m, 4h, 1h30m"))
+    let d = humantime::parse_duration(s.trim()).map_err(|e| {
+        format!("invalid duration {s:?} ({e}); write e.g. 1500ms, 2s, 10m, 4h, 1h30m")
+    })?;
+    if d > MAX_DURATION {
+        return Err(format!("invalid duration {s:?}: longer than 100 years"));
+    }
+    Ok(d)
 }
 
 /// Formats a duration the way the config writes it: `0s`, `1500ms`, `10s`,
