@@ -51,7 +51,10 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.agents > 0 && args.batch > 0 && args.rate > 0, "zero load");
+    anyhow::ensure!(
+        args.agents > 0 && args.batch > 0 && args.rate > 0,
+        "zero load"
+    );
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     runtime.block_on(run(args))
 }
@@ -74,7 +77,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let mut sessions = Vec::with_capacity(args.agents);
     for i in 0..args.agents {
-        sessions.push(agent::enroll(&target, i).await.with_context(|| format!("agent {i}"))?);
+        sessions.push(
+            agent::enroll(&target, i)
+                .await
+                .with_context(|| format!("agent {i}"))?,
+        );
     }
     // Each agent sends one batch every `every`; together they make `rate`.
     let every = Duration::from_secs_f64((args.batch * args.agents) as f64 / f64::from(args.rate));
