@@ -9,6 +9,7 @@
 //! only a non-blocking send: nobody ever waits on a session.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
@@ -59,8 +60,9 @@ pub struct LinkHandle {
 pub struct Directory {
     pub agents: HashMap<AgentId, LinkHandle>,
     pub by_service: HashMap<ServiceId, Vec<AgentId>>,
-    /// Every configured service, assigned or not (paused, in maintenance).
-    pub services: HashSet<ServiceId>,
+    /// Every configured service, assigned or not (paused, in maintenance);
+    /// built once from the settings and shared by every directory.
+    pub services: Arc<HashSet<ServiceId>>,
 }
 
 impl Directory {
@@ -101,7 +103,7 @@ mod tests {
         let directory = Directory {
             agents: HashMap::from([("a1".into(), link)]),
             by_service: HashMap::from([("shop".into(), vec!["a1".into(), "gone".into()])]),
-            services: HashSet::from(["shop".into()]),
+            services: Arc::new(HashSet::from(["shop".into()])),
         };
         let ids: Vec<&str> = directory
             .assigned(&"shop".into())

@@ -29,7 +29,7 @@ use super::directory::{Directory, DownlinkTx};
 use super::enroll::{self, Refusal, Welcome};
 use super::session::Session;
 use crate::config::settings::RegistrySettings;
-use crate::domain::{AgentId, AgentState, EquipmentId, Event, Hello, Liveness};
+use crate::domain::{AgentId, AgentState, EquipmentId, Event, Hello, Liveness, ServiceId};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{AgentRow, Store, StoreError};
@@ -86,6 +86,8 @@ struct AgentsActor {
     dead: watch::Receiver<DeadSet>,
     /// Publishes the directory to the evaluator.
     directory: watch::Sender<Arc<Directory>>,
+    /// The configured service ids, shared by every directory published.
+    services: Arc<HashSet<ServiceId>>,
     sessions: HashMap<AgentId, Session>,
     next_session: u64,
     metrics: Arc<Metrics>,
@@ -104,8 +106,10 @@ impl AgentsHandle {
     ) -> AgentsHandle {
         let (tx, inbox) = mpsc::channel(1024);
         // The configured services are known before the first agent is.
+        let services: Arc<HashSet<ServiceId>> =
+            Arc::new(settings.services.iter().map(|s| s.id.clone()).collect());
         let (dir_tx, directory) = watch::channel(Arc::new(Directory {
-            services: settings.services.iter().map(|s| s.id.clone()).collect(),
+            services: services.clone(),
             ..Directory::default()
         }));
         let actor = AgentsActor {
@@ -116,6 +120,7 @@ impl AgentsHandle {
             dead: liveness.dead(),
             liveness: liveness.clone(),
             directory: dir_tx,
+            services,
             sessions: HashMap::new(),
             next_session: 1,
             metrics,
@@ -370,12 +375,7 @@ impl AgentsActor {
                 .map(|s| (s.row.id.clone(), s.link.clone()))
                 .collect(),
             by_service: plan.by_service,
-            services: self
-                .settings
-                .services
-                .iter()
-                .map(|s| s.id.clone())
-                .collect(),
+            services: self.services.clone(),
         };
         let live = directory
             .agents

@@ -202,7 +202,10 @@ impl EvaluatorActor {
                     self.apply_maintenance().await;
                 }
                 changed = self.directory.changed() => {
-                    if changed.is_err() { break; }
+                    // Shutdown ends the sessions, and the directory empties
+                    // after the token fired: that is not agents leaving, and
+                    // must not store `unknown` on the way out.
+                    if changed.is_err() || cancel.is_cancelled() { break; }
                     self.apply_directory().await;
                 }
                 () = cancel.cancelled() => break,

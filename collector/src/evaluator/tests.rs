@@ -38,6 +38,8 @@ struct Harness {
     downlink: mpsc::Receiver<Downlink>,
     directory: watch::Sender<Arc<Directory>>,
     _maintenance: watch::Sender<Arc<MaintenanceSet>>,
+    /// Shuts the evaluator down (as `run` does at shutdown).
+    cancel: CancellationToken,
     _cancel: tokio_util::sync::DropGuard,
 }
 
@@ -53,7 +55,7 @@ fn start() -> Harness {
     let directory = Directory {
         agents: HashMap::from([("a1".into(), link)]),
         by_service: HashMap::from([("shop".into(), vec!["a1".into()])]),
-        services: ["shop".into()].into(),
+        services: Arc::new(["shop".into()].into()),
     };
     let (dir_tx, dir_rx) = watch::channel(Arc::new(directory));
     let (maint_tx, maint_rx) = watch::channel(Arc::new(MaintenanceSet::new()));
@@ -77,6 +79,7 @@ fn start() -> Harness {
         downlink,
         directory: dir_tx,
         _maintenance: maint_tx,
+        cancel: cancel.clone(),
         _cancel: cancel.drop_guard(),
     }
 }
@@ -219,6 +222,26 @@ async fn a_service_whose_last_agent_leaves_becomes_unknown() {
             to: ServiceState::Unknown
         }
     );
+}
+
+/// At shutdown the sessions end and the directory empties after the token
+/// fired: that stores nothing (it is not agents leaving). Both arrive in
+/// the same tick, so the actor sees both ready: repeated so that a select
+/// that took the directory first would be caught.
+#[tokio::test(start_paused = true)]
+async fn agents_leaving_at_shutdown_store_no_verdict() {
+    for _ in 0..32 {
+        let mut h = start();
+        assert!(h.evaluator.check_now("nope".into()).await.is_err());
+        h.cancel.cancel();
+        h.directory.send_replace(Arc::new(Directory::default()));
+        let after = tokio::time::timeout(WITHIN, h.verdicts.recv()).await;
+        assert!(
+            matches!(after, Ok(None)),
+            "a verdict on the way out: {:?}",
+            after.map(|v| v.map(|v| v.verdict))
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]

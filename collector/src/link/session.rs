@@ -131,7 +131,7 @@ impl Session {
                 let received = Instant::now();
                 // One bad result is dropped, not the whole batch.
                 for error in rejected {
-                    self.dropped(Reason::InvalidResult, &error);
+                    self.dropped(Reason::InvalidResult, || error);
                 }
                 let results = self.judge(results, received)?;
                 if !results.is_empty() {
@@ -168,8 +168,9 @@ impl Session {
             match self.guard.judge(&r, known, now) {
                 Judged::Accept => accepted.push(r),
                 Judged::Drop(reason) => {
-                    let detail = format!("result {} for check {}", r.seq, r.service);
-                    self.dropped(reason, &detail);
+                    self.dropped(reason, || {
+                        format!("result {} for check {}", r.seq, r.service)
+                    });
                 }
                 Judged::Refuse(why) => return Err(Stop::Refused(Reason::SeqJump, why)),
             }
@@ -197,13 +198,14 @@ impl Session {
         }
     }
 
-    /// Counts a dropped result; logs the first of each reason.
-    fn dropped(&mut self, reason: Reason, detail: &str) {
+    /// Counts a dropped result; logs the first of each reason (the detail
+    /// is written only then: a flood of drops builds no text).
+    fn dropped(&mut self, reason: Reason, detail: impl FnOnce() -> String) {
         self.metrics.link_rejected(reason.as_str());
         if self.guard.first(reason) {
             warn!(
                 reason = reason.as_str(),
-                detail,
+                detail = detail(),
                 "dropped a result from the agent (further ones in this session are only counted)"
             );
         }
