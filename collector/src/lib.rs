@@ -21,6 +21,7 @@
 //! - [`lifecycle`]: verdicts → states, requests, events.
 //! - [`maintenance`]: windows per equipment with exact-end timers.
 //! - [`notifier`]: webhook delivery from the outbox.
+//! - [`retention`]: the pruner, deleting rows older than `[retention]`.
 //! - [`store`]: the only module that writes SQL.
 //! - [`api`], [`http`]: the client gRPC API and the HTTP endpoints.
 //! - [`tls`]: outgoing TLS, and the listeners' TLS (hot-reloadable
@@ -48,6 +49,7 @@ pub mod metrics;
 pub mod notifier;
 pub mod redact;
 pub mod reload;
+pub mod retention;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -230,6 +232,15 @@ async fn serve(
         cancel.clone(),
         &tasks,
     )?;
+    // Kept for the whole run: a reload hands it new periods (`reconfigure`).
+    let _retention = retention::RetentionHandle::spawn(
+        store.clone(),
+        settings.retention,
+        metrics.clone(),
+        clock.clone(),
+        cancel.clone(),
+        &tasks,
+    );
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health

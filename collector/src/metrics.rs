@@ -42,6 +42,11 @@ pub struct Metrics {
     pub auth_failures: Family<Labels, Counter>,
     /// Calls refused unread because their source failed too often.
     pub auth_rate_limited: Counter,
+    /// Rows deleted by the pruner, by `table` (`results`, `rollups`,
+    /// `events`, `webhook_outbox`).
+    pub retention_deleted_rows: Family<Labels, Counter>,
+    /// When the last complete pruning pass ended, in Unix seconds.
+    pub retention_last_run: Gauge,
 }
 
 /// Registers `metric` under `name` and hands it back for the struct.
@@ -113,6 +118,18 @@ impl Metrics {
             "Calls refused with RESOURCE_EXHAUSTED after too many failed authentications",
             Counter::default(),
         );
+        let retention_deleted_rows = registered(
+            &mut registry,
+            "retention_deleted_rows",
+            "Rows deleted by retention pruning, by table",
+            Family::<Labels, Counter>::default(),
+        );
+        let retention_last_run = registered(
+            &mut registry,
+            "retention_last_run_timestamp_seconds",
+            "When the last complete retention pass ended, in Unix seconds",
+            Gauge::default(),
+        );
         Metrics {
             registry,
             webhook_deliveries,
@@ -125,6 +142,8 @@ impl Metrics {
             link_rejected,
             auth_failures,
             auth_rate_limited,
+            retention_deleted_rows,
+            retention_last_run,
         }
     }
 
@@ -174,6 +193,13 @@ impl Metrics {
         self.auth_failures
             .get_or_create(&vec![("kind", kind.to_owned())])
             .inc();
+    }
+
+    /// Counts `rows` deleted from `table` by the pruner.
+    pub fn retention_deleted(&self, table: &'static str, rows: u64) {
+        self.retention_deleted_rows
+            .get_or_create(&vec![("table", table.to_owned())])
+            .inc_by(rows);
     }
 
     /// The text exposition format.

@@ -16,6 +16,7 @@ mod collector;
 mod defaults;
 mod maintenance;
 mod raw;
+mod retention;
 mod services;
 pub mod settings;
 mod source;
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
 pub use maintenance::MaintenanceSection;
+pub use retention::{MIN_RETENTION, RetentionSection};
 pub use services::{Equipment, ServiceConfig};
 pub use tls::TlsSection;
 pub use webhooks::WebhookConfig;
@@ -67,6 +69,7 @@ pub struct Config {
     pub equipment: Vec<Equipment>,
     pub services: Vec<ServiceConfig>,
     pub webhooks: Vec<WebhookConfig>,
+    pub retention: RetentionSection,
 }
 
 impl Config {
@@ -119,6 +122,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let equipment = services::equipment(src, &raw.equipment)?;
     let services = services_of(src, &raw, &equipment)?;
     let webhooks = webhooks::validate(src, &raw.webhooks)?;
+    let retention = retention::validate(src, &raw.retention)?;
     Ok(Config {
         collector,
         agents,
@@ -126,6 +130,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         equipment,
         services,
         webhooks,
+        retention,
     })
 }
 

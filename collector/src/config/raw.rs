@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub services: Vec<RawService>,
     #[serde(default)]
     pub webhooks: Vec<RawWebhook>,
+    #[serde(default)]
+    pub retention: RawRetention,
 }
 
 #[derive(Deserialize)]
@@ -180,3 +182,11 @@ pub struct RawWebhook {
 debug_redacted!(RawWebhook {
     name, url, events, basic_auth, timeout, retry_initial, retry_max_interval, retry_for
 } secret { secret });
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    pub results: Option<Sp<String>>,
+    pub events: Option<Sp<String>>,
+    pub rollups: Option<Sp<String>>,
+}

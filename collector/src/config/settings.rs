@@ -27,6 +27,7 @@ pub struct Settings {
     pub api: ApiSettings,
     /// The store's: which webhooks receive which events, request links.
     pub events: EventSettings,
+    pub retention: RetentionSettings,
 }
 
 impl From<&Config> for Settings {
@@ -41,6 +42,7 @@ impl From<&Config> for Settings {
             catalog: c.into(),
             api: c.into(),
             events: c.into(),
+            retention: c.into(),
         }
     }
 }
@@ -279,6 +281,28 @@ impl From<&Config> for EventSettings {
             .map(|w| (w.name.clone(), w.events.clone()))
             .collect();
         EventSettings::new(routes, c.collector.public_url.clone())
+    }
+}
+
+/// The pruner (`crate::retention`): how long each table keeps its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionSettings {
+    /// Raw results older than this go.
+    pub results: Duration,
+    /// Events older than this go, with their delivered and failed webhook
+    /// outbox rows.
+    pub events: Duration,
+    /// Rollups whose hour or day ended longer ago than this go.
+    pub rollups: Duration,
+}
+
+impl From<&Config> for RetentionSettings {
+    fn from(c: &Config) -> Self {
+        RetentionSettings {
+            results: c.retention.results,
+            events: c.retention.events,
+            rollups: c.retention.rollups,
+        }
     }
 }
 

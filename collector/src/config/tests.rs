@@ -250,3 +250,4 @@ fn durations() {
 mod fail_closed;
 mod sections;
 mod settings;
+mod retention;

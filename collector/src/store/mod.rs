@@ -15,6 +15,7 @@ mod agents;
 mod events;
 mod requests;
 mod results;
+mod retention;
 mod services;
 
 use std::future::Future;
@@ -35,6 +36,7 @@ pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use requests::Opened;
 pub use results::ResultRecord;
+pub use retention::{EventsStep, PruneCursor, PruneStep};
 pub use services::{MaintenanceWindow, ServiceRow};
 
 /// A store failure.

@@ -100,3 +100,19 @@ fn maintenance_notifier_catalog_api_and_event_settings() {
     assert_eq!(all.lifecycle, LifecycleSettings::from(&c));
     assert_eq!(all.evaluator, EvaluatorSettings::from(&c));
 }
+
+#[test]
+fn retention_settings_carry_the_three_periods() {
+    let c = parse_str(&format!("{GOOD}\n[retention]\nresults = \"2d\"\nevents = \"10d\"\nrollups = \"100d\"\n"))
+        .expect("valid config");
+    let day = Duration::from_secs(24 * 3600);
+    assert_eq!(
+        RetentionSettings::from(&c),
+        RetentionSettings {
+            results: 2 * day,
+            events: 10 * day,
+            rollups: 100 * day,
+        }
+    );
+    assert_eq!(Settings::from(&c).retention, RetentionSettings::from(&c));
+}
