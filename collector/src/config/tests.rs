@@ -248,6 +248,6 @@ fn durations() {
 }
 
 mod fail_closed;
+mod retention;
 mod sections;
 mod settings;
-mod retention;

@@ -105,7 +105,15 @@ impl RetentionHandle {
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> RetentionHandle {
-        Self::spawn_paced(store, settings, Pacing::default(), metrics, clock, cancel, tasks)
+        Self::spawn_paced(
+            store,
+            settings,
+            Pacing::default(),
+            metrics,
+            clock,
+            cancel,
+            tasks,
+        )
     }
 
     /// [`RetentionHandle::spawn`] with its own pacing (tests, benchmarks).
@@ -217,7 +225,9 @@ impl Pruner {
                         .set(self.clock.now_ms().div_euclid(1000));
                 }
                 Err(Stop::Cancelled) => return,
-                Err(Stop::Store(e)) => warn!(error = %e, "retention pass failed; the next one runs on schedule"),
+                Err(Stop::Store(e)) => {
+                    warn!(error = %e, "retention pass failed; the next one runs on schedule")
+                }
             }
             info!(
                 results = report.results,
@@ -236,9 +246,15 @@ impl Pruner {
     /// Prunes each table in turn, one short transaction at a time.
     async fn pass(&self, s: RetentionSettings, report: &mut PassReport) -> Result<(), Stop> {
         let now = self.clock.now_ms();
-        let before = |keep: Duration| now.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
-        report.results = self.walk(Walked::Results, before(s.results), report).await?;
-        report.rollups = self.walk(Walked::Rollups, before(s.rollups), report).await?;
+        let before = |keep: Duration| {
+            now.saturating_sub(i64::try_from(keep.as_millis()).unwrap_or(i64::MAX))
+        };
+        report.results = self
+            .walk(Walked::Results, before(s.results), report)
+            .await?;
+        report.rollups = self
+            .walk(Walked::Rollups, before(s.rollups), report)
+            .await?;
 
         let cutoff = before(s.events);
         let mut after = 0;
@@ -251,7 +267,8 @@ impl Pruner {
             report.events += step.events;
             report.webhook_outbox += step.outbox;
             self.metrics.retention_deleted("events", step.events);
-            self.metrics.retention_deleted("webhook_outbox", step.outbox);
+            self.metrics
+                .retention_deleted("webhook_outbox", step.outbox);
             if step.done {
                 return Ok(());
             }

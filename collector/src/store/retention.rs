@@ -159,11 +159,12 @@ impl Store {
         let webhooks = outbox_webhooks(&mut tx).await?;
         // Each event has at most one outbox row per receiver.
         let per_tx = (limit / (1 + webhooks.len() as u64)).max(1);
-        let rows = sqlx::query("SELECT seq, time_ms FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after_seq)
-            .bind(per_tx as i64)
-            .fetch_all(&mut *tx)
-            .await?;
+        let rows =
+            sqlx::query("SELECT seq, time_ms FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after_seq)
+                .bind(per_tx as i64)
+                .fetch_all(&mut *tx)
+                .await?;
         let mut old = Vec::with_capacity(rows.len());
         for r in &rows {
             if r.try_get::<i64, _>("time_ms")? >= before_ms {
@@ -310,9 +311,7 @@ impl Store {
         .bind(period_s)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get("start_ms")?))
-            .collect()
+        rows.iter().map(|r| Ok(r.try_get("start_ms")?)).collect()
     }
 }
 

@@ -2,7 +2,8 @@
 
 use super::*;
 
-const BASE: &str = "[collector]\ndatabase = \"sqlite://x.db\"\n[agents]\nenrollment_token = \"t\"\n";
+const BASE: &str =
+    "[collector]\ndatabase = \"sqlite://x.db\"\n[agents]\nenrollment_token = \"t\"\n";
 
 /// `[retention]` written after [`BASE`] (which is 4 lines: the section
 /// header is line 5).
@@ -34,7 +35,10 @@ fn retention_keys_override_each_default() {
     assert_eq!(c.retention.events, Duration::from_secs(30 * DAY));
     assert_eq!(c.retention.rollups, Duration::from_secs(2 * 3600));
     let only = with_retention("events = \"1h\"").expect("valid");
-    assert_eq!(only.retention.events, MIN_RETENTION, "the minimum is accepted");
+    assert_eq!(
+        only.retention.events, MIN_RETENTION,
+        "the minimum is accepted"
+    );
     assert_eq!(only.retention.results, Duration::from_secs(7 * DAY));
 }
 
@@ -62,6 +66,10 @@ fn bad_retention_names_line_and_reason() {
             "p.toml:6: unknown field `raw`, expected one of `results`, `events`, `rollups`",
         ),
     ] {
-        assert_eq!(with_retention(keys).map(|_| ()), Err(expected.to_owned()), "{keys}");
+        assert_eq!(
+            with_retention(keys).map(|_| ()),
+            Err(expected.to_owned()),
+            "{keys}"
+        );
     }
 }

@@ -103,8 +103,10 @@ fn maintenance_notifier_catalog_api_and_event_settings() {
 
 #[test]
 fn retention_settings_carry_the_three_periods() {
-    let c = parse_str(&format!("{GOOD}\n[retention]\nresults = \"2d\"\nevents = \"10d\"\nrollups = \"100d\"\n"))
-        .expect("valid config");
+    let c = parse_str(&format!(
+        "{GOOD}\n[retention]\nresults = \"2d\"\nevents = \"10d\"\nrollups = \"100d\"\n"
+    ))
+    .expect("valid config");
     let day = Duration::from_secs(24 * 3600);
     assert_eq!(
         RetentionSettings::from(&c),
