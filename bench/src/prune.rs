@@ -78,7 +78,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .context("cannot open the store")?;
     let now = clock.now_ms();
     let started = Instant::now();
-    fill(&url, &args, now).await.context("cannot fill the store")?;
+    fill(&url, &args, now)
+        .await
+        .context("cannot fill the store")?;
     println!(
         "filled {} old results (20 days old) and {} fresh ones over {} services in {:.1}s",
         args.old_rows,
@@ -90,7 +92,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut ingest = Ingest::new(&args, now);
     // Warm the caches and the connection first.
     ingest.run(&store, Some(20), None).await?;
-    let baseline = ingest.run(&store, Some(args.baseline_batches), None).await?;
+    let baseline = ingest
+        .run(&store, Some(args.baseline_batches), None)
+        .await?;
 
     let mut pacing = Pacing {
         first_pass: Duration::ZERO,
@@ -173,10 +177,14 @@ async fn fill(url: &str, args: &Args, now: i64) -> anyhow::Result<()> {
          INSERT INTO service_keys (key, id) SELECT i, 'svc-' || i FROM c",
         s = args.services
     );
-    sqlx::query(sqlx::AssertSqlSafe(keys)).execute(&pool).await?;
-    sqlx::query("INSERT INTO agent_keys (key, id) VALUES (1, 'bench-1'), (2, 'bench-2'), (3, 'bench-3')")
+    sqlx::query(sqlx::AssertSqlSafe(keys))
         .execute(&pool)
         .await?;
+    sqlx::query(
+        "INSERT INTO agent_keys (key, id) VALUES (1, 'bench-1'), (2, 'bench-2'), (3, 'bench-3')",
+    )
+    .execute(&pool)
+    .await?;
     // Old: each service's rows 15 s apart from 20 days ago, agents in turn.
     let per_service = args.old_rows.div_ceil(args.services);
     let old_start = now - 20 * DAY_MS;
@@ -267,7 +275,9 @@ impl Ingest {
         &mut self,
         store: &Store,
         count: Option<usize>,
-        mut until: Option<&mut tokio::sync::watch::Receiver<picket_collector::retention::PassReport>>,
+        mut until: Option<
+            &mut tokio::sync::watch::Receiver<picket_collector::retention::PassReport>,
+        >,
     ) -> anyhow::Result<Vec<Duration>> {
         let mut latencies = Vec::new();
         let mut tick = tokio::time::interval(self.interval.max(Duration::from_micros(1)));
