@@ -10,7 +10,7 @@
 //! - this file: flags, dispatch to the command groups, exit status.
 //! - [`client`]: connection to the collector, bearer token, gRPC errors.
 //! - one module per command group: [`services`], [`requests`], [`agents`],
-//!   [`maintenance`], [`check`], [`events`], [`webhooks`]; each calls the API and hands
+//!   [`maintenance`], [`check`], [`events`], [`webhooks`], [`reload`]; each calls the API and hands
 //!   the answer to [`convert`] and [`render`].
 //! - [`convert`]: proto messages → the JSON documents scripts read.
 //! - [`render`]: JSON or tables/lines for people; the only stdout writer.
@@ -24,6 +24,7 @@ mod client;
 mod convert;
 mod events;
 mod maintenance;
+mod reload;
 mod render;
 mod requests;
 mod services;
@@ -126,6 +127,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         after: u64,
     },
+    /// Have the collector re-read its configuration file (as SIGHUP does).
+    Reload,
 }
 
 fn main() -> ExitCode {
@@ -178,6 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             follow: false,
             after,
         } => events::backlog(client, after, json).await?,
+        Command::Reload => reload::run(client, json).await?,
     };
     render::print(&text)
 }

@@ -36,6 +36,8 @@ pub trait AgentRequests: Send + 'static {
     fn down(&mut self, agent: &AgentId) -> impl Future<Output = ()> + Send;
     /// `agent`, declared dead, was heard from: close its request.
     fn up(&mut self, agent: &AgentId) -> impl Future<Output = ()> + Send;
+    /// A reload's new settings (the texts quote them); nothing by default.
+    fn reconfigure(&mut self, _settings: LivenessSettings) {}
 }
 
 /// An active agent to watch from the start.
@@ -72,6 +74,7 @@ enum Msg {
     Heard(AgentId),
     Watch(AgentId),
     Unwatch(AgentId),
+    Reconfigure(LivenessSettings),
 }
 
 /// Handle to the liveness actor; it ends when the last handle drops.
@@ -143,6 +146,12 @@ impl LivenessHandle {
         let _ = self.tx.send(Msg::Unwatch(agent)).await;
     }
 
+    /// A reload's part: the window applies to each deadline set from now
+    /// on (each agent's next heartbeat), the texts to the next request.
+    pub async fn reconfigure(&self, settings: LivenessSettings) {
+        let _ = self.tx.send(Msg::Reconfigure(settings)).await;
+    }
+
     /// The agents declared dead, updated after each change is recorded.
     pub fn dead(&self) -> watch::Receiver<DeadSet> {
         self.dead.clone()
@@ -185,6 +194,10 @@ impl<R: AgentRequests> LivenessActor<R> {
                     let deadline = self.liveness.watch(&agent, false, now);
                     self.arm(&agent, deadline);
                 }
+            }
+            Msg::Reconfigure(settings) => {
+                self.liveness.set_window(settings.dead_after());
+                self.requests.reconfigure(settings);
             }
             Msg::Unwatch(agent) => {
                 self.liveness.unwatch(&agent);

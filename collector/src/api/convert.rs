@@ -12,6 +12,7 @@ use picket_proto::v1 as pb;
 use super::query::{AgentView, ServiceView, WebhookView};
 use crate::domain::{EquipmentId, Liveness, Request, RequestId};
 use crate::evaluator::CheckNowResult;
+use crate::reload::{ReloadError, Reloaded};
 use crate::store::{DeliveryFilter, DeliveryRow, EventRow, MaintenanceWindow};
 
 /// A request field the API cannot use: answered with `INVALID_ARGUMENT`
@@ -303,6 +304,23 @@ pub fn agents(views: Vec<AgentView>) -> pb::ListAgentsResponse {
 pub fn probes(results: Vec<CheckNowResult>) -> pb::CheckNowResponse {
     pb::CheckNowResponse {
         results: results.into_iter().map(probe).collect(),
+    }
+}
+
+
+/// A reload's outcome: applied (with what needs a restart) or refused.
+pub fn reloaded(outcome: Result<Reloaded, ReloadError>) -> pb::ReloadResponse {
+    match outcome {
+        Ok(r) => pb::ReloadResponse {
+            ok: true,
+            error: String::new(),
+            restart_needed: r.restart_needed,
+        },
+        Err(e) => pb::ReloadResponse {
+            ok: false,
+            error: e.to_string(),
+            restart_needed: Vec::new(),
+        },
     }
 }
 

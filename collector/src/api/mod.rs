@@ -6,7 +6,8 @@
 //! owning actor's handle ([`query`], [`watch`]), and turn the answer into
 //! a message ([`convert`]). Errors map to gRPC codes in `error.rs`, once.
 //! [`server`] wraps the service for tonic. The API reads only its
-//! [`ApiSettings`] (the tokens).
+//! [`ApiSettings`] (the tokens, swapped by a reload); `Reload` asks the
+//! reload task ([`ReloadHandle`]).
 
 mod convert;
 mod error;
@@ -14,6 +15,9 @@ mod query;
 mod watch;
 
 use std::pin::Pin;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use picket_proto::v1::{
     self as pb,
@@ -31,6 +35,7 @@ use crate::domain::AgentState;
 use crate::evaluator::EvaluatorHandle;
 use crate::maintenance::MaintenanceHandle;
 use crate::notifier::Receivers;
+use crate::reload::{ReloadError, ReloadHandle};
 use crate::store::Store;
 pub use convert::BadField;
 pub use error::ApiError;
@@ -39,7 +44,8 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct PicketApi {
     pub store: Store,
-    pub settings: ApiSettings,
+    /// The tokens; a reload swaps them (each call reads the current ones).
+    pub settings: Arc<ArcSwap<ApiSettings>>,
     pub agents: AgentsHandle,
     pub maintenance: MaintenanceHandle,
     pub evaluator: EvaluatorHandle,
@@ -51,6 +57,8 @@ pub struct PicketApi {
     pub cancel: CancellationToken,
     /// Where the WatchEvents tails run, so that shutdown drains them.
     pub tasks: TaskTracker,
+    /// Configuration reloads (the `Reload` call).
+    pub reload: ReloadHandle,
 }
 
 /// The API as a tonic service, ready for `Server::add_service`; requests
@@ -169,6 +177,18 @@ impl Picket for PicketApi {
         let args = convert::ListDeliveries::from(self.read(request)?);
         let rows = self.deliveries(&args.filter, args.limit).await?;
         Ok(Response::new(convert::deliveries(rows)))
+    }
+
+    async fn reload(
+        &self,
+        request: Request<pb::ReloadRequest>,
+    ) -> Result<Response<pb::ReloadResponse>, Status> {
+        self.admin(request)?;
+        let outcome = self.reload.reload().await;
+        if let Err(ReloadError::Stopped) = outcome {
+            return Err(Status::unavailable("the collector is shutting down"));
+        }
+        Ok(Response::new(convert::reloaded(outcome)))
     }
 
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;

@@ -47,7 +47,8 @@ impl PicketApi {
     /// The request's message, if an admin call may go ahead: it carries
     /// the admin token as `authorization: Bearer …`.
     pub(super) fn admin<T>(&self, request: Request<T>) -> Result<T, ApiError> {
-        let Some(admin) = &self.settings.admin_token else {
+        let settings = self.settings.load();
+        let Some(admin) = &settings.admin_token else {
             return Err(ApiError::AdminDisabled);
         };
         self.bearer(request, &[admin])
@@ -56,10 +57,11 @@ impl PicketApi {
     /// The request's message, if a read call may go ahead: open without a
     /// read token, else it carries the read or the admin token.
     pub(super) fn read<T>(&self, request: Request<T>) -> Result<T, ApiError> {
-        let Some(read) = &self.settings.read_token else {
+        let settings = self.settings.load();
+        let Some(read) = &settings.read_token else {
             return Ok(request.into_inner());
         };
-        match &self.settings.admin_token {
+        match &settings.admin_token {
             Some(admin) => self.bearer(request, &[read, admin]),
             None => self.bearer(request, &[read]),
         }

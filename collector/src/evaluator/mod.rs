@@ -12,9 +12,11 @@
 //! Settings: [`EvaluatorSettings`] (each service's verdict policy, its
 //! equipment, and the check timeout a check-now round waits).
 
+mod reconfigure;
 mod start;
 pub mod tracker;
 
+pub use reconfigure::Reconfigure;
 pub use start::Start;
 
 use std::collections::{BTreeMap, HashMap};
@@ -60,6 +62,7 @@ enum Msg {
         service: ServiceId,
         reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
     },
+    Reconfigure(Reconfigure),
 }
 
 enum Timer {
@@ -164,6 +167,12 @@ impl EvaluatorHandle {
             .map_err(|_| CheckNowError::Stopped)?;
         rx.await.map_err(|_| CheckNowError::Stopped)?
     }
+
+    /// Applies a reload's part (see [`Reconfigure`]); `false` when the
+    /// evaluator is gone.
+    pub async fn reconfigure(&self, r: Reconfigure) -> bool {
+        self.tx.send(Msg::Reconfigure(r)).await.is_ok()
+    }
 }
 
 impl EvaluatorActor {
@@ -179,6 +188,7 @@ impl EvaluatorActor {
                         }
                     }
                     Some(Msg::CheckNow { service, reply }) => self.start_check_now(service, reply),
+                    Some(Msg::Reconfigure(r)) => self.reconfigure(r).await,
                     None => break,
                 },
                 Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)) => {

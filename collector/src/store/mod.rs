@@ -90,7 +90,8 @@ impl EventSettings {
 pub struct Store {
     write: AnyPool,
     read: AnyPool,
-    routes: Arc<EventSettings>,
+    /// Swapped whole by a configuration reload ([`Store::set_event_settings`]).
+    routes: Arc<arc_swap::ArcSwap<EventSettings>>,
     /// Highest committed event seq; WatchEvents and the notifier wait on it.
     last_event: Arc<watch::Sender<i64>>,
     /// Stamps every time the store writes by itself (events, requests,
@@ -131,7 +132,7 @@ impl Store {
         let store = Store {
             write,
             read,
-            routes: Arc::new(routes),
+            routes: Arc::new(arc_swap::ArcSwap::from_pointee(routes)),
             last_event: Arc::new(watch::channel(0).0),
             clock,
         };
@@ -143,6 +144,18 @@ impl Store {
     /// The clock the store stamps its times with.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The event routing now (each write takes the one current when it
+    /// starts).
+    fn routes(&self) -> Arc<EventSettings> {
+        self.routes.load_full()
+    }
+
+    /// Routes the events written from now on by `settings` (a reload:
+    /// webhooks added, removed or re-filtered, a new `public_url`).
+    pub fn set_event_settings(&self, settings: EventSettings) {
+        self.routes.store(Arc::new(settings));
     }
 
     /// Whether the database answers (for `/readyz`).
