@@ -8,6 +8,7 @@ mod hostile;
 mod lifecycle;
 mod maintenance;
 mod quorum;
+mod reload;
 mod restart;
 mod webhooks;
 
