@@ -118,7 +118,14 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    serve(config, listeners, Clock::system(), reload::Source::none(), shutdown).await
+    serve(
+        config,
+        listeners,
+        Clock::system(),
+        reload::Source::none(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`run`], reloading the configuration from `reloads.path` on each
@@ -264,7 +271,13 @@ async fn serve(
         metrics: metrics.clone(),
         clock: clock.clone(),
     };
-    reload::spawn(reloader, reloads.requests, reload_calls, cancel.clone(), &tasks);
+    reload::spawn(
+        reloader,
+        reloads.requests,
+        reload_calls,
+        cancel.clone(),
+        &tasks,
+    );
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health

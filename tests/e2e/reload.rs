@@ -35,8 +35,7 @@ fn add_service(c: &Collector, id: &str, url: &str) -> anyhow::Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sighup_adds_a_service_that_the_agent_probes_without_reconnecting() -> anyhow::Result<()>
-{
+async fn sighup_adds_a_service_that_the_agent_probes_without_reconnecting() -> anyhow::Result<()> {
     let (shop, blog) = (Target::http().await, Target::http().await);
     let (c, _agent) = start(one_service(&shop.url()), &[]).await?;
     c.wait_state(SERVICE, "up").await?;
@@ -87,7 +86,10 @@ async fn picketctl_reload_refuses_a_bad_file_with_its_line_and_applies_a_good_on
     let answer: serde_json::Value = serde_json::from_str(&json.stdout)?;
     assert_eq!(answer["ok"], false, "{answer}");
     assert!(
-        answer["error"].as_str().unwrap_or_default().starts_with(&at),
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with(&at),
         "{answer}"
     );
     assert_eq!(
@@ -95,7 +97,12 @@ async fn picketctl_reload_refuses_a_bad_file_with_its_line_and_applies_a_good_on
         Some(0.0)
     );
     // The running configuration stayed: no `blog`.
-    let ids: Vec<_> = c.services().await?.into_iter().map(|s| s["id"].clone()).collect();
+    let ids: Vec<_> = c
+        .services()
+        .await?
+        .into_iter()
+        .map(|s| s["id"].clone())
+        .collect();
     assert_eq!(ids, [SERVICE], "{ids:?}");
 
     std::fs::write(c.config_path(), &good)?;

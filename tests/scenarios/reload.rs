@@ -20,17 +20,12 @@ fn service(id: &str, region: &str) -> Service {
     Service::new(id, "web-1", &format!("http://{id}.test/")).set("regions", [region])
 }
 
-/// Three agents' regions: `shop` and `news` in eu, `blog` in us, `docs` in
-/// ap (an agent whose checks never change).
 fn base() -> Config {
-    Config::fast()
-        .agents("heartbeat_interval", "10s")
-        .defaults("interval", "60s")
-        .defaults("timeout", "10s")
-        .defaults("recheck_delay", "2s")
-        .equipment("web-1", "Web server 1")
+    crate::common::one_equipment()
 }
 
+/// Three agents' regions: `shop` and `news` in eu, `blog` in us, `docs` in
+/// ap (an agent whose checks never change).
 fn before() -> Config {
     base()
         .service(service("shop", "eu"))
@@ -76,8 +71,7 @@ async fn nothing_new(agent: &mut ScriptedAgent, service: &str) -> anyhow::Result
 }
 
 #[tokio::test(start_paused = true)]
-async fn services_added_removed_changed_and_paused_without_dropping_agents() -> anyhow::Result<()>
-{
+async fn services_added_removed_changed_and_paused_without_dropping_agents() -> anyhow::Result<()> {
     let mut h = Harness::start(&before()).await?;
     let mut eu = h.agent("edge-eu", "eu").await?;
     let mut us = h.agent("edge-us", "us").await?;
@@ -209,7 +203,10 @@ async fn tokens_and_webhooks_change_live() -> anyhow::Result<()> {
     assert!(h.reload().await?.ok);
 
     // The old token is refused from now on; the new one is taken.
-    let refused = h.reload().await.expect_err("the old admin token still works");
+    let refused = h
+        .reload()
+        .await
+        .expect_err("the old admin token still works");
     let status = refused.downcast::<tonic::Status>()?;
     assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
     assert!(h.reload_as(new_token).await?.ok);

@@ -307,7 +307,6 @@ pub fn probes(results: Vec<CheckNowResult>) -> pb::CheckNowResponse {
     }
 }
 
-
 /// A reload's outcome: applied (with what needs a restart) or refused.
 pub fn reloaded(outcome: Result<Reloaded, ReloadError>) -> pb::ReloadResponse {
     match outcome {

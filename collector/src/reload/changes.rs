@@ -33,7 +33,10 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
         "client_ca",
         ot.and_then(|t| t.client_ca.as_ref()) != nt.and_then(|t| t.client_ca.as_ref()),
     );
-    check("http_tls", ot.is_some_and(|t| t.http) != nt.is_some_and(|t| t.http));
+    check(
+        "http_tls",
+        ot.is_some_and(|t| t.http) != nt.is_some_and(|t| t.http),
+    );
     check(
         "heartbeat_interval",
         new.agents.heartbeat_interval < old.agents.heartbeat_interval,
@@ -51,7 +54,10 @@ pub fn running(old: &Config, new: Config) -> Config {
     r.http_listen = o.http_listen;
     r.database.clone_from(&o.database);
     r.tls.clone_from(&o.tls);
-    let longer = running.agents.heartbeat_interval.max(old.agents.heartbeat_interval);
+    let longer = running
+        .agents
+        .heartbeat_interval
+        .max(old.agents.heartbeat_interval);
     running.agents.heartbeat_interval = longer;
     running
 }
@@ -87,12 +93,24 @@ mod tests {
     fn listeners_database_and_shorter_heartbeats_need_a_restart() {
         check(["a", "", ""], ["a", "", ""], &[]);
         let grpc = |port| format!("grpc_listen = \"127.0.0.1:{port}\"");
-        check(["a", &grpc(7070), ""], ["a", &grpc(7071), ""], &["grpc_listen"]);
+        check(
+            ["a", &grpc(7070), ""],
+            ["a", &grpc(7071), ""],
+            &["grpc_listen"],
+        );
         let http = |port| format!("http_listen = \"127.0.0.1:{port}\"");
-        check(["a", &http(8080), ""], ["a", &http(8081), ""], &["http_listen"]);
+        check(
+            ["a", &http(8080), ""],
+            ["a", &http(8081), ""],
+            &["http_listen"],
+        );
         check(["a", "", ""], ["b", "", ""], &["database"]);
         let hb = |s| format!("heartbeat_interval = \"{s}\"");
-        check(["a", "", &hb("10s")], ["a", "", &hb("5s")], &["heartbeat_interval"]);
+        check(
+            ["a", "", &hb("10s")],
+            ["a", "", &hb("5s")],
+            &["heartbeat_interval"],
+        );
     }
 
     #[test]

@@ -93,7 +93,8 @@ impl Harness {
         let grpc = std::net::TcpListener::bind("127.0.0.1:0")?;
         let http = std::net::TcpListener::bind("127.0.0.1:0")?;
         let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
-        let config_text = reload::placeholders(dir.path(), grpc_addr, http_addr).fill(&config.render());
+        let config_text =
+            reload::placeholders(dir.path(), grpc_addr, http_addr).fill(&config.render());
         let config_path = dir.path().join("picket.toml");
         std::fs::write(&config_path, &config_text)?;
         let client =

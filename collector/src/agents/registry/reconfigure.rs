@@ -45,7 +45,12 @@ impl AgentsHandle {
     /// Applies a reload's part; returns once the new sets are pushed.
     pub async fn reconfigure(&self, settings: RegistrySettings) {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Msg::Reconfigure { settings, reply }).await.is_ok() {
+        if self
+            .tx
+            .send(Msg::Reconfigure { settings, reply })
+            .await
+            .is_ok()
+        {
             let _ = rx.await;
         }
     }
