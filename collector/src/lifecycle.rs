@@ -8,23 +8,28 @@
 //! [`crate::domain::texts`]. Webhooks follow from the events the store
 //! writes in the same transactions; this actor sends nothing itself.
 //!
+//! Requests closed by hand come through [`LifecycleHandle::close_by_hand`]
+//! (from the evaluator, after it told the service's tracker): they are
+//! taken after every verdict queued before them, so a `Down` decided while
+//! the request was still open links to it rather than opening a second.
+//!
 //! Settings: [`LifecycleSettings`] (each service's URL, priority and
 //! equipment name); verdicts on services it does not know are dropped.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::settings::{LifecycleService, LifecycleSettings};
 use crate::domain::{
-    Event, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
+    Event, Request, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
 };
 use crate::metrics::Metrics;
-use crate::store::{Opened, Store};
+use crate::store::{Opened, Store, StoreError};
 use crate::time::Clock;
 
 /// One verdict on one service, in the evaluator's order.
@@ -33,10 +38,19 @@ pub(crate) struct ServiceVerdict {
     pub verdict: Verdict,
 }
 
+/// A request to close by hand, with the caller's reply.
+pub(crate) struct CloseByHand {
+    pub request: RequestId,
+    pub note: String,
+    pub reply: oneshot::Sender<Result<Request, StoreError>>,
+}
+
 /// Handle to the lifecycle actor.
 #[derive(Clone)]
 pub struct LifecycleHandle {
     tx: mpsc::Sender<ServiceVerdict>,
+    /// Manual closes, taken after the verdicts queued before them.
+    closes: mpsc::Sender<CloseByHand>,
 }
 
 impl LifecycleHandle {
@@ -49,15 +63,21 @@ impl LifecycleHandle {
         tasks: &TaskTracker,
     ) -> LifecycleHandle {
         let (tx, inbox) = mpsc::channel(4096);
-        tasks.spawn(run(store, settings, metrics, clock, inbox, cancel));
-        LifecycleHandle { tx }
+        let (closes, close_inbox) = mpsc::channel(64);
+        let inboxes = Inboxes {
+            verdicts: inbox,
+            closes: close_inbox,
+        };
+        tasks.spawn(run(store, settings, metrics, clock, inboxes, cancel));
+        LifecycleHandle { tx, closes }
     }
 
     /// A handle whose verdicts land in the returned receiver (tests).
     #[cfg(test)]
     pub(crate) fn channel() -> (LifecycleHandle, mpsc::Receiver<ServiceVerdict>) {
         let (tx, rx) = mpsc::channel(64);
-        (LifecycleHandle { tx }, rx)
+        let (closes, _) = mpsc::channel(1);
+        (LifecycleHandle { tx, closes }, rx)
     }
 
     /// Queues a verdict; `false` when the actor is gone.
@@ -67,6 +87,19 @@ impl LifecycleHandle {
             .await
             .is_ok()
     }
+
+    /// Queues a manual close of `request` (see [`Store::close_request_by_hand`]);
+    /// `reply` gets the closed request or the store's refusal.
+    pub(crate) async fn close_by_hand(&self, close: CloseByHand) {
+        if let Err(mpsc::error::SendError(close)) = self.closes.send(close).await {
+            let _ = close.reply.send(Err(StoreError::Stopped));
+        }
+    }
+}
+
+struct Inboxes {
+    verdicts: mpsc::Receiver<ServiceVerdict>,
+    closes: mpsc::Receiver<CloseByHand>,
 }
 
 async fn run(
@@ -74,12 +107,22 @@ async fn run(
     settings: LifecycleSettings,
     metrics: Arc<Metrics>,
     clock: Clock,
-    mut inbox: mpsc::Receiver<ServiceVerdict>,
+    inboxes: Inboxes,
     cancel: CancellationToken,
 ) {
+    let Inboxes {
+        verdicts: mut inbox,
+        closes: mut close_inbox,
+    } = inboxes;
     loop {
         let verdict = tokio::select! {
+            // Verdicts first: a close queued after a verdict never passes it.
+            biased;
             v = inbox.recv() => v,
+            Some(close) = close_inbox.recv() => {
+                close_by_hand(&store, close).await;
+                continue;
+            }
             () = cancel.cancelled() => {
                 // Drain what the evaluator already decided.
                 inbox.close();
@@ -108,6 +151,15 @@ async fn run(
             delay = (delay * 2).min(Duration::from_secs(10));
         }
     }
+}
+
+async fn close_by_hand(store: &Store, close: CloseByHand) {
+    let closed = store.close_request_by_hand(close.request, &close.note).await;
+    match &closed {
+        Ok(req) => info!(request = req.id.get(), service_id = ?req.service_id, agent_id = ?req.agent_id, "request closed by hand"),
+        Err(e) => info!(request = close.request.get(), error = %e, "request not closed by hand"),
+    }
+    let _ = close.reply.send(closed);
 }
 
 async fn persist(

@@ -10,6 +10,7 @@
 
 mod convert;
 mod error;
+mod manual;
 mod query;
 mod watch;
 
@@ -169,6 +170,24 @@ impl Picket for PicketApi {
         let args = convert::ListDeliveries::from(self.read(request)?);
         let rows = self.deliveries(&args.filter, args.limit).await?;
         Ok(Response::new(convert::deliveries(rows)))
+    }
+
+    async fn close_request(
+        &self,
+        request: Request<pb::CloseRequestRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let args = convert::CloseRequest::try_from(self.admin(request)?)?;
+        let closed = self.close_by_hand(args).await?;
+        Ok(Response::new(convert::request(closed)))
+    }
+
+    async fn add_request_note(
+        &self,
+        request: Request<pb::AddRequestNoteRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let args = convert::AddNote::try_from(self.admin(request)?)?;
+        let noted = self.store.add_request_note(args.id, &args.text).await?;
+        Ok(Response::new(convert::request(noted)))
     }
 
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;

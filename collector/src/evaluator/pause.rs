@@ -1,0 +1,159 @@
+//! Paused services: what pausing and resuming a service does to the
+//! evaluator's trackers, at start and (for a live reload) while running.
+//!
+//! A paused service (`active = false`) has no tracker: nothing probes it
+//! (the assignment skips it), so nothing is observed, no round runs, no
+//! `service.*` event is written and no request opens; its stored state is
+//! `paused` (a `State` verdict, so the lifecycle stays the one writer) and
+//! an open request stays open. Resuming gives it a fresh tracker in
+//! `unknown` that knows whether it has an open request, so that request
+//! closes as usual when the service recovers.
+
+use std::collections::HashMap;
+
+use super::start::Start;
+use super::tracker::{Effect, Policy, Tracker};
+use super::EvaluatorActor;
+use crate::config::settings::{EvaluatorService, EvaluatorSettings};
+use crate::domain::{ServiceId, ServiceState, Verdict};
+
+/// Each tracked (active) service's tracker and rules.
+pub(super) type Trackers = HashMap<ServiceId, (Tracker, Policy)>;
+
+/// The rules of `s`'s double-check.
+pub fn policy(s: &EvaluatorService) -> Policy {
+    Policy {
+        recheck_delay: s.recheck_delay,
+        recheck_timeout: s.recheck_timeout,
+        quorum: s.quorum,
+        failures_before_down: s.failures_before_down,
+    }
+}
+
+/// The verdict that records a pause of a service in state `from` (none
+/// when it is already paused).
+pub fn paused(from: ServiceState) -> Option<Verdict> {
+    (from != ServiceState::Paused).then_some(Verdict::State {
+        from,
+        to: ServiceState::Paused,
+    })
+}
+
+/// A resumed service's tracker, in `unknown` and knowing whether it has an
+/// open request, and the verdict that records `unknown` (from `from`).
+pub fn resumed(from: ServiceState, open_request: bool) -> (Tracker, Option<Verdict>) {
+    let tracker = Tracker::new(ServiceState::Unknown, open_request);
+    let verdict = (from != ServiceState::Unknown).then_some(Verdict::State {
+        from,
+        to: ServiceState::Unknown,
+    });
+    (tracker, verdict)
+}
+
+/// The trackers to start with, and the verdicts that bring the stored
+/// states in line: active services resume from their stored state (a
+/// stored `paused` one resumes in `unknown`); paused ones get no tracker
+/// and their state becomes `paused`.
+pub(super) fn start_trackers(
+    settings: &EvaluatorSettings,
+    start: &Start,
+) -> (Trackers, Vec<(ServiceId, Verdict)>) {
+    let mut trackers = HashMap::new();
+    let mut verdicts = Vec::new();
+    for s in &settings.services {
+        let (state, open) = start
+            .services
+            .get(&s.id)
+            .copied()
+            .unwrap_or((ServiceState::Unknown, false));
+        if !s.active {
+            verdicts.extend(paused(state).map(|v| (s.id.clone(), v)));
+            continue;
+        }
+        let tracker = if state == ServiceState::Paused {
+            let (tracker, verdict) = resumed(state, open);
+            verdicts.extend(verdict.map(|v| (s.id.clone(), v)));
+            tracker
+        } else {
+            Tracker::new(state, open)
+        };
+        trackers.insert(s.id.clone(), (tracker, policy(s)));
+    }
+    (trackers, verdicts)
+}
+
+// `pause` and `resume` are the live reload's entry points.
+#[allow(dead_code)]
+impl EvaluatorActor {
+    /// Pauses `service` now: its tracker goes (a running round and its
+    /// timers come to nothing) and its state becomes `paused`. No-op for a
+    /// service without a tracker.
+    pub(super) async fn pause(&mut self, service: &ServiceId) {
+        let Some((tracker, _)) = self.trackers.remove(service) else {
+            return;
+        };
+        self.observed.remove(service);
+        let effects = paused(tracker.state()).map(Effect::Verdict);
+        self.apply(service, effects.into_iter().collect()).await;
+    }
+
+    /// Resumes `service` now (its settings must say active): a fresh
+    /// tracker in `unknown` knowing whether it has an open request. No-op
+    /// for a service that has a tracker or is not configured.
+    pub(super) async fn resume(&mut self, service: &ServiceId, open_request: bool) {
+        if self.trackers.contains_key(service) {
+            return;
+        }
+        let Some(s) = self.settings.service(service) else {
+            return;
+        };
+        let policy = policy(s);
+        let (tracker, verdict) = resumed(ServiceState::Paused, open_request);
+        self.trackers.insert(service.clone(), (tracker, policy));
+        let effects = verdict.map(Effect::Verdict);
+        self.apply(service, effects.into_iter().collect()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pausing_records_paused_once() {
+        assert_eq!(
+            paused(ServiceState::Down),
+            Some(Verdict::State {
+                from: ServiceState::Down,
+                to: ServiceState::Paused
+            })
+        );
+        assert_eq!(paused(ServiceState::Paused), None);
+    }
+
+    /// A resumed service with an open request is `unknown`, and an ok probe
+    /// does not make it `up` without a round (which closes the request).
+    #[test]
+    fn resuming_starts_unknown_and_knows_the_open_request() {
+        let (mut tracker, verdict) = resumed(ServiceState::Paused, true);
+        assert_eq!(tracker.state(), ServiceState::Unknown);
+        assert_eq!(
+            verdict,
+            Some(Verdict::State {
+                from: ServiceState::Paused,
+                to: ServiceState::Unknown
+            })
+        );
+        let policy = Policy {
+            recheck_delay: std::time::Duration::from_secs(2),
+            recheck_timeout: std::time::Duration::from_secs(12),
+            quorum: crate::domain::Quorum::Majority,
+            failures_before_down: 1,
+        };
+        let effects = tracker.observe(true, &policy);
+        assert!(
+            matches!(effects.as_slice(), [Effect::ScheduleRound { .. }]),
+            "{effects:?}"
+        );
+    }
+}
