@@ -26,7 +26,8 @@ use tracing::{error, info, warn};
 
 use crate::config::settings::{LifecycleService, LifecycleSettings};
 use crate::domain::{
-    Event, Request, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
+    Event, Request, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict,
+    Vote, texts,
 };
 use crate::metrics::Metrics;
 use crate::store::{Opened, Store, StoreError};
@@ -154,9 +155,13 @@ async fn run(
 }
 
 async fn close_by_hand(store: &Store, close: CloseByHand) {
-    let closed = store.close_request_by_hand(close.request, &close.note).await;
+    let closed = store
+        .close_request_by_hand(close.request, &close.note)
+        .await;
     match &closed {
-        Ok(req) => info!(request = req.id.get(), service_id = ?req.service_id, agent_id = ?req.agent_id, "request closed by hand"),
+        Ok(req) => {
+            info!(request = req.id.get(), service_id = ?req.service_id, agent_id = ?req.agent_id, "request closed by hand")
+        }
         Err(e) => info!(request = close.request.get(), error = %e, "request not closed by hand"),
     }
     let _ = close.reply.send(closed);

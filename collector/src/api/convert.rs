@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use picket_proto::prost_types::Timestamp;
 use picket_proto::contract::limits;
+use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 
 use super::query::{AgentView, ServiceView, WebhookView};

@@ -11,9 +11,9 @@
 
 use std::collections::HashMap;
 
+use super::EvaluatorActor;
 use super::start::Start;
 use super::tracker::{Effect, Policy, Tracker};
-use super::EvaluatorActor;
 use crate::config::settings::{EvaluatorService, EvaluatorSettings};
 use crate::domain::{ServiceId, ServiceState, Verdict};
 

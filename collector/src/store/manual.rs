@@ -74,3 +74,6 @@ impl Store {
         rows.iter().map(|r| text_id(r, "agent_id")).collect()
     }
 }
+
+#[cfg(test)]
+mod tests;
