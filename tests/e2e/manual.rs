@@ -20,7 +20,9 @@ async fn requests_are_closed_and_noted_by_hand_with_picketctl() -> anyhow::Resul
     let id = first.to_string();
 
     // People: one `key  value` line per field, notes listed.
-    let noted = c.ctl_raw(&["requests", "note", &id, "checking the disk"]).await?;
+    let noted = c
+        .ctl_raw(&["requests", "note", &id, "checking the disk"])
+        .await?;
     assert_eq!(noted.code, Some(0), "{noted:?}");
     assert!(noted.stdout.contains("checking the disk"), "{noted:?}");
     assert!(noted.stdout.contains("admin"), "{noted:?}");
@@ -29,7 +31,10 @@ async fn requests_are_closed_and_noted_by_hand_with_picketctl() -> anyhow::Resul
         .await?;
     assert_eq!(closed.code, Some(0), "{closed:?}");
     for shown in ["manual", "done", "disk replaced"] {
-        assert!(closed.stdout.contains(shown), "{shown} not shown: {closed:?}");
+        assert!(
+            closed.stdout.contains(shown),
+            "{shown} not shown: {closed:?}"
+        );
     }
     let again = c.ctl_raw(&["requests", "close", &id]).await?;
     assert_eq!(again.code, Some(1), "{again:?}");
@@ -64,7 +69,9 @@ async fn requests_are_closed_and_noted_by_hand_with_picketctl() -> anyhow::Resul
         (&"admin".into(), &"closed by hand".into()),
         "{closed}"
     );
-    let noted = c.ctl(&["requests", "note", &id, "post-mortem written"]).await?;
+    let noted = c
+        .ctl(&["requests", "note", &id, "post-mortem written"])
+        .await?;
     let notes = noted["notes"].as_array().cloned().unwrap_or_default();
     let last = notes.last().cloned().unwrap_or_default();
     assert_eq!(last["text"], "post-mortem written", "{noted}");
