@@ -195,6 +195,8 @@ async fn a_paused_service_keeps_its_request_and_is_not_probed() -> anyhow::Resul
 
     h.restart_edited(paused).await?;
     a.closed().await?;
+    // The evaluator records `paused` as it starts.
+    h.wait_state(SERVICE, "paused").await?;
     let listed = h.services().await?;
     let shop = listed
         .iter()
