@@ -8,6 +8,11 @@
 //! [`crate::domain::texts`]. Webhooks follow from the events the store
 //! writes in the same transactions; this actor sends nothing itself.
 //!
+//! Requests closed by hand come through [`LifecycleHandle::close_by_hand`]
+//! (from the evaluator, after it told the service's tracker): they are
+//! taken after every verdict queued before them, so a `Down` decided while
+//! the request was still open links to it rather than opening a second.
+//!
 //! Settings: [`LifecycleSettings`] (each service's URL, priority and
 //! equipment name); verdicts on services it does not know are dropped. A
 //! reload hands it new settings and the catalog to store, in order with
@@ -23,7 +28,8 @@ use tracing::{error, info, warn};
 
 use crate::config::settings::{CatalogSettings, LifecycleService, LifecycleSettings};
 use crate::domain::{
-    Event, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
+    Event, Request, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict,
+    Vote, texts,
 };
 use crate::metrics::Metrics;
 use crate::store::{Opened, Store, StoreError};
@@ -35,11 +41,12 @@ pub(crate) struct ServiceVerdict {
     pub verdict: Verdict,
 }
 
-/// What the lifecycle's inbox carries: verdicts, and (from a reload,
-/// through the evaluator, in order with them) new settings.
+/// What the lifecycle's inbox carries, in the evaluator's order: verdicts,
+/// new settings from a reload, and requests closed by hand.
 pub(crate) enum LifecycleMsg {
     Verdict(ServiceVerdict),
     Reconfigure(Reconfigure),
+    CloseByHand(CloseByHand),
 }
 
 /// A reload's part for the lifecycle: its new settings and the catalog to
@@ -53,6 +60,13 @@ pub struct Reconfigure {
     pub catalog: CatalogSettings,
     /// The outcome of `Store::sync_config` once applied.
     pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// A request to close by hand, with the caller's reply.
+pub(crate) struct CloseByHand {
+    pub request: RequestId,
+    pub note: String,
+    pub reply: oneshot::Sender<Result<Request, StoreError>>,
 }
 
 /// Handle to the lifecycle actor.
@@ -92,6 +106,9 @@ impl LifecycleHandle {
                     LifecycleMsg::Reconfigure(r) => {
                         let _ = r.reply.send(Ok(()));
                     }
+                    LifecycleMsg::CloseByHand(c) => {
+                        let _ = c.reply.send(Err(StoreError::Stopped));
+                    }
                 }
             }
         });
@@ -111,6 +128,18 @@ impl LifecycleHandle {
     /// [`Reconfigure`].)
     pub(crate) async fn reconfigure(&self, r: Reconfigure) -> bool {
         self.tx.send(LifecycleMsg::Reconfigure(r)).await.is_ok()
+    }
+
+    /// Queues a manual close of `request` behind the verdicts already
+    /// queued (see [`Store::close_request_by_hand`]); `reply` gets the
+    /// closed request or the store's refusal.
+    pub(crate) async fn close_by_hand(&self, close: CloseByHand) {
+        if let Err(mpsc::error::SendError(msg)) =
+            self.tx.send(LifecycleMsg::CloseByHand(close)).await
+            && let LifecycleMsg::CloseByHand(close) = msg
+        {
+            let _ = close.reply.send(Err(StoreError::Stopped));
+        }
     }
 }
 
@@ -138,6 +167,10 @@ async fn run(
                 let _ = r.reply.send(store.sync_config(&r.catalog).await);
                 continue;
             }
+            Some(LifecycleMsg::CloseByHand(close)) => {
+                close_by_hand(&store, close).await;
+                continue;
+            }
             Some(LifecycleMsg::Verdict(v)) => v,
         };
         let ServiceVerdict { service, verdict } = verdict;
@@ -160,6 +193,19 @@ async fn run(
             delay = (delay * 2).min(Duration::from_secs(10));
         }
     }
+}
+
+async fn close_by_hand(store: &Store, close: CloseByHand) {
+    let closed = store
+        .close_request_by_hand(close.request, &close.note)
+        .await;
+    match &closed {
+        Ok(req) => {
+            info!(request = req.id.get(), service_id = ?req.service_id, agent_id = ?req.agent_id, "request closed by hand")
+        }
+        Err(e) => info!(request = close.request.get(), error = %e, "request not closed by hand"),
+    }
+    let _ = close.reply.send(closed);
 }
 
 async fn persist(

@@ -7,6 +7,7 @@
 mod agents;
 mod config;
 mod error_kinds;
+mod manual;
 mod reload;
 mod restart;
 mod secrets;

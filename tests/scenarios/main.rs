@@ -7,6 +7,7 @@ mod auth;
 mod hostile;
 mod lifecycle;
 mod maintenance;
+mod manual;
 mod quorum;
 mod reload;
 mod restart;

@@ -85,11 +85,13 @@ enum Command {
     Services,
     /// Show one service.
     Service { id: String },
-    /// List maintenance requests.
+    /// List maintenance requests, or close one / add a note to one.
     Requests {
         /// Only open ones.
         #[arg(long)]
         open: bool,
+        #[command(subcommand)]
+        action: Option<requests::Action>,
     },
     /// Show one request with its notes.
     Request { id: i64 },
@@ -159,7 +161,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let text = match cli.command {
         Command::Services => services::list(client, json).await?,
         Command::Service { id } => services::show(client, id, json).await?,
-        Command::Requests { open } => requests::list(client, open, json).await?,
+        Command::Requests { open, action: None } => requests::list(client, open, json).await?,
+        Command::Requests {
+            action: Some(action),
+            ..
+        } => requests::act(client, action, json).await?,
         Command::Request { id } => requests::show(client, id, json).await?,
         Command::Agents { action: None } => agents::list(client, json).await?,
         Command::Agents {

@@ -11,6 +11,10 @@
 //! which the registry moves checks. It never sends to the registry or to a
 //! session, so it closes no cycle of bounded channels.
 //!
+//! A dead agent's request closed by hand opens no other: the agent stays
+//! dead here until heard from (and after a restart, `load_watched` keeps
+//! it dead).
+//!
 //! Settings: [`LivenessSettings`] (the window, `heartbeat_interval ×
 //! missed_heartbeats`, and the settle window after a start).
 
@@ -44,17 +48,21 @@ pub trait AgentRequests: Send + 'static {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watched {
     pub agent: AgentId,
-    /// Its `[AGENT DOWN]` request is open: it stays down until heard from.
+    /// Its `[AGENT DOWN]` request is open (or was closed by hand while it
+    /// was dead): it stays down until heard from.
     pub dead: bool,
 }
 
-/// The active agents, each dead when its `[AGENT DOWN]` request is open.
+/// The active agents, each dead when its `[AGENT DOWN]` request is open,
+/// or was closed by hand and the agent has not been heard from since (so
+/// that no second request opens before it comes back and dies again).
 pub async fn load_watched(store: &Store) -> Result<Vec<Watched>, StoreError> {
-    let down: HashSet<AgentId> = store
+    let mut down: HashSet<AgentId> = store
         .agents_with_open_request()
         .await?
         .into_iter()
         .collect();
+    down.extend(store.agents_closed_by_hand_while_dead().await?);
     Ok(store
         .list_agents()
         .await?

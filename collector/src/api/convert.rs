@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use picket_proto::contract::limits;
 use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 
@@ -79,6 +80,64 @@ impl TryFrom<pb::StartMaintenanceRequest> for StartMaintenance {
             equipment: id("equipment", r.equipment)?.into(),
             duration,
             reason: r.reason,
+        })
+    }
+}
+
+/// The longest note a client may write: [`limits::MAX_NOTE_BYTES`].
+pub const MAX_NOTE_BYTES: usize = limits::MAX_NOTE_BYTES;
+
+/// A note field, checked for length; `required` refuses an empty one.
+fn note(field: &'static str, text: String, required: bool) -> Result<String, BadField> {
+    if required && text.trim().is_empty() {
+        return Err(BadField {
+            field,
+            reason: "empty note".to_owned(),
+        });
+    }
+    if text.len() > MAX_NOTE_BYTES {
+        return Err(BadField {
+            field,
+            reason: format!("{} bytes, at most {MAX_NOTE_BYTES}", text.len()),
+        });
+    }
+    Ok(text)
+}
+
+/// `CloseRequest`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseRequest {
+    pub id: RequestId,
+    /// `None`: the standard closing note.
+    pub note: Option<String>,
+}
+
+impl TryFrom<pb::CloseRequestRequest> for CloseRequest {
+    type Error = BadField;
+
+    fn try_from(r: pb::CloseRequestRequest) -> Result<Self, BadField> {
+        let text = note("note", r.note, false)?;
+        Ok(CloseRequest {
+            id: r.id.into(),
+            note: (!text.trim().is_empty()).then_some(text),
+        })
+    }
+}
+
+/// `AddRequestNote`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddNote {
+    pub id: RequestId,
+    pub text: String,
+}
+
+impl TryFrom<pb::AddRequestNoteRequest> for AddNote {
+    type Error = BadField;
+
+    fn try_from(r: pb::AddRequestNoteRequest) -> Result<Self, BadField> {
+        Ok(AddNote {
+            id: r.id.into(),
+            text: note("text", r.text, true)?,
         })
     }
 }

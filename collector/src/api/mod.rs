@@ -11,6 +11,7 @@
 
 mod convert;
 mod error;
+mod manual;
 mod query;
 mod watch;
 
@@ -189,6 +190,24 @@ impl Picket for PicketApi {
             return Err(Status::unavailable("the collector is shutting down"));
         }
         Ok(Response::new(convert::reloaded(outcome)))
+    }
+
+    async fn close_request(
+        &self,
+        request: Request<pb::CloseRequestRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let args = convert::CloseRequest::try_from(self.admin(request)?)?;
+        let closed = self.close_by_hand(args).await?;
+        Ok(Response::new(convert::request(closed)))
+    }
+
+    async fn add_request_note(
+        &self,
+        request: Request<pb::AddRequestNoteRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let args = convert::AddNote::try_from(self.admin(request)?)?;
+        let noted = self.store.add_request_note(args.id, &args.text).await?;
+        Ok(Response::new(convert::request(noted)))
     }
 
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;

@@ -22,9 +22,9 @@ use std::collections::HashMap;
 use tokio::sync::oneshot;
 
 use super::EvaluatorActor;
-use super::tracker::{Policy, Tracker};
-use crate::config::settings::{EvaluatorService, EvaluatorSettings};
-use crate::domain::{ServiceId, ServiceState, Verdict};
+use super::pause::{paused, policy, resumed};
+use crate::config::settings::EvaluatorSettings;
+use crate::domain::{ServiceId, ServiceState};
 use crate::lifecycle;
 
 /// The evaluator's part of a reload.
@@ -37,16 +37,6 @@ pub struct Reconfigure {
     pub lifecycle: lifecycle::Reconfigure,
     /// Answered once the trackers follow the new settings.
     pub reply: oneshot::Sender<()>,
-}
-
-/// The verdict policy of `s`.
-fn policy(s: &EvaluatorService) -> Policy {
-    Policy {
-        recheck_delay: s.recheck_delay,
-        recheck_timeout: s.recheck_timeout,
-        quorum: s.quorum,
-        failures_before_down: s.failures_before_down,
-    }
 }
 
 impl EvaluatorActor {
@@ -66,12 +56,10 @@ impl EvaluatorActor {
             };
             self.observed.remove(&id);
             let from = tracker.state();
-            if new.service(&id).is_some() && from != ServiceState::Paused {
-                let paused = Verdict::State {
-                    from,
-                    to: ServiceState::Paused,
-                };
-                self.lifecycle.verdict(id, paused).await;
+            if new.service(&id).is_some()
+                && let Some(verdict) = paused(from)
+            {
+                self.lifecycle.verdict(id, verdict).await;
             }
         }
         // 2. The lifecycle takes its settings behind those verdicts.
@@ -89,15 +77,11 @@ impl EvaluatorActor {
                 .get(&s.id)
                 .copied()
                 .unwrap_or((ServiceState::Unknown, false));
-            let mut tracker = Tracker::new(ServiceState::Unknown, open);
-            if stored != ServiceState::Unknown {
-                // Resumed (stored `paused`), or back in the file with a
-                // state from before: it starts over from `unknown`.
-                let from = Verdict::State {
-                    from: stored,
-                    to: ServiceState::Unknown,
-                };
-                self.lifecycle.verdict(s.id.clone(), from).await;
+            // Resumed (stored `paused`), or back in the file with a state
+            // from before: it starts over from `unknown`.
+            let (mut tracker, verdict) = resumed(stored, open);
+            if let Some(verdict) = verdict {
+                self.lifecycle.verdict(s.id.clone(), verdict).await;
             }
             effects.push((
                 s.id.clone(),

@@ -13,6 +13,7 @@
 
 mod agents;
 mod events;
+mod manual;
 mod requests;
 mod results;
 mod services;
@@ -50,6 +51,12 @@ pub enum StoreError {
     Corrupt { table: &'static str, reason: String },
     #[error("{0} not found")]
     NotFound(String),
+    /// A manual close of a request that is not open.
+    #[error("request {0} is already closed")]
+    AlreadyClosed(RequestId),
+    /// The actor that writes it stopped (shutdown).
+    #[error("the collector is stopping")]
+    Stopped,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -121,7 +121,7 @@ pub(super) async fn close_with_event(
 }
 
 /// `request` as `request.*` events show it: with its equipment's name and link.
-async fn snapshot_in(
+pub(super) async fn snapshot_in(
     conn: &mut AnyConnection,
     settings: &EventSettings,
     request: &Request,

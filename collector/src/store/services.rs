@@ -145,9 +145,10 @@ impl Store {
         Ok(())
     }
 
+    /// The services the configuration lists, paused ones included.
     pub async fn list_services(&self) -> Result<Vec<ServiceRow>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {SERVICE_COLUMNS} FROM services WHERE active = 1 ORDER BY equipment_id, id"
+            "SELECT {SERVICE_COLUMNS} FROM services WHERE configured = 1 ORDER BY equipment_id, id"
         ));
         sqlx::query(sql)
             .fetch_all(&self.read)

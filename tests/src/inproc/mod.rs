@@ -20,6 +20,7 @@
 //! no port race.
 
 pub mod hostile;
+mod manual;
 pub mod net;
 mod outcome;
 mod realtime;
