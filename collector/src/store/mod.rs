@@ -15,6 +15,7 @@ mod agents;
 mod events;
 mod requests;
 mod results;
+mod rollups;
 mod services;
 
 use std::future::Future;
@@ -34,7 +35,8 @@ use crate::time::Clock;
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use requests::Opened;
-pub use results::ResultRecord;
+pub use results::{Recorded, ResultRecord};
+pub use rollups::DAILY_BARS;
 pub use services::{MaintenanceWindow, ServiceRow};
 
 /// A store failure.
@@ -96,6 +98,8 @@ pub struct Store {
     /// Stamps every time the store writes by itself (events, requests,
     /// states, registrations).
     clock: Clock,
+    /// Committed integer keys of service and agent ids (results, rollups).
+    keys: Arc<std::sync::Mutex<results::KeyCache>>,
 }
 
 impl Store {
@@ -134,6 +138,7 @@ impl Store {
             routes: Arc::new(routes),
             last_event: Arc::new(watch::channel(0).0),
             clock,
+            keys: Arc::default(),
         };
         let last = store.last_event_seq().await?;
         store.last_event.send_replace(last);
