@@ -5,6 +5,7 @@
 mod agents;
 mod auth;
 mod hostile;
+mod history;
 mod lifecycle;
 mod maintenance;
 mod quorum;
