@@ -1,5 +1,5 @@
 //! The layout before migration 0003, for comparison: the `results` table
-//! and its index as 0001_initial.sql created them, written with the insert
+//! and its index as 0001_initial.sql created them (read from it), written with the insert
 //! the store used then (multi-row, `ON CONFLICT (agent_id, seq) DO
 //! NOTHING`, one transaction per batch), on the same pragmas.
 
@@ -9,22 +9,18 @@ use anyhow::Context as _;
 use picket_collector::store::ResultRecord;
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 
-const DDL: &str = "
-CREATE TABLE results (
-    agent_id         TEXT NOT NULL,
-    seq              INTEGER NOT NULL,
-    service_id       TEXT NOT NULL,
-    round_id         INTEGER NOT NULL,
-    time_ms          INTEGER NOT NULL,
-    ok               INTEGER NOT NULL,
-    status_code      INTEGER,
-    error_kind       TEXT,
-    error            TEXT,
-    duration_us      INTEGER NOT NULL,
-    PRIMARY KEY (agent_id, seq)
-);
-CREATE INDEX results_by_service_time ON results (service_id, time_ms);
-";
+/// The migration that created the old table (migrations never change).
+const INITIAL: &str = include_str!("../../../collector/migrations/sqlite/0001_initial.sql");
+
+/// 0001's `results` table and its index, cut from the migration.
+fn ddl() -> anyhow::Result<&'static str> {
+    let start = INITIAL
+        .find("CREATE TABLE results (")
+        .context("0001 has no results table")?;
+    let index = "CREATE INDEX results_by_service_time ON results (service_id, time_ms);";
+    let end = INITIAL.find(index).context("0001 has no results index")? + index.len();
+    Ok(&INITIAL[start..end])
+}
 
 /// Rows per INSERT, as the store had it.
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -36,7 +32,7 @@ pub async fn write(file: &Path, batches: &[Vec<ResultRecord>]) -> anyhow::Result
     for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
         sqlx::query(pragma).execute(&mut conn).await?;
     }
-    sqlx::raw_sql(DDL).execute(&mut conn).await?;
+    sqlx::raw_sql(ddl()?).execute(&mut conn).await?;
     for batch in batches {
         let mut tx = conn.begin().await?;
         for chunk in batch.chunks(ROWS_PER_STATEMENT) {
