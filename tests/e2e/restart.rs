@@ -77,7 +77,10 @@ async fn open_request_survives_restart(crash: bool) -> anyhow::Result<()> {
     let daily = history["daily"].as_array().cloned().unwrap_or_default();
     assert_eq!(daily.len(), 90, "{history}");
     let sum = |k: &str| daily.iter().filter_map(|d| d[k].as_u64()).sum::<u64>();
-    assert!(sum("failures") > 0 && sum("probes") > sum("failures"), "{history}");
+    assert!(
+        sum("failures") > 0 && sum("probes") > sum("failures"),
+        "{history}"
+    );
     Ok(())
 }
 

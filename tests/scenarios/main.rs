@@ -4,8 +4,8 @@
 
 mod agents;
 mod auth;
-mod hostile;
 mod history;
+mod hostile;
 mod lifecycle;
 mod maintenance;
 mod quorum;

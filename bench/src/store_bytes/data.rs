@@ -16,7 +16,11 @@ const START_MS: i64 = 1_767_225_600_000;
 pub fn generate(args: &Args) -> Vec<Vec<ResultRecord>> {
     let mut rng = StdRng::seed_from_u64(8);
     let agents: Vec<String> = (0..args.agents)
-        .map(|_| uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string())
+        .map(|_| {
+            uuid::Builder::from_random_bytes(rng.random())
+                .into_uuid()
+                .to_string()
+        })
         .collect();
     let services: Vec<(String, u64)> = (0..args.services)
         .map(|i| (format!("svc-{i:05}"), rng.random_range(20_000..300_000)))

@@ -54,7 +54,10 @@ pub struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.results > 0 && args.services > 0 && args.agents > 0 && args.batch > 0, "zero load");
+    anyhow::ensure!(
+        args.results > 0 && args.services > 0 && args.agents > 0 && args.batch > 0,
+        "zero load"
+    );
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
     let (dir, temp) = match &args.dir {
         Some(d) => (d.clone(), false),
@@ -74,20 +77,32 @@ fn main() -> anyhow::Result<()> {
 async fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let batches = data::generate(args);
     let rows: usize = batches.iter().map(Vec::len).sum();
-    let failures = batches.iter().flatten().filter(|r| !r.result.outcome.ok).count();
+    let failures = batches
+        .iter()
+        .flatten()
+        .filter(|r| !r.result.outcome.ok)
+        .count();
     println!(
         "{rows} results ({failures} failed), {} services x {} agents every {} s, batches of {}",
         args.services, args.agents, args.interval_s, args.batch
     );
 
     let after = dir.join("after.db");
-    let store = Store::open(&format!("sqlite://{}", after.display()), EventSettings::default(), Clock::system())
-        .await
-        .context("cannot open the compact store")?;
+    let store = Store::open(
+        &format!("sqlite://{}", after.display()),
+        EventSettings::default(),
+        Clock::system(),
+    )
+    .await
+    .context("cannot open the compact store")?;
     let started = Instant::now();
     let mut statements = 0;
     for batch in &batches {
-        statements += store.record_batch(batch, &[]).await.context("record_batch")?.statements;
+        statements += store
+            .record_batch(batch, &[])
+            .await
+            .context("record_batch")?
+            .statements;
     }
     let after_secs = started.elapsed().as_secs_f64();
     store.close().await;
@@ -99,10 +114,16 @@ async fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
     )
     .fetch_one(&mut conn)
     .await?;
-    sqlx::query("DELETE FROM rollups").execute(&mut conn).await?;
+    sqlx::query("DELETE FROM rollups")
+        .execute(&mut conn)
+        .await?;
     conn.close().await?;
     let without_rollups = vacuumed_size(&after).await?;
-    anyhow::ensure!(counts.0 as usize == rows, "stored {} of {rows} results", counts.0);
+    anyhow::ensure!(
+        counts.0 as usize == rows,
+        "stored {} of {rows} results",
+        counts.0
+    );
 
     let before_file = dir.join("before.db");
     let started = Instant::now();
@@ -128,7 +149,10 @@ async fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
         after_bytes.saturating_sub(without_rollups) as f64 / counts.1.max(1) as f64,
         counts.1
     );
-    println!("before / after: {:.2}", per(before_bytes) / per(after_bytes));
+    println!(
+        "before / after: {:.2}",
+        per(before_bytes) / per(after_bytes)
+    );
     Ok(())
 }
 
@@ -141,7 +165,9 @@ async fn connect(file: &Path) -> anyhow::Result<SqliteConnection> {
 /// The file's size after a VACUUM, out of WAL mode.
 async fn vacuumed_size(file: &Path) -> anyhow::Result<u64> {
     let mut conn = connect(file).await?;
-    sqlx::query("PRAGMA journal_mode = DELETE").execute(&mut conn).await?;
+    sqlx::query("PRAGMA journal_mode = DELETE")
+        .execute(&mut conn)
+        .await?;
     sqlx::query("VACUUM").execute(&mut conn).await?;
     conn.close().await?;
     Ok(std::fs::metadata(file)?.len())

@@ -37,7 +37,10 @@ fn render_show(mut value: Value, json: bool) -> anyhow::Result<String> {
 /// `█` 100 %, `▇` ≥ 99.9 %, `▆` ≥ 99 %, `▄` ≥ 95 %, `▂` ≥ 90 %, `▁` below,
 /// `·` no probes.
 fn history_text(h: &Value) -> String {
-    let pct = |v: &Value| v.as_f64().map_or("-".to_owned(), |u| format!("{:.3}%", u * 100.0));
+    let pct = |v: &Value| {
+        v.as_f64()
+            .map_or("-".to_owned(), |u| format!("{:.3}%", u * 100.0))
+    };
     let mut out = vec![format!(
         "uptime      24h {}  7d {}  30d {}",
         pct(&h["uptime_24h"]),

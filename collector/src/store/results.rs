@@ -79,7 +79,10 @@ impl Store {
         }
         let mut tx = self.write.begin().await?;
         let (mut services, mut agents, mut fresh) = self.cached_keys(batch);
-        for (table, ids) in [(KeyTable::Service, &mut services), (KeyTable::Agent, &mut agents)] {
+        for (table, ids) in [
+            (KeyTable::Service, &mut services),
+            (KeyTable::Agent, &mut agents),
+        ] {
             let missing: Vec<String> = ids
                 .iter()
                 .filter(|(_, k)| k.is_none())
@@ -105,7 +108,10 @@ impl Store {
             })
             .collect();
         let mut inserted: HashSet<RowKey> = HashSet::new();
-        for (chunk, keys) in batch.chunks(ROWS_PER_STATEMENT).zip(rows.chunks(ROWS_PER_STATEMENT)) {
+        for (chunk, keys) in batch
+            .chunks(ROWS_PER_STATEMENT)
+            .zip(rows.chunks(ROWS_PER_STATEMENT))
+        {
             let mut q: QueryBuilder<Any> = QueryBuilder::new(
                 "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, error_kind, error) ",
             );
@@ -262,9 +268,8 @@ async fn update_services(
     let latest: Vec<(&str, &ProbeResult)> = latest.into_iter().collect();
     let mut statements = 0;
     for chunk in latest.chunks(ROWS_PER_STATEMENT) {
-        let mut q: QueryBuilder<Any> = QueryBuilder::new(
-            "WITH v (id, ok, code, kind, error, time_ms, latency) AS (",
-        );
+        let mut q: QueryBuilder<Any> =
+            QueryBuilder::new("WITH v (id, ok, code, kind, error, time_ms, latency) AS (");
         q.push_values(chunk, |mut b, (service, r)| {
             let o = &r.outcome;
             b.push_bind(service.to_string())

@@ -141,7 +141,8 @@ pub(super) async fn merge_into(
     Ok(statements)
 }
 
-const SUMMARY_COLUMNS: &str = "probes, failures, latency_count, latency_sum_us, latency_min_us, latency_max_us, histogram";
+const SUMMARY_COLUMNS: &str =
+    "probes, failures, latency_count, latency_sum_us, latency_min_us, latency_max_us, histogram";
 
 fn summary_of(row: &AnyRow) -> Result<Summary> {
     let count = |column: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(column)?.max(0) as u64) };
@@ -215,10 +216,22 @@ impl Store {
         let this_hour = Period::Hour.start_of(now_ms);
         let today = Period::Day.start_of(now_ms);
         let hours = self
-            .rollups(scope, id, Period::Hour, this_hour - 167 * hour, this_hour + hour)
+            .rollups(
+                scope,
+                id,
+                Period::Hour,
+                this_hour - 167 * hour,
+                this_hour + hour,
+            )
             .await?;
         let days = self
-            .rollups(scope, id, Period::Day, today - (DAILY_BARS - 1) * day, today + day)
+            .rollups(
+                scope,
+                id,
+                Period::Day,
+                today - (DAILY_BARS - 1) * day,
+                today + day,
+            )
             .await?;
         let total = |rows: &[(i64, Summary)], from: i64| {
             let mut s = Summary::default();

@@ -72,5 +72,8 @@ fn text_shows_the_uptimes_and_a_line_of_daily_bars() {
     );
     assert!(text.contains("p95 60.5"), "{text}");
     assert!(text.contains("daily       ·▂▇█"), "{text}");
-    assert!(!text.contains("\"daily\""), "the history is not dumped as JSON: {text}");
+    assert!(
+        !text.contains("\"daily\""),
+        "the history is not dumped as JSON: {text}"
+    );
 }

@@ -24,11 +24,19 @@ fn buckets_tile_the_range_and_hold_their_values() {
     let mut prev_high = 0;
     for index in 0..=MAX_BUCKET {
         let (low, high) = bucket_bounds(index);
-        assert_eq!(low, prev_high, "bucket {index} starts where {} ends", index.max(1) - 1);
+        assert_eq!(
+            low,
+            prev_high,
+            "bucket {index} starts where {} ends",
+            index.max(1) - 1
+        );
         assert_eq!(bucket_of(low), index);
         if index < MAX_BUCKET {
             assert_eq!(bucket_of(high - 1), index);
-            assert!((high - low) * 16 <= low.max(16), "bucket {index} at most 1/16 wide");
+            assert!(
+                (high - low) * 16 <= low.max(16),
+                "bucket {index} at most 1/16 wide"
+            );
         }
         prev_high = high;
     }
@@ -61,7 +69,10 @@ fn bad_blobs_are_refused_with_the_reason() {
         Histogram::decode(&[0xff, 0x7f, 1]),
         Err(DecodeError::Bucket(16383))
     );
-    assert_eq!(Histogram::decode(&[0xff; 11]), Err(DecodeError::Overflow(0)));
+    assert_eq!(
+        Histogram::decode(&[0xff; 11]),
+        Err(DecodeError::Overflow(0))
+    );
 }
 
 #[test]
@@ -73,7 +84,12 @@ fn summaries_count_failures_and_time_only_successes() {
     assert_eq!((s.probes, s.failures), (3, 1));
     assert_eq!(s.uptime(), Some(2.0 / 3.0));
     assert_eq!(
-        (s.latency.count, s.latency.sum_us, s.latency.min_us, s.latency.max_us),
+        (
+            s.latency.count,
+            s.latency.sum_us,
+            s.latency.min_us,
+            s.latency.max_us
+        ),
         (2, 400, Some(100), Some(300))
     );
     assert_eq!(s.latency.mean_us(), Some(200.0));

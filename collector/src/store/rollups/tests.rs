@@ -59,7 +59,12 @@ fn brute(results: &[ResultRecord]) -> BTreeMap<(Scope, String, Period, i64), Raw
     let mut out: BTreeMap<_, Raw> = BTreeMap::new();
     for r in results {
         let p = &r.result;
-        if !seen.insert((p.service.clone(), p.started_at_ms, r.agent.clone(), p.round_id)) {
+        if !seen.insert((
+            p.service.clone(),
+            p.started_at_ms,
+            r.agent.clone(),
+            p.round_id,
+        )) {
             continue;
         }
         for (scope, id) in [
@@ -68,7 +73,12 @@ fn brute(results: &[ResultRecord]) -> BTreeMap<(Scope, String, Period, i64), Raw
         ] {
             for period in Period::ALL {
                 let raw = out
-                    .entry((scope, id.to_owned(), period, period.start_of(p.started_at_ms)))
+                    .entry((
+                        scope,
+                        id.to_owned(),
+                        period,
+                        period.start_of(p.started_at_ms),
+                    ))
                     .or_default();
                 raw.probes += 1;
                 if p.outcome.ok {
@@ -101,7 +111,14 @@ fn check(raw: &mut Raw, got: &Summary) -> Result<(), TestCaseError> {
 /// A generated result: service, agent, minute (over 3 days), round, ok,
 /// latency.
 fn arb_result() -> impl Strategy<Value = ResultRecord> {
-    (0u8..3, 0u8..2, 0i64..3 * 24 * 60, 0u64..2, prop::bool::weighted(0.8), 1u64..3_000_000)
+    (
+        0u8..3,
+        0u8..2,
+        0i64..3 * 24 * 60,
+        0u64..2,
+        prop::bool::weighted(0.8),
+        1u64..3_000_000,
+    )
         .prop_map(|(s, a, minute, round, ok, us)| {
             record(s, a, BASE + minute * 60_000 + i64::from(a), round, ok, us)
         })
@@ -184,10 +201,17 @@ proptest! {
 #[tokio::test]
 async fn a_replayed_result_is_reported_and_not_counted_twice() {
     let (_dir, store) = open().await;
-    let first = vec![record(0, 0, BASE, 0, true, 1000), record(0, 0, BASE + 60_000, 0, false, 9)];
+    let first = vec![
+        record(0, 0, BASE, 0, true, 1000),
+        record(0, 0, BASE + 60_000, 0, false, 9),
+    ];
     let done = store.record_batch(&first, &[]).await.expect("first");
     assert_eq!(done.stored, vec![true, true]);
-    let again = vec![first[1].clone(), record(0, 0, BASE + 120_000, 0, true, 3000), first[0].clone()];
+    let again = vec![
+        first[1].clone(),
+        record(0, 0, BASE + 120_000, 0, true, 3000),
+        first[0].clone(),
+    ];
     let done = store.record_batch(&again, &[]).await.expect("replay");
     assert_eq!(done.stored, vec![false, true, false]);
     let hours = store
@@ -202,9 +226,17 @@ async fn a_replayed_result_is_reported_and_not_counted_twice() {
 #[tokio::test]
 async fn known_ids_cost_no_key_statements_after_the_first_commit() {
     let (_dir, store) = open().await;
-    let batch = |t: i64| vec![record(0, 0, t, 0, true, 1000), record(1, 0, t, 0, true, 1000)];
+    let batch = |t: i64| {
+        vec![
+            record(0, 0, t, 0, true, 1000),
+            record(1, 0, t, 0, true, 1000),
+        ]
+    };
     let first = store.record_batch(&batch(BASE), &[]).await.expect("first");
-    let second = store.record_batch(&batch(BASE + 60_000), &[]).await.expect("second");
+    let second = store
+        .record_batch(&batch(BASE + 60_000), &[])
+        .await
+        .expect("second");
     // Two services and one agent resolved once, then taken from the cache.
     assert_eq!(first.statements - second.statements, 3);
 }
@@ -228,7 +260,10 @@ async fn history_gives_uptime_windows_and_ninety_daily_bars() {
         record(1, 0, at(60_000), 0, false, 0),
     ];
     store.record_batch(&batch, &[]).await.expect("batch");
-    let h = store.history(Scope::Service, "s0", now).await.expect("history");
+    let h = store
+        .history(Scope::Service, "s0", now)
+        .await
+        .expect("history");
     assert_eq!((h.last_24h.probes, h.last_24h.uptime()), (2, Some(0.5)));
     assert_eq!((h.last_7d.probes, h.last_7d.uptime()), (3, Some(2.0 / 3.0)));
     assert_eq!((h.last_30d.probes, h.last_30d.uptime()), (4, Some(0.5)));
@@ -243,6 +278,9 @@ async fn history_gives_uptime_windows_and_ninety_daily_bars() {
     assert_eq!(bar(1).uptime(), None, "a day without probes");
     let agent = store.history(Scope::Agent, "a0", now).await.expect("agent");
     assert_eq!(agent.last_24h.probes, 2, "a0's probes of both services");
-    let none = store.history(Scope::Service, "nope", now).await.expect("unknown");
+    let none = store
+        .history(Scope::Service, "nope", now)
+        .await
+        .expect("unknown");
     assert_eq!((none.last_30d.uptime(), none.daily.len()), (None, 90));
 }
