@@ -4,6 +4,7 @@
 
 mod agents;
 mod auth;
+mod history;
 mod hostile;
 mod lifecycle;
 mod maintenance;

@@ -11,6 +11,7 @@ use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 
 use super::query::{AgentView, ServiceView, WebhookView};
+use crate::domain::rollup::{History, Latency};
 use crate::domain::{EquipmentId, Liveness, Request, RequestId};
 use crate::evaluator::CheckNowResult;
 use crate::reload::{ReloadError, Reloaded};
@@ -205,7 +206,49 @@ pub fn service(view: ServiceView) -> pb::Service {
         open_request: s.open_request.map(RequestId::get),
         last_latency_ms: s.last_latency_us.map(|us| us as f64 / 1000.0),
         maintenance_until: ts(maintenance_until),
+        history: None,
     }
+}
+
+/// A service's rollup history (GetService): uptimes, latency, daily bars.
+pub fn history(h: History) -> pb::ServiceHistory {
+    pb::ServiceHistory {
+        uptime_24h: h.last_24h.uptime(),
+        uptime_7d: h.last_7d.uptime(),
+        uptime_30d: h.last_30d.uptime(),
+        latency_24h: latency(&h.last_24h.latency),
+        latency_7d: latency(&h.last_7d.latency),
+        latency_30d: latency(&h.last_30d.latency),
+        daily: h
+            .daily
+            .into_iter()
+            .map(|(start, s)| pb::DailyBar {
+                start: Some(timestamp(start)),
+                probes: s.probes,
+                failures: s.failures,
+                uptime: s.uptime(),
+                p95_ms: s.latency.quantile_us(0.95).map(ms),
+            })
+            .collect(),
+    }
+}
+
+/// `None` without successful probes.
+fn latency(l: &Latency) -> Option<pb::LatencySummary> {
+    let q = |q: f64| l.quantile_us(q).map_or(0.0, ms);
+    Some(pb::LatencySummary {
+        count: l.count,
+        min_ms: ms(l.min_us?),
+        mean_ms: l.mean_us()? / 1000.0,
+        p50_ms: q(0.5),
+        p95_ms: q(0.95),
+        p99_ms: q(0.99),
+        max_ms: ms(l.max_us?),
+    })
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
 }
 
 pub fn request(r: Request) -> pb::Request {

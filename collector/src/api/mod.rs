@@ -84,7 +84,10 @@ impl Picket for PicketApi {
     ) -> Result<Response<pb::Service>, Status> {
         let id = convert::id("id", self.read(request)?.id)?;
         let service = self.service(&id.into()).await?;
-        Ok(Response::new(convert::service(service)))
+        let history = self.history(&service.row.id).await?;
+        let mut answer = convert::service(service);
+        answer.history = Some(convert::history(history));
+        Ok(Response::new(answer))
     }
 
     async fn list_requests(

@@ -16,6 +16,7 @@ use tonic::Request;
 use super::{ApiError, PicketApi};
 use crate::agents::auth;
 use crate::auth_limit::AuthFailure;
+use crate::domain::rollup::{History, Scope};
 use crate::domain::{AgentId, AgentState, EquipmentId, ServiceId};
 use crate::notifier::Receiver;
 use crate::store::{AgentRow, DeliveryFilter, DeliveryRow, OutboxCounts, ServiceRow};
@@ -121,6 +122,12 @@ impl PicketApi {
             maintenance_until: until.get(&row.equipment_id).copied(),
             row,
         })
+    }
+
+    /// A service's uptime windows and daily bars, from its rollups.
+    pub(super) async fn history(&self, id: &ServiceId) -> Result<History, ApiError> {
+        let now = self.store.clock().now_ms();
+        Ok(self.store.history(Scope::Service, id.as_str(), now).await?)
     }
 
     pub(super) async fn agents(&self) -> Result<Vec<AgentView>, ApiError> {

@@ -16,6 +16,7 @@ mod events;
 mod manual;
 mod requests;
 mod results;
+mod rollups;
 mod services;
 
 use std::future::Future;
@@ -35,7 +36,8 @@ use crate::time::Clock;
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use requests::Opened;
-pub use results::ResultRecord;
+pub use results::{Recorded, ResultRecord};
+pub use rollups::DAILY_BARS;
 pub use services::{MaintenanceWindow, ServiceRow};
 
 /// A store failure.
@@ -104,6 +106,8 @@ pub struct Store {
     /// Stamps every time the store writes by itself (events, requests,
     /// states, registrations).
     clock: Clock,
+    /// Committed integer keys of service and agent ids (results, rollups).
+    keys: Arc<std::sync::Mutex<results::KeyCache>>,
 }
 
 impl Store {
@@ -142,6 +146,7 @@ impl Store {
             routes: Arc::new(arc_swap::ArcSwap::from_pointee(routes)),
             last_event: Arc::new(watch::channel(0).0),
             clock,
+            keys: Arc::default(),
         };
         let last = store.last_event_seq().await?;
         store.last_event.send_replace(last);

@@ -129,6 +129,7 @@ fn services_carry_their_maintenance_end() {
             open_request: Some(7.into()),
             last_latency_ms: Some(1.5),
             maintenance_until: ts(9, 0),
+            history: None,
         }
     );
     let fresh = service(ServiceView {
