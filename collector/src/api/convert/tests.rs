@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a failed conversion should panic here
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use tonic::{Code, Status};
 
