@@ -7,9 +7,10 @@
 //! only after the commit acks each agent (cumulative seq, `try_send` on the
 //! downlink: a back-edge) and forwards the new observations to the
 //! evaluator (a bounded send: the forward path pushes back to the agents).
+//! Only results the store newly stored are forwarded: a replay (after a
+//! reconnect or a collector restart) is acked but not evaluated twice.
 //! No per-result transaction, no per-result log line.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,9 +79,6 @@ async fn run(
     mut inbox: mpsc::Receiver<Submission>,
     cancel: CancellationToken,
 ) {
-    // Highest seq already forwarded per agent: replays are stored idempotently
-    // and not evaluated twice.
-    let mut last_seq: HashMap<AgentId, u64> = HashMap::new();
     loop {
         let first = tokio::select! {
             s = inbox.recv() => s,
@@ -113,7 +111,11 @@ async fn run(
         let heartbeats: Vec<HeartbeatRecord> =
             batch.iter().filter_map(|s| s.heartbeat.clone()).collect();
         let mut delay = Duration::from_millis(50);
-        while let Err(e) = store.record_batch(&records, &heartbeats).await {
+        let recorded = loop {
+            let e = match store.record_batch(&records, &heartbeats).await {
+                Ok(recorded) => break recorded,
+                Err(e) => e,
+            };
             if cancel.is_cancelled() {
                 // Not acked: the agents keep these and replay them.
                 error!(results = records.len(), heartbeats = heartbeats.len(), error = %e, "results and heartbeats not stored at shutdown");
@@ -125,19 +127,19 @@ async fn run(
                 () = cancel.cancelled() => {}
             }
             delay = (delay * 2).min(Duration::from_secs(5));
-        }
+        };
 
         metrics.results_ingested.inc_by(records.len() as u64);
         let mut observations = Vec::with_capacity(records.len());
+        let mut stored = recorded.stored.into_iter();
         for s in batch {
             let Some(max) = s.results.iter().map(|r| r.seq).max() else {
                 continue;
             };
             // Acks are cumulative; a dropped one is covered by the next.
             let _ = s.ack.try_send(Downlink::Ack(max));
-            let seen = last_seq.entry(s.agent.clone()).or_insert(0);
             for r in s.results {
-                if r.seq > *seen {
+                if stored.next().unwrap_or(false) {
                     observations.push(Observation {
                         agent: s.agent.clone(),
                         service: r.service,
@@ -148,7 +150,6 @@ async fn run(
                     });
                 }
             }
-            *seen = (*seen).max(max);
         }
         if !observations.is_empty() && !evaluator.observe(observations).await {
             break;

@@ -120,18 +120,38 @@ pub async fn run(
     listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    serve(config, listeners, Clock::system(), reload::none(), shutdown).await
+    serve(
+        config,
+        listeners,
+        Clock::system(),
+        reload::Source::none(),
+        shutdown,
+    )
+    .await
 }
 
-/// [`run`], applying each request on `reloads` (SIGHUP in the binary) as
-/// [`reload`] describes: today, TLS certificates are re-read.
+/// [`run`], reloading the configuration from `reloads.path` on each
+/// request on `reloads.requests` (SIGHUP in the binary) and on each
+/// `Reload` call, as [`reload`] describes.
 pub async fn run_reloadable(
     config: Config,
     listeners: Listeners,
-    reloads: reload::Requests,
+    reloads: reload::Source,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     serve(config, listeners, Clock::system(), reloads, shutdown).await
+}
+
+/// [`run_with_clock`] whose `Reload` calls re-read `reloads.path` (the
+/// in-process test harness).
+pub async fn run_reloadable_with_clock(
+    config: Config,
+    listeners: Listeners,
+    clock: Clock,
+    reloads: reload::Source,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    serve(config, listeners, clock, reloads, shutdown).await
 }
 
 /// [`run`] with every wall-clock time (stored times, notes, maintenance
@@ -143,14 +163,14 @@ pub async fn run_with_clock(
     clock: Clock,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    serve(config, listeners, clock, reload::none(), shutdown).await
+    serve(config, listeners, clock, reload::Source::none(), shutdown).await
 }
 
 async fn serve(
     config: Config,
     listeners: Listeners,
     clock: Clock,
-    reloads: reload::Requests,
+    reloads: reload::Source,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let settings = Settings::from(&config);
@@ -162,8 +182,8 @@ async fn serve(
     store.sync_config(&settings.catalog).await?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
-    reload::spawn(reloads, server_tls.clone(), cancel.clone(), &tasks);
     let metrics = Arc::new(metrics::Metrics::new());
+    let (reload, reload_calls) = reload::channel();
 
     let (maintenance, maintenance_set) = MaintenanceHandle::spawn(
         store.clone(),
@@ -198,7 +218,7 @@ async fn serve(
         settings.registry,
         metrics.clone(),
         maintenance_set.clone(),
-        liveness,
+        liveness.clone(),
         cancel.clone(),
         &tasks,
     );
@@ -224,7 +244,7 @@ async fn serve(
         cancel.clone(),
         &tasks,
     );
-    let webhooks = notifier::spawn(
+    let notifier = notifier::spawn(
         store.clone(),
         settings.notifier,
         metrics.clone(),
@@ -232,12 +252,40 @@ async fn serve(
         cancel.clone(),
         &tasks,
     )?;
-    // Kept for the whole run: a reload hands it new periods (`reconfigure`).
-    let _retention = retention::RetentionHandle::spawn(
+    let retention = retention::RetentionHandle::spawn(
         store.clone(),
         settings.retention,
         metrics.clone(),
         clock.clone(),
+        cancel.clone(),
+        &tasks,
+    );
+    let webhooks = notifier.receivers();
+    let api_settings = Arc::new(arc_swap::ArcSwap::from_pointee(settings.api));
+    let http_addr = listeners.http.local_addr()?;
+    let live = reload::Live {
+        store: store.clone(),
+        api: api_settings.clone(),
+        notifier,
+        maintenance: maintenance.clone(),
+        liveness,
+        evaluator: evaluator.clone(),
+        agents: agents.clone(),
+        retention,
+    };
+    let reloader = reload::Reloader {
+        path: reloads.path,
+        running: config,
+        http_addr,
+        tls: server_tls.clone(),
+        live,
+        metrics: metrics.clone(),
+        clock: clock.clone(),
+    };
+    reload::spawn(
+        reloader,
+        reloads.requests,
+        reload_calls,
         cancel.clone(),
         &tasks,
     );
@@ -260,7 +308,7 @@ async fn serve(
     );
     let api = api::PicketApi {
         store: store.clone(),
-        settings: settings.api,
+        settings: api_settings,
         agents,
         maintenance,
         evaluator,
@@ -268,10 +316,10 @@ async fn serve(
         limiter,
         cancel: cancel.clone(),
         tasks: tasks.clone(),
+        reload,
     };
 
     let grpc_addr = listeners.grpc.local_addr()?;
-    let http_addr = listeners.http.local_addr()?;
     let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))

@@ -8,23 +8,31 @@
 //! [`crate::domain::texts`]. Webhooks follow from the events the store
 //! writes in the same transactions; this actor sends nothing itself.
 //!
+//! Requests closed by hand come through [`LifecycleHandle::close_by_hand`]
+//! (from the evaluator, after it told the service's tracker): they are
+//! taken after every verdict queued before them, so a `Down` decided while
+//! the request was still open links to it rather than opening a second.
+//!
 //! Settings: [`LifecycleSettings`] (each service's URL, priority and
-//! equipment name); verdicts on services it does not know are dropped.
+//! equipment name); verdicts on services it does not know are dropped. A
+//! reload hands it new settings and the catalog to store, in order with
+//! the verdicts ([`Reconfigure`]).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::settings::{LifecycleService, LifecycleSettings};
+use crate::config::settings::{CatalogSettings, LifecycleService, LifecycleSettings};
 use crate::domain::{
-    Event, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
+    Event, Request, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict,
+    Vote, texts,
 };
 use crate::metrics::Metrics;
-use crate::store::{Opened, Store};
+use crate::store::{Opened, Store, StoreError};
 use crate::time::Clock;
 
 /// One verdict on one service, in the evaluator's order.
@@ -33,10 +41,38 @@ pub(crate) struct ServiceVerdict {
     pub verdict: Verdict,
 }
 
+/// What the lifecycle's inbox carries, in the evaluator's order: verdicts,
+/// new settings from a reload, and requests closed by hand.
+pub(crate) enum LifecycleMsg {
+    Verdict(ServiceVerdict),
+    Reconfigure(Reconfigure),
+    CloseByHand(CloseByHand),
+}
+
+/// A reload's part for the lifecycle: its new settings and the catalog to
+/// store. The lifecycle applies both between two verdicts: every verdict
+/// the evaluator sent before is stored under the old settings, none after
+/// is (so a late verdict on a removed service cannot reopen a request
+/// after `sync_config` closed it, and a new service's row exists before
+/// its first verdict).
+pub struct Reconfigure {
+    pub settings: LifecycleSettings,
+    pub catalog: CatalogSettings,
+    /// The outcome of `Store::sync_config` once applied.
+    pub reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// A request to close by hand, with the caller's reply.
+pub(crate) struct CloseByHand {
+    pub request: RequestId,
+    pub note: String,
+    pub reply: oneshot::Sender<Result<Request, StoreError>>,
+}
+
 /// Handle to the lifecycle actor.
 #[derive(Clone)]
 pub struct LifecycleHandle {
-    tx: mpsc::Sender<ServiceVerdict>,
+    tx: mpsc::Sender<LifecycleMsg>,
 }
 
 impl LifecycleHandle {
@@ -53,32 +89,70 @@ impl LifecycleHandle {
         LifecycleHandle { tx }
     }
 
-    /// A handle whose verdicts land in the returned receiver (tests).
+    /// A handle whose verdicts land in the returned receiver (tests; a
+    /// reconfiguration is answered at once, without a store).
     #[cfg(test)]
     pub(crate) fn channel() -> (LifecycleHandle, mpsc::Receiver<ServiceVerdict>) {
-        let (tx, rx) = mpsc::channel(64);
+        let (tx, mut inbox) = mpsc::channel(64);
+        let (verdicts, rx) = mpsc::channel(64);
+        tokio::spawn(async move {
+            while let Some(msg) = inbox.recv().await {
+                match msg {
+                    LifecycleMsg::Verdict(v) => {
+                        if verdicts.send(v).await.is_err() {
+                            return;
+                        }
+                    }
+                    LifecycleMsg::Reconfigure(r) => {
+                        let _ = r.reply.send(Ok(()));
+                    }
+                    LifecycleMsg::CloseByHand(c) => {
+                        let _ = c.reply.send(Err(StoreError::Stopped));
+                    }
+                }
+            }
+        });
         (LifecycleHandle { tx }, rx)
     }
 
     /// Queues a verdict; `false` when the actor is gone.
     pub async fn verdict(&self, service: ServiceId, verdict: Verdict) -> bool {
         self.tx
-            .send(ServiceVerdict { service, verdict })
+            .send(LifecycleMsg::Verdict(ServiceVerdict { service, verdict }))
             .await
             .is_ok()
+    }
+
+    /// Queues a reconfiguration behind the verdicts already queued;
+    /// `false` when the actor is gone. (The evaluator sends it: see
+    /// [`Reconfigure`].)
+    pub(crate) async fn reconfigure(&self, r: Reconfigure) -> bool {
+        self.tx.send(LifecycleMsg::Reconfigure(r)).await.is_ok()
+    }
+
+    /// Queues a manual close of `request` behind the verdicts already
+    /// queued (see [`Store::close_request_by_hand`]); `reply` gets the
+    /// closed request or the store's refusal.
+    pub(crate) async fn close_by_hand(&self, close: CloseByHand) {
+        if let Err(mpsc::error::SendError(msg)) =
+            self.tx.send(LifecycleMsg::CloseByHand(close)).await
+            && let LifecycleMsg::CloseByHand(close) = msg
+        {
+            let _ = close.reply.send(Err(StoreError::Stopped));
+        }
     }
 }
 
 async fn run(
     store: Store,
-    settings: LifecycleSettings,
+    mut settings: LifecycleSettings,
     metrics: Arc<Metrics>,
     clock: Clock,
-    mut inbox: mpsc::Receiver<ServiceVerdict>,
+    mut inbox: mpsc::Receiver<LifecycleMsg>,
     cancel: CancellationToken,
 ) {
     loop {
-        let verdict = tokio::select! {
+        let msg = tokio::select! {
             v = inbox.recv() => v,
             () = cancel.cancelled() => {
                 // Drain what the evaluator already decided.
@@ -86,9 +160,20 @@ async fn run(
                 inbox.recv().await
             }
         };
-        let Some(ServiceVerdict { service, verdict }) = verdict else {
-            break;
+        let verdict = match msg {
+            None => break,
+            Some(LifecycleMsg::Reconfigure(r)) => {
+                settings = r.settings;
+                let _ = r.reply.send(store.sync_config(&r.catalog).await);
+                continue;
+            }
+            Some(LifecycleMsg::CloseByHand(close)) => {
+                close_by_hand(&store, close).await;
+                continue;
+            }
+            Some(LifecycleMsg::Verdict(v)) => v,
         };
+        let ServiceVerdict { service, verdict } = verdict;
         let Some(svc) = settings.service(&service) else {
             continue;
         };
@@ -108,6 +193,19 @@ async fn run(
             delay = (delay * 2).min(Duration::from_secs(10));
         }
     }
+}
+
+async fn close_by_hand(store: &Store, close: CloseByHand) {
+    let closed = store
+        .close_request_by_hand(close.request, &close.note)
+        .await;
+    match &closed {
+        Ok(req) => {
+            info!(request = req.id.get(), service_id = ?req.service_id, agent_id = ?req.agent_id, "request closed by hand")
+        }
+        Err(e) => info!(request = close.request.get(), error = %e, "request not closed by hand"),
+    }
+    let _ = close.reply.send(closed);
 }
 
 async fn persist(

@@ -54,6 +54,7 @@ enum Msg {
         equipment: EquipmentId,
         reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
     },
+    Reconfigure(MaintenanceSettings),
 }
 
 /// Handle to the maintenance actor.
@@ -126,6 +127,11 @@ impl MaintenanceHandle {
         rx.await.map_err(|_| MaintenanceError::Stopped)?
     }
 
+    /// A reload's part: the default duration, the equipment names.
+    pub async fn reconfigure(&self, settings: MaintenanceSettings) {
+        let _ = self.tx.send(Msg::Reconfigure(settings)).await;
+    }
+
     /// Ends the running window now.
     pub async fn end(&self, equipment: EquipmentId) -> Result<MaintenanceWindow, MaintenanceError> {
         let (reply, rx) = oneshot::channel();
@@ -148,6 +154,7 @@ impl MaintenanceActor {
                     Some(Msg::End { equipment, reply }) => {
                         let _ = reply.send(self.end(&equipment).await);
                     }
+                    Some(Msg::Reconfigure(settings)) => self.reconfigure(settings),
                     None => break,
                 },
                 Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)) => {
@@ -160,6 +167,18 @@ impl MaintenanceActor {
                 () = cancel.cancelled() => break,
             }
         }
+    }
+
+    /// A reload: the new default duration and equipment names. Equipment
+    /// that left the file while its window runs keeps its old entry until
+    /// the window ends, so that the end is still recorded.
+    fn reconfigure(&mut self, mut settings: MaintenanceSettings) {
+        for e in std::mem::take(&mut self.settings.equipment) {
+            if self.windows.contains_key(&e.id) && settings.equipment_name(&e.id).is_none() {
+                settings.equipment.push(e);
+            }
+        }
+        self.settings = settings;
     }
 
     fn equipment_name(&self, id: &EquipmentId) -> Result<String, MaintenanceError> {

@@ -42,6 +42,13 @@ pub struct Metrics {
     pub auth_failures: Family<Labels, Counter>,
     /// Calls refused unread because their source failed too often.
     pub auth_rate_limited: Counter,
+    /// 1 when the last configuration reload (or the start) succeeded, 0
+    /// after a refused one.
+    pub config_reload_successful: Gauge,
+    /// When the configuration was last loaded successfully (epoch seconds).
+    pub config_reload_success_time: Gauge,
+    /// Agent streams accepted (a hello welcomed) since the start.
+    pub agent_connections: Counter,
     /// Rows deleted by the pruner, by `table` (`results`, `rollups`,
     /// `events`, `webhook_outbox`).
     pub retention_deleted_rows: Family<Labels, Counter>,
@@ -118,6 +125,24 @@ impl Metrics {
             "Calls refused with RESOURCE_EXHAUSTED after too many failed authentications",
             Counter::default(),
         );
+        let config_reload_successful = registered(
+            &mut registry,
+            "config_last_reload_successful",
+            "Whether the last configuration reload succeeded (1) or was refused (0)",
+            Gauge::default(),
+        );
+        let config_reload_success_time = registered(
+            &mut registry,
+            "config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded or reloaded successfully",
+            Gauge::default(),
+        );
+        let agent_connections = registered(
+            &mut registry,
+            "agent_connections",
+            "Agent streams accepted (welcomed) since the collector started",
+            Counter::default(),
+        );
         let retention_deleted_rows = registered(
             &mut registry,
             "retention_deleted_rows",
@@ -132,6 +157,9 @@ impl Metrics {
         );
         Metrics {
             registry,
+            config_reload_successful,
+            config_reload_success_time,
+            agent_connections,
             webhook_deliveries,
             webhooks_disabled,
             results_ingested,

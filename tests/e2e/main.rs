@@ -7,6 +7,8 @@
 mod agents;
 mod config;
 mod error_kinds;
+mod manual;
+mod reload;
 mod restart;
 mod secrets;
 mod tls;

@@ -67,6 +67,20 @@ async fn open_request_survives_restart(crash: bool) -> anyhow::Result<()> {
     assert_eq!(requests[0]["id"], id, "{requests:?}");
     assert_eq!(requests[0]["stage"], "done", "{requests:?}");
     assert_eq!(requests[0]["close_reason"], "recovered", "{requests:?}");
+
+    // `picketctl service ID --json` carries the history from the rollups,
+    // which span the restart: failures before it, a success after it.
+    let history = c.service(SERVICE).await?["history"].clone();
+    let uptime = history["uptime_24h"].as_f64().unwrap_or(-1.0);
+    assert!(uptime > 0.0 && uptime < 1.0, "{history}");
+    assert_eq!(history["uptime_24h"], history["uptime_30d"], "{history}");
+    let daily = history["daily"].as_array().cloned().unwrap_or_default();
+    assert_eq!(daily.len(), 90, "{history}");
+    let sum = |k: &str| daily.iter().filter_map(|d| d[k].as_u64()).sum::<u64>();
+    assert!(
+        sum("failures") > 0 && sum("probes") > sum("failures"),
+        "{history}"
+    );
     Ok(())
 }
 

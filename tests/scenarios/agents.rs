@@ -13,7 +13,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// waits until the collector has recorded each heartbeat (its number in the
 /// agent's stats, last seen at the paused time it was sent), so the clock
 /// never moves past a deadline while a heartbeat is still on its way.
-async fn beat(h: &Harness, alive: &mut [&mut ScriptedAgent]) -> anyhow::Result<()> {
+pub(crate) async fn beat(h: &Harness, alive: &mut [&mut ScriptedAgent]) -> anyhow::Result<()> {
     for a in alive {
         let sent = (Some(h.now_ms()), a.heartbeat().await?);
         h.wait_agent(a.id(), "the heartbeat recorded", |agent| {
@@ -37,7 +37,7 @@ fn last_heartbeat(agent: &picket_proto::v1::Agent) -> (Option<i64>, u64) {
 }
 
 /// The `[AGENT DOWN]` requests opened so far, by agent id.
-async fn agent_requests(h: &Harness) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn agent_requests(h: &Harness) -> anyhow::Result<Vec<String>> {
     Ok(h.requests()
         .await?
         .into_iter()

@@ -4,10 +4,13 @@
 
 mod agents;
 mod auth;
+mod history;
 mod hostile;
 mod lifecycle;
 mod maintenance;
+mod manual;
 mod quorum;
+mod reload;
 mod restart;
 mod webhooks;
 
@@ -22,12 +25,16 @@ mod common {
     /// One equipment and one service, with the product's defaults for the
     /// double-check (`recheck_delay` 2 s) and agents approved by themselves.
     pub fn one_service() -> Config {
+        one_equipment().service(Service::new(SERVICE, "web-1", URL))
+    }
+
+    /// [`one_service`] without its service.
+    pub fn one_equipment() -> Config {
         Config::fast()
             .agents("heartbeat_interval", "10s")
             .defaults("interval", "60s")
             .defaults("timeout", "10s")
             .defaults("recheck_delay", "2s")
             .equipment("web-1", "Web server 1")
-            .service(Service::new(SERVICE, "web-1", URL))
     }
 }

@@ -12,8 +12,49 @@ use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 use serde_json::{Value, json};
 
-/// A service: state, last result, open request, maintenance.
+/// A service: state, last result, open request, maintenance, and (from
+/// `service ID`) its `history`.
 pub fn service(s: &pb::Service) -> Value {
+    let mut value = service_fields(s);
+    if let Some(h) = &s.history {
+        value["history"] = history(h);
+    }
+    value
+}
+
+/// Uptimes (0..1, `null` without probes), latency summaries in ms and the
+/// 90 daily bars, oldest first.
+pub fn history(h: &pb::ServiceHistory) -> Value {
+    json!({
+        "uptime_24h": h.uptime_24h,
+        "uptime_7d": h.uptime_7d,
+        "uptime_30d": h.uptime_30d,
+        "latency_24h": h.latency_24h.as_ref().map(latency),
+        "latency_7d": h.latency_7d.as_ref().map(latency),
+        "latency_30d": h.latency_30d.as_ref().map(latency),
+        "daily": h.daily.iter().map(|d| json!({
+            "start": time(d.start.as_ref()),
+            "probes": d.probes,
+            "failures": d.failures,
+            "uptime": d.uptime,
+            "p95_ms": d.p95_ms,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn latency(l: &pb::LatencySummary) -> Value {
+    json!({
+        "count": l.count,
+        "min_ms": l.min_ms,
+        "mean_ms": l.mean_ms,
+        "p50_ms": l.p50_ms,
+        "p95_ms": l.p95_ms,
+        "p99_ms": l.p99_ms,
+        "max_ms": l.max_ms,
+    })
+}
+
+fn service_fields(s: &pb::Service) -> Value {
     json!({
         "id": s.id,
         "url": s.url,

@@ -10,7 +10,7 @@
 //! - this file: flags, dispatch to the command groups, exit status.
 //! - [`client`]: connection to the collector, bearer token, gRPC errors.
 //! - one module per command group: [`services`], [`requests`], [`agents`],
-//!   [`maintenance`], [`check`], [`events`], [`webhooks`]; each calls the API and hands
+//!   [`maintenance`], [`check`], [`events`], [`webhooks`], [`reload`]; each calls the API and hands
 //!   the answer to [`convert`] and [`render`].
 //! - [`convert`]: proto messages → the JSON documents scripts read.
 //! - [`render`]: JSON or tables/lines for people; the only stdout writer.
@@ -24,6 +24,7 @@ mod client;
 mod convert;
 mod events;
 mod maintenance;
+mod reload;
 mod render;
 mod requests;
 mod services;
@@ -84,11 +85,13 @@ enum Command {
     Services,
     /// Show one service.
     Service { id: String },
-    /// List maintenance requests.
+    /// List maintenance requests, or close one / add a note to one.
     Requests {
         /// Only open ones.
         #[arg(long)]
         open: bool,
+        #[command(subcommand)]
+        action: Option<requests::Action>,
     },
     /// Show one request with its notes.
     Request { id: i64 },
@@ -126,6 +129,8 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         after: u64,
     },
+    /// Have the collector re-read its configuration file (as SIGHUP does).
+    Reload,
 }
 
 fn main() -> ExitCode {
@@ -156,7 +161,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let text = match cli.command {
         Command::Services => services::list(client, json).await?,
         Command::Service { id } => services::show(client, id, json).await?,
-        Command::Requests { open } => requests::list(client, open, json).await?,
+        Command::Requests { open, action: None } => requests::list(client, open, json).await?,
+        Command::Requests {
+            action: Some(action),
+            ..
+        } => requests::act(client, action, json).await?,
         Command::Request { id } => requests::show(client, id, json).await?,
         Command::Agents { action: None } => agents::list(client, json).await?,
         Command::Agents {
@@ -178,6 +187,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             follow: false,
             after,
         } => events::backlog(client, after, json).await?,
+        Command::Reload => reload::run(client, json).await?,
     };
     render::print(&text)
 }

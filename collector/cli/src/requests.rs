@@ -1,9 +1,26 @@
-//! `requests [--open]` and `request ID`: maintenance requests and their notes.
+//! `requests [--open]` and `request ID`: maintenance requests and their
+//! notes; `requests close ID [--note TEXT]` and `requests note ID TEXT`:
+//! the admin's hand on them.
 
+use clap::Subcommand;
 use picket_proto::v1 as pb;
 
 use crate::client::{Client, answer};
 use crate::{convert, render};
+
+/// What `requests` does besides listing.
+#[derive(Subcommand)]
+pub enum Action {
+    /// Close an open request by hand (close reason "manual").
+    Close {
+        id: i64,
+        /// The closing note (default: "closed by hand").
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+    /// Add a note to a request (open or closed).
+    Note { id: i64, text: String },
+}
 
 /// `requests`: all requests (or only open ones), as a table or a JSON list.
 pub async fn list(client: &mut Client, open_only: bool, json: bool) -> anyhow::Result<String> {
@@ -15,5 +32,19 @@ pub async fn list(client: &mut Client, open_only: bool, json: bool) -> anyhow::R
 /// `request ID`: one request's fields, notes included.
 pub async fn show(client: &mut Client, id: i64, json: bool) -> anyhow::Result<String> {
     let request = answer(client.get_request(pb::GetRequestRequest { id })).await?;
+    render::object(&convert::request(&request), json)
+}
+
+/// `requests close|note ID …`: the request as it is afterwards.
+pub async fn act(client: &mut Client, action: Action, json: bool) -> anyhow::Result<String> {
+    let request = match action {
+        Action::Close { id, note } => {
+            let note = note.unwrap_or_default();
+            answer(client.close_request(pb::CloseRequestRequest { id, note })).await?
+        }
+        Action::Note { id, text } => {
+            answer(client.add_request_note(pb::AddRequestNoteRequest { id, text })).await?
+        }
+    };
     render::object(&convert::request(&request), json)
 }

@@ -1,6 +1,8 @@
-//! `services` and `service ID`: the monitored services with their state.
+//! `services` and `service ID`: the monitored services with their state;
+//! `service ID` adds the uptimes and the daily bars from the rollups.
 
 use picket_proto::v1 as pb;
+use serde_json::Value;
 
 use crate::client::{Client, answer};
 use crate::{convert, render};
@@ -12,8 +14,70 @@ pub async fn list(client: &mut Client, json: bool) -> anyhow::Result<String> {
     render::list(values, &render::SERVICES, json)
 }
 
-/// `service ID`: one service's fields.
+/// `service ID`: one service's fields, then its history (uptimes, latency,
+/// a line of daily bars); with `--json` the history is its `history` object.
 pub async fn show(client: &mut Client, id: String, json: bool) -> anyhow::Result<String> {
     let service = answer(client.get_service(pb::GetServiceRequest { id })).await?;
-    render::object(&convert::service(&service), json)
+    render_show(convert::service(&service), json)
 }
+
+fn render_show(mut value: Value, json: bool) -> anyhow::Result<String> {
+    if json {
+        return render::object(&value, json);
+    }
+    let history = value.as_object_mut().and_then(|o| o.remove("history"));
+    let fields = render::object(&value, json)?;
+    Ok(match history {
+        Some(h) => format!("{fields}\n{}", history_text(&h)),
+        None => fields,
+    })
+}
+
+/// The uptimes, the 24 h latency and one character per day, oldest first:
+/// `█` 100 %, `▇` ≥ 99.9 %, `▆` ≥ 99 %, `▄` ≥ 95 %, `▂` ≥ 90 %, `▁` below,
+/// `·` no probes.
+fn history_text(h: &Value) -> String {
+    let pct = |v: &Value| {
+        v.as_f64()
+            .map_or("-".to_owned(), |u| format!("{:.3}%", u * 100.0))
+    };
+    let mut out = vec![format!(
+        "uptime      24h {}  7d {}  30d {}",
+        pct(&h["uptime_24h"]),
+        pct(&h["uptime_7d"]),
+        pct(&h["uptime_30d"])
+    )];
+    let l = &h["latency_24h"];
+    if l.is_object() {
+        let ms = |k: &str| l[k].as_f64().unwrap_or(0.0);
+        out.push(format!(
+            "latency 24h p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1} ms ({} probes)",
+            ms("p50_ms"),
+            ms("p95_ms"),
+            ms("p99_ms"),
+            ms("max_ms"),
+            l["count"]
+        ));
+    }
+    let bars: String = h["daily"]
+        .as_array()
+        .map(|days| days.iter().map(|d| bar(&d["uptime"])).collect())
+        .unwrap_or_default();
+    out.push(format!("daily       {bars}"));
+    out.join("\n")
+}
+
+fn bar(uptime: &Value) -> char {
+    match uptime.as_f64() {
+        None => '·',
+        Some(u) if u >= 1.0 => '█',
+        Some(u) if u >= 0.999 => '▇',
+        Some(u) if u >= 0.99 => '▆',
+        Some(u) if u >= 0.95 => '▄',
+        Some(u) if u >= 0.90 => '▂',
+        Some(_) => '▁',
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -45,6 +45,11 @@ impl Deadlines {
         }
     }
 
+    /// A new window (a reload), for every deadline set from now on.
+    pub fn set_window(&mut self, window: Duration) {
+        self.window = window;
+    }
+
     /// Starts watching an agent with a full window from `now`. `dead`
     /// resumes one that was already down (its request is open).
     pub fn watch(&mut self, agent: &AgentId, dead: bool, now: Instant) -> Instant {

@@ -11,6 +11,10 @@
 //! which the registry moves checks. It never sends to the registry or to a
 //! session, so it closes no cycle of bounded channels.
 //!
+//! A dead agent's request closed by hand opens no other: the agent stays
+//! dead here until heard from (and after a restart, `load_watched` keeps
+//! it dead).
+//!
 //! Settings: [`LivenessSettings`] (the window, `heartbeat_interval ×
 //! missed_heartbeats`, and the settle window after a start).
 
@@ -36,23 +40,29 @@ pub trait AgentRequests: Send + 'static {
     fn down(&mut self, agent: &AgentId) -> impl Future<Output = ()> + Send;
     /// `agent`, declared dead, was heard from: close its request.
     fn up(&mut self, agent: &AgentId) -> impl Future<Output = ()> + Send;
+    /// A reload's new settings (the texts quote them); nothing by default.
+    fn reconfigure(&mut self, _settings: LivenessSettings) {}
 }
 
 /// An active agent to watch from the start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Watched {
     pub agent: AgentId,
-    /// Its `[AGENT DOWN]` request is open: it stays down until heard from.
+    /// Its `[AGENT DOWN]` request is open (or was closed by hand while it
+    /// was dead): it stays down until heard from.
     pub dead: bool,
 }
 
-/// The active agents, each dead when its `[AGENT DOWN]` request is open.
+/// The active agents, each dead when its `[AGENT DOWN]` request is open,
+/// or was closed by hand and the agent has not been heard from since (so
+/// that no second request opens before it comes back and dies again).
 pub async fn load_watched(store: &Store) -> Result<Vec<Watched>, StoreError> {
-    let down: HashSet<AgentId> = store
+    let mut down: HashSet<AgentId> = store
         .agents_with_open_request()
         .await?
         .into_iter()
         .collect();
+    down.extend(store.agents_closed_by_hand_while_dead().await?);
     Ok(store
         .list_agents()
         .await?
@@ -72,6 +82,7 @@ enum Msg {
     Heard(AgentId),
     Watch(AgentId),
     Unwatch(AgentId),
+    Reconfigure(LivenessSettings),
 }
 
 /// Handle to the liveness actor; it ends when the last handle drops.
@@ -143,6 +154,12 @@ impl LivenessHandle {
         let _ = self.tx.send(Msg::Unwatch(agent)).await;
     }
 
+    /// A reload's part: the window applies to each deadline set from now
+    /// on (each agent's next heartbeat), the texts to the next request.
+    pub async fn reconfigure(&self, settings: LivenessSettings) {
+        let _ = self.tx.send(Msg::Reconfigure(settings)).await;
+    }
+
     /// The agents declared dead, updated after each change is recorded.
     pub fn dead(&self) -> watch::Receiver<DeadSet> {
         self.dead.clone()
@@ -185,6 +202,10 @@ impl<R: AgentRequests> LivenessActor<R> {
                     let deadline = self.liveness.watch(&agent, false, now);
                     self.arm(&agent, deadline);
                 }
+            }
+            Msg::Reconfigure(settings) => {
+                self.liveness.set_window(settings.dead_after());
+                self.requests.reconfigure(settings);
             }
             Msg::Unwatch(agent) => {
                 self.liveness.unwatch(&agent);

@@ -53,6 +53,10 @@ enum Msg {
         state: AgentState,
         reply: oneshot::Sender<Result<AgentRow, StateError>>,
     },
+    Reconfigure {
+        settings: RegistrySettings,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Why an agent's state could not be changed.
@@ -262,6 +266,10 @@ impl AgentsActor {
                     .collect();
                 let _ = reply.send(live);
             }
+            Msg::Reconfigure { settings, reply } => {
+                self.reconfigure(settings);
+                let _ = reply.send(());
+            }
             Msg::SetState {
                 agent,
                 state,
@@ -387,5 +395,6 @@ impl AgentsActor {
     }
 }
 
+mod reconfigure;
 #[cfg(test)]
 mod tests;

@@ -82,6 +82,10 @@ impl AgentRequests for StoreRequests {
             Err(e) => warn!(agent_id = %agent, error = %e, "cannot record agent up"),
         }
     }
+
+    fn reconfigure(&mut self, settings: LivenessSettings) {
+        self.settings = settings;
+    }
 }
 
 #[cfg(test)]

@@ -1,120 +1,22 @@
-//! The client API's proto edge: request messages → call arguments (with
-//! [`BadField`] naming what cannot be used), and domain values and store
-//! rows → `picket.v1` messages. Besides the `Picket` impl and
+//! The client API's proto edge: request messages → call arguments
+//! (`args.rs`, with [`BadField`] naming what cannot be used), and domain
+//! values and store rows → `picket.v1` messages. Besides the `Picket` impl and
 //! [`super::server`], the only collector file that names client proto
 //! types.
-
-use std::time::Duration;
 
 use picket_proto::prost_types::Timestamp;
 use picket_proto::v1 as pb;
 
 use super::query::{AgentView, ServiceView, WebhookView};
-use crate::domain::{EquipmentId, Liveness, Request, RequestId};
+use crate::domain::rollup::{History, Latency};
+use crate::domain::{Liveness, Request, RequestId};
 use crate::evaluator::CheckNowResult;
-use crate::store::{DeliveryFilter, DeliveryRow, EventRow, MaintenanceWindow};
+use crate::reload::{ReloadError, Reloaded};
+use crate::store::{DeliveryRow, EventRow, MaintenanceWindow};
 
-/// A request field the API cannot use: answered with `INVALID_ARGUMENT`
-/// and this text, which starts with the field's name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct BadField {
-    /// The field's name in the request message.
-    pub field: &'static str,
-    pub reason: String,
-}
+mod args;
 
-/// The largest request message the API decodes: every request is a few
-/// ids, numbers and a reason.
-pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
-
-/// The longest id (service, agent, equipment) a request may name; a longer
-/// one cannot exist, and echoing it in a not-found message would be large.
-pub const MAX_ID_BYTES: usize = picket_proto::contract::limits::MAX_ID_BYTES;
-
-/// An id field of a request, checked for length.
-pub fn id(field: &'static str, value: String) -> Result<String, BadField> {
-    if value.len() > MAX_ID_BYTES {
-        return Err(BadField {
-            field,
-            reason: format!("{} bytes, at most {MAX_ID_BYTES}", value.len()),
-        });
-    }
-    Ok(value)
-}
-
-/// The longest maintenance window a client may ask for: 100 years, beyond
-/// any real window, and short enough that its end is a valid time (a
-/// larger value would overflow the end's milliseconds).
-pub const MAX_MAINTENANCE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// `StartMaintenance`'s arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartMaintenance {
-    pub equipment: EquipmentId,
-    /// `None`: the configured default duration.
-    pub duration: Option<Duration>,
-    pub reason: String,
-}
-
-impl TryFrom<pb::StartMaintenanceRequest> for StartMaintenance {
-    type Error = BadField;
-
-    fn try_from(r: pb::StartMaintenanceRequest) -> Result<Self, BadField> {
-        let duration = match r.duration_ms {
-            0 => None,
-            ms if ms > MAX_MAINTENANCE.as_millis() as u64 => {
-                return Err(BadField {
-                    field: "duration_ms",
-                    reason: format!(
-                        "{ms} is more than the longest window ({} ms, 100 years)",
-                        MAX_MAINTENANCE.as_millis()
-                    ),
-                });
-            }
-            ms => Some(Duration::from_millis(ms)),
-        };
-        Ok(StartMaintenance {
-            equipment: id("equipment", r.equipment)?.into(),
-            duration,
-            reason: r.reason,
-        })
-    }
-}
-
-/// Deliveries listed when `ListDeliveries` names no limit.
-pub const DELIVERIES_DEFAULT: i64 = 100;
-/// The most `ListDeliveries` returns; a larger limit is lowered to it.
-pub const DELIVERIES_MAX: i64 = 5000;
-
-/// `ListDeliveries`' arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListDeliveries {
-    pub filter: DeliveryFilter,
-    pub limit: i64,
-}
-
-impl From<pb::ListDeliveriesRequest> for ListDeliveries {
-    fn from(r: pb::ListDeliveriesRequest) -> Self {
-        let limit = match i64::from(r.limit) {
-            0 => DELIVERIES_DEFAULT,
-            n => n.min(DELIVERIES_MAX),
-        };
-        ListDeliveries {
-            filter: DeliveryFilter {
-                failed_only: r.failed_only,
-                webhook: (!r.webhook.is_empty()).then_some(r.webhook),
-            },
-            limit,
-        }
-    }
-}
-
-/// `WatchEvents`' cursor: events with a larger sequence number follow. A
-/// cursor past any storable sequence number waits for nothing.
-pub fn after_seq(r: &pb::WatchEventsRequest) -> i64 {
-    i64::try_from(r.after_seq).unwrap_or(i64::MAX)
-}
+pub use args::*;
 
 pub fn timestamp(ms: i64) -> Timestamp {
     Timestamp {
@@ -145,7 +47,49 @@ pub fn service(view: ServiceView) -> pb::Service {
         open_request: s.open_request.map(RequestId::get),
         last_latency_ms: s.last_latency_us.map(|us| us as f64 / 1000.0),
         maintenance_until: ts(maintenance_until),
+        history: None,
     }
+}
+
+/// A service's rollup history (GetService): uptimes, latency, daily bars.
+pub fn history(h: History) -> pb::ServiceHistory {
+    pb::ServiceHistory {
+        uptime_24h: h.last_24h.uptime(),
+        uptime_7d: h.last_7d.uptime(),
+        uptime_30d: h.last_30d.uptime(),
+        latency_24h: latency(&h.last_24h.latency),
+        latency_7d: latency(&h.last_7d.latency),
+        latency_30d: latency(&h.last_30d.latency),
+        daily: h
+            .daily
+            .into_iter()
+            .map(|(start, s)| pb::DailyBar {
+                start: Some(timestamp(start)),
+                probes: s.probes,
+                failures: s.failures,
+                uptime: s.uptime(),
+                p95_ms: s.latency.quantile_us(0.95).map(ms),
+            })
+            .collect(),
+    }
+}
+
+/// `None` without successful probes.
+fn latency(l: &Latency) -> Option<pb::LatencySummary> {
+    let q = |q: f64| l.quantile_us(q).map_or(0.0, ms);
+    Some(pb::LatencySummary {
+        count: l.count,
+        min_ms: ms(l.min_us?),
+        mean_ms: l.mean_us()? / 1000.0,
+        p50_ms: q(0.5),
+        p95_ms: q(0.95),
+        p99_ms: q(0.99),
+        max_ms: ms(l.max_us?),
+    })
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
 }
 
 pub fn request(r: Request) -> pb::Request {
@@ -303,6 +247,22 @@ pub fn agents(views: Vec<AgentView>) -> pb::ListAgentsResponse {
 pub fn probes(results: Vec<CheckNowResult>) -> pb::CheckNowResponse {
     pb::CheckNowResponse {
         results: results.into_iter().map(probe).collect(),
+    }
+}
+
+/// A reload's outcome: applied (with what needs a restart) or refused.
+pub fn reloaded(outcome: Result<Reloaded, ReloadError>) -> pb::ReloadResponse {
+    match outcome {
+        Ok(r) => pb::ReloadResponse {
+            ok: true,
+            error: String::new(),
+            restart_needed: r.restart_needed,
+        },
+        Err(e) => pb::ReloadResponse {
+            ok: false,
+            error: e.to_string(),
+            restart_needed: Vec::new(),
+        },
     }
 }
 

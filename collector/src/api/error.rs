@@ -19,6 +19,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// The call cannot apply to the object as it is (a closed request).
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// A request message with an unusable field.
     #[error(transparent)]
     BadField(#[from] BadField),
@@ -40,6 +43,8 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            StoreError::AlreadyClosed(_) => ApiError::FailedPrecondition(e.to_string()),
+            StoreError::Stopped => ApiError::Unavailable(e.to_string()),
             e => ApiError::Internal(e.to_string()),
         }
     }
@@ -84,6 +89,7 @@ impl From<ApiError> for Status {
         match e {
             ApiError::NotFound(m) => Status::not_found(m),
             ApiError::Invalid(m) => Status::invalid_argument(m),
+            ApiError::FailedPrecondition(m) => Status::failed_precondition(m),
             ApiError::BadField(e) => Status::invalid_argument(e.to_string()),
             ApiError::Unauthenticated => Status::unauthenticated(e.to_string()),
             ApiError::AdminDisabled => Status::permission_denied(e.to_string()),
@@ -123,8 +129,10 @@ mod tests {
     fn errors_map_to_codes_once() {
         let not_found = || StoreError::NotFound("service \"shop\"".into());
         #[rustfmt::skip]
-        let cases: [(Status, Code, &str); 14] = [
+        let cases: [(Status, Code, &str); 15] = [
             (not_found().into(), Code::NotFound, "service \"shop\" not found"),
+            (StoreError::AlreadyClosed(7.into()).into(), Code::FailedPrecondition,
+                "request 7 is already closed"),
             (StoreError::UnsupportedUrl("x".into()).into(), Code::Internal,
                 "unsupported database URL \"x\" (use sqlite://FILE)"),
             (MaintenanceError::UnknownEquipment("r1".into()).into(), Code::NotFound,

@@ -6,14 +6,19 @@
 //! owning actor's handle ([`query`], [`watch`]), and turn the answer into
 //! a message ([`convert`]). Errors map to gRPC codes in `error.rs`, once.
 //! [`server`] wraps the service for tonic. The API reads only its
-//! [`ApiSettings`] (the tokens).
+//! [`ApiSettings`] (the tokens, swapped by a reload); `Reload` asks the
+//! reload task ([`ReloadHandle`]).
 
 mod convert;
 mod error;
+mod manual;
 mod query;
 mod watch;
 
 use std::pin::Pin;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use picket_proto::v1::{
     self as pb,
@@ -31,6 +36,7 @@ use crate::domain::AgentState;
 use crate::evaluator::EvaluatorHandle;
 use crate::maintenance::MaintenanceHandle;
 use crate::notifier::Receivers;
+use crate::reload::{ReloadError, ReloadHandle};
 use crate::store::Store;
 pub use convert::BadField;
 pub use error::ApiError;
@@ -39,7 +45,8 @@ pub use error::ApiError;
 #[derive(Clone)]
 pub struct PicketApi {
     pub store: Store,
-    pub settings: ApiSettings,
+    /// The tokens; a reload swaps them (each call reads the current ones).
+    pub settings: Arc<ArcSwap<ApiSettings>>,
     pub agents: AgentsHandle,
     pub maintenance: MaintenanceHandle,
     pub evaluator: EvaluatorHandle,
@@ -51,6 +58,8 @@ pub struct PicketApi {
     pub cancel: CancellationToken,
     /// Where the WatchEvents tails run, so that shutdown drains them.
     pub tasks: TaskTracker,
+    /// Configuration reloads (the `Reload` call).
+    pub reload: ReloadHandle,
 }
 
 /// The API as a tonic service, ready for `Server::add_service`; requests
@@ -75,7 +84,10 @@ impl Picket for PicketApi {
     ) -> Result<Response<pb::Service>, Status> {
         let id = convert::id("id", self.read(request)?.id)?;
         let service = self.service(&id.into()).await?;
-        Ok(Response::new(convert::service(service)))
+        let history = self.history(&service.row.id).await?;
+        let mut answer = convert::service(service);
+        answer.history = Some(convert::history(history));
+        Ok(Response::new(answer))
     }
 
     async fn list_requests(
@@ -169,6 +181,36 @@ impl Picket for PicketApi {
         let args = convert::ListDeliveries::from(self.read(request)?);
         let rows = self.deliveries(&args.filter, args.limit).await?;
         Ok(Response::new(convert::deliveries(rows)))
+    }
+
+    async fn reload(
+        &self,
+        request: Request<pb::ReloadRequest>,
+    ) -> Result<Response<pb::ReloadResponse>, Status> {
+        self.admin(request)?;
+        let outcome = self.reload.reload().await;
+        if let Err(ReloadError::Stopped) = outcome {
+            return Err(Status::unavailable("the collector is shutting down"));
+        }
+        Ok(Response::new(convert::reloaded(outcome)))
+    }
+
+    async fn close_request(
+        &self,
+        request: Request<pb::CloseRequestRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let args = convert::CloseRequest::try_from(self.admin(request)?)?;
+        let closed = self.close_by_hand(args).await?;
+        Ok(Response::new(convert::request(closed)))
+    }
+
+    async fn add_request_note(
+        &self,
+        request: Request<pb::AddRequestNoteRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let args = convert::AddNote::try_from(self.admin(request)?)?;
+        let noted = self.store.add_request_note(args.id, &args.text).await?;
+        Ok(Response::new(convert::request(noted)))
     }
 
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;

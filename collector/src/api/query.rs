@@ -16,6 +16,7 @@ use tonic::Request;
 use super::{ApiError, PicketApi};
 use crate::agents::auth;
 use crate::auth_limit::AuthFailure;
+use crate::domain::rollup::{History, Scope};
 use crate::domain::{AgentId, AgentState, EquipmentId, ServiceId};
 use crate::notifier::Receiver;
 use crate::store::{AgentRow, DeliveryFilter, DeliveryRow, OutboxCounts, ServiceRow};
@@ -47,7 +48,8 @@ impl PicketApi {
     /// The request's message, if an admin call may go ahead: it carries
     /// the admin token as `authorization: Bearer …`.
     pub(super) fn admin<T>(&self, request: Request<T>) -> Result<T, ApiError> {
-        let Some(admin) = &self.settings.admin_token else {
+        let settings = self.settings.load();
+        let Some(admin) = &settings.admin_token else {
             return Err(ApiError::AdminDisabled);
         };
         self.bearer(request, &[admin])
@@ -56,10 +58,11 @@ impl PicketApi {
     /// The request's message, if a read call may go ahead: open without a
     /// read token, else it carries the read or the admin token.
     pub(super) fn read<T>(&self, request: Request<T>) -> Result<T, ApiError> {
-        let Some(read) = &self.settings.read_token else {
+        let settings = self.settings.load();
+        let Some(read) = &settings.read_token else {
             return Ok(request.into_inner());
         };
-        match &self.settings.admin_token {
+        match &settings.admin_token {
             Some(admin) => self.bearer(request, &[read, admin]),
             None => self.bearer(request, &[read]),
         }
@@ -119,6 +122,12 @@ impl PicketApi {
             maintenance_until: until.get(&row.equipment_id).copied(),
             row,
         })
+    }
+
+    /// A service's uptime windows and daily bars, from its rollups.
+    pub(super) async fn history(&self, id: &ServiceId) -> Result<History, ApiError> {
+        let now = self.store.clock().now_ms();
+        Ok(self.store.history(Scope::Service, id.as_str(), now).await?)
     }
 
     pub(super) async fn agents(&self) -> Result<Vec<AgentView>, ApiError> {

@@ -1,7 +1,9 @@
 //! `picket-collector --config picket.toml`: loads the configuration (exit 2
 //! with `FILE:LINE: reason` when it is bad), binds the listeners it names,
-//! and runs until SIGINT or SIGTERM. Each SIGHUP is a reload request
-//! (`picket_collector::reload`: today the TLS certificates are re-read).
+//! and runs until SIGINT or SIGTERM. Each SIGHUP reloads the same file
+//! (`picket_collector::reload`). `--check-config` validates the file with
+//! every start-up rule, binds nothing, prints `FILE: ok` or the error and
+//! exits 0 or 2.
 //!
 //! A listen address with port 0 gets a free port from the system; a
 //! `public_url` naming port 0 (as the default derived from such an
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use picket_collector::reload::with_bound_port;
 use tokio::net::TcpListener;
 
 /// Picket collector: quorum double-checks, maintenance requests, webhooks.
@@ -32,10 +35,16 @@ struct Args {
     /// place at exit). Useful with port 0 in `grpc_listen` / `http_listen`.
     #[arg(long, env = "PICKET_PORTS_FILE")]
     ports_file: Option<PathBuf>,
+    /// Validate the configuration (every start-up rule, TLS files loaded),
+    /// print `FILE: ok` or the error, and exit 0 or 2 without binding
+    /// anything.
+    #[arg(long)]
+    check_config: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match picket_collector::config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
@@ -43,10 +52,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if args.check_config {
+        println!("{}: ok", args.config.display());
+        return ExitCode::SUCCESS;
+    }
     init_tracing(&args.log_level);
     // Secrets print as `<redacted>` (`picket_collector::redact`).
     tracing::debug!(?config, "configuration loaded");
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -54,7 +66,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(serve(config, args.ports_file.as_deref())) {
+    match runtime.block_on(serve(config, &args.config, args.ports_file.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("picket-collector: {e:#}");
@@ -65,6 +77,7 @@ fn main() -> ExitCode {
 
 async fn serve(
     mut config: picket_collector::config::Config,
+    path: &Path,
     ports_file: Option<&Path>,
 ) -> anyhow::Result<()> {
     let grpc = bind("grpc_listen", config.collector.grpc_listen).await?;
@@ -77,13 +90,13 @@ async fn serve(
             .with_context(|| format!("failed to write the ports file {}", path.display()))?;
     }
     let listeners = picket_collector::Listeners { grpc, http };
-    picket_collector::run_reloadable(config, listeners, reload_requests()?, shutdown_signal())
+    let reloads = picket_collector::reload::Source::file(path, reload_requests()?);
+    picket_collector::run_reloadable(config, listeners, reloads, shutdown_signal())
         .await
         .context("collector failed")
 }
 
-/// One reload request per SIGHUP (the full config reload will use the
-/// same requests; see `picket_collector::reload`).
+/// One reload request per SIGHUP (see `picket_collector::reload`).
 fn reload_requests() -> anyhow::Result<picket_collector::reload::Requests> {
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     #[cfg(unix)]
@@ -106,19 +119,6 @@ async fn bind(key: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("failed to listen on {key} {addr}"))
-}
-
-/// `public_url` with port 0 replaced by the port the HTTP listener got;
-/// any other URL unchanged. (Validation already parsed it and cut its
-/// trailing slash.)
-fn with_bound_port(public_url: &str, http: SocketAddr) -> String {
-    let Ok(mut url) = reqwest::Url::parse(public_url) else {
-        return public_url.to_owned();
-    };
-    if url.port() != Some(0) || url.set_port(Some(http.port())).is_err() {
-        return public_url.to_owned();
-    }
-    url.as_str().trim_end_matches('/').to_owned()
 }
 
 /// Writes `{"grpc": "ADDR", "http": "ADDR"}` to `PATH.tmp`, then renames it

@@ -6,6 +6,7 @@ pub mod event;
 pub mod ids;
 pub mod quorum;
 pub mod request;
+pub mod rollup;
 pub mod texts;
 pub mod verdict;
 

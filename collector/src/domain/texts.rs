@@ -20,6 +20,12 @@ pub const AUTOMATIC_AUTHOR: &str = "picket";
 pub const REMOVED_NOTE: &str =
     "closed automatically: the service was removed from the configuration";
 
+/// The author of the notes a person writes through the admin API.
+pub const ADMIN_AUTHOR: &str = "admin";
+
+/// The note of a request closed by hand without a note of its own.
+pub const MANUAL_CLOSE_NOTE: &str = "closed by hand";
+
 /// `[HTTP KO] {url}`, with the URL as configured.
 pub fn service_request_name(url: &str) -> String {
     format!("[HTTP KO] {url}")

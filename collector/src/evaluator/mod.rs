@@ -9,12 +9,20 @@
 //! actor. It also answers `CheckNow` by running an ad-hoc round whose votes
 //! count for nothing. It never touches the store.
 //!
+//! Paused services (`active = false`) have no tracker (`pause.rs`: what
+//! pausing and resuming do); requests closed by hand pass through here to
+//! the lifecycle so that their service's tracker holds (`manual.rs`).
+//!
 //! Settings: [`EvaluatorSettings`] (each service's verdict policy, its
 //! equipment, and the check timeout a check-now round waits).
 
+mod manual;
+mod pause;
+mod reconfigure;
 mod start;
 pub mod tracker;
 
+pub use reconfigure::Reconfigure;
 pub use start::Start;
 
 use std::collections::{BTreeMap, HashMap};
@@ -30,7 +38,7 @@ use tracing::{debug, warn};
 
 use crate::agents::directory::Directory;
 use crate::config::settings::EvaluatorSettings;
-use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, ServiceState};
+use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, Verdict};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
 use tracker::{Effect, Policy, Tracker};
@@ -60,6 +68,8 @@ enum Msg {
         service: ServiceId,
         reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
     },
+    Reconfigure(Reconfigure),
+    CloseByHand(manual::Close),
 }
 
 enum Timer {
@@ -96,6 +106,9 @@ struct EvaluatorActor {
     dropped_orders: u64,
     /// Whether each service had a live agent at the last directory change.
     observed: HashMap<ServiceId, bool>,
+    /// Verdicts decided at start (services paused or resumed since the
+    /// stored state), sent first thing in `run`.
+    start_verdicts: Vec<(ServiceId, Verdict)>,
 }
 
 impl EvaluatorHandle {
@@ -111,25 +124,7 @@ impl EvaluatorHandle {
         tasks: &TaskTracker,
     ) -> EvaluatorHandle {
         let (tx, inbox) = mpsc::channel(4096);
-        let trackers = settings
-            .services
-            .iter()
-            .filter(|s| s.active)
-            .map(|s| {
-                let (state, open) = start
-                    .services
-                    .get(&s.id)
-                    .copied()
-                    .unwrap_or((ServiceState::Unknown, false));
-                let policy = Policy {
-                    recheck_delay: s.recheck_delay,
-                    recheck_timeout: s.recheck_timeout,
-                    quorum: s.quorum,
-                    failures_before_down: s.failures_before_down,
-                };
-                (s.id.clone(), (Tracker::new(state, open), policy))
-            })
-            .collect();
+        let (trackers, start_verdicts) = pause::start_trackers(&settings, &start);
         let actor = EvaluatorActor {
             settings,
             inbox,
@@ -142,6 +137,7 @@ impl EvaluatorHandle {
             check_now: HashMap::new(),
             dropped_orders: 0,
             observed: HashMap::new(),
+            start_verdicts,
         };
         tasks.spawn(actor.run(cancel));
         EvaluatorHandle { tx }
@@ -164,10 +160,19 @@ impl EvaluatorHandle {
             .map_err(|_| CheckNowError::Stopped)?;
         rx.await.map_err(|_| CheckNowError::Stopped)?
     }
+
+    /// Applies a reload's part (see [`Reconfigure`]); `false` when the
+    /// evaluator is gone.
+    pub async fn reconfigure(&self, r: Reconfigure) -> bool {
+        self.tx.send(Msg::Reconfigure(r)).await.is_ok()
+    }
 }
 
 impl EvaluatorActor {
     async fn run(mut self, cancel: CancellationToken) {
+        for (service, verdict) in std::mem::take(&mut self.start_verdicts) {
+            self.apply(&service, vec![Effect::Verdict(verdict)]).await;
+        }
         self.apply_maintenance().await;
         self.apply_directory().await;
         loop {
@@ -179,6 +184,8 @@ impl EvaluatorActor {
                         }
                     }
                     Some(Msg::CheckNow { service, reply }) => self.start_check_now(service, reply),
+                    Some(Msg::Reconfigure(r)) => self.reconfigure(r).await,
+                    Some(Msg::CloseByHand(close)) => self.close_by_hand(close).await,
                     None => break,
                 },
                 Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)) => {

@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use super::*;
 use crate::agents::directory::{Directory, DownlinkTx, LinkHandle};
-use crate::domain::{ErrorKind, ProbeOutcome, Verdict};
+use crate::domain::{ErrorKind, ProbeOutcome, ServiceState, Verdict};
 use crate::lifecycle::{LifecycleHandle, ServiceVerdict};
 
 const CONFIG: &str = r#"

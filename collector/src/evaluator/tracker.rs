@@ -16,6 +16,11 @@
 //!  unknown ──fail──▶ suspect;  unknown with an open request ──ok──▶ a round: up, or down again
 //! ```
 //!
+//! A request closed by hand while the service is not `up` leaves it
+//! *held*: no request is opened (a confirmed failure records `down` and
+//! nothing else) until a round finds it recovered; `held` lives through
+//! maintenance and lost agents like an open request does.
+//!
 //! Rounds start only when scheduled: a start timer that outlived its
 //! round (cancelled by maintenance or lost agents) starts nothing.
 //! `props.rs` checks every verdict against this graph under generated
@@ -59,6 +64,9 @@ pub struct Tracker {
     /// Consecutive confirmed failing rounds.
     confirmed: u32,
     has_open_request: bool,
+    /// Its request was closed by hand and it has not recovered since: a
+    /// confirmed failure opens nothing.
+    held: bool,
     /// A round is scheduled (its timer runs) but has not started.
     round_scheduled: bool,
     round: Option<Round>,
@@ -76,6 +84,7 @@ impl Tracker {
             state,
             confirmed: 0,
             has_open_request,
+            held: false,
             round_scheduled: false,
             round: None,
         }
@@ -83,6 +92,25 @@ impl Tracker {
 
     pub fn state(&self) -> ServiceState {
         self.state
+    }
+
+    /// Whether a request closed by hand holds back a new one (see the
+    /// module's doc).
+    pub fn held(&self) -> bool {
+        self.held
+    }
+
+    /// The service's open request was closed by hand: unless the service
+    /// is `up`, it opens no new request until it has recovered.
+    pub fn closed_by_hand(&mut self) {
+        self.held = self.state != ServiceState::Up;
+        self.has_open_request = false;
+    }
+
+    /// A recovery must be confirmed by a round (to close the open request,
+    /// or to end a hold).
+    fn awaits_recovery(&self) -> bool {
+        self.has_open_request || self.held
     }
 
     /// The running round's id, if any.
@@ -122,7 +150,7 @@ impl Tracker {
         use ServiceState::*;
         match (self.state, ok) {
             (Up, true) | (Down, false) => {}
-            (Unknown, true) if !self.has_open_request => self.set(Up, &mut effects),
+            (Unknown, true) if !self.awaits_recovery() => self.set(Up, &mut effects),
             // Recovery, or a verdict between confirmed rounds: a round decides.
             (Unknown, true) | (Down, true) | (Suspect, _) => self.schedule(policy, &mut effects),
             (Up, false) | (Unknown, false) => {
@@ -230,7 +258,10 @@ impl Tracker {
                 return effects;
             }
             self.confirmed += 1;
-            if self.confirmed >= policy.failures_before_down {
+            if self.confirmed >= policy.failures_before_down && self.held {
+                // Closed by hand and never recovered: the same outage.
+                self.set(Down, &mut effects);
+            } else if self.confirmed >= policy.failures_before_down {
                 effects.push(Effect::Verdict(Verdict::Down {
                     from: self.state,
                     votes: failing,
@@ -248,7 +279,7 @@ impl Tracker {
         if !failing.is_empty() {
             effects.push(Effect::Verdict(Verdict::LocalFailure { votes: failing }));
         }
-        let had_request = self.has_open_request;
+        let had_request = self.awaits_recovery();
         let ok_votes = round.votes.into_iter().filter(|v| v.outcome.ok).collect();
         if self.state == Down || had_request {
             effects.push(Effect::Verdict(Verdict::Up {
@@ -262,6 +293,7 @@ impl Tracker {
         }
         self.confirmed = 0;
         self.has_open_request = false;
+        self.held = false;
         effects
     }
 

@@ -177,6 +177,7 @@ impl AgentLink for AgentLinkService {
         };
         // Authenticated: the attempt's token goes back.
         drop(attempt);
+        self.metrics.agent_connections.inc();
         // The welcome goes first (the response stream starts with it); the
         // session forwards the rest.
         let (out_tx, out_rx) = mpsc::channel(64);

@@ -14,9 +14,12 @@
 //! Rows are written by the store in the event's transaction; this module
 //! only reads and updates them.
 //!
-//! Settings: [`NotifierSettings`] (the webhooks, one worker each).
+//! Settings: [`NotifierSettings`] (the webhooks, one worker each). A
+//! reload starts, stops or restarts only the workers whose webhook was
+//! added, removed or changed (`reconfigure.rs`).
 
 mod delivery;
+mod reconfigure;
 mod schedule;
 mod status;
 
@@ -34,6 +37,7 @@ use crate::metrics::Metrics;
 use crate::store::{Delivery, Store};
 use crate::time::Clock;
 pub use delivery::{Outcome, classify, sign};
+pub use reconfigure::Notifier;
 pub use schedule::{next_attempt, parse_retry_after};
 pub use status::{Disabled, Receiver, Receivers};
 
@@ -51,8 +55,9 @@ pub enum NotifierError {
     Http(#[from] reqwest::Error),
 }
 
-/// Spawns one delivery worker per webhook; returns what the API shows of
-/// them.
+/// Spawns one delivery worker per webhook; returns the running notifier
+/// (what the API shows of it: [`Notifier::receivers`]; what a reload
+/// changes: [`Notifier::reconfigure`]).
 pub fn spawn(
     store: Store,
     settings: NotifierSettings,
@@ -60,21 +65,22 @@ pub fn spawn(
     clock: Clock,
     cancel: CancellationToken,
     tasks: &TaskTracker,
-) -> Result<Receivers, NotifierError> {
+) -> Result<Notifier, NotifierError> {
     let (receivers, disabled) = Receivers::new(&settings.webhooks);
+    let mut notifier = Notifier {
+        store,
+        metrics,
+        clock,
+        cancel,
+        tasks: tasks.clone(),
+        receivers,
+        disabled,
+        workers: Vec::new(),
+    };
     for webhook in &settings.webhooks {
-        metrics.webhook_disabled(&webhook.name, false);
-        let worker = Worker {
-            client: delivery::client(webhook)?,
-            store: store.clone(),
-            webhook: webhook.clone(),
-            metrics: metrics.clone(),
-            clock: clock.clone(),
-            disabled: disabled.clone(),
-        };
-        tasks.spawn(worker.run(cancel.clone()));
+        notifier.start(webhook.clone())?;
     }
-    Ok(receivers)
+    Ok(notifier)
 }
 
 /// One receiver's deliveries.
@@ -107,7 +113,8 @@ impl Worker {
                     return;
                 }
                 if !self.attempt(d).await {
-                    // Disabled: nothing more until a restart spawns a new worker.
+                    // Disabled: nothing more until a restart (or a reload
+                    // changing this webhook) spawns a new worker.
                     cancel.cancelled().await;
                     return;
                 }

@@ -4,8 +4,9 @@
 //! The workers own the disabling (a 410 Gone answer); they publish it in a
 //! `watch` (latest value wins) that the API reads. Disabled is a state of
 //! the running notifier, not of the store: a restart starts every worker
-//! enabled again, so "until the next reload" is "until the next restart"
-//! while there is no reload, and the outbox rows wait, pending, meanwhile.
+//! enabled again, and so does a reload that changes the receiver's
+//! webhook (a reload leaves unchanged ones as they are); the outbox rows
+//! wait, pending, meanwhile.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -34,8 +35,8 @@ pub struct Receiver {
 /// The receivers of the running notifier; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Receivers {
-    /// `(name, origin)` in configuration order.
-    configured: Arc<Vec<(String, String)>>,
+    /// `(name, origin)` in configuration order (replaced by a reload).
+    configured: Arc<watch::Sender<Vec<(String, String)>>>,
     disabled: watch::Receiver<BTreeMap<String, Disabled>>,
 }
 
@@ -47,21 +48,23 @@ impl Receivers {
     /// disable them through.
     pub(super) fn new(webhooks: &[WebhookConfig]) -> (Receivers, DisabledTx) {
         let (tx, rx) = watch::channel(BTreeMap::new());
-        let configured = webhooks
-            .iter()
-            .map(|w| (w.name.clone(), origin(&w.url)))
-            .collect();
         let receivers = Receivers {
-            configured: Arc::new(configured),
+            configured: Arc::new(watch::channel(configured(webhooks)).0),
             disabled: rx,
         };
         (receivers, Arc::new(tx))
+    }
+
+    /// The receivers are now `webhooks` (a reload).
+    pub(super) fn set_configured(&self, webhooks: &[WebhookConfig]) {
+        self.configured.send_replace(configured(webhooks));
     }
 
     /// Every configured receiver with its state now.
     pub fn list(&self) -> Vec<Receiver> {
         let disabled = self.disabled.borrow();
         self.configured
+            .borrow()
             .iter()
             .map(|(name, origin)| Receiver {
                 name: name.clone(),
@@ -70,6 +73,14 @@ impl Receivers {
             })
             .collect()
     }
+}
+
+/// `(name, origin)` of each of `webhooks`.
+fn configured(webhooks: &[WebhookConfig]) -> Vec<(String, String)> {
+    webhooks
+        .iter()
+        .map(|w| (w.name.clone(), origin(&w.url)))
+        .collect()
 }
 
 /// `scheme://host[:port]` of `url` (validated at config load), without

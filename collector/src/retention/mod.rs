@@ -17,7 +17,8 @@
 //! `picket_retention_last_run_timestamp_seconds` after each complete pass,
 //! logs one line per pass and publishes a [`PassReport`]. A store error
 //! ends the pass (logged); the next one runs on schedule. It ends when the
-//! token fires or every handle is gone.
+//! token fires (not when its handles are gone: it then keeps its last
+//! settings).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,13 +203,13 @@ impl Pruner {
     async fn run(mut self) {
         let mut next = Instant::now() + self.pacing.first_pass;
         let mut number = 0;
+        // Once every handle is gone, the last settings stay.
+        let mut handles = true;
         loop {
             tokio::select! {
                 () = self.cancel.cancelled() => return,
-                changed = self.settings.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
+                changed = self.settings.changed(), if handles => {
+                    handles = changed.is_ok();
                     continue;
                 }
                 () = tokio::time::sleep_until(next) => {}

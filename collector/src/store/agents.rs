@@ -153,7 +153,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let event = Event::AgentRegistered(a.snapshot(Liveness::Live));
-        let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes(), &event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(())
@@ -215,11 +215,11 @@ impl Store {
         let dead = a.snapshot(Liveness::Dead);
         let mut tx = self.write.begin().await?;
         let event = Event::AgentDown(dead.clone());
-        let mut last = append_event(&mut tx, &self.routes, &event, now).await?;
+        let mut last = append_event(&mut tx, &self.routes(), &event, now).await?;
         let mut opened = None;
         if open_of(&mut tx, subject).await?.is_none() {
             let (req, seq) =
-                open_with_event(&mut tx, &self.routes, subject, new, Some(dead), now).await?;
+                open_with_event(&mut tx, &self.routes(), subject, new, Some(dead), now).await?;
             opened = Some(req.id);
             last = seq;
         }
@@ -235,10 +235,10 @@ impl Store {
         let now = self.clock.now_ms();
         let mut tx = self.write.begin().await?;
         let event = Event::AgentUp(a.snapshot(Liveness::Live));
-        let mut last = append_event(&mut tx, &self.routes, &event, now).await?;
+        let mut last = append_event(&mut tx, &self.routes(), &event, now).await?;
         let closed = close_open_of(
             &mut tx,
-            &self.routes,
+            &self.routes(),
             Subject::Agent(&a.id),
             CloseReason::Recovered,
             note,
@@ -279,7 +279,7 @@ impl Store {
             .bind(a.id.as_str())
             .execute(&mut *tx)
             .await?;
-        let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes(), &event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(row)

@@ -133,7 +133,7 @@ impl Store {
     /// Appends an event that changes no row (a local failure, a duplicate agent).
     pub async fn record_event(&self, event: &Event) -> Result<i64> {
         let mut tx = self.write.begin().await?;
-        let seq = append_event(&mut tx, &self.routes, event, self.clock.now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes(), event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(seq)

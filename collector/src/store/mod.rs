@@ -13,9 +13,11 @@
 
 mod agents;
 mod events;
+mod manual;
 mod requests;
 mod results;
 mod retention;
+mod rollups;
 mod services;
 
 use std::future::Future;
@@ -35,8 +37,9 @@ use crate::time::Clock;
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use requests::Opened;
-pub use results::ResultRecord;
+pub use results::{Recorded, ResultRecord};
 pub use retention::{EventsStep, PruneCursor, PruneStep};
+pub use rollups::DAILY_BARS;
 pub use services::{MaintenanceWindow, ServiceRow};
 
 /// A store failure.
@@ -52,6 +55,12 @@ pub enum StoreError {
     Corrupt { table: &'static str, reason: String },
     #[error("{0} not found")]
     NotFound(String),
+    /// A manual close of a request that is not open.
+    #[error("request {0} is already closed")]
+    AlreadyClosed(RequestId),
+    /// The actor that writes it stopped (shutdown).
+    #[error("the collector is stopping")]
+    Stopped,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -92,12 +101,15 @@ impl EventSettings {
 pub struct Store {
     write: AnyPool,
     read: AnyPool,
-    routes: Arc<EventSettings>,
+    /// Swapped whole by a configuration reload ([`Store::set_event_settings`]).
+    routes: Arc<arc_swap::ArcSwap<EventSettings>>,
     /// Highest committed event seq; WatchEvents and the notifier wait on it.
     last_event: Arc<watch::Sender<i64>>,
     /// Stamps every time the store writes by itself (events, requests,
     /// states, registrations).
     clock: Clock,
+    /// Committed integer keys of service and agent ids (results, rollups).
+    keys: Arc<std::sync::Mutex<results::KeyCache>>,
 }
 
 impl Store {
@@ -133,9 +145,10 @@ impl Store {
         let store = Store {
             write,
             read,
-            routes: Arc::new(routes),
+            routes: Arc::new(arc_swap::ArcSwap::from_pointee(routes)),
             last_event: Arc::new(watch::channel(0).0),
             clock,
+            keys: Arc::default(),
         };
         let last = store.last_event_seq().await?;
         store.last_event.send_replace(last);
@@ -145,6 +158,18 @@ impl Store {
     /// The clock the store stamps its times with.
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The event routing now (each write takes the one current when it
+    /// starts).
+    fn routes(&self) -> Arc<EventSettings> {
+        self.routes.load_full()
+    }
+
+    /// Routes the events written from now on by `settings` (a reload:
+    /// webhooks added, removed or re-filtered, a new `public_url`).
+    pub fn set_event_settings(&self, settings: EventSettings) {
+        self.routes.store(Arc::new(settings));
     }
 
     /// Whether the database answers (for `/readyz`).

@@ -121,7 +121,7 @@ pub(super) async fn close_with_event(
 }
 
 /// `request` as `request.*` events show it: with its equipment's name and link.
-async fn snapshot_in(
+pub(super) async fn snapshot_in(
     conn: &mut AnyConnection,
     settings: &EventSettings,
     request: &Request,
@@ -262,9 +262,9 @@ impl Store {
             Some(id) => (Opened::Existing(id), id, None),
             None => {
                 let down = Event::ServiceDown(service.clone());
-                append_event(&mut tx, &self.routes, &down, now).await?;
+                append_event(&mut tx, &self.routes(), &down, now).await?;
                 let (req, seq) =
-                    open_with_event(&mut tx, &self.routes, subject, new, None, now).await?;
+                    open_with_event(&mut tx, &self.routes(), subject, new, None, now).await?;
                 let id = req.id;
                 (Opened::New(Box::new(req)), id, Some(seq))
             }
@@ -299,11 +299,11 @@ impl Store {
         let mut last = None;
         if was_down {
             let up = Event::ServiceUp(service.clone());
-            last = Some(append_event(&mut tx, &self.routes, &up, now).await?);
+            last = Some(append_event(&mut tx, &self.routes(), &up, now).await?);
         }
         let closed = close_open_of(
             &mut tx,
-            &self.routes,
+            &self.routes(),
             Subject::Service(&service.id),
             CloseReason::Recovered,
             note,

@@ -1,11 +1,21 @@
-//! Probe results and heartbeats: batched inserts, results idempotent per
-//! (agent, seq).
+//! Probe results and heartbeats: batched inserts into the compact
+//! `results` table, idempotent per (service, time, agent, round), with the
+//! rollups merged in the same transaction.
+//!
+//! Ids become small integer keys (`service_keys`, `agent_keys`) through a
+//! [`KeyCache`] filled only after a commit, so a known id costs no statement
+//! and a rolled-back key is never remembered. The insert returns the keys
+//! it really stored: a replayed result (an agent's reconnect, a collector
+//! restart) is neither counted in the rollups nor evaluated again.
+//! `results` has no index beyond its primary key: reads go through the
+//! rollups, and the pruner deletes by (service, time_ms), its prefix.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use sqlx::{Any, QueryBuilder};
+use sqlx::{Any, QueryBuilder, Row};
 
 use super::agents::{HEARTBEAT_HISTORY_MS, HeartbeatRecord, write_heartbeats};
+use super::rollups::{Aggregates, merge_into};
 use super::{Result, Store, flag};
 #[cfg(test)]
 use crate::domain::ServiceId;
@@ -18,84 +28,136 @@ pub struct ResultRecord {
     pub result: ProbeResult,
 }
 
+/// What [`Store::record_batch`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Per record of the batch: stored now (false: a replay of a stored
+    /// result, or a repeat within the batch).
+    pub stored: Vec<bool>,
+    /// SQL statements the transaction ran (begin and commit excluded).
+    pub statements: usize,
+}
+
 /// Rows per INSERT statement (9 parameters each; SQLite allows 32766).
 const ROWS_PER_STATEMENT: usize = 1000;
 
+/// Committed keys of service and agent ids.
+#[derive(Debug, Default)]
+pub(super) struct KeyCache {
+    services: HashMap<String, i64>,
+    agents: HashMap<String, i64>,
+}
+
+impl KeyCache {
+    fn map(&mut self, table: KeyTable) -> &mut HashMap<String, i64> {
+        match table {
+            KeyTable::Service => &mut self.services,
+            KeyTable::Agent => &mut self.agents,
+        }
+    }
+}
+
+/// A result's primary key: (service, time_ms, agent, round_id).
+type RowKey = (i64, i64, i64, i64);
+
 impl Store {
-    /// Persists a batch in one transaction: the results (a replayed
-    /// `(agent, seq)` is ignored), each service's latest outcome, each
-    /// agent's highest committed seq, and the heartbeats (last seen, stats,
-    /// pruned history). Acks may be sent once this returns.
+    /// Persists a batch in one transaction: the results (one already
+    /// stored is ignored), their rollups, each service's latest outcome,
+    /// each agent's highest committed seq, and the heartbeats (last seen,
+    /// stats, pruned history). Acks may be sent once this returns.
     pub async fn record_batch(
         &self,
         batch: &[ResultRecord],
         heartbeats: &[HeartbeatRecord],
-    ) -> Result<()> {
+    ) -> Result<Recorded> {
+        let mut done = Recorded {
+            stored: vec![false; batch.len()],
+            statements: 0,
+        };
         if batch.is_empty() && heartbeats.is_empty() {
-            return Ok(());
+            return Ok(done);
         }
         let mut tx = self.write.begin().await?;
-        let mut service_keys: HashMap<&str, i64> = HashMap::new();
-        let mut agent_keys: HashMap<&str, i64> = HashMap::new();
-        for r in batch {
-            let service = r.result.service.as_str();
-            if !service_keys.contains_key(service) {
-                let key = key_of(&mut tx, KeyTable::Service, service).await?;
-                service_keys.insert(service, key);
-            }
-            let agent = r.agent.as_str();
-            if !agent_keys.contains_key(agent) {
-                let key = key_of(&mut tx, KeyTable::Agent, agent).await?;
-                agent_keys.insert(agent, key);
+        let (mut services, mut agents, mut fresh) = self.cached_keys(batch);
+        for (table, ids) in [
+            (KeyTable::Service, &mut services),
+            (KeyTable::Agent, &mut agents),
+        ] {
+            let missing: Vec<String> = ids
+                .iter()
+                .filter(|(_, k)| k.is_none())
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in missing {
+                let key = key_of(&mut tx, table, &id).await?;
+                done.statements += 1;
+                ids.insert(id.clone(), Some(key));
+                fresh.push((table, id, key));
             }
         }
-        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+        let key = |ids: &HashMap<String, Option<i64>>, id: &str| ids[id].unwrap_or_default();
+        let rows: Vec<RowKey> = batch
+            .iter()
+            .map(|r| {
+                (
+                    key(&services, r.result.service.as_str()),
+                    r.result.started_at_ms,
+                    key(&agents, r.agent.as_str()),
+                    r.result.round_id as i64,
+                )
+            })
+            .collect();
+        let mut inserted: HashSet<RowKey> = HashSet::new();
+        for (chunk, keys) in batch
+            .chunks(ROWS_PER_STATEMENT)
+            .zip(rows.chunks(ROWS_PER_STATEMENT))
+        {
             let mut q: QueryBuilder<Any> = QueryBuilder::new(
                 "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, error_kind, error) ",
             );
-            q.push_values(chunk, |mut b, r| {
+            q.push_values(chunk.iter().zip(keys), |mut b, (r, k)| {
                 let o = &r.result.outcome;
                 let failed = !o.ok;
-                b.push_bind(service_keys[r.result.service.as_str()])
-                    .push_bind(r.result.started_at_ms)
-                    .push_bind(agent_keys[r.agent.as_str()])
-                    .push_bind(r.result.round_id as i64)
+                b.push_bind(k.0)
+                    .push_bind(k.1)
+                    .push_bind(k.2)
+                    .push_bind(k.3)
                     .push_bind(flag(o.ok))
                     .push_bind(o.duration_us as i64)
                     .push_bind(o.status_code.map(i64::from))
                     .push_bind(o.error_kind.filter(|_| failed).map(error_kind_code))
                     .push_bind(o.error.clone().filter(|_| failed));
             });
-            q.push(" ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING");
-            q.build().execute(&mut *tx).await?;
+            q.push(
+                " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING \
+                 RETURNING service, time_ms, agent, round_id",
+            );
+            for row in q.build().fetch_all(&mut *tx).await? {
+                inserted.insert((
+                    row.try_get("service")?,
+                    row.try_get("time_ms")?,
+                    row.try_get("agent")?,
+                    row.try_get("round_id")?,
+                ));
+            }
+            done.statements += 1;
         }
+        let mut aggregates = Aggregates::default();
+        for ((r, k), stored) in batch.iter().zip(&rows).zip(&mut done.stored) {
+            // The first of repeats within the batch is the one stored.
+            if inserted.remove(k) {
+                *stored = true;
+                let o = &r.result.outcome;
+                aggregates.add(k.0, k.2, k.1, o.ok, o.duration_us);
+            }
+        }
+        done.statements += merge_into(&mut tx, aggregates).await?;
+        done.statements += update_services(&mut tx, batch).await?;
 
-        let mut latest: HashMap<&str, &ProbeResult> = HashMap::new();
         let mut max_seq: HashMap<&str, u64> = HashMap::new();
         for r in batch {
-            let cur = latest.entry(r.result.service.as_str()).or_insert(&r.result);
-            if r.result.started_at_ms >= cur.started_at_ms {
-                *cur = &r.result;
-            }
             let s = max_seq.entry(r.agent.as_str()).or_insert(0);
             *s = (*s).max(r.result.seq);
-        }
-        for (service, r) in latest {
-            let o = &r.outcome;
-            sqlx::query(
-                "UPDATE services SET ok = $1, last_status_code = $2, last_error_kind = $3, last_error = $4, \
-                 last_check_ms = $5, last_latency_us = $6 \
-                 WHERE id = $7 AND (last_check_ms IS NULL OR last_check_ms <= $5)",
-            )
-            .bind(flag(o.ok))
-            .bind(o.status_code.map(i64::from))
-            .bind(o.error_kind.map(|k| k.as_str().to_owned()))
-            .bind(o.error.clone())
-            .bind(r.started_at_ms)
-            .bind(o.duration_us as i64)
-            .bind(service)
-            .execute(&mut *tx)
-            .await?;
         }
         for (agent, seq) in max_seq {
             sqlx::query("UPDATE agents SET last_seq = $1 WHERE id = $2 AND last_seq < $1")
@@ -103,15 +165,54 @@ impl Store {
                 .bind(agent)
                 .execute(&mut *tx)
                 .await?;
+            done.statements += 1;
         }
         write_heartbeats(&mut tx, heartbeats, HEARTBEAT_HISTORY_MS).await?;
         tx.commit().await?;
-        Ok(())
+        self.remember_keys(fresh);
+        Ok(done)
+    }
+
+    /// The batch's distinct service and agent ids with their cached keys
+    /// (`None`: not known yet).
+    #[allow(clippy::type_complexity)]
+    fn cached_keys(
+        &self,
+        batch: &[ResultRecord],
+    ) -> (
+        HashMap<String, Option<i64>>,
+        HashMap<String, Option<i64>>,
+        Vec<(KeyTable, String, i64)>,
+    ) {
+        let cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut services, mut agents) = (HashMap::new(), HashMap::new());
+        for r in batch {
+            let s = r.result.service.as_str();
+            if !services.contains_key(s) {
+                services.insert(s.to_owned(), cache.services.get(s).copied());
+            }
+            let a = r.agent.as_str();
+            if !agents.contains_key(a) {
+                agents.insert(a.to_owned(), cache.agents.get(a).copied());
+            }
+        }
+        (services, agents, Vec::new())
+    }
+
+    /// Adds keys allocated or read by a committed transaction.
+    fn remember_keys(&self, fresh: Vec<(KeyTable, String, i64)>) {
+        if fresh.is_empty() {
+            return;
+        }
+        let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        for (table, id, key) in fresh {
+            cache.map(table).insert(id, key);
+        }
     }
 
     /// [`Store::record_batch`] without heartbeats.
     #[cfg(test)]
-    pub async fn record_results(&self, batch: &[ResultRecord]) -> Result<()> {
+    pub async fn record_results(&self, batch: &[ResultRecord]) -> Result<Recorded> {
         self.record_batch(batch, &[]).await
     }
 
@@ -136,22 +237,59 @@ enum KeyTable {
     Agent,
 }
 
-/// The key of `id`, allocated on first use (never reused).
+/// The key of `id`, allocated on first use (never reused): one upsert
+/// that returns the key, stored or new.
 async fn key_of(tx: &mut sqlx::Transaction<'_, Any>, table: KeyTable, id: &str) -> Result<i64> {
-    use sqlx::Row;
-    let (insert, select) = match table {
-        KeyTable::Service => (
-            "INSERT INTO service_keys (id) VALUES ($1) ON CONFLICT (id) DO NOTHING",
-            "SELECT key FROM service_keys WHERE id = $1",
-        ),
-        KeyTable::Agent => (
-            "INSERT INTO agent_keys (id) VALUES ($1) ON CONFLICT (id) DO NOTHING",
-            "SELECT key FROM agent_keys WHERE id = $1",
-        ),
+    let sql = match table {
+        KeyTable::Service => {
+            "INSERT INTO service_keys (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET id = excluded.id RETURNING key"
+        }
+        KeyTable::Agent => {
+            "INSERT INTO agent_keys (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET id = excluded.id RETURNING key"
+        }
     };
-    sqlx::query(insert).bind(id).execute(&mut **tx).await?;
-    let row = sqlx::query(select).bind(id).fetch_one(&mut **tx).await?;
+    let row = sqlx::query(sql).bind(id).fetch_one(&mut **tx).await?;
     Ok(row.try_get("key")?)
+}
+
+/// Sets each service's latest outcome from the batch (unless a later one
+/// is stored): one statement per 1000 services.
+async fn update_services(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    batch: &[ResultRecord],
+) -> Result<usize> {
+    let mut latest: HashMap<&str, &ProbeResult> = HashMap::new();
+    for r in batch {
+        let cur = latest.entry(r.result.service.as_str()).or_insert(&r.result);
+        if r.result.started_at_ms >= cur.started_at_ms {
+            *cur = &r.result;
+        }
+    }
+    let latest: Vec<(&str, &ProbeResult)> = latest.into_iter().collect();
+    let mut statements = 0;
+    for chunk in latest.chunks(ROWS_PER_STATEMENT) {
+        let mut q: QueryBuilder<Any> =
+            QueryBuilder::new("WITH v (id, ok, code, kind, error, time_ms, latency) AS (");
+        q.push_values(chunk, |mut b, (service, r)| {
+            let o = &r.outcome;
+            b.push_bind(service.to_string())
+                .push_bind(flag(o.ok))
+                .push_bind(o.status_code.map(i64::from))
+                .push_bind(o.error_kind.map(|k| k.as_str().to_owned()))
+                .push_bind(o.error.clone())
+                .push_bind(r.started_at_ms)
+                .push_bind(o.duration_us as i64);
+        });
+        q.push(
+            ") UPDATE services SET ok = v.ok, last_status_code = v.code, last_error_kind = v.kind, \
+             last_error = v.error, last_check_ms = v.time_ms, last_latency_us = v.latency \
+             FROM v WHERE services.id = v.id \
+             AND (services.last_check_ms IS NULL OR services.last_check_ms <= v.time_ms)",
+        );
+        q.build().execute(&mut **tx).await?;
+        statements += 1;
+    }
+    Ok(statements)
 }
 
 /// The stored code of an error kind: its place in `ErrorKind`'s

@@ -76,8 +76,11 @@ fn window_row(r: &sqlx::any::AnyRow) -> Result<MaintenanceWindow> {
 
 impl Store {
     /// Brings equipment and services in line with the configuration:
-    /// upserts what it lists, deactivates services it no longer lists and
-    /// closes their open requests with `close_reason = "removed"`.
+    /// upserts what it lists (a paused service, `active = false`, stays
+    /// configured and keeps its open request), marks the services it no
+    /// longer lists unconfigured and inactive, and closes their open
+    /// requests with `close_reason = "removed"`. Run at start and by each
+    /// reload.
     pub async fn sync_config(&self, catalog: &CatalogSettings) -> Result<()> {
         let mut tx = self.write.begin().await?;
         for e in &catalog.equipment {
@@ -91,14 +94,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query("UPDATE services SET active = 0")
+        sqlx::query("UPDATE services SET configured = 0, active = 0")
             .execute(&mut *tx)
             .await?;
         for s in &catalog.services {
             sqlx::query(
-                "INSERT INTO services (id, url, equipment_id, active, state) VALUES ($1, $2, $3, $4, 'unknown') \
+                "INSERT INTO services (id, url, equipment_id, active, state, configured) VALUES ($1, $2, $3, $4, 'unknown', 1) \
                  ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \
-                 active = excluded.active",
+                 active = excluded.active, configured = 1",
             )
             .bind(s.id.as_str())
             .bind(&s.url)
@@ -110,7 +113,7 @@ impl Store {
         // Services that left the configuration: their requests close.
         let rows = sqlx::query(
             "SELECT r.id FROM requests r JOIN services s ON s.id = r.service_id \
-             WHERE r.stage = 'open' AND s.active = 0",
+             WHERE r.stage = 'open' AND s.configured = 0",
         )
         .fetch_all(&mut *tx)
         .await?;
@@ -120,7 +123,7 @@ impl Store {
             let id = request_id(&row, "id")?;
             let closed = requests::close_with_event(
                 &mut tx,
-                &self.routes,
+                &self.routes(),
                 id,
                 CloseReason::Removed,
                 REMOVED_NOTE,
@@ -142,9 +145,10 @@ impl Store {
         Ok(())
     }
 
+    /// The services the configuration lists, paused ones included.
     pub async fn list_services(&self) -> Result<Vec<ServiceRow>> {
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT {SERVICE_COLUMNS} FROM services WHERE active = 1 ORDER BY equipment_id, id"
+            "SELECT {SERVICE_COLUMNS} FROM services WHERE configured = 1 ORDER BY equipment_id, id"
         ));
         sqlx::query(sql)
             .fetch_all(&self.read)
@@ -212,7 +216,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let event = Event::MaintenanceStarted(w.snapshot(equipment_name));
-        let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes(), &event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(())
@@ -237,7 +241,7 @@ impl Store {
             ..w.clone()
         };
         let event = Event::MaintenanceEnded(ended.snapshot(equipment_name));
-        let seq = append_event(&mut tx, &self.routes, &event, self.clock.now_ms()).await?;
+        let seq = append_event(&mut tx, &self.routes(), &event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
         Ok(ended)

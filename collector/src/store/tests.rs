@@ -9,7 +9,7 @@ use crate::domain::{
     RequestKind, ServiceSnapshot, ServiceState, Stage, texts,
 };
 
-const CONFIG: &str = r#"
+pub(super) const CONFIG: &str = r#"
 [collector]
 database = "sqlite://unused.db"
 public_url = "http://picket.test"
@@ -28,7 +28,7 @@ url = "http://hooks.test/x"
 events = ["request.opened", "request.closed"]
 "#;
 
-async fn open() -> (tempfile::TempDir, Store, crate::config::Config) {
+pub(super) async fn open() -> (tempfile::TempDir, Store, crate::config::Config) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = crate::config::parse(std::path::Path::new("t.toml"), CONFIG).expect("config");
     let url = format!("sqlite://{}", dir.path().join("picket.db").display());
@@ -42,7 +42,7 @@ async fn open() -> (tempfile::TempDir, Store, crate::config::Config) {
     (dir, store, config)
 }
 
-fn shop(state: ServiceState) -> ServiceSnapshot {
+pub(super) fn shop(state: ServiceState) -> ServiceSnapshot {
     ServiceSnapshot {
         id: "shop".into(),
         url: "http://shop.test".into(),
@@ -53,7 +53,7 @@ fn shop(state: ServiceState) -> ServiceSnapshot {
     }
 }
 
-fn new_request() -> NewRequest {
+pub(super) fn new_request() -> NewRequest {
     NewRequest {
         name: "[HTTP KO] http://shop.test".into(),
         kind: RequestKind::Corrective,
@@ -260,7 +260,7 @@ async fn a_service_removed_from_the_config_closes_its_request() {
     );
 }
 
-fn agent_row(id: &str) -> AgentRow {
+pub(super) fn agent_row(id: &str) -> AgentRow {
     AgentRow {
         id: id.into(),
         name: format!("edge-{id}"),

@@ -35,6 +35,11 @@ pub const MAX_SECRET_BYTES: usize = 256;
 /// longer one (cut on a character boundary).
 pub const MAX_ERROR_DETAIL_BYTES: usize = 1024;
 
+/// A note on a request (`CloseRequest`'s note, `AddRequestNote`'s text),
+/// in bytes: a few paragraphs; the API refuses a longer one with
+/// `INVALID_ARGUMENT` naming the field.
+pub const MAX_NOTE_BYTES: usize = 4096;
+
 /// The largest result sequence number (the store keeps it as a signed
 /// 64-bit integer).
 pub const MAX_SEQ: u64 = i64::MAX as u64;

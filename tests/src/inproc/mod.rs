@@ -20,9 +20,11 @@
 //! no port race.
 
 pub mod hostile;
+mod manual;
 pub mod net;
 mod outcome;
 mod realtime;
+mod reload;
 mod scripted;
 mod webhooks;
 
@@ -38,10 +40,11 @@ use tokio_stream::StreamExt as _;
 use tonic::transport::Channel;
 
 pub use realtime::{TestClock, TimedOut, epoch_ms, within};
+pub use reload::with_token;
 pub use scripted::{Identity, Order, Outcome, Refused, ScriptedAgent};
 
-use crate::config::{Config, Placeholders};
-use crate::{ADMIN_TOKEN, ENROLLMENT_TOKEN};
+use crate::ADMIN_TOKEN;
+use crate::config::Config;
 
 /// How long (real time) a scenario waits for something that should happen.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -91,16 +94,8 @@ impl Harness {
         let grpc = std::net::TcpListener::bind("127.0.0.1:0")?;
         let http = std::net::TcpListener::bind("127.0.0.1:0")?;
         let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
-        let placeholders = Placeholders {
-            grpc_listen: grpc_addr.to_string(),
-            http_listen: http_addr.to_string(),
-            database: format!("sqlite://{}", dir.path().join("picket.db").display()),
-            public_url: format!("http://{http_addr}"),
-            admin_token: ADMIN_TOKEN.into(),
-            enrollment_token: ENROLLMENT_TOKEN.into(),
-            dir: dir.path().display().to_string(),
-        };
-        let config_text = placeholders.fill(&config.render());
+        let config_text =
+            reload::placeholders(dir.path(), grpc_addr, http_addr).fill(&config.render());
         let config_path = dir.path().join("picket.toml");
         std::fs::write(&config_path, &config_text)?;
         let client =
@@ -129,10 +124,16 @@ impl Harness {
             http: tokio_listener(&self.http)?,
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(picket_collector::run_with_clock(
+        // `Reload` calls re-read the file (`Harness::rewrite`).
+        let reloads = picket_collector::reload::Source::file(
+            &self.config_path,
+            picket_collector::reload::none(),
+        );
+        let task = tokio::spawn(picket_collector::run_reloadable_with_clock(
             config,
             listeners,
             self.time.clock(),
+            reloads,
             async move {
                 let _ = stopped.await;
             },

@@ -283,6 +283,22 @@ impl ScriptedAgent {
         .await
     }
 
+    /// The assignments received and not yet taken, oldest first (never
+    /// blocks): after a later message (an ack) arrived, what was sent
+    /// before it.
+    pub fn unread_assignments(&mut self) -> Vec<Vec<String>> {
+        while let Ok(d) = self.down.try_recv() {
+            self.unread.push_back(d);
+        }
+        self.unread
+            .iter()
+            .filter_map(|d| match d {
+                Down::Assignment(ids) => Some(ids.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether a recheck order is already waiting, unread (never blocks).
     pub fn has_order(&mut self) -> bool {
         while let Ok(d) = self.down.try_recv() {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)] // a failed conversion should panic here
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use tonic::{Code, Status};
 
@@ -129,6 +130,7 @@ fn services_carry_their_maintenance_end() {
             open_request: Some(7.into()),
             last_latency_ms: Some(1.5),
             maintenance_until: ts(9, 0),
+            history: None,
         }
     );
     let fresh = service(ServiceView {

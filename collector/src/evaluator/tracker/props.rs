@@ -3,7 +3,8 @@
 //! replayed, for old or unknown rounds, from agents not asked), maintenance
 //! toggles and agents coming and going, with a model of the requests the
 //! lifecycle keeps (a `Down` verdict opens one unless one is open, an `Up`
-//! verdict closes it, as `Store::service_down` / `service_up` do).
+//! verdict closes it, as `Store::service_down` / `service_up` do), and of
+//! manual closes (after one, no request opens until an `Up` verdict).
 //!
 //! Like the actor, [`Sim`] arms a start timer per `ScheduleRound` and never
 //! cancels it (a stale one fires into whatever state the tracker is in by
@@ -47,6 +48,8 @@ enum Op {
     /// One of the pending round deadlines fires (any, not only the oldest).
     Deadline(usize),
     Maintenance(bool),
+    /// The open request (if any) is closed by hand.
+    CloseByHand,
     /// The directory now lists this many live agents for the service.
     Live(u8),
 }
@@ -66,6 +69,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(Op::Deadline),
         1 => any::<bool>().prop_map(Op::Maintenance),
         1 => (0..=AGENTS).prop_map(Op::Live),
+        1 => Just(Op::CloseByHand),
     ]
 }
 
@@ -138,6 +142,9 @@ struct Sim {
     stored: ServiceState,
     /// Open requests of the service in the model.
     open: usize,
+    /// A request was closed by hand and the service has not recovered
+    /// since: no request may open.
+    held: bool,
     /// Every state change, in order.
     path: Vec<(ServiceState, ServiceState)>,
 }
@@ -156,6 +163,7 @@ impl Sim {
             deadlines: Vec::new(),
             delivered: Vec::new(),
             open: usize::from(open),
+            held: false,
             path: Vec::new(),
         }
     }
@@ -189,6 +197,14 @@ impl Sim {
             }
             Op::Deadline(_) => Vec::new(),
             Op::Maintenance(on) => self.tracker.set_maintenance(on),
+            // The API refuses to close a request that is not open.
+            Op::CloseByHand if self.open > 0 => {
+                self.tracker.closed_by_hand();
+                self.open = 0;
+                self.held = self.stored != ServiceState::Up;
+                Vec::new()
+            }
+            Op::CloseByHand => Vec::new(),
             Op::Live(n) => {
                 let gone = self.live > 0 && n == 0;
                 self.live = n;
@@ -245,7 +261,10 @@ impl Sim {
                     continue;
                 }
                 Effect::Verdict(Verdict::State { from, to }) => {
-                    prop_assert_ne!(to, ServiceState::Down, "down without a request");
+                    prop_assert!(
+                        to != ServiceState::Down || self.held,
+                        "down without a request"
+                    );
                     prop_assert!(
                         to != ServiceState::Up || self.open == 0,
                         "up, request left open"
@@ -254,6 +273,7 @@ impl Sim {
                 }
                 Effect::Verdict(Verdict::Down { from, votes }) => {
                     prop_assert_ne!(from, ServiceState::Down, "confirmed down twice");
+                    prop_assert!(!self.held, "a request opened before the recovery");
                     prop_assert!(!votes.is_empty() && votes.iter().all(|v| !v.outcome.ok));
                     // `service_down` links to the open request.
                     self.open = self.open.max(1);
@@ -262,8 +282,9 @@ impl Sim {
                 Effect::Verdict(Verdict::Up {
                     from, had_request, ..
                 }) => {
-                    prop_assert_eq!(had_request, self.open > 0);
+                    prop_assert_eq!(had_request, self.open > 0 || self.held);
                     self.open = 0;
+                    self.held = false;
                     (from, ServiceState::Up)
                 }
             };
@@ -277,6 +298,7 @@ impl Sim {
         prop_assert!(self.open <= 1, "two open requests");
         prop_assert_eq!(self.tracker.state(), self.stored);
         prop_assert_eq!(self.tracker.has_open_request, self.open > 0);
+        prop_assert_eq!(self.tracker.held(), self.held);
         Ok(())
     }
 
@@ -332,6 +354,7 @@ proptest! {
         sim.recover()?;
         prop_assert_eq!(sim.tracker.state(), ServiceState::Up, "path {:?}", sim.path);
         prop_assert_eq!(sim.open, 0, "request left open; path {:?}", sim.path);
+        prop_assert!(!sim.held, "held after the recovery; path {:?}", sim.path);
     }
 }
 

@@ -38,6 +38,9 @@ enum Step {
     Vote(u64, &'static str, bool),
     Deadline(u64),
     SetMaintenance(bool),
+    /// The open request is closed by hand (`picketctl requests close`).
+    CloseByHand,
+    AgentsGone,
 }
 
 fn kind(e: &Effect) -> String {
@@ -69,6 +72,11 @@ fn check(start: ServiceState, policy: &Policy, steps: &[(Step, &[&str])], end: S
             Step::Vote(id, agent, ok) => t.vote(*id, &(*agent).into(), outcome(*ok), 0, policy),
             Step::Deadline(id) => t.round_deadline(*id, policy),
             Step::SetMaintenance(on) => t.set_maintenance(*on),
+            Step::CloseByHand => {
+                t.closed_by_hand();
+                Vec::new()
+            }
+            Step::AgentsGone => t.agents_gone(),
         };
         let got: Vec<String> = effects.iter().map(kind).collect();
         assert_eq!(got, *expected, "step {i}");
@@ -342,4 +350,46 @@ fn losing_every_agent_makes_the_service_unknown_never_down() {
     t.set_maintenance(true);
     assert!(t.agents_gone().is_empty());
     assert_eq!(t.state(), Maintenance);
+}
+
+/// A down service whose request was closed by hand: staying down, through
+/// lost agents and a confirmed failure again, it opens nothing (`state:down`,
+/// no `down` verdict); a recovery round ends the hold (announced as up
+/// after a request), and the next outage opens a request again.
+#[test]
+fn a_request_closed_by_hand_holds_until_the_service_recovers() {
+    let p = policy(Quorum::Majority, 1);
+    check(
+        Up,
+        &p,
+        &[
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(1, 1), &[]),
+            (Vote(1, "a1", false), &["down:1"]),
+            (CloseByHand, &[]),
+            (Observe(false), &[]),
+            (AgentsGone, &["state:unknown"]),
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(2, 1), &[]),
+            (Vote(2, "a1", false), &["state:down"]),
+            (SetMaintenance(true), &["state:maintenance"]),
+            (SetMaintenance(false), &["state:unknown"]),
+            // An ok probe from unknown is not yet a recovery: a round decides.
+            (Observe(true), &["schedule"]),
+            (Start(3, 1), &[]),
+            (Vote(3, "a1", true), &["up:true"]),
+            (Observe(false), &["state:suspect", "schedule"]),
+            (Start(4, 1), &[]),
+            (Vote(4, "a1", false), &["down:1"]),
+        ],
+        Down,
+    );
+}
+
+/// Closing by hand while the service is up holds nothing back.
+#[test]
+fn a_close_by_hand_while_up_holds_nothing() {
+    let mut t = Tracker::new(Up, false);
+    t.closed_by_hand();
+    assert!(!t.held());
 }

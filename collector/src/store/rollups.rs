@@ -1,0 +1,259 @@
+//! Rollups: the hourly and daily rows per service (scope 0) and per agent
+//! (scope 1), merged in as results commit and read for `GetService` (and
+//! the status page). The arithmetic is `domain::rollup`'s; this module
+//! owns the rows.
+//!
+//! **Write path.** `record_batch` hands [`merge_into`] the batch's newly
+//! stored results aggregated in memory per (scope, key, period, start), in
+//! its own transaction. Each aggregate is read (one `SELECT … key IN (…)`
+//! per scope, period and start), merged and written back (one multi-row
+//! upsert per 500 rows): a handful of statements per batch whatever its
+//! size. A daily row merges the same aggregates as its hours, so it equals
+//! the merge of its hourly rows without a rescan. A replayed result is not
+//! stored again, so it is never counted twice.
+//!
+//! Only the primary key (scope, key, period_s, start_ms) is indexed: the
+//! reads and the retention pruner select by exactly that prefix.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, QueryBuilder, Row, Transaction};
+
+use super::{Result, Store, StoreError};
+use crate::domain::rollup::{Histogram, History, Latency, Period, Scope, Summary};
+
+/// Keys per `SELECT … IN` (SQLite allows 32766 parameters).
+const KEYS_PER_SELECT: usize = 900;
+/// Rows per upsert (11 parameters each).
+const ROWS_PER_UPSERT: usize = 500;
+/// Daily bars in a [`History`].
+pub const DAILY_BARS: i64 = 90;
+
+/// Which rollup row an aggregate belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) struct RollupKey {
+    pub scope: Scope,
+    pub key: i64,
+    pub period: Period,
+    pub start_ms: i64,
+}
+
+/// A batch's results summed per rollup row.
+#[derive(Debug, Default)]
+pub(super) struct Aggregates(HashMap<RollupKey, Summary>);
+
+impl Aggregates {
+    /// Counts one stored result into its service's and its agent's hour
+    /// and day.
+    pub fn add(&mut self, service: i64, agent: i64, time_ms: i64, ok: bool, duration_us: u64) {
+        for (scope, key) in [(Scope::Service, service), (Scope::Agent, agent)] {
+            for period in Period::ALL {
+                let start_ms = period.start_of(time_ms);
+                let k = RollupKey {
+                    scope,
+                    key,
+                    period,
+                    start_ms,
+                };
+                self.0.entry(k).or_default().record(ok, duration_us);
+            }
+        }
+    }
+}
+
+/// Merges `aggregates` into their stored rows; returns the number of
+/// statements it ran.
+pub(super) async fn merge_into(
+    tx: &mut Transaction<'_, Any>,
+    aggregates: Aggregates,
+) -> Result<usize> {
+    let mut statements = 0;
+    let mut merged: BTreeMap<RollupKey, Summary> = aggregates.0.into_iter().collect();
+    let mut groups: BTreeMap<(Scope, Period, i64), Vec<i64>> = BTreeMap::new();
+    for k in merged.keys() {
+        groups
+            .entry((k.scope, k.period, k.start_ms))
+            .or_default()
+            .push(k.key);
+    }
+    for ((scope, period, start_ms), keys) in groups {
+        for chunk in keys.chunks(KEYS_PER_SELECT) {
+            let mut q: QueryBuilder<Any> = QueryBuilder::new(format!(
+                "SELECT key, {SUMMARY_COLUMNS} FROM rollups WHERE scope = "
+            ));
+            q.push_bind(scope.code())
+                .push(" AND period_s = ")
+                .push_bind(period.seconds())
+                .push(" AND start_ms = ")
+                .push_bind(start_ms)
+                .push(" AND key IN (");
+            let mut list = q.separated(", ");
+            for &key in chunk {
+                list.push_bind(key);
+            }
+            q.push(")");
+            let rows = q.build().fetch_all(&mut **tx).await?;
+            statements += 1;
+            for row in rows {
+                let k = RollupKey {
+                    scope,
+                    key: row.try_get("key")?,
+                    period,
+                    start_ms,
+                };
+                let stored = summary_of(&row)?;
+                if let Some(s) = merged.get_mut(&k) {
+                    s.merge(&stored);
+                }
+            }
+        }
+    }
+    let rows: Vec<(RollupKey, Summary)> = merged.into_iter().collect();
+    for chunk in rows.chunks(ROWS_PER_UPSERT) {
+        let mut q: QueryBuilder<Any> = QueryBuilder::new(format!(
+            "INSERT INTO rollups (scope, key, period_s, start_ms, {SUMMARY_COLUMNS}) "
+        ));
+        q.push_values(chunk, |mut b, (k, s)| {
+            let l = &s.latency;
+            b.push_bind(k.scope.code())
+                .push_bind(k.key)
+                .push_bind(k.period.seconds())
+                .push_bind(k.start_ms)
+                .push_bind(s.probes as i64)
+                .push_bind(s.failures as i64)
+                .push_bind(l.count as i64)
+                .push_bind(l.sum_us as i64)
+                .push_bind(l.min_us.map(|v| v as i64))
+                .push_bind(l.max_us.map(|v| v as i64))
+                .push_bind(l.histogram.encode());
+        });
+        q.push(
+            " ON CONFLICT (scope, key, period_s, start_ms) DO UPDATE SET \
+             probes = excluded.probes, failures = excluded.failures, \
+             latency_count = excluded.latency_count, latency_sum_us = excluded.latency_sum_us, \
+             latency_min_us = excluded.latency_min_us, latency_max_us = excluded.latency_max_us, \
+             histogram = excluded.histogram",
+        );
+        q.build().execute(&mut **tx).await?;
+        statements += 1;
+    }
+    Ok(statements)
+}
+
+const SUMMARY_COLUMNS: &str =
+    "probes, failures, latency_count, latency_sum_us, latency_min_us, latency_max_us, histogram";
+
+fn summary_of(row: &AnyRow) -> Result<Summary> {
+    let count = |column: &str| -> Result<u64> { Ok(row.try_get::<i64, _>(column)?.max(0) as u64) };
+    let opt = |column: &str| -> Result<Option<u64>> {
+        Ok(row
+            .try_get::<Option<i64>, _>(column)?
+            .map(|v| v.max(0) as u64))
+    };
+    let blob: Vec<u8> = row.try_get("histogram")?;
+    let histogram = Histogram::decode(&blob).map_err(|e| StoreError::Corrupt {
+        table: "rollups",
+        reason: e.to_string(),
+    })?;
+    Ok(Summary {
+        probes: count("probes")?,
+        failures: count("failures")?,
+        latency: Latency {
+            count: count("latency_count")?,
+            sum_us: count("latency_sum_us")?,
+            min_us: opt("latency_min_us")?,
+            max_us: opt("latency_max_us")?,
+            histogram,
+        },
+    })
+}
+
+impl Store {
+    /// The rollup rows of service or agent `id` for `period` whose start
+    /// is in `[from_ms, to_ms)`, oldest first, as (start ms, summary).
+    pub async fn rollups(
+        &self,
+        scope: Scope,
+        id: &str,
+        period: Period,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(i64, Summary)>> {
+        let keys = match scope {
+            Scope::Service => "service_keys",
+            Scope::Agent => "agent_keys",
+        };
+        // Built from constants only.
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT r.start_ms, {} FROM rollups r JOIN {keys} k ON k.key = r.key \
+             WHERE k.id = $1 AND r.scope = $2 AND r.period_s = $3 AND r.start_ms >= $4 AND r.start_ms < $5 \
+             ORDER BY r.start_ms",
+            SUMMARY_COLUMNS
+                .split(", ")
+                .map(|c| format!("r.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let rows = sqlx::query(sql)
+            .bind(id)
+            .bind(scope.code())
+            .bind(period.seconds())
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("start_ms")?, summary_of(r)?)))
+            .collect()
+    }
+
+    /// Uptime and latency of service or agent `id` over the last 24 h and
+    /// 7 d (hourly rows) and 30 d (daily rows), the current partial period
+    /// included, and its last [`DAILY_BARS`] days (empty days too).
+    pub async fn history(&self, scope: Scope, id: &str, now_ms: i64) -> Result<History> {
+        let (hour, day) = (Period::Hour.millis(), Period::Day.millis());
+        let this_hour = Period::Hour.start_of(now_ms);
+        let today = Period::Day.start_of(now_ms);
+        let hours = self
+            .rollups(
+                scope,
+                id,
+                Period::Hour,
+                this_hour - 167 * hour,
+                this_hour + hour,
+            )
+            .await?;
+        let days = self
+            .rollups(
+                scope,
+                id,
+                Period::Day,
+                today - (DAILY_BARS - 1) * day,
+                today + day,
+            )
+            .await?;
+        let total = |rows: &[(i64, Summary)], from: i64| {
+            let mut s = Summary::default();
+            rows.iter()
+                .filter(|(start, _)| *start >= from)
+                .for_each(|(_, r)| s.merge(r));
+            s
+        };
+        let mut by_day: HashMap<i64, Summary> = days.iter().cloned().collect();
+        Ok(History {
+            last_24h: total(&hours, this_hour - 23 * hour),
+            last_7d: total(&hours, i64::MIN),
+            last_30d: total(&days, today - 29 * day),
+            daily: (0..DAILY_BARS)
+                .map(|i| {
+                    let start = today - (DAILY_BARS - 1 - i) * day;
+                    (start, by_day.remove(&start).unwrap_or_default())
+                })
+                .collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
