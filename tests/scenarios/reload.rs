@@ -193,6 +193,19 @@ async fn tokens_and_webhooks_change_live() -> anyhow::Result<()> {
     let mut h = Harness::start(&config).await?;
     let mut ap = h.agent("edge-ap", "ap").await?;
     assignment(&mut ap).await?;
+    // The old receiver fails: its delivery is still pending at the reload.
+    old_sink.set_status(503);
+    let start = with_token(
+        api::StartMaintenanceRequest {
+            equipment: "db-1".into(),
+            duration_ms: 3_600_000,
+            reason: "before the reload".into(),
+        },
+        picket_e2e::ADMIN_TOKEN,
+    );
+    h.client().start_maintenance(start).await?;
+    old_sink.await_delivery("maintenance.started", WAIT).await?;
+    let hits_before_reload = old_sink.hits();
 
     let new_token = "a-new-admin-token-for-the-reload-test";
     let config = before()
@@ -222,7 +235,38 @@ async fn tokens_and_webhooks_change_live() -> anyhow::Result<()> {
     );
     h.client().start_maintenance(start).await?;
     new_sink.await_delivery("maintenance.started", WAIT).await?;
-    assert_eq!(old_sink.hits(), 0, "the removed webhook was still sent to");
+    assert_eq!(
+        old_sink.hits(),
+        hits_before_reload,
+        "the removed webhook was still sent to"
+    );
+    // Its pending delivery was given up, with the reason.
+    let failed = api::ListDeliveriesRequest {
+        failed_only: true,
+        ..Default::default()
+    };
+    let given_up = h
+        .wait_for("the removed webhook's delivery given up", || async {
+            let rows = h
+                .client()
+                .list_deliveries(with_token(failed.clone(), new_token))
+                .await?
+                .into_inner()
+                .deliveries;
+            let seen: Vec<(String, String)> = rows
+                .iter()
+                .map(|d| (d.webhook.clone(), d.state.clone()))
+                .collect();
+            Ok(rows
+                .into_iter()
+                .find(|d| d.webhook == "old" && d.state == "failed")
+                .ok_or(format!("{seen:?}")))
+        })
+        .await?;
+    assert!(
+        given_up.last_error.contains("webhook was removed"),
+        "{given_up:?}"
+    );
     let listed: Vec<String> = h
         .client()
         .list_webhooks(with_token(api::ListWebhooksRequest {}, new_token))

@@ -26,6 +26,10 @@ pub const ADMIN_AUTHOR: &str = "admin";
 /// The note of a request closed by hand without a note of its own.
 pub const MANUAL_CLOSE_NOTE: &str = "closed by hand";
 
+/// The error of a pending delivery given up because its webhook left the
+/// configuration.
+pub const REMOVED_WEBHOOK_ERROR: &str = "given up: the webhook was removed from the configuration";
+
 /// `[HTTP KO] {url}`, with the URL as configured.
 pub fn service_request_name(url: &str) -> String {
     format!("[HTTP KO] {url}")

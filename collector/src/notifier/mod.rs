@@ -80,6 +80,7 @@ pub fn spawn(
     for webhook in &settings.webhooks {
         notifier.start(webhook.clone())?;
     }
+    notifier.abandon_unconfigured(&settings);
     Ok(notifier)
 }
 

@@ -2,8 +2,8 @@
 //! reload changes them.
 //!
 //! A reload compares each webhook with the one its worker runs: an added
-//! webhook gets a worker, a removed one's worker stops (its pending rows
-//! stay in the outbox, unsent), a changed one (URL, secret, events, any
+//! webhook gets a worker, a removed one's worker stops and its pending
+//! rows are given up (`failed`, [`REMOVED_WEBHOOK_ERROR`]), a changed one (URL, secret, events, any
 //! key) is stopped and started again, enabled. A worker whose webhook did
 //! not change keeps running untouched, so a receiver disabled by a 410
 //! stays disabled. The reload module owns the `Notifier`; nothing else
@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use super::{NotifierError, Receivers, Worker, delivery, status};
 use crate::config::WebhookConfig;
 use crate::config::settings::NotifierSettings;
+use crate::domain::texts::REMOVED_WEBHOOK_ERROR;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::time::Clock;
@@ -102,5 +103,29 @@ impl Notifier {
                 .unwrap_or(usize::MAX)
         });
         self.receivers.set_configured(&settings.webhooks);
+        self.abandon_unconfigured(settings);
+    }
+
+    /// Gives up, in the background, the pending deliveries of receivers
+    /// that `settings` no longer lists (`Store::abandon_deliveries_except`):
+    /// nothing would ever send them, and they would keep their events past
+    /// retention. Run at start and by each reload.
+    pub(super) fn abandon_unconfigured(&self, settings: &NotifierSettings) {
+        let names: Vec<String> = settings.webhooks.iter().map(|w| w.name.clone()).collect();
+        let store = self.store.clone();
+        let now = self.clock.now_ms();
+        self.tasks.spawn(async move {
+            match store
+                .abandon_deliveries_except(&names, REMOVED_WEBHOOK_ERROR, now)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => info!(
+                    deliveries = n,
+                    "pending deliveries of removed webhooks given up"
+                ),
+                Err(e) => warn!(error = %e, "cannot give up the deliveries of removed webhooks"),
+            }
+        });
     }
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{AnyConnection, Row};
+use sqlx::{Any, AnyConnection, QueryBuilder, Row};
 
 use super::{EventSettings, Result, Store, named, named_opt};
 use crate::domain::{Event, EventType};
@@ -235,6 +235,34 @@ impl Store {
         .execute(&self.write)
         .await?;
         Ok(())
+    }
+
+    /// Gives up the pending deliveries of every receiver not in
+    /// `configured` (a webhook removed from the file): they become
+    /// `failed` with `reason`, so `picketctl deliveries --failed` shows
+    /// them and they no longer keep their events past retention. Returns
+    /// how many rows it gave up.
+    pub async fn abandon_deliveries_except(
+        &self,
+        configured: &[String],
+        reason: &str,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let mut q: QueryBuilder<Any> =
+            QueryBuilder::new("UPDATE webhook_outbox SET state = 'failed', last_error = ");
+        q.push_bind(reason.to_owned())
+            .push(", next_attempt_ms = ")
+            .push_bind(now_ms)
+            .push(" WHERE state = 'pending'");
+        if !configured.is_empty() {
+            q.push(" AND webhook NOT IN (");
+            let mut names = q.separated(", ");
+            for name in configured {
+                names.push_bind(name.clone());
+            }
+            q.push(")");
+        }
+        Ok(q.build().execute(&self.write).await?.rows_affected())
     }
 
     /// Outbox rows per receiver and state, for every receiver that has any.

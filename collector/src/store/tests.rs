@@ -207,6 +207,46 @@ async fn events_are_sequenced_and_routed_to_the_outbox() {
 }
 
 #[tokio::test]
+async fn pending_deliveries_of_a_removed_webhook_are_given_up_and_others_kept() {
+    let (_dir, store, _) = open().await;
+    store
+        .service_down(&shop(ServiceState::Down), &new_request())
+        .await
+        .expect("down");
+    let due = store
+        .due_deliveries("ops", i64::MAX, 10)
+        .await
+        .expect("due");
+    assert_eq!(due.len(), 1, "request.opened waits for ops");
+    let kept = store
+        .abandon_deliveries_except(&["ops".to_owned()], "gone", 7)
+        .await
+        .expect("abandon");
+    assert_eq!(kept, 0, "a configured receiver keeps its pending rows");
+
+    let given_up = store
+        .abandon_deliveries_except(&["other".to_owned()], "gone", 7)
+        .await
+        .expect("abandon");
+    assert_eq!(given_up, 1);
+    let rows = store
+        .list_deliveries(&DeliveryFilter::default(), 10)
+        .await
+        .expect("list");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].state, "failed");
+    assert_eq!(rows[0].last_error.as_deref(), Some("gone"));
+    assert!(
+        store
+            .due_deliveries("ops", i64::MAX, 10)
+            .await
+            .expect("due")
+            .is_empty(),
+        "a given-up delivery is not sent"
+    );
+}
+
+#[tokio::test]
 async fn replayed_results_are_ignored_and_latest_outcome_kept() {
     let (_dir, store, _) = open().await;
     store
