@@ -281,3 +281,46 @@ async fn tokens_and_webhooks_change_live() -> anyhow::Result<()> {
     assert_eq!(h.metric(CONNECTIONS).await?, Some(1.0));
     Ok(())
 }
+
+/// `[retention]` changes live: events kept by a pass under the default
+/// 90 days are pruned by the next pass once a reload says one day.
+#[tokio::test(start_paused = true)]
+async fn a_reload_changes_retention_from_the_next_pass() -> anyhow::Result<()> {
+    const LAST_RUN: &str = "picket_retention_last_run_timestamp_seconds";
+    const DELETED_EVENTS: &str = "picket_retention_deleted_rows_total{table=\"events\"}";
+    let mut h = Harness::start(&base()).await?;
+    h.start_maintenance("web-1", Duration::from_secs(3600))
+        .await?;
+    h.advance(Duration::from_secs(2 * 24 * 3600)).await;
+    let passed_at = h.now_ms() / 1000;
+    h.wait_for("a retention pass after two days", || async {
+        let last = h.metric(LAST_RUN).await?.unwrap_or(0.0);
+        Ok(if last >= passed_at as f64 {
+            Ok(())
+        } else {
+            Err(format!("last run {last}"))
+        })
+    })
+    .await?;
+    assert_eq!(
+        h.metric(DELETED_EVENTS).await?.unwrap_or(0.0),
+        0.0,
+        "two-day-old events were pruned under a 90-day retention"
+    );
+
+    h.rewrite(&base().raw("[retention]\nevents = \"1d\"\n"))?;
+    assert!(h.reload().await?.ok);
+    h.advance(Duration::from_secs(11 * 60)).await;
+    h.wait_for("the next pass pruning under the new retention", || async {
+        let deleted = h.metric(DELETED_EVENTS).await?.unwrap_or(0.0);
+        // maintenance.started (two days old); its window's end was
+        // stamped when the clock jumped, so it is younger than a day.
+        Ok(if deleted >= 1.0 {
+            Ok(())
+        } else {
+            Err(format!("{deleted} events deleted"))
+        })
+    })
+    .await?;
+    Ok(())
+}
