@@ -165,6 +165,30 @@ pub struct ProbeOutcome {
     /// The failure's label, e.g. `HTTP 503`, `connect: connection refused`.
     pub error: Option<String>,
     pub duration_us: u64,
+    /// Where the time went, where the agent measured it.
+    pub phases: Phases,
+    /// The earliest certificate expiry (epoch ms) of the presented chain;
+    /// `None` over plain HTTP or when unknown.
+    pub cert_not_after_ms: Option<i64>,
+}
+
+/// The phases of one probe in microseconds, each `None` when not measured
+/// (a reused connection has no DNS, connect or TLS phase; plain HTTP no
+/// TLS). `first_byte_us` counts from the probe's start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Phases {
+    pub dns_us: Option<u64>,
+    pub connect_us: Option<u64>,
+    pub tls_us: Option<u64>,
+    pub first_byte_us: Option<u64>,
+}
+
+impl Phases {
+    /// Reading the body after the first byte: what the probe's `duration_us`
+    /// adds to `first_byte_us`, when that was measured.
+    pub fn transfer_us(&self, duration_us: u64) -> Option<u64> {
+        self.first_byte_us.map(|f| duration_us.saturating_sub(f))
+    }
 }
 
 /// One probe result from one agent, as received on the link.

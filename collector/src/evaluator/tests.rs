@@ -96,6 +96,8 @@ fn observation(ok: bool, round_id: u64, received: Instant) -> Observation {
             error_kind: (!ok).then_some(ErrorKind::HttpStatus),
             error: (!ok).then(|| "HTTP 503".to_owned()),
             duration_us: 1,
+            phases: Default::default(),
+            cert_not_after_ms: None,
         },
         received,
     }

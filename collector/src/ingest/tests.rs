@@ -66,6 +66,8 @@ async fn heartbeats_are_written_in_the_batch_before_the_ack() {
             error_kind: None,
             error: None,
             duration_us: 1000,
+            phases: Default::default(),
+            cert_not_after_ms: None,
         },
     };
     let results = Submission {

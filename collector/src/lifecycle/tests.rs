@@ -86,6 +86,8 @@ fn vote(status: u16) -> Vote {
             error_kind: (!ok).then_some(ErrorKind::HttpStatus),
             error: (!ok).then(|| format!("HTTP {status}")),
             duration_us: 1000,
+            phases: Default::default(),
+            cert_not_after_ms: None,
         },
         time_ms: BASE_MS,
     }

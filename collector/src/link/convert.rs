@@ -16,7 +16,7 @@ use tonic::{Status, Streaming};
 
 use crate::agents::Welcome;
 use crate::domain::{
-    CheckSpec, Downlink, ErrorKind, Hello, HostStats, ProbeOutcome, ProbeResult, Uplink,
+    CheckSpec, Downlink, ErrorKind, Hello, HostStats, Phases, ProbeOutcome, ProbeResult, Uplink,
 };
 
 /// The response stream of `AgentLink.Connect`.
@@ -204,6 +204,7 @@ impl TryFrom<pb::ProbeResult> for ProbeResult {
         } else {
             Some(error_kind(kind).ok_or(ConvertError::NoErrorKind { seq })?)
         };
+        let phases = phases(&r);
         let error = (!r.ok).then(|| {
             if r.error_detail.is_empty() {
                 error_kind.map_or_else(String::new, |k| k.as_str().to_owned())
@@ -222,9 +223,37 @@ impl TryFrom<pb::ProbeResult> for ProbeResult {
                 error_kind,
                 error,
                 duration_us: r.duration_us,
+                phases,
+                cert_not_after_ms: cert_not_after(r.cert_not_after_ms),
             },
         })
     }
+}
+
+/// The longest phase kept: a day, far past any probe's timeout.
+pub const MAX_PHASE_US: u64 = 24 * 3600 * 1_000_000;
+
+/// The latest certificate expiry kept: 9999-12-31T23:59:59.999Z, the end of
+/// X.509's time range.
+pub const MAX_CERT_NOT_AFTER_MS: i64 = 253_402_300_799_999;
+
+/// A result's phases: 0 is "not measured", and a phase longer than the
+/// whole probe or than [`MAX_PHASE_US`] cannot be true, so it is dropped
+/// (`None`) rather than stored; the result itself stands.
+fn phases(r: &pb::ProbeResult) -> Phases {
+    let sane = |us: u64| (us > 0 && us <= r.duration_us && us <= MAX_PHASE_US).then_some(us);
+    Phases {
+        dns_us: sane(r.dns_us),
+        connect_us: sane(r.connect_us),
+        tls_us: sane(r.tls_us),
+        first_byte_us: sane(r.first_byte_us),
+    }
+}
+
+/// A certificate expiry within 1970..=9999 (0 is "unknown"); anything else
+/// is dropped as unknown.
+fn cert_not_after(ms: i64) -> Option<i64> {
+    (ms > 0 && ms <= MAX_CERT_NOT_AFTER_MS).then_some(ms)
 }
 
 fn check(c: CheckSpec) -> pb::Check {

@@ -104,6 +104,8 @@ impl Fixture {
                         error_kind: None,
                         error: None,
                         duration_us: 1000,
+                        phases: Default::default(),
+                        cert_not_after_ms: None,
                     },
                 },
             })

@@ -13,6 +13,7 @@
 
 mod agents;
 mod events;
+mod latest;
 mod manual;
 mod requests;
 mod results;
@@ -36,6 +37,7 @@ use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
+pub use latest::LatestResult;
 pub use requests::Opened;
 pub use results::{Recorded, ResultRecord};
 pub use retention::{EventsStep, PruneCursor, PruneStep};

@@ -9,12 +9,16 @@
 //! restart) is neither counted in the rollups nor evaluated again.
 //! `results` has no index beyond its primary key: reads go through the
 //! rollups, and the pruner deletes by (service, time_ms), its prefix.
+//! Phases and the certificate expiry go with each result (NULL when not
+//! measured), and the newest stored result of each (service, agent) into
+//! `latest_results` (`latest.rs`).
 
 use std::collections::{HashMap, HashSet};
 
 use sqlx::{Any, QueryBuilder, Row};
 
 use super::agents::{HEARTBEAT_HISTORY_MS, HeartbeatRecord, write_heartbeats};
+use super::latest::{stored_us, upsert_latest};
 use super::rollups::{Aggregates, merge_into};
 use super::{Result, Store, flag};
 #[cfg(test)]
@@ -38,7 +42,7 @@ pub struct Recorded {
     pub statements: usize,
 }
 
-/// Rows per INSERT statement (9 parameters each; SQLite allows 32766).
+/// Rows per INSERT statement (14 parameters each; SQLite allows 32766).
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Committed keys of service and agent ids.
@@ -113,7 +117,8 @@ impl Store {
             .zip(rows.chunks(ROWS_PER_STATEMENT))
         {
             let mut q: QueryBuilder<Any> = QueryBuilder::new(
-                "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, error_kind, error) ",
+                "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, error_kind, error, \
+                 dns_us, connect_us, tls_us, first_byte_us, cert_not_after_s) ",
             );
             q.push_values(chunk.iter().zip(keys), |mut b, (r, k)| {
                 let o = &r.result.outcome;
@@ -126,7 +131,12 @@ impl Store {
                     .push_bind(o.duration_us as i64)
                     .push_bind(o.status_code.map(i64::from))
                     .push_bind(o.error_kind.filter(|_| failed).map(error_kind_code))
-                    .push_bind(o.error.clone().filter(|_| failed));
+                    .push_bind(o.error.clone().filter(|_| failed))
+                    .push_bind(stored_us(o.phases.dns_us))
+                    .push_bind(stored_us(o.phases.connect_us))
+                    .push_bind(stored_us(o.phases.tls_us))
+                    .push_bind(stored_us(o.phases.first_byte_us))
+                    .push_bind(o.cert_not_after_ms.map(|ms| ms.div_euclid(1000)));
             });
             q.push(
                 " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING \
@@ -143,15 +153,18 @@ impl Store {
             done.statements += 1;
         }
         let mut aggregates = Aggregates::default();
+        let mut latest = Vec::new();
         for ((r, k), stored) in batch.iter().zip(&rows).zip(&mut done.stored) {
             // The first of repeats within the batch is the one stored.
             if inserted.remove(k) {
                 *stored = true;
                 let o = &r.result.outcome;
                 aggregates.add(k.0, k.2, k.1, o.ok, o.duration_us);
+                latest.push(((k.0, k.2), &r.result));
             }
         }
         done.statements += merge_into(&mut tx, aggregates).await?;
+        done.statements += upsert_latest(&mut tx, latest).await?;
         done.statements += update_services(&mut tx, batch).await?;
 
         let mut max_seq: HashMap<&str, u64> = HashMap::new();
@@ -294,7 +307,7 @@ async fn update_services(
 
 /// The stored code of an error kind: its place in `ErrorKind`'s
 /// declaration, from 1 (the mapping migration 0003 uses).
-fn error_kind_code(kind: ErrorKind) -> i64 {
+pub(super) fn error_kind_code(kind: ErrorKind) -> i64 {
     match kind {
         ErrorKind::HttpStatus => 1,
         ErrorKind::Timeout => 2,

@@ -78,6 +78,8 @@ fn result(seq: u64, ok: bool) -> ResultRecord {
                 error_kind: (!ok).then_some(ErrorKind::HttpStatus),
                 error: (!ok).then(|| "HTTP 500".to_owned()),
                 duration_us: 1234,
+                phases: Default::default(),
+                cert_not_after_ms: None,
             },
         },
     }

@@ -306,6 +306,8 @@ fn windows_probes_and_events_convert() {
             error_kind: Some(ErrorKind::Connect),
             error: Some("connect: connection refused".into()),
             duration_us: 2_500,
+            phases: Default::default(),
+            cert_not_after_ms: None,
         },
         time_ms: 5_000,
     });

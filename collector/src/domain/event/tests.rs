@@ -20,6 +20,8 @@ fn vote(agent: &str, name: &str, ok: bool, code: Option<u16>, error: Option<&str
             }),
             error: error.map(str::to_owned),
             duration_us: 5,
+            phases: Default::default(),
+            cert_not_after_ms: None,
         },
         time_ms: t,
     }

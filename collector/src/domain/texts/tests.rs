@@ -16,6 +16,8 @@ fn vote(agent: &str, ok: bool, code: Option<u16>, error: Option<&str>, t: i64) -
             error_kind: (!ok).then_some(ErrorKind::HttpStatus),
             error: error.map(str::to_owned),
             duration_us: 5,
+            phases: Default::default(),
+            cert_not_after_ms: None,
         },
         time_ms: t,
     }

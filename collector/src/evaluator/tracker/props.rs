@@ -107,6 +107,8 @@ fn outcome(ok: bool) -> ProbeOutcome {
         error_kind: (!ok).then_some(ErrorKind::HttpStatus),
         error: (!ok).then(|| "HTTP 503".to_owned()),
         duration_us: 1000,
+        phases: Default::default(),
+        cert_not_after_ms: None,
     }
 }
 

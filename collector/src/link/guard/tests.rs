@@ -15,6 +15,8 @@ fn result(seq: u64, service: &str) -> ProbeResult {
             error_kind: None,
             error: None,
             duration_us: 1,
+            phases: Default::default(),
+            cert_not_after_ms: None,
         },
     }
 }

@@ -40,6 +40,8 @@ fn record(service: u8, agent: u8, time_ms: i64, round: u64, ok: bool, us: u64) -
                 error_kind: (!ok).then_some(ErrorKind::HttpStatus),
                 error: (!ok).then(|| "HTTP 503".to_owned()),
                 duration_us: us,
+                phases: Default::default(),
+                cert_not_after_ms: None,
             },
         },
     }

@@ -1,0 +1,166 @@
+//! Phases and certificate expiry with each result, and the latest result
+//! per (service, agent): replaced by a newer result only.
+
+use super::*;
+use crate::store::ResultRecord;
+use crate::store::tests::{agent_row, open};
+
+/// 2026-12-01T00:00:00Z, a certificate's notAfter (whole seconds).
+const NOT_AFTER_MS: i64 = 1_796_083_200_000;
+
+fn measured() -> Phases {
+    Phases {
+        dns_us: Some(1200),
+        connect_us: Some(800),
+        tls_us: Some(12_000),
+        first_byte_us: Some(30_100),
+    }
+}
+
+fn record(agent: &str, seq: u64, at_ms: i64, ok: bool, phases: Phases) -> ResultRecord {
+    ResultRecord {
+        agent: agent.into(),
+        result: ProbeResult {
+            seq,
+            service: "shop".into(),
+            round_id: 0,
+            started_at_ms: at_ms,
+            outcome: ProbeOutcome {
+                ok,
+                status_code: Some(if ok { 200 } else { 503 }),
+                error_kind: (!ok).then_some(ErrorKind::HttpStatus),
+                error: (!ok).then(|| "HTTP 503".to_owned()),
+                duration_us: 32_100,
+                phases,
+                cert_not_after_ms: Some(NOT_AFTER_MS),
+            },
+        },
+    }
+}
+
+/// The stored result columns of `shop` at `time_ms`: the four phases and
+/// the certificate expiry in seconds.
+async fn stored_columns(store: &Store, time_ms: i64) -> Vec<Option<i64>> {
+    let row = sqlx::query(
+        "SELECT r.dns_us, r.connect_us, r.tls_us, r.first_byte_us, r.cert_not_after_s \
+         FROM results r JOIN service_keys k ON k.key = r.service \
+         WHERE k.id = 'shop' AND r.time_ms = $1",
+    )
+    .bind(time_ms)
+    .fetch_one(&store.read)
+    .await
+    .expect("stored result");
+    ["dns_us", "connect_us", "tls_us", "first_byte_us", "cert_not_after_s"]
+        .iter()
+        .map(|c| row.try_get::<Option<i64>, _>(*c).expect("column"))
+        .collect()
+}
+
+#[tokio::test]
+async fn phases_and_cert_expiry_are_stored_with_each_result() {
+    let (_dir, store, _) = open().await;
+    let unmeasured = Phases {
+        first_byte_us: Some(30_000),
+        ..Phases::default()
+    };
+    store
+        .record_results(&[
+            record("a1", 1, 1000, true, measured()),
+            record("a1", 2, 2000, true, unmeasured),
+        ])
+        .await
+        .expect("batch");
+    assert_eq!(
+        stored_columns(&store, 1000).await,
+        [
+            Some(1200),
+            Some(800),
+            Some(12_000),
+            Some(30_100),
+            Some(NOT_AFTER_MS / 1000)
+        ]
+    );
+    assert_eq!(
+        stored_columns(&store, 2000).await,
+        [None, None, None, Some(30_000), Some(NOT_AFTER_MS / 1000)],
+        "unmeasured phases are NULL"
+    );
+}
+
+#[tokio::test]
+async fn the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one() {
+    let (_dir, store, _) = open().await;
+    for id in ["a1", "a2"] {
+        store.register_agent(&agent_row(id)).await.expect("agent");
+    }
+    // Out of order within the batch: the newest of each pair wins.
+    let recorded = store
+        .record_results(&[
+            record("a1", 2, 2000, false, Phases::default()),
+            record("a1", 1, 1000, true, measured()),
+            record("a2", 1, 1500, true, measured()),
+        ])
+        .await
+        .expect("batch");
+    let latest = store.latest_results(&"shop".into()).await.expect("latest");
+    let seen: Vec<(&str, &str, i64, bool)> = latest
+        .iter()
+        .map(|l| (l.agent.as_str(), l.agent_name.as_str(), l.time_ms, l.outcome.ok))
+        .collect();
+    assert_eq!(
+        seen,
+        [("a1", "edge-a1", 2000, false), ("a2", "edge-a2", 1500, true)]
+    );
+    assert_eq!(latest[0].region, "eu");
+    assert_eq!(latest[0].outcome.error_kind, Some(ErrorKind::HttpStatus));
+    assert_eq!(latest[0].outcome.error.as_deref(), Some("HTTP 503"));
+    assert_eq!(latest[1].outcome.phases, measured());
+    assert_eq!(latest[1].outcome.cert_not_after_ms, Some(NOT_AFTER_MS));
+    assert_eq!(latest[1].outcome.status_code, Some(200));
+
+    // An older result (a late one) and a replay of a stored one, even with
+    // another outcome, change nothing.
+    let mut replay = record("a2", 1, 1500, false, Phases::default());
+    replay.result.outcome.cert_not_after_ms = None;
+    let again = store
+        .record_results(&[record("a1", 3, 1800, true, measured()), replay])
+        .await
+        .expect("late and replayed");
+    assert_eq!(again.stored, [true, false]);
+    assert_eq!(
+        store.latest_results(&"shop".into()).await.expect("latest"),
+        latest
+    );
+
+    // A newer one replaces it, phases and all.
+    store
+        .record_results(&[record("a2", 2, 2500, true, Phases::default())])
+        .await
+        .expect("newer");
+    let now = store.latest_results(&"shop".into()).await.expect("latest");
+    assert_eq!((now[1].time_ms, now[1].outcome.phases), (2500, Phases::default()));
+    assert_eq!(now[0], latest[0], "the other agent's row is untouched");
+    assert_eq!(recorded.stored, [true, true, true]);
+}
+
+#[tokio::test]
+async fn one_upsert_per_thousand_pairs() {
+    let (_dir, store, _) = open().await;
+    let results: Vec<ProbeResult> = (0..1001)
+        .map(|i| record("a1", i + 1, 1000, true, measured()).result)
+        .collect();
+    let mut conn = store.write.acquire().await.expect("connection");
+    let pairs = results.iter().enumerate().map(|(i, r)| ((i as i64, 1), r));
+    assert_eq!(upsert_latest(&mut conn, pairs).await.expect("upsert"), 2);
+    let same_pair = results.iter().map(|r| ((7, 1), r));
+    assert_eq!(upsert_latest(&mut conn, same_pair).await.expect("upsert"), 1);
+}
+
+#[test]
+fn error_kind_codes_round_trip() {
+    for kind in ErrorKind::ALL {
+        assert_eq!(error_kind_of(error_kind_code(*kind)), Some(*kind));
+    }
+    assert_eq!(error_kind_of(0), None);
+    assert_eq!(error_kind_of(99), None);
+}
