@@ -13,11 +13,12 @@ use picket_proto::v1 as pb;
 use serde_json::{Value, json};
 
 /// A service: state, last result, open request, maintenance, and (from
-/// `service ID`) its `history`.
+/// `service ID`) its `history` and each agent's `latest` result.
 pub fn service(s: &pb::Service) -> Value {
     let mut value = service_fields(s);
     if let Some(h) = &s.history {
         value["history"] = history(h);
+        value["latest"] = s.latest.iter().map(check_result).collect();
     }
     value
 }
@@ -125,16 +126,29 @@ pub fn maintenance(m: &pb::Maintenance) -> Value {
     })
 }
 
-/// One agent's answer to `check SERVICE`.
+/// One agent's result: its answer to `check SERVICE`, or its latest result
+/// in `service ID`'s `latest`. Phases are in ms (`null`: not measured);
+/// `first_byte_ms` counts from the probe's start, `transfer_ms` is the rest
+/// of `latency_ms`; `cert_expires_at` is the earliest certificate expiry
+/// of the chain (`null` over plain HTTP).
 pub fn check_result(r: &pb::ProbeOutcome) -> Value {
+    let p = r.phases.clone().unwrap_or_default();
     json!({
         "agent": r.agent,
+        "agent_id": non_empty(&r.agent_id),
+        "region": non_empty(&r.region),
         "ok": r.ok,
         "status_code": r.status_code,
         "error_kind": non_empty(&r.error_kind),
         "error": non_empty(&r.error_detail),
         "latency_ms": r.latency_ms,
         "time": time(r.time.as_ref()),
+        "dns_ms": p.dns_ms,
+        "connect_ms": p.connect_ms,
+        "tls_ms": p.tls_ms,
+        "first_byte_ms": p.first_byte_ms,
+        "transfer_ms": p.transfer_ms,
+        "cert_expires_at": time(r.cert_expires_at.as_ref()),
     })
 }
 

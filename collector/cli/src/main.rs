@@ -29,6 +29,7 @@ mod render;
 mod requests;
 mod services;
 mod webhooks;
+mod outcome;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -33,6 +33,8 @@ enum Cell {
     Field(&'static str),
     /// Computed from the item's `stats` object; `-` when there are none.
     Stat(fn(&Value) -> String),
+    /// Computed from the whole item.
+    Item(fn(&Value) -> String),
 }
 
 const fn field(header: &'static str, key: &'static str) -> Column {
@@ -46,6 +48,13 @@ const fn stat(header: &'static str, cell: fn(&Value) -> String) -> Column {
     Column {
         header,
         cell: Cell::Stat(cell),
+    }
+}
+
+const fn computed(header: &'static str, cell: fn(&Value) -> String) -> Column {
+    Column {
+        header,
+        cell: Cell::Item(cell),
     }
 }
 
@@ -98,6 +107,7 @@ pub const CHECKS: Layout = Layout::Table(&[
     field("CODE", "status_code"),
     field("ERROR", "error"),
     field("LATENCY MS", "latency_ms"),
+    computed("PHASES", crate::outcome::details),
 ]);
 
 /// `webhooks`.
@@ -211,6 +221,7 @@ fn cell(column: &Column, item: &Value) -> String {
             Value::Null => "-".to_owned(),
             stats => compute(stats),
         },
+        Cell::Item(compute) => compute(item),
     }
 }
 

@@ -1,11 +1,12 @@
 //! `services` and `service ID`: the monitored services with their state;
-//! `service ID` adds the uptimes and the daily bars from the rollups.
+//! `service ID` adds the uptimes and the daily bars from the rollups, and
+//! each agent's latest result with its phases and certificate expiry.
 
 use picket_proto::v1 as pb;
 use serde_json::Value;
 
 use crate::client::{Client, answer};
-use crate::{convert, render};
+use crate::{convert, outcome, render};
 
 /// `services`: every service, as a table or a JSON list.
 pub async fn list(client: &mut Client, json: bool) -> anyhow::Result<String> {
@@ -18,19 +19,33 @@ pub async fn list(client: &mut Client, json: bool) -> anyhow::Result<String> {
 /// a line of daily bars); with `--json` the history is its `history` object.
 pub async fn show(client: &mut Client, id: String, json: bool) -> anyhow::Result<String> {
     let service = answer(client.get_service(pb::GetServiceRequest { id })).await?;
-    render_show(convert::service(&service), json)
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    render_show(convert::service(&service), json, now_ms)
 }
 
-fn render_show(mut value: Value, json: bool) -> anyhow::Result<String> {
+/// The service's fields, its history, then one line per agent's latest
+/// result (certificate expiries counted from `now_ms`).
+fn render_show(mut value: Value, json: bool, now_ms: i64) -> anyhow::Result<String> {
     if json {
         return render::object(&value, json);
     }
     let history = value.as_object_mut().and_then(|o| o.remove("history"));
-    let fields = render::object(&value, json)?;
-    Ok(match history {
-        Some(h) => format!("{fields}\n{}", history_text(&h)),
-        None => fields,
-    })
+    let latest = value.as_object_mut().and_then(|o| o.remove("latest"));
+    let mut out = vec![render::object(&value, json)?];
+    if let Some(h) = history {
+        out.push(history_text(&h));
+    }
+    if let Some(Value::Array(agents)) = latest {
+        out.push(format!("agents      {}", agents.len()));
+        out.extend(
+            agents
+                .iter()
+                .map(|a| format!("  {}", outcome::agent_line(a, now_ms))),
+        );
+    }
+    Ok(out.join("\n"))
 }
 
 /// The uptimes, the 24 h latency and one character per day, oldest first:

@@ -9,10 +9,10 @@ use picket_proto::v1 as pb;
 
 use super::query::{AgentView, ServiceView, WebhookView};
 use crate::domain::rollup::{History, Latency};
-use crate::domain::{Liveness, Request, RequestId};
+use crate::domain::{Liveness, ProbeOutcome, Request, RequestId};
 use crate::evaluator::CheckNowResult;
 use crate::reload::{ReloadError, Reloaded};
-use crate::store::{DeliveryRow, EventRow, MaintenanceWindow};
+use crate::store::{DeliveryRow, EventRow, LatestResult, MaintenanceWindow};
 
 mod args;
 
@@ -48,6 +48,7 @@ pub fn service(view: ServiceView) -> pb::Service {
         last_latency_ms: s.last_latency_us.map(|us| us as f64 / 1000.0),
         maintenance_until: ts(maintenance_until),
         history: None,
+        latest: Vec::new(),
     }
 }
 
@@ -152,18 +153,42 @@ pub fn maintenance(w: MaintenanceWindow) -> pb::Maintenance {
 }
 
 pub fn probe(r: CheckNowResult) -> pb::ProbeOutcome {
+    outcome(r.agent.into(), r.agent_name, String::new(), r.time_ms, r.outcome)
+}
+
+/// One agent's latest result for a service (GetService's `latest`).
+pub fn latest(l: LatestResult) -> pb::ProbeOutcome {
+    outcome(l.agent.into(), l.agent_name, l.region, l.time_ms, l.outcome)
+}
+
+fn outcome(
+    agent_id: String,
+    agent: String,
+    region: String,
+    time_ms: i64,
+    o: ProbeOutcome,
+) -> pb::ProbeOutcome {
     pb::ProbeOutcome {
-        agent: r.agent_name,
-        ok: r.outcome.ok,
-        status_code: r.outcome.status_code.map(u32::from),
-        error_kind: r
-            .outcome
+        agent,
+        ok: o.ok,
+        status_code: o.status_code.map(u32::from),
+        error_kind: o
             .error_kind
             .map(|k| k.as_str().to_owned())
             .unwrap_or_default(),
-        error_detail: r.outcome.error.unwrap_or_default(),
-        latency_ms: r.outcome.duration_us as f64 / 1000.0,
-        time: Some(timestamp(r.time_ms)),
+        error_detail: o.error.unwrap_or_default(),
+        latency_ms: ms(o.duration_us),
+        time: Some(timestamp(time_ms)),
+        phases: Some(pb::Phases {
+            dns_ms: o.phases.dns_us.map(ms),
+            connect_ms: o.phases.connect_us.map(ms),
+            tls_ms: o.phases.tls_us.map(ms),
+            first_byte_ms: o.phases.first_byte_us.map(ms),
+            transfer_ms: o.phases.transfer_us(o.duration_us).map(ms),
+        }),
+        cert_expires_at: ts(o.cert_not_after_ms),
+        agent_id,
+        region,
     }
 }
 

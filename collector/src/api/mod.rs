@@ -85,8 +85,10 @@ impl Picket for PicketApi {
         let id = convert::id("id", self.read(request)?.id)?;
         let service = self.service(&id.into()).await?;
         let history = self.history(&service.row.id).await?;
+        let latest = self.store.latest_results(&service.row.id).await?;
         let mut answer = convert::service(service);
         answer.history = Some(convert::history(history));
+        answer.latest = latest.into_iter().map(convert::latest).collect();
         Ok(Response::new(answer))
     }
 

@@ -1,6 +1,9 @@
 //! Agent proto ↔ domain: with the `AgentLink` trait impl, the only
 //! collector code that names `picket.agent.v1` types. Incoming messages are
-//! checked here and a bad field is a typed error naming it.
+//! checked here and a bad field is a typed error naming it. A phase or a
+//! certificate expiry that cannot be true (a phase longer than its probe or
+//! than a day, an expiry outside 1970..=9999) is dropped as "not measured"
+//! and its result kept: it does not change the verdict.
 //!
 //! [`uplinks`] and [`downlinks`] wrap the two halves of a gRPC stream so the
 //! session reads [`Uplink`]s and writes [`Downlink`]s.

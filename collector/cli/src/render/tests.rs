@@ -163,13 +163,35 @@ fn tables() {
         error_detail: "HTTP 503".into(),
         latency_ms: 4.25,
         time: at(1),
+        ..Default::default()
+    };
+    let measured = pb::ProbeOutcome {
+        agent: "a2".into(),
+        ok: true,
+        status_code: Some(200),
+        latency_ms: 32.1,
+        time: at(1),
+        phases: Some(pb::Phases {
+            dns_ms: Some(1.2),
+            connect_ms: Some(0.8),
+            tls_ms: Some(12.0),
+            first_byte_ms: Some(30.1),
+            transfer_ms: Some(2.0),
+        }),
+        // 34 days and a bit after the probe.
+        cert_expires_at: Some(Timestamp {
+            seconds: 1_614_265_330 + 34 * 86_400 + 3_600,
+            nanos: 0,
+        }),
+        ..Default::default()
     };
     check_table(
         &CHECKS,
-        &[convert::check_result(&probe)],
+        &[convert::check_result(&probe), convert::check_result(&measured)],
         &[
-            "AGENT  OK     CODE  ERROR     LATENCY MS",
-            "a1     false  503   HTTP 503  4.25",
+            "AGENT  OK     CODE  ERROR     LATENCY MS  PHASES",
+            "a1     false  503   HTTP 503  4.25        ",
+            "a2     true   200   -         32.1        dns 1.2ms connect 0.8ms tls 12.0ms ttfb 30.1ms transfer 2.0ms  cert expires 2021-03-31 (34 days)",
         ],
     );
     // No items: the header alone.

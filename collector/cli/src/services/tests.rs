@@ -41,9 +41,56 @@ fn shown() -> pb::Service {
                 bar(3, 10, 0, Some(1.0)),
             ],
         }),
+        latest: vec![
+            pb::ProbeOutcome {
+                agent: "paris-1".into(),
+                agent_id: "a1".into(),
+                region: "eu".into(),
+                ok: true,
+                status_code: Some(200),
+                latency_ms: 32.1,
+                time: Some(Timestamp {
+                    seconds: 1_699_920_000,
+                    nanos: 0,
+                }),
+                phases: Some(pb::Phases {
+                    dns_ms: Some(1.2),
+                    connect_ms: Some(0.8),
+                    tls_ms: Some(12.0),
+                    first_byte_ms: Some(30.1),
+                    transfer_ms: Some(2.0),
+                }),
+                cert_expires_at: Some(Timestamp {
+                    seconds: CERT_S,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            },
+            pb::ProbeOutcome {
+                agent: "tokyo-1".into(),
+                agent_id: "a2".into(),
+                region: "ap".into(),
+                ok: false,
+                error_kind: "connect".into(),
+                error_detail: "connect: connection refused".into(),
+                latency_ms: 0.9,
+                time: Some(Timestamp {
+                    seconds: 1_699_920_001,
+                    nanos: 0,
+                }),
+                phases: Some(pb::Phases {
+                    dns_ms: Some(0.3),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        ],
         ..Default::default()
     }
 }
+
+/// 2027-01-02T00:00:00Z.
+const CERT_S: i64 = 1_798_848_000;
 
 #[test]
 fn json_carries_the_history_with_snake_case_names() {
@@ -65,7 +112,7 @@ fn json_carries_the_history_with_snake_case_names() {
 
 #[test]
 fn text_shows_the_uptimes_and_a_line_of_daily_bars() {
-    let text = render_show(convert::service(&shown()), false).expect("text");
+    let text = render_show(convert::service(&shown()), false, 0).expect("text");
     assert!(
         text.contains("uptime      24h 100.000%  7d 99.950%  30d 98.000%"),
         "{text}"
@@ -75,5 +122,58 @@ fn text_shows_the_uptimes_and_a_line_of_daily_bars() {
     assert!(
         !text.contains("\"daily\""),
         "the history is not dumped as JSON: {text}"
+    );
+}
+
+#[test]
+fn json_carries_each_agents_latest_result_with_phases() {
+    let v = convert::service(&shown());
+    let paris = &v["latest"][0];
+    assert_eq!(
+        (&paris["agent"], &paris["agent_id"], &paris["region"]),
+        (&json!("paris-1"), &json!("a1"), &json!("eu"))
+    );
+    for (key, ms) in [
+        ("dns_ms", 1.2),
+        ("connect_ms", 0.8),
+        ("tls_ms", 12.0),
+        ("first_byte_ms", 30.1),
+        ("transfer_ms", 2.0),
+        ("latency_ms", 32.1),
+    ] {
+        assert_eq!(paris[key], json!(ms), "{key}");
+    }
+    assert_eq!(paris["cert_expires_at"], json!("2027-01-02T00:00:00.000Z"));
+    let tokyo = &v["latest"][1];
+    assert_eq!(tokyo["tls_ms"], json!(null), "not measured");
+    assert_eq!(tokyo["cert_expires_at"], json!(null));
+    assert_eq!(tokyo["error_kind"], json!("connect"));
+    let listed = convert::service(&pb::Service::default());
+    assert!(listed.get("latest").is_none(), "lists carry no latest results");
+}
+
+#[test]
+fn text_shows_one_line_per_agent_with_phases_and_cert_expiry() {
+    // 34 days and a bit before the certificate expires.
+    let now_ms = (CERT_S - 34 * 86_400 - 3_600) * 1000;
+    let text = render_show(convert::service(&shown()), false, now_ms).expect("text");
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("agents "))
+        .expect("an agents section");
+    assert_eq!(
+        &lines[at..],
+        [
+            "agents      2",
+            "  paris-1 (eu)  2023-11-14T00:00:00.000Z  ok 200  32.1ms  dns 1.2ms connect 0.8ms tls 12.0ms ttfb 30.1ms transfer 2.0ms  cert expires 2027-01-02 (34 days)",
+            "  tokyo-1 (ap)  2023-11-14T00:00:01.000Z  failed connect: connection refused  0.9ms  dns 0.3ms",
+        ]
+    );
+    let expired = render_show(convert::service(&shown()), false, (CERT_S + 3 * 86_400) * 1000)
+        .expect("text");
+    assert!(
+        expired.contains("cert expired 2027-01-02 (3 days ago)"),
+        "{expired}"
     );
 }

@@ -131,6 +131,7 @@ fn services_carry_their_maintenance_end() {
             last_latency_ms: Some(1.5),
             maintenance_until: ts(9, 0),
             history: None,
+            latest: vec![],
         }
     );
     let fresh = service(ServiceView {
@@ -321,6 +322,10 @@ fn windows_probes_and_events_convert() {
             error_detail: "connect: connection refused".into(),
             latency_ms: 2.5,
             time: ts(5, 0),
+            phases: Some(pb::Phases::default()),
+            cert_expires_at: None,
+            agent_id: "a1".into(),
+            region: String::new(),
         }
     );
     let e = event(EventRow {
@@ -357,4 +362,46 @@ fn ids_longer_than_any_id_are_bad_fields() {
         StartMaintenance::try_from(long).map_err(|e| e.field),
         Err("equipment")
     );
+}
+
+#[test]
+fn latest_results_carry_phases_in_ms_and_the_cert_expiry() {
+    let l = latest(crate::store::LatestResult {
+        agent: "a1".into(),
+        agent_name: "paris-1".into(),
+        region: "eu".into(),
+        time_ms: 5_000,
+        round_id: 0,
+        outcome: ProbeOutcome {
+            ok: true,
+            status_code: Some(200),
+            error_kind: None,
+            error: None,
+            duration_us: 32_100,
+            phases: crate::domain::Phases {
+                dns_us: Some(1_200),
+                connect_us: Some(800),
+                tls_us: None,
+                first_byte_us: Some(30_100),
+            },
+            cert_not_after_ms: Some(1_796_083_200_000),
+        },
+    });
+    assert_eq!(
+        (l.agent_id.as_str(), l.agent.as_str(), l.region.as_str()),
+        ("a1", "paris-1", "eu")
+    );
+    assert_eq!(
+        l.phases,
+        Some(pb::Phases {
+            dns_ms: Some(1.2),
+            connect_ms: Some(0.8),
+            tls_ms: None,
+            first_byte_ms: Some(30.1),
+            transfer_ms: Some(2.0),
+        }),
+        "transfer is the latency after the first byte"
+    );
+    assert_eq!(l.cert_expires_at, ts(1_796_083_200, 0));
+    assert_eq!((l.status_code, l.latency_ms), (Some(200), 32.1));
 }

@@ -257,3 +257,95 @@ fn results_past_the_limits_are_refused_or_cut() {
     assert_eq!(detail.len(), 1023);
     assert!(detail.starts_with("xé"));
 }
+
+#[test]
+fn phases_and_cert_expiry_pass_through() {
+    let r = ProbeResult::try_from(pb::ProbeResult {
+        duration_us: 32_100,
+        dns_us: 1_200,
+        connect_us: 800,
+        tls_us: 12_000,
+        first_byte_us: 30_100,
+        cert_not_after_ms: 1_796_083_200_000,
+        ..result(8, true, pb::ErrorKind::Unspecified, 200)
+    })
+    .expect("converted");
+    assert_eq!(
+        r.outcome.phases,
+        Phases {
+            dns_us: Some(1_200),
+            connect_us: Some(800),
+            tls_us: Some(12_000),
+            first_byte_us: Some(30_100),
+        }
+    );
+    assert_eq!(r.outcome.phases.transfer_us(r.outcome.duration_us), Some(2_000));
+    assert_eq!(r.outcome.cert_not_after_ms, Some(1_796_083_200_000));
+    let plain = ProbeResult::try_from(result(9, true, pb::ErrorKind::Unspecified, 200))
+        .expect("converted");
+    assert_eq!(
+        (plain.outcome.phases, plain.outcome.cert_not_after_ms),
+        (Phases::default(), None),
+        "0 is not measured"
+    );
+}
+
+#[test]
+fn absurd_phases_and_cert_expiries_are_dropped_and_the_result_kept() {
+    let check = |r: pb::ProbeResult, phases: Phases, cert: Option<i64>| {
+        let seq = r.seq;
+        let got = ProbeResult::try_from(r).expect("the result itself stands");
+        assert_eq!(
+            (got.outcome.phases, got.outcome.cert_not_after_ms),
+            (phases, cert),
+            "result {seq}"
+        );
+    };
+    let base = result(10, true, pb::ErrorKind::Unspecified, 200);
+    // A phase longer than the whole probe cannot be true.
+    check(
+        pb::ProbeResult {
+            duration_us: 5_000,
+            dns_us: 1_000,
+            tls_us: 6_000,
+            first_byte_us: u64::MAX,
+            ..base.clone()
+        },
+        Phases {
+            dns_us: Some(1_000),
+            ..Phases::default()
+        },
+        None,
+    );
+    // Nor one over a day, even within a (bogus) longer duration.
+    check(
+        pb::ProbeResult {
+            duration_us: u64::MAX,
+            connect_us: MAX_PHASE_US + 1,
+            first_byte_us: MAX_PHASE_US,
+            ..base.clone()
+        },
+        Phases {
+            first_byte_us: Some(MAX_PHASE_US),
+            ..Phases::default()
+        },
+        None,
+    );
+    // Certificate expiries before 1970 or after 9999 are unknown.
+    for (ms, kept) in [
+        (-1, None),
+        (i64::MIN, None),
+        (MAX_CERT_NOT_AFTER_MS + 1, None),
+        (i64::MAX, None),
+        (MAX_CERT_NOT_AFTER_MS, Some(MAX_CERT_NOT_AFTER_MS)),
+    ] {
+        check(
+            pb::ProbeResult {
+                cert_not_after_ms: ms,
+                ..base.clone()
+            },
+            Phases::default(),
+            kept,
+        );
+    }
+}
