@@ -9,6 +9,7 @@ mod hostile;
 mod lifecycle;
 mod maintenance;
 mod manual;
+mod phases;
 mod quorum;
 mod reload;
 mod restart;

@@ -41,7 +41,7 @@ use tonic::transport::Channel;
 
 pub use realtime::{TestClock, TimedOut, epoch_ms, within};
 pub use reload::with_token;
-pub use scripted::{Identity, Order, Outcome, Refused, ScriptedAgent};
+pub use scripted::{Identity, Order, Outcome, Phases, Refused, ScriptedAgent};
 
 use crate::ADMIN_TOKEN;
 use crate::config::Config;
