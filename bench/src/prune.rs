@@ -263,6 +263,8 @@ impl Ingest {
                             error_kind: None,
                             error: None,
                             duration_us: 20_000,
+                            phases: Default::default(),
+                            cert_not_after_ms: None,
                         },
                     },
                 }

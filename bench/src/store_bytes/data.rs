@@ -1,9 +1,12 @@
 //! The generated results: every service probed by every agent once per
 //! interval (each agent at its own phase), in time order, cut into batches.
 //! Each service has a typical latency (20–300 ms) and each probe varies by
-//! ±20 % around it; failures carry a status or a short error text.
+//! ±20 % around it; failures carry a status or a short error text. Every
+//! probe is HTTPS on a new connection (the default, and the most to store):
+//! DNS, connect, TLS and first byte as shares of its latency, and its
+//! service's certificate expiry (whole seconds, 10 to 365 days ahead).
 
-use picket_collector::domain::{ErrorKind, ProbeOutcome, ProbeResult};
+use picket_collector::domain::{ErrorKind, Phases, ProbeOutcome, ProbeResult};
 use picket_collector::store::ResultRecord;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -22,8 +25,15 @@ pub fn generate(args: &Args) -> Vec<Vec<ResultRecord>> {
                 .to_string()
         })
         .collect();
-    let services: Vec<(String, u64)> = (0..args.services)
-        .map(|i| (format!("svc-{i:05}"), rng.random_range(20_000..300_000)))
+    let services: Vec<(String, u64, i64)> = (0..args.services)
+        .map(|i| {
+            let cert_ms = START_MS + rng.random_range(10..=365) * 86_400_000;
+            (
+                format!("svc-{i:05}"),
+                rng.random_range(20_000..300_000),
+                cert_ms,
+            )
+        })
         .collect();
     let phase: Vec<i64> = (0..args.services * args.agents)
         .map(|_| rng.random_range(0..args.interval_s * 1000))
@@ -32,7 +42,7 @@ pub fn generate(args: &Args) -> Vec<Vec<ResultRecord>> {
     let mut out = Vec::with_capacity(args.results);
     'ticks: for tick in 0.. {
         let base = START_MS + tick * args.interval_s * 1000;
-        for (s, (service, typical)) in services.iter().enumerate() {
+        for (s, (service, typical, cert_ms)) in services.iter().enumerate() {
             for (a, agent) in agents.iter().enumerate() {
                 if out.len() == args.results {
                     break 'ticks;
@@ -46,7 +56,7 @@ pub fn generate(args: &Args) -> Vec<Vec<ResultRecord>> {
                         service: service.clone().into(),
                         round_id: 0,
                         started_at_ms: base + phase[s * args.agents + a],
-                        outcome: outcome(&mut rng, args.failure_rate, duration_us),
+                        outcome: outcome(&mut rng, args.failure_rate, duration_us, *cert_ms),
                     },
                 });
             }
@@ -61,7 +71,14 @@ pub fn generate(args: &Args) -> Vec<Vec<ResultRecord>> {
     batches
 }
 
-fn outcome(rng: &mut StdRng, failure_rate: f64, duration_us: u64) -> ProbeOutcome {
+fn outcome(rng: &mut StdRng, failure_rate: f64, duration_us: u64, cert_ms: i64) -> ProbeOutcome {
+    let mut share = |lo: f64, hi: f64| Some((duration_us as f64 * rng.random_range(lo..hi)) as u64);
+    let phases = Phases {
+        dns_us: share(0.01, 0.05),
+        connect_us: share(0.05, 0.15),
+        tls_us: share(0.15, 0.30),
+        first_byte_us: share(0.85, 0.97),
+    };
     if !rng.random_bool(failure_rate) {
         return ProbeOutcome {
             ok: true,
@@ -69,12 +86,20 @@ fn outcome(rng: &mut StdRng, failure_rate: f64, duration_us: u64) -> ProbeOutcom
             error_kind: None,
             error: None,
             duration_us,
+            phases,
+            cert_not_after_ms: Some(cert_ms),
         };
     }
-    let (kind, code, text, us) = match rng.random_range(0..3) {
-        0 => (ErrorKind::HttpStatus, Some(503), "HTTP 503", duration_us),
-        1 => (ErrorKind::Connect, None, "connect: connection refused", 900),
-        _ => (ErrorKind::Timeout, None, "timeout after 10s", 10_000_000),
+    let (kind, code, text, us, phases) = match rng.random_range(0..3) {
+        0 => (ErrorKind::HttpStatus, Some(503), "HTTP 503", duration_us, phases),
+        1 => {
+            let dns_only = Phases {
+                dns_us: Some(300),
+                ..Phases::default()
+            };
+            (ErrorKind::Connect, None, "connect: connection refused", 900, dns_only)
+        }
+        _ => (ErrorKind::Timeout, None, "timeout after 10s", 10_000_000, Phases::default()),
     };
     ProbeOutcome {
         ok: false,
@@ -82,5 +107,7 @@ fn outcome(rng: &mut StdRng, failure_rate: f64, duration_us: u64) -> ProbeOutcom
         error_kind: Some(kind),
         error: Some(text.to_owned()),
         duration_us: us,
+        cert_not_after_ms: (kind == ErrorKind::HttpStatus).then_some(cert_ms),
+        phases,
     }
 }

@@ -138,7 +138,7 @@ async fn run(args: &Args, dir: &Path) -> anyhow::Result<()> {
         rows as f64 / before_secs
     );
     println!(
-        "after  (0003: integer keys, WITHOUT ROWID, no index, rollups): {:.1} bytes/result ({:.1} without the rollups), {:.0} rows/s, {:.1} statements/batch",
+        "after  (0004: integer keys, WITHOUT ROWID, no index, phases and cert expiry, latest per agent, rollups): {:.1} bytes/result ({:.1} without the rollups), {:.0} rows/s, {:.1} statements/batch",
         per(after_bytes),
         per(without_rollups),
         rows as f64 / after_secs,
