@@ -58,7 +58,13 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
     assert_eq!(who, [("edge-1", "eu", true), ("edge-2", "ap", false)]);
 
     let p = latest[0].phases.clone().expect("phases");
-    let got = [p.dns_ms, p.connect_ms, p.tls_ms, p.first_byte_ms, p.transfer_ms];
+    let got = [
+        p.dns_ms,
+        p.connect_ms,
+        p.tls_ms,
+        p.first_byte_ms,
+        p.transfer_ms,
+    ];
     let want = [1.2, 0.8, 12.0, 30.1, 2.0];
     for (g, w) in got.iter().zip(want) {
         let g = g.expect("measured");
@@ -69,7 +75,10 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
     assert_eq!(latest[0].status_code, Some(200));
 
     let t = &latest[1];
-    assert_eq!((t.status_code, t.error_kind.as_str()), (Some(503), "http_status"));
+    assert_eq!(
+        (t.status_code, t.error_kind.as_str()),
+        (Some(503), "http_status")
+    );
     assert_eq!(t.error_detail, "HTTP 503");
     let p = t.phases.clone().expect("phases");
     assert_eq!((p.dns_ms, p.connect_ms, p.tls_ms), (None, None, None));

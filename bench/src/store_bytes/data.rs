@@ -91,15 +91,33 @@ fn outcome(rng: &mut StdRng, failure_rate: f64, duration_us: u64, cert_ms: i64) 
         };
     }
     let (kind, code, text, us, phases) = match rng.random_range(0..3) {
-        0 => (ErrorKind::HttpStatus, Some(503), "HTTP 503", duration_us, phases),
+        0 => (
+            ErrorKind::HttpStatus,
+            Some(503),
+            "HTTP 503",
+            duration_us,
+            phases,
+        ),
         1 => {
             let dns_only = Phases {
                 dns_us: Some(300),
                 ..Phases::default()
             };
-            (ErrorKind::Connect, None, "connect: connection refused", 900, dns_only)
+            (
+                ErrorKind::Connect,
+                None,
+                "connect: connection refused",
+                900,
+                dns_only,
+            )
         }
-        _ => (ErrorKind::Timeout, None, "timeout after 10s", 10_000_000, Phases::default()),
+        _ => (
+            ErrorKind::Timeout,
+            None,
+            "timeout after 10s",
+            10_000_000,
+            Phases::default(),
+        ),
     };
     ProbeOutcome {
         ok: false,

@@ -24,12 +24,12 @@ mod client;
 mod convert;
 mod events;
 mod maintenance;
+mod outcome;
 mod reload;
 mod render;
 mod requests;
 mod services;
 mod webhooks;
-mod outcome;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

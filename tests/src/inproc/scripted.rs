@@ -21,8 +21,8 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 
-pub use super::outcome::{Outcome, Phases};
 use super::outcome::now_ms;
+pub use super::outcome::{Outcome, Phases};
 use super::realtime::within;
 use crate::ENROLLMENT_TOKEN;
 

@@ -187,7 +187,10 @@ fn tables() {
     };
     check_table(
         &CHECKS,
-        &[convert::check_result(&probe), convert::check_result(&measured)],
+        &[
+            convert::check_result(&probe),
+            convert::check_result(&measured),
+        ],
         &[
             "AGENT  OK     CODE  ERROR     LATENCY MS  PHASES",
             "a1     false  503   HTTP 503  4.25        ",

@@ -149,7 +149,10 @@ fn json_carries_each_agents_latest_result_with_phases() {
     assert_eq!(tokyo["cert_expires_at"], json!(null));
     assert_eq!(tokyo["error_kind"], json!("connect"));
     let listed = convert::service(&pb::Service::default());
-    assert!(listed.get("latest").is_none(), "lists carry no latest results");
+    assert!(
+        listed.get("latest").is_none(),
+        "lists carry no latest results"
+    );
 }
 
 #[test]
@@ -170,8 +173,12 @@ fn text_shows_one_line_per_agent_with_phases_and_cert_expiry() {
             "  tokyo-1 (ap)  2023-11-14T00:00:01.000Z  failed connect: connection refused  0.9ms  dns 0.3ms",
         ]
     );
-    let expired = render_show(convert::service(&shown()), false, (CERT_S + 3 * 86_400) * 1000)
-        .expect("text");
+    let expired = render_show(
+        convert::service(&shown()),
+        false,
+        (CERT_S + 3 * 86_400) * 1000,
+    )
+    .expect("text");
     assert!(
         expired.contains("cert expired 2027-01-02 (3 days ago)"),
         "{expired}"

@@ -279,10 +279,13 @@ fn phases_and_cert_expiry_pass_through() {
             first_byte_us: Some(30_100),
         }
     );
-    assert_eq!(r.outcome.phases.transfer_us(r.outcome.duration_us), Some(2_000));
+    assert_eq!(
+        r.outcome.phases.transfer_us(r.outcome.duration_us),
+        Some(2_000)
+    );
     assert_eq!(r.outcome.cert_not_after_ms, Some(1_796_083_200_000));
-    let plain = ProbeResult::try_from(result(9, true, pb::ErrorKind::Unspecified, 200))
-        .expect("converted");
+    let plain =
+        ProbeResult::try_from(result(9, true, pb::ErrorKind::Unspecified, 200)).expect("converted");
     assert_eq!(
         (plain.outcome.phases, plain.outcome.cert_not_after_ms),
         (Phases::default(), None),

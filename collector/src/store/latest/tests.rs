@@ -50,10 +50,16 @@ async fn stored_columns(store: &Store, time_ms: i64) -> Vec<Option<i64>> {
     .fetch_one(&store.read)
     .await
     .expect("stored result");
-    ["dns_us", "connect_us", "tls_us", "first_byte_us", "cert_not_after_s"]
-        .iter()
-        .map(|c| row.try_get::<Option<i64>, _>(*c).expect("column"))
-        .collect()
+    [
+        "dns_us",
+        "connect_us",
+        "tls_us",
+        "first_byte_us",
+        "cert_not_after_s",
+    ]
+    .iter()
+    .map(|c| row.try_get::<Option<i64>, _>(*c).expect("column"))
+    .collect()
 }
 
 #[tokio::test]
@@ -105,11 +111,21 @@ async fn the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one() {
     let latest = store.latest_results(&"shop".into()).await.expect("latest");
     let seen: Vec<(&str, &str, i64, bool)> = latest
         .iter()
-        .map(|l| (l.agent.as_str(), l.agent_name.as_str(), l.time_ms, l.outcome.ok))
+        .map(|l| {
+            (
+                l.agent.as_str(),
+                l.agent_name.as_str(),
+                l.time_ms,
+                l.outcome.ok,
+            )
+        })
         .collect();
     assert_eq!(
         seen,
-        [("a1", "edge-a1", 2000, false), ("a2", "edge-a2", 1500, true)]
+        [
+            ("a1", "edge-a1", 2000, false),
+            ("a2", "edge-a2", 1500, true)
+        ]
     );
     assert_eq!(latest[0].region, "eu");
     assert_eq!(latest[0].outcome.error_kind, Some(ErrorKind::HttpStatus));
@@ -138,7 +154,10 @@ async fn the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one() {
         .await
         .expect("newer");
     let now = store.latest_results(&"shop".into()).await.expect("latest");
-    assert_eq!((now[1].time_ms, now[1].outcome.phases), (2500, Phases::default()));
+    assert_eq!(
+        (now[1].time_ms, now[1].outcome.phases),
+        (2500, Phases::default())
+    );
     assert_eq!(now[0], latest[0], "the other agent's row is untouched");
     assert_eq!(recorded.stored, [true, true, true]);
 }
@@ -153,7 +172,10 @@ async fn one_upsert_per_thousand_pairs() {
     let pairs = results.iter().enumerate().map(|(i, r)| ((i as i64, 1), r));
     assert_eq!(upsert_latest(&mut conn, pairs).await.expect("upsert"), 2);
     let same_pair = results.iter().map(|r| ((7, 1), r));
-    assert_eq!(upsert_latest(&mut conn, same_pair).await.expect("upsert"), 1);
+    assert_eq!(
+        upsert_latest(&mut conn, same_pair).await.expect("upsert"),
+        1
+    );
 }
 
 #[test]
