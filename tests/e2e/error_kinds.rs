@@ -103,5 +103,20 @@ async fn a_valid_certificate_from_the_given_ca_is_up() -> anyhow::Result<()> {
     assert_eq!(service["last_status_code"], 200, "{service}");
     assert!(service["last_error_kind"].is_null(), "{service}");
     assert!(target.hits() >= 1);
+    // `service ID` shows the agent's latest result with what it measured:
+    // the time to first byte and the certificate's expiry (rcgen's
+    // default notAfter), through the real agent, collector and picketctl.
+    let shown = c.service(SERVICE).await?;
+    let latest = &shown["latest"][0];
+    assert_eq!(latest["ok"], true, "{shown}");
+    assert_eq!(
+        latest["cert_expires_at"], "4096-01-01T00:00:00.000Z",
+        "{shown}"
+    );
+    let ttfb = latest["first_byte_ms"]
+        .as_f64()
+        .expect("first byte measured");
+    let total = latest["latency_ms"].as_f64().expect("latency");
+    assert!(ttfb > 0.0 && ttfb <= total, "{shown}");
     Ok(())
 }
