@@ -57,7 +57,7 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
         .collect();
     assert_eq!(who, [("edge-1", "eu", true), ("edge-2", "ap", false)]);
 
-    let p = latest[0].phases.clone().expect("phases");
+    let p = latest[0].phases.expect("phases");
     let got = [
         p.dns_ms,
         p.connect_ms,
@@ -80,7 +80,7 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
         (Some(503), "http_status")
     );
     assert_eq!(t.error_detail, "HTTP 503");
-    let p = t.phases.clone().expect("phases");
+    let p = t.phases.expect("phases");
     assert_eq!((p.dns_ms, p.connect_ms, p.tls_ms), (None, None, None));
     assert_eq!((p.first_byte_ms, p.transfer_ms), (Some(4.0), Some(1.0)));
     assert_eq!(t.cert_expires_at, None, "no certificate reported");

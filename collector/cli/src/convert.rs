@@ -132,7 +132,7 @@ pub fn maintenance(m: &pb::Maintenance) -> Value {
 /// of `latency_ms`; `cert_expires_at` is the earliest certificate expiry
 /// of the chain (`null` over plain HTTP).
 pub fn check_result(r: &pb::ProbeOutcome) -> Value {
-    let p = r.phases.clone().unwrap_or_default();
+    let p = r.phases.unwrap_or_default();
     json!({
         "agent": r.agent,
         "agent_id": non_empty(&r.agent_id),

@@ -99,7 +99,9 @@ impl Outcome {
 }
 
 impl Outcome {
-    /// The result message reporting this outcome.
+    /// The result message reporting this outcome; fields the link may
+    /// gain later (a measured transfer phase) stay 0, "not measured".
+    #[allow(clippy::needless_update)]
     pub(super) fn result(&self, seq: u64, service: &str, round_id: u64) -> pb::ProbeResult {
         pb::ProbeResult {
             seq,
