@@ -43,7 +43,11 @@ fn args() -> Result<Args, Error> {
             "--reuse" => a.reuse = true,
             "--probes" => a.probes = it.next().ok_or("--probes needs a value")?.parse()?,
             "--warmup" => a.warmup = it.next().ok_or("--warmup needs a value")?.parse()?,
-            other => return Err(format!("unknown flag {other} (--http --reuse --probes N --warmup N)").into()),
+            other => {
+                return Err(
+                    format!("unknown flag {other} (--http --reuse --probes N --warmup N)").into(),
+                );
+            }
         }
     }
     Ok(a)
@@ -58,14 +62,21 @@ fn cpu_ns(skip: &str) -> Result<u64, Error> {
             continue;
         }
         let stat = std::fs::read_to_string(task.path().join("schedstat"))?;
-        total += stat.split_whitespace().next().ok_or("empty schedstat")?.parse::<u64>()?;
+        total += stat
+            .split_whitespace()
+            .next()
+            .ok_or("empty schedstat")?
+            .parse::<u64>()?;
     }
     Ok(total)
 }
 
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
     let body = "x".repeat(2048);
-    let response = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: text/plain\r\n\r\n{body}", body.len());
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: text/plain\r\n\r\n{body}",
+        body.len()
+    );
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
@@ -94,7 +105,8 @@ fn target(tls: bool) -> Result<(String, Option<CertificateDer<'static>>, String)
         ca_der = Some(ca.self_signed(&ca_key)?.der().clone());
         let issuer = Issuer::new(ca, ca_key);
         let key = KeyPair::generate()?;
-        let leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()])?.signed_by(&key, &issuer)?;
+        let leaf =
+            CertificateParams::new(vec!["127.0.0.1".to_owned()])?.signed_by(&key, &issuer)?;
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -105,15 +117,24 @@ fn target(tls: bool) -> Result<(String, Option<CertificateDer<'static>>, String)
     }
     std::thread::spawn(move || {
         let tid = std::fs::read_link("/proc/thread-self")
-            .map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+            .map(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })
             .unwrap_or_default();
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         rt.block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let port = listener.local_addr().expect("addr").port();
             let _ = tx.send((port, tid));
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 // The TLS server writes its session tickets, then the
                 // response: without this, Nagle holds the response for the
                 // client's delayed ACK (~40 ms a probe).
@@ -160,7 +181,9 @@ fn main() -> Result<(), Error> {
         max_body_bytes: 1024 * 1024,
         reuse_connections: a.reuse,
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let (cpu, wall) = rt.block_on(async {
         for _ in 0..a.warmup {
             let r = probe(&check, &clients).await;
