@@ -265,5 +265,8 @@ async fn a_host_name_is_resolved_and_timed() {
     assert!(phases.connect.unwrap() > Duration::ZERO, "{report:?}");
     assert_eq!(phases.tls, Some(Duration::ZERO), "plain HTTP: {report:?}");
     let sum = phases.dns.unwrap() + phases.connect.unwrap() + phases.first_byte.unwrap();
-    assert!(sum + phases.transfer.unwrap() <= report.duration, "{report:?}");
+    assert!(
+        sum + phases.transfer.unwrap() <= report.duration,
+        "{report:?}"
+    );
 }
