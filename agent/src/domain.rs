@@ -155,17 +155,28 @@ impl ProbeFailure {
     }
 }
 
-/// Durations of the phases of a probe, where measured.
+/// Durations of the phases of a probe, where measured, as blackbox_exporter
+/// defines them: each is the sum over the connections the probe opened
+/// (one per redirect hop that needed a new one), so with redirects the
+/// phases add up across hops. A reused keep-alive connection adds 0 to
+/// `dns`, `connect` and `tls`; so do an IP literal (no resolution) and
+/// plain HTTP (no handshake). A probe cut short (timeout, error) reports
+/// the phases it reached, the last one up to the moment it ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
     /// Name resolution.
     pub dns: Option<Duration>,
-    /// TCP connect.
+    /// TCP connect (including the source-address bind).
     pub connect: Option<Duration>,
-    /// TLS handshake.
+    /// TLS handshake, from the ClientHello to the verified connection.
     pub tls: Option<Duration>,
-    /// Time to the first response byte.
+    /// "Processing": time to the final response head not spent in `dns`,
+    /// `connect` or `tls` (request sent, server think time, earlier hops'
+    /// responses). `None` when no response head arrived.
     pub first_byte: Option<Duration>,
+    /// From the final response head to the end of the body read (its end
+    /// or the body limit). `None` when the body was not read.
+    pub transfer: Option<Duration>,
 }
 
 /// The outcome of one probe of one check.
@@ -185,7 +196,8 @@ pub struct ProbeReport {
     pub failure: Option<ProbeFailure>,
     /// Phase timings, where measured.
     pub phases: Phases,
-    /// Leaf certificate expiry, where known.
+    /// The earliest `notAfter` in the certificate chain the server
+    /// presented (leaf and intermediates), where known.
     pub cert_not_after: Option<SystemTime>,
 }
 

@@ -252,3 +252,21 @@ async fn new_connection_per_probe_unless_reuse() {
     }
     target.wait_hits(4, Duration::from_secs(5)).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_host_name_is_resolved_and_timed() {
+    let target = Target::http().await;
+    let url = target.url().replace("127.0.0.1", "localhost");
+    assert!(url.contains("localhost"), "{url}");
+    let report = probe(&check(&url), &clients()).await;
+    assert!(report.ok(), "{report:?}");
+    let phases = report.phases;
+    assert!(phases.dns.unwrap() > Duration::ZERO, "{report:?}");
+    assert!(phases.connect.unwrap() > Duration::ZERO, "{report:?}");
+    assert_eq!(phases.tls, Some(Duration::ZERO), "plain HTTP: {report:?}");
+    let sum = phases.dns.unwrap() + phases.connect.unwrap() + phases.first_byte.unwrap();
+    assert!(
+        sum + phases.transfer.unwrap() <= report.duration,
+        "{report:?}"
+    );
+}

@@ -180,6 +180,7 @@ fn result(seq: u64, check: &str) -> pb::ProbeResult {
         connect_us: 1_100,
         tls_us: 4_300,
         first_byte_us: 5_200,
+        transfer_us: 300,
         cert_not_after_ms: now_ms + 60 * 86_400_000,
     }
 }

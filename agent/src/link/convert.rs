@@ -114,6 +114,7 @@ fn result(item: &Sequenced) -> pb::ProbeResult {
         connect_us: us(r.phases.connect),
         tls_us: us(r.phases.tls),
         first_byte_us: us(r.phases.first_byte),
+        transfer_us: us(r.phases.transfer),
         cert_not_after_ms: r.cert_not_after.map_or(0, epoch_ms),
     }
 }

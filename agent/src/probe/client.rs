@@ -3,13 +3,21 @@
 //! configuration (ring provider, platform roots plus `--ca-cert`) and the
 //! optional source address.
 //!
-//! Clients are built lazily and cached; the cache is the only state here.
+//! Clients are built lazily and cached. Under every client sit the phase
+//! timing hooks (`hooks.rs`) and the chain-expiry verifier (`chain.rs`),
+//! whose cache of chain expiries is the other state here.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use std::time::SystemTime;
+
+use rustls::client::Resumption;
 use rustls_pki_types::CertificateDer;
+
+use super::chain::{ChainVerifier, ExpiryCache};
+use super::hooks::{TimedResolver, TimedSessionStore, TimingLayer};
 
 /// Failures building the TLS configuration or a client.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,7 @@ pub struct Clients {
     tls: rustls::ClientConfig,
     source_address: Option<IpAddr>,
     cache: Mutex<HashMap<ClientKey, reqwest::Client>>,
+    expiries: Arc<ExpiryCache>,
 }
 
 impl std::fmt::Debug for Clients {
@@ -70,6 +79,8 @@ impl Clients {
             provider.clone(),
         )
         .map_err(ClientError::Verifier)?;
+        let expiries = Arc::new(ExpiryCache::default());
+        let verifier = ChainVerifier::new(verifier, expiries.clone());
         let mut tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(ClientError::Tls)?
@@ -77,11 +88,21 @@ impl Clients {
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // rustls's default store and size, with the TLS-start mark.
+        tls.resumption = Resumption::store(Arc::new(TimedSessionStore::new(256)));
         Ok(Clients {
             tls,
             source_address: options.source_address,
             cache: Mutex::new(HashMap::new()),
+            expiries,
         })
+    }
+
+    /// The earliest `notAfter` of the chain presented with the leaf
+    /// certificate `leaf` (DER), or the leaf's own when that chain was not
+    /// seen by these clients.
+    pub fn chain_expiry(&self, leaf: &[u8]) -> Option<SystemTime> {
+        self.expiries.earliest(leaf)
     }
 
     /// The client for `key`, built on first use.
@@ -107,7 +128,9 @@ impl Clients {
             .redirect(redirect)
             .no_proxy()
             .user_agent(concat!("picket-agent/", env!("CARGO_PKG_VERSION")))
-            .local_address(self.source_address);
+            .local_address(self.source_address)
+            .dns_resolver(Arc::new(TimedResolver))
+            .connector_layer(TimingLayer);
         if !key.reuse_connections {
             builder = builder.pool_max_idle_per_host(0);
         }

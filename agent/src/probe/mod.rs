@@ -1,20 +1,26 @@
 //! One probe of one check: send the request, read a bounded body, judge the
 //! outcome, classify any failure. Never panics and never outlives the
-//! check's timeout.
+//! check's timeout. Phases are measured by the hooks under reqwest
+//! (`hooks.rs`) into the probe's [`phases::Recorder`]; the certificate
+//! expiry is the earliest in the presented chain (`chain.rs`).
 //!
 //! The scheduler calls probes through the [`Probe`] trait so its timer logic
 //! can be tested with a fake; [`Prober`] is the real one.
 
 pub mod cert;
+pub mod chain;
 pub mod classify;
 pub mod client;
+pub mod hooks;
+pub mod phases;
 
 use std::future::Future;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 pub use client::{ClientError, ClientKey, ClientOptions, Clients};
 
-use crate::domain::{Check, ErrorKind, Method, Phases, ProbeFailure, ProbeReport};
+use crate::domain::{Check, ErrorKind, Method, ProbeFailure, ProbeReport};
+use phases::Recorder;
 
 /// Something that can probe a check (the real HTTP prober, or a test fake).
 pub trait Probe: Send + Sync + 'static {
@@ -46,8 +52,6 @@ impl Probe for Prober {
 struct Outcome {
     status_code: u16,
     failure: Option<ProbeFailure>,
-    /// Time from the start to the response head.
-    first_byte: Option<Duration>,
     cert_not_after: Option<SystemTime>,
 }
 
@@ -65,7 +69,9 @@ impl Outcome {
 pub async fn probe(check: &Check, clients: &Clients) -> ProbeReport {
     let started_at = SystemTime::now();
     let start = Instant::now();
-    let outcome = match tokio::time::timeout(check.timeout, attempt(check, clients, start)).await {
+    let recorder = Recorder::new();
+    let attempt = recorder.scope(attempt(check, clients, &recorder));
+    let outcome = match tokio::time::timeout(check.timeout, attempt).await {
         Ok(outcome) => outcome,
         Err(_elapsed) => Outcome::failed(0, classify::timed_out(check.timeout)),
     };
@@ -76,15 +82,12 @@ pub async fn probe(check: &Check, clients: &Clients) -> ProbeReport {
         duration: start.elapsed(),
         status_code: outcome.status_code,
         failure: outcome.failure,
-        phases: Phases {
-            first_byte: outcome.first_byte,
-            ..Phases::default()
-        },
+        phases: recorder.phases(),
         cert_not_after: outcome.cert_not_after,
     }
 }
 
-async fn attempt(check: &Check, clients: &Clients, start: Instant) -> Outcome {
+async fn attempt(check: &Check, clients: &Clients, recorder: &Recorder) -> Outcome {
     let key = ClientKey {
         follow_redirects: check.follow_redirects,
         max_redirects: check.max_redirects,
@@ -114,15 +117,15 @@ async fn attempt(check: &Check, clients: &Clients, start: Instant) -> Outcome {
         Ok(response) => response,
         Err(e) => return Outcome::failed(0, classify::classify(&e, check.timeout)),
     };
+    recorder.head();
     let head = Outcome {
         status_code: response.status().as_u16(),
         failure: None,
-        first_byte: Some(start.elapsed()),
         cert_not_after: response
             .extensions()
             .get::<reqwest::tls::TlsInfo>()
             .and_then(|info| info.peer_certificate())
-            .and_then(cert::not_after),
+            .and_then(|leaf| clients.chain_expiry(leaf)),
     };
     let status = head.status_code;
     let fail = |failure| Outcome {
@@ -147,6 +150,7 @@ async fn attempt(check: &Check, clients: &Clients, start: Instant) -> Outcome {
             Err(e) => return fail(classify::classify(&e, check.timeout)),
         }
     }
+    recorder.body_done();
     // Dropping the response closes a connection whose body we cut short.
     drop(response);
     if !check.body_contains.is_empty() && !contains(&body, check.body_contains.as_bytes()) {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# CPU time per probe of the agent's prober, before and after a change, side
+# by side: builds bench/probe-cpu (release) against the agent at $OLD (default:
+# the merge base with main) and against this tree, then runs both
+# alternately in three modes (HTTPS new connection per probe, plain HTTP,
+# HTTPS with keep-alive reuse), $RUNS times each, $PROBES probes per run.
+# Prints one JSON line per run, then the median per version and mode.
+# Loopback only; every process it starts ends with it.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+OLD=${OLD:-$(git -C "$root" merge-base HEAD main)}
+PROBES=${PROBES:-2000}
+RUNS=${RUNS:-3}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/old" "$tmp/bin"
+git -C "$root" archive "$OLD" | tar -x -C "$tmp/old"
+# The bench itself is the same for both; only the agent differs.
+rm -rf "$tmp/old/bench/probe-cpu"
+cp -r "$root/bench/probe-cpu" "$tmp/old/bench/probe-cpu"
+build() {
+    cargo build --release --quiet --manifest-path "$1/bench/probe-cpu/Cargo.toml"
+    cp "$CARGO_TARGET_DIR/release/picket-probe-cpu" "$tmp/bin/$2"
+}
+echo "building the agent at $OLD (old) and at the work tree (new)" >&2
+build "$tmp/old" old
+build "$root" new
+for mode in https http reuse; do
+    case $mode in
+        https) flags=() ;;
+        http) flags=(--http) ;;
+        reuse) flags=(--reuse) ;;
+    esac
+    for _ in $(seq "$RUNS"); do
+        for version in old new; do
+            line=$("$tmp/bin/$version" --probes "$PROBES" "${flags[@]}")
+            echo "{\"version\":\"$version\",\"mode\":\"$mode\",${line#\{}"
+        done
+    done
+done | tee "$tmp/runs.jsonl"
+echo "median CPU µs per probe (version mode median min max):"
+sed -E 's/.*"version":"([a-z]+)","mode":"([a-z]+)".*"cpu_us_per_probe":([0-9.]+).*/\1 \2 \3/' "$tmp/runs.jsonl" |
+    sort -k1,1 -k2,2 -k3,3n |
+    awk '{k=$1" "$2; v[k]=v[k]" "$3; n[k]++}
+         END {for (k in v) {split(substr(v[k],2), a, " "); printf "%s %s %s %s\n", k, a[int((n[k]+1)/2)], a[1], a[n[k]]}}' |
+    sort
