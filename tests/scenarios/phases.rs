@@ -15,8 +15,7 @@ fn ms(n: f64) -> Duration {
 }
 
 /// Two agents report; the first twice. Each agent's latest result is
-/// served with its own phases, the transfer phase derived from the
-/// latency, and the certificate expiry when known.
+/// served with its own phases and the certificate expiry when known.
 #[tokio::test(start_paused = true)]
 async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Result<()> {
     let h = Harness::start(&one_service()).await?;
@@ -31,7 +30,8 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
         dns: ms(1.2),
         connect: ms(0.8),
         tls: ms(12.0),
-        first_byte: ms(30.1),
+        processing: ms(16.1),
+        transfer: ms(2.0),
     };
     paris.report(SERVICE, &Outcome::status(503)).await?;
     paris
@@ -43,7 +43,8 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
         )
         .await?;
     let reused = Phases {
-        first_byte: ms(4.0),
+        processing: ms(4.0),
+        transfer: ms(1.0),
         ..Phases::default()
     };
     tokyo
@@ -62,10 +63,10 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
         p.dns_ms,
         p.connect_ms,
         p.tls_ms,
-        p.first_byte_ms,
+        p.processing_ms,
         p.transfer_ms,
     ];
-    let want = [1.2, 0.8, 12.0, 30.1, 2.0];
+    let want = [1.2, 0.8, 12.0, 16.1, 2.0];
     for (g, w) in got.iter().zip(want) {
         let g = g.expect("measured");
         assert!((g - w).abs() < 1e-9, "phases {got:?}, expected {want:?}");
@@ -82,7 +83,7 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
     assert_eq!(t.error_detail, "HTTP 503");
     let p = t.phases.expect("phases");
     assert_eq!((p.dns_ms, p.connect_ms, p.tls_ms), (None, None, None));
-    assert_eq!((p.first_byte_ms, p.transfer_ms), (Some(4.0), Some(1.0)));
+    assert_eq!((p.processing_ms, p.transfer_ms), (Some(4.0), Some(1.0)));
     assert_eq!(t.cert_expires_at, None, "no certificate reported");
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! Each service has a typical latency (20–300 ms) and each probe varies by
 //! ±20 % around it; failures carry a status or a short error text. Every
 //! probe is HTTPS on a new connection (the default, and the most to store):
-//! DNS, connect, TLS and first byte as shares of its latency, and its
+//! DNS, connect, TLS and transfer as shares of its latency, processing the
+//! rest, and its
 //! service's certificate expiry (whole seconds, 10 to 365 days ahead).
 
 use picket_collector::domain::{ErrorKind, Phases, ProbeOutcome, ProbeResult};
@@ -72,12 +73,19 @@ pub fn generate(args: &Args) -> Vec<Vec<ResultRecord>> {
 }
 
 fn outcome(rng: &mut StdRng, failure_rate: f64, duration_us: u64, cert_ms: i64) -> ProbeOutcome {
-    let mut share = |lo: f64, hi: f64| Some((duration_us as f64 * rng.random_range(lo..hi)) as u64);
+    let mut share = |lo: f64, hi: f64| (duration_us as f64 * rng.random_range(lo..hi)) as u64;
+    let (dns, connect, tls, transfer) = (
+        share(0.01, 0.05),
+        share(0.05, 0.15),
+        share(0.15, 0.30),
+        share(0.02, 0.10),
+    );
     let phases = Phases {
-        dns_us: share(0.01, 0.05),
-        connect_us: share(0.05, 0.15),
-        tls_us: share(0.15, 0.30),
-        first_byte_us: share(0.85, 0.97),
+        dns_us: Some(dns),
+        connect_us: Some(connect),
+        tls_us: Some(tls),
+        processing_us: Some(duration_us - dns - connect - tls - transfer),
+        transfer_us: Some(transfer),
     };
     if !rng.random_bool(failure_rate) {
         return ProbeOutcome {

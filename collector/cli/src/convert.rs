@@ -127,10 +127,10 @@ pub fn maintenance(m: &pb::Maintenance) -> Value {
 }
 
 /// One agent's result: its answer to `check SERVICE`, or its latest result
-/// in `service ID`'s `latest`. Phases are in ms (`null`: not measured);
-/// `first_byte_ms` counts from the probe's start, `transfer_ms` is the rest
-/// of `latency_ms`; `cert_expires_at` is the earliest certificate expiry
-/// of the chain (`null` over plain HTTP).
+/// in `service ID`'s `latest`. Phases are in ms (`null`: not measured), as
+/// blackbox_exporter splits a probe (`processing_ms`: to the response head
+/// less dns, connect and tls); `cert_expires_at` is the earliest
+/// certificate expiry of the chain (`null` over plain HTTP).
 pub fn check_result(r: &pb::ProbeOutcome) -> Value {
     let p = r.phases.unwrap_or_default();
     json!({
@@ -146,7 +146,7 @@ pub fn check_result(r: &pb::ProbeOutcome) -> Value {
         "dns_ms": p.dns_ms,
         "connect_ms": p.connect_ms,
         "tls_ms": p.tls_ms,
-        "first_byte_ms": p.first_byte_ms,
+        "processing_ms": p.processing_ms,
         "transfer_ms": p.transfer_ms,
         "cert_expires_at": time(r.cert_expires_at.as_ref()),
     })

@@ -1,6 +1,6 @@
 //! One probe result as text for people, from its JSON document
 //! ([`crate::convert::check_result`]): the phases
-//! (`dns 1.2ms connect 0.8ms tls 12.0ms ttfb 30.1ms transfer 2.0ms`), the
+//! (`dns 1.2ms connect 0.8ms tls 12.0ms processing 16.1ms transfer 2.0ms`), the
 //! certificate expiry (`cert expires 2027-01-02 (34 days)`) and, for
 //! `service ID`, one line per agent. Pure: the time the expiry counts from
 //! is an argument.
@@ -13,7 +13,7 @@ pub fn phases(r: &Value) -> String {
         ("dns", "dns_ms"),
         ("connect", "connect_ms"),
         ("tls", "tls_ms"),
-        ("ttfb", "first_byte_ms"),
+        ("processing", "processing_ms"),
         ("transfer", "transfer_ms"),
     ]
     .iter()

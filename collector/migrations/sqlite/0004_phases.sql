@@ -1,16 +1,19 @@
 -- Picket 0004: latency phases and certificate expiry, with each result and
 -- in the latest result of each (service, agent).
 --
--- The new result columns are NULL when not measured (a reused connection
--- has no DNS, connect or TLS phase; plain HTTP has no certificate), and a
--- NULL costs one byte of the record header. The transfer phase is not
--- stored: it is `duration_us - first_byte_us`. The certificate expiry is
--- kept in seconds (X.509 times have no finer resolution), which takes 4
--- bytes until 2038 where milliseconds would take 6.
+-- Phases as blackbox_exporter splits a probe (dns, connect, tls,
+-- processing, transfer). The new result columns are NULL when not measured
+-- (a reused connection has no DNS, connect or TLS phase; plain HTTP has no
+-- certificate), and a NULL costs one byte of the record header. To keep a
+-- result within 48 bytes, the transfer phase is not stored with results: it
+-- is what `duration_us` leaves after the four others (to within the probe's
+-- own overhead); the latest results keep it as measured. The certificate
+-- expiry is kept in seconds (X.509 times have no finer resolution), which
+-- takes 4 bytes until 2038 where milliseconds would take 6.
 ALTER TABLE results ADD COLUMN dns_us INTEGER;
 ALTER TABLE results ADD COLUMN connect_us INTEGER;
 ALTER TABLE results ADD COLUMN tls_us INTEGER;
-ALTER TABLE results ADD COLUMN first_byte_us INTEGER;
+ALTER TABLE results ADD COLUMN processing_us INTEGER;
 ALTER TABLE results ADD COLUMN cert_not_after_s INTEGER;
 
 -- The newest stored result of each agent for each service, replaced in the
@@ -29,7 +32,8 @@ CREATE TABLE latest_results (
     dns_us            INTEGER,
     connect_us        INTEGER,
     tls_us            INTEGER,
-    first_byte_us     INTEGER,
+    processing_us     INTEGER,
+    transfer_us       INTEGER,
     cert_not_after_ms INTEGER,
     PRIMARY KEY (service, agent)
 ) WITHOUT ROWID;

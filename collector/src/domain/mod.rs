@@ -172,23 +172,20 @@ pub struct ProbeOutcome {
     pub cert_not_after_ms: Option<i64>,
 }
 
-/// The phases of one probe in microseconds, each `None` when not measured
-/// (a reused connection has no DNS, connect or TLS phase; plain HTTP no
-/// TLS). `first_byte_us` counts from the probe's start.
+/// The phases of one probe in microseconds, as blackbox_exporter's
+/// `probe_http_duration_seconds` splits it, each `None` when not measured
+/// (a reused connection has no DNS, connect or TLS phase; an IP literal no
+/// DNS; plain HTTP no TLS; a probe that got no answer no processing).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
     pub dns_us: Option<u64>,
     pub connect_us: Option<u64>,
     pub tls_us: Option<u64>,
-    pub first_byte_us: Option<u64>,
-}
-
-impl Phases {
-    /// Reading the body after the first byte: what the probe's `duration_us`
-    /// adds to `first_byte_us`, when that was measured.
-    pub fn transfer_us(&self, duration_us: u64) -> Option<u64> {
-        self.first_byte_us.map(|f| duration_us.saturating_sub(f))
-    }
+    /// To the final response head, less the DNS, connect and TLS phases
+    /// (request sent, server think time, earlier redirect hops).
+    pub processing_us: Option<u64>,
+    /// From the response head to the end of the body read.
+    pub transfer_us: Option<u64>,
 }
 
 /// One probe result from one agent, as received on the link.

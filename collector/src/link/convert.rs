@@ -249,7 +249,8 @@ fn phases(r: &pb::ProbeResult) -> Phases {
         dns_us: sane(r.dns_us),
         connect_us: sane(r.connect_us),
         tls_us: sane(r.tls_us),
-        first_byte_us: sane(r.first_byte_us),
+        processing_us: sane(r.first_byte_us),
+        transfer_us: sane(r.transfer_us),
     }
 }
 

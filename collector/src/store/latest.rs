@@ -17,7 +17,7 @@ use super::results::error_kind_code;
 use super::{Result, Store, StoreError, flag};
 use crate::domain::{AgentId, ErrorKind, Phases, ProbeOutcome, ProbeResult, ServiceId};
 
-/// Pairs per upsert (14 parameters each; SQLite allows 32766).
+/// Pairs per upsert (15 parameters each; SQLite allows 32766).
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// One agent's latest result for a service.
@@ -54,7 +54,7 @@ pub(super) async fn upsert_latest(
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut q: QueryBuilder<Any> = QueryBuilder::new(
             "INSERT INTO latest_results (service, agent, time_ms, round_id, ok, duration_us, \
-             status_code, error_kind, error, dns_us, connect_us, tls_us, first_byte_us, cert_not_after_ms) ",
+             status_code, error_kind, error, dns_us, connect_us, tls_us, processing_us, transfer_us, cert_not_after_ms) ",
         );
         q.push_values(chunk, |mut b, ((service, agent), r)| {
             let o = &r.outcome;
@@ -71,7 +71,8 @@ pub(super) async fn upsert_latest(
                 .push_bind(stored_us(o.phases.dns_us))
                 .push_bind(stored_us(o.phases.connect_us))
                 .push_bind(stored_us(o.phases.tls_us))
-                .push_bind(stored_us(o.phases.first_byte_us))
+                .push_bind(stored_us(o.phases.processing_us))
+                .push_bind(stored_us(o.phases.transfer_us))
                 .push_bind(o.cert_not_after_ms);
         });
         q.push(
@@ -79,7 +80,8 @@ pub(super) async fn upsert_latest(
              round_id = excluded.round_id, ok = excluded.ok, duration_us = excluded.duration_us, \
              status_code = excluded.status_code, error_kind = excluded.error_kind, \
              error = excluded.error, dns_us = excluded.dns_us, connect_us = excluded.connect_us, \
-             tls_us = excluded.tls_us, first_byte_us = excluded.first_byte_us, \
+             tls_us = excluded.tls_us, processing_us = excluded.processing_us, \
+             transfer_us = excluded.transfer_us, \
              cert_not_after_ms = excluded.cert_not_after_ms \
              WHERE excluded.time_ms > latest_results.time_ms",
         );
@@ -97,7 +99,7 @@ impl Store {
             "SELECT ak.id AS agent_id, COALESCE(a.name, '') AS agent_name, \
              COALESCE(a.region, '') AS region, l.time_ms, l.round_id, l.ok, l.duration_us, \
              l.status_code, l.error_kind, l.error, l.dns_us, l.connect_us, l.tls_us, \
-             l.first_byte_us, l.cert_not_after_ms \
+             l.processing_us, l.transfer_us, l.cert_not_after_ms \
              FROM latest_results l \
              JOIN service_keys sk ON sk.key = l.service \
              JOIN agent_keys ak ON ak.key = l.agent \
@@ -143,7 +145,8 @@ fn latest_row(r: &AnyRow) -> Result<LatestResult> {
                 dns_us: us("dns_us")?,
                 connect_us: us("connect_us")?,
                 tls_us: us("tls_us")?,
-                first_byte_us: us("first_byte_us")?,
+                processing_us: us("processing_us")?,
+                transfer_us: us("transfer_us")?,
             },
             cert_not_after_ms: r.try_get("cert_not_after_ms")?,
         },

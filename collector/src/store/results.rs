@@ -10,7 +10,8 @@
 //! `results` has no index beyond its primary key: reads go through the
 //! rollups, and the pruner deletes by (service, time_ms), its prefix.
 //! Phases and the certificate expiry go with each result (NULL when not
-//! measured), and the newest stored result of each (service, agent) into
+//! measured; the transfer phase, what the duration leaves after the other
+//! four, is not stored there), and the newest stored result of each (service, agent) into
 //! `latest_results` (`latest.rs`).
 
 use std::collections::{HashMap, HashSet};
@@ -118,7 +119,7 @@ impl Store {
         {
             let mut q: QueryBuilder<Any> = QueryBuilder::new(
                 "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, error_kind, error, \
-                 dns_us, connect_us, tls_us, first_byte_us, cert_not_after_s) ",
+                 dns_us, connect_us, tls_us, processing_us, cert_not_after_s) ",
             );
             q.push_values(chunk.iter().zip(keys), |mut b, (r, k)| {
                 let o = &r.result.outcome;
@@ -135,7 +136,7 @@ impl Store {
                     .push_bind(stored_us(o.phases.dns_us))
                     .push_bind(stored_us(o.phases.connect_us))
                     .push_bind(stored_us(o.phases.tls_us))
-                    .push_bind(stored_us(o.phases.first_byte_us))
+                    .push_bind(stored_us(o.phases.processing_us))
                     .push_bind(o.cert_not_after_ms.map(|ms| ms.div_euclid(1000)));
             });
             q.push(

@@ -19,14 +19,16 @@ pub struct Outcome {
     cert_not_after_ms: i64,
 }
 
-/// The phases a scripted probe reports; a zero phase is "not measured".
-/// `first_byte` counts from the probe's start.
+/// The phases a scripted probe reports, as blackbox_exporter splits a
+/// probe; a zero phase is "not measured".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Phases {
     pub dns: Duration,
     pub connect: Duration,
     pub tls: Duration,
-    pub first_byte: Duration,
+    /// To the response head, less dns, connect and tls.
+    pub processing: Duration,
+    pub transfer: Duration,
 }
 
 impl Outcome {
@@ -41,7 +43,8 @@ impl Outcome {
             dns: Duration::ZERO,
             connect: Duration::ZERO,
             tls: Duration::ZERO,
-            first_byte: Duration::ZERO,
+            processing: Duration::ZERO,
+            transfer: Duration::ZERO,
         },
         cert_not_after_ms: 0,
     };
@@ -99,9 +102,7 @@ impl Outcome {
 }
 
 impl Outcome {
-    /// The result message reporting this outcome; fields the link may
-    /// gain later (a measured transfer phase) stay 0, "not measured".
-    #[allow(clippy::needless_update)]
+    /// The result message reporting this outcome.
     pub(super) fn result(&self, seq: u64, service: &str, round_id: u64) -> pb::ProbeResult {
         pb::ProbeResult {
             seq,
@@ -116,9 +117,9 @@ impl Outcome {
             dns_us: us(self.phases.dns),
             connect_us: us(self.phases.connect),
             tls_us: us(self.phases.tls),
-            first_byte_us: us(self.phases.first_byte),
+            first_byte_us: us(self.phases.processing),
+            transfer_us: us(self.phases.transfer),
             cert_not_after_ms: self.cert_not_after_ms,
-            ..Default::default()
         }
     }
 }

@@ -175,7 +175,7 @@ fn tables() {
             dns_ms: Some(1.2),
             connect_ms: Some(0.8),
             tls_ms: Some(12.0),
-            first_byte_ms: Some(30.1),
+            processing_ms: Some(16.1),
             transfer_ms: Some(2.0),
         }),
         // 34 days and a bit after the probe.
@@ -194,7 +194,7 @@ fn tables() {
         &[
             "AGENT  OK     CODE  ERROR     LATENCY MS  PHASES",
             "a1     false  503   HTTP 503  4.25        ",
-            "a2     true   200   -         32.1        dns 1.2ms connect 0.8ms tls 12.0ms ttfb 30.1ms transfer 2.0ms  cert expires 2021-03-31 (34 days)",
+            "a2     true   200   -         32.1        dns 1.2ms connect 0.8ms tls 12.0ms processing 16.1ms transfer 2.0ms  cert expires 2021-03-31 (34 days)",
         ],
     );
     // No items: the header alone.

@@ -57,7 +57,7 @@ fn shown() -> pb::Service {
                     dns_ms: Some(1.2),
                     connect_ms: Some(0.8),
                     tls_ms: Some(12.0),
-                    first_byte_ms: Some(30.1),
+                    processing_ms: Some(16.1),
                     transfer_ms: Some(2.0),
                 }),
                 cert_expires_at: Some(Timestamp {
@@ -137,7 +137,7 @@ fn json_carries_each_agents_latest_result_with_phases() {
         ("dns_ms", 1.2),
         ("connect_ms", 0.8),
         ("tls_ms", 12.0),
-        ("first_byte_ms", 30.1),
+        ("processing_ms", 16.1),
         ("transfer_ms", 2.0),
         ("latency_ms", 32.1),
     ] {
@@ -169,7 +169,7 @@ fn text_shows_one_line_per_agent_with_phases_and_cert_expiry() {
         &lines[at..],
         [
             "agents      2",
-            "  paris-1 (eu)  2023-11-14T00:00:00.000Z  ok 200  32.1ms  dns 1.2ms connect 0.8ms tls 12.0ms ttfb 30.1ms transfer 2.0ms  cert expires 2027-01-02 (34 days)",
+            "  paris-1 (eu)  2023-11-14T00:00:00.000Z  ok 200  32.1ms  dns 1.2ms connect 0.8ms tls 12.0ms processing 16.1ms transfer 2.0ms  cert expires 2027-01-02 (34 days)",
             "  tokyo-1 (ap)  2023-11-14T00:00:01.000Z  failed connect: connection refused  0.9ms  dns 0.3ms",
         ]
     );

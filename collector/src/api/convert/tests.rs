@@ -382,7 +382,8 @@ fn latest_results_carry_phases_in_ms_and_the_cert_expiry() {
                 dns_us: Some(1_200),
                 connect_us: Some(800),
                 tls_us: None,
-                first_byte_us: Some(30_100),
+                processing_us: Some(16_100),
+                transfer_us: Some(2_000),
             },
             cert_not_after_ms: Some(1_796_083_200_000),
         },
@@ -397,10 +398,10 @@ fn latest_results_carry_phases_in_ms_and_the_cert_expiry() {
             dns_ms: Some(1.2),
             connect_ms: Some(0.8),
             tls_ms: None,
-            first_byte_ms: Some(30.1),
+            processing_ms: Some(16.1),
             transfer_ms: Some(2.0),
         }),
-        "transfer is the latency after the first byte"
+        "phases in ms, unset where not measured"
     );
     assert_eq!(l.cert_expires_at, ts(1_796_083_200, 0));
     assert_eq!((l.status_code, l.latency_ms), (Some(200), 32.1));

@@ -265,7 +265,8 @@ fn phases_and_cert_expiry_pass_through() {
         dns_us: 1_200,
         connect_us: 800,
         tls_us: 12_000,
-        first_byte_us: 30_100,
+        first_byte_us: 16_100,
+        transfer_us: 2_000,
         cert_not_after_ms: 1_796_083_200_000,
         ..result(8, true, pb::ErrorKind::Unspecified, 200)
     })
@@ -276,12 +277,9 @@ fn phases_and_cert_expiry_pass_through() {
             dns_us: Some(1_200),
             connect_us: Some(800),
             tls_us: Some(12_000),
-            first_byte_us: Some(30_100),
+            processing_us: Some(16_100),
+            transfer_us: Some(2_000),
         }
-    );
-    assert_eq!(
-        r.outcome.phases.transfer_us(r.outcome.duration_us),
-        Some(2_000)
     );
     assert_eq!(r.outcome.cert_not_after_ms, Some(1_796_083_200_000));
     let plain =
@@ -312,6 +310,7 @@ fn absurd_phases_and_cert_expiries_are_dropped_and_the_result_kept() {
             dns_us: 1_000,
             tls_us: 6_000,
             first_byte_us: u64::MAX,
+            transfer_us: 5_001,
             ..base.clone()
         },
         Phases {
@@ -326,10 +325,11 @@ fn absurd_phases_and_cert_expiries_are_dropped_and_the_result_kept() {
             duration_us: u64::MAX,
             connect_us: MAX_PHASE_US + 1,
             first_byte_us: MAX_PHASE_US,
+            transfer_us: MAX_PHASE_US + 1,
             ..base.clone()
         },
         Phases {
-            first_byte_us: Some(MAX_PHASE_US),
+            processing_us: Some(MAX_PHASE_US),
             ..Phases::default()
         },
         None,

@@ -13,7 +13,8 @@ fn measured() -> Phases {
         dns_us: Some(1200),
         connect_us: Some(800),
         tls_us: Some(12_000),
-        first_byte_us: Some(30_100),
+        processing_us: Some(16_100),
+        transfer_us: Some(2_000),
     }
 }
 
@@ -42,7 +43,7 @@ fn record(agent: &str, seq: u64, at_ms: i64, ok: bool, phases: Phases) -> Result
 /// the certificate expiry in seconds.
 async fn stored_columns(store: &Store, time_ms: i64) -> Vec<Option<i64>> {
     let row = sqlx::query(
-        "SELECT r.dns_us, r.connect_us, r.tls_us, r.first_byte_us, r.cert_not_after_s \
+        "SELECT r.dns_us, r.connect_us, r.tls_us, r.processing_us, r.cert_not_after_s \
          FROM results r JOIN service_keys k ON k.key = r.service \
          WHERE k.id = 'shop' AND r.time_ms = $1",
     )
@@ -54,7 +55,7 @@ async fn stored_columns(store: &Store, time_ms: i64) -> Vec<Option<i64>> {
         "dns_us",
         "connect_us",
         "tls_us",
-        "first_byte_us",
+        "processing_us",
         "cert_not_after_s",
     ]
     .iter()
@@ -66,7 +67,7 @@ async fn stored_columns(store: &Store, time_ms: i64) -> Vec<Option<i64>> {
 async fn phases_and_cert_expiry_are_stored_with_each_result() {
     let (_dir, store, _) = open().await;
     let unmeasured = Phases {
-        first_byte_us: Some(30_000),
+        processing_us: Some(30_000),
         ..Phases::default()
     };
     store
@@ -82,7 +83,7 @@ async fn phases_and_cert_expiry_are_stored_with_each_result() {
             Some(1200),
             Some(800),
             Some(12_000),
-            Some(30_100),
+            Some(16_100),
             Some(NOT_AFTER_MS / 1000)
         ]
     );
