@@ -103,13 +103,6 @@ pub enum RunError {
     Tls(#[from] tls::TlsError),
 }
 
-/// Reflection over Picket's protos and the health service (grpcurl works).
-fn reflection() -> tonic_reflection::server::Builder<'static> {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(picket_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-}
-
 /// How long shutdown waits for actors to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -294,8 +287,8 @@ async fn serve(
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let reflection_v1 = api::reflection().build_v1()?;
+    let reflection_v1alpha = api::reflection().build_v1alpha()?;
     let limiter = auth_limit::AuthLimiter::new(metrics.clone());
     let link = link::AgentLinkService::new(
         agents.clone(),

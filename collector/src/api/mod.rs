@@ -68,6 +68,13 @@ pub fn server(api: PicketApi) -> PicketServer<PicketApi> {
     PicketServer::new(api).max_decoding_message_size(convert::MAX_REQUEST_BYTES)
 }
 
+/// Reflection over Picket's protos and the health service (grpcurl works).
+pub fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(picket_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
 #[tonic::async_trait]
 impl Picket for PicketApi {
     async fn list_services(
