@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, QueryBuilder, Row};
 
-use super::results::error_kind_code;
-use super::{Result, Store, StoreError, flag};
+use super::results::{error_kind_code, push_outcome, stored_us};
+use super::{Result, Store, StoreError};
 use crate::domain::{AgentId, ErrorKind, Phases, ProbeOutcome, ProbeResult, ServiceId};
 
 /// Pairs per upsert (15 parameters each; SQLite allows 32766).
@@ -58,21 +58,12 @@ pub(super) async fn upsert_latest(
         );
         q.push_values(chunk, |mut b, ((service, agent), r)| {
             let o = &r.outcome;
-            let failed = !o.ok;
             b.push_bind(*service)
                 .push_bind(*agent)
                 .push_bind(r.started_at_ms)
-                .push_bind(r.round_id as i64)
-                .push_bind(flag(o.ok))
-                .push_bind(o.duration_us as i64)
-                .push_bind(o.status_code.map(i64::from))
-                .push_bind(o.error_kind.filter(|_| failed).map(error_kind_code))
-                .push_bind(o.error.clone().filter(|_| failed))
-                .push_bind(stored_us(o.phases.dns_us))
-                .push_bind(stored_us(o.phases.connect_us))
-                .push_bind(stored_us(o.phases.tls_us))
-                .push_bind(stored_us(o.phases.processing_us))
-                .push_bind(stored_us(o.phases.transfer_us))
+                .push_bind(r.round_id as i64);
+            push_outcome(&mut b, o);
+            b.push_bind(stored_us(o.phases.transfer_us))
                 .push_bind(o.cert_not_after_ms);
         });
         q.push(
@@ -151,11 +142,6 @@ fn latest_row(r: &AnyRow) -> Result<LatestResult> {
             cert_not_after_ms: r.try_get("cert_not_after_ms")?,
         },
     })
-}
-
-/// A phase as an SQL integer (phases are bounded at the link's edge).
-pub(super) fn stored_us(us: Option<u64>) -> Option<i64> {
-    us.and_then(|v| i64::try_from(v).ok())
 }
 
 /// The error kind of a stored code.

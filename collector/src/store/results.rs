@@ -16,15 +16,16 @@
 
 use std::collections::{HashMap, HashSet};
 
+use sqlx::query_builder::Separated;
 use sqlx::{Any, QueryBuilder, Row};
 
 use super::agents::{HEARTBEAT_HISTORY_MS, HeartbeatRecord, write_heartbeats};
-use super::latest::{stored_us, upsert_latest};
+use super::latest::upsert_latest;
 use super::rollups::{Aggregates, merge_into};
 use super::{Result, Store, flag};
 #[cfg(test)]
 use crate::domain::ServiceId;
-use crate::domain::{AgentId, ErrorKind, ProbeResult};
+use crate::domain::{AgentId, ErrorKind, ProbeOutcome, ProbeResult};
 
 /// One result with the agent that sent it.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,21 +124,12 @@ impl Store {
             );
             q.push_values(chunk.iter().zip(keys), |mut b, (r, k)| {
                 let o = &r.result.outcome;
-                let failed = !o.ok;
                 b.push_bind(k.0)
                     .push_bind(k.1)
                     .push_bind(k.2)
-                    .push_bind(k.3)
-                    .push_bind(flag(o.ok))
-                    .push_bind(o.duration_us as i64)
-                    .push_bind(o.status_code.map(i64::from))
-                    .push_bind(o.error_kind.filter(|_| failed).map(error_kind_code))
-                    .push_bind(o.error.clone().filter(|_| failed))
-                    .push_bind(stored_us(o.phases.dns_us))
-                    .push_bind(stored_us(o.phases.connect_us))
-                    .push_bind(stored_us(o.phases.tls_us))
-                    .push_bind(stored_us(o.phases.processing_us))
-                    .push_bind(o.cert_not_after_ms.map(|ms| ms.div_euclid(1000)));
+                    .push_bind(k.3);
+                push_outcome(&mut b, o);
+                b.push_bind(o.cert_not_after_ms.map(|ms| ms.div_euclid(1000)));
             });
             q.push(
                 " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING \
@@ -304,6 +296,28 @@ async fn update_services(
         statements += 1;
     }
     Ok(statements)
+}
+
+/// Binds the outcome columns `results` and `latest_results` share, in
+/// their order: ok, duration_us, status_code, error_kind and error (on
+/// failures only), dns_us, connect_us, tls_us, processing_us.
+pub(super) fn push_outcome(b: &mut Separated<'_, Any, &'static str>, o: &ProbeOutcome) {
+    let failed = !o.ok;
+    b.push_bind(flag(o.ok))
+        .push_bind(o.duration_us as i64)
+        .push_bind(o.status_code.map(i64::from))
+        .push_bind(o.error_kind.filter(|_| failed).map(error_kind_code))
+        .push_bind(o.error.clone().filter(|_| failed))
+        .push_bind(stored_us(o.phases.dns_us))
+        .push_bind(stored_us(o.phases.connect_us))
+        .push_bind(stored_us(o.phases.tls_us))
+        .push_bind(stored_us(o.phases.processing_us));
+}
+
+/// A phase as an SQL integer, NULL when not measured (phases are bounded
+/// at the link's edge).
+pub(super) fn stored_us(us: Option<u64>) -> Option<i64> {
+    us.and_then(|v| i64::try_from(v).ok())
 }
 
 /// The stored code of an error kind: its place in `ErrorKind`'s
