@@ -34,6 +34,7 @@ pub mod agent;
 pub mod collector;
 pub mod config;
 pub mod ctl;
+pub mod follow;
 pub mod inproc;
 pub mod pki;
 pub mod ports;

@@ -122,7 +122,8 @@ enum Command {
         #[arg(long, default_value_t = 0, hide_default_value = true)]
         limit: u32,
     },
-    /// Print events (with --follow, keep printing new ones).
+    /// Print events (with --follow, keep printing new ones, resuming
+    /// after the last one printed when the collector restarts).
     Events {
         #[arg(long)]
         follow: bool,

@@ -153,13 +153,7 @@ pub fn maintenance(w: MaintenanceWindow) -> pb::Maintenance {
 }
 
 pub fn probe(r: CheckNowResult) -> pb::ProbeOutcome {
-    outcome(
-        r.agent.into(),
-        r.agent_name,
-        String::new(),
-        r.time_ms,
-        r.outcome,
-    )
+    outcome(r.agent.into(), r.agent_name, r.region, r.time_ms, r.outcome)
 }
 
 /// One agent's latest result for a service (GetService's `latest`).

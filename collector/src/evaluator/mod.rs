@@ -16,6 +16,7 @@
 //! Settings: [`EvaluatorSettings`] (each service's verdict policy, its
 //! equipment, and the check timeout a check-now round waits).
 
+mod check_now;
 mod manual;
 mod pause;
 mod reconfigure;
@@ -27,7 +28,6 @@ pub use start::Start;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -38,29 +38,12 @@ use tracing::{debug, warn};
 
 use crate::agents::directory::Directory;
 use crate::config::settings::EvaluatorSettings;
-use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, Verdict};
+use crate::domain::{AgentId, Downlink, Observation, ServiceId, Verdict};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
+use check_now::CheckNowRound;
+pub use check_now::{CheckNowError, CheckNowResult};
 use tracker::{Effect, Policy, Tracker};
-
-/// One agent's answer to `CheckNow`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckNowResult {
-    pub agent: AgentId,
-    pub agent_name: String,
-    pub outcome: ProbeOutcome,
-    pub time_ms: i64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CheckNowError {
-    #[error("unknown service {0:?}")]
-    UnknownService(ServiceId),
-    #[error("no live agent probes service {0:?}")]
-    NoAgents(ServiceId),
-    #[error("the evaluator stopped")]
-    Stopped,
-}
 
 enum Msg {
     Observations(Vec<Observation>),
@@ -82,12 +65,6 @@ enum Timer {
 #[derive(Clone)]
 pub struct EvaluatorHandle {
     tx: mpsc::Sender<Msg>,
-}
-
-struct CheckNowRound {
-    waiting: BTreeMap<AgentId, String>,
-    results: Vec<CheckNowResult>,
-    reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
 }
 
 struct EvaluatorActor {
@@ -197,11 +174,7 @@ impl EvaluatorActor {
                                 self.apply(&service, effects).await;
                             }
                         }
-                        Timer::CheckNowDeadline(round) => {
-                            if let Some(r) = self.check_now.remove(&round) {
-                                let _ = r.reply.send(Ok(r.results));
-                            }
-                        }
+                        Timer::CheckNowDeadline(round) => self.check_now_deadline(round),
                     }
                 }
                 changed = self.maintenance.changed() => {
@@ -227,24 +200,9 @@ impl EvaluatorActor {
     }
 
     async fn observe(&mut self, obs: Observation) {
-        if obs.round_id != 0
-            && let Some(round) = self.check_now.get_mut(&obs.round_id)
-        {
-            if let Some(name) = round.waiting.remove(&obs.agent) {
-                round.results.push(CheckNowResult {
-                    agent: obs.agent.clone(),
-                    agent_name: name,
-                    outcome: obs.outcome,
-                    time_ms: obs.time_ms,
-                });
-            }
-            if round.waiting.is_empty()
-                && let Some(r) = self.check_now.remove(&obs.round_id)
-            {
-                let _ = r.reply.send(Ok(r.results));
-            }
+        let Some(obs) = self.check_now_answer(obs) else {
             return;
-        }
+        };
         let Some((tracker, policy)) = self.trackers.get_mut(&obs.service) else {
             debug!(service_id = %obs.service, "observation for a service that is not configured");
             return;
@@ -272,8 +230,15 @@ impl EvaluatorActor {
     }
 
     /// Orders every live agent assigned to `service` to probe it now.
-    fn order_recheck(&mut self, service: &ServiceId, round: u64) -> BTreeMap<AgentId, String> {
-        let directory = self.directory.borrow().clone();
+    /// Asks the live agents assigned to `service` to recheck it now:
+    /// those asked, with their name and region.
+    fn order_recheck(
+        &mut self,
+        service: &ServiceId,
+        round: u64,
+    ) -> BTreeMap<AgentId, (String, String)> {
+        // Borrowed, not cloned: try_send never waits.
+        let directory = self.directory.borrow();
         let mut asked = BTreeMap::new();
         for link in directory.assigned(service) {
             match link.tx.try_send(Downlink::Recheck {
@@ -281,7 +246,7 @@ impl EvaluatorActor {
                 round_id: round,
             }) {
                 Ok(()) => {
-                    asked.insert(link.id.clone(), link.name.clone());
+                    asked.insert(link.id.clone(), (link.name.clone(), link.region.clone()));
                 }
                 Err(_) => self.dropped_orders += 1,
             }
@@ -298,7 +263,9 @@ impl EvaluatorActor {
         let voters = if !due {
             BTreeMap::new()
         } else {
-            self.order_recheck(service, round)
+            (self.order_recheck(service, round).into_iter())
+                .map(|(id, (name, _))| (id, name))
+                .collect()
         };
         let Some((tracker, policy)) = self.trackers.get_mut(service) else {
             return;
@@ -311,33 +278,6 @@ impl EvaluatorActor {
                 .insert(Timer::RoundDeadline(service.clone(), round), timeout);
         }
         self.apply(service, effects).await;
-    }
-
-    fn start_check_now(
-        &mut self,
-        service: ServiceId,
-        reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
-    ) {
-        let Some(settings) = self.settings.service(&service) else {
-            let _ = reply.send(Err(CheckNowError::UnknownService(service)));
-            return;
-        };
-        let timeout = settings.check_timeout + Duration::from_secs(2);
-        let round = self.round_id();
-        let waiting = self.order_recheck(&service, round);
-        if waiting.is_empty() {
-            let _ = reply.send(Err(CheckNowError::NoAgents(service)));
-            return;
-        }
-        self.timers.insert(Timer::CheckNowDeadline(round), timeout);
-        self.check_now.insert(
-            round,
-            CheckNowRound {
-                waiting,
-                results: Vec::new(),
-                reply,
-            },
-        );
     }
 
     /// Services whose last live agent left become `unknown`. Only a change

@@ -301,6 +301,7 @@ fn windows_probes_and_events_convert() {
     let outcome = probe(CheckNowResult {
         agent: "a1".into(),
         agent_name: "paris-1".into(),
+        region: "eu".into(),
         outcome: ProbeOutcome {
             ok: false,
             status_code: None,
@@ -325,7 +326,7 @@ fn windows_probes_and_events_convert() {
             phases: Some(pb::Phases::default()),
             cert_expires_at: None,
             agent_id: "a1".into(),
-            region: String::new(),
+            region: "eu".into(),
         }
     );
     let e = event(EventRow {
