@@ -71,6 +71,8 @@ pub struct PassReport {
     /// 1 for the first pass since start.
     pub number: u64,
     pub results: u64,
+    /// Latest results of agents that stopped probing a service.
+    pub latest_results: u64,
     pub rollups: u64,
     pub events: u64,
     /// Delivered and failed webhook deliveries of the deleted events.
@@ -163,6 +165,7 @@ impl RetentionHandle {
 #[derive(Debug, Clone, Copy)]
 enum Walked {
     Results,
+    Latest,
     Rollups,
 }
 
@@ -170,6 +173,7 @@ impl Walked {
     fn name(self) -> &'static str {
         match self {
             Walked::Results => "results",
+            Walked::Latest => "latest_results",
             Walked::Rollups => "rollups",
         }
     }
@@ -235,6 +239,7 @@ impl Pruner {
             }
             info!(
                 results = report.results,
+                latest_results = report.latest_results,
                 rollups = report.rollups,
                 events = report.events,
                 webhook_outbox = report.webhook_outbox,
@@ -256,6 +261,7 @@ impl Pruner {
         report.results = self
             .walk(Walked::Results, before(s.results), report)
             .await?;
+        report.latest_results = self.walk(Walked::Latest, before(s.results), report).await?;
         report.rollups = self
             .walk(Walked::Rollups, before(s.rollups), report)
             .await?;
@@ -290,6 +296,7 @@ impl Pruner {
         loop {
             let step = match table {
                 Walked::Results => self.store.prune_results(from, cutoff, batch).await?,
+                Walked::Latest => self.store.prune_latest(from, cutoff, batch).await?,
                 Walked::Rollups => self.store.prune_rollups(from, cutoff, batch).await?,
             };
             report.transaction(step.rows);

@@ -189,6 +189,10 @@ async fn a_pass_deletes_rows_older_than_each_retention_and_keeps_newer_ones() {
     f.results("shop", pass_ms - 6 * DAY_MS, 20).await;
     f.results("blog", pass_ms - 7 * DAY_MS - HOUR_MS, 10).await;
     f.results("blog", pass_ms - 7 * DAY_MS + 60_000, 5).await;
+    // An agent that stopped probing `gone` 8 days ago: its latest result
+    // goes with its raw results; shop's and blog's stay.
+    f.results("gone", pass_ms - 8 * DAY_MS, 3).await;
+    assert_eq!(f.count("latest_results").await, 3);
     let cutoff = pass_ms - 400 * DAY_MS;
     let rollups = [
         (3600, cutoff - 2 * HOUR_MS, false),
@@ -229,6 +233,12 @@ async fn a_pass_deletes_rows_older_than_each_retention_and_keeps_newer_ones() {
             assert_eq!(left, kept, "scope {scope}, period {period}");
         }
     }
+    assert_eq!(
+        f.count("latest_results").await,
+        2,
+        "gone's latest result goes"
+    );
+    assert_eq!(f.results_of("gone").await, 0);
     assert_eq!(f.event_seqs().await, vec![pending, fresh]);
     assert_eq!(
         f.delivery(delivered).await,
@@ -252,16 +262,18 @@ async fn a_pass_deletes_rows_older_than_each_retention_and_keeps_newer_ones() {
         (
             report.number,
             report.results,
+            report.latest_results,
             report.rollups,
             report.events,
             report.webhook_outbox
         ),
-        (1, 40, 6, 2, 2),
+        (1, 43, 1, 6, 2, 2),
         "{report:?}"
     );
     let text = f.metrics.render();
     for line in [
-        "picket_retention_deleted_rows_total{table=\"results\"} 40".to_owned(),
+        "picket_retention_deleted_rows_total{table=\"results\"} 43".to_owned(),
+        "picket_retention_deleted_rows_total{table=\"latest_results\"} 1".to_owned(),
         "picket_retention_deleted_rows_total{table=\"rollups\"} 6".to_owned(),
         "picket_retention_deleted_rows_total{table=\"events\"} 2".to_owned(),
         "picket_retention_deleted_rows_total{table=\"webhook_outbox\"} 2".to_owned(),

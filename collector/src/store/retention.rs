@@ -8,7 +8,8 @@
 //! by service (`results` is clustered on (service, time_ms)), rollups
 //! (scope, key, period) by (scope, key, period), each group found by a seek
 //! past the last one; a [`PruneStep`] says where the next transaction
-//! resumes. Events go by seq ranges with their finished webhook outbox
+//! resumes. The latest result of each (service, agent) goes with the raw
+//! results' retention. Events go by seq ranges with their finished webhook outbox
 //! rows; an event with a pending delivery stays until the delivery ends
 //! (delivered or given up), and goes in a later pass.
 
@@ -79,6 +80,18 @@ const ROLLUPS: Walk = Walk {
     width: 3,
 };
 
+/// The latest result of an agent for a service goes once it is older than
+/// the raw results' retention: that agent no longer probes the service (it
+/// was removed, unassigned or has been dead that long).
+const LATEST: Walk = Walk {
+    next: "SELECT service AS g0, 0 AS g1, 0 AS g2 FROM latest_results WHERE service > $1 \
+           ORDER BY service LIMIT 1",
+    delete: "DELETE FROM latest_results WHERE service = $1 AND agent IN \
+             (SELECT agent FROM latest_results WHERE service = $1 AND time_ms < $2 \
+              ORDER BY agent LIMIT $3)",
+    width: 1,
+};
+
 impl Store {
     /// Deletes up to `limit` raw results older than `before_ms`, oldest
     /// first within each service, walking services from `from`.
@@ -100,6 +113,17 @@ impl Store {
         limit: u64,
     ) -> Result<PruneStep> {
         self.walk(&ROLLUPS, from, ended_by_ms, limit).await
+    }
+
+    /// Deletes up to `limit` latest results (of one agent for one service)
+    /// older than `before_ms`, walking services from `from`.
+    pub async fn prune_latest(
+        &self,
+        from: PruneCursor,
+        before_ms: i64,
+        limit: u64,
+    ) -> Result<PruneStep> {
+        self.walk(&LATEST, from, before_ms, limit).await
     }
 
     async fn walk(
@@ -270,6 +294,7 @@ impl Store {
     pub async fn count_rows(&self, table: &'static str) -> Result<i64> {
         let sql = match table {
             "results" => "SELECT COUNT(*) AS n FROM results",
+            "latest_results" => "SELECT COUNT(*) AS n FROM latest_results",
             "rollups" => "SELECT COUNT(*) AS n FROM rollups",
             "events" => "SELECT COUNT(*) AS n FROM events",
             "webhook_outbox" => "SELECT COUNT(*) AS n FROM webhook_outbox",
