@@ -4,7 +4,9 @@
 //! of service states. `Down` opens `[HTTP KO] {url}` unless the service has
 //! an open request (the store's unique index backs that), `Up` closes the
 //! open request with a note by `picket` and clears the link, `LocalFailure`
-//! records `service.local_failure`. The texts come from
+//! records `service.local_failure`, `CertExpiring` records
+//! `service.cert_expiring` unless the store marked that certificate
+//! warned already (once per certificate). The texts come from
 //! [`crate::domain::texts`]. Webhooks follow from the events the store
 //! writes in the same transactions; this actor sends nothing itself.
 //!
@@ -258,6 +260,16 @@ async fn persist(
             }
             let agents: Vec<&str> = votes.iter().map(|v| v.agent_name.as_str()).collect();
             info!(service_id = %svc.id, agents = ?agents, "local failure: the quorum did not confirm");
+        }
+        Verdict::CertExpiring {
+            state,
+            not_after_ms,
+        } => {
+            let snapshot = snapshot(svc, *state, &[]);
+            if store.warn_cert_expiring(&snapshot, *not_after_ms).await? {
+                let not_after = crate::time::rfc3339(*not_after_ms);
+                info!(service_id = %svc.id, not_after = %not_after, "certificate expires soon: warned");
+            }
         }
     }
     Ok(())

@@ -19,6 +19,7 @@ pub fn service(s: &pb::Service) -> Value {
     if let Some(h) = &s.history {
         value["history"] = history(h);
         value["latest"] = s.latest.iter().map(check_result).collect();
+        value["cert_expiring_at"] = time(s.cert_expiring_at.as_ref());
     }
     value
 }

@@ -49,6 +49,7 @@ pub fn service(view: ServiceView) -> pb::Service {
         maintenance_until: ts(maintenance_until),
         history: None,
         latest: Vec::new(),
+        cert_expiring_at: None,
     }
 }
 

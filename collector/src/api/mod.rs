@@ -93,7 +93,14 @@ impl Picket for PicketApi {
         let service = self.service(&id.into()).await?;
         let history = self.history(&service.row.id).await?;
         let latest = self.store.latest_results(&service.row.id).await?;
+        let warning = std::time::Duration::from_millis(service.row.cert_warning_ms.max(0) as u64);
+        let expiring = crate::domain::cert::expiring_at(
+            latest.iter().map(|l| l.outcome.cert_not_after_ms),
+            self.store.clock().now_ms(),
+            warning,
+        );
         let mut answer = convert::service(service);
+        answer.cert_expiring_at = expiring.map(convert::timestamp);
         answer.history = Some(convert::history(history));
         answer.latest = latest.into_iter().map(convert::latest).collect();
         Ok(Response::new(answer))

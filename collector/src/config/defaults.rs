@@ -44,9 +44,12 @@ pub struct CheckOptions {
     pub regions: Vec<String>,
     /// `"0"`–`"3"`.
     pub priority: String,
+    /// `service.cert_expiring` fires when the earliest certificate expires
+    /// within this.
+    pub cert_expiry_warning: Duration,
 }
 debug_redacted!(CheckOptions {
-    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority
+    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority, cert_expiry_warning
 } secret { headers, basic_auth });
 
 /// The options a service runs with: its own keys over `[defaults]`.
@@ -101,6 +104,7 @@ pub(super) fn validate(
             parse_size(v.get_ref()).or_else(|e| src.err(&v.span(), format!("max_body: {e}")))?
         }
     };
+    let cert_expiry_warning = cert_expiry_warning(src, o.cert_expiry_warning.as_ref())?;
     Ok(CheckOptions {
         interval,
         timeout,
@@ -124,7 +128,32 @@ pub(super) fn validate(
         reuse_connections: o.reuse_connections.is_some_and(|v| v),
         regions: o.regions.clone().unwrap_or_default(),
         priority,
+        cert_expiry_warning,
     })
+}
+
+/// The built-in `cert_expiry_warning`.
+pub const CERT_EXPIRY_WARNING: Duration = Duration::from_secs(14 * 86_400);
+
+/// `cert_expiry_warning`: from 1h to 365d ([`CERT_EXPIRY_WARNING`] when
+/// unset). Zero would never warn; a year or more would warn about every
+/// certificate (none is issued for longer than 398 days).
+fn cert_expiry_warning(src: &Source, v: Option<&Sp<String>>) -> Result<Duration, ConfigError> {
+    let Some(v) = v else {
+        return Ok(CERT_EXPIRY_WARNING);
+    };
+    let warning = src.duration("cert_expiry_warning", v)?;
+    let (min, max) = (Duration::from_secs(3600), Duration::from_secs(365 * 86_400));
+    if warning < min || warning > max {
+        return src.err(
+            &v.span(),
+            format!(
+                "cert_expiry_warning: {:?} is out of range: it must be from 1h to 365d (default 14d)",
+                v.get_ref()
+            ),
+        );
+    }
+    Ok(warning)
 }
 
 /// At least one status, each an HTTP status; `[200]` when unset.

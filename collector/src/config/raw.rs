@@ -164,6 +164,7 @@ check_options! {
     reuse_connections: bool,
     regions: Vec<String>,
     priority: Sp<RawQuorum>,
+    cert_expiry_warning: Sp<String>,
 }
 
 #[derive(Deserialize)]

@@ -38,6 +38,9 @@ pub struct ServiceConfig {
     pub regions: Vec<String>,
     /// `"0"`–`"3"`.
     pub priority: String,
+    /// `service.cert_expiring` fires when the earliest certificate expires
+    /// within this (`cert_expiry_warning`, default 14d).
+    pub cert_expiry_warning: Duration,
 }
 
 /// Checks every `[[equipment]]`; ids are unique slugs, `name` defaults to
@@ -102,6 +105,7 @@ pub(super) fn service(
         failures_before_down: o.failures_before_down,
         regions: o.regions,
         priority: o.priority,
+        cert_expiry_warning: o.cert_expiry_warning,
     })
 }
 

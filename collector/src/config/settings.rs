@@ -105,6 +105,9 @@ pub struct EvaluatorService {
     pub failures_before_down: u32,
     /// The check's own timeout (a check-now round waits it plus a margin).
     pub check_timeout: Duration,
+    /// A result whose certificate expires within this is a candidate
+    /// `service.cert_expiring` (`cert_expiry_warning`).
+    pub cert_expiry_warning: Duration,
 }
 
 impl EvaluatorSettings {
@@ -124,6 +127,7 @@ impl From<&Config> for EvaluatorSettings {
             quorum: s.quorum,
             failures_before_down: s.failures_before_down,
             check_timeout: Duration::from_millis(s.check.timeout_ms),
+            cert_expiry_warning: s.cert_expiry_warning,
         });
         EvaluatorSettings { services }
     }

@@ -247,6 +247,7 @@ fn durations() {
     }
 }
 
+mod cert;
 mod fail_closed;
 mod retention;
 mod sections;

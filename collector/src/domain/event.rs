@@ -73,10 +73,14 @@ pub enum Event {
     ServiceDown(ServiceSnapshot),
     ServiceUp(ServiceSnapshot),
     ServiceLocalFailure(ServiceSnapshot),
-    /// The earliest certificate of a service expires soon.
+    /// The earliest certificate of a service expires soon (or expired):
+    /// once per certificate, identified by its `notAfter`.
     ServiceCertExpiring {
         service: ServiceSnapshot,
         not_after_ms: i64,
+        /// Whole days left when the event was written (negative once
+        /// expired; see [`super::cert::days_left`]).
+        days_left: i64,
     },
     AgentRegistered(AgentSnapshot),
     AgentApproved(AgentSnapshot),
@@ -155,9 +159,12 @@ impl Event {
             Event::ServiceCertExpiring {
                 service,
                 not_after_ms,
+                days_left,
             } => {
                 let mut body = service_body(service);
                 body.insert("not_after".into(), rfc3339(*not_after_ms).into());
+                body.insert("days_left".into(), (*days_left).into());
+                body.insert("expired".into(), (*days_left < 0).into());
                 body
             }
             Event::AgentRegistered(a)

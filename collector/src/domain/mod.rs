@@ -2,6 +2,7 @@
 //! proto. Conversions from and to the wire live in `link/convert.rs` and
 //! `api/convert.rs`.
 
+pub mod cert;
 pub mod event;
 pub mod ids;
 pub mod quorum;

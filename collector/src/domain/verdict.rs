@@ -40,4 +40,12 @@ pub enum Verdict {
     },
     /// Some agents failed, the quorum did not: their network is suspect.
     LocalFailure { votes: Vec<Vote> },
+    /// A result showed a certificate expiring soon (see
+    /// [`super::cert`]) that the evaluator has not passed on before: warn
+    /// (`service.cert_expiring`) unless the store marked it warned already.
+    CertExpiring {
+        /// The service's state when the result came.
+        state: ServiceState,
+        not_after_ms: i64,
+    },
 }

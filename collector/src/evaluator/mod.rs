@@ -12,10 +12,13 @@
 //! Paused services (`active = false`) have no tracker (`pause.rs`: what
 //! pausing and resuming do); requests closed by hand pass through here to
 //! the lifecycle so that their service's tracker holds (`manual.rs`).
+//! A result showing a certificate that expires soon is passed on once as a
+//! `CertExpiring` verdict (`cert.rs`).
 //!
 //! Settings: [`EvaluatorSettings`] (each service's verdict policy, its
 //! equipment, and the check timeout a check-now round waits).
 
+mod cert;
 mod check_now;
 mod manual;
 mod pause;
@@ -41,6 +44,7 @@ use crate::config::settings::EvaluatorSettings;
 use crate::domain::{AgentId, Downlink, Observation, ServiceId, Verdict};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
+use crate::time::Clock;
 use check_now::CheckNowRound;
 pub use check_now::{CheckNowError, CheckNowResult};
 use tracker::{Effect, Policy, Tracker};
@@ -83,6 +87,10 @@ struct EvaluatorActor {
     dropped_orders: u64,
     /// Whether each service had a live agent at the last directory change.
     observed: HashMap<ServiceId, bool>,
+    /// Which certificate expiries were passed on as warnings (`cert.rs`).
+    certs: cert::CertWatch,
+    /// "Now" for certificate expiries.
+    clock: Clock,
     /// Verdicts decided at start (services paused or resumed since the
     /// stored state), sent first thing in `run`.
     start_verdicts: Vec<(ServiceId, Verdict)>,
@@ -103,6 +111,8 @@ impl EvaluatorHandle {
         let (tx, inbox) = mpsc::channel(4096);
         let (trackers, start_verdicts) = pause::start_trackers(&settings, &start);
         let actor = EvaluatorActor {
+            certs: cert::CertWatch::new(&settings),
+            clock: start.clock.clone(),
             settings,
             inbox,
             trackers,
@@ -207,6 +217,12 @@ impl EvaluatorActor {
             debug!(service_id = %obs.service, "observation for a service that is not configured");
             return;
         };
+        let cert = self.certs.sighting(
+            &obs.service,
+            tracker.state(),
+            obs.outcome.cert_not_after_ms,
+            self.clock.now_ms(),
+        );
         let effects = if obs.round_id == 0 {
             tracker.observe(obs.outcome.ok, policy)
         } else {
@@ -222,6 +238,9 @@ impl EvaluatorActor {
             }
         }
         self.apply(&service, effects).await;
+        if let Some(warning) = cert {
+            self.apply(&service, vec![Effect::Verdict(warning)]).await;
+        }
     }
 
     fn round_id(&mut self) -> u64 {

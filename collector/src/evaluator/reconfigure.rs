@@ -89,6 +89,7 @@ impl EvaluatorActor {
             ));
             self.trackers.insert(s.id.clone(), (tracker, policy(s)));
         }
+        self.certs.reconfigure(&new);
         self.settings = new;
         for (service, effects) in effects {
             self.apply(&service, effects).await;

@@ -1,7 +1,8 @@
 //! `Start`: what the evaluator starts from after a collector start, the
 //! stored state of each service and the first recheck round id, which is
 //! read from the wall clock so that round ids never repeat across restarts
-//! (a late answer to a round of a previous life cannot count in a new one).
+//! (a late answer to a round of a previous life cannot count in a new one),
+//! and the clock certificate expiries are compared with.
 
 use std::collections::HashMap;
 
@@ -9,12 +10,15 @@ use crate::domain::{ServiceId, ServiceState};
 use crate::time::Clock;
 
 /// Where the evaluator starts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Start {
     /// The stored state and open-request flag per service.
     pub services: HashMap<ServiceId, (ServiceState, bool)>,
     /// The first recheck round id.
     pub first_round: u64,
+    /// Where "now" comes from when a result's certificate expiry is
+    /// compared with its service's `cert_expiry_warning`.
+    pub clock: Clock,
 }
 
 impl Start {
@@ -24,6 +28,7 @@ impl Start {
         Start {
             services,
             first_round: clock.now_ms().max(1) as u64 * 1000,
+            clock: clock.clone(),
         }
     }
 }

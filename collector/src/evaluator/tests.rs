@@ -66,6 +66,7 @@ fn start() -> Harness {
         Start {
             services: HashMap::from([("shop".into(), (ServiceState::Up, false))]),
             first_round: 1000,
+            clock: crate::time::Clock::following_tokio(crate::testing::BASE_MS),
         },
         dir_rx,
         maint_rx,

@@ -30,6 +30,7 @@ async fn heartbeats_are_written_in_the_batch_before_the_ack() {
         crate::evaluator::Start {
             services: HashMap::new(),
             first_round: 1000,
+            clock: crate::time::Clock::following_tokio(crate::testing::BASE_MS),
         },
         directory,
         maintenance,

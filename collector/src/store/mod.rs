@@ -12,6 +12,7 @@
 //! only after that commit.
 
 mod agents;
+mod certs;
 mod events;
 mod latest;
 mod manual;

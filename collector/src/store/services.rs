@@ -26,6 +26,8 @@ pub struct ServiceRow {
     pub last_check_ms: Option<i64>,
     pub last_latency_us: Option<i64>,
     pub open_request: Option<RequestId>,
+    /// Its `cert_expiry_warning` in ms, as last configured.
+    pub cert_warning_ms: i64,
 }
 
 /// A maintenance window of one equipment.
@@ -39,7 +41,7 @@ pub struct MaintenanceWindow {
 }
 
 const SERVICE_COLUMNS: &str = "id, url, equipment_id, active, state, ok, last_status_code, \
-    last_error_kind, last_error, last_check_ms, last_latency_us, open_request_id";
+    last_error_kind, last_error, last_check_ms, last_latency_us, open_request_id, cert_warning_ms";
 
 fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
     Ok(ServiceRow {
@@ -59,6 +61,7 @@ fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
         open_request: r
             .try_get::<Option<i64>, _>("open_request_id")?
             .map(RequestId::from),
+        cert_warning_ms: r.try_get("cert_warning_ms")?,
     })
 }
 
@@ -99,17 +102,25 @@ impl Store {
             .await?;
         for s in &catalog.services {
             sqlx::query(
-                "INSERT INTO services (id, url, equipment_id, active, state, configured) VALUES ($1, $2, $3, $4, 'unknown', 1) \
+                "INSERT INTO services (id, url, equipment_id, active, state, configured, cert_warning_ms) \
+                 VALUES ($1, $2, $3, $4, 'unknown', 1, $5) \
                  ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \
-                 active = excluded.active, configured = 1",
+                 active = excluded.active, configured = 1, cert_warning_ms = excluded.cert_warning_ms",
             )
             .bind(s.id.as_str())
             .bind(&s.url)
             .bind(s.equipment.as_str())
             .bind(flag(s.active))
+            .bind(i64::try_from(s.cert_expiry_warning.as_millis()).unwrap_or(i64::MAX))
             .execute(&mut *tx)
             .await?;
         }
+        // A service that left forgets which certificates it was warned about.
+        sqlx::query(
+            "DELETE FROM cert_warnings WHERE service_id IN (SELECT id FROM services WHERE configured = 0)",
+        )
+        .execute(&mut *tx)
+        .await?;
         // Services that left the configuration: their requests close.
         let rows = sqlx::query(
             "SELECT r.id FROM requests r JOIN services s ON s.id = r.service_id \

@@ -184,3 +184,22 @@ fn text_shows_one_line_per_agent_with_phases_and_cert_expiry() {
         "{expired}"
     );
 }
+
+/// `cert_expiring_at` (set by GetService when the earliest certificate
+/// expires within the service's warning) is in the JSON and the text.
+#[test]
+fn shows_an_expiring_certificate() {
+    let mut s = shown();
+    s.cert_expiring_at = Some(Timestamp {
+        seconds: CERT_S,
+        nanos: 0,
+    });
+    let v = convert::service(&s);
+    assert_eq!(v["cert_expiring_at"], json!("2027-01-02T00:00:00.000Z"));
+    let text = render_show(v, false, 0).expect("text");
+    assert!(
+        text.contains("cert_expiring_at") && text.contains("2027-01-02T00:00:00.000Z"),
+        "{text}"
+    );
+    assert_eq!(convert::service(&shown())["cert_expiring_at"], json!(null));
+}

@@ -106,6 +106,7 @@ fn service_row() -> ServiceRow {
         last_check_ms: Some(2_000),
         last_latency_us: Some(1_500),
         open_request: Some(7.into()),
+        cert_warning_ms: 14 * 86_400_000,
     }
 }
 
@@ -132,6 +133,7 @@ fn services_carry_their_maintenance_end() {
             maintenance_until: ts(9, 0),
             history: None,
             latest: vec![],
+            cert_expiring_at: None,
         }
     );
     let fresh = service(ServiceView {

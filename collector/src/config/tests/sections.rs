@@ -269,7 +269,7 @@ fn defaults_section() {
     check_d(
         "",
         "active = false",
-        "p.toml:13: unknown field `active`, expected one of `interval`, `timeout`, `recheck_delay`, `recheck_timeout`, `quorum`, `failures_before_down`, `upgrade_to_https`, `expected_status`, `method`, `path`, `headers`, `basic_auth`, `body_contains`, `follow_redirects`, `max_redirects`, `max_body`, `reuse_connections`, `regions`, `priority`",
+        "p.toml:13: unknown field `active`, expected one of `interval`, `timeout`, `recheck_delay`, `recheck_timeout`, `quorum`, `failures_before_down`, `upgrade_to_https`, `expected_status`, `method`, `path`, `headers`, `basic_auth`, `body_contains`, `follow_redirects`, `max_redirects`, `max_body`, `reuse_connections`, `regions`, `priority`, `cert_expiry_warning`",
     );
 }
 

@@ -40,6 +40,7 @@ fn evaluator_settings_carry_each_services_policy() {
             quorum: Quorum::AtLeast(2),
             failures_before_down: 1,
             check_timeout: Duration::from_secs(10),
+            cert_expiry_warning: Duration::from_secs(14 * 86_400),
         }
     );
     assert_eq!(s.services.len(), 2);

@@ -117,7 +117,7 @@ const AGENT_OPENED_PLAIN: &str = r#"{"agent":"a1","close_reason":null,"closed_at
 const NEW_AGENT_BODY: &str = r#"{"agent":{"id":"a1","last_seen":null,"liveness":"live","name":"edge-1","region":"eu","state":"new"}}"#;
 const DEAD_AGENT_BODY: &str = r#"{"agent":{"id":"a1","last_seen":"2021-02-25T15:02:10.123Z","liveness":"dead","name":"edge-1","region":"eu","state":"active"}}"#;
 const MAINTENANCE_BODY: &str = r#"{"ends_at":"2021-02-25T15:12:10.123Z","equipment":"Web server 1","equipment_id":"web-1","reason":"upgrade","starts_at":"2021-02-25T15:02:10.123Z"}"#;
-const CERT_BODY: &str = r#"{"equipment":"Web server 1","equipment_id":"web-1","id":"shop","not_after":"2021-02-25T15:12:10.123Z","service":"shop","state":"up","url":"http://shop.test/health","votes":[]}"#;
+const CERT_BODY: &str = r#"{"days_left":0,"equipment":"Web server 1","equipment_id":"web-1","expired":false,"id":"shop","not_after":"2021-02-25T15:12:10.123Z","service":"shop","state":"up","url":"http://shop.test/health","votes":[]}"#;
 
 /// `event` has type `ty`, subject `subject` and body `body` (exact text).
 fn check(event: Event, ty: &str, subject: &str, body: &str) {
@@ -182,6 +182,7 @@ fn every_event_keeps_its_body() {
             Event::ServiceCertExpiring {
                 service: service(ServiceState::Up, vec![]),
                 not_after_ms: T0 + 600_000,
+                days_left: 0,
             },
             "service.cert_expiring",
             "shop",

@@ -262,6 +262,10 @@ impl Sim {
                     prop_assert!(votes.iter().all(|v| !v.outcome.ok));
                     continue;
                 }
+                Effect::Verdict(Verdict::CertExpiring { .. }) => {
+                    prop_assert!(false, "the tracker decides no certificate warning");
+                    continue;
+                }
                 Effect::Verdict(Verdict::State { from, to }) => {
                     prop_assert!(
                         to != ServiceState::Down || self.held,

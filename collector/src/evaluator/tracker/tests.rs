@@ -61,6 +61,9 @@ fn kind(e: &Effect) -> String {
                     .join(",")
             )
         }
+        Effect::Verdict(Verdict::CertExpiring { not_after_ms, .. }) => {
+            format!("cert:{not_after_ms}")
+        }
     }
 }
 
