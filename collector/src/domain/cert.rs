@@ -123,7 +123,10 @@ mod tests {
     fn expiring_at_is_the_earliest_when_soon() {
         let soon = NOW + 2 * DAY_MS;
         let far = NOW + 40 * DAY_MS;
-        assert_eq!(expiring_at([Some(far), Some(soon), None], NOW, FOURTEEN_DAYS), Some(soon));
+        assert_eq!(
+            expiring_at([Some(far), Some(soon), None], NOW, FOURTEEN_DAYS),
+            Some(soon)
+        );
         assert_eq!(expiring_at([Some(far), None], NOW, FOURTEEN_DAYS), None);
         assert_eq!(expiring_at([None], NOW, FOURTEEN_DAYS), None);
     }
@@ -139,13 +142,28 @@ mod tests {
         remember(&mut forwarded, soon);
         assert!(!should_forward(&forwarded, soon, NOW, FOURTEEN_DAYS));
         // A different certificate, also within the window: again.
-        assert!(should_forward(&forwarded, renewed_but_soon, NOW, FOURTEEN_DAYS));
+        assert!(should_forward(
+            &forwarded,
+            renewed_but_soon,
+            NOW,
+            FOURTEEN_DAYS
+        ));
         remember(&mut forwarded, renewed_but_soon);
         // Two agents alternating between both: neither again.
         assert!(!should_forward(&forwarded, soon, NOW, FOURTEEN_DAYS));
-        assert!(!should_forward(&forwarded, renewed_but_soon, NOW, FOURTEEN_DAYS));
+        assert!(!should_forward(
+            &forwarded,
+            renewed_but_soon,
+            NOW,
+            FOURTEEN_DAYS
+        ));
         // The far one comes into the window as time passes.
-        assert!(should_forward(&forwarded, far, far - 10 * DAY_MS, FOURTEEN_DAYS));
+        assert!(should_forward(
+            &forwarded,
+            far,
+            far - 10 * DAY_MS,
+            FOURTEEN_DAYS
+        ));
     }
 
     #[test]

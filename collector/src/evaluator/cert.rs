@@ -119,14 +119,26 @@ mod tests {
         let up = ServiceState::Up;
         let soon = NOW + 3 * DAY;
         assert_eq!(warned(w.sighting(&shop, up, None, NOW)), None, "plain HTTP");
-        assert_eq!(warned(w.sighting(&shop, up, Some(NOW + 30 * DAY), NOW)), None);
+        assert_eq!(
+            warned(w.sighting(&shop, up, Some(NOW + 30 * DAY), NOW)),
+            None
+        );
         assert_eq!(warned(w.sighting(&shop, up, Some(soon), NOW)), Some(soon));
         assert_eq!(warned(w.sighting(&shop, up, Some(soon), NOW + 1)), None);
         let other = NOW + 4 * DAY;
-        assert_eq!(warned(w.sighting(&shop, ServiceState::Down, Some(other), NOW)), Some(other));
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Down, Some(other), NOW)),
+            Some(other)
+        );
         let expired = NOW - DAY;
-        assert_eq!(warned(w.sighting(&shop, up, Some(expired), NOW)), Some(expired));
-        assert_eq!(warned(w.sighting(&"nope".into(), up, Some(soon - 1), NOW)), None);
+        assert_eq!(
+            warned(w.sighting(&shop, up, Some(expired), NOW)),
+            Some(expired)
+        );
+        assert_eq!(
+            warned(w.sighting(&"nope".into(), up, Some(soon - 1), NOW)),
+            None
+        );
     }
 
     /// Nothing while in maintenance (or paused); the first result after
@@ -136,9 +148,18 @@ mod tests {
         let mut w = CertWatch::new(&settings(14));
         let shop = ServiceId::from("shop");
         let soon = Some(NOW + DAY);
-        assert_eq!(warned(w.sighting(&shop, ServiceState::Maintenance, soon, NOW)), None);
-        assert_eq!(warned(w.sighting(&shop, ServiceState::Paused, soon, NOW)), None);
-        assert_eq!(warned(w.sighting(&shop, ServiceState::Unknown, soon, NOW)), soon);
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Maintenance, soon, NOW)),
+            None
+        );
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Paused, soon, NOW)),
+            None
+        );
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Unknown, soon, NOW)),
+            soon
+        );
     }
 
     /// A reload to a longer warning takes effect; what was passed on stays
@@ -148,10 +169,22 @@ mod tests {
         let mut w = CertWatch::new(&settings(14));
         let shop = ServiceId::from("shop");
         let (near, far) = (NOW + DAY, NOW + 20 * DAY);
-        assert_eq!(warned(w.sighting(&shop, ServiceState::Up, Some(near), NOW)), Some(near));
-        assert_eq!(warned(w.sighting(&shop, ServiceState::Up, Some(far), NOW)), None);
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Up, Some(near), NOW)),
+            Some(near)
+        );
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Up, Some(far), NOW)),
+            None
+        );
         w.reconfigure(&settings(30));
-        assert_eq!(warned(w.sighting(&shop, ServiceState::Up, Some(near), NOW)), None);
-        assert_eq!(warned(w.sighting(&shop, ServiceState::Up, Some(far), NOW)), Some(far));
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Up, Some(near), NOW)),
+            None
+        );
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Up, Some(far), NOW)),
+            Some(far)
+        );
     }
 }

@@ -34,11 +34,17 @@ fn cert_expiry_warning_defaults_to_14d_and_is_inherited_or_overridden() {
         (d(30), d(30))
     );
     assert_eq!(
-        warnings("cert_expiry_warning = \"7d\"", "cert_expiry_warning = \"30d\""),
+        warnings(
+            "cert_expiry_warning = \"7d\"",
+            "cert_expiry_warning = \"30d\""
+        ),
         (d(7), d(30))
     );
     assert_eq!(
-        warnings("cert_expiry_warning = \"1h\"", "cert_expiry_warning = \"365d\""),
+        warnings(
+            "cert_expiry_warning = \"1h\"",
+            "cert_expiry_warning = \"365d\""
+        ),
         (Duration::from_secs(3600), d(365))
     );
 }
