@@ -4,6 +4,7 @@
 
 mod agents;
 mod auth;
+mod badges;
 mod certs;
 mod history;
 mod hostile;

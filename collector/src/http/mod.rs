@@ -1,6 +1,9 @@
 //! The collector's HTTP listener: `/healthz` (the process answers) and
 //! `/readyz` (the store answers and the gRPC listener accepts), `/metrics`
-//! (Prometheus text format). The status page comes later.
+//! (Prometheus text format), the badges (`badge.rs`). The status page
+//! comes later.
+
+mod badge;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +29,8 @@ pub fn router(store: Store, grpc_ready: Arc<AtomicBool>, metrics: Arc<Metrics>) 
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
+        .route("/badge/{file}", get(badge::status))
+        .route("/badge/{id}/uptime.svg", get(badge::uptime))
         .with_state(HttpState {
             store,
             metrics,

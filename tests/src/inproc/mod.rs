@@ -39,6 +39,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt as _;
 use tonic::transport::Channel;
 
+pub use net::HttpAnswer;
 pub use realtime::{TestClock, TimedOut, epoch_ms, within};
 pub use reload::with_token;
 pub use scripted::{Identity, Order, Outcome, Phases, Refused, ScriptedAgent};

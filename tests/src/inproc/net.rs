@@ -1,6 +1,7 @@
 //! What a scenario needs of the network beyond the harness's own client:
 //! a channel from another loopback source address (for per-address rules
-//! such as the authentication limiter), and the collector's `/metrics`.
+//! such as the authentication limiter), the collector's `/metrics`, and
+//! any other path of its HTTP listener ([`Harness::http_get`]).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -35,5 +36,45 @@ impl Harness {
         )
         .await??;
         Ok(response)
+    }
+}
+
+/// An answer of the collector's HTTP listener.
+#[derive(Debug, Clone)]
+pub struct HttpAnswer {
+    pub status: u16,
+    /// Headers with lowercase names.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl Harness {
+    /// `GET path` on the HTTP listener (HTTP/1.0, read to the end).
+    pub async fn http_get(&self, path: &str) -> anyhow::Result<HttpAnswer> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(self.http_addr()).await?;
+        stream
+            .write_all(format!("GET {path} HTTP/1.0\r\nhost: picket\r\n\r\n").as_bytes())
+            .await?;
+        let mut response = String::new();
+        within(WAIT, path, stream.read_to_string(&mut response)).await??;
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| anyhow::anyhow!("no end of headers in {response:?}"))?;
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no status line in {head:?}"))?;
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Ok(HttpAnswer {
+            status,
+            headers,
+            body: body.to_owned(),
+        })
     }
 }
