@@ -153,3 +153,36 @@ async fn expired_certificates_warn_and_the_per_service_warning_applies() -> anyh
     assert_eq!(body["expired"], true);
     Ok(())
 }
+
+/// A reload that lengthens `cert_expiry_warning` applies to the next
+/// result: a certificate the old warning ignored warns, and GetService's
+/// `cert_expiring_at` follows the new warning.
+#[tokio::test(start_paused = true)]
+async fn a_reloaded_warning_applies_to_the_next_result() -> anyhow::Result<()> {
+    let service = |warning: &str| {
+        crate::common::one_equipment().service(
+            picket_e2e::config::Service::new(SERVICE, "web-1", crate::common::URL)
+                .set("cert_expiry_warning", warning),
+        )
+    };
+    let mut h = Harness::start(&service("7d")).await?;
+    let mut a = h.agent("edge-1", "eu").await?;
+    a.assignment().await?;
+    let now = (h.now_ms() / 1000 + 1) * 1000;
+    let in_ten_days = now + 10 * DAY_MS;
+    probes(&mut a, 2, in_ten_days).await?;
+    h.wait_state(SERVICE, "up").await?;
+    assert_eq!(h.service(SERVICE).await?.cert_expiring_at, None);
+
+    h.rewrite(&service("30d"))?;
+    h.reload().await?;
+    let s = h.service(SERVICE).await?;
+    let at = s.cert_expiring_at.expect("expiring under the new warning");
+    assert_eq!(at.seconds * 1000, in_ten_days);
+    probes(&mut a, 1, in_ten_days).await?;
+    let log = h
+        .events_until(KIND, |b| b["not_after"] == rfc3339(in_ten_days))
+        .await?;
+    assert_eq!(warned(&log), [rfc3339(in_ten_days)]);
+    Ok(())
+}
