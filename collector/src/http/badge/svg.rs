@@ -62,7 +62,7 @@ fn units(c: char) -> u32 {
 pub fn text_width(text: &str) -> u32 {
     let units: u32 = text.chars().map(units).sum();
     let px = (units * 11).div_ceil(2048);
-    if px % 2 == 0 { px + 1 } else { px }
+    if px.is_multiple_of(2) { px + 1 } else { px }
 }
 
 /// `text` with XML's five special characters escaped.
