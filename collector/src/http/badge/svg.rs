@@ -101,10 +101,11 @@ impl Badge<'_> {
         let message = escape(self.message);
         let colour = escape(self.colour);
         let title = format!("{label}: {message}");
+        let id = ids(self);
         let mut svg = String::with_capacity(1200);
         let _ = write!(
             svg,
-            r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" aria-label="{title}"><title>{title}</title><linearGradient id="s" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><clipPath id="r"><rect width="{width}" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#r)"><rect width="{lw}" height="20" fill="{label_bg}"/><rect x="{lw}" width="{mw}" height="20" fill="{colour}"/><rect width="{width}" height="20" fill="url(#s)"/></g><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" text-rendering="geometricPrecision" font-size="110">"##,
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" role="img" aria-label="{title}"><title>{title}</title><linearGradient id="s{id}" x2="0" y2="100%"><stop offset="0" stop-color="#bbb" stop-opacity=".1"/><stop offset="1" stop-opacity=".1"/></linearGradient><clipPath id="r{id}"><rect width="{width}" height="20" rx="3" fill="#fff"/></clipPath><g clip-path="url(#r{id})"><rect width="{lw}" height="20" fill="{label_bg}"/><rect x="{lw}" width="{mw}" height="20" fill="{colour}"/><rect width="{width}" height="20" fill="url(#s{id})"/></g><g fill="#fff" text-anchor="middle" font-family="Verdana,Geneva,DejaVu Sans,sans-serif" text-rendering="geometricPrecision" font-size="110">"##,
             label_bg = colour::LABEL,
         );
         text(&mut svg, &label, lw * 5, text_width(self.label));
@@ -117,6 +118,20 @@ impl Badge<'_> {
         svg.push_str("</g></svg>");
         svg
     }
+}
+
+/// A suffix for the gradient's and the clip path's ids, the same for the
+/// same badge: several different badges inlined in one HTML page must not
+/// share ids (the first badge's clip path would cut the others).
+fn ids(badge: &Badge) -> String {
+    // FNV-1a over the three texts.
+    let mut hash: u32 = 0x811c_9dc5;
+    for part in [badge.label, badge.message, badge.colour] {
+        for byte in part.bytes().chain([0]) {
+            hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+        }
+    }
+    format!("-{hash:08x}")
 }
 
 /// One text, its shadow first, centred at `x` (tenths of a px).

@@ -146,3 +146,40 @@ fn nothing_is_fetched() {
         assert!(!svg.contains(external), "{external} in {svg}");
     }
 }
+
+/// Different badges inlined in one page keep their own gradient and clip
+/// path: every `url(#…)` names an id of its own document, unlike the
+/// other badge's.
+#[test]
+fn different_badges_do_not_share_ids() {
+    let ids = |b: &Badge| -> Vec<String> {
+        let svg = b.render();
+        let doc = roxmltree::Document::parse(&svg).expect("XML");
+        let own: Vec<String> = doc
+            .descendants()
+            .filter_map(|n| n.attribute("id"))
+            .map(str::to_owned)
+            .collect();
+        for n in doc.descendants() {
+            for a in n.attributes().filter(|a| a.value().starts_with("url(#")) {
+                let id = a.value().trim_start_matches("url(#").trim_end_matches(')');
+                assert!(own.iter().any(|o| o == id), "{id} not in {own:?}");
+            }
+        }
+        own
+    };
+    let up = Badge {
+        label: "shop",
+        message: "up",
+        colour: colour::BRIGHT_GREEN,
+    };
+    let down = Badge {
+        label: "shop",
+        message: "down",
+        colour: colour::RED,
+    };
+    let (a, b) = (ids(&up), ids(&down));
+    assert_eq!(a.len(), 2);
+    assert!(a.iter().all(|id| !b.contains(id)), "{a:?} {b:?}");
+    assert_eq!(ids(&up), a, "stable for the same badge");
+}
