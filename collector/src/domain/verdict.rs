@@ -41,3 +41,16 @@ pub enum Verdict {
     /// Some agents failed, the quorum did not: their network is suspect.
     LocalFailure { votes: Vec<Vote> },
 }
+
+impl Verdict {
+    /// The service state storing this verdict leaves (`None`: a local
+    /// failure changes no state).
+    pub fn stored_state(&self) -> Option<ServiceState> {
+        match self {
+            Verdict::State { to, .. } => Some(*to),
+            Verdict::Down { .. } => Some(ServiceState::Down),
+            Verdict::Up { .. } => Some(ServiceState::Up),
+            Verdict::LocalFailure { .. } => None,
+        }
+    }
+}

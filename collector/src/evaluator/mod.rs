@@ -16,18 +16,20 @@
 //! Settings: [`EvaluatorSettings`] (each service's verdict policy, its
 //! equipment, and the check timeout a check-now round waits).
 
+mod check_now;
 mod manual;
 mod pause;
 mod reconfigure;
 mod start;
 pub mod tracker;
 
+use check_now::CheckNowRound;
+pub use check_now::{CheckNowError, CheckNowResult};
 pub use reconfigure::Reconfigure;
 pub use start::Start;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -38,29 +40,11 @@ use tracing::{debug, warn};
 
 use crate::agents::directory::Directory;
 use crate::config::settings::EvaluatorSettings;
-use crate::domain::{AgentId, Downlink, Observation, ProbeOutcome, ServiceId, Verdict};
+use crate::domain::{AgentId, Downlink, Observation, ServiceId, Verdict};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
+use crate::metrics::Metrics;
 use tracker::{Effect, Policy, Tracker};
-
-/// One agent's answer to `CheckNow`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckNowResult {
-    pub agent: AgentId,
-    pub agent_name: String,
-    pub outcome: ProbeOutcome,
-    pub time_ms: i64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CheckNowError {
-    #[error("unknown service {0:?}")]
-    UnknownService(ServiceId),
-    #[error("no live agent probes service {0:?}")]
-    NoAgents(ServiceId),
-    #[error("the evaluator stopped")]
-    Stopped,
-}
 
 enum Msg {
     Observations(Vec<Observation>),
@@ -84,12 +68,6 @@ pub struct EvaluatorHandle {
     tx: mpsc::Sender<Msg>,
 }
 
-struct CheckNowRound {
-    waiting: BTreeMap<AgentId, String>,
-    results: Vec<CheckNowResult>,
-    reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
-}
-
 struct EvaluatorActor {
     settings: EvaluatorSettings,
     inbox: mpsc::Receiver<Msg>,
@@ -106,6 +84,8 @@ struct EvaluatorActor {
     dropped_orders: u64,
     /// Whether each service had a live agent at the last directory change.
     observed: HashMap<ServiceId, bool>,
+    /// Counts concluded rounds by outcome.
+    metrics: Arc<Metrics>,
     /// Verdicts decided at start (services paused or resumed since the
     /// stored state), sent first thing in `run`.
     start_verdicts: Vec<(ServiceId, Verdict)>,
@@ -120,6 +100,7 @@ impl EvaluatorHandle {
         directory: watch::Receiver<Arc<Directory>>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         lifecycle: LifecycleHandle,
+        metrics: Arc<Metrics>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> EvaluatorHandle {
@@ -137,6 +118,7 @@ impl EvaluatorHandle {
             check_now: HashMap::new(),
             dropped_orders: 0,
             observed: HashMap::new(),
+            metrics,
             start_verdicts,
         };
         tasks.spawn(actor.run(cancel));
@@ -194,6 +176,7 @@ impl EvaluatorActor {
                         Timer::RoundDeadline(service, round) => {
                             if let Some((t, p)) = self.trackers.get_mut(&service) {
                                 let effects = t.round_deadline(round, p);
+                                count_round(&self.metrics, t);
                                 self.apply(&service, effects).await;
                             }
                         }
@@ -252,7 +235,9 @@ impl EvaluatorActor {
         let effects = if obs.round_id == 0 {
             tracker.observe(obs.outcome.ok, policy)
         } else {
-            tracker.vote(obs.round_id, &obs.agent, obs.outcome, obs.time_ms, policy)
+            let effects = tracker.vote(obs.round_id, &obs.agent, obs.outcome, obs.time_ms, policy);
+            count_round(&self.metrics, tracker);
+            effects
         };
         let service = obs.service.clone();
         // recheck_delay counts from the receipt of the failing result.
@@ -313,33 +298,6 @@ impl EvaluatorActor {
         self.apply(service, effects).await;
     }
 
-    fn start_check_now(
-        &mut self,
-        service: ServiceId,
-        reply: oneshot::Sender<Result<Vec<CheckNowResult>, CheckNowError>>,
-    ) {
-        let Some(settings) = self.settings.service(&service) else {
-            let _ = reply.send(Err(CheckNowError::UnknownService(service)));
-            return;
-        };
-        let timeout = settings.check_timeout + Duration::from_secs(2);
-        let round = self.round_id();
-        let waiting = self.order_recheck(&service, round);
-        if waiting.is_empty() {
-            let _ = reply.send(Err(CheckNowError::NoAgents(service)));
-            return;
-        }
-        self.timers.insert(Timer::CheckNowDeadline(round), timeout);
-        self.check_now.insert(
-            round,
-            CheckNowRound {
-                waiting,
-                results: Vec::new(),
-                reply,
-            },
-        );
-    }
-
     /// Services whose last live agent left become `unknown`. Only a change
     /// from some agents to none counts, so the empty directory right after
     /// a collector start (agents still reconnecting) changes nothing.
@@ -388,6 +346,13 @@ impl EvaluatorActor {
                 warn!(service_id = %service, "lifecycle stopped; verdict lost");
             }
         }
+    }
+}
+
+/// Counts the round `tracker` just concluded, if it did.
+fn count_round(metrics: &Metrics, tracker: &mut Tracker) {
+    if let Some(outcome) = tracker.take_concluded() {
+        metrics.recheck_round(outcome.as_str());
     }
 }
 

@@ -13,6 +13,7 @@
 
 mod agents;
 mod events;
+mod gauges;
 mod latest;
 mod manual;
 mod requests;
