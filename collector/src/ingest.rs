@@ -143,8 +143,6 @@ async fn run(
             let Some(max) = s.results.iter().map(|r| r.seq).max() else {
                 continue;
             };
-            // Acks are cumulative; a dropped one is covered by the next.
-            let _ = s.ack.try_send(Downlink::Ack(max));
             for r in s.results {
                 if stored.next().unwrap_or(false) {
                     metrics
@@ -160,6 +158,10 @@ async fn run(
                     });
                 }
             }
+            // Acks are cumulative; a dropped one is covered by the next.
+            // Sent after the probe table has the results, so whoever saw
+            // the ack finds them in `/metrics`.
+            let _ = s.ack.try_send(Downlink::Ack(max));
         }
         if !observations.is_empty() && !evaluator.observe(observations).await {
             break;
