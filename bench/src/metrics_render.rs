@@ -56,8 +56,8 @@ struct Args {
 
 fn outcome(i: usize) -> ProbeOutcome {
     ProbeOutcome {
-        ok: i % 17 != 0,
-        status_code: Some(if i % 17 != 0 { 200 } else { 503 }),
+        ok: !i.is_multiple_of(17),
+        status_code: Some(if !i.is_multiple_of(17) { 200 } else { 503 }),
         error_kind: None,
         error: None,
         duration_us: 30_000 + (i % 1000) as u64,

@@ -94,6 +94,10 @@ struct EvaluatorActor {
 impl EvaluatorHandle {
     /// Spawns the evaluator with one tracker per active service, from
     /// `start`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the actor's inputs, its two outputs, and the task plumbing"
+    )]
     pub fn spawn(
         settings: EvaluatorSettings,
         start: Start,
