@@ -9,7 +9,10 @@
 //! evaluator (a bounded send: the forward path pushes back to the agents).
 //! Only results the store newly stored are forwarded: a replay (after a
 //! reconnect or a collector restart) is acked but not evaluated twice.
-//! No per-result transaction, no per-result log line.
+//! No per-result transaction, no per-result log line. What was stored
+//! also goes to the `/metrics` probe table (the latest probe of each
+//! service and agent) and the batch's duration to
+//! `picket_ingest_batch_seconds`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,8 +115,12 @@ async fn run(
             batch.iter().filter_map(|s| s.heartbeat.clone()).collect();
         let mut delay = Duration::from_millis(50);
         let recorded = loop {
+            let started = Instant::now();
             let e = match store.record_batch(&records, &heartbeats).await {
-                Ok(recorded) => break recorded,
+                Ok(recorded) => {
+                    metrics.ingest_batch.observe(started.elapsed());
+                    break recorded;
+                }
                 Err(e) => e,
             };
             if cancel.is_cancelled() {
@@ -136,10 +143,11 @@ async fn run(
             let Some(max) = s.results.iter().map(|r| r.seq).max() else {
                 continue;
             };
-            // Acks are cumulative; a dropped one is covered by the next.
-            let _ = s.ack.try_send(Downlink::Ack(max));
             for r in s.results {
                 if stored.next().unwrap_or(false) {
+                    metrics
+                        .probes
+                        .record(&r.service, &s.agent, r.started_at_ms, &r.outcome);
                     observations.push(Observation {
                         agent: s.agent.clone(),
                         service: r.service,
@@ -150,6 +158,10 @@ async fn run(
                     });
                 }
             }
+            // Acks are cumulative; a dropped one is covered by the next.
+            // Sent after the probe table has the results, so whoever saw
+            // the ack finds them in `/metrics`.
+            let _ = s.ack.try_send(Downlink::Ack(max));
         }
         if !observations.is_empty() && !evaluator.observe(observations).await {
             break;

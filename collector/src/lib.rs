@@ -175,7 +175,14 @@ async fn serve(
     store.sync_config(&settings.catalog).await?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let initial: HashMap<_, _> = store
+        .list_services()
+        .await?
+        .into_iter()
+        .map(|s| (s.id, (s.state, s.open_request.is_some())))
+        .collect();
     let metrics = Arc::new(metrics::Metrics::new());
+    metrics.start(&store, &config, &initial).await?;
     let (reload, reload_calls) = reload::channel();
 
     let (maintenance, maintenance_set) = MaintenanceHandle::spawn(
@@ -215,18 +222,13 @@ async fn serve(
         cancel.clone(),
         &tasks,
     );
-    let initial: HashMap<_, _> = store
-        .list_services()
-        .await?
-        .into_iter()
-        .map(|s| (s.id, (s.state, s.open_request.is_some())))
-        .collect();
     let evaluator = EvaluatorHandle::spawn(
         settings.evaluator,
         evaluator::Start::new(initial, &clock),
         agents.directory(),
         maintenance_set,
         lifecycle,
+        metrics.clone(),
         cancel.clone(),
         &tasks,
     );
@@ -265,6 +267,7 @@ async fn serve(
         evaluator: evaluator.clone(),
         agents: agents.clone(),
         retention,
+        metrics: metrics.clone(),
     };
     let reloader = reload::Reloader {
         path: reloads.path,

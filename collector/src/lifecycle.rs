@@ -182,7 +182,13 @@ async fn run(
         let mut delay = Duration::from_millis(100);
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
-        while let Err(e) = persist(&store, &metrics, &clock, svc, &verdict).await {
+        loop {
+            let Err(e) = persist(&store, &metrics, &clock, svc, &verdict).await else {
+                if let Some(state) = verdict.stored_state() {
+                    metrics.board.set_state(&service, state);
+                }
+                break;
+            };
             if cancel.is_cancelled() {
                 error!(service_id = %service, error = %e, "verdict not stored at shutdown");
                 break;

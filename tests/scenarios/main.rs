@@ -11,6 +11,7 @@ mod hostile;
 mod lifecycle;
 mod maintenance;
 mod manual;
+mod metrics;
 mod phases;
 mod quorum;
 mod reload;

@@ -385,13 +385,9 @@ impl AgentsActor {
             by_service: plan.by_service,
             services: self.services.clone(),
         };
-        let live = directory
-            .agents
-            .keys()
-            .filter(|a| !dead.contains(*a))
-            .count();
-        self.metrics.agents_live.set(live as i64);
-        self.directory.send_replace(Arc::new(directory));
+        let directory = Arc::new(directory);
+        self.metrics.published(&directory, &dead);
+        self.directory.send_replace(directory);
     }
 }
 

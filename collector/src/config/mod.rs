@@ -15,6 +15,7 @@ mod agents;
 mod collector;
 mod defaults;
 mod maintenance;
+mod metrics;
 mod raw;
 mod retention;
 mod services;
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
 pub use maintenance::MaintenanceSection;
+pub use metrics::{MetricsSection, ProbeSeries};
 pub use retention::{MIN_RETENTION, RetentionSection};
 pub use services::{Equipment, ServiceConfig};
 pub use tls::TlsSection;
@@ -70,6 +72,7 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
     pub webhooks: Vec<WebhookConfig>,
     pub retention: RetentionSection,
+    pub metrics: MetricsSection,
 }
 
 impl Config {
@@ -123,6 +126,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let services = services_of(src, &raw, &equipment)?;
     let webhooks = webhooks::validate(src, &raw.webhooks)?;
     let retention = retention::validate(src, &raw.retention)?;
+    let metrics = metrics::validate(src, &raw.metrics)?;
     Ok(Config {
         collector,
         agents,
@@ -131,6 +135,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         services,
         webhooks,
         retention,
+        metrics,
     })
 }
 

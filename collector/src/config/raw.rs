@@ -28,6 +28,8 @@ pub struct RawConfig {
     pub webhooks: Vec<RawWebhook>,
     #[serde(default)]
     pub retention: RawRetention,
+    #[serde(default)]
+    pub metrics: RawMetrics,
 }
 
 #[derive(Deserialize)]
@@ -190,4 +192,10 @@ pub struct RawRetention {
     pub results: Option<Sp<String>>,
     pub events: Option<Sp<String>>,
     pub rollups: Option<Sp<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub probe_series: Option<Sp<String>>,
 }

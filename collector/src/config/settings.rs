@@ -28,6 +28,8 @@ pub struct Settings {
     /// The store's: which webhooks receive which events, request links.
     pub events: EventSettings,
     pub retention: RetentionSettings,
+    /// `/metrics`: how the `probe_*` families are cut.
+    pub metrics: super::MetricsSection,
 }
 
 impl From<&Config> for Settings {
@@ -43,6 +45,7 @@ impl From<&Config> for Settings {
             api: c.into(),
             events: c.into(),
             retention: c.into(),
+            metrics: c.metrics,
         }
     }
 }

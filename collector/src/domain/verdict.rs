@@ -49,3 +49,16 @@ pub enum Verdict {
         not_after_ms: i64,
     },
 }
+
+impl Verdict {
+    /// The service state storing this verdict leaves (`None`: a local
+    /// failure or a certificate warning changes no state).
+    pub fn stored_state(&self) -> Option<ServiceState> {
+        match self {
+            Verdict::State { to, .. } => Some(*to),
+            Verdict::Down { .. } => Some(ServiceState::Down),
+            Verdict::Up { .. } => Some(ServiceState::Up),
+            Verdict::LocalFailure { .. } | Verdict::CertExpiring { .. } => None,
+        }
+    }
+}

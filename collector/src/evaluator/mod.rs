@@ -26,6 +26,8 @@ mod reconfigure;
 mod start;
 pub mod tracker;
 
+use check_now::CheckNowRound;
+pub use check_now::{CheckNowError, CheckNowResult};
 pub use reconfigure::Reconfigure;
 pub use start::Start;
 
@@ -44,9 +46,8 @@ use crate::config::settings::EvaluatorSettings;
 use crate::domain::{AgentId, Downlink, Observation, ServiceId, Verdict};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
+use crate::metrics::Metrics;
 use crate::time::Clock;
-use check_now::CheckNowRound;
-pub use check_now::{CheckNowError, CheckNowResult};
 use tracker::{Effect, Policy, Tracker};
 
 enum Msg {
@@ -91,6 +92,8 @@ struct EvaluatorActor {
     certs: cert::CertWatch,
     /// "Now" for certificate expiries.
     clock: Clock,
+    /// Counts concluded rounds by outcome.
+    metrics: Arc<Metrics>,
     /// Verdicts decided at start (services paused or resumed since the
     /// stored state), sent first thing in `run`.
     start_verdicts: Vec<(ServiceId, Verdict)>,
@@ -99,12 +102,17 @@ struct EvaluatorActor {
 impl EvaluatorHandle {
     /// Spawns the evaluator with one tracker per active service, from
     /// `start`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the actor's inputs, its two outputs, and the task plumbing"
+    )]
     pub fn spawn(
         settings: EvaluatorSettings,
         start: Start,
         directory: watch::Receiver<Arc<Directory>>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         lifecycle: LifecycleHandle,
+        metrics: Arc<Metrics>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> EvaluatorHandle {
@@ -124,6 +132,7 @@ impl EvaluatorHandle {
             check_now: HashMap::new(),
             dropped_orders: 0,
             observed: HashMap::new(),
+            metrics,
             start_verdicts,
         };
         tasks.spawn(actor.run(cancel));
@@ -181,6 +190,7 @@ impl EvaluatorActor {
                         Timer::RoundDeadline(service, round) => {
                             if let Some((t, p)) = self.trackers.get_mut(&service) {
                                 let effects = t.round_deadline(round, p);
+                                count_round(&self.metrics, t);
                                 self.apply(&service, effects).await;
                             }
                         }
@@ -226,7 +236,9 @@ impl EvaluatorActor {
         let effects = if obs.round_id == 0 {
             tracker.observe(obs.outcome.ok, policy)
         } else {
-            tracker.vote(obs.round_id, &obs.agent, obs.outcome, obs.time_ms, policy)
+            let effects = tracker.vote(obs.round_id, &obs.agent, obs.outcome, obs.time_ms, policy);
+            count_round(&self.metrics, tracker);
+            effects
         };
         let service = obs.service.clone();
         // recheck_delay counts from the receipt of the failing result.
@@ -347,6 +359,13 @@ impl EvaluatorActor {
                 warn!(service_id = %service, "lifecycle stopped; verdict lost");
             }
         }
+    }
+}
+
+/// Counts the round `tracker` just concluded, if it did.
+fn count_round(metrics: &Metrics, tracker: &mut Tracker) {
+    if let Some(outcome) = tracker.take_concluded() {
+        metrics.recheck_round(outcome.as_str());
     }
 }
 

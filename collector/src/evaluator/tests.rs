@@ -71,6 +71,7 @@ fn start() -> Harness {
         dir_rx,
         maint_rx,
         lifecycle,
+        Arc::new(crate::metrics::Metrics::new()),
         cancel.clone(),
         &TaskTracker::new(),
     );

@@ -57,6 +57,27 @@ struct Round {
     votes: Vec<Vote>,
 }
 
+/// How a recheck round with votes ended (`picket_recheck_rounds_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundOutcome {
+    /// The quorum failed: the failure is confirmed.
+    Confirmed,
+    /// Some agents failed, not the quorum.
+    Local,
+    /// Every voter succeeded.
+    Recovered,
+}
+
+impl RoundOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundOutcome::Confirmed => "confirmed",
+            RoundOutcome::Local => "local",
+            RoundOutcome::Recovered => "recovered",
+        }
+    }
+}
+
 /// A service's verdict state.
 #[derive(Debug, Clone)]
 pub struct Tracker {
@@ -70,6 +91,8 @@ pub struct Tracker {
     /// A round is scheduled (its timer runs) but has not started.
     round_scheduled: bool,
     round: Option<Round>,
+    /// How the last round ended, until the actor takes it.
+    concluded: Option<RoundOutcome>,
 }
 
 impl Tracker {
@@ -87,6 +110,7 @@ impl Tracker {
             held: false,
             round_scheduled: false,
             round: None,
+            concluded: None,
         }
     }
 
@@ -111,6 +135,12 @@ impl Tracker {
     /// or to end a hold).
     fn awaits_recovery(&self) -> bool {
         self.has_open_request || self.held
+    }
+
+    /// How the round that just concluded ended, once (`None`: no round
+    /// with votes concluded since the last call).
+    pub fn take_concluded(&mut self) -> Option<RoundOutcome> {
+        self.concluded.take()
     }
 
     /// The running round's id, if any.
@@ -244,6 +274,15 @@ impl Tracker {
             .cloned()
             .collect();
         let ok_count = answered - failing.len();
+        if answered > 0 {
+            self.concluded = Some(if policy.quorum.reached(failing.len(), answered) {
+                RoundOutcome::Confirmed
+            } else if failing.is_empty() {
+                RoundOutcome::Recovered
+            } else {
+                RoundOutcome::Local
+            });
+        }
         use ServiceState::*;
         if answered == 0 {
             // No live agent answered: no verdict on the service itself.

@@ -1,9 +1,10 @@
 //! The collector's HTTP listener: `/healthz` (the process answers) and
 //! `/readyz` (the store answers and the gRPC listener accepts), `/metrics`
-//! (Prometheus text format), the badges (`badge.rs`). The status page
-//! comes later.
+//! (Prometheus text format or OpenMetrics, `metrics.rs`), the badges
+//! (`badge.rs`). The status page comes later.
 
 mod badge;
+mod metrics;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,7 +29,7 @@ pub fn router(store: Store, grpc_ready: Arc<AtomicBool>, metrics: Arc<Metrics>) 
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(render_metrics))
+        .route("/metrics", get(metrics::render))
         .route("/badge/{file}", get(badge::status))
         .route("/badge/{id}/uptime.svg", get(badge::uptime))
         .with_state(HttpState {
@@ -36,18 +37,6 @@ pub fn router(store: Store, grpc_ready: Arc<AtomicBool>, metrics: Arc<Metrics>) 
             metrics,
             grpc_ready,
         })
-}
-
-async fn render_metrics(
-    State(s): State<HttpState>,
-) -> ([(axum::http::HeaderName, &'static str); 1], String) {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        s.metrics.render(),
-    )
 }
 
 async fn readyz(State(s): State<HttpState>) -> (StatusCode, &'static str) {

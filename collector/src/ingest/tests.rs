@@ -25,6 +25,7 @@ async fn heartbeats_are_written_in_the_batch_before_the_ack() {
     let (_maintenance, maintenance) = watch::channel(Arc::new(MaintenanceSet::new()));
     let (_directory, directory) = watch::channel(Arc::default());
     let (lifecycle, _verdicts) = LifecycleHandle::channel();
+    let metrics = Arc::new(Metrics::new());
     let evaluator = EvaluatorHandle::spawn(
         settings.evaluator,
         crate::evaluator::Start {
@@ -35,10 +36,10 @@ async fn heartbeats_are_written_in_the_batch_before_the_ack() {
         directory,
         maintenance,
         lifecycle,
+        metrics.clone(),
         cancel.clone(),
         &tasks,
     );
-    let metrics = Arc::new(Metrics::new());
     let ingest = IngestHandle::spawn(store.clone(), metrics, evaluator, cancel, &tasks);
     let (ack, mut downlink) = DownlinkTx::channel(8);
     let stats = HostStats {

@@ -78,8 +78,7 @@ impl Notifier {
             self.disabled.send_modify(|d| {
                 d.remove(&webhook.name);
             });
-            let labels = vec![("webhook", webhook.name.clone())];
-            self.metrics.webhooks_disabled.remove(&labels);
+            self.metrics.webhooks_disabled.remove(&[&webhook.name]);
             let changed = settings.webhooks.iter().any(|w| w.name == webhook.name);
             info!(webhook = %webhook.name, changed, "webhook worker stopped by a reload");
         }

@@ -10,7 +10,9 @@
 //!    so far (removed services' open requests close with `removed`), and
 //!    only then adds trackers for new and resumed services
 //!    (`evaluator/reconfigure.rs`).
-//! 4. The registry reassigns last, so a new service's first result finds
+//! 4. `/metrics` follows the new catalog (removed services' series go)
+//!    and `[metrics] probe_series`.
+//! 5. The registry reassigns last, so a new service's first result finds
 //!    its row and its tracker, and a removed one is no longer probed once
 //!    nothing can count its results. It pushes only the sets that changed.
 
@@ -28,6 +30,7 @@ use crate::domain::ServiceId;
 use crate::evaluator::{self, EvaluatorHandle};
 use crate::lifecycle;
 use crate::maintenance::MaintenanceHandle;
+use crate::metrics::Metrics;
 use crate::notifier::Notifier;
 use crate::retention::RetentionHandle;
 use crate::store::{Store, StoreError};
@@ -44,6 +47,8 @@ pub(crate) struct Live {
     pub agents: AgentsHandle,
     /// The pruner: new periods apply from its next pass.
     pub retention: RetentionHandle,
+    /// `/metrics`: the catalog its series follow, `probe_series`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Live {
@@ -77,6 +82,7 @@ impl Live {
             return Err(ReloadError::Stopped);
         }
         catalog.await.map_err(|_| ReloadError::Stopped)??;
+        self.metrics.reconfigure(new);
         self.agents.reconfigure(settings.registry).await;
         Ok(())
     }

@@ -86,22 +86,42 @@ impl Store {
     /// The latest result of each agent that reported on `service`, by
     /// agent name then id.
     pub async fn latest_results(&self, service: &ServiceId) -> Result<Vec<LatestResult>> {
-        sqlx::query(
+        sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT ak.id AS agent_id, COALESCE(a.name, '') AS agent_name, \
-             COALESCE(a.region, '') AS region, l.time_ms, l.round_id, l.ok, l.duration_us, \
-             l.status_code, l.error_kind, l.error, l.dns_us, l.connect_us, l.tls_us, \
-             l.processing_us, l.transfer_us, l.cert_not_after_ms \
+             COALESCE(a.region, '') AS region, {LATEST_COLUMNS} \
              FROM latest_results l \
              JOIN service_keys sk ON sk.key = l.service \
              JOIN agent_keys ak ON ak.key = l.agent \
              LEFT JOIN agents a ON a.id = ak.id \
-             WHERE sk.id = $1 ORDER BY agent_name, agent_id",
-        )
+             WHERE sk.id = $1 ORDER BY agent_name, agent_id"
+        )))
         .bind(service.as_str())
         .fetch_all(&self.read)
         .await?
         .iter()
         .map(latest_row)
+        .collect()
+    }
+}
+
+/// The outcome columns of `latest_results l` that [`latest_row`] reads.
+const LATEST_COLUMNS: &str = "l.time_ms, l.round_id, l.ok, l.duration_us, l.status_code, \
+     l.error_kind, l.error, l.dns_us, l.connect_us, l.tls_us, l.processing_us, l.transfer_us, \
+     l.cert_not_after_ms";
+
+impl Store {
+    /// The latest result of every (service, agent) pair, without the
+    /// agents' names (`/metrics` seeds its table from it at start).
+    pub async fn all_latest_results(&self) -> Result<Vec<(ServiceId, LatestResult)>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT sk.id AS service_id, ak.id AS agent_id, '' AS agent_name, '' AS region, \
+             {LATEST_COLUMNS} FROM latest_results l \
+             JOIN service_keys sk ON sk.key = l.service JOIN agent_keys ak ON ak.key = l.agent"
+        )))
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>("service_id")?.into(), latest_row(r)?)))
         .collect()
     }
 }

@@ -14,6 +14,7 @@
 mod agents;
 mod certs;
 mod events;
+mod gauges;
 mod latest;
 mod manual;
 mod requests;

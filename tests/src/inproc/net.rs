@@ -37,6 +37,34 @@ impl Harness {
         .await??;
         Ok(response)
     }
+
+    /// `/metrics` asked with this `Accept` header: the response's
+    /// `content-type` and its body.
+    pub async fn metrics_accepting(&self, accept: &str) -> anyhow::Result<(String, String)> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(self.http_addr()).await?;
+        let request = format!("GET /metrics HTTP/1.0\r\nhost: picket\r\naccept: {accept}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        within(
+            WAIT,
+            "the /metrics answer",
+            stream.read_to_string(&mut response),
+        )
+        .await??;
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .ok_or_else(|| anyhow::anyhow!("no end of headers in {response:?}"))?;
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-type")
+                    .then(|| value.trim().to_owned())
+            })
+            .unwrap_or_default();
+        Ok((content_type, body.to_owned()))
+    }
 }
 
 /// An answer of the collector's HTTP listener.

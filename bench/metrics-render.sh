@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# What /metrics costs at scale, and whether it holds ingest back.
+#
+# Builds picket-metrics-bench in release mode and runs it on a fresh
+# SQLite file in a temp dir (removed at the end): SERVICES services x
+# AGENTS agents of latest probes (phases and a certificate each) in the
+# collector's in-memory tables, every agent assigned to every service.
+# It times SCRAPES renders of the text exposition (on a blocking thread,
+# as the HTTP handler does) with probe_series = "agent" and "service"
+# (p50 / p99 / max, size), then an ingest-like loop (Store::record_batch
+# of BATCH results + the probe table's update, one every INTERVAL_MS)
+# with no scrape and with scrapes back to back, side by side.
+#
+# Environment: SERVICES (100000), AGENTS (3), SCRAPES (10), BATCH (1000),
+# INTERVAL_MS (50), BATCHES (200).
+set -euo pipefail
+
+SERVICES=${SERVICES:-100000}
+AGENTS=${AGENTS:-3}
+SCRAPES=${SCRAPES:-10}
+BATCH=${BATCH:-1000}
+INTERVAL_MS=${INTERVAL_MS:-50}
+BATCHES=${BATCHES:-200}
+
+cd "$(dirname "$0")/.."
+cargo build --release --quiet -p picket-bench --bin picket-metrics-bench
+BIN=${CARGO_TARGET_DIR:-target}/release
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+"$BIN/picket-metrics-bench" --db "$WORK/picket.db" --services "$SERVICES" \
+    --agents "$AGENTS" --scrapes "$SCRAPES" --batch "$BATCH" \
+    --interval-ms "$INTERVAL_MS" --batches "$BATCHES"

@@ -1,0 +1,118 @@
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::ProbeTable;
+use crate::agents::directory::{Directory, DownlinkTx, LinkHandle};
+use crate::config::ProbeSeries;
+use crate::domain::{EquipmentId, Phases, ProbeOutcome, ServiceId};
+use crate::metrics::exposition::Format;
+
+fn outcome(ok: bool, duration_us: u64, cert: Option<i64>) -> ProbeOutcome {
+    ProbeOutcome {
+        ok,
+        status_code: Some(if ok { 200 } else { 503 }),
+        error_kind: None,
+        error: None,
+        duration_us,
+        phases: Phases {
+            dns_us: Some(1000),
+            connect_us: None,
+            tls_us: Some(12_000),
+            processing_us: Some(16_100),
+            transfer_us: Some(2000),
+        },
+        cert_not_after_ms: cert,
+    }
+}
+
+/// "shop" assigned to a1 (edge-1, eu) and a2 (edge-2, ap); "gone" is not
+/// in the catalog.
+fn fixture() -> (HashMap<ServiceId, EquipmentId>, Directory) {
+    let link = |id: &str, name: &str, region: &str| {
+        let (tx, _rx) = DownlinkTx::channel(1);
+        (
+            id.into(),
+            LinkHandle {
+                id: id.into(),
+                name: name.into(),
+                region: region.into(),
+                tx,
+            },
+        )
+    };
+    let directory = Directory {
+        agents: HashMap::from([link("a1", "edge-1", "eu"), link("a2", "edge-2", "ap")]),
+        by_service: HashMap::from([("shop".into(), vec!["a1".into(), "a2".into()])]),
+        services: Arc::new(HashSet::new()),
+    };
+    (HashMap::from([("shop".into(), "rack".into())]), directory)
+}
+
+fn render(t: &ProbeTable, mode: ProbeSeries) -> String {
+    let (equipment, directory) = fixture();
+    t.write(Format::Text, mode, &equipment, &directory).concat()
+}
+
+#[test]
+fn keeps_the_newest_probe_of_each_agent_and_writes_blackbox_gauges() {
+    let t = ProbeTable::default();
+    let shop = ServiceId::from("shop");
+    t.record(
+        &shop,
+        &"a1".into(),
+        2000,
+        &outcome(true, 32_100, Some(1_798_848_000_500)),
+    );
+    t.record(&shop, &"a1".into(), 1000, &outcome(false, 9, None));
+    t.record(&shop, &"a2".into(), 1500, &outcome(false, 5000, None));
+    t.record(&shop, &"a3".into(), 3000, &outcome(false, 5000, None));
+    t.record(
+        &"gone".into(),
+        &"a1".into(),
+        3000,
+        &outcome(false, 5000, None),
+    );
+    let text = render(&t, ProbeSeries::Agent);
+    let l1 = r#"service="shop",equipment="rack",agent="edge-1",region="eu""#;
+    let l2 = r#"service="shop",equipment="rack",agent="edge-2",region="ap""#;
+    for line in [
+        format!("probe_success{{{l1}}} 1"),
+        format!("probe_duration_seconds{{{l1}}} 0.0321"),
+        format!("probe_http_status_code{{{l1}}} 200"),
+        format!(r#"probe_http_duration_seconds{{{l1},phase="resolve"}} 0.001"#),
+        format!(r#"probe_http_duration_seconds{{{l1},phase="connect"}} 0"#),
+        format!(r#"probe_http_duration_seconds{{{l1},phase="processing"}} 0.0161"#),
+        format!("probe_ssl_earliest_cert_expiry{{{l1}}} 1798848000"),
+        format!("probe_success{{{l2}}} 0"),
+        format!("probe_http_status_code{{{l2}}} 503"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
+    assert!(
+        !text.contains(&format!("probe_ssl_earliest_cert_expiry{{{l2}}}")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("a3") && !text.contains("gone"),
+        "unassigned or removed: {text}"
+    );
+    assert_eq!(text.matches("# TYPE probe_success gauge").count(), 1);
+}
+
+#[test]
+fn per_service_mode_writes_the_newest_probe_without_agent_labels() {
+    let t = ProbeTable::default();
+    let shop = ServiceId::from("shop");
+    t.record(&shop, &"a1".into(), 1000, &outcome(true, 1000, None));
+    t.record(&shop, &"a2".into(), 2000, &outcome(false, 2000, None));
+    let text = render(&t, ProbeSeries::Service);
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("probe_success{"))
+        .collect();
+    assert_eq!(
+        series,
+        [r#"probe_success{service="shop",equipment="rack"} 0"#]
+    );
+    assert!(!text.contains("agent="), "{text}");
+}
