@@ -117,6 +117,20 @@ impl Family {
 
     /// An integer sample (counters, states): no float formatting.
     pub fn sample_int(&mut self, labels: &str, value: i64) {
+        self.start_sample(labels);
+        push_int(&mut self.out, value);
+        self.out.push('\n');
+    }
+
+    /// A duration in seconds given in microseconds, written exactly with
+    /// integer arithmetic (`0.012345`): the probe families' hot path.
+    pub fn sample_micros(&mut self, labels: &str, micros: u64) {
+        self.start_sample(labels);
+        push_micros(&mut self.out, micros);
+        self.out.push('\n');
+    }
+
+    fn start_sample(&mut self, labels: &str) {
         self.out.push_str(self.name);
         if !labels.is_empty() {
             self.out.push('{');
@@ -124,8 +138,6 @@ impl Family {
             self.out.push('}');
         }
         self.out.push(' ');
-        let _ = write!(self.out, "{value}");
-        self.out.push('\n');
     }
 
     pub fn finish(self) -> String {
@@ -175,15 +187,58 @@ pub fn push_label(out: &mut String, name: &str, value: &str) {
     }
     out.push_str(name);
     out.push_str("=\"");
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+    if value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        for c in value.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
         }
+    } else {
+        out.push_str(value);
     }
     out.push('"');
+}
+
+/// Appends `v` in decimal without going through `fmt`.
+pub fn push_int(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
+}
+
+/// Appends `micros` microseconds as seconds: `3`, `0.5`, `0.012345`
+/// (trailing zeros dropped).
+pub fn push_micros(out: &mut String, micros: u64) {
+    let (secs, frac) = (micros / 1_000_000, micros % 1_000_000);
+    push_int(out, i64::try_from(secs).unwrap_or(i64::MAX));
+    if frac == 0 {
+        return;
+    }
+    let mut digits = [b'0'; 6];
+    let mut f = frac;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (f % 10) as u8;
+        f /= 10;
+    }
+    let len = 6 - digits.iter().rev().take_while(|&&d| d == b'0').count();
+    out.push('.');
+    out.push_str(std::str::from_utf8(&digits[..len]).unwrap_or_default());
 }
 
 /// The label pairs written as `a="x",b="y"`.
@@ -213,7 +268,7 @@ pub fn push_value(out: &mut String, v: f64) {
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
+        push_int(out, v as i64);
     } else {
         let _ = write!(out, "{v}");
     }
@@ -222,6 +277,29 @@ pub fn push_value(out: &mut String, v: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_and_microseconds_are_written_exactly() {
+        let mut out = String::new();
+        for v in [0, 7, -42, i64::MAX, i64::MIN] {
+            out.clear();
+            push_int(&mut out, v);
+            assert_eq!(out, v.to_string());
+        }
+        for (us, text) in [
+            (0, "0"),
+            (1, "0.000001"),
+            (12_345, "0.012345"),
+            (500_000, "0.5"),
+            (3_000_000, "3"),
+            (61_000_010, "61.00001"),
+        ] {
+            out.clear();
+            push_micros(&mut out, us);
+            assert_eq!(out, text, "{us} µs");
+            assert_eq!(out.parse::<f64>().ok(), Some(us as f64 / 1e6));
+        }
+    }
 
     #[test]
     fn negotiates_openmetrics_only_when_asked() {

@@ -37,8 +37,15 @@ struct Probe {
     cert_not_after_ms: Option<i64>,
 }
 
-/// blackbox_exporter's phase label values, in [`Probe::phases_us`] order.
-const PHASES: [&str; 5] = ["resolve", "connect", "tls", "processing", "transfer"];
+/// blackbox_exporter's phase labels, in [`Probe::phases_us`] order, as
+/// appended to a probe's labels (constant: nothing to escape).
+const PHASE_LABELS: [&str; 5] = [
+    ",phase=\"resolve\"",
+    ",phase=\"connect\"",
+    ",phase=\"tls\"",
+    ",phase=\"processing\"",
+    ",phase=\"transfer\"",
+];
 
 /// The latest probe of each (service, agent).
 #[derive(Debug, Default)]
@@ -168,13 +175,13 @@ impl Families {
 
     fn write(&mut self, labels: &str, p: &Probe) {
         self.success.sample_int(labels, i64::from(p.ok));
-        self.duration.sample(labels, p.duration_us as f64 / 1e6);
+        self.duration.sample_micros(labels, p.duration_us);
         self.status.sample_int(labels, i64::from(p.status));
-        for (phase, us) in PHASES.iter().zip(p.phases_us) {
+        for (phase, us) in PHASE_LABELS.iter().zip(p.phases_us) {
             self.phase_labels.clear();
             self.phase_labels.push_str(labels);
-            push_label(&mut self.phase_labels, "phase", phase);
-            self.phases.sample(&self.phase_labels, us as f64 / 1e6);
+            self.phase_labels.push_str(phase);
+            self.phases.sample_micros(&self.phase_labels, us);
         }
         if let Some(ms) = p.cert_not_after_ms {
             self.cert.sample_int(labels, ms.div_euclid(1000));
