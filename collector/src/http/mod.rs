@@ -1,9 +1,10 @@
 //! The collector's HTTP listener: `/healthz` (the process answers) and
 //! `/readyz` (the store answers and the gRPC listener accepts), `/metrics`
-//! (Prometheus text format), the badges (`badge.rs`). The status page
-//! comes later.
+//! (Prometheus text format), the badges (`badge.rs`). The status pages
+//! are in [`pages`].
 
 mod badge;
+pub mod pages;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -176,14 +176,50 @@ async fn page_uptimes_equal_the_history_of_each_service() {
     }
 }
 
+fn snapshot(id: &str) -> crate::domain::ServiceSnapshot {
+    crate::domain::ServiceSnapshot {
+        id: id.into(),
+        url: format!("http://{id}.test"),
+        equipment_id: "b".into(),
+        equipment: "Beta".into(),
+        state: ServiceState::Down,
+        votes: vec![],
+    }
+}
+
+fn new_request(n: u32) -> crate::domain::NewRequest {
+    crate::domain::NewRequest {
+        name: format!("[HTTP KO] outage {n}"),
+        kind: crate::domain::RequestKind::Corrective,
+        priority: "2".into(),
+        description: "HTTP 503".into(),
+        equipment_id: Some("b".into()),
+        url: None,
+    }
+}
+
 #[tokio::test]
-async fn recent_requests_of_a_service_come_newest_first() {
+async fn recent_requests_come_newest_first_and_the_open_one_shows_on_the_page() {
     let (_dir, store) = open().await;
-    let none = store.service_requests(&"s1".into(), 10).await.unwrap();
-    assert!(none.is_empty());
+    for n in 0..3 {
+        store.service_down(&snapshot("s1"), &new_request(n)).await.unwrap();
+        if n < 2 {
+            store.service_up(&snapshot("s1"), true, "back").await.unwrap();
+        }
+    }
+    store.service_down(&snapshot("s2"), &new_request(9)).await.unwrap();
+    let recent = store.service_requests(&"s1".into(), 2).await.unwrap();
+    let names: Vec<&str> = recent.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["[HTTP KO] outage 2", "[HTTP KO] outage 1"]);
     let page = store
         .service_page(&PageFilter::default(), &Cursor::First, 10)
         .await
         .unwrap();
-    assert!(page.services.iter().all(|s| s.request_opened_ms.is_none()));
+    let opened: Vec<(&str, bool)> = page
+        .services
+        .iter()
+        .map(|s| (s.row.id.as_str(), s.request_opened_ms.is_some()))
+        .collect();
+    assert!(opened.contains(&("s1", true)) && opened.contains(&("s2", true)));
+    assert!(opened.contains(&("s0", false)));
 }
