@@ -11,6 +11,7 @@ mod hostile;
 mod lifecycle;
 mod maintenance;
 mod manual;
+mod pages;
 mod phases;
 mod quorum;
 mod reload;

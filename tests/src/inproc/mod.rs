@@ -22,6 +22,7 @@
 pub mod hostile;
 mod manual;
 pub mod net;
+pub mod pages;
 mod outcome;
 mod realtime;
 mod reload;
