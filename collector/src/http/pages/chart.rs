@@ -10,7 +10,7 @@ use crate::domain::rollup::{Period, Summary};
 pub const WIDTH: i64 = 720;
 pub const HEIGHT: i64 = 220;
 const LEFT: i64 = 64;
-const RIGHT: i64 = 12;
+const RIGHT: i64 = 28;
 const TOP: i64 = 12;
 const BOTTOM: i64 = 32;
 
