@@ -216,7 +216,10 @@ async fn fill(dir: &std::path::Path, services: usize) -> anyhow::Result<()> {
         q.build().execute(&mut *tx).await?;
     }
     // The latest result of each agent, and the open requests.
-    let pairs: Vec<(usize, i64)> = ids.iter().flat_map(|&i| (1..=3).map(move |a| (i, a))).collect();
+    let pairs: Vec<(usize, i64)> = ids
+        .iter()
+        .flat_map(|&i| (1..=3).map(move |a| (i, a)))
+        .collect();
     for chunk in pairs.chunks(CHUNK) {
         let mut q: QueryBuilder<sqlx::Any> = QueryBuilder::new(
             "INSERT INTO latest_results (service, agent, time_ms, round_id, ok, duration_us, \

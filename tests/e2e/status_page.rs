@@ -110,7 +110,13 @@ async fn chromium_renders_the_status_and_service_pages() -> anyhow::Result<()> {
     let index_png = dir.path().join("status-page.png");
     screenshot(dir.path(), &format!("{base}/"), "1280,720", &index_png).await?;
     let service_png = dir.path().join("service-page.png");
-    screenshot(dir.path(), &format!("{base}/services/shop"), "1280,1200", &service_png).await?;
+    screenshot(
+        dir.path(),
+        &format!("{base}/services/shop"),
+        "1280,1200",
+        &service_png,
+    )
+    .await?;
     if let Some(keep) = std::env::var_os("PICKET_SCREENSHOT_DIR") {
         let keep = PathBuf::from(keep);
         std::fs::create_dir_all(&keep)?;
@@ -126,14 +132,29 @@ async fn chromium_renders_the_status_and_service_pages() -> anyhow::Result<()> {
             .map(|at| &dom[at..])
             .unwrap_or_else(|| panic!("no row for {id} in {dom}"));
         let row = &row[..row.find("</tr>").unwrap_or(row.len())];
-        assert!(row.contains(&format!(">{word}</span>")), "{id} is not {word}: {row}");
+        assert!(
+            row.contains(&format!(">{word}</span>")),
+            "{id} is not {word}: {row}"
+        );
     }
     assert!(dom.contains(&format!("<a href=\"/requests/{request}\">#{request}</a>")));
-    assert_eq!(dom.matches("<svg class=\"bars\"").count(), 3, "one bar chart per service");
+    assert_eq!(
+        dom.matches("<svg class=\"bars\"").count(),
+        3,
+        "one bar chart per service"
+    );
 
-    let dom = browse(dir.path(), &format!("{base}/services/shop"), &["--dump-dom"]).await?;
+    let dom = browse(
+        dir.path(),
+        &format!("{base}/services/shop"),
+        &["--dump-dom"],
+    )
+    .await?;
     assert!(dom.contains("<h1>Service shop</h1>"), "{dom}");
-    assert!(dom.contains("<th scope=\"row\">edge-1</th>"), "the agent's latest result");
+    assert!(
+        dom.contains("<th scope=\"row\">edge-1</th>"),
+        "the agent's latest result"
+    );
     assert!(dom.contains("<polyline class=\"p50\""), "the latency line");
     assert!(dom.contains("Over the last 24 hours: median latency"));
     Ok(())

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use picket_e2e::Config;
-use picket_e2e::config::Service;
 use picket_e2e::ENROLLMENT_TOKEN;
+use picket_e2e::config::Service;
 use picket_e2e::inproc::{Harness, Identity, Outcome, Phases, ScriptedAgent};
 
 use crate::common::one_equipment;
@@ -45,7 +45,9 @@ fn row_of<'a>(body: &'a str, id: &str) -> &'a str {
     let start = body
         .find(&format!("<a href=\"/services/{id}\">"))
         .unwrap_or_else(|| panic!("no row for {id}"));
-    let end = body[start..].find("</tr>").map_or(body.len(), |e| start + e);
+    let end = body[start..]
+        .find("</tr>")
+        .map_or(body.len(), |e| start + e);
     &body[start..end]
 }
 
@@ -70,18 +72,23 @@ async fn the_status_page_shows_states_in_words_uptimes_and_open_requests() -> an
     assert!(shop.contains("class=\"state st-up\">Up<"), "{shop}");
     assert!(shop.contains("<td>100%</td>"), "{shop}");
     assert!(shop.contains("1.5 ms"), "the latest latency: {shop}");
-    assert!(shop.contains("Daily uptime, last 90 days: 1 days measured, all fully up"));
+    assert!(shop.contains("Daily uptime, last 90 days: 1 day measured, all fully up"));
     let api = row_of(&page.body, "api");
     assert!(api.contains("class=\"state st-down\">Down<"), "{api}");
     assert!(api.contains("<td>0.00%</td>"), "{api}");
     assert!(
-        api.contains(&format!("<a href=\"/requests/{request}\">#{request}</a>, open for ")),
+        api.contains(&format!(
+            "<a href=\"/requests/{request}\">#{request}</a>, open for "
+        )),
         "{api}"
     );
     let old = row_of(&page.body, "old");
     assert!(old.contains("class=\"state st-paused\">Paused<"), "{old}");
     assert!(old.contains("no data"), "{old}");
-    assert!(page.has("<strong>eu</strong>: 1 live of 1"), "agents by region");
+    assert!(
+        page.has("<strong>eu</strong>: 1 live of 1"),
+        "agents by region"
+    );
     assert_eq!(page.body.matches("<rect ").count(), 3 * 90, "90 bars each");
 
     let css = h.page("/static/picket.css").await?;
@@ -116,7 +123,10 @@ async fn filters_and_keyset_pages_list_each_service_once() -> anyhow::Result<()>
     let second = h.page(next).await?;
     assert_eq!(second.body.matches("<a href=\"/services/").count(), 10);
     assert!(second.has("<a href=\"/services/s41\">") && second.has("<a href=\"/services/s59\">"));
-    assert!(!second.has("<a href=\"/services/s39\">"), "s39 is on page 1 only");
+    assert!(
+        !second.has("<a href=\"/services/s39\">"),
+        "s39 is on page 1 only"
+    );
     assert!(second.has("rel=\"prev\" href=\"/?before=s41\""));
     assert!(!second.has("rel=\"next\""));
     let back = h.page("/?before=s41").await?;
@@ -140,7 +150,8 @@ async fn filters_and_keyset_pages_list_each_service_once() -> anyhow::Result<()>
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_service_page_shows_each_agents_result_the_chart_and_its_requests() -> anyhow::Result<()> {
+async fn a_service_page_shows_each_agents_result_the_chart_and_its_requests() -> anyhow::Result<()>
+{
     let h = Harness::start(&three_services()).await?;
     let mut a = h.agent("edge-1", "eu").await?;
     a.assignment().await?;
@@ -164,7 +175,9 @@ async fn a_service_page_shows_each_agents_result_the_chart_and_its_requests() ->
     assert!(shop.has("<h1>Service shop</h1>"));
     assert!(shop.has("class=\"state st-up\">Up<"));
     assert!(shop.has("<th scope=\"row\">edge-1</th><td>eu</td>"));
-    for phase in ["3.0 ms", "7.0 ms", "20.0 ms", "40.0 ms", "5.0 ms", "75.0 ms"] {
+    for phase in [
+        "3.0 ms", "7.0 ms", "20.0 ms", "40.0 ms", "5.0 ms", "75.0 ms",
+    ] {
         assert!(shop.has(&format!("<td>{phase}</td>")), "phase {phase}");
     }
     assert!(shop.has("expires in 10 days"), "certificate expiry");
@@ -209,11 +222,16 @@ async fn the_webhook_link_lands_on_the_request_and_its_timeline() -> anyhow::Res
 
     let page = h.page(path).await?;
     assert_eq!(page.status, 200, "{link}: {}", page.body);
-    assert!(page.has(&format!("<h1>Request #{id}: [HTTP KO] http://api.test/</h1>")));
+    assert!(page.has(&format!(
+        "<h1>Request #{id}: [HTTP KO] http://api.test/</h1>"
+    )));
     assert!(page.has("<a href=\"/services/api\">api</a>"));
     assert!(page.has("HTTP 503"), "the description");
     let opened_at = page.body.find("<td>Opened</td>").expect("opened");
-    let note_at = page.body.find("looking into it &#60;b&#62;now&#60;/b&#62;").expect("the note, escaped");
+    let note_at = page
+        .body
+        .find("looking into it &#60;b&#62;now&#60;/b&#62;")
+        .expect("the note, escaped");
     let closed_at = page.body.find("<td>Closed</td>").expect("closed");
     assert!(opened_at < note_at && note_at < closed_at, "in time order");
     assert!(page.has("fixed the upstream"));
@@ -226,7 +244,11 @@ async fn the_webhook_link_lands_on_the_request_and_its_timeline() -> anyhow::Res
 async fn the_agents_page_lists_liveness_region_stats_and_checks() -> anyhow::Result<()> {
     let h = Harness::start(&three_services()).await?;
     let mut a = h.agent("edge-1", "eu").await?;
-    assert_eq!(a.assignment().await?.len(), 2, "shop and api; old is paused");
+    assert_eq!(
+        a.assignment().await?.len(),
+        2,
+        "shop and api; old is paused"
+    );
     let sent = a.heartbeat().await?;
     h.wait_agent(a.id(), "the heartbeat recorded", |agent| {
         agent.stats_json.contains(&format!("\"uptime_s\":{sent}"))
@@ -240,7 +262,10 @@ async fn the_agents_page_lists_liveness_region_stats_and_checks() -> anyhow::Res
     assert!(row.contains("<td>eu</td><td>active</td>"), "{row}");
     assert!(row.contains("class=\"state st-up\">Live<"), "{row}");
     assert!(row.contains("<td>2</td>"), "two checks: {row}");
-    assert!(row.contains("<td>scripted</td>"), "the version from the heartbeat: {row}");
+    assert!(
+        row.contains("<td>scripted</td>"),
+        "the version from the heartbeat: {row}"
+    );
     assert!(!row.contains("no heartbeat yet"), "{row}");
     Ok(())
 }
@@ -250,7 +275,11 @@ async fn what_config_and_agents_say_is_escaped() -> anyhow::Result<()> {
     let config = Config::fast()
         .defaults("recheck_delay", "2s")
         .equipment("web-1", "<script>alert('eq')</script>")
-        .service(Service::new("shop", "web-1", "http://shop.test/?q=<script>"));
+        .service(Service::new(
+            "shop",
+            "web-1",
+            "http://shop.test/?q=<script>",
+        ));
     let h = Harness::start(&config).await?;
     let identity = Identity {
         id: "edge-hostile".into(),
@@ -267,11 +296,19 @@ async fn what_config_and_agents_say_is_escaped() -> anyhow::Result<()> {
     for path in ["/", "/services/shop", "/agents"] {
         let page = h.page(path).await?;
         assert_eq!(page.status, 200, "{path}");
-        assert!(!page.has("<script>"), "{path} carries raw markup: {}", page.body);
+        assert!(
+            !page.has("<script>"),
+            "{path} carries raw markup: {}",
+            page.body
+        );
         assert!(!page.has("<i>eu</i>"), "{path}");
     }
     let index = h.page("/").await?;
-    assert!(index.has("&#60;script&#62;alert(&#39;eq&#39;)&#60;/script&#62;"), "{}", index.body);
+    assert!(
+        index.has("&#60;script&#62;alert(&#39;eq&#39;)&#60;/script&#62;"),
+        "{}",
+        index.body
+    );
     let agents = h.page("/agents").await?;
     assert!(agents.has("&#60;i&#62;eu&#60;/i&#62;"));
     Ok(())
@@ -282,17 +319,28 @@ async fn a_read_token_guards_the_pages_but_not_the_stylesheet() -> anyhow::Resul
     let h = Harness::start(&three_services().collector("read_token", "r3ad-t0ken")).await?;
     let refused = h.page("/").await?;
     assert_eq!(refused.status, 401);
-    assert!(refused.headers.contains("www-authenticate: basic realm=\"picket\""));
+    assert!(
+        refused
+            .headers
+            .contains("www-authenticate: basic realm=\"picket\"")
+    );
     for path in ["/services/shop", "/agents", "/requests/1"] {
         assert_eq!(h.page(path).await?.status, 401, "{path}");
     }
-    let wrong = h.page_with("/", &[("authorization", "Bearer nope")]).await?;
+    let wrong = h
+        .page_with("/", &[("authorization", "Bearer nope")])
+        .await?;
     assert_eq!(wrong.status, 401);
-    let bearer = h.page_with("/", &[("authorization", "Bearer r3ad-t0ken")]).await?;
+    let bearer = h
+        .page_with("/", &[("authorization", "Bearer r3ad-t0ken")])
+        .await?;
     assert_eq!(bearer.status, 200);
     // "anyone:r3ad-t0ken", as a browser sends it.
     let basic = h
-        .page_with("/agents", &[("authorization", "Basic YW55b25lOnIzYWQtdDBrZW4=")])
+        .page_with(
+            "/agents",
+            &[("authorization", "Basic YW55b25lOnIzYWQtdDBrZW4=")],
+        )
         .await?;
     assert_eq!(basic.status, 200);
     assert_eq!(h.page("/static/picket.css").await?.status, 200);

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, QueryBuilder, Row};
 
-use super::services::{SERVICE_COLUMNS, service_row};
 use super::requests::{REQUEST_COLUMNS, request_row};
+use super::services::{SERVICE_COLUMNS, service_row};
 use super::{DAILY_BARS, Result, Store};
 use crate::domain::rollup::{Period, Scope};
 use crate::domain::{EquipmentId, Request, ServiceId, ServiceState};
@@ -68,7 +68,8 @@ pub struct Counts {
 impl Counts {
     /// Share of successful probes, `None` without probes.
     pub fn uptime(&self) -> Option<f64> {
-        (self.probes > 0).then(|| self.probes.saturating_sub(self.failures) as f64 / self.probes as f64)
+        (self.probes > 0)
+            .then(|| self.probes.saturating_sub(self.failures) as f64 / self.probes as f64)
     }
 }
 
@@ -250,8 +251,7 @@ impl Store {
         }
         let mut q: QueryBuilder<Any> =
             QueryBuilder::new("SELECT key, start_ms, probes, failures FROM rollups WHERE scope = ");
-        q.push_bind(Scope::Service.code())
-            .push(" AND key IN (");
+        q.push_bind(Scope::Service.code()).push(" AND key IN (");
         push_keys(&mut q, keys);
         q.push(") AND period_s = ")
             .push_bind(Period::Day.seconds())

@@ -22,8 +22,8 @@
 pub mod hostile;
 mod manual;
 pub mod net;
-pub mod pages;
 mod outcome;
+pub mod pages;
 mod realtime;
 mod reload;
 mod scripted;

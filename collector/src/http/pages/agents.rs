@@ -46,7 +46,14 @@ pub async fn page(State(p): State<Pages>) -> Result<Response, PageError> {
     let now = p.store.clock().now_ms();
     let agents: Vec<AgentLine> = rows
         .iter()
-        .map(|a| line(a, live.contains(&a.id), checks.get(&a.id).copied().unwrap_or(0), now))
+        .map(|a| {
+            line(
+                a,
+                live.contains(&a.id),
+                checks.get(&a.id).copied().unwrap_or(0),
+                now,
+            )
+        })
         .collect();
     render(&AgentsPage {
         page: Chrome::new("Agents", "agents", now),
@@ -64,20 +71,29 @@ fn line(a: &AgentRow, live: bool, checks: usize, now_ms: i64) -> AgentLine {
         region: a.region.clone(),
         state: a.state.as_str(),
         live,
-        last_seen: a
-            .last_seen_ms
-            .map_or_else(|| "never".to_owned(), |t| format!("{} ago", view::span(now_ms - t))),
+        last_seen: a.last_seen_ms.map_or_else(
+            || "never".to_owned(),
+            |t| format!("{} ago", view::span(now_ms - t)),
+        ),
         version: a.version.clone().unwrap_or_default(),
         checks,
         stats: a.stats.as_ref().map(|s| {
             [
                 format!("{:.0}%", s.cpu_percent),
                 format!("{:.2} / {:.2} / {:.2}", s.load1, s.load5, s.load15),
-                format!("{} of {} GiB", gib(s.mem_used_bytes), gib(s.mem_total_bytes)),
+                format!(
+                    "{} of {} GiB",
+                    gib(s.mem_used_bytes),
+                    gib(s.mem_total_bytes)
+                ),
                 if s.disk_total_bytes == 0 {
                     "—".to_owned()
                 } else {
-                    format!("{} of {} GiB", gib(s.disk_used_bytes), gib(s.disk_total_bytes))
+                    format!(
+                        "{} of {} GiB",
+                        gib(s.disk_used_bytes),
+                        gib(s.disk_total_bytes)
+                    )
                 },
                 view::span(s.uptime_s.saturating_mul(1000) as i64),
             ]

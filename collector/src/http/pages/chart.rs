@@ -36,6 +36,9 @@ pub struct Chart {
     /// `x,y` point lists, one per run of consecutive hours with data.
     pub p50: Vec<String>,
     pub p95: Vec<String>,
+    /// Every point as a dot (an hour alone draws no line).
+    pub p50_dots: Vec<(i64, i64)>,
+    pub p95_dots: Vec<(i64, i64)>,
     pub x_ticks: Vec<Tick>,
     pub y_ticks: Vec<Tick>,
     /// Plot edges, for the axes.
@@ -55,11 +58,18 @@ pub fn latency(hours: &[(i64, Summary)], first_hour_ms: i64, count: i64) -> Char
     let slots: Vec<(i64, Option<&Summary>)> = (0..count)
         .map(|i| {
             let start = first_hour_ms + i * step;
-            (start, hours.iter().find(|(s, _)| *s == start).map(|(_, x)| x))
+            (
+                start,
+                hours.iter().find(|(s, _)| *s == start).map(|(_, x)| x),
+            )
         })
         .collect();
     let q = |s: Option<&Summary>, q: f64| s.and_then(|s| s.latency.quantile_us(q));
-    let max_us = slots.iter().filter_map(|(_, s)| q(*s, 0.95)).max().unwrap_or(0);
+    let max_us = slots
+        .iter()
+        .filter_map(|(_, s)| q(*s, 0.95))
+        .max()
+        .unwrap_or(0);
     let top_us = nice_ceiling(max_us.max(1_000));
     let (right, bottom) = (WIDTH - RIGHT, HEIGHT - BOTTOM);
     let x = |i: i64| LEFT + (right - LEFT) * i / (count - 1).max(1);
@@ -83,6 +93,13 @@ pub fn latency(hours: &[(i64, Summary)], first_hour_ms: i64, count: i64) -> Char
             out.push(run);
         }
         out
+    };
+    let dots = |quantile: f64| -> Vec<(i64, i64)> {
+        slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, s))| q(*s, quantile).map(|us| (x(i as i64), y(us))))
+            .collect()
     };
     let x_ticks = (0..count)
         .step_by(6)
@@ -111,8 +128,14 @@ pub fn latency(hours: &[(i64, Summary)], first_hour_ms: i64, count: i64) -> Char
         })
         .collect();
     let mut total = Summary::default();
-    slots.iter().filter_map(|(_, s)| *s).for_each(|s| total.merge(s));
-    let summary = match (total.latency.quantile_us(0.5), total.latency.quantile_us(0.95)) {
+    slots
+        .iter()
+        .filter_map(|(_, s)| *s)
+        .for_each(|s| total.merge(s));
+    let summary = match (
+        total.latency.quantile_us(0.5),
+        total.latency.quantile_us(0.95),
+    ) {
         (Some(p50), Some(p95)) => format!(
             "Over the last {count} hours: median latency {}, 95th percentile {}, slowest hour's 95th percentile {}.",
             micros(p50),
@@ -124,6 +147,8 @@ pub fn latency(hours: &[(i64, Summary)], first_hour_ms: i64, count: i64) -> Char
     Chart {
         p50: runs(0.5),
         p95: runs(0.95),
+        p50_dots: dots(0.5),
+        p95_dots: dots(0.95),
         x_ticks,
         y_ticks,
         left: LEFT,
@@ -191,13 +216,19 @@ mod tests {
         assert_eq!(c.p50.len(), 2, "{:?}", c.p50);
         assert_eq!(c.p50[0].split(' ').count(), 2);
         assert!(c.p50[1].starts_with(&format!("{},", c.right)));
+        assert_eq!(c.p50_dots.len(), 3, "one dot per hour with data");
         assert_eq!(c.rows[2].p50, "—");
         assert_eq!(c.rows[2].probes, 0);
         assert_eq!(c.rows[0].hour, "2026-11-30 00:00:00 UTC");
         assert_eq!(c.y_ticks.last().map(|t| t.label.as_str()), Some("50.0 ms"));
         assert_eq!(c.y_ticks.last().map(|t| t.at), Some(c.top));
         assert_eq!(c.x_ticks[0].label, "00:00");
-        assert!(c.summary.starts_with("Over the last 4 hours: median latency"), "{}", c.summary);
+        assert!(
+            c.summary
+                .starts_with("Over the last 4 hours: median latency"),
+            "{}",
+            c.summary
+        );
     }
 
     #[test]

@@ -75,7 +75,11 @@ pub async fn page(State(p): State<Pages>, Query(q): Query<Params>) -> Result<Res
         Some(s) => Some(s.parse::<ServiceState>().map_err(|e: UnknownName| {
             PageError::BadRequest(format!(
                 "{e}: ?state= takes one of {}",
-                ServiceState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ServiceState::ALL
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?),
     };
@@ -128,10 +132,20 @@ pub async fn page(State(p): State<Pages>, Query(q): Query<Params>) -> Result<Res
             .iter()
             .map(|s| (s.as_str(), Some(*s) == filter.state))
             .collect(),
-        equipment: filter.equipment.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+        equipment: filter
+            .equipment
+            .as_ref()
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
         filtered: filter != PageFilter::default(),
-        prev: found.has_prev.then(|| first.map(|id| link("before", id))).flatten(),
-        next: found.has_next.then(|| last.map(|id| link("after", id))).flatten(),
+        prev: found
+            .has_prev
+            .then(|| first.map(|id| link("before", id)))
+            .flatten(),
+        next: found
+            .has_next
+            .then(|| last.map(|id| link("after", id)))
+            .flatten(),
         bar_width: view::BAR_STEP * crate::store::DAILY_BARS,
     })
 }
@@ -172,7 +186,12 @@ fn empty_days(now_ms: i64) -> Vec<(i64, crate::store::Counts)> {
     use crate::domain::rollup::Period;
     let (day, today) = (Period::Day.millis(), Period::Day.start_of(now_ms));
     (0..crate::store::DAILY_BARS)
-        .map(|i| (today - (crate::store::DAILY_BARS - 1 - i) * day, Default::default()))
+        .map(|i| {
+            (
+                today - (crate::store::DAILY_BARS - 1 - i) * day,
+                Default::default(),
+            )
+        })
         .collect()
 }
 

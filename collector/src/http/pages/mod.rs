@@ -116,7 +116,8 @@ fn presented_token(headers: &HeaderMap) -> Option<String> {
         .decode(encoded.trim())
         .ok()?;
     let pair = String::from_utf8(decoded).ok()?;
-    pair.split_once(':').map(|(_, password)| password.to_owned())
+    pair.split_once(':')
+        .map(|(_, password)| password.to_owned())
 }
 
 /// What every page shows around its content.
@@ -176,9 +177,11 @@ impl From<askama::Error> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            PageError::NotFound(what) => {
-                error_page(StatusCode::NOT_FOUND, "Not found", &format!("{what} not found."))
-            }
+            PageError::NotFound(what) => error_page(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                &format!("{what} not found."),
+            ),
             PageError::BadRequest(why) => error_page(StatusCode::BAD_REQUEST, "Bad request", &why),
             PageError::Internal(why) => {
                 tracing::warn!(error = %why, "status page failed");

@@ -70,7 +70,10 @@ pub fn timeline(r: &Request, now_ms: i64) -> Vec<Moment> {
             time: view::time(r.opened_ms),
             what: "Opened".to_owned(),
             author: "picket".to_owned(),
-            text: format!("open for {}", view::span(r.closed_ms.unwrap_or(now_ms) - r.opened_ms)),
+            text: format!(
+                "open for {}",
+                view::span(r.closed_ms.unwrap_or(now_ms) - r.opened_ms)
+            ),
         },
     )];
     for n in &r.notes {

@@ -70,7 +70,13 @@ pub async fn page(State(p): State<Pages>, Path(id): Path<String>) -> Result<Resp
     let first_hour = Period::Hour.start_of(now) - (CHART_HOURS - 1) * Period::Hour.millis();
     let hours = p
         .store
-        .rollups(Scope::Service, id.as_str(), Period::Hour, first_hour, now + 1)
+        .rollups(
+            Scope::Service,
+            id.as_str(),
+            Period::Hour,
+            first_hour,
+            now + 1,
+        )
         .await?;
     let results = p.store.latest_results(&id).await?;
     let requests = p.store.service_requests(&id, RECENT_REQUESTS).await?;
@@ -84,11 +90,15 @@ pub async fn page(State(p): State<Pages>, Path(id): Path<String>) -> Result<Resp
         page: Chrome::new(format!("Service {id}"), "services", now),
         url: row.url.clone(),
         equipment: row.equipment_id.to_string(),
-        equipment_href: format!("/?equipment={}", view::query_value(row.equipment_id.as_str())),
+        equipment_href: format!(
+            "/?equipment={}",
+            view::query_value(row.equipment_id.as_str())
+        ),
         state: view::state(row.state),
-        last_check: row
-            .last_check_ms
-            .map_or_else(|| "never".to_owned(), |t| format!("{} ({} ago)", view::time(t), view::span(now - t))),
+        last_check: row.last_check_ms.map_or_else(
+            || "never".to_owned(),
+            |t| format!("{} ({} ago)", view::time(t), view::span(now - t)),
+        ),
         uptimes: [
             ("24 hours", view::percent(history.last_24h.uptime())),
             ("7 days", view::percent(history.last_7d.uptime())),
@@ -118,7 +128,9 @@ fn agent_result(r: &LatestResult, now_ms: i64) -> AgentResult {
         region: r.region.clone(),
         when: format!("{} ago", view::span(now_ms - r.time_ms)),
         ok: o.ok,
-        code: o.status_code.map_or_else(|| "—".to_owned(), |c| c.to_string()),
+        code: o
+            .status_code
+            .map_or_else(|| "—".to_owned(), |c| c.to_string()),
         error: match (&o.error_kind, &o.error) {
             (_, Some(e)) => e.clone(),
             (Some(k), None) => k.to_string(),

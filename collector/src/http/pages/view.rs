@@ -125,18 +125,31 @@ pub fn bars(daily: &[(i64, Counts)]) -> (Vec<Bar>, String) {
     let summary = if measured == 0 {
         format!("last {days} days: no data")
     } else if bad.is_empty() {
-        format!("last {days} days: {measured} days measured, all fully up")
+        format!(
+            "last {days} days: {} measured, all fully up",
+            plural(measured, "day")
+        )
     } else {
         bad.sort_by(|a, b| a.0.total_cmp(&b.0));
         let (worst, when) = bad[0];
         format!(
-            "last {days} days: {measured} days measured, {} with failures, lowest {} on {}",
+            "last {days} days: {} measured, {} with failures, lowest {} on {}",
+            plural(measured, "day"),
             bad.len(),
             percent(Some(worst)),
             day(when)
         )
     };
     (bars, summary)
+}
+
+/// `1 day`, `2 days`.
+fn plural(n: usize, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 fn uptime_words(c: Counts) -> String {

@@ -70,7 +70,10 @@ async fn pages_follow_equipment_then_id_forwards_and_back() {
         .service_page(&all, &Cursor::Before("s5".into()), 3)
         .await
         .unwrap();
-    assert_eq!(short, p1, "a previous page near the start is the full first page");
+    assert_eq!(
+        short, p1,
+        "a previous page near the start is the full first page"
+    );
 }
 
 #[tokio::test]
@@ -99,13 +102,19 @@ async fn filters_select_by_state_and_equipment() {
         state: Some(ServiceState::Down),
         equipment: Some("b".into()),
     };
-    let p = store.service_page(&beta_down, &Cursor::First, 10).await.unwrap();
+    let p = store
+        .service_page(&beta_down, &Cursor::First, 10)
+        .await
+        .unwrap();
     assert_eq!(ids(&p), ["s1", "s3"]);
     let alpha = PageFilter {
         state: None,
         equipment: Some("a".into()),
     };
-    let p = store.service_page(&alpha, &Cursor::First, 10).await.unwrap();
+    let p = store
+        .service_page(&alpha, &Cursor::First, 10)
+        .await
+        .unwrap();
     assert_eq!(ids(&p), ["s4", "s5", "s6"]);
 }
 
@@ -136,7 +145,19 @@ async fn page_uptimes_equal_the_history_of_each_service() {
     let now = store.clock().now_ms();
     let hour = 3_600_000;
     // The current (partial) hour, the edges of each window and beyond.
-    let ages_h = [0, 1, 23, 24, 100, 167, 168, 24 * 29, 24 * 30, 24 * 89, 24 * 95];
+    let ages_h = [
+        0,
+        1,
+        23,
+        24,
+        100,
+        167,
+        168,
+        24 * 29,
+        24 * 30,
+        24 * 89,
+        24 * 95,
+    ];
     let mut batch = Vec::new();
     let mut seq = 0;
     for (n, service) in ["s0", "s4"].iter().enumerate() {
@@ -202,12 +223,21 @@ fn new_request(n: u32) -> crate::domain::NewRequest {
 async fn recent_requests_come_newest_first_and_the_open_one_shows_on_the_page() {
     let (_dir, store) = open().await;
     for n in 0..3 {
-        store.service_down(&snapshot("s1"), &new_request(n)).await.unwrap();
+        store
+            .service_down(&snapshot("s1"), &new_request(n))
+            .await
+            .unwrap();
         if n < 2 {
-            store.service_up(&snapshot("s1"), true, "back").await.unwrap();
+            store
+                .service_up(&snapshot("s1"), true, "back")
+                .await
+                .unwrap();
         }
     }
-    store.service_down(&snapshot("s2"), &new_request(9)).await.unwrap();
+    store
+        .service_down(&snapshot("s2"), &new_request(9))
+        .await
+        .unwrap();
     let recent = store.service_requests(&"s1".into(), 2).await.unwrap();
     let names: Vec<&str> = recent.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["[HTTP KO] outage 2", "[HTTP KO] outage 1"]);

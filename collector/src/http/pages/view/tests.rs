@@ -46,7 +46,11 @@ fn certificate_expiry_is_flagged_within_the_warning_period() {
     let check = |days_left: f64, warning_days: i64, text: &str, soon: bool| {
         let not_after = NOW + (days_left * DAY_MS as f64) as i64;
         let got = cert_expiry(not_after, NOW, warning_days * DAY_MS);
-        assert_eq!((got.text.as_str(), got.soon), (text, soon), "{days_left} d, warning {warning_days} d");
+        assert_eq!(
+            (got.text.as_str(), got.soon),
+            (text, soon),
+            "{days_left} d, warning {warning_days} d"
+        );
     };
     check(40.0, 14, "expires in 40 days (2027-01-09)", false);
     check(14.5, 14, "expires in 14 days (2026-12-14)", false);
@@ -73,14 +77,17 @@ fn bars_colour_each_day_and_summarise_in_words() {
     let classes: Vec<_> = bars.iter().map(|b| b.class).collect();
     assert_eq!(classes, ["b-none", "b-full", "b-low", "b-high"]);
     assert_eq!(bars[3].x, 3 * BAR_STEP);
-    assert_eq!(bars[2].label, "2026-11-29: 90.00% up (100 probes, 10 failed)");
+    assert_eq!(
+        bars[2].label,
+        "2026-11-29: 90.00% up (100 probes, 10 failed)"
+    );
     assert_eq!(bars[0].label, "2026-11-27: no data");
     assert_eq!(
         summary,
         "last 4 days: 3 days measured, 2 with failures, lowest 90.00% on 2026-11-29"
     );
     let (_, summary) = super::bars(&[(NOW, c(5, 0))]);
-    assert_eq!(summary, "last 1 days: 1 days measured, all fully up");
+    assert_eq!(summary, "last 1 days: 1 day measured, all fully up");
 }
 
 #[test]
