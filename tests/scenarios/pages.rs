@@ -61,13 +61,16 @@ async fn the_status_page_shows_states_in_words_uptimes_and_open_requests() -> an
     let request = take_down(&h, &mut a, "api").await?;
     h.wait_state("old", "paused").await?;
 
-    let page = h.page("/").await?;
+    let page = h.http_get("/").await?;
     assert_eq!(page.status, 200, "{}", page.body);
-    assert!(page.headers.contains("content-type: text/html"));
-    assert!(page.has("<html lang=\"en\">"));
-    assert!(page.has("<meta http-equiv=\"refresh\" content=\"30\">"));
-    assert!(page.has("href=\"#main\">Skip to content</a>"));
-    assert!(page.has("Web server 1"));
+    assert!(page.headers["content-type"].starts_with("text/html"));
+    assert!(page.body.contains("<html lang=\"en\">"));
+    assert!(
+        page.body
+            .contains("<meta http-equiv=\"refresh\" content=\"30\">")
+    );
+    assert!(page.body.contains("href=\"#main\">Skip to content</a>"));
+    assert!(page.body.contains("Web server 1"));
     let shop = row_of(&page.body, "shop");
     assert!(shop.contains("class=\"state st-up\">Up<"), "{shop}");
     assert!(shop.contains("<td>100%</td>"), "{shop}");
@@ -86,16 +89,16 @@ async fn the_status_page_shows_states_in_words_uptimes_and_open_requests() -> an
     assert!(old.contains("class=\"state st-paused\">Paused<"), "{old}");
     assert!(old.contains("no data"), "{old}");
     assert!(
-        page.has("<strong>eu</strong>: 1 live of 1"),
+        page.body.contains("<strong>eu</strong>: 1 live of 1"),
         "agents by region"
     );
     assert_eq!(page.body.matches("<rect ").count(), 3 * 90, "90 bars each");
 
-    let css = h.page("/static/picket.css").await?;
+    let css = h.http_get("/static/picket.css").await?;
     assert_eq!(css.status, 200);
-    assert!(css.headers.contains("content-type: text/css"));
-    assert!(css.headers.contains("cache-control: public, max-age="));
-    assert!(css.has(".st-down"));
+    assert!(css.headers["content-type"].starts_with("text/css"));
+    assert!(css.headers["cache-control"].starts_with("public, max-age="));
+    assert!(css.body.contains(".st-down"));
     Ok(())
 }
 
@@ -108,10 +111,13 @@ async fn filters_and_keyset_pages_list_each_service_once() -> anyhow::Result<()>
         config = config.service(Service::new(&format!("s{i:02}"), eq, "http://x.test/"));
     }
     let h = Harness::start(&config).await?;
-    let first = h.page("/").await?;
+    let first = h.http_get("/").await?;
     assert_eq!(first.status, 200);
     assert_eq!(first.body.matches("<a href=\"/services/").count(), 50);
-    assert!(!first.has("rel=\"prev\""), "the first page has no previous");
+    assert!(
+        !first.body.contains("rel=\"prev\""),
+        "the first page has no previous"
+    );
     // web-1 holds the even ids: its 30 come first, then 20 of web-2's.
     let next = first
         .body
@@ -120,39 +126,49 @@ async fn filters_and_keyset_pages_list_each_service_once() -> anyhow::Result<()>
         .and_then(|rest| rest.split('"').next())
         .expect("a next link");
     assert_eq!(next, "/?after=s39");
-    let second = h.page(next).await?;
+    let second = h.http_get(next).await?;
     assert_eq!(second.body.matches("<a href=\"/services/").count(), 10);
-    assert!(second.has("<a href=\"/services/s41\">") && second.has("<a href=\"/services/s59\">"));
     assert!(
-        !second.has("<a href=\"/services/s39\">"),
+        second.body.contains("<a href=\"/services/s41\">")
+            && second.body.contains("<a href=\"/services/s59\">")
+    );
+    assert!(
+        !second.body.contains("<a href=\"/services/s39\">"),
         "s39 is on page 1 only"
     );
-    assert!(second.has("rel=\"prev\" href=\"/?before=s41\""));
-    assert!(!second.has("rel=\"next\""));
-    let back = h.page("/?before=s41").await?;
+    assert!(second.body.contains("rel=\"prev\" href=\"/?before=s41\""));
+    assert!(!second.body.contains("rel=\"next\""));
+    let back = h.http_get("/?before=s41").await?;
     assert_eq!(back.body.matches("<a href=\"/services/").count(), 50);
-    assert!(back.has("<a href=\"/services/s00\">") && back.has("<a href=\"/services/s39\">"));
+    assert!(
+        back.body.contains("<a href=\"/services/s00\">")
+            && back.body.contains("<a href=\"/services/s39\">")
+    );
 
-    let web2 = h.page("/?state=&equipment=web-2").await?;
+    let web2 = h.http_get("/?state=&equipment=web-2").await?;
     assert_eq!(web2.body.matches("<a href=\"/services/").count(), 30);
-    assert!(!web2.has("<a href=\"/services/s00\">"));
-    assert!(web2.has("value=\"web-2\""), "the form keeps the filter");
-    let down = h.page("/?state=down").await?;
-    assert!(down.has("No service matches."));
-    assert!(down.has("<option value=\"down\" selected>"));
-    let unknown = h.page("/?state=unknown&equipment=web-1").await?;
+    assert!(!web2.body.contains("<a href=\"/services/s00\">"));
+    assert!(
+        web2.body.contains("value=\"web-2\""),
+        "the form keeps the filter"
+    );
+    let down = h.http_get("/?state=down").await?;
+    assert!(down.body.contains("No service matches."));
+    assert!(down.body.contains("<option value=\"down\" selected>"));
+    let unknown = h.http_get("/?state=unknown&equipment=web-1").await?;
     assert_eq!(unknown.body.matches("<a href=\"/services/").count(), 30);
-    let bad = h.page("/?state=sideways").await?;
+    let bad = h.http_get("/?state=sideways").await?;
     assert_eq!(bad.status, 400);
-    assert!(bad.has("unknown service state"), "{}", bad.body);
-    assert!(bad.has("up, suspect, down"), "{}", bad.body);
+    assert!(bad.body.contains("unknown service state"), "{}", bad.body);
+    assert!(bad.body.contains("up, suspect, down"), "{}", bad.body);
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_service_page_shows_each_agents_result_the_chart_and_its_requests() -> anyhow::Result<()>
 {
-    let h = Harness::start(&three_services()).await?;
+    let docs = Service::new("docs", "web-1", "http://docs.test/").set("cert_expiry_warning", "5d");
+    let h = Harness::start(&three_services().service(docs)).await?;
     let mut a = h.agent("edge-1", "eu").await?;
     a.assignment().await?;
     let ms = Duration::from_millis;
@@ -167,38 +183,68 @@ async fn a_service_page_shows_each_agents_result_the_chart_and_its_requests() ->
         .with_phases(phases, ms(75))
         .with_cert_expiry(h.now_ms() + 10 * DAY_MS + 3_600_000);
     a.report("shop", &expiring).await?;
+    a.report("docs", &expiring).await?;
     h.wait_state("shop", "up").await?;
+    h.wait_state("docs", "up").await?;
     let request = take_down(&h, &mut a, "api").await?;
 
-    let shop = h.page("/services/shop").await?;
+    let shop = h.http_get("/services/shop").await?;
     assert_eq!(shop.status, 200);
-    assert!(shop.has("<h1>Service shop</h1>"));
-    assert!(shop.has("class=\"state st-up\">Up<"));
-    assert!(shop.has("<th scope=\"row\">edge-1</th><td>eu</td>"));
+    assert!(shop.body.contains("<h1>Service shop</h1>"));
+    assert!(shop.body.contains("class=\"state st-up\">Up<"));
+    assert!(
+        shop.body
+            .contains("<th scope=\"row\">edge-1</th><td>eu</td>")
+    );
     for phase in [
         "3.0 ms", "7.0 ms", "20.0 ms", "40.0 ms", "5.0 ms", "75.0 ms",
     ] {
-        assert!(shop.has(&format!("<td>{phase}</td>")), "phase {phase}");
+        assert!(
+            shop.body.contains(&format!("<td>{phase}</td>")),
+            "phase {phase}"
+        );
     }
-    assert!(shop.has("expires in 10 days"), "certificate expiry");
-    assert!(shop.has("expiring soon"), "within the 14-day default");
-    assert!(shop.has("<svg class=\"chart\""));
-    assert!(shop.has("<title id=\"chart-t\">Hourly latency of shop"));
-    assert!(shop.has("<polyline class=\"p50\""));
-    assert!(shop.has("Over the last 24 hours: median latency"));
-    assert!(shop.has("No request so far."));
+    assert!(
+        shop.body.contains("expires in 10 days"),
+        "certificate expiry"
+    );
+    assert!(
+        shop.body.contains("expiring soon"),
+        "within the 14-day default"
+    );
+    assert!(shop.body.contains("<svg class=\"chart\""));
+    assert!(
+        shop.body
+            .contains("<title id=\"chart-t\">Hourly latency of shop")
+    );
+    assert!(shop.body.contains("<polyline class=\"p50\""));
+    assert!(shop.body.contains("Over the last 24 hours: median latency"));
+    assert!(shop.body.contains("No request so far."));
     assert_eq!(shop.body.matches("<rect ").count(), 90);
 
-    let api = h.page("/services/api").await?;
-    assert!(api.has("class=\"state st-down\">Down<"));
-    assert!(api.has("HTTP 503"));
-    assert!(api.has(&format!("<a href=\"/requests/{request}\">#{request}</a>")));
-    assert!(!api.has("expiring soon"), "no certificate over plain HTTP");
+    let docs = h.http_get("/services/docs").await?;
+    assert!(docs.body.contains("expires in 10 days"), "{}", docs.body);
+    assert!(
+        !docs.body.contains("expiring soon"),
+        "docs warns 5 days ahead only"
+    );
+
+    let api = h.http_get("/services/api").await?;
+    assert!(api.body.contains("class=\"state st-down\">Down<"));
+    assert!(api.body.contains("HTTP 503"));
+    assert!(
+        api.body
+            .contains(&format!("<a href=\"/requests/{request}\">#{request}</a>"))
+    );
+    assert!(
+        !api.body.contains("expiring soon"),
+        "no certificate over plain HTTP"
+    );
 
     for missing in ["/services/nope", "/requests/999", "/requests/abc"] {
-        let page = h.page(missing).await?;
+        let page = h.http_get(missing).await?;
         assert_eq!(page.status, 404, "{missing}");
-        assert!(page.has("not found"), "{missing}: {}", page.body);
+        assert!(page.body.contains("not found"), "{missing}: {}", page.body);
     }
     Ok(())
 }
@@ -220,13 +266,13 @@ async fn the_webhook_link_lands_on_the_request_and_its_timeline() -> anyhow::Res
     h.advance(Duration::from_secs(60)).await;
     h.close_request(id, "fixed the upstream").await?;
 
-    let page = h.page(path).await?;
+    let page = h.http_get(path).await?;
     assert_eq!(page.status, 200, "{link}: {}", page.body);
-    assert!(page.has(&format!(
+    assert!(page.body.contains(&format!(
         "<h1>Request #{id}: [HTTP KO] http://api.test/</h1>"
     )));
-    assert!(page.has("<a href=\"/services/api\">api</a>"));
-    assert!(page.has("HTTP 503"), "the description");
+    assert!(page.body.contains("<a href=\"/services/api\">api</a>"));
+    assert!(page.body.contains("HTTP 503"), "the description");
     let opened_at = page.body.find("<td>Opened</td>").expect("opened");
     let note_at = page
         .body
@@ -234,9 +280,9 @@ async fn the_webhook_link_lands_on_the_request_and_its_timeline() -> anyhow::Res
         .expect("the note, escaped");
     let closed_at = page.body.find("<td>Closed</td>").expect("closed");
     assert!(opened_at < note_at && note_at < closed_at, "in time order");
-    assert!(page.has("fixed the upstream"));
-    assert!(page.has("reason: manual"));
-    assert!(page.has("class=\"state st-up\">Done<"));
+    assert!(page.body.contains("fixed the upstream"));
+    assert!(page.body.contains("reason: manual"));
+    assert!(page.body.contains("class=\"state st-up\">Done<"));
     Ok(())
 }
 
@@ -255,9 +301,9 @@ async fn the_agents_page_lists_liveness_region_stats_and_checks() -> anyhow::Res
     })
     .await?;
 
-    let page = h.page("/agents").await?;
+    let page = h.http_get("/agents").await?;
     assert_eq!(page.status, 200);
-    assert!(page.has("1 of 1 agents live."));
+    assert!(page.body.contains("1 of 1 agents live."));
     let row = &page.body[page.body.find("edge-1").expect("the agent")..];
     assert!(row.contains("<td>eu</td><td>active</td>"), "{row}");
     assert!(row.contains("class=\"state st-up\">Live<"), "{row}");
@@ -294,55 +340,53 @@ async fn what_config_and_agents_say_is_escaped() -> anyhow::Result<()> {
     a.report("shop", &Outcome::ok()).await?;
     h.wait_state("shop", "up").await?;
     for path in ["/", "/services/shop", "/agents"] {
-        let page = h.page(path).await?;
+        let page = h.http_get(path).await?;
         assert_eq!(page.status, 200, "{path}");
         assert!(
-            !page.has("<script>"),
+            !page.body.contains("<script>"),
             "{path} carries raw markup: {}",
             page.body
         );
-        assert!(!page.has("<i>eu</i>"), "{path}");
+        assert!(!page.body.contains("<i>eu</i>"), "{path}");
     }
-    let index = h.page("/").await?;
+    let index = h.http_get("/").await?;
     assert!(
-        index.has("&#60;script&#62;alert(&#39;eq&#39;)&#60;/script&#62;"),
+        index
+            .body
+            .contains("&#60;script&#62;alert(&#39;eq&#39;)&#60;/script&#62;"),
         "{}",
         index.body
     );
-    let agents = h.page("/agents").await?;
-    assert!(agents.has("&#60;i&#62;eu&#60;/i&#62;"));
+    let agents = h.http_get("/agents").await?;
+    assert!(agents.body.contains("&#60;i&#62;eu&#60;/i&#62;"));
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_read_token_guards_the_pages_but_not_the_stylesheet() -> anyhow::Result<()> {
     let h = Harness::start(&three_services().collector("read_token", "r3ad-t0ken")).await?;
-    let refused = h.page("/").await?;
+    let refused = h.http_get("/").await?;
     assert_eq!(refused.status, 401);
-    assert!(
-        refused
-            .headers
-            .contains("www-authenticate: basic realm=\"picket\"")
-    );
+    assert!(refused.headers["www-authenticate"].starts_with("Basic realm=\"picket\""));
     for path in ["/services/shop", "/agents", "/requests/1"] {
-        assert_eq!(h.page(path).await?.status, 401, "{path}");
+        assert_eq!(h.http_get(path).await?.status, 401, "{path}");
     }
     let wrong = h
-        .page_with("/", &[("authorization", "Bearer nope")])
+        .http_get_with("/", &[("authorization", "Bearer nope")])
         .await?;
     assert_eq!(wrong.status, 401);
     let bearer = h
-        .page_with("/", &[("authorization", "Bearer r3ad-t0ken")])
+        .http_get_with("/", &[("authorization", "Bearer r3ad-t0ken")])
         .await?;
     assert_eq!(bearer.status, 200);
     // "anyone:r3ad-t0ken", as a browser sends it.
     let basic = h
-        .page_with(
+        .http_get_with(
             "/agents",
             &[("authorization", "Basic YW55b25lOnIzYWQtdDBrZW4=")],
         )
         .await?;
     assert_eq!(basic.status, 200);
-    assert_eq!(h.page("/static/picket.css").await?.status, 200);
+    assert_eq!(h.http_get("/static/picket.css").await?.status, 200);
     Ok(())
 }

@@ -23,7 +23,6 @@ pub mod hostile;
 mod manual;
 pub mod net;
 mod outcome;
-pub mod pages;
 mod realtime;
 mod reload;
 mod scripted;

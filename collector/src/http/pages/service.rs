@@ -104,7 +104,10 @@ pub async fn page(State(p): State<Pages>, Path(id): Path<String>) -> Result<Resp
             ("7 days", view::percent(history.last_7d.uptime())),
             ("30 days", view::percent(history.last_30d.uptime())),
         ],
-        results: results.iter().map(|r| agent_result(r, now)).collect(),
+        results: results
+            .iter()
+            .map(|r| agent_result(r, now, row.cert_warning_ms))
+            .collect(),
         chart: chart::latency(&hours, first_hour, CHART_HOURS),
         chart_width: chart::WIDTH,
         chart_height: chart::HEIGHT,
@@ -116,7 +119,8 @@ pub async fn page(State(p): State<Pages>, Path(id): Path<String>) -> Result<Resp
     })
 }
 
-fn agent_result(r: &LatestResult, now_ms: i64) -> AgentResult {
+/// `warning_ms`: the service's `cert_expiry_warning`.
+fn agent_result(r: &LatestResult, now_ms: i64, warning_ms: i64) -> AgentResult {
     let o = &r.outcome;
     let ph = &o.phases;
     AgentResult {
@@ -144,11 +148,9 @@ fn agent_result(r: &LatestResult, now_ms: i64) -> AgentResult {
             view::phase(ph.processing_us),
             view::phase(ph.transfer_us),
         ],
-        // The service's own `cert_expiry_warning` replaces the default
-        // when the lead wires it.
         cert: o
             .cert_not_after_ms
-            .map(|at| view::cert_expiry(at, now_ms, view::CERT_EXPIRY_WARNING_MS)),
+            .map(|at| view::cert_expiry(at, now_ms, warning_ms)),
     }
 }
 

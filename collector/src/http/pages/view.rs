@@ -9,12 +9,6 @@ use crate::time::rfc3339;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// How close a certificate's expiry must be to be flagged "expiring soon"
-/// when a service says nothing: 14 days, the default of the per-service
-/// `cert_expiry_warning` key. The lead passes each service's own value to
-/// [`cert_expiry`] once that key exists.
-pub const CERT_EXPIRY_WARNING_MS: i64 = 14 * DAY_MS;
-
 /// A state as the pages show it: in words, and the CSS class that colours
 /// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

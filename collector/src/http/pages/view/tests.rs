@@ -61,7 +61,6 @@ fn certificate_expiry_is_flagged_within_the_warning_period() {
     check(0.5, 14, "expires today (2026-11-30)", true);
     check(-0.5, 14, "expired today (2026-11-29)", true);
     check(-3.5, 14, "expired 3 days ago (2026-11-26)", true);
-    assert_eq!(CERT_EXPIRY_WARNING_MS, 14 * DAY_MS);
 }
 
 #[test]
