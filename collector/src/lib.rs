@@ -302,6 +302,11 @@ async fn serve(
         tasks.clone(),
         metrics.clone(),
     );
+    let pages = http::pages::Pages {
+        store: store.clone(),
+        agents: agents.clone(),
+        api: api_settings.clone(),
+    };
     let api = api::PicketApi {
         store: store.clone(),
         settings: api_settings,
@@ -344,7 +349,8 @@ async fn serve(
         }
     };
     let grpc_ready = Arc::new(AtomicBool::new(false));
-    let app = http::router(store.clone(), grpc_ready.clone(), metrics.clone());
+    let app = http::router(store.clone(), grpc_ready.clone(), metrics.clone())
+        .merge(http::pages::router(pages));
     let stop_http = cancel.clone().cancelled_owned();
     let mut http = match server_tls.as_ref().filter(|t| t.serves_http()) {
         None => {

@@ -12,6 +12,7 @@ mod manual;
 mod reload;
 mod restart;
 mod secrets;
+mod status_page;
 mod tls;
 mod webhooks;
 

@@ -12,6 +12,7 @@ mod lifecycle;
 mod maintenance;
 mod manual;
 mod metrics;
+mod pages;
 mod phases;
 mod quorum;
 mod reload;

@@ -1,10 +1,11 @@
 //! The collector's HTTP listener: `/healthz` (the process answers) and
 //! `/readyz` (the store answers and the gRPC listener accepts), `/metrics`
 //! (Prometheus text format or OpenMetrics, `metrics.rs`), the badges
-//! (`badge.rs`). The status page comes later.
+//! (`badge.rs`). The status pages are in [`pages`].
 
 mod badge;
 mod metrics;
+pub mod pages;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -17,10 +17,10 @@ use crate::domain::{
     RequestSnapshot, ServiceId, ServiceSnapshot, Stage,
 };
 
-const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, service_id, agent_id, \
+pub(super) const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, service_id, agent_id, \
     equipment_id, url, opened_ms, closed_ms, close_reason";
 
-fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
+pub(super) fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
     Ok(Request {
         id: request_id(r, "id")?,
         name: r.try_get("name")?,

@@ -40,10 +40,10 @@ pub struct MaintenanceWindow {
     pub active: bool,
 }
 
-const SERVICE_COLUMNS: &str = "id, url, equipment_id, active, state, ok, last_status_code, \
+pub(super) const SERVICE_COLUMNS: &str = "id, url, equipment_id, active, state, ok, last_status_code, \
     last_error_kind, last_error, last_check_ms, last_latency_us, open_request_id, cert_warning_ms";
 
-fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
+pub(super) fn service_row(r: &sqlx::any::AnyRow) -> Result<ServiceRow> {
     Ok(ServiceRow {
         id: text_id(r, "id")?,
         url: r.try_get("url")?,

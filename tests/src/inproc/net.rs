@@ -79,11 +79,23 @@ pub struct HttpAnswer {
 impl Harness {
     /// `GET path` on the HTTP listener (HTTP/1.0, read to the end).
     pub async fn http_get(&self, path: &str) -> anyhow::Result<HttpAnswer> {
+        self.http_get_with(path, &[]).await
+    }
+
+    /// [`Harness::http_get`] with request `headers` (name, value).
+    pub async fn http_get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<HttpAnswer> {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let mut stream = tokio::net::TcpStream::connect(self.http_addr()).await?;
-        stream
-            .write_all(format!("GET {path} HTTP/1.0\r\nhost: picket\r\n\r\n").as_bytes())
-            .await?;
+        let mut request = format!("GET {path} HTTP/1.0\r\nhost: picket\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await?;
         let mut response = String::new();
         within(WAIT, path, stream.read_to_string(&mut response)).await??;
         let (head, body) = response
