@@ -12,7 +12,7 @@
 //! - [`identity`]: the state file holding the agent id and credential.
 //! - [`domain`]: checks, probe reports, error kinds, host stats; plain data.
 //! - [`link`]: the link actor (stream, reconnects, outbox) and proto edges.
-//! - [`scheduler`]: the scheduler actor (per-check timers, rechecks).
+//! - [`scheduler`]: the scheduler actor (phase slots in one heap, rechecks).
 //! - [`probe`]: one bounded, classified HTTP probe.
 //! - [`outbox`]: the bounded buffer of unacknowledged results.
 //! - [`heartbeat`]: host statistics from `/proc`.
@@ -81,6 +81,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     let scheduler = SchedulerHandle::spawn(
         Arc::new(Prober::new(clients)),
         results_tx,
+        identity.agent_id.clone(),
         token.child_token(),
     );
     let mut settings = LinkSettings::new(

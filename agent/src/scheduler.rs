@@ -1,5 +1,7 @@
-//! `Scheduler` actor: owns the current assignment and runs one timer task
-//! per check; also runs recheck orders as immediate, separate probes.
+//! `Scheduler` actor: owns the current assignment (a [`plan::Plan`]: the
+//! checks and one min-heap of their next runs) and spawns a probe task only
+//! when a probe is due; also runs recheck orders as immediate, separate
+//! probes.
 //!
 //! The link actor sends it messages through a [`SchedulerHandle`]
 //! (assignments, rechecks). Probe tasks send their reports straight to the
@@ -7,27 +9,34 @@
 //! so it never waits on the link actor: there is no cycle of bounded
 //! channels.
 //!
-//! Timing: a check's first probe starts at a random offset in
-//! `[0, min(interval, 5s))`, then every `interval` start-to-start. A probe
-//! that outlasts its interval delays the next one, which starts as soon as
-//! it ends: a check never has two scheduled probes in flight.
+//! Timing: each check has a stable phase within its interval, from a hash
+//! of the agent and check ids (`phase.rs`), and runs at the epoch-aligned
+//! slots `t mod interval == phase` of the wall clock read once at start.
+//! So probes spread evenly over the interval, and a check keeps its times
+//! across restarts, reconnects and reassignments; a new check (or one whose
+//! definition changed) runs first at its next slot, within one interval; a
+//! new interval gives a new phase within it. A probe that outlasts its
+//! interval makes the check skip the slots that come while it runs: the
+//! next run is the first slot after it ends (and after its report is handed
+//! to the link), so a check never has two scheduled probes in flight.
+//! Rechecks are not scheduled: they start at once, even beside a running
+//! probe. There is no cap on concurrent probes: at most one scheduled probe
+//! per check runs, each bounded by its timeout.
 
-use std::collections::HashMap;
+pub mod phase;
+pub mod plan;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use rand::Rng;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use crate::domain::{Check, CheckId, ProbeReport};
+use crate::domain::{AgentId, Check, CheckId, ProbeReport};
 use crate::probe::Probe;
-
-/// Upper bound of the first probe's random offset.
-pub const MAX_FIRST_OFFSET: Duration = Duration::from_secs(5);
+use phase::Timeline;
+use plan::{Plan, Slot};
 
 /// Live counters the scheduler exposes for heartbeats.
 #[derive(Debug, Default)]
@@ -68,10 +77,23 @@ pub struct SchedulerHandle {
 }
 
 impl SchedulerHandle {
-    /// Spawns the actor. Reports go to `results`.
+    /// Spawns the actor for agent `agent_id` (its phases depend on it),
+    /// with slots on the system clock. Reports go to `results`.
     pub fn spawn<P: Probe>(
         prober: Arc<P>,
         results: mpsc::Sender<ProbeReport>,
+        agent_id: AgentId,
+        shutdown: CancellationToken,
+    ) -> SchedulerHandle {
+        Self::spawn_on(prober, results, agent_id, Timeline::now(), shutdown)
+    }
+
+    /// Like [`SchedulerHandle::spawn`], with slots reckoned on `timeline`.
+    pub fn spawn_on<P: Probe>(
+        prober: Arc<P>,
+        results: mpsc::Sender<ProbeReport>,
+        agent_id: AgentId,
+        timeline: Timeline,
         shutdown: CancellationToken,
     ) -> SchedulerHandle {
         let (tx, rx) = mpsc::channel(64);
@@ -81,7 +103,7 @@ impl SchedulerHandle {
             results,
             rx,
             cancel: shutdown.child_token(),
-            running: HashMap::new(),
+            plan: Plan::new(agent_id, timeline),
             stats: stats.clone(),
         };
         tokio::spawn(actor.run());
@@ -111,26 +133,25 @@ impl SchedulerHandle {
     }
 }
 
-struct Running {
-    check: Arc<Check>,
-    cancel: CancellationToken,
-}
-
 struct Scheduler<P> {
     prober: Arc<P>,
     /// Where probe tasks send their reports (the link actor).
     results: mpsc::Sender<ProbeReport>,
     /// Orders from the handles.
     rx: mpsc::Receiver<SchedulerMsg>,
-    /// Parent of every check task's token.
+    /// Stops every probe task (clones, not children: no per-check token).
     cancel: CancellationToken,
-    running: HashMap<CheckId, Running>,
+    /// The assigned checks and their next runs.
+    plan: Plan,
     stats: Arc<SchedulerStats>,
 }
 
 impl<P: Probe> Scheduler<P> {
     async fn run(mut self) {
+        let mut due = Vec::new();
         loop {
+            let next = self.plan.next_due();
+            let wake = next.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 msg = self.rx.recv() => match msg {
@@ -138,6 +159,12 @@ impl<P: Probe> Scheduler<P> {
                     Some(SchedulerMsg::Recheck { check_id, round_id }) => self.recheck(check_id, round_id),
                     None => break,
                 },
+                _ = tokio::time::sleep_until(wake), if next.is_some() => {
+                    self.plan.take_due(tokio::time::Instant::now(), &mut due);
+                    for slot in due.drain(..) {
+                        self.start(slot);
+                    }
+                }
             }
         }
         self.cancel.cancel();
@@ -145,65 +172,65 @@ impl<P: Probe> Scheduler<P> {
     }
 
     fn assign(&mut self, checks: Vec<Check>) {
-        let wanted: HashMap<CheckId, Check> =
-            checks.into_iter().map(|c| (c.id.clone(), c)).collect();
-        let (mut started, mut stopped) = (0, 0);
-        self.running.retain(|id, running| {
-            let keep = wanted.get(id).is_some_and(|c| *c == *running.check);
-            if !keep {
-                running.cancel.cancel();
-                debug!(check_id = %id, "check stopped");
-                stopped += 1;
-            }
-            keep
-        });
-        for (id, check) in wanted {
-            if self.running.contains_key(&id) {
-                continue;
-            }
-            let check = Arc::new(check);
-            let cancel = self.cancel.child_token();
-            let span = info_span!("check", check_id = %id);
-            tokio::spawn(
-                run_check(
-                    check.clone(),
-                    self.prober.clone(),
-                    self.results.clone(),
-                    self.stats.clone(),
-                    cancel.clone(),
-                )
-                .instrument(span),
-            );
-            debug!(check_id = %id, interval = ?check.interval, "check started");
-            started += 1;
-            self.running.insert(id, Running { check, cancel });
-        }
+        let changes = self.plan.assign(checks, tokio::time::Instant::now());
         self.stats.assigned.store(
-            u32::try_from(self.running.len()).unwrap_or(u32::MAX),
+            u32::try_from(self.plan.len()).unwrap_or(u32::MAX),
             Ordering::Relaxed,
         );
-        if started > 0 || stopped > 0 {
+        if changes.started > 0 || changes.stopped > 0 {
             info!(
-                checks = self.running.len(),
-                started, stopped, "assignment changed"
+                checks = self.plan.len(),
+                started = changes.started,
+                stopped = changes.stopped,
+                "assignment changed"
             );
         }
     }
 
-    fn recheck(&self, check_id: CheckId, round_id: u64) {
-        let Some(running) = self.running.get(&check_id) else {
-            warn!(%check_id, round_id, "recheck of a check that is not assigned; ignored");
-            return;
-        };
-        let check = running.check.clone();
+    /// Spawns the scheduled probe of `slot` (already marked busy).
+    fn start(&self, slot: Arc<Slot>) {
+        struct Busy(Arc<AtomicBool>);
+        impl Drop for Busy {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let busy = Busy(slot.busy.clone());
         let prober = self.prober.clone();
         let results = self.results.clone();
         let stats = self.stats.clone();
-        let cancel = self.cancel.child_token();
+        let cancel = self.cancel.clone();
+        let span = info_span!("check", check_id = %slot.check.id);
+        tokio::spawn(
+            async move {
+                let _busy = busy;
+                cancel
+                    .run_until_cancelled(async move {
+                        let report = counted_probe(&*prober, &slot.check, &stats).await;
+                        if slot.live.load(Ordering::Relaxed) {
+                            log_transition(&slot, &report);
+                            let _ = results.send(report).await;
+                        }
+                    })
+                    .await;
+            }
+            .instrument(span),
+        );
+    }
+
+    fn recheck(&self, check_id: CheckId, round_id: u64) {
+        let Some(slot) = self.plan.get(&check_id).cloned() else {
+            warn!(%check_id, round_id, "recheck of a check that is not assigned; ignored");
+            return;
+        };
+        let prober = self.prober.clone();
+        let results = self.results.clone();
+        let stats = self.stats.clone();
+        let cancel = self.cancel.clone();
         tokio::spawn(async move {
             cancel
                 .run_until_cancelled(async move {
-                    let mut report = counted_probe(&*prober, &check, &stats).await;
+                    let mut report = counted_probe(&*prober, &slot.check, &stats).await;
                     report.round_id = round_id;
                     let _ = results.send(report).await;
                 })
@@ -212,52 +239,18 @@ impl<P: Probe> Scheduler<P> {
     }
 }
 
-/// The random offset of a check's first probe.
-fn first_offset(interval: Duration) -> Duration {
-    let bound = interval.min(MAX_FIRST_OFFSET);
-    let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
-    if nanos == 0 {
-        return Duration::ZERO;
-    }
-    Duration::from_nanos(rand::rng().random_range(0..nanos))
-}
-
-async fn run_check<P: Probe>(
-    check: Arc<Check>,
-    prober: Arc<P>,
-    results: mpsc::Sender<ProbeReport>,
-    stats: Arc<SchedulerStats>,
-    cancel: CancellationToken,
-) {
-    cancel
-        .run_until_cancelled(async move {
-            tokio::time::sleep(first_offset(check.interval)).await;
-            let mut last_ok = None;
-            loop {
-                let start = Instant::now();
-                let report = counted_probe(&*prober, &check, &stats).await;
-                log_transition(&mut last_ok, &report);
-                if results.send(report).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep_until(start + check.interval).await;
-            }
-        })
-        .await;
-}
-
 /// Logs a check's outcome at info when it changes, at debug otherwise.
-fn log_transition(last_ok: &mut Option<bool>, report: &ProbeReport) {
+fn log_transition(slot: &Slot, report: &ProbeReport) {
     let ok = report.ok();
     let detail = report.failure.as_ref().map_or("", |f| f.detail.as_str());
-    if *last_ok == Some(ok) {
+    let now = if ok { 1 } else { 2 };
+    if slot.last_ok.swap(now, Ordering::Relaxed) == now {
         debug!(ok, status = report.status_code, detail, duration = ?report.duration, "probed");
     } else if ok {
         info!(status = report.status_code, "check ok");
     } else {
         info!(status = report.status_code, detail, "check failing");
     }
-    *last_ok = Some(ok);
 }
 
 /// Runs one probe, counting it in flight while it runs (even if cancelled).

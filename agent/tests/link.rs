@@ -185,8 +185,12 @@ impl Harness {
         let token = CancellationToken::new();
         let (results_tx, results_rx) = mpsc::channel(64);
         let (probed, probes) = mpsc::unbounded_channel();
-        let scheduler =
-            SchedulerHandle::spawn(Arc::new(Fake { probed }), results_tx, token.child_token());
+        let scheduler = SchedulerHandle::spawn(
+            Arc::new(Fake { probed }),
+            results_tx,
+            identity.agent_id.clone(),
+            token.child_token(),
+        );
         let actor = LinkActor::new(
             settings,
             identity.clone(),
