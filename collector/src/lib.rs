@@ -302,11 +302,7 @@ async fn serve(
         tasks.clone(),
         metrics.clone(),
     );
-    let pages = http::pages::Pages {
-        store: store.clone(),
-        agents: agents.clone(),
-        api: api_settings.clone(),
-    };
+    let (pages_agents, pages_tokens) = (agents.clone(), api_settings.clone());
     let api = api::PicketApi {
         store: store.clone(),
         settings: api_settings,
@@ -349,28 +345,21 @@ async fn serve(
         }
     };
     let grpc_ready = Arc::new(AtomicBool::new(false));
-    let app = http::router(store.clone(), grpc_ready.clone(), metrics.clone())
-        .merge(http::pages::router(pages));
-    let stop_http = cancel.clone().cancelled_owned();
-    let mut http = match server_tls.as_ref().filter(|t| t.serves_http()) {
-        None => {
-            let http = axum::serve(listeners.http, app).with_graceful_shutdown(stop_http);
-            tokio::spawn(async move { http.await })
-        }
-        Some(t) => {
-            let t = t.clone();
-            let conns = tls::accept::spawn(
-                listeners.http,
-                move || t.http(),
-                "http",
-                cancel.clone(),
-                &tasks,
-            );
-            let listener = tls::accept::TlsListener::new(conns, http_addr);
-            let http = axum::serve(listener, app).with_graceful_shutdown(stop_http);
-            tokio::spawn(async move { http.await })
-        }
-    };
+    let app = http::router(
+        store.clone(),
+        grpc_ready.clone(),
+        metrics.clone(),
+        pages_agents,
+        pages_tokens,
+    );
+    let mut http = http::serve(
+        listeners.http,
+        http_addr,
+        app,
+        server_tls.as_ref().filter(|t| t.serves_http()),
+        &cancel,
+        &tasks,
+    );
     // The listener is bound, so connections queue until the server polls it.
     grpc_ready.store(true, Ordering::Release);
     info!(grpc = %grpc_addr, http = %http_addr, tls = server_tls.is_some(), "collector listening");

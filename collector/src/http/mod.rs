@@ -15,6 +15,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::agents::AgentsHandle;
+use crate::config::settings::ApiSettings;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -26,7 +32,20 @@ struct HttpState {
     grpc_ready: Arc<AtomicBool>,
 }
 
-pub fn router(store: Store, grpc_ready: Arc<AtomicBool>, metrics: Arc<Metrics>) -> Router {
+/// Every route of the HTTP listener; the status pages need the registry
+/// (live agents, assignment) and the API's tokens (swapped by a reload).
+pub fn router(
+    store: Store,
+    grpc_ready: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
+    agents: AgentsHandle,
+    api: Arc<ArcSwap<ApiSettings>>,
+) -> Router {
+    let pages = pages::router(pages::Pages {
+        store: store.clone(),
+        agents,
+        api,
+    });
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -38,6 +57,39 @@ pub fn router(store: Store, grpc_ready: Arc<AtomicBool>, metrics: Arc<Metrics>) 
             metrics,
             grpc_ready,
         })
+        .merge(pages)
+}
+
+/// Serves `app` on `listener`, bound to `local` (with TLS when `tls` is
+/// given), until `cancel` fires.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    local: std::net::SocketAddr,
+    app: Router,
+    tls: Option<&Arc<crate::tls::server::ServerTls>>,
+    cancel: &CancellationToken,
+    tasks: &TaskTracker,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let stop = cancel.clone().cancelled_owned();
+    match tls {
+        None => {
+            let http = axum::serve(listener, app).with_graceful_shutdown(stop);
+            tokio::spawn(async move { http.await })
+        }
+        Some(t) => {
+            let t = t.clone();
+            let conns = crate::tls::accept::spawn(
+                listener,
+                move || t.http(),
+                "http",
+                cancel.clone(),
+                tasks,
+            );
+            let listener = crate::tls::accept::TlsListener::new(conns, local);
+            let http = axum::serve(listener, app).with_graceful_shutdown(stop);
+            tokio::spawn(async move { http.await })
+        }
+    }
 }
 
 async fn readyz(State(s): State<HttpState>) -> (StatusCode, &'static str) {
