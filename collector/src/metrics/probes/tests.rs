@@ -1,10 +1,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::ProbeTable;
+use super::{ProbeTable, View};
 use crate::agents::directory::{Directory, DownlinkTx, LinkHandle};
 use crate::config::ProbeSeries;
-use crate::domain::{EquipmentId, Phases, ProbeOutcome, ServiceId};
+use crate::domain::{Phases, ProbeOutcome, ServiceId};
+use crate::metrics::Published;
+use crate::metrics::board::Catalog;
+use crate::metrics::chunks::Chunks;
 use crate::metrics::exposition::Format;
 
 fn outcome(ok: bool, duration_us: u64, cert: Option<i64>) -> ProbeOutcome {
@@ -27,7 +30,7 @@ fn outcome(ok: bool, duration_us: u64, cert: Option<i64>) -> ProbeOutcome {
 
 /// "shop" assigned to a1 (edge-1, eu) and a2 (edge-2, ap); "gone" is not
 /// in the catalog.
-fn fixture() -> (HashMap<ServiceId, EquipmentId>, Directory) {
+fn fixture() -> (Catalog, Published) {
     let link = |id: &str, name: &str, region: &str| {
         let (tx, _rx) = DownlinkTx::channel(1);
         (
@@ -45,12 +48,31 @@ fn fixture() -> (HashMap<ServiceId, EquipmentId>, Directory) {
         by_service: HashMap::from([("shop".into(), vec!["a1".into(), "a2".into()])]),
         services: Arc::new(HashSet::new()),
     };
-    (HashMap::from([("shop".into(), "rack".into())]), directory)
+    let catalog = Catalog {
+        generation: 1,
+        equipment: vec!["rack".into()],
+        of: [("shop".into(), 0)].into_iter().collect(),
+    };
+    let published = Published {
+        directory: Arc::new(directory),
+        dead: Default::default(),
+        generation: 1,
+    };
+    (catalog, published)
 }
 
 fn render(t: &ProbeTable, mode: ProbeSeries) -> String {
-    let (equipment, directory) = fixture();
-    t.write(Format::Text, mode, &equipment, &directory).concat()
+    let (catalog, published) = fixture();
+    let mut text = Vec::new();
+    let mut send = |chunk: Vec<u8>| {
+        text.extend_from_slice(&chunk);
+        Ok(())
+    };
+    let mut out = Chunks::new(usize::MAX, &mut send);
+    let view = View::new(t, &catalog, &published);
+    t.write(Format::Text, mode, &view, &mut out).unwrap();
+    out.finish().unwrap();
+    String::from_utf8(text).unwrap()
 }
 
 #[test]
