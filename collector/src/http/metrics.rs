@@ -29,5 +29,9 @@ pub(super) async fn render(State(s): State<HttpState>, headers: HeaderMap) -> Re
             Err(e) => warn!(error = %e, "/metrics render failed"),
         }
     });
-    ([(CONTENT_TYPE, format.content_type())], Body::from_stream(chunks)).into_response()
+    (
+        [(CONTENT_TYPE, format.content_type())],
+        Body::from_stream(chunks),
+    )
+        .into_response()
 }

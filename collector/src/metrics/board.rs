@@ -121,7 +121,8 @@ impl ServiceBoard {
                 for (state, tail) in &tails {
                     out.buf.push_str(&head);
                     out.buf.push_str(tail);
-                    out.buf.push_str(if state == current { "1\n" } else { "0\n" });
+                    out.buf
+                        .push_str(if state == current { "1\n" } else { "0\n" });
                 }
             }
             drop(shard);

@@ -17,6 +17,7 @@
 //! [`View`]), not once per family and scrape. A removed service's rows are
 //! dropped when a render meets them. The writing is in [`write`].
 
+mod row;
 mod view;
 mod write;
 
@@ -25,10 +26,12 @@ use std::sync::RwLock;
 
 use super::shards::Sharded;
 use crate::domain::{AgentId, ProbeOutcome, ServiceId};
+use row::Row;
 pub use view::View;
 
-/// One agent's latest probe of a service, as the gauges need it.
-#[derive(Debug, Clone, PartialEq)]
+/// One agent's latest probe of a service, as the gauges need it (64
+/// bytes: phases fit in `u32` microseconds, over an hour).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Probe {
     /// The agent's index in [`Agents::ids`].
     agent: u32,
@@ -40,19 +43,8 @@ struct Probe {
     /// 0 when no response arrived (as blackbox_exporter).
     status: u16,
     /// resolve, connect, tls, processing, transfer; 0 when not measured.
-    phases_us: [u64; 5],
+    phases_us: [u32; 5],
     cert_not_after_ms: Option<i64>,
-}
-
-/// A service's latest probes and what a render resolved about them.
-#[derive(Debug, Default)]
-struct Row {
-    probes: Vec<Probe>,
-    /// The [`View::stamp`] `assigned` and `equipment` hold for; `None`
-    /// until resolved, and again when a probe of a new agent arrives.
-    stamp: Option<(u64, u64)>,
-    /// The service's equipment, an index in the catalog's list.
-    equipment: u32,
 }
 
 /// Every agent id ever recorded, each with its index (a few per
@@ -111,7 +103,7 @@ impl ProbeTable {
                 p.processing_us,
                 p.transfer_us,
             ]
-            .map(|v| v.unwrap_or(0)),
+            .map(|v| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX)),
             cert_not_after_ms: o.cert_not_after_ms,
         };
         let mut shard = self.rows.shard_of(service);
@@ -119,19 +111,16 @@ impl ProbeTable {
             Some(row) => row,
             None => shard.entry(service.clone()).or_default(),
         };
-        match row.probes.iter_mut().find(|q| q.agent == probe.agent) {
-            Some(held) if held.time_ms <= time_ms => {
+        if let Some(held) = row.iter_mut().find(|q| q.agent == probe.agent) {
+            if held.time_ms <= time_ms {
                 *held = Probe {
                     assigned: held.assigned,
                     ..probe
-                }
+                };
             }
-            Some(_) => {}
-            None => {
-                row.probes.push(probe);
-                row.stamp = None;
-            }
+            return;
         }
+        row.push(probe);
     }
 }
 

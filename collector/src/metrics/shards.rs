@@ -34,7 +34,9 @@ impl<V> Default for Sharded<V> {
         // shared one would give every key of a shard the same low bits).
         Sharded {
             hasher: RandomState::default(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::default()))
+                .collect(),
         }
     }
 }

@@ -63,13 +63,22 @@ fn fixture() -> (Catalog, Published) {
 
 fn render(t: &ProbeTable, mode: ProbeSeries) -> String {
     let (catalog, published) = fixture();
+    render_against(t, mode, &catalog, &published)
+}
+
+fn render_against(
+    t: &ProbeTable,
+    mode: ProbeSeries,
+    catalog: &Catalog,
+    published: &Published,
+) -> String {
     let mut text = Vec::new();
     let mut send = |chunk: Vec<u8>| {
         text.extend_from_slice(&chunk);
         Ok(())
     };
     let mut out = Chunks::new(usize::MAX, &mut send);
-    let view = View::new(t, &catalog, &published);
+    let view = View::new(t, catalog, published);
     t.write(Format::Text, mode, &view, &mut out).unwrap();
     out.finish().unwrap();
     String::from_utf8(text).unwrap()
@@ -137,4 +146,41 @@ fn per_service_mode_writes_the_newest_probe_without_agent_labels() {
         [r#"probe_success{service="shop",equipment="rack"} 0"#]
     );
     assert!(!text.contains("agent="), "{text}");
+}
+
+#[test]
+fn rows_follow_new_agents_a_new_directory_and_a_new_catalog() {
+    let t = ProbeTable::default();
+    let shop = ServiceId::from("shop");
+    let (catalog, published) = fixture();
+    let has = |text: &str, agent: &str| {
+        text.lines()
+            .any(|l| l.starts_with("probe_success{") && l.contains(agent))
+    };
+    t.record(&shop, &"a1".into(), 1000, &outcome(true, 1000, None));
+    let text = render_against(&t, ProbeSeries::Agent, &catalog, &published);
+    assert!(has(&text, "edge-1") && !has(&text, "edge-2"), "{text}");
+    // A new agent's probe, same generations: the row is resolved again.
+    t.record(&shop, &"a2".into(), 1000, &outcome(true, 1000, None));
+    let text = render_against(&t, ProbeSeries::Agent, &catalog, &published);
+    assert!(has(&text, "edge-1") && has(&text, "edge-2"), "{text}");
+    // A new directory without a1 for shop.
+    let mut directory = (*published.directory).clone();
+    directory.by_service.insert(shop.clone(), vec!["a2".into()]);
+    let republished = Published {
+        directory: Arc::new(directory),
+        dead: Default::default(),
+        generation: 2,
+    };
+    let text = render_against(&t, ProbeSeries::Agent, &catalog, &republished);
+    assert!(!has(&text, "edge-1") && has(&text, "edge-2"), "{text}");
+    // A catalog without shop: no series, and the row is gone.
+    let empty = Catalog {
+        generation: 2,
+        ..Catalog::default()
+    };
+    let text = render_against(&t, ProbeSeries::Agent, &empty, &republished);
+    assert!(!text.contains("shop"), "{text}");
+    let text = render_against(&t, ProbeSeries::Agent, &catalog, &republished);
+    assert!(!text.contains("shop"), "dropped, not just hidden: {text}");
 }

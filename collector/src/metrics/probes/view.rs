@@ -69,7 +69,7 @@ impl<'a> View<'a> {
         };
         let assigned = self.published.directory.by_service.get(service);
         let mut complete = true;
-        for p in &mut row.probes {
+        for p in row.iter_mut() {
             let id = self.agent_ids.get(p.agent as usize);
             // An agent interned after this view was taken: resolve the
             // row again next time.

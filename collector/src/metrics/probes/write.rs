@@ -62,8 +62,8 @@ const PHASE_LABELS: [&str; 5] = [
 /// One series' name and labels up to (not including) the closing brace.
 struct Head<'l> {
     name: &'static str,
+    /// The row's `service="…",equipment="…"`, escaped.
     service: &'l str,
-    equipment: &'l str,
     /// `,agent="…",region="…"`, or empty.
     agent: &'l str,
 }
@@ -71,11 +71,8 @@ struct Head<'l> {
 impl Head<'_> {
     fn push(&self, out: &mut String) {
         out.push_str(self.name);
-        out.push_str("{service=\"");
-        push_escaped(out, self.service);
-        out.push_str("\",equipment=\"");
-        out.push_str(self.equipment);
-        out.push('"');
+        out.push('{');
+        out.push_str(self.service);
         out.push_str(self.agent);
     }
 
@@ -105,7 +102,7 @@ impl Head<'_> {
                 for (phase, us) in PHASE_LABELS.iter().zip(p.phases_us) {
                     self.push(out);
                     out.push_str(phase);
-                    push_micros(out, us);
+                    push_micros(out, u64::from(us));
                     out.push('\n');
                 }
             }
@@ -124,6 +121,7 @@ impl ProbeTable {
         view: &View<'_>,
         out: &mut Chunks<'_>,
     ) -> Result<(), Stopped> {
+        let mut labels = String::new();
         for (gauge, name, help) in GAUGES {
             push_header(&mut out.buf, format, name, Kind::Gauge, help);
             for mut shard in self.rows.locked() {
@@ -134,13 +132,18 @@ impl ProbeTable {
                     let Some(equipment) = view.equipment.get(row.equipment as usize) else {
                         return true;
                     };
+                    labels.clear();
+                    labels.push_str("service=\"");
+                    push_escaped(&mut labels, service.as_str());
+                    labels.push_str("\",equipment=\"");
+                    labels.push_str(equipment);
+                    labels.push('"');
                     let mut head = Head {
                         name,
-                        service: service.as_str(),
-                        equipment,
+                        service: &labels,
                         agent: "",
                     };
-                    let assigned = row.probes.iter().filter(|p| p.assigned);
+                    let assigned = row.iter().filter(|p| p.assigned);
                     match mode {
                         ProbeSeries::Service => {
                             if let Some(p) = assigned.max_by_key(|p| p.time_ms) {
