@@ -5,14 +5,18 @@
 # SQLite file in a temp dir (removed at the end): SERVICES services x
 # AGENTS agents of latest probes (phases and a certificate each) in the
 # collector's in-memory tables, every agent assigned to every service.
-# It times SCRAPES renders of the text exposition (on a blocking thread,
-# as the HTTP handler does) with probe_series = "agent" and "service"
-# (p50 / p99 / max, size), then an ingest-like loop (Store::record_batch
-# of BATCH results + the probe table's update, one every INTERVAL_MS)
-# with no scrape and with scrapes back to back, side by side.
+# It streams SCRAPES scrapes of the text exposition as the HTTP handler
+# does (a blocking thread, 256 KiB chunks through a bounded channel),
+# timed until the last chunk is drained, with probe_series = "agent" and
+# "service" (p50 / p99 / max and a cold scrape, size, largest chunk, the
+# most text held at once, the rise of peak RSS), then an ingest-like loop
+# (Store::record_batch of BATCH results + the probe table's update, one
+# every INTERVAL_MS) with no scrape and with scrapes back to back, side by
+# side.
 #
 # Environment: SERVICES (100000), AGENTS (3), SCRAPES (10), BATCH (1000),
-# INTERVAL_MS (50), BATCHES (200).
+# INTERVAL_MS (50), BATCHES (200); BEFORE, the path of an older
+# picket-metrics-bench binary to run first with the same flags.
 set -euo pipefail
 
 SERVICES=${SERVICES:-100000}
@@ -29,6 +33,12 @@ BIN=${CARGO_TARGET_DIR:-target}/release
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-"$BIN/picket-metrics-bench" --db "$WORK/picket.db" --services "$SERVICES" \
-    --agents "$AGENTS" --scrapes "$SCRAPES" --batch "$BATCH" \
-    --interval-ms "$INTERVAL_MS" --batches "$BATCHES"
+FLAGS=(--services "$SERVICES" --agents "$AGENTS" --scrapes "$SCRAPES"
+    --batch "$BATCH" --interval-ms "$INTERVAL_MS" --batches "$BATCHES")
+echo "# $0 ${FLAGS[*]} on $(date -u +%FT%TZ), $(nproc) cores, $(uname -sr)"
+if [ -n "${BEFORE:-}" ]; then
+    echo "## before: $BEFORE"
+    "$BEFORE" --db "$WORK/before.db" "${FLAGS[@]}"
+    echo "## this tree"
+fi
+"$BIN/picket-metrics-bench" --db "$WORK/picket.db" "${FLAGS[@]}"

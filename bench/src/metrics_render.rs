@@ -5,9 +5,14 @@
 //! (from a generated configuration) × `--agents` agents, each pair with a
 //! latest probe carrying phases and a certificate, and a directory
 //! assigning every agent to every service. Then:
-//! 1. renders the text exposition `--scrapes` times, as the HTTP handler
-//!    does (on a blocking thread), in both `probe_series` modes, and
-//!    prints p50 / p99 / max and the size;
+//! 1. streams the text exposition `--scrapes` times, as the HTTP handler
+//!    does (`metrics::stream::spawn`: a blocking thread, 256 KiB chunks
+//!    through a bounded channel), timing each until the last chunk is
+//!    drained, in both `probe_series` modes: one cold render first (right
+//!    after the registry publishes a directory, so every row is resolved
+//!    again), then p50 / p99 / max, the size, the largest chunk, the most
+//!    text the render held at once, and how much the process's peak RSS
+//!    (VmHWM, reset before the scrapes) rose above its RSS;
 //! 2. runs an ingest-like loop on a real SQLite store (`--db`):
 //!    `Store::record_batch` of `--batch` results, then the probe table's
 //!    update, one batch every `--interval-ms`, timing each batch from
@@ -20,14 +25,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio_stream::StreamExt as _;
+
 use anyhow::Context as _;
 use clap::Parser;
 use picket_collector::agents::{Directory, DownlinkTx, LinkHandle};
 use picket_collector::config::{ProbeSeries, parse};
 use picket_collector::domain::{AgentId, Phases, ProbeOutcome, ProbeResult, ServiceId};
 use picket_collector::metrics::Metrics;
+use picket_collector::metrics::chunks::Rendered;
 use picket_collector::metrics::exposition::Format;
 use picket_collector::metrics::scrape::Scraped;
+use picket_collector::metrics::stream::{self, Streaming};
 use picket_collector::store::{EventSettings, ResultRecord, Store};
 use picket_collector::time::Clock;
 
@@ -88,6 +97,42 @@ fn quantiles(mut v: Vec<Duration>) -> String {
     )
 }
 
+/// One scrape as the HTTP handler streams it: the render's figures, the
+/// time until the last chunk was drained, and the largest chunk.
+async fn scrape(m: &Arc<Metrics>) -> anyhow::Result<(Rendered, Duration, usize)> {
+    let t = Instant::now();
+    let (mut chunks, render) = stream::spawn(
+        m.clone(),
+        Format::Text,
+        Scraped::default(),
+        Streaming::default(),
+    );
+    let mut largest = 0;
+    while let Some(chunk) = chunks.next().await {
+        largest = largest.max(chunk?.len());
+    }
+    let elapsed = t.elapsed();
+    Ok((render.await??, elapsed, largest))
+}
+
+/// A `/proc/self/status` field in KiB (Linux), 0 elsewhere.
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets VmHWM to the current RSS (Linux 4.0+), so the next reading is
+/// the peak since now.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -144,27 +189,40 @@ async fn main() -> anyhow::Result<()> {
         args.services * args.agents
     );
 
+    let mib = |b: usize| b as f64 / (1024.0 * 1024.0);
+    let directory = metrics.directory().directory.clone();
     for (mode, name) in [
         (ProbeSeries::Agent, "agent"),
         (ProbeSeries::Service, "service"),
     ] {
         metrics.set_probe_series(mode);
+        // A new publication: every row is resolved again.
+        metrics.published(&directory, &Arc::default());
+        let (_, cold, _) = scrape(&metrics).await?;
+        reset_peak();
+        let rss = status_kib("VmRSS:");
         let mut times = Vec::new();
-        let mut bytes = 0;
+        let (mut rendered, mut largest) = (Rendered::default(), 0);
         for _ in 0..args.scrapes {
-            let m = metrics.clone();
-            let t = Instant::now();
-            let chunks = tokio::task::spawn_blocking(move || {
-                m.render_with(Format::Text, &Scraped::default())
-            })
-            .await?;
-            times.push(t.elapsed());
-            bytes = chunks.iter().map(String::len).sum::<usize>();
+            let (r, t, l) = scrape(&metrics).await?;
+            times.push(t);
+            largest = largest.max(l);
+            rendered.peak_buffered = rendered.peak_buffered.max(r.peak_buffered);
+            (rendered.bytes, rendered.chunks) = (r.bytes, r.chunks);
         }
+        let peak_rise = status_kib("VmHWM:").saturating_sub(rss);
         println!(
-            "render probe_series={name:<7}  {}  size {:.1} MiB",
-            quantiles(times),
-            bytes as f64 / (1024.0 * 1024.0)
+            "stream probe_series={name:<7}  {}  cold {cold:.1?}",
+            quantiles(times)
+        );
+        println!(
+            "  size {:.1} MiB in {} chunks (largest {} KiB), held at most {:.2} MiB; peak RSS {:.1} MiB over RSS {:.1} MiB",
+            mib(rendered.bytes),
+            rendered.chunks,
+            largest / 1024,
+            mib(rendered.peak_buffered),
+            peak_rise as f64 / 1024.0,
+            rss as f64 / 1024.0,
         );
     }
     metrics.set_probe_series(ProbeSeries::Agent);
@@ -184,11 +242,7 @@ async fn main() -> anyhow::Result<()> {
             tokio::spawn(async move {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let m = m.clone();
-                    let _ = tokio::task::spawn_blocking(move || {
-                        m.render_with(Format::Text, &Scraped::default())
-                    })
-                    .await;
+                    let _ = scrape(&m).await;
                     n += 1;
                 }
                 n

@@ -7,20 +7,59 @@
 //! equipment) is set at start and by each reload: a new service shows
 //! `unknown` until its first verdict, a removed one disappears.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use foldhash::fast::RandomState;
 
-use super::exposition::{Family, Format, Kind, push_label};
+use super::chunks::{Chunks, Stopped};
+use super::exposition::{Format, Kind, push_escaped, push_header};
 use super::shards::Sharded;
 use crate::config::ServiceConfig;
 use crate::domain::{EquipmentId, ServiceId, ServiceState};
 
+/// The configured services and their equipment, as one reload set them.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    /// Distinct per catalog ([`super::generation`]); 0 for the empty one.
+    pub generation: u64,
+    /// The equipment ids, each once.
+    pub equipment: Vec<EquipmentId>,
+    /// Each configured service's equipment, an index in `equipment`.
+    pub of: HashMap<ServiceId, u32, RandomState>,
+}
+
+impl Catalog {
+    fn new(services: &[ServiceConfig]) -> Catalog {
+        let equipment: Vec<EquipmentId> = services
+            .iter()
+            .map(|s| &s.equipment)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .cloned()
+            .collect();
+        let index: HashMap<&EquipmentId, u32> = equipment
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        let of = services
+            .iter()
+            .map(|s| (s.id.clone(), index.get(&s.equipment).copied().unwrap_or(0)))
+            .collect();
+        Catalog {
+            generation: super::generation(),
+            equipment,
+            of,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct ServiceBoard {
     states: Sharded<ServiceState>,
-    equipment: ArcSwap<HashMap<ServiceId, EquipmentId>>,
+    catalog: ArcSwap<Catalog>,
 }
 
 impl ServiceBoard {
@@ -38,46 +77,57 @@ impl ServiceBoard {
     /// The configured services (all of them, paused included) and their
     /// equipment: the others leave the board.
     pub fn set_catalog(&self, services: &[ServiceConfig]) {
-        let equipment: HashMap<ServiceId, EquipmentId> = services
-            .iter()
-            .map(|s| (s.id.clone(), s.equipment.clone()))
-            .collect();
+        let catalog = Catalog::new(services);
         self.states
-            .each_shard(|shard| shard.retain(|s, _| equipment.contains_key(s)));
-        for id in equipment.keys() {
+            .each_shard(|shard| shard.retain(|s, _| catalog.of.contains_key(s)));
+        for id in catalog.of.keys() {
             self.states
                 .shard_of(id)
                 .entry(id.clone())
                 .or_insert(ServiceState::Unknown);
         }
-        self.equipment.store(Arc::new(equipment));
+        self.catalog.store(Arc::new(catalog));
     }
 
-    /// Each configured service's equipment.
-    pub fn equipment(&self) -> Arc<HashMap<ServiceId, EquipmentId>> {
-        self.equipment.load_full()
+    /// The configured services and their equipment.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
     }
 
     /// `picket_service_state{service,state}`: 1 for the current state, 0
-    /// for the others (kube-state-metrics style).
-    pub fn write(&self, format: Format) -> String {
-        let mut f = Family::new(
+    /// for the others (kube-state-metrics style), shard by shard into
+    /// `out`.
+    pub fn write(&self, format: Format, out: &mut Chunks<'_>) -> Result<(), Stopped> {
+        const NAME: &str = "picket_service_state";
+        push_header(
+            &mut out.buf,
             format,
-            "picket_service_state",
+            NAME,
             Kind::Gauge,
             "The collector's verdict on each service: 1 for its current state, 0 for the others",
         );
-        let mut labels = String::new();
-        self.states.each_shard(|shard| {
+        // `",state="up"} ` and so on: constant, nothing to escape.
+        let tails: Vec<(ServiceState, String)> = ServiceState::ALL
+            .iter()
+            .map(|s| (*s, format!("\",state=\"{}\"}} ", s.as_str())))
+            .collect();
+        let mut head = String::new();
+        for shard in self.states.locked() {
             for (service, current) in shard.iter() {
-                for state in ServiceState::ALL {
-                    labels.clear();
-                    push_label(&mut labels, "service", service.as_str());
-                    push_label(&mut labels, "state", state.as_str());
-                    f.sample_int(&labels, i64::from(state == current));
+                head.clear();
+                head.push_str(NAME);
+                head.push_str("{service=\"");
+                push_escaped(&mut head, service.as_str());
+                for (state, tail) in &tails {
+                    out.buf.push_str(&head);
+                    out.buf.push_str(tail);
+                    out.buf
+                        .push_str(if state == current { "1\n" } else { "0\n" });
                 }
             }
-        });
-        f.finish()
+            drop(shard);
+            out.flush_full()?;
+        }
+        Ok(())
     }
 }

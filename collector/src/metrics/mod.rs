@@ -8,12 +8,15 @@
 //! - [`board`]: each service's state (fed by the lifecycle) and equipment.
 //! - [`scrape`]: what a scrape reads from the store (open requests,
 //!   pending deliveries, agents, database size) and the render itself.
+//! - [`chunks`] and [`stream`]: the render cut into chunks and streamed
+//!   through a bounded channel, so a scrape holds a few chunks at most.
 //!
 //! Names follow Prometheus conventions: `picket_<subsystem>_…`, `_total` on
 //! counters, base units, no unbounded labels (service and agent ids come
 //! from the configuration and enrollment, not from URLs).
 
 pub mod board;
+pub mod chunks;
 pub mod exposition;
 mod others;
 pub mod primitives;
@@ -21,9 +24,10 @@ pub mod probes;
 pub mod scrape;
 mod shards;
 mod start;
+pub mod stream;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use arc_swap::ArcSwap;
 
@@ -51,6 +55,15 @@ pub const ROUND_OUTCOMES: [&str; 3] = ["confirmed", "local", "recovered"];
 pub struct Published {
     pub directory: Arc<Directory>,
     pub dead: DeadSet,
+    /// Distinct per publication ([`generation`]); 0 for the empty one.
+    pub generation: u64,
+}
+
+/// A number never handed out before (from 1): the generation of a
+/// catalog or a directory, which the probe table's rows remember.
+fn generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Every metric the collector exports.
@@ -188,6 +201,7 @@ impl Metrics {
         self.published.store(Arc::new(Published {
             directory: directory.clone(),
             dead: dead.clone(),
+            generation: generation(),
         }));
     }
 
@@ -213,7 +227,6 @@ impl Metrics {
     /// The text exposition of what is in memory (no store reads): tests.
     pub fn render(&self) -> String {
         self.render_with(exposition::Format::Text, &scrape::Scraped::default())
-            .concat()
     }
 }
 

@@ -1,15 +1,17 @@
 //! One scrape of `/metrics`: [`gather`] reads the few aggregates that
 //! live in the store (each from an index, see `store/gauges.rs`), then
-//! [`Metrics::render_with`] formats everything, family by family, as a
-//! list of chunks (the HTTP handler runs it on a blocking thread and
-//! streams the chunks).
+//! [`Metrics::render_to`] formats everything, family by family, shard by
+//! shard, handing out chunks as they fill (the HTTP handler runs it on a
+//! blocking thread, see [`super::stream`]).
 
 use std::collections::BTreeMap;
 
 use tracing::warn;
 
 use super::Metrics;
+use super::chunks::{Chunks, Rendered, Send, Stopped};
 use super::exposition::{Exposition, Format, Kind, labels};
+use super::probes::View;
 use crate::domain::{AgentId, AgentState, Liveness};
 use crate::store::Store;
 
@@ -42,16 +44,35 @@ pub async fn gather(store: &Store) -> Scraped {
 }
 
 impl Metrics {
-    /// Every family in `format`, as chunks to send in order.
-    pub fn render_with(&self, format: Format, scraped: &Scraped) -> Vec<String> {
+    /// The whole exposition in `format` as one string (tests, benches).
+    pub fn render_with(&self, format: Format, scraped: &Scraped) -> String {
+        let mut text = Vec::new();
+        let mut send = |chunk: Vec<u8>| {
+            text.extend_from_slice(&chunk);
+            Ok(())
+        };
+        // The sender never stops, and every chunk is UTF-8 cut at a line end.
+        let _ = self.render_to(format, scraped, usize::MAX, &mut send);
+        String::from_utf8(text).unwrap_or_default()
+    }
+
+    /// Every family in `format`, handed to `send` in chunks of about
+    /// `chunk_size` bytes (at most that plus one line) as they fill; stops
+    /// as soon as `send` does.
+    pub fn render_to(
+        &self,
+        format: Format,
+        scraped: &Scraped,
+        chunk_size: usize,
+        send: &mut Send<'_>,
+    ) -> Result<Rendered, Stopped> {
         let published = self.directory();
-        let mut chunks = self.probes.write(
-            format,
-            self.probe_series(),
-            &self.board.equipment(),
-            &published.directory,
-        );
-        chunks.push(self.board.write(format));
+        let catalog = self.board.catalog();
+        let mut out = Chunks::new(chunk_size, send);
+        let view = View::new(&self.probes, &catalog, &published);
+        self.probes
+            .write(format, self.probe_series(), &view, &mut out)?;
+        self.board.write(format, &mut out)?;
         let mut e = Exposition::new(format);
         use Kind::{Counter, Gauge, Histogram};
         if let Some(n) = scraped.requests_open {
@@ -131,7 +152,7 @@ impl Metrics {
             );
         }
         self.write_others(&mut e);
-        chunks.push(e.finish());
-        chunks
+        out.put(&e.finish())?;
+        out.finish()
     }
 }

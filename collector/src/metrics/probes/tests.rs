@@ -1,10 +1,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::ProbeTable;
+use super::{ProbeTable, View};
 use crate::agents::directory::{Directory, DownlinkTx, LinkHandle};
 use crate::config::ProbeSeries;
-use crate::domain::{EquipmentId, Phases, ProbeOutcome, ServiceId};
+use crate::domain::{Phases, ProbeOutcome, ServiceId};
+use crate::metrics::Published;
+use crate::metrics::board::Catalog;
+use crate::metrics::chunks::Chunks;
 use crate::metrics::exposition::Format;
 
 fn outcome(ok: bool, duration_us: u64, cert: Option<i64>) -> ProbeOutcome {
@@ -27,7 +30,7 @@ fn outcome(ok: bool, duration_us: u64, cert: Option<i64>) -> ProbeOutcome {
 
 /// "shop" assigned to a1 (edge-1, eu) and a2 (edge-2, ap); "gone" is not
 /// in the catalog.
-fn fixture() -> (HashMap<ServiceId, EquipmentId>, Directory) {
+fn fixture() -> (Catalog, Published) {
     let link = |id: &str, name: &str, region: &str| {
         let (tx, _rx) = DownlinkTx::channel(1);
         (
@@ -45,12 +48,40 @@ fn fixture() -> (HashMap<ServiceId, EquipmentId>, Directory) {
         by_service: HashMap::from([("shop".into(), vec!["a1".into(), "a2".into()])]),
         services: Arc::new(HashSet::new()),
     };
-    (HashMap::from([("shop".into(), "rack".into())]), directory)
+    let catalog = Catalog {
+        generation: 1,
+        equipment: vec!["rack".into()],
+        of: [("shop".into(), 0)].into_iter().collect(),
+    };
+    let published = Published {
+        directory: Arc::new(directory),
+        dead: Default::default(),
+        generation: 1,
+    };
+    (catalog, published)
 }
 
 fn render(t: &ProbeTable, mode: ProbeSeries) -> String {
-    let (equipment, directory) = fixture();
-    t.write(Format::Text, mode, &equipment, &directory).concat()
+    let (catalog, published) = fixture();
+    render_against(t, mode, &catalog, &published)
+}
+
+fn render_against(
+    t: &ProbeTable,
+    mode: ProbeSeries,
+    catalog: &Catalog,
+    published: &Published,
+) -> String {
+    let mut text = Vec::new();
+    let mut send = |chunk: Vec<u8>| {
+        text.extend_from_slice(&chunk);
+        Ok(())
+    };
+    let mut out = Chunks::new(usize::MAX, &mut send);
+    let view = View::new(t, catalog, published);
+    t.write(Format::Text, mode, &view, &mut out).unwrap();
+    out.finish().unwrap();
+    String::from_utf8(text).unwrap()
 }
 
 #[test]
@@ -115,4 +146,41 @@ fn per_service_mode_writes_the_newest_probe_without_agent_labels() {
         [r#"probe_success{service="shop",equipment="rack"} 0"#]
     );
     assert!(!text.contains("agent="), "{text}");
+}
+
+#[test]
+fn rows_follow_new_agents_a_new_directory_and_a_new_catalog() {
+    let t = ProbeTable::default();
+    let shop = ServiceId::from("shop");
+    let (catalog, published) = fixture();
+    let has = |text: &str, agent: &str| {
+        text.lines()
+            .any(|l| l.starts_with("probe_success{") && l.contains(agent))
+    };
+    t.record(&shop, &"a1".into(), 1000, &outcome(true, 1000, None));
+    let text = render_against(&t, ProbeSeries::Agent, &catalog, &published);
+    assert!(has(&text, "edge-1") && !has(&text, "edge-2"), "{text}");
+    // A new agent's probe, same generations: the row is resolved again.
+    t.record(&shop, &"a2".into(), 1000, &outcome(true, 1000, None));
+    let text = render_against(&t, ProbeSeries::Agent, &catalog, &published);
+    assert!(has(&text, "edge-1") && has(&text, "edge-2"), "{text}");
+    // A new directory without a1 for shop.
+    let mut directory = (*published.directory).clone();
+    directory.by_service.insert(shop.clone(), vec!["a2".into()]);
+    let republished = Published {
+        directory: Arc::new(directory),
+        dead: Default::default(),
+        generation: 2,
+    };
+    let text = render_against(&t, ProbeSeries::Agent, &catalog, &republished);
+    assert!(!has(&text, "edge-1") && has(&text, "edge-2"), "{text}");
+    // A catalog without shop: no series, and the row is gone.
+    let empty = Catalog {
+        generation: 2,
+        ..Catalog::default()
+    };
+    let text = render_against(&t, ProbeSeries::Agent, &empty, &republished);
+    assert!(!text.contains("shop"), "{text}");
+    let text = render_against(&t, ProbeSeries::Agent, &catalog, &republished);
+    assert!(!text.contains("shop"), "dropped, not just hidden: {text}");
 }
