@@ -287,6 +287,9 @@ async fn serve(
     );
 
     let (health, health_service) = tonic_health::server::health_reporter();
+    let health_service = health_service
+        .max_decoding_message_size(picket_proto::contract::limits::MAX_API_MESSAGE_BYTES)
+        .max_encoding_message_size(picket_proto::contract::limits::MAX_API_MESSAGE_BYTES);
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;

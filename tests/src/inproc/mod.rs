@@ -99,8 +99,12 @@ impl Harness {
             reload::placeholders(dir.path(), grpc_addr, http_addr).fill(&config.render());
         let config_path = dir.path().join("picket.toml");
         std::fs::write(&config_path, &config_text)?;
+        // The contract's limit, set explicitly as picketctl does.
+        let limit = picket_proto::contract::limits::MAX_API_MESSAGE_BYTES;
         let client =
-            PicketClient::new(Channel::from_shared(format!("http://{grpc_addr}"))?.connect_lazy());
+            PicketClient::new(Channel::from_shared(format!("http://{grpc_addr}"))?.connect_lazy())
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit);
         let mut harness = Harness {
             dir,
             config_path,
@@ -211,7 +215,7 @@ impl Harness {
     }
 
     pub async fn requests(&self) -> anyhow::Result<Vec<api::Request>> {
-        let request = admin(api::ListRequestsRequest { open_only: false });
+        let request = admin(api::ListRequestsRequest::default());
         Ok(self
             .client
             .clone()
@@ -227,7 +231,7 @@ impl Harness {
     }
 
     pub async fn agents(&self) -> anyhow::Result<Vec<api::Agent>> {
-        let request = admin(api::ListAgentsRequest {});
+        let request = admin(api::ListAgentsRequest::default());
         Ok(self
             .client
             .clone()

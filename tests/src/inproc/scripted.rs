@@ -129,7 +129,11 @@ impl ScriptedAgent {
         mut identity: Identity,
         token: &str,
     ) -> anyhow::Result<Result<Self, Refused>> {
-        let mut client = AgentLinkClient::new(channel);
+        // The contract's limit, set explicitly as the real agent does.
+        let limit = picket_proto::contract::limits::MAX_LINK_MESSAGE_BYTES;
+        let mut client = AgentLinkClient::new(channel)
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
         let (up, rx) = mpsc::channel(64);
         let hello = pb::Hello {
             protocol_version: PROTOCOL_VERSION,
