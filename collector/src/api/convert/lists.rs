@@ -262,3 +262,6 @@ pub fn deliveries(args: &ListDeliveries, rows: Vec<DeliveryRow>) -> pb::ListDeli
         next_page_token,
     }
 }
+
+#[cfg(test)]
+mod tests;
