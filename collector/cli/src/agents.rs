@@ -5,7 +5,7 @@ use clap::Subcommand;
 use picket_proto::v1 as pb;
 
 use crate::client::{Client, answer};
-use crate::pages::{Paging, collect};
+use crate::pages::{self, Paging};
 use crate::{convert, render};
 
 /// Which agents `agents` lists.
@@ -36,20 +36,12 @@ pub async fn list(
     paging: Paging,
     json: bool,
 ) -> anyhow::Result<String> {
-    let agents = collect(paging, |page_token, page_size| {
-        let mut client = client.clone();
-        let request = pb::ListAgentsRequest {
-            page_size,
-            page_token,
-            state: filter.state.clone().unwrap_or_default(),
-            region: filter.region.clone().unwrap_or_default(),
-        };
-        async move {
-            let page = answer(client.list_agents(request)).await?;
-            Ok((page.agents, page.next_page_token))
-        }
-    })
-    .await?;
+    let request = pb::ListAgentsRequest {
+        state: filter.state.unwrap_or_default(),
+        region: filter.region.unwrap_or_default(),
+        ..Default::default()
+    };
+    let agents = pages::all(client, paging, request).await?;
     render::list(agents.iter().map(convert::agent), &render::AGENTS, json)
 }
 

@@ -6,6 +6,10 @@
 
 use clap::Args;
 use picket_proto::contract::limits::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use picket_proto::tonic::{Response, Status};
+use picket_proto::v1 as pb;
+
+use crate::client::{Client, answer};
 
 /// The paging flags of a list command.
 #[derive(Args, Debug, Clone, Copy)]
@@ -18,6 +22,66 @@ pub struct Paging {
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE_SIZE)))]
     pub page_size: u32,
+}
+
+/// A list call's request: where its page starts, how long it is, and
+/// the call that answers it.
+pub trait PageRequest: Clone {
+    type Answer: PageAnswer;
+    fn page(self, page_token: String, page_size: u32) -> Self;
+    fn call(self, client: Client) -> impl Future<Output = Result<Response<Self::Answer>, Status>>;
+}
+
+/// A list call's answer: its rows and the next page's token.
+pub trait PageAnswer {
+    type Row;
+    fn rows(self) -> (Vec<Self::Row>, String);
+}
+
+macro_rules! paged {
+    ($call:ident: $request:ty => $answer:ty, $rows:ident, $row:ty) => {
+        impl PageRequest for $request {
+            type Answer = $answer;
+
+            fn page(self, page_token: String, page_size: u32) -> Self {
+                Self {
+                    page_token,
+                    page_size,
+                    ..self
+                }
+            }
+
+            async fn call(self, mut client: Client) -> Result<Response<$answer>, Status> {
+                client.$call(self).await
+            }
+        }
+
+        impl PageAnswer for $answer {
+            type Row = $row;
+            fn rows(self) -> (Vec<$row>, String) {
+                (self.$rows, self.next_page_token)
+            }
+        }
+    };
+}
+
+paged!(list_services: pb::ListServicesRequest => pb::ListServicesResponse, services, pb::Service);
+paged!(list_requests: pb::ListRequestsRequest => pb::ListRequestsResponse, requests, pb::Request);
+paged!(list_agents: pb::ListAgentsRequest => pb::ListAgentsResponse, agents, pb::Agent);
+paged!(list_deliveries: pb::ListDeliveriesRequest => pb::ListDeliveriesResponse, deliveries, pb::Delivery);
+
+/// Every row of the list `request` (with its filters) names, page after
+/// page, up to `paging.limit` rows.
+pub async fn all<Q: PageRequest>(
+    client: &Client,
+    paging: Paging,
+    request: Q,
+) -> anyhow::Result<Vec<<Q::Answer as PageAnswer>::Row>> {
+    collect(paging, |token, size| {
+        let page = request.clone().page(token, size).call(client.clone());
+        async move { Ok(answer(page).await?.rows()) }
+    })
+    .await
 }
 
 /// Every row `fetch(page_token, page_size)` gives, page after page, up to

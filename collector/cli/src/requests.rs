@@ -6,7 +6,7 @@ use clap::Subcommand;
 use picket_proto::v1 as pb;
 
 use crate::client::{Client, answer};
-use crate::pages::{Paging, collect};
+use crate::pages::{self, Paging};
 use crate::{convert, render};
 
 /// Which requests `requests` lists.
@@ -45,21 +45,13 @@ pub async fn list(
     paging: Paging,
     json: bool,
 ) -> anyhow::Result<String> {
-    let requests = collect(paging, |page_token, page_size| {
-        let mut client = client.clone();
-        let request = pb::ListRequestsRequest {
-            open_only: filter.open,
-            page_size,
-            page_token,
-            service: filter.service.clone().unwrap_or_default(),
-            equipment: filter.equipment.clone().unwrap_or_default(),
-        };
-        async move {
-            let page = answer(client.list_requests(request)).await?;
-            Ok((page.requests, page.next_page_token))
-        }
-    })
-    .await?;
+    let request = pb::ListRequestsRequest {
+        open_only: filter.open,
+        service: filter.service.unwrap_or_default(),
+        equipment: filter.equipment.unwrap_or_default(),
+        ..Default::default()
+    };
+    let requests = pages::all(client, paging, request).await?;
     render::list(
         requests.iter().map(convert::request),
         &render::REQUESTS,

@@ -6,7 +6,7 @@ use picket_proto::v1 as pb;
 use serde_json::Value;
 
 use crate::client::{Client, answer};
-use crate::pages::{Paging, collect};
+use crate::pages::{self, Paging};
 use crate::{convert, outcome, render};
 
 /// Which services `services` lists.
@@ -29,20 +29,12 @@ pub async fn list(
     paging: Paging,
     json: bool,
 ) -> anyhow::Result<String> {
-    let services = collect(paging, |page_token, page_size| {
-        let mut client = client.clone();
-        let request = pb::ListServicesRequest {
-            page_size,
-            page_token,
-            state: filter.state.clone().unwrap_or_default(),
-            equipment: filter.equipment.clone().unwrap_or_default(),
-        };
-        async move {
-            let page = answer(client.list_services(request)).await?;
-            Ok((page.services, page.next_page_token))
-        }
-    })
-    .await?;
+    let request = pb::ListServicesRequest {
+        state: filter.state.unwrap_or_default(),
+        equipment: filter.equipment.unwrap_or_default(),
+        ..Default::default()
+    };
+    let services = pages::all(client, paging, request).await?;
     render::list(
         services.iter().map(convert::service),
         &render::SERVICES,

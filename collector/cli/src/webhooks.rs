@@ -5,7 +5,7 @@
 use picket_proto::v1 as pb;
 
 use crate::client::{Client, answer};
-use crate::pages::{Paging, collect};
+use crate::pages::{self, Paging};
 use crate::{convert, render};
 
 /// `webhooks`: every configured receiver, as a table or a JSON list.
@@ -25,21 +25,12 @@ pub async fn deliveries(
     paging: Paging,
     json: bool,
 ) -> anyhow::Result<String> {
-    let deliveries = collect(paging, |page_token, page_size| {
-        let mut client = client.clone();
-        let request = pb::ListDeliveriesRequest {
-            failed_only: failed,
-            webhook: webhook.clone().unwrap_or_default(),
-            limit: 0,
-            page_size,
-            page_token,
-        };
-        async move {
-            let page = answer(client.list_deliveries(request)).await?;
-            Ok((page.deliveries, page.next_page_token))
-        }
-    })
-    .await?;
+    let request = pb::ListDeliveriesRequest {
+        failed_only: failed,
+        webhook: webhook.unwrap_or_default(),
+        ..Default::default()
+    };
+    let deliveries = pages::all(client, paging, request).await?;
     let values = deliveries.iter().map(convert::delivery);
     render::list(values, &render::DELIVERIES, json)
 }

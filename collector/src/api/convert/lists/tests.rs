@@ -79,7 +79,10 @@ fn a_page_of_long_rows_stops_short_of_the_limit_with_a_token() {
     .expect("the token is valid");
     let kept = page.services.len();
     assert_eq!(next.after.map(|(_, id)| id.to_string()), last_kept(&page));
-    assert_eq!(views[kept - 1].row.id.to_string(), last_kept(&page).unwrap_or_default());
+    assert_eq!(
+        views[kept - 1].row.id.to_string(),
+        last_kept(&page).unwrap_or_default()
+    );
 }
 
 #[test]
@@ -97,7 +100,10 @@ fn a_row_larger_than_a_page_still_goes_alone() {
 #[test]
 fn the_last_page_has_no_token_and_a_full_page_with_more_has_one() {
     let page = services(&args(3), (0..3).map(|i| view(i, 4, 20, 0)).collect(), false);
-    assert_eq!((page.services.len(), page.next_page_token.as_str()), (3, ""));
+    assert_eq!(
+        (page.services.len(), page.next_page_token.as_str()),
+        (3, "")
+    );
     let page = services(&args(3), (0..3).map(|i| view(i, 4, 20, 0)).collect(), true);
     assert!(!page.next_page_token.is_empty());
 }
@@ -119,7 +125,10 @@ fn list_arguments_name_their_bad_fields() {
         service: "s".repeat(MAX_ID_BYTES + 1),
         ..Default::default()
     };
-    assert_eq!(field(ListRequests::try_from(r)), "service: 129 bytes, at most 128");
+    assert_eq!(
+        field(ListRequests::try_from(r)),
+        "service: 129 bytes, at most 128"
+    );
     // A request token whose key is not a number is not ours.
     let binding = Binding::new(List::Requests, &["", "", ""]);
     let r = pb::ListRequestsRequest {
