@@ -286,24 +286,11 @@ async fn serve(
         &tasks,
     );
 
-    // The contract's message limit, explicit on every server (the link's
-    // and the API's set theirs in `link::server` and `api::server`).
-    let limit = picket_proto::contract::limits::MAX_API_MESSAGE_BYTES;
-    let (health, health_service) = tonic_health::server::health_reporter();
-    let health_service = health_service
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let (health, health_service) = api::health();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let reflection_v1 = api::reflection()
-        .build_v1()?
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
-    let reflection_v1alpha = api::reflection()
-        .build_v1alpha()?
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let (reflection_v1, reflection_v1alpha) = api::reflections()?;
     let limiter = auth_limit::AuthLimiter::new(metrics.clone());
     let link = link::AgentLinkService::new(
         agents.clone(),

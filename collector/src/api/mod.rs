@@ -22,6 +22,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use picket_proto::contract::limits;
+use tonic_reflection::server::{v1, v1alpha};
 use picket_proto::v1::{
     self as pb,
     picket_server::{Picket, PicketServer},
@@ -79,6 +80,40 @@ pub fn reflection() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(picket_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// The gRPC health service and its reporter, with the contract's message
+/// limits (`MAX_API_MESSAGE_BYTES`) set explicitly both ways.
+pub fn health() -> (
+    tonic_health::server::HealthReporter,
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) {
+    let (reporter, server) = tonic_health::server::health_reporter();
+    let server = server
+        .max_decoding_message_size(limits::MAX_API_MESSAGE_BYTES)
+        .max_encoding_message_size(limits::MAX_API_MESSAGE_BYTES);
+    (reporter, server)
+}
+
+/// Reflection v1 and v1alpha ([`reflection`]), with the contract's message
+/// limits set explicitly both ways.
+pub fn reflections() -> Result<
+    (
+        v1::ServerReflectionServer<impl v1::ServerReflection>,
+        v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>,
+    ),
+    tonic_reflection::server::Error,
+> {
+    let limit = limits::MAX_API_MESSAGE_BYTES;
+    let v1 = reflection()
+        .build_v1()?
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let v1alpha = reflection()
+        .build_v1alpha()?
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    Ok((v1, v1alpha))
 }
 
 #[tonic::async_trait]

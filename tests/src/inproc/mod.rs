@@ -99,12 +99,8 @@ impl Harness {
             reload::placeholders(dir.path(), grpc_addr, http_addr).fill(&config.render());
         let config_path = dir.path().join("picket.toml");
         std::fs::write(&config_path, &config_text)?;
-        // The contract's limit, set explicitly as picketctl does.
-        let limit = picket_proto::contract::limits::MAX_API_MESSAGE_BYTES;
         let client =
-            PicketClient::new(Channel::from_shared(format!("http://{grpc_addr}"))?.connect_lazy())
-                .max_decoding_message_size(limit)
-                .max_encoding_message_size(limit);
+            net::api_client(Channel::from_shared(format!("http://{grpc_addr}"))?.connect_lazy());
         let mut harness = Harness {
             dir,
             config_path,
