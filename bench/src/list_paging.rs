@@ -58,8 +58,8 @@ enum Command {
 }
 
 const PER_EQUIPMENT: usize = 100;
-/// Rows per multi-row insert.
-const CHUNK: usize = 5_000;
+/// Rows per multi-row insert (9 values each, under SQLite's 32766).
+const CHUNK: usize = 3_000;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -188,6 +188,8 @@ async fn api_pages(ports_file: &Path, page_size: u32, requests: usize) -> anyhow
         page_token,
         ..Default::default()
     };
+    // One call first: the collector may still be starting.
+    c.list_services(page(String::new())).await?;
     let mut first = Vec::with_capacity(requests);
     let mut bytes = 0;
     for _ in 0..requests {

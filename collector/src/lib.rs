@@ -63,7 +63,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -330,9 +330,11 @@ async fn serve(
         .add_service(api::server(api));
     let stop_grpc = cancel.clone().cancelled_owned();
     let mut grpc = match &server_tls {
-        None => tokio::spawn(
-            router.serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), stop_grpc),
-        ),
+        // TCP_NODELAY as tonic's own listener sets it (no delayed-ACK waits).
+        None => tokio::spawn(router.serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
+            stop_grpc,
+        )),
         Some(t) => {
             let t = t.clone();
             let conns = tls::accept::spawn(
