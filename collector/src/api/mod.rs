@@ -22,7 +22,6 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use picket_proto::contract::limits;
-use tonic_reflection::server::{v1, v1alpha};
 use picket_proto::v1::{
     self as pb,
     picket_server::{Picket, PicketServer},
@@ -31,6 +30,7 @@ use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
+use tonic_reflection::server::{v1, v1alpha};
 
 use crate::agents::AgentsHandle;
 use crate::auth_limit::AuthLimiter;
