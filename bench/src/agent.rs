@@ -68,7 +68,10 @@ async fn enroll_inner(target: &Target, index: usize) -> anyhow::Result<Session> 
         ..Default::default()
     };
     tx.send(up(Up::Hello(hello))).await?;
+    let limit = picket_proto::contract::limits::MAX_LINK_MESSAGE_BYTES;
     let mut inbound = AgentLinkClient::new(channel)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit)
         .connect(ReceiverStream::new(rx))
         .await
         .context("Connect refused")?

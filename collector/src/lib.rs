@@ -63,7 +63,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -286,12 +286,11 @@ async fn serve(
         &tasks,
     );
 
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let (health, health_service) = api::health();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let reflection_v1 = api::reflection().build_v1()?;
-    let reflection_v1alpha = api::reflection().build_v1alpha()?;
+    let (reflection_v1, reflection_v1alpha) = api::reflections()?;
     let limiter = auth_limit::AuthLimiter::new(metrics.clone());
     let link = link::AgentLinkService::new(
         agents.clone(),
@@ -327,9 +326,11 @@ async fn serve(
         .add_service(api::server(api));
     let stop_grpc = cancel.clone().cancelled_owned();
     let mut grpc = match &server_tls {
-        None => tokio::spawn(
-            router.serve_with_incoming_shutdown(TcpListenerStream::new(listeners.grpc), stop_grpc),
-        ),
+        // TCP_NODELAY as tonic's own listener sets it (no delayed-ACK waits).
+        None => tokio::spawn(router.serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listeners.grpc).with_nodelay(Some(true)),
+            stop_grpc,
+        )),
         Some(t) => {
             let t = t.clone();
             let conns = tls::accept::spawn(

@@ -204,7 +204,7 @@ async fn calls_with(h: &Harness, token: &str) -> anyhow::Result<(Code, Code)> {
     let mut client = PicketClient::new(channel);
     let code = |s: tonic::Status| s.code();
     let read = client
-        .list_services(bearer(token, api::ListServicesRequest {}))
+        .list_services(bearer(token, api::ListServicesRequest::default()))
         .await
         .map_or_else(code, |_| Code::Ok);
     // Every read call is gated alike, the webhook listings too.

@@ -13,6 +13,7 @@ mod maintenance;
 mod manual;
 mod metrics;
 mod pages;
+mod paging;
 mod phases;
 mod quorum;
 mod reload;

@@ -54,7 +54,10 @@ pub async fn connect(
     outbound: mpsc::Receiver<Uplink>,
 ) -> Result<Inbound, tonic::Status> {
     let up = ReceiverStream::new(outbound).map(uplink);
+    let limit = picket_proto::contract::limits::MAX_LINK_MESSAGE_BYTES;
     let inbound = AgentLinkClient::new(channel)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit)
         .connect(up)
         .await?
         .into_inner();

@@ -5,7 +5,19 @@ use clap::Subcommand;
 use picket_proto::v1 as pb;
 
 use crate::client::{Client, answer};
+use crate::pages::{self, Paging};
 use crate::{convert, render};
+
+/// Which agents `agents` lists.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Filter {
+    /// Only agents in this state (new, active, suspended).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this region's agents.
+    #[arg(long)]
+    pub region: Option<String>,
+}
 
 /// What `agents` does besides listing.
 #[derive(Subcommand)]
@@ -16,11 +28,21 @@ pub enum Action {
     Suspend { id: String },
 }
 
-/// `agents`: every agent, as a table or a JSON list.
-pub async fn list(client: &mut Client, json: bool) -> anyhow::Result<String> {
-    let agents = answer(client.list_agents(pb::ListAgentsRequest {})).await?;
-    let values = agents.agents.iter().map(convert::agent);
-    render::list(values, &render::AGENTS, json)
+/// `agents`: every agent (page after page, up to `--limit`), as a table
+/// or a JSON list.
+pub async fn list(
+    client: &mut Client,
+    filter: Filter,
+    paging: Paging,
+    json: bool,
+) -> anyhow::Result<String> {
+    let request = pb::ListAgentsRequest {
+        state: filter.state.unwrap_or_default(),
+        region: filter.region.unwrap_or_default(),
+        ..Default::default()
+    };
+    let agents = pages::all(client, paging, request).await?;
+    render::list(agents.iter().map(convert::agent), &render::AGENTS, json)
 }
 
 /// `agents approve|suspend ID`: the agent as it is afterwards.

@@ -74,7 +74,10 @@ pub async fn connect(
         ),
         None => None,
     };
-    Ok(PicketClient::with_interceptor(channel, Auth(auth)))
+    let limit = picket_proto::contract::limits::MAX_API_MESSAGE_BYTES;
+    Ok(PicketClient::with_interceptor(channel, Auth(auth))
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit))
 }
 
 fn connector(files: &TlsFiles) -> anyhow::Result<picket_tls::Connector> {

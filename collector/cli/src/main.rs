@@ -12,6 +12,7 @@
 //! - one module per command group: [`services`], [`requests`], [`agents`],
 //!   [`maintenance`], [`check`], [`events`], [`webhooks`], [`reload`]; each calls the API and hands
 //!   the answer to [`convert`] and [`render`].
+//! - [`pages`]: `--limit` / `--page-size` and following `next_page_token`.
 //! - [`convert`]: proto messages → the JSON documents scripts read.
 //! - [`render`]: JSON or tables/lines for people; the only stdout writer.
 //!
@@ -25,6 +26,7 @@ mod convert;
 mod events;
 mod maintenance;
 mod outcome;
+mod pages;
 mod reload;
 mod render;
 mod requests;
@@ -83,14 +85,20 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List services with their state.
-    Services,
+    Services {
+        #[command(flatten)]
+        filter: services::Filter,
+        #[command(flatten)]
+        paging: pages::Paging,
+    },
     /// Show one service.
     Service { id: String },
     /// List maintenance requests, or close one / add a note to one.
     Requests {
-        /// Only open ones.
-        #[arg(long)]
-        open: bool,
+        #[command(flatten)]
+        filter: requests::Filter,
+        #[command(flatten)]
+        paging: pages::Paging,
         #[command(subcommand)]
         action: Option<requests::Action>,
     },
@@ -98,6 +106,10 @@ enum Command {
     Request { id: i64 },
     /// List agents, or approve / suspend one.
     Agents {
+        #[command(flatten)]
+        filter: agents::Filter,
+        #[command(flatten)]
+        paging: pages::Paging,
         #[command(subcommand)]
         action: Option<agents::Action>,
     },
@@ -118,9 +130,8 @@ enum Command {
         /// Only this receiver's.
         #[arg(long, value_name = "NAME")]
         webhook: Option<String>,
-        /// At most this many (default 100, at most 5000).
-        #[arg(long, default_value_t = 0, hide_default_value = true)]
-        limit: u32,
+        #[command(flatten)]
+        paging: pages::Paging,
     },
     /// Print events (with --follow, keep printing new ones, resuming
     /// after the last one printed when the collector restarts).
@@ -161,17 +172,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let client = &mut client;
     let json = cli.json;
     let text = match cli.command {
-        Command::Services => services::list(client, json).await?,
+        Command::Services { filter, paging } => {
+            services::list(client, filter, paging, json).await?
+        }
         Command::Service { id } => services::show(client, id, json).await?,
-        Command::Requests { open, action: None } => requests::list(client, open, json).await?,
+        Command::Requests {
+            filter,
+            paging,
+            action: None,
+        } => requests::list(client, filter, paging, json).await?,
         Command::Requests {
             action: Some(action),
             ..
         } => requests::act(client, action, json).await?,
         Command::Request { id } => requests::show(client, id, json).await?,
-        Command::Agents { action: None } => agents::list(client, json).await?,
+        Command::Agents {
+            filter,
+            paging,
+            action: None,
+        } => agents::list(client, filter, paging, json).await?,
         Command::Agents {
             action: Some(action),
+            ..
         } => agents::act(client, action, json).await?,
         Command::Maintenance { action } => maintenance::run(client, action, json).await?,
         Command::Check { service } => check::run(client, service, json).await?,
@@ -179,8 +201,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Deliveries {
             failed,
             webhook,
-            limit,
-        } => webhooks::deliveries(client, failed, webhook, limit, json).await?,
+            paging,
+        } => webhooks::deliveries(client, failed, webhook, paging, json).await?,
         Command::Events {
             follow: true,
             after,

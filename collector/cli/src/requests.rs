@@ -6,7 +6,22 @@ use clap::Subcommand;
 use picket_proto::v1 as pb;
 
 use crate::client::{Client, answer};
+use crate::pages::{self, Paging};
 use crate::{convert, render};
+
+/// Which requests `requests` lists.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Filter {
+    /// Only open ones.
+    #[arg(long)]
+    pub open: bool,
+    /// Only this service's.
+    #[arg(long, value_name = "ID")]
+    pub service: Option<String>,
+    /// Only those about this equipment.
+    #[arg(long, value_name = "ID")]
+    pub equipment: Option<String>,
+}
 
 /// What `requests` does besides listing.
 #[derive(Subcommand)]
@@ -22,11 +37,26 @@ pub enum Action {
     Note { id: i64, text: String },
 }
 
-/// `requests`: all requests (or only open ones), as a table or a JSON list.
-pub async fn list(client: &mut Client, open_only: bool, json: bool) -> anyhow::Result<String> {
-    let requests = answer(client.list_requests(pb::ListRequestsRequest { open_only })).await?;
-    let values = requests.requests.iter().map(convert::request);
-    render::list(values, &render::REQUESTS, json)
+/// `requests`: all requests (or those of the filter; page after page, up
+/// to `--limit`), as a table or a JSON list.
+pub async fn list(
+    client: &mut Client,
+    filter: Filter,
+    paging: Paging,
+    json: bool,
+) -> anyhow::Result<String> {
+    let request = pb::ListRequestsRequest {
+        open_only: filter.open,
+        service: filter.service.unwrap_or_default(),
+        equipment: filter.equipment.unwrap_or_default(),
+        ..Default::default()
+    };
+    let requests = pages::all(client, paging, request).await?;
+    render::list(
+        requests.iter().map(convert::request),
+        &render::REQUESTS,
+        json,
+    )
 }
 
 /// `request ID`: one request's fields, notes included.

@@ -6,13 +6,40 @@ use picket_proto::v1 as pb;
 use serde_json::Value;
 
 use crate::client::{Client, answer};
+use crate::pages::{self, Paging};
 use crate::{convert, outcome, render};
 
-/// `services`: every service, as a table or a JSON list.
-pub async fn list(client: &mut Client, json: bool) -> anyhow::Result<String> {
-    let services = answer(client.list_services(pb::ListServicesRequest {})).await?;
-    let values = services.services.iter().map(convert::service);
-    render::list(values, &render::SERVICES, json)
+/// Which services `services` lists.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Filter {
+    /// Only services in this state (unknown, up, suspect, down,
+    /// maintenance, paused).
+    #[arg(long)]
+    pub state: Option<String>,
+    /// Only this equipment's services.
+    #[arg(long, value_name = "ID")]
+    pub equipment: Option<String>,
+}
+
+/// `services`: every service (page after page, up to `--limit`), as a
+/// table or a JSON list.
+pub async fn list(
+    client: &mut Client,
+    filter: Filter,
+    paging: Paging,
+    json: bool,
+) -> anyhow::Result<String> {
+    let request = pb::ListServicesRequest {
+        state: filter.state.unwrap_or_default(),
+        equipment: filter.equipment.unwrap_or_default(),
+        ..Default::default()
+    };
+    let services = pages::all(client, paging, request).await?;
+    render::list(
+        services.iter().map(convert::service),
+        &render::SERVICES,
+        json,
+    )
 }
 
 /// `service ID`: one service's fields, then its history (uptimes, latency,

@@ -5,6 +5,7 @@
 use picket_proto::v1 as pb;
 
 use crate::client::{Client, answer};
+use crate::pages::{self, Paging};
 use crate::{convert, render};
 
 /// `webhooks`: every configured receiver, as a table or a JSON list.
@@ -14,22 +15,22 @@ pub async fn list(client: &mut Client, json: bool) -> anyhow::Result<String> {
     render::list(values, &render::WEBHOOKS, json)
 }
 
-/// `deliveries`: newest first; `failed` keeps those whose last attempt
-/// failed (retrying or given up), `webhook` one receiver's; at most `limit`
-/// (0: the collector's default, 100).
+/// `deliveries`: newest first, page after page up to `--limit`; `failed`
+/// keeps those whose last attempt failed (retrying or given up), `webhook`
+/// one receiver's.
 pub async fn deliveries(
     client: &mut Client,
     failed: bool,
     webhook: Option<String>,
-    limit: u32,
+    paging: Paging,
     json: bool,
 ) -> anyhow::Result<String> {
     let request = pb::ListDeliveriesRequest {
         failed_only: failed,
         webhook: webhook.unwrap_or_default(),
-        limit,
+        ..Default::default()
     };
-    let deliveries = answer(client.list_deliveries(request)).await?;
-    let values = deliveries.deliveries.iter().map(convert::delivery);
+    let deliveries = pages::all(client, paging, request).await?;
+    let values = deliveries.iter().map(convert::delivery);
     render::list(values, &render::DELIVERIES, json)
 }

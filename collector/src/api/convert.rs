@@ -15,8 +15,10 @@ use crate::reload::{ReloadError, Reloaded};
 use crate::store::{DeliveryRow, EventRow, LatestResult, MaintenanceWindow};
 
 mod args;
+mod lists;
 
 pub use args::*;
+pub use lists::*;
 
 pub fn timestamp(ms: i64) -> Timestamp {
     Timestamp {
@@ -243,30 +245,6 @@ pub fn delivery(d: DeliveryRow) -> pb::Delivery {
 pub fn webhooks(views: Vec<WebhookView>) -> pb::ListWebhooksResponse {
     pb::ListWebhooksResponse {
         webhooks: views.into_iter().map(webhook).collect(),
-    }
-}
-
-pub fn deliveries(rows: Vec<DeliveryRow>) -> pb::ListDeliveriesResponse {
-    pb::ListDeliveriesResponse {
-        deliveries: rows.into_iter().map(delivery).collect(),
-    }
-}
-
-pub fn services(views: Vec<ServiceView>) -> pb::ListServicesResponse {
-    pb::ListServicesResponse {
-        services: views.into_iter().map(service).collect(),
-    }
-}
-
-pub fn requests(requests: Vec<Request>) -> pb::ListRequestsResponse {
-    pb::ListRequestsResponse {
-        requests: requests.into_iter().map(request).collect(),
-    }
-}
-
-pub fn agents(views: Vec<AgentView>) -> pb::ListAgentsResponse {
-    pb::ListAgentsResponse {
-        agents: views.into_iter().map(agent).collect(),
     }
 }
 

@@ -12,6 +12,7 @@
 mod convert;
 mod error;
 mod manual;
+mod paging;
 mod query;
 mod watch;
 
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use picket_proto::contract::limits;
 use picket_proto::v1::{
     self as pb,
     picket_server::{Picket, PicketServer},
@@ -28,6 +30,7 @@ use tokio_stream::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
+use tonic_reflection::server::{v1, v1alpha};
 
 use crate::agents::AgentsHandle;
 use crate::auth_limit::AuthLimiter;
@@ -63,9 +66,13 @@ pub struct PicketApi {
 }
 
 /// The API as a tonic service, ready for `Server::add_service`; requests
-/// over `MAX_REQUEST_BYTES` (64 KiB) are refused with `OUT_OF_RANGE`.
+/// over `MAX_REQUEST_BYTES` (64 KiB) are refused with `OUT_OF_RANGE`, and
+/// answers are encoded up to `MAX_API_MESSAGE_BYTES` (4 MiB; list pages
+/// stop short of it).
 pub fn server(api: PicketApi) -> PicketServer<PicketApi> {
-    PicketServer::new(api).max_decoding_message_size(convert::MAX_REQUEST_BYTES)
+    PicketServer::new(api)
+        .max_decoding_message_size(convert::MAX_REQUEST_BYTES)
+        .max_encoding_message_size(limits::MAX_API_MESSAGE_BYTES)
 }
 
 /// Reflection over Picket's protos and the health service (grpcurl works).
@@ -75,14 +82,49 @@ pub fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
 
+/// The gRPC health service and its reporter, with the contract's message
+/// limits (`MAX_API_MESSAGE_BYTES`) set explicitly both ways.
+pub fn health() -> (
+    tonic_health::server::HealthReporter,
+    tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) {
+    let (reporter, server) = tonic_health::server::health_reporter();
+    let server = server
+        .max_decoding_message_size(limits::MAX_API_MESSAGE_BYTES)
+        .max_encoding_message_size(limits::MAX_API_MESSAGE_BYTES);
+    (reporter, server)
+}
+
+/// Reflection v1 and v1alpha ([`reflection`]), with the contract's message
+/// limits set explicitly both ways.
+pub fn reflections() -> Result<
+    (
+        v1::ServerReflectionServer<impl v1::ServerReflection>,
+        v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>,
+    ),
+    tonic_reflection::server::Error,
+> {
+    let limit = limits::MAX_API_MESSAGE_BYTES;
+    let v1 = reflection()
+        .build_v1()?
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    let v1alpha = reflection()
+        .build_v1alpha()?
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
+    Ok((v1, v1alpha))
+}
+
 #[tonic::async_trait]
 impl Picket for PicketApi {
     async fn list_services(
         &self,
         request: Request<pb::ListServicesRequest>,
     ) -> Result<Response<pb::ListServicesResponse>, Status> {
-        self.read(request)?;
-        Ok(Response::new(convert::services(self.services().await?)))
+        let args = convert::ListServices::try_from(self.read(request)?)?;
+        let (views, more) = self.services(&args).await?;
+        Ok(Response::new(convert::services(&args, views, more)))
     }
 
     async fn get_service(
@@ -110,9 +152,11 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::ListRequestsRequest>,
     ) -> Result<Response<pb::ListRequestsResponse>, Status> {
-        let open_only = self.read(request)?.open_only;
-        let requests = self.store.list_requests(open_only).await?;
-        Ok(Response::new(convert::requests(requests)))
+        let args = convert::ListRequests::try_from(self.read(request)?)?;
+        let rows = (self.store)
+            .request_page(&args.filter, args.after, args.size + 1)
+            .await?;
+        Ok(Response::new(convert::requests(&args, rows)))
     }
 
     async fn get_request(
@@ -130,8 +174,9 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::ListAgentsRequest>,
     ) -> Result<Response<pb::ListAgentsResponse>, Status> {
-        self.read(request)?;
-        Ok(Response::new(convert::agents(self.agents().await?)))
+        let args = convert::ListAgents::try_from(self.read(request)?)?;
+        let views = self.agents(&args).await?;
+        Ok(Response::new(convert::agents(&args, views)))
     }
 
     async fn approve_agent(
@@ -194,9 +239,9 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::ListDeliveriesRequest>,
     ) -> Result<Response<pb::ListDeliveriesResponse>, Status> {
-        let args = convert::ListDeliveries::from(self.read(request)?);
-        let rows = self.deliveries(&args.filter, args.limit).await?;
-        Ok(Response::new(convert::deliveries(rows)))
+        let args = convert::ListDeliveries::try_from(self.read(request)?)?;
+        let rows = self.deliveries(&args).await?;
+        Ok(Response::new(convert::deliveries(&args, rows)))
     }
 
     async fn reload(

@@ -13,13 +13,14 @@ use std::collections::HashMap;
 
 use tonic::Request;
 
+use super::convert::{ListAgents, ListDeliveries, ListServices};
 use super::{ApiError, PicketApi};
 use crate::agents::auth;
 use crate::auth_limit::AuthFailure;
 use crate::domain::rollup::{History, Scope};
 use crate::domain::{AgentId, AgentState, EquipmentId, ServiceId};
 use crate::notifier::Receiver;
-use crate::store::{AgentRow, DeliveryFilter, DeliveryRow, OutboxCounts, ServiceRow};
+use crate::store::{AgentRow, Cursor, DeliveryRow, OutboxCounts, ServiceRow};
 
 /// A service as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,16 +104,29 @@ impl PicketApi {
             .collect())
     }
 
-    pub(super) async fn services(&self) -> Result<Vec<ServiceView>, ApiError> {
+    /// A page of services and whether more follow.
+    pub(super) async fn services(
+        &self,
+        args: &ListServices,
+    ) -> Result<(Vec<ServiceView>, bool), ApiError> {
         let until = self.maintenance_until().await?;
-        let rows = self.store.list_services().await?;
-        Ok(rows
+        let cursor = match &args.after {
+            Some((equipment, id)) => Cursor::AfterKey(equipment.clone(), id.clone()),
+            None => Cursor::First,
+        };
+        let page = self
+            .store
+            .service_page(&args.filter, &cursor, args.size)
+            .await?;
+        let views = page
+            .services
             .into_iter()
-            .map(|row| ServiceView {
-                maintenance_until: until.get(&row.equipment_id).copied(),
-                row,
+            .map(|s| ServiceView {
+                maintenance_until: until.get(&s.row.equipment_id).copied(),
+                row: s.row,
             })
-            .collect())
+            .collect();
+        Ok((views, page.has_next))
     }
 
     pub(super) async fn service(&self, id: &ServiceId) -> Result<ServiceView, ApiError> {
@@ -130,8 +144,12 @@ impl PicketApi {
         Ok(self.store.history(Scope::Service, id.as_str(), now).await?)
     }
 
-    pub(super) async fn agents(&self) -> Result<Vec<AgentView>, ApiError> {
-        let rows = self.store.list_agents().await?;
+    /// A page of agents, with one more than the page when more follow.
+    pub(super) async fn agents(&self, args: &ListAgents) -> Result<Vec<AgentView>, ApiError> {
+        let rows = self
+            .store
+            .agent_page(&args.filter, args.after.as_ref(), args.size + 1)
+            .await?;
         let live = self.agents.live().await;
         Ok(rows
             .into_iter()
@@ -171,18 +189,21 @@ impl PicketApi {
             .collect())
     }
 
-    /// Deliveries matching `filter`, newest first; a named receiver must be
-    /// configured.
+    /// A page of deliveries, newest first, with one more than the page
+    /// when more follow; a named receiver must be configured.
     pub(super) async fn deliveries(
         &self,
-        filter: &DeliveryFilter,
-        limit: i64,
+        args: &ListDeliveries,
     ) -> Result<Vec<DeliveryRow>, ApiError> {
-        if let Some(name) = &filter.webhook
+        if let Some(name) = &args.filter.webhook
             && !self.webhooks.list().iter().any(|r| &r.name == name)
         {
             return Err(ApiError::NotFound(format!("webhook {name} not found")));
         }
-        Ok(self.store.list_deliveries(filter, limit).await?)
+        let limit = args.size as i64 + 1;
+        Ok(self
+            .store
+            .delivery_page(&args.filter, args.before, limit)
+            .await?)
     }
 }

@@ -103,9 +103,12 @@ impl AgentLinkService {
 }
 
 /// The link as a tonic service, ready for `Server::add_service`; it
-/// decodes messages of up to `MAX_LINK_MESSAGE_BYTES` (4 MiB).
+/// decodes and encodes messages of up to `MAX_LINK_MESSAGE_BYTES` (4 MiB),
+/// the limit the agent's side sets too.
 pub fn server(link: AgentLinkService) -> AgentLinkServer<AgentLinkService> {
-    AgentLinkServer::new(link).max_decoding_message_size(MAX_LINK_MESSAGE_BYTES)
+    AgentLinkServer::new(link)
+        .max_decoding_message_size(MAX_LINK_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_LINK_MESSAGE_BYTES)
 }
 
 /// The status a refusal travels as, through the contract's table.

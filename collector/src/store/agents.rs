@@ -27,9 +27,9 @@ pub struct AgentRow {
     pub last_seq: u64,
 }
 
-const AGENT_COLUMNS: &str = "id, name, region, labels, state, credential_hash, version, created_ms, last_seen_ms, stats, last_seq";
+pub(super) const AGENT_COLUMNS: &str = "id, name, region, labels, state, credential_hash, version, created_ms, last_seen_ms, stats, last_seq";
 
-fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
+pub(super) fn agent_row(r: &sqlx::any::AnyRow) -> Result<AgentRow> {
     let corrupt = |reason: String| StoreError::Corrupt {
         table: "agents",
         reason,

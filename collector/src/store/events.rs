@@ -291,15 +291,28 @@ impl Store {
         filter: &DeliveryFilter,
         limit: i64,
     ) -> Result<Vec<DeliveryRow>> {
+        self.delivery_page(filter, None, limit).await
+    }
+
+    /// Deliveries matching `filter` with an id below `before` (all without
+    /// it), newest first, at most `limit`: a keyset page, so a delivery
+    /// written between two pages never repeats an earlier one.
+    pub async fn delivery_page(
+        &self,
+        filter: &DeliveryFilter,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<DeliveryRow>> {
         let rows = sqlx::query(
             "SELECT o.id, o.webhook, o.event_seq, e.type, e.subject, e.time_ms, o.msg_id, o.state, \
              o.attempts, o.first_attempt_ms, o.next_attempt_ms, o.delivered_ms, o.last_error \
              FROM webhook_outbox o LEFT JOIN events e ON e.seq = o.event_seq \
              WHERE ($1 = '' OR o.webhook = $1) AND ($2 = 0 OR o.last_error IS NOT NULL) \
-             ORDER BY o.id DESC LIMIT $3",
+             AND o.id < $3 ORDER BY o.id DESC LIMIT $4",
         )
         .bind(filter.webhook.as_deref().unwrap_or(""))
         .bind(i64::from(filter.failed_only))
+        .bind(before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(&self.read)
         .await?;

@@ -37,6 +37,10 @@ pub enum Cursor {
     After(ServiceId),
     /// The services before this one (a "previous" link).
     Before(ServiceId),
+    /// The services after this (equipment, id) key, whether or not that
+    /// service still exists or still has that equipment (the API's page
+    /// tokens).
+    AfterKey(EquipmentId, ServiceId),
 }
 
 /// A service as the status page lists it.
@@ -164,6 +168,19 @@ impl Store {
         }
         let order = match cursor {
             Cursor::First => " ORDER BY s.equipment_id, s.id",
+            Cursor::AfterKey(equipment, id) => {
+                q.push(" AND (s.equipment_id, s.id) > (")
+                    .push_bind(equipment.as_str().to_owned())
+                    .push(", ")
+                    .push_bind(id.as_str().to_owned())
+                    .push(")");
+                if filter.equipment.as_ref() == Some(equipment) {
+                    // The same bound, in a form the index's range uses
+                    // after `equipment_id = ?`.
+                    q.push(" AND s.id > ").push_bind(id.as_str().to_owned());
+                }
+                " ORDER BY s.equipment_id, s.id"
+            }
             Cursor::After(id) | Cursor::Before(id) => {
                 let (cmp, order) = match cursor {
                     Cursor::Before(_) => ("<", " ORDER BY s.equipment_id DESC, s.id DESC"),

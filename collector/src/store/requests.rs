@@ -39,7 +39,7 @@ pub(super) fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
     })
 }
 
-fn note_row(r: &sqlx::any::AnyRow) -> Result<Note> {
+pub(super) fn note_row(r: &sqlx::any::AnyRow) -> Result<Note> {
     Ok(Note {
         author: r.try_get("author")?,
         time_ms: r.try_get("time_ms")?,

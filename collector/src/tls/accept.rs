@@ -65,6 +65,8 @@ pub fn spawn(
                     }
                 },
             };
+            // As tonic's own listener does: no answer waits on a delayed ACK.
+            let _ = tcp.set_nodelay(true);
             let acceptor = tokio_rustls::TlsAcceptor::from(config());
             let tx = tx.clone();
             tokio::spawn(async move {

@@ -17,6 +17,24 @@ use std::fmt;
 /// default, also 4 MiB), until assignments are sent in chunks.
 pub const MAX_LINK_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
+/// The largest client-API (`picket.v1`) message either end decodes or
+/// encodes: 4 MiB, as the link's. The collector's API, health and
+/// reflection servers and every client (picketctl, the test harness) set
+/// it explicitly on both directions; a list page stops short of it
+/// ([`MAX_PAGE_BYTES`]).
+pub const MAX_API_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The encoded rows one list page may carry: what [`MAX_API_MESSAGE_BYTES`]
+/// leaves after 64 KiB for the page token and framing. A page stops
+/// before the row that would cross it (and holds at least one row).
+pub const MAX_PAGE_BYTES: usize = MAX_API_MESSAGE_BYTES - 64 * 1024;
+
+/// Rows per list page when the request names no `page_size`.
+pub const DEFAULT_PAGE_SIZE: u32 = 500;
+/// The largest `page_size` a list call accepts; a larger one is refused
+/// with `INVALID_ARGUMENT` naming `page_size`.
+pub const MAX_PAGE_SIZE: u32 = 5000;
+
 /// Agent ids and check ids: at most this many bytes.
 pub const MAX_ID_BYTES: usize = 128;
 /// The agent's name and build version.

@@ -9,7 +9,7 @@ use super::{Harness, admin};
 impl Harness {
     /// `ListServices`: every configured service, paused ones included.
     pub async fn services(&self) -> anyhow::Result<Vec<api::Service>> {
-        let request = admin(api::ListServicesRequest {});
+        let request = admin(api::ListServicesRequest::default());
         Ok(self
             .client
             .clone()

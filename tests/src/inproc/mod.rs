@@ -100,7 +100,7 @@ impl Harness {
         let config_path = dir.path().join("picket.toml");
         std::fs::write(&config_path, &config_text)?;
         let client =
-            PicketClient::new(Channel::from_shared(format!("http://{grpc_addr}"))?.connect_lazy());
+            net::api_client(Channel::from_shared(format!("http://{grpc_addr}"))?.connect_lazy());
         let mut harness = Harness {
             dir,
             config_path,
@@ -211,7 +211,7 @@ impl Harness {
     }
 
     pub async fn requests(&self) -> anyhow::Result<Vec<api::Request>> {
-        let request = admin(api::ListRequestsRequest { open_only: false });
+        let request = admin(api::ListRequestsRequest::default());
         Ok(self
             .client
             .clone()
@@ -227,7 +227,7 @@ impl Harness {
     }
 
     pub async fn agents(&self) -> anyhow::Result<Vec<api::Agent>> {
-        let request = admin(api::ListAgentsRequest {});
+        let request = admin(api::ListAgentsRequest::default());
         Ok(self
             .client
             .clone()

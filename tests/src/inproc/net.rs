@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use picket_proto::v1::picket_client::PicketClient;
 use tonic::transport::Channel;
 
 use super::{Harness, WAIT, within};
@@ -117,4 +118,13 @@ impl Harness {
             body: body.to_owned(),
         })
     }
+}
+
+/// A client-API client on `channel` with the contract's message limits
+/// (`MAX_API_MESSAGE_BYTES`) set explicitly both ways, as picketctl does.
+pub fn api_client(channel: Channel) -> PicketClient<Channel> {
+    let limit = picket_proto::contract::limits::MAX_API_MESSAGE_BYTES;
+    PicketClient::new(channel)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit)
 }

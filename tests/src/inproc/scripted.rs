@@ -129,7 +129,10 @@ impl ScriptedAgent {
         mut identity: Identity,
         token: &str,
     ) -> anyhow::Result<Result<Self, Refused>> {
-        let mut client = AgentLinkClient::new(channel);
+        // The contract's decoding limit, as the real agent's; no encoding
+        // limit, so that a hostile scenario can send an oversized message.
+        let limit = picket_proto::contract::limits::MAX_LINK_MESSAGE_BYTES;
+        let mut client = AgentLinkClient::new(channel).max_decoding_message_size(limit);
         let (up, rx) = mpsc::channel(64);
         let hello = pb::Hello {
             protocol_version: PROTOCOL_VERSION,

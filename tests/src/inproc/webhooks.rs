@@ -30,7 +30,7 @@ impl Harness {
         let request = admin(api::ListDeliveriesRequest {
             failed_only: false,
             webhook: webhook.into(),
-            limit: 0,
+            ..Default::default()
         });
         Ok(self
             .client

@@ -7,7 +7,6 @@ use picket_proto::contract::limits;
 use picket_proto::v1 as pb;
 
 use crate::domain::{EquipmentId, RequestId};
-use crate::store::DeliveryFilter;
 
 /// A request field the API cannot use: answered with `INVALID_ARGUMENT`
 /// and this text, which starts with the field's name.
@@ -132,34 +131,6 @@ impl TryFrom<pb::AddRequestNoteRequest> for AddNote {
             id: r.id.into(),
             text: note("text", r.text, true)?,
         })
-    }
-}
-
-/// Deliveries listed when `ListDeliveries` names no limit.
-pub const DELIVERIES_DEFAULT: i64 = 100;
-/// The most `ListDeliveries` returns; a larger limit is lowered to it.
-pub const DELIVERIES_MAX: i64 = 5000;
-
-/// `ListDeliveries`' arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListDeliveries {
-    pub filter: DeliveryFilter,
-    pub limit: i64,
-}
-
-impl From<pb::ListDeliveriesRequest> for ListDeliveries {
-    fn from(r: pb::ListDeliveriesRequest) -> Self {
-        let limit = match i64::from(r.limit) {
-            0 => DELIVERIES_DEFAULT,
-            n => n.min(DELIVERIES_MAX),
-        };
-        ListDeliveries {
-            filter: DeliveryFilter {
-                failed_only: r.failed_only,
-                webhook: (!r.webhook.is_empty()).then_some(r.webhook),
-            },
-            limit,
-        }
     }
 }
 
