@@ -22,8 +22,11 @@ mod webhooks;
 
 /// Shared set-up of the scenarios.
 mod common {
+    use std::time::Duration;
+
     use picket_e2e::Config;
     use picket_e2e::config::Service;
+    use picket_e2e::inproc::{Harness, Outcome, Phases, ScriptedAgent};
 
     pub const SERVICE: &str = "shop";
     pub const URL: &str = "http://shop.test/";
@@ -42,5 +45,42 @@ mod common {
             .defaults("timeout", "10s")
             .defaults("recheck_delay", "2s")
             .equipment("web-1", "Web server 1")
+    }
+
+    /// 2027-01-02T00:00:00Z.
+    pub const NOT_AFTER_MS: i64 = 1_798_848_000_000;
+
+    pub fn ms(n: f64) -> Duration {
+        Duration::from_secs_f64(n / 1000.0)
+    }
+
+    /// Agents `edge-1` (eu) and `edge-2` (ap) connect and take their
+    /// assignment; `edge-1` reports a 503, then a success with the returned
+    /// phases (32.1 ms in all) and a certificate valid until
+    /// [`NOT_AFTER_MS`].
+    pub async fn two_agents_one_measured(
+        h: &Harness,
+    ) -> anyhow::Result<(ScriptedAgent, ScriptedAgent, Phases)> {
+        let mut paris = h.agent("edge-1", "eu").await?;
+        let mut tokyo = h.agent("edge-2", "ap").await?;
+        paris.assignment().await?;
+        tokyo.assignment().await?;
+        let measured = Phases {
+            dns: ms(1.2),
+            connect: ms(0.8),
+            tls: ms(12.0),
+            processing: ms(16.1),
+            transfer: ms(2.0),
+        };
+        paris.report(SERVICE, &Outcome::status(503)).await?;
+        paris
+            .report(
+                SERVICE,
+                &Outcome::ok()
+                    .with_phases(measured, ms(32.1))
+                    .with_cert_expiry(NOT_AFTER_MS),
+            )
+            .await?;
+        Ok((paris, tokyo, measured))
     }
 }

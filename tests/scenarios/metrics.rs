@@ -7,17 +7,10 @@ use std::time::Duration;
 
 use picket_e2e::ENROLLMENT_TOKEN;
 use picket_e2e::config::Service;
-use picket_e2e::inproc::{Harness, Identity, Outcome, Phases, ScriptedAgent};
+use picket_e2e::inproc::{Harness, Identity, Outcome, ScriptedAgent};
 use prometheus_parse::{Sample, Scrape, Value};
 
-use crate::common::{SERVICE, one_equipment, one_service};
-
-/// 2027-01-02T00:00:00Z.
-const NOT_AFTER_MS: i64 = 1_798_848_000_000;
-
-fn ms(n: f64) -> Duration {
-    Duration::from_secs_f64(n / 1000.0)
-}
+use crate::common::{NOT_AFTER_MS, SERVICE, one_equipment, one_service, two_agents_one_measured};
 
 fn parse(text: &str) -> Scrape {
     Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("a valid exposition")
@@ -50,26 +43,7 @@ fn one(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test(start_paused = true)]
 async fn metrics_serve_each_agents_latest_probe_and_the_verdicts() -> anyhow::Result<()> {
     let h = Harness::start(&one_service()).await?;
-    let mut paris = h.agent("edge-1", "eu").await?;
-    let mut tokyo = h.agent("edge-2", "ap").await?;
-    paris.assignment().await?;
-    tokyo.assignment().await?;
-    let measured = Phases {
-        dns: ms(1.2),
-        connect: ms(0.8),
-        tls: ms(12.0),
-        processing: ms(16.1),
-        transfer: ms(2.0),
-    };
-    paris.report(SERVICE, &Outcome::status(503)).await?;
-    paris
-        .report(
-            SERVICE,
-            &Outcome::ok()
-                .with_phases(measured, ms(32.1))
-                .with_cert_expiry(NOT_AFTER_MS),
-        )
-        .await?;
+    let (mut paris, mut tokyo, _) = two_agents_one_measured(&h).await?;
     tokyo.report(SERVICE, &Outcome::status(503)).await?;
     h.wait_state(SERVICE, "suspect").await?;
 

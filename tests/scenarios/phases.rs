@@ -1,18 +1,9 @@
 //! `GetService` shows the latest result of each agent that probes the
 //! service, with the phases and the certificate expiry the agent reported.
 
-use std::time::Duration;
-
 use picket_e2e::inproc::{Harness, Outcome, Phases};
 
-use crate::common::{SERVICE, one_service};
-
-/// 2027-01-02T00:00:00Z.
-const NOT_AFTER_MS: i64 = 1_798_848_000_000;
-
-fn ms(n: f64) -> Duration {
-    Duration::from_secs_f64(n / 1000.0)
-}
+use crate::common::{NOT_AFTER_MS, SERVICE, ms, one_service, two_agents_one_measured};
 
 /// Two agents report; the first twice. Each agent's latest result is
 /// served with its own phases and the certificate expiry when known.
@@ -22,26 +13,7 @@ async fn get_service_shows_each_agents_latest_result_with_phases() -> anyhow::Re
     let before = h.service(SERVICE).await?;
     assert!(before.latest.is_empty(), "no results, no latest");
 
-    let mut paris = h.agent("edge-1", "eu").await?;
-    let mut tokyo = h.agent("edge-2", "ap").await?;
-    paris.assignment().await?;
-    tokyo.assignment().await?;
-    let measured = Phases {
-        dns: ms(1.2),
-        connect: ms(0.8),
-        tls: ms(12.0),
-        processing: ms(16.1),
-        transfer: ms(2.0),
-    };
-    paris.report(SERVICE, &Outcome::status(503)).await?;
-    paris
-        .report(
-            SERVICE,
-            &Outcome::ok()
-                .with_phases(measured, ms(32.1))
-                .with_cert_expiry(NOT_AFTER_MS),
-        )
-        .await?;
+    let (_paris, mut tokyo, _) = two_agents_one_measured(&h).await?;
     let reused = Phases {
         processing: ms(4.0),
         transfer: ms(1.0),
