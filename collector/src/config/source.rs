@@ -75,6 +75,15 @@ impl Source<'_> {
 
     /// An absolute `http` or `https` URL with a host.
     pub fn http_url(&self, key: &str, v: &Sp<String>) -> Result<reqwest::Url, ConfigError> {
+        if v.get_ref().len() > MAX_URL_BYTES {
+            return self.err(
+                &v.span(),
+                format!(
+                    "{key}: the URL is {} bytes long; at most {MAX_URL_BYTES} are allowed",
+                    v.get_ref().len()
+                ),
+            );
+        }
         let bad = |why: &str| {
             self.err(
                 &v.span(),
@@ -100,6 +109,15 @@ impl Source<'_> {
         seen: &mut HashSet<String>,
     ) -> Result<T, ConfigError> {
         let text = id.get_ref();
+        if text.len() > MAX_ID_BYTES {
+            return self.err(
+                &id.span(),
+                format!(
+                    "{kind} id {:?}…: at most {MAX_ID_BYTES} characters are allowed",
+                    text.get(..32).unwrap_or(text)
+                ),
+            );
+        }
         if !is_slug(text) {
             return self.err(
                 &id.span(),
@@ -112,6 +130,13 @@ impl Source<'_> {
         Ok(text.clone().into())
     }
 }
+
+/// The longest URL a service or webhook may have: a listing row stays
+/// small enough for 5000 of them to fit in one API message.
+pub const MAX_URL_BYTES: usize = 8192;
+
+/// The longest equipment or service id.
+pub const MAX_ID_BYTES: usize = 128;
 
 fn is_slug(s: &str) -> bool {
     !s.is_empty()

@@ -274,6 +274,32 @@ fn defaults_section() {
 }
 
 #[test]
+fn ids_and_urls_have_a_bounded_length() {
+    let long_url = format!("http://s.example.com/{}", "a".repeat(8200));
+    check(
+        &service_at(&long_url, "", ""),
+        "p.toml:10: url: the URL is 8221 bytes long; at most 8192 are allowed",
+    );
+    let fits = format!("http://s.example.com/{}", "a".repeat(8192 - 21));
+    check(&service_at(&fits, "", ""), "ok");
+    let id = "s".repeat(129);
+    check(
+        &format!("{COLLECTOR}{AGENTS}[[equipment]]\nid = \"{id}\"\n"),
+        &format!(
+            "p.toml:6: equipment id \"{}\"…: at most 128 characters are allowed",
+            "s".repeat(32)
+        ),
+    );
+    check(
+        &format!(
+            "{COLLECTOR}{AGENTS}[[equipment]]\nid = \"{}\"\n",
+            "s".repeat(128)
+        ),
+        "ok",
+    );
+}
+
+#[test]
 fn services_inherit_defaults_and_built_ins() {
     let svc = |s: &str, d: &str| parse_p(&service(s, d)).expect("valid").services.remove(0);
     let s = svc("", "");
