@@ -9,9 +9,12 @@
 //! - `directory`: how live agents are reached, with no store and no actor
 //!   (the evaluator and ingest import only this).
 //! - `assignment`: which agents probe which services, pure.
+//! - `chunks`: an assignment update cut into parts, the set's digest and
+//!   the difference between two sets, pure.
 
 pub mod assignment;
 pub mod auth;
+pub mod chunks;
 pub mod deadlines;
 pub mod deadman;
 pub mod directory;

@@ -4,9 +4,10 @@
 //! live connection with the same id is refused and recorded as
 //! `agent.duplicate`) and `Gone`; the API approves and suspends agents.
 //! It recomputes the assignment whenever the set of live, active, not-dead
-//! agents or maintenance changes, pushes each agent its full check set
-//! (non-blocking: a session too slow to take it is cancelled and gets the
-//! full set on reconnect), and publishes a [`Directory`] that the evaluator
+//! agents or maintenance changes, pushes each agent its check set (the
+//! full set in parts first, then only changes, `session.rs`; non-blocking:
+//! a session too slow to take it is cancelled and gets the full set on
+//! reconnect), and publishes a [`Directory`] that the evaluator
 //! reads to send recheck orders. Who is dead comes from the liveness actor
 //! ([`super::deadman`]), which the registry tells who to watch. It never
 //! waits on a session.
@@ -304,6 +305,7 @@ impl AgentsActor {
             }
             return Err(Refusal::Duplicate(hello.agent_id));
         }
+        let digest = hello.assignment_digest;
         let row = enroll::connected(&self.store, row, hello, now_ms).await?;
         let session = self.next_session;
         self.next_session += 1;
@@ -317,7 +319,7 @@ impl AgentsActor {
             session,
         };
         self.sessions
-            .insert(row.id.clone(), Session::new(session, row, downlink, cancel));
+            .insert(row.id.clone(), Session::new(session, row, downlink, cancel, digest));
         Ok(welcome)
     }
 
@@ -353,7 +355,7 @@ impl AgentsActor {
         Ok(row)
     }
 
-    /// Recomputes the assignment, pushes changed sets, publishes the directory.
+    /// Recomputes the assignment, pushes the changes, publishes the directory.
     fn reassign(&mut self) {
         let dead = self.dead.borrow_and_update().clone();
         let candidates: Vec<Candidate> = self

@@ -60,6 +60,7 @@ pub fn hello(id: &str) -> Hello {
         region: "eu".into(),
         labels: Default::default(),
         version: "0.1.0".into(),
+        assignment_digest: None,
     }
 }
 

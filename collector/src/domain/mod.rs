@@ -13,6 +13,7 @@ pub mod verdict;
 
 use crate::redact::debug_redacted;
 use std::fmt;
+use std::sync::Arc;
 use std::str::FromStr;
 
 pub use event::{AgentSnapshot, Event, MaintenanceSnapshot, RequestSnapshot, ServiceSnapshot};
@@ -224,9 +225,12 @@ pub struct Hello {
     pub region: String,
     pub labels: std::collections::BTreeMap<String, String>,
     pub version: String,
+    /// The digest of the set the agent runs (from a previous session's
+    /// last update); `None` when it has none.
+    pub assignment_digest: Option<u64>,
 }
 debug_redacted!(Hello {
-    protocol_version, agent_id, name, region, labels, version
+    protocol_version, agent_id, name, region, labels, version, assignment_digest
 } secret { credential, enrollment_token });
 
 /// One check as an agent runs it (the service's probe settings).
@@ -255,12 +259,41 @@ debug_redacted!(CheckSpec {
 /// link's edge (`link/convert.rs`), where the response stream is built.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Downlink {
-    /// The complete set of checks the agent must run.
-    Assignment(Vec<CheckSpec>),
+    /// One part of an update of the agent's check set
+    /// (`agents/chunks.rs` cuts them).
+    Assignment(AssignmentPart),
     /// Probe this check now and tag the result with `round_id`.
     Recheck { service: ServiceId, round_id: u64 },
     /// Every result up to `seq` is committed.
     Ack(u64),
+}
+
+/// Which kind of assignment update a part belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssignmentKind {
+    /// The whole set: checks not in it stop once its last part arrived.
+    Full,
+    /// Added or changed checks and removed ids against generation `base`.
+    Delta { base: u64 },
+    /// The agent's set (its Hello's digest) is the set. `ids` are its
+    /// checks, for the session's guard; they are not sent.
+    Unchanged { ids: Arc<Vec<ServiceId>> },
+}
+
+/// One part of an assignment update; the agent applies the update when
+/// the part with `last` arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignmentPart {
+    /// The generation the update brings the agent to (1, 2, ... per session).
+    pub generation: u64,
+    pub kind: AssignmentKind,
+    /// Full: members; Delta: added or changed checks.
+    pub checks: Vec<CheckSpec>,
+    /// Delta: checks that stop.
+    pub removed: Vec<ServiceId>,
+    pub last: bool,
+    /// The digest of the whole set after the update (on every part).
+    pub digest: u64,
 }
 
 /// A message from one agent, as converted at the link's edge

@@ -19,7 +19,7 @@ use tonic::{Status, Streaming};
 
 use crate::agents::Welcome;
 use crate::domain::{
-    CheckSpec, Downlink, ErrorKind, Hello, HostStats, Phases, ProbeOutcome, ProbeResult, Uplink,
+    AssignmentKind, AssignmentPart, CheckSpec, Downlink, ErrorKind, Hello, HostStats, Phases, ProbeOutcome, ProbeResult, Uplink,
 };
 
 /// The response stream of `AgentLink.Connect`.
@@ -141,6 +141,7 @@ fn hello(h: pb::Hello) -> Result<Hello, FieldError> {
         region: h.region,
         labels: h.labels.into_iter().collect(),
         version: h.version,
+        assignment_digest: Some(h.assignment_digest).filter(|d| *d != 0),
     })
 }
 
@@ -280,12 +281,27 @@ fn check(c: CheckSpec) -> pb::Check {
     }
 }
 
+fn assignment(part: AssignmentPart) -> pb::Assignment {
+    let (kind, base_generation) = match part.kind {
+        AssignmentKind::Full => (pb::AssignmentKind::Full, 0),
+        AssignmentKind::Delta { base } => (pb::AssignmentKind::Delta, base),
+        AssignmentKind::Unchanged { .. } => (pb::AssignmentKind::Unchanged, 0),
+    };
+    pb::Assignment {
+        checks: part.checks.into_iter().map(check).collect(),
+        generation: part.generation,
+        kind: kind.into(),
+        base_generation,
+        removed: part.removed.into_iter().map(String::from).collect(),
+        last: part.last,
+        digest: part.digest,
+    }
+}
+
 pub fn downlink(d: Downlink) -> pb::CollectorMessage {
     use pb::collector_message::Msg;
     let msg = match d {
-        Downlink::Assignment(checks) => Msg::Assignment(pb::Assignment {
-            checks: checks.into_iter().map(check).collect(),
-        }),
+        Downlink::Assignment(part) => Msg::Assignment(assignment(part)),
         Downlink::Recheck { service, round_id } => Msg::Recheck(pb::Recheck {
             check_id: service.into(),
             round_id,

@@ -23,7 +23,7 @@ use std::time::Duration;
 use picket_proto::contract::limits::MAX_SEQ_JUMP;
 use tokio::time::Instant;
 
-use crate::domain::{ProbeResult, ServiceId};
+use crate::domain::{AssignmentKind, AssignmentPart, ProbeResult, ServiceId};
 
 /// How long results for a check stay welcome after it left the agent's
 /// assignment (or after the session started): longer than a probe's
@@ -87,6 +87,8 @@ pub struct Guard {
     started: Instant,
     /// The checks of the last assignment forwarded to the agent.
     assigned: HashSet<ServiceId>,
+    /// A full set being forwarded in parts: its generation and ids so far.
+    full: Option<(u64, HashSet<ServiceId>)>,
     /// Checks taken out of the assignment in this session, and when.
     removed: HashMap<ServiceId, Instant>,
     /// The welcome's `last_committed_seq`.
@@ -102,10 +104,42 @@ impl Guard {
         Guard {
             started: now,
             assigned: HashSet::new(),
+            full: None,
             removed: HashMap::new(),
             committed: last_committed,
             highest: None,
             logged: HashSet::new(),
+        }
+    }
+
+    /// The session forwarded one part of an assignment update at `now`:
+    /// a full set counts once its last part went out, a delta at once.
+    pub fn part(&mut self, part: &AssignmentPart, now: Instant) {
+        match &part.kind {
+            AssignmentKind::Full => {
+                let mut full = match self.full.take() {
+                    Some((generation, ids)) if generation == part.generation => ids,
+                    _ => HashSet::new(),
+                };
+                full.extend(part.checks.iter().map(|c| c.id.clone()));
+                if part.last {
+                    self.assigned(full, now);
+                } else {
+                    self.full = Some((part.generation, full));
+                }
+            }
+            AssignmentKind::Delta { .. } => {
+                for c in &part.checks {
+                    self.removed.remove(&c.id);
+                    self.assigned.insert(c.id.clone());
+                }
+                for id in &part.removed {
+                    if self.assigned.remove(id) {
+                        self.removed.insert(id.clone(), now);
+                    }
+                }
+            }
+            AssignmentKind::Unchanged { ids } => self.assigned(ids.iter().cloned(), now),
         }
     }
 

@@ -236,7 +236,7 @@ mod tests {
         check(
             Refusal::Incompatible(9),
             Code::FailedPrecondition,
-            "unsupported protocol version 9 (this collector speaks 1)",
+            "unsupported protocol version 9 (this collector speaks 2)",
         );
         check(
             Refusal::Invalid("agent_id must be 1 to 128 characters".into()),

@@ -108,8 +108,8 @@ impl Session {
                 }
                 down = self.downlink.recv() => {
                     let Some(down) = down else { break "downlink closed".to_owned() };
-                    if let Downlink::Assignment(checks) = &down {
-                        self.guard.assigned(checks.iter().map(|c| c.id.clone()), Instant::now());
+                    if let Downlink::Assignment(part) = &down {
+                        self.guard.part(part, Instant::now());
                     }
                     if self.outbound.send(Ok(down)).await.is_err() {
                         break "agent went away".to_owned();

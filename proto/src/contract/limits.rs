@@ -13,9 +13,19 @@ use std::fmt;
 /// `max_decoding_message_size`): 4 MiB. A full batch of
 /// results (500, each with a check id of at most [`MAX_ID_BYTES`] and a
 /// detail of at most [`MAX_ERROR_DETAIL_BYTES`]) is under 1 MiB. The
-/// assignment goes the other way under the agent's own limit (tonic's
-/// default, also 4 MiB), until assignments are sent in chunks.
+/// assignment goes the other way in parts of at most
+/// [`MAX_ASSIGNMENT_PART_CHECKS`] checks and about
+/// [`MAX_ASSIGNMENT_PART_BYTES`], under the agent's limit (the same 4 MiB).
 pub const MAX_LINK_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Checks in one assignment part at most.
+pub const MAX_ASSIGNMENT_PART_CHECKS: usize = 5000;
+
+/// The encoded checks one assignment part carries at most (estimated from
+/// above, see the collector's `agents/chunks.rs`): 1 MiB, a quarter of
+/// [`MAX_LINK_MESSAGE_BYTES`]. A part holds at least one check; a single
+/// check is bounded by the config's limits (URL, headers) far below it.
+pub const MAX_ASSIGNMENT_PART_BYTES: usize = 1024 * 1024;
 
 /// The largest client-API (`picket.v1`) message either end decodes or
 /// encodes: 4 MiB, as the link's. The collector's API, health and

@@ -21,8 +21,10 @@ pub use refusal::{Disposition, RefusalKind, classify};
 pub use stats::HostStats;
 
 /// The `picket.agent.v1` protocol version both sides speak; a Hello with
-/// another version is refused with [`RefusalKind::Incompatible`].
-pub const PROTOCOL_VERSION: u32 = 1;
+/// another version is refused with [`RefusalKind::Incompatible`]. Version 2
+/// sends assignments in parts and as changes; a version-1 agent would take
+/// one part for its whole set, so it is refused.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The longest an agent waits between reconnect attempts (the cap of its
 /// exponential backoff). The collector's default settle window adds it, so

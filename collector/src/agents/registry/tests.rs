@@ -10,7 +10,9 @@ use tokio::sync::mpsc::{self, UnboundedReceiver};
 use super::*;
 use crate::agents::deadlines::Change;
 use crate::agents::testing::{Recorder, event_types, hello};
-use crate::domain::{Downlink, ServiceId};
+use crate::domain::{AssignmentKind, AssignmentPart, Downlink, ServiceId};
+
+mod updates;
 use crate::testing::{BASE_MS, Bench, settle, soon};
 
 /// The liveness window of the test settings (heartbeat interval 10 s ×
@@ -29,6 +31,15 @@ struct Harness {
 struct Link {
     welcome: Welcome,
     downlink: mpsc::Receiver<Downlink>,
+    /// The set as the agent would have it after the updates taken so far.
+    set: std::collections::BTreeSet<ServiceId>,
+}
+
+/// One assignment update as received: its parts and the set after it.
+#[derive(Debug)]
+struct Update {
+    parts: Vec<AssignmentPart>,
+    set: Vec<ServiceId>,
 }
 
 async fn start() -> Harness {
@@ -68,7 +79,11 @@ impl Harness {
             self.agents.hello(hello, tx, CancellationToken::new()),
         )
         .await?;
-        Ok(Link { welcome, downlink })
+        Ok(Link {
+            welcome,
+            downlink,
+            set: Default::default(),
+        })
     }
 
     async fn row(&self, agent: &str) -> AgentRow {
@@ -86,11 +101,35 @@ impl Harness {
 }
 
 impl Link {
-    /// The ids of the next assignment pushed to this agent.
+    /// The ids of the set after the next assignment update.
     async fn assignment(&mut self) -> Vec<ServiceId> {
-        match soon("an assignment", self.downlink.recv()).await {
-            Some(Downlink::Assignment(checks)) => checks.into_iter().map(|c| c.id).collect(),
-            other => panic!("expected an assignment, got {other:?}"),
+        self.update().await.set
+    }
+
+    /// The next assignment update, all its parts, applied to `set`.
+    async fn update(&mut self) -> Update {
+        let mut parts = Vec::new();
+        loop {
+            let part = match soon("an assignment", self.downlink.recv()).await {
+                Some(Downlink::Assignment(part)) => part,
+                other => panic!("expected an assignment, got {other:?}"),
+            };
+            if parts.is_empty() && part.kind == AssignmentKind::Full {
+                self.set.clear();
+            }
+            self.set.extend(part.checks.iter().map(|c| c.id.clone()));
+            for id in &part.removed {
+                self.set.remove(id);
+            }
+            let last = part.last;
+            parts.push(part);
+            if last {
+                break;
+            }
+        }
+        Update {
+            parts,
+            set: self.set.iter().cloned().collect(),
         }
     }
 }

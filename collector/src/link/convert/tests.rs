@@ -62,12 +62,14 @@ fn uplink_messages_become_domain_messages() {
         agent_id: "a1".into(),
         name: "edge".into(),
         labels: [("net".to_owned(), "x".to_owned())].into(),
+        assignment_digest: 7,
         ..Default::default()
     }))
     .unwrap();
     let Uplink::Hello(hello) = hello else {
         panic!("not a hello: {hello:?}")
     };
+    assert_eq!(hello.assignment_digest, Some(7));
     assert_eq!(
         (hello.agent_id.as_str(), hello.name.as_str()),
         ("a1", "edge")
@@ -149,7 +151,14 @@ fn downlink_messages_become_proto() {
         reuse_connections: false,
     };
     check(
-        Downlink::Assignment(vec![spec]),
+        Downlink::Assignment(AssignmentPart {
+            generation: 3,
+            kind: AssignmentKind::Delta { base: 2 },
+            checks: vec![spec],
+            removed: vec!["gone".into()],
+            last: true,
+            digest: 42,
+        }),
         Msg::Assignment(pb::Assignment {
             checks: vec![pb::Check {
                 id: "shop".into(),
@@ -169,6 +178,12 @@ fn downlink_messages_become_proto() {
                 max_body_bytes: 1024,
                 reuse_connections: false,
             }],
+            generation: 3,
+            kind: pb::AssignmentKind::Delta.into(),
+            base_generation: 2,
+            removed: vec!["gone".into()],
+            last: true,
+            digest: 42,
         }),
     );
 }
@@ -349,6 +364,45 @@ fn absurd_phases_and_cert_expiries_are_dropped_and_the_result_kept() {
             },
             Phases::default(),
             kept,
+        );
+    }
+}
+
+/// The chunker cuts parts by `chunks::encoded_bound`: it must never be
+/// below a check's real encoding, and a full part must stay far under the
+/// link's limit once encoded.
+#[test]
+fn the_size_bound_of_a_check_covers_its_encoding() {
+    use picket_proto::prost::Message as _;
+    let spec = |i: usize| CheckSpec {
+        id: format!("svc-{i}").into(),
+        url: format!("https://host-{i}.example.com/{}", "p".repeat(i % 300)),
+        method: "GET".into(),
+        headers: (0..i % 4)
+            .map(|h| (format!("x-h{h}"), "v".repeat(i % 50)))
+            .collect(),
+        basic_auth: (i % 3 == 0).then(|| ("user".into(), "secret".into())),
+        expected_status: vec![200, 204, 301],
+        body_contains: (i % 5 == 0).then(|| "ok".into()),
+        follow_redirects: true,
+        max_redirects: u32::MAX,
+        timeout_ms: u64::MAX,
+        interval_ms: u64::MAX,
+        max_body_bytes: u64::MAX,
+        reuse_connections: true,
+    };
+    let specs: Vec<CheckSpec> = (0..20_000).map(spec).collect();
+    for s in &specs[..500] {
+        let real = check(s.clone()).encoded_len() + 5;
+        assert!(crate::agents::chunks::encoded_bound(s) >= real, "{s:?}");
+    }
+    let parts = crate::agents::chunks::full(1, &specs, 9);
+    assert!(parts.len() > 1, "20k checks in one part");
+    for part in parts {
+        let len = downlink(Downlink::Assignment(part)).encoded_len();
+        assert!(
+            len <= limits::MAX_ASSIGNMENT_PART_BYTES + 1024,
+            "a part of {len} bytes"
         );
     }
 }
