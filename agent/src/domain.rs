@@ -254,6 +254,8 @@ pub struct Hello {
     pub region: String,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// The digest of the set the agent runs (0: none).
+    pub assignment_digest: u64,
 }
 
 impl fmt::Debug for Hello {
@@ -265,6 +267,7 @@ impl fmt::Debug for Hello {
             .field("name", &self.name)
             .field("region", &self.region)
             .field("labels", &self.labels)
+            .field("assignment_digest", &self.assignment_digest)
             .finish()
     }
 }
@@ -285,18 +288,49 @@ pub enum Uplink {
     },
 }
 
+/// Which kind of assignment update a part belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    /// The whole set; checks not in it stop once it is complete.
+    Full,
+    /// Changes to the set of generation `base`.
+    Delta {
+        /// The generation the changes apply to.
+        base: u64,
+    },
+    /// Keep the set the agent has (its Hello's digest matched).
+    Unchanged,
+}
+
+/// One part of an assignment update, applied only once the part with
+/// `last` arrives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignmentPart {
+    /// The generation the update brings the set to.
+    pub generation: u64,
+    /// Full, delta or unchanged.
+    pub kind: PartKind,
+    /// The valid checks: members (full) or added and changed (delta).
+    pub checks: Vec<Check>,
+    /// Checks that stop (delta), including changed checks the agent
+    /// refused.
+    pub removed: Vec<CheckId>,
+    /// Why some checks were refused (they are not run).
+    pub rejected: Vec<String>,
+    /// The update's final part.
+    pub last: bool,
+    /// The digest of the whole set after the update, for the next Hello.
+    pub digest: u64,
+}
+
 /// A message from the collector after conversion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Downlink {
     /// The session's first message.
     Welcome(Welcome),
-    /// The complete set of checks to run.
-    Assignment {
-        /// The valid checks.
-        checks: Vec<Check>,
-        /// Why some checks were refused (they are not run).
-        rejected: Vec<String>,
-    },
+    /// One part of an update of the check set (the link assembles them,
+    /// `link/assembly.rs`).
+    Assignment(AssignmentPart),
     /// Probe a check now and tag the result.
     Recheck {
         /// The check to probe.
@@ -353,6 +387,7 @@ mod tests {
             name: "n".into(),
             region: "eu".into(),
             labels: BTreeMap::new(),
+            assignment_digest: 0,
         };
         let welcome = Welcome {
             agent_id: AgentId::from("a1"),

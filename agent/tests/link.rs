@@ -238,8 +238,16 @@ fn assignment() -> Down {
             interval_ms: 1000,
             ..Default::default()
         }],
+        generation: 1,
+        kind: pb::AssignmentKind::Full.into(),
+        last: true,
+        digest: 11,
+        ..Default::default()
     })
 }
+
+#[path = "link/assignments.rs"]
+mod assignments;
 
 fn seqs(results: &[pb::ProbeResult]) -> Vec<u64> {
     results.iter().map(|r| r.seq).collect()
@@ -250,7 +258,8 @@ async fn session_replay_and_credential() {
     let mut h = Harness::start(vec![]).await;
     let mut s1 = h.session().await;
     let hello = &s1.hello;
-    assert_eq!(hello.protocol_version, 1);
+    assert_eq!(hello.protocol_version, picket_proto::contract::PROTOCOL_VERSION);
+    assert_eq!(hello.assignment_digest, 0, "no set yet");
     assert_eq!(hello.agent_id, h.agent_id);
     assert_eq!(hello.credential, "");
     assert_eq!(hello.enrollment_token, "tok");
@@ -281,6 +290,7 @@ async fn session_replay_and_credential() {
 
     let mut s2 = h.session().await;
     assert_eq!(s2.hello.credential, "cred-1");
+    assert_eq!(s2.hello.assignment_digest, 11, "the set it has");
     assert_eq!(h.store.load_or_create().unwrap().credential, "cred-1");
     // The collector says 2 was committed too: replay starts at 3.
     s2.send(welcome(&h.agent_id, "", 2)).await;

@@ -19,7 +19,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::transport::Channel;
 
-use crate::domain::{self, BasicAuth, Check, Downlink, ErrorKind, Hello, Method, Uplink, Welcome};
+use crate::domain::{
+    self, AssignmentPart, BasicAuth, Check, CheckId, Downlink, ErrorKind, Hello, Method, PartKind,
+    Uplink, Welcome,
+};
 use crate::outbox::Sequenced;
 
 /// Redirects followed when the collector leaves `max_redirects` at 0.
@@ -89,6 +92,7 @@ fn hello(h: Hello) -> pb::Hello {
         region: h.region,
         labels: h.labels.into_iter().collect(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        assignment_digest: h.assignment_digest,
     }
 }
 
@@ -156,17 +160,7 @@ pub fn downlink(msg: pb::CollectorMessage) -> Result<Downlink, ConvertError> {
             },
             last_committed_seq: w.last_committed_seq,
         })),
-        Some(Down::Assignment(a)) => {
-            let mut checks = Vec::with_capacity(a.checks.len());
-            let mut rejected = Vec::new();
-            for c in a.checks {
-                match Check::try_from(c) {
-                    Ok(c) => checks.push(c),
-                    Err(e) => rejected.push(e.to_string()),
-                }
-            }
-            Ok(Downlink::Assignment { checks, rejected })
-        }
+        Some(Down::Assignment(a)) => assignment(a).map(Downlink::Assignment),
         Some(Down::Recheck(r)) => {
             if r.check_id.is_empty() {
                 return Err(bad("recheck.check_id", "empty"));
@@ -179,6 +173,46 @@ pub fn downlink(msg: pb::CollectorMessage) -> Result<Downlink, ConvertError> {
         Some(Down::Ack(a)) => Ok(Downlink::Ack { seq: a.seq }),
     }
 }
+
+/// An assignment part; a refused check is listed in `rejected` and its id
+/// in `removed`, so a changed check the agent cannot run stops. An unknown
+/// kind is an error on `assignment.kind`.
+fn assignment(a: pb::Assignment) -> Result<AssignmentPart, ConvertError> {
+    let kind = match pb::AssignmentKind::try_from(a.kind) {
+        Ok(pb::AssignmentKind::Full) => PartKind::Full,
+        Ok(pb::AssignmentKind::Delta) => PartKind::Delta {
+            base: a.base_generation,
+        },
+        Ok(pb::AssignmentKind::Unchanged) => PartKind::Unchanged,
+        _ => return Err(bad(ASSIGNMENT_KIND, format!("unknown kind {}", a.kind))),
+    };
+    let mut checks = Vec::with_capacity(a.checks.len());
+    let mut removed: Vec<CheckId> = a.removed.into_iter().map(CheckId::from).collect();
+    let mut rejected = Vec::new();
+    for c in a.checks {
+        let id = c.id.clone();
+        match Check::try_from(c) {
+            Ok(c) => checks.push(c),
+            Err(e) => {
+                rejected.push(e.to_string());
+                removed.push(id.into());
+            }
+        }
+    }
+    Ok(AssignmentPart {
+        generation: a.generation,
+        kind,
+        checks,
+        removed,
+        rejected,
+        last: a.last,
+        digest: a.digest,
+    })
+}
+
+/// The field named when an assignment part is unusable; the link ends the
+/// session on it (a set missing a part must not be applied).
+pub const ASSIGNMENT_KIND: &str = "assignment.kind";
 
 impl TryFrom<pb::Check> for Check {
     type Error = ConvertError;

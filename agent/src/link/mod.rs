@@ -2,8 +2,9 @@
 //! unacknowledged results.
 //!
 //! It connects, says Hello, waits for Welcome, then multiplexes: results from
-//! probe tasks go into the outbox and out in batches; Assignments and
-//! Recheck orders go to the scheduler; Acks trim the outbox; heartbeats go
+//! probe tasks go into the outbox and out in batches; assignment parts are
+//! assembled ([`assembly`]) and each completed set goes to the scheduler,
+//! as do Recheck orders; Acks trim the outbox; heartbeats go
 //! out on a timer. When the session fails it keeps buffering results while it
 //! waits (exponential backoff with full jitter, reset after a session that
 //! got past Welcome) and reconnects, replaying every unacknowledged result.
@@ -11,22 +12,24 @@
 //! except shutdown. The stream carries domain messages ([`Uplink`] up,
 //! [`Downlink`] down); [`convert`] opens it and does the wire.
 
+pub mod assembly;
 mod backoff;
 pub mod convert;
 pub mod error;
+mod settings;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use picket_proto::contract::AGENT_MAX_BACKOFF;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, error, info, warn};
 
+use self::assembly::Assembly;
 use self::backoff::Backoff;
 pub use error::LinkError;
+pub use settings::LinkSettings;
 
 use crate::domain::{Downlink, Hello, ProbeReport, Uplink, Welcome};
 use crate::heartbeat::HostSampler;
@@ -36,54 +39,6 @@ use crate::scheduler::SchedulerHandle;
 
 /// Most results in one ResultBatch.
 pub const MAX_BATCH: usize = 500;
-
-/// How the link reaches the collector and presents itself.
-#[derive(Debug, Clone)]
-pub struct LinkSettings {
-    /// Collector URL (http://…).
-    pub collector: String,
-    /// Enrollment token, always sent in Hello.
-    pub enrollment_token: String,
-    /// Agent name.
-    pub name: String,
-    /// Region.
-    pub region: String,
-    /// Labels.
-    pub labels: BTreeMap<String, String>,
-    /// How long to wait for Welcome (and for the TCP connect).
-    pub welcome_timeout: Duration,
-    /// First reconnect delay bound.
-    pub backoff_initial: Duration,
-    /// Largest reconnect delay bound.
-    pub backoff_max: Duration,
-    /// TLS for an `https://` collector (`None`: plaintext).
-    pub tls: Option<picket_tls::Connector>,
-}
-
-impl LinkSettings {
-    /// Settings with the product defaults: 10 s welcome timeout, backoff
-    /// 1 s → 30 s (the contract's `AGENT_MAX_BACKOFF`, which the
-    /// collector's settle window counts on).
-    pub fn new(
-        collector: String,
-        enrollment_token: String,
-        name: String,
-        region: String,
-        labels: BTreeMap<String, String>,
-    ) -> LinkSettings {
-        LinkSettings {
-            collector,
-            enrollment_token,
-            name,
-            region,
-            labels,
-            welcome_timeout: Duration::from_secs(10),
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: AGENT_MAX_BACKOFF,
-            tls: None,
-        }
-    }
-}
 
 enum SessionEnd {
     Shutdown,
@@ -111,6 +66,8 @@ pub struct LinkActor {
     /// Where assignments and recheck orders go.
     scheduler: SchedulerHandle,
     sampler: HostSampler,
+    /// The check set from the collector's assignment updates.
+    assembly: Assembly,
 }
 
 impl LinkActor {
@@ -131,6 +88,7 @@ impl LinkActor {
             results,
             scheduler,
             sampler: HostSampler::new(),
+            assembly: Assembly::default(),
         }
     }
 
@@ -201,6 +159,7 @@ impl LinkActor {
             name: self.settings.name.clone(),
             region: self.settings.region.clone(),
             labels: self.settings.labels.clone(),
+            assignment_digest: self.assembly.digest(),
         });
         debug!(?hello, "opening a session");
         let open = open_session(
@@ -247,6 +206,7 @@ impl LinkActor {
             warn!(ours = %self.identity.agent_id, theirs = %welcome.agent_id, "collector welcomed a different agent id");
         }
         self.outbox.start_session(welcome.last_committed_seq);
+        self.assembly.start_session();
         info!(
             collector = %self.settings.collector,
             agent_id = %self.identity.agent_id,
@@ -276,9 +236,12 @@ impl LinkActor {
                 _ = shutdown.cancelled() => return Ok(()),
                 msg = inbound.next() => match msg {
                     Some(Ok(Ok(msg))) => {
-                        if !self.handle(msg).await {
+                        if !self.handle(msg).await? {
                             return Ok(());
                         }
+                    }
+                    Some(Ok(Err(e))) if e.field == convert::ASSIGNMENT_KIND => {
+                        return Err(LinkError::Protocol(e.to_string()));
                     }
                     Some(Ok(Err(e))) => {
                         warn!(error = %e, "ignoring an unusable message from the collector");
@@ -305,19 +268,30 @@ impl LinkActor {
         }
     }
 
-    /// Handles one collector message; `false` when the agent is shutting
-    /// down (the scheduler is gone).
-    async fn handle(&mut self, msg: Downlink) -> bool {
-        match msg {
+    /// Handles one collector message; `Ok(false)` when the agent is
+    /// shutting down (the scheduler is gone), an error when an assignment
+    /// part is out of order (the session ends).
+    async fn handle(&mut self, msg: Downlink) -> Result<bool, LinkError> {
+        Ok(match msg {
             Downlink::Welcome(_) => {
                 warn!("ignoring a second welcome from the collector");
                 true
             }
-            Downlink::Assignment { checks, rejected } => {
-                for reason in rejected {
+            Downlink::Assignment(part) => {
+                for reason in &part.rejected {
                     warn!(%reason, "check refused");
                 }
-                self.scheduler.assign(checks).await.is_ok()
+                let applied = self
+                    .assembly
+                    .take(part)
+                    .map_err(|e| LinkError::Protocol(e.to_string()))?;
+                match applied {
+                    Some(checks) => {
+                        debug!(checks = checks.len(), "assignment complete");
+                        self.scheduler.assign(checks).await.is_ok()
+                    }
+                    None => true,
+                }
             }
             Downlink::Recheck { check_id, round_id } => {
                 debug!(%check_id, round_id, "recheck ordered");
@@ -327,7 +301,7 @@ impl LinkActor {
                 self.outbox.ack(seq);
                 true
             }
-        }
+        })
     }
 
     fn heartbeat(&mut self) -> Uplink {

@@ -51,6 +51,7 @@ impl HelloFields {
                 region: self.region,
                 labels: self.labels.into_iter().collect(),
                 version: "hostile".into(),
+                assignment_digest: 0,
             })),
         }
     }

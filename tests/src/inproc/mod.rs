@@ -19,6 +19,7 @@
 //! sockets, so a [`Harness::restart`] serves on the same ports and there is
 //! no port race.
 
+mod assembly;
 pub mod hostile;
 mod manual;
 pub mod net;
@@ -39,6 +40,7 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt as _;
 use tonic::transport::Channel;
 
+pub use assembly::Update;
 pub use net::HttpAnswer;
 pub use realtime::{TestClock, TimedOut, epoch_ms, within};
 pub use reload::with_token;

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 
+use super::assembly::{Assembly, Update};
 use super::outcome::now_ms;
 pub use super::outcome::{Outcome, Phases};
 use super::realtime::within;
@@ -36,7 +37,10 @@ pub struct Order {
 /// What the collector sent, in the scripted agent's words.
 #[derive(Debug, Clone, PartialEq)]
 enum Down {
+    /// The set after a full set or a delta completed.
     Assignment(Vec<String>),
+    /// Every completed update (before its `Assignment`).
+    Update(Update),
     Recheck(Order),
     Ack(u64),
     /// The stream ended, with the collector's status if any.
@@ -126,8 +130,19 @@ impl ScriptedAgent {
     /// [`ScriptedAgent::connect`] over `channel` (e.g. [`super::net::channel_from`]).
     pub async fn connect_on(
         channel: tonic::transport::Channel,
+        identity: Identity,
+        token: &str,
+    ) -> anyhow::Result<Result<Self, Refused>> {
+        Self::connect_with_digest(channel, identity, token, 0).await
+    }
+
+    /// [`ScriptedAgent::connect_on`], the Hello claiming the assignment
+    /// `digest` (an [`Update::digest`] of an earlier session).
+    pub async fn connect_with_digest(
+        channel: tonic::transport::Channel,
         mut identity: Identity,
         token: &str,
+        digest: u64,
     ) -> anyhow::Result<Result<Self, Refused>> {
         // The contract's decoding limit, as the real agent's; no encoding
         // limit, so that a hostile scenario can send an oversized message.
@@ -143,6 +158,7 @@ impl ScriptedAgent {
             region: identity.region.clone(),
             labels: Default::default(),
             version: "scripted".into(),
+            assignment_digest: digest,
         };
         up.send(pb::AgentMessage {
             msg: Some(pb::agent_message::Msg::Hello(hello)),
@@ -174,12 +190,21 @@ impl ScriptedAgent {
         }
         let (tx, down) = mpsc::unbounded_channel();
         tokio::spawn(async move {
+            let mut assembly = Assembly::default();
             while let Some(msg) = stream.next().await {
                 let down = match msg {
                     Ok(msg) => match msg.msg {
-                        Some(pb::collector_message::Msg::Assignment(a)) => {
-                            Down::Assignment(a.checks.into_iter().map(|c| c.id).collect())
-                        }
+                        Some(pb::collector_message::Msg::Assignment(a)) => match assembly.take(a) {
+                            Ok(None) => continue,
+                            Ok(Some((update, ids))) => {
+                                let kept = update.kind == "unchanged";
+                                if tx.send(Down::Update(update)).is_err() || kept {
+                                    continue;
+                                }
+                                Down::Assignment(ids)
+                            }
+                            Err(e) => Down::Closed(Refused::other(e)),
+                        },
                         Some(pb::collector_message::Msg::Recheck(r)) => Down::Recheck(Order {
                             service: r.check_id,
                             round_id: r.round_id,
@@ -254,6 +279,15 @@ impl ScriptedAgent {
     pub async fn assignment(&mut self) -> anyhow::Result<Vec<String>> {
         self.take("an assignment", |d| match d {
             Down::Assignment(ids) => Some(ids.clone()),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The next completed assignment update, as it came on the wire.
+    pub async fn update(&mut self) -> anyhow::Result<Update> {
+        self.take("an assignment update", |d| match d {
+            Down::Update(u) => Some(u.clone()),
             _ => None,
         })
         .await

@@ -57,16 +57,33 @@ fn assignment_keeps_valid_checks() {
     let msg = pb::CollectorMessage {
         msg: Some(Down::Assignment(pb::Assignment {
             checks: vec![bad_check, other],
+            generation: 2,
+            kind: pb::AssignmentKind::Delta.into(),
+            base_generation: 1,
+            removed: vec!["old".into()],
+            last: true,
+            digest: 5,
         })),
     };
-    match downlink(msg).unwrap() {
-        Downlink::Assignment { checks, rejected } => {
-            assert_eq!(checks.len(), 1);
-            assert_eq!(checks[0].id, "blog");
-            assert_eq!(rejected.len(), 1);
+    match downlink(msg.clone()).unwrap() {
+        Downlink::Assignment(part) => {
+            assert_eq!(part.checks.len(), 1);
+            assert_eq!(part.checks[0].id, "blog");
+            assert_eq!(part.rejected.len(), 1);
+            assert_eq!(part.removed.len(), 2, "the refused check stops");
+            assert_eq!(part.kind, PartKind::Delta { base: 1 });
+            assert_eq!((part.generation, part.last, part.digest), (2, true, 5));
         }
         other => panic!("unexpected {other:?}"),
     }
+    let mut unknown = msg;
+    if let Some(Down::Assignment(a)) = &mut unknown.msg {
+        a.kind = 0;
+    }
+    assert_eq!(
+        downlink(unknown).map_err(|e| e.field),
+        Err(ASSIGNMENT_KIND.to_owned())
+    );
 }
 
 #[test]
@@ -147,11 +164,13 @@ fn hello_carries_identity_and_versions() {
         name: "edge-1".into(),
         region: "eu".into(),
         labels: [("net".to_owned(), "a".to_owned())].into(),
+        assignment_digest: 12,
     }));
     let Some(Up::Hello(h)) = msg.msg else {
         panic!("not a hello")
     };
     assert_eq!(h.protocol_version, PROTOCOL_VERSION);
+    assert_eq!(h.assignment_digest, 12);
     assert_eq!(h.version, env!("CARGO_PKG_VERSION"));
     assert_eq!(
         (
