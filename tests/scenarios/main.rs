@@ -3,6 +3,7 @@
 //! module; see `picket_e2e::inproc` for the harness.
 
 mod agents;
+mod assignments;
 mod auth;
 mod badges;
 mod certs;

@@ -205,6 +205,18 @@ impl Harness {
         ScriptedAgent::connect(self.grpc_addr(), identity.clone(), "").await
     }
 
+    /// [`Harness::reconnect`], the Hello claiming the assignment `digest`.
+    pub async fn reconnect_with_digest(
+        &self,
+        identity: &Identity,
+        digest: u64,
+    ) -> anyhow::Result<Result<ScriptedAgent, Refused>> {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{}", self.grpc_addr()))?
+            .connect()
+            .await?;
+        ScriptedAgent::connect_with_digest(channel, identity.clone(), "", digest).await
+    }
+
     // -- the client API ---------------------------------------------------
 
     pub async fn service(&self, id: &str) -> anyhow::Result<api::Service> {
