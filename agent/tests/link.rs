@@ -258,7 +258,10 @@ async fn session_replay_and_credential() {
     let mut h = Harness::start(vec![]).await;
     let mut s1 = h.session().await;
     let hello = &s1.hello;
-    assert_eq!(hello.protocol_version, picket_proto::contract::PROTOCOL_VERSION);
+    assert_eq!(
+        hello.protocol_version,
+        picket_proto::contract::PROTOCOL_VERSION
+    );
     assert_eq!(hello.assignment_digest, 0, "no set yet");
     assert_eq!(hello.agent_id, h.agent_id);
     assert_eq!(hello.credential, "");

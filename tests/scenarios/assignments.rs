@@ -31,7 +31,11 @@ async fn after_the_full_set_in_parts_only_changes_go_out_and_a_same_set_reconnec
     let mut h = Harness::start(&config(N, None)).await?;
     let mut agent = h.agent("edge-1", "eu").await?;
     let full = agent.update().await?;
-    assert_eq!((full.kind, full.size, full.parts), ("full", N, 2), "{full:?}");
+    assert_eq!(
+        (full.kind, full.size, full.parts),
+        ("full", N, 2),
+        "{full:?}"
+    );
     assert!(full.largest_part < MAX_LINK_MESSAGE_BYTES / 4, "{full:?}");
 
     h.rewrite(&config(N, Some(7)))?;
@@ -59,7 +63,10 @@ async fn after_the_full_set_in_parts_only_changes_go_out_and_a_same_set_reconnec
         .await?
         .map_err(|r| anyhow::anyhow!("{r}"))?;
     let kept = same.update().await?;
-    assert_eq!((kept.kind, kept.parts, kept.digest), ("unchanged", 1, removed.digest));
+    assert_eq!(
+        (kept.kind, kept.parts, kept.digest),
+        ("unchanged", 1, removed.digest)
+    );
     assert!(kept.bytes < 100, "{kept:?}");
 
     h.restart().await?;

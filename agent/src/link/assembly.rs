@@ -31,7 +31,9 @@ pub enum AssemblyError {
     #[error("assignment {got} began before assignment {pending} was complete")]
     Interleaved { pending: u64, got: u64 },
     /// "Unchanged", naming a set the agent does not have.
-    #[error("assignment {generation} says unchanged with digest {digest:#x}, but this agent has {have:#x}")]
+    #[error(
+        "assignment {generation} says unchanged with digest {digest:#x}, but this agent has {have:#x}"
+    )]
     NotOurs {
         generation: u64,
         digest: u64,
@@ -107,7 +109,11 @@ impl Assembly {
         match pending.kind {
             PartKind::Unchanged => return Ok(None),
             PartKind::Full => {
-                self.set = pending.checks.into_iter().map(|c| (c.id.clone(), c)).collect();
+                self.set = pending
+                    .checks
+                    .into_iter()
+                    .map(|c| (c.id.clone(), c))
+                    .collect();
             }
             PartKind::Delta { .. } => {
                 for id in &pending.removed {

@@ -18,7 +18,12 @@ fn check(i: usize, interval_ms: u64) -> pb::Check {
     }
 }
 
-fn part(generation: u64, kind: pb::AssignmentKind, checks: Vec<pb::Check>, last: bool) -> pb::Assignment {
+fn part(
+    generation: u64,
+    kind: pb::AssignmentKind,
+    checks: Vec<pb::Check>,
+    last: bool,
+) -> pb::Assignment {
     pb::Assignment {
         checks,
         generation,
@@ -56,13 +61,18 @@ async fn three_hundred_thousand_checks_in_parts_are_assigned_within_ten_seconds(
     s.send(quick_welcome(&h.agent_id)).await;
     let parts: Vec<pb::Assignment> = (0..60)
         .map(|p| {
-            let checks = (p * 5000..(p + 1) * 5000).map(|i| check(i, 3_600_000)).collect();
+            let checks = (p * 5000..(p + 1) * 5000)
+                .map(|i| check(i, 3_600_000))
+                .collect();
             part(1, pb::AssignmentKind::Full, checks, p == 59)
         })
         .collect();
     let sizes: Vec<usize> = parts.iter().map(|p| p.encoded_len()).collect();
     let largest = sizes.iter().copied().max().unwrap();
-    assert!(largest < picket_proto::contract::limits::MAX_LINK_MESSAGE_BYTES / 4, "{largest}");
+    assert!(
+        largest < picket_proto::contract::limits::MAX_LINK_MESSAGE_BYTES / 4,
+        "{largest}"
+    );
     let start = Instant::now();
     let mut s = s;
     for p in parts {
@@ -85,17 +95,32 @@ async fn a_partial_set_stops_nothing_and_a_gap_ends_the_session() {
     let mut h = Harness::start(vec![]).await;
     let mut s1 = h.session().await;
     s1.send(quick_welcome(&h.agent_id)).await;
-    s1.send(Down::Assignment(part(1, pb::AssignmentKind::Full, vec![check(1, 1000)], true)))
-        .await;
-    assert!(s1.results(1).await.iter().all(|r| r.check_id == "svc-000001"));
+    s1.send(Down::Assignment(part(
+        1,
+        pb::AssignmentKind::Full,
+        vec![check(1, 1000)],
+        true,
+    )))
+    .await;
+    assert!(
+        s1.results(1)
+            .await
+            .iter()
+            .all(|r| r.check_id == "svc-000001")
+    );
     drop(s1);
 
     // A new session begins a full set without c1 and never ends it.
     let mut s2 = h.session().await;
     assert_eq!(s2.hello.assignment_digest, 101);
     s2.send(quick_welcome(&h.agent_id)).await;
-    s2.send(Down::Assignment(part(1, pb::AssignmentKind::Full, vec![check(2, 1000)], false)))
-        .await;
+    s2.send(Down::Assignment(part(
+        1,
+        pb::AssignmentKind::Full,
+        vec![check(2, 1000)],
+        false,
+    )))
+    .await;
     assigned(&mut s2, 1).await;
     let later = s2.results(3).await;
     assert!(

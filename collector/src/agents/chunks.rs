@@ -103,7 +103,13 @@ pub fn diff(old: &[CheckSpec], new: &[CheckSpec]) -> (Vec<CheckSpec>, Vec<Servic
 
 /// The parts of a full set.
 pub fn full(generation: u64, checks: &[CheckSpec], digest: u64) -> Vec<AssignmentPart> {
-    cut(generation, AssignmentKind::Full, checks.to_vec(), Vec::new(), digest)
+    cut(
+        generation,
+        AssignmentKind::Full,
+        checks.to_vec(),
+        Vec::new(),
+        digest,
+    )
 }
 
 /// The one part that tells the agent to keep the set it has (`ids`).
@@ -167,7 +173,10 @@ fn cut(
     for id in removed {
         let size = id.as_str().len() + 6;
         if !gone.is_empty() && bytes + size > MAX_ASSIGNMENT_PART_BYTES {
-            parts.push(part(std::mem::take(&mut current), std::mem::take(&mut gone)));
+            parts.push(part(
+                std::mem::take(&mut current),
+                std::mem::take(&mut gone),
+            ));
             bytes = 0;
         }
         bytes += size;

@@ -318,8 +318,10 @@ impl AgentsActor {
             last_committed_seq: row.last_seq,
             session,
         };
-        self.sessions
-            .insert(row.id.clone(), Session::new(session, row, downlink, cancel, digest));
+        self.sessions.insert(
+            row.id.clone(),
+            Session::new(session, row, downlink, cancel, digest),
+        );
         Ok(welcome)
     }
 

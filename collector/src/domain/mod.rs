@@ -13,8 +13,8 @@ pub mod verdict;
 
 use crate::redact::debug_redacted;
 use std::fmt;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 
 pub use event::{AgentSnapshot, Event, MaintenanceSnapshot, RequestSnapshot, ServiceSnapshot};
 pub use ids::{AgentId, EquipmentId, RequestId, ServiceId};

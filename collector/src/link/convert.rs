@@ -19,7 +19,8 @@ use tonic::{Status, Streaming};
 
 use crate::agents::Welcome;
 use crate::domain::{
-    AssignmentKind, AssignmentPart, CheckSpec, Downlink, ErrorKind, Hello, HostStats, Phases, ProbeOutcome, ProbeResult, Uplink,
+    AssignmentKind, AssignmentPart, CheckSpec, Downlink, ErrorKind, Hello, HostStats, Phases,
+    ProbeOutcome, ProbeResult, Uplink,
 };
 
 /// The response stream of `AgentLink.Connect`.

@@ -59,7 +59,12 @@ impl Assembly {
         let kind = kind(a.kind)?;
         let mut update = match self.pending.take() {
             Some(u) if u.generation == a.generation && u.kind == kind => u,
-            Some(u) => return Err(format!("update {} interleaved with {}", a.generation, u.generation)),
+            Some(u) => {
+                return Err(format!(
+                    "update {} interleaved with {}",
+                    a.generation, u.generation
+                ));
+            }
             None => {
                 if kind == "delta" && self.generation != Some(a.base_generation) {
                     return Err(format!(

@@ -211,9 +211,10 @@ impl Harness {
         identity: &Identity,
         digest: u64,
     ) -> anyhow::Result<Result<ScriptedAgent, Refused>> {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{}", self.grpc_addr()))?
-            .connect()
-            .await?;
+        let channel =
+            tonic::transport::Channel::from_shared(format!("http://{}", self.grpc_addr()))?
+                .connect()
+                .await?;
         ScriptedAgent::connect_with_digest(channel, identity.clone(), "", digest).await
     }
 

@@ -71,7 +71,9 @@ fn a_partial_set_is_never_applied() {
     assert_eq!(partial, Ok(None));
     a.start_session();
     assert_eq!((a.len(), a.digest()), (2, 101));
-    let set = a.take(part(1, PartKind::Full, vec![check(4)], true)).unwrap();
+    let set = a
+        .take(part(1, PartKind::Full, vec![check(4)], true))
+        .unwrap();
     assert_eq!(ids(&set.unwrap()), ["svc-4"], "the forgotten part is gone");
 }
 
@@ -82,7 +84,12 @@ fn deltas_apply_on_their_base_only() {
         .unwrap();
     let mut changed = check(2);
     changed.interval = Duration::from_secs(30);
-    let mut delta = part(2, PartKind::Delta { base: 1 }, vec![changed.clone(), check(3)], true);
+    let mut delta = part(
+        2,
+        PartKind::Delta { base: 1 },
+        vec![changed.clone(), check(3)],
+        true,
+    );
     delta.removed = vec!["svc-1".into()];
     let set = a.take(delta).unwrap().unwrap();
     assert_eq!(ids(&set), ["svc-2", "svc-3"]);
@@ -112,14 +119,18 @@ fn deltas_apply_on_their_base_only() {
 #[test]
 fn unchanged_keeps_the_set_when_the_digest_is_ours() {
     let mut a = Assembly::default();
-    a.take(part(1, PartKind::Full, vec![check(1)], true)).unwrap();
+    a.take(part(1, PartKind::Full, vec![check(1)], true))
+        .unwrap();
     a.start_session();
     let mut keep = part(1, PartKind::Unchanged, vec![], true);
     keep.digest = 101;
     assert_eq!(a.take(keep.clone()), Ok(None));
     assert_eq!(a.len(), 1);
     // Deltas follow on the kept set.
-    assert!(a.take(part(2, PartKind::Delta { base: 1 }, vec![check(2)], true)).is_ok());
+    assert!(
+        a.take(part(2, PartKind::Delta { base: 1 }, vec![check(2)], true))
+            .is_ok()
+    );
     a.start_session();
     assert!(matches!(a.take(keep), Err(AssemblyError::NotOurs { .. })));
 }
@@ -127,7 +138,8 @@ fn unchanged_keeps_the_set_when_the_digest_is_ours() {
 #[test]
 fn an_update_begun_before_the_last_ended_is_refused() {
     let mut a = Assembly::default();
-    a.take(part(1, PartKind::Full, vec![check(1)], false)).unwrap();
+    a.take(part(1, PartKind::Full, vec![check(1)], false))
+        .unwrap();
     assert_eq!(
         a.take(part(2, PartKind::Full, vec![check(2)], true)),
         Err(AssemblyError::Interleaved { pending: 1, got: 2 })

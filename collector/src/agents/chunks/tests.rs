@@ -51,7 +51,11 @@ fn a_full_set_of_300k_checks_is_cut_by_count_and_bytes_and_marked_last() {
     let parts = full(1, &set, 77);
     assert_eq!(parts.iter().map(|p| p.checks.len()).sum::<usize>(), 300_000);
     assert!(parts.iter().all(|p| p.generation == 1 && p.digest == 77));
-    assert!(parts.iter().all(|p| p.checks.len() <= MAX_ASSIGNMENT_PART_CHECKS));
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.checks.len() <= MAX_ASSIGNMENT_PART_CHECKS)
+    );
     let last: Vec<bool> = parts.iter().map(|p| p.last).collect();
     assert_eq!(last.iter().filter(|l| **l).count(), 1);
     assert_eq!(last.last(), Some(&true));

@@ -33,7 +33,11 @@ async fn after_the_full_set_a_changed_service_is_a_delta_of_one_check() {
     let mut a1 = h.connect(hello("a1"), 64).await.expect("a1");
     let full = a1.update().await;
     assert_eq!(full.set.len(), 12_000);
-    assert!(full.parts.len() >= 3, "12k checks in {} parts", full.parts.len());
+    assert!(
+        full.parts.len() >= 3,
+        "12k checks in {} parts",
+        full.parts.len()
+    );
     assert!(kinds(&full).iter().all(|k| **k == AssignmentKind::Full));
 
     let mut settings = with_services(&h, 12_000);
