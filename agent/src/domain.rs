@@ -294,16 +294,12 @@ pub enum PartKind {
     /// The whole set; checks not in it stop once it is complete.
     Full,
     /// Changes to the set of generation `base`.
-    Delta {
-        /// The generation the changes apply to.
-        base: u64,
-    },
+    Delta { base: u64 },
     /// Keep the set the agent has (its Hello's digest matched).
     Unchanged,
 }
 
-/// One part of an assignment update, applied only once the part with
-/// `last` arrives.
+/// One part of an assignment update (applied once the `last` one is in).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignmentPart {
     /// The generation the update brings the set to.
@@ -312,8 +308,7 @@ pub struct AssignmentPart {
     pub kind: PartKind,
     /// The valid checks: members (full) or added and changed (delta).
     pub checks: Vec<Check>,
-    /// Checks that stop (delta), including changed checks the agent
-    /// refused.
+    /// Checks that stop (delta), and checks the agent refused.
     pub removed: Vec<CheckId>,
     /// Why some checks were refused (they are not run).
     pub rejected: Vec<String>,
