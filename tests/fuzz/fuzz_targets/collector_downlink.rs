@@ -1,7 +1,7 @@
 //! The agent's downlink edge: bytes off the collector stream, decoded as a
 //! `picket.agent.v1.CollectorMessage`, then converted by
 //! `picket_agent::link::convert::downlink`. Neither step may panic; an
-//! accepted assignment accounts for every check and keeps only checks the
+//! accepted assignment part accounts for every check and keeps only checks the
 //! agent can run.
 #![no_main]
 
@@ -19,9 +19,9 @@ fuzz_target!(|data: &[u8]| {
         Some(pb::collector_message::Msg::Assignment(a)) => Some(a.checks.len()),
         _ => None,
     };
-    if let Ok(Downlink::Assignment { checks, rejected }) = convert::downlink(msg) {
-        assert_eq!(Some(checks.len() + rejected.len()), sent);
-        for c in &checks {
+    if let Ok(Downlink::Assignment(part)) = convert::downlink(msg) {
+        assert_eq!(Some(part.checks.len() + part.rejected.len()), sent);
+        for c in &part.checks {
             assert!(c.interval >= MIN_INTERVAL);
             assert!(!c.expected_status.is_empty());
         }
