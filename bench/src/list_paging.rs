@@ -13,14 +13,15 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use picket_bench::{Naming, open_for_fill, ports_address, summary, write_config};
 use picket_collector::store::{Cursor, EventSettings, PageFilter, Store};
 use picket_collector::time::Clock;
 use picket_proto::contract::limits::MAX_API_MESSAGE_BYTES;
 use picket_proto::v1 as api;
 use picket_proto::v1::picket_client::PicketClient;
-use sqlx::{AnyPool, QueryBuilder};
+use sqlx::QueryBuilder;
 
 #[derive(Parser)]
 struct Args {
@@ -78,43 +79,27 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn fill(dir: &Path, services: usize) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let db = dir.join("picket.db");
-    let url = format!("sqlite://{}", db.display());
-    let equipment = services.div_ceil(PER_EQUIPMENT);
-    let mut toml = format!(
-        "[collector]\ngrpc_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\n\
-         database = \"{url}\"\n\n[agents]\nenrollment_token = \"bench\"\n\n\
-         [defaults]\ninterval = \"60s\"\n\n"
-    );
-    for e in 0..equipment {
-        toml.push_str(&format!("[[equipment]]\nid = \"eq-{e:05}\"\n"));
-    }
-    for i in 0..services {
-        toml.push_str(&format!(
-            "[[services]]\nid = \"svc-{i:07}\"\nequipment = \"eq-{:05}\"\n\
-             url = \"https://s{i}.bench.test/health\"\n",
-            i / PER_EQUIPMENT
-        ));
-    }
-    std::fs::write(dir.join("picket.toml"), toml)?;
+/// Ids as `svc-0000042` in `eq-00000` (seven digits: up to 10M services).
+const NAMING: Naming = Naming {
+    per_equipment: PER_EQUIPMENT,
+    service: |i| format!("svc-{i:07}"),
+    equipment: |e| format!("eq-{e:05}"),
+    equipment_name: |e| format!("eq-{e:05}"),
+};
 
+async fn fill(dir: &Path, services: usize) -> anyhow::Result<()> {
+    let url = write_config(dir, services, &NAMING)?;
+    let equipment = NAMING.equipment_count(services);
     let started = Instant::now();
-    Store::open(&url, EventSettings::default(), Clock::system())
-        .await?
-        .close()
-        .await;
-    sqlx::any::install_default_drivers();
-    let pool = AnyPool::connect(&url).await?;
+    let pool = open_for_fill(&url).await?;
     let now = Clock::system().now_ms();
     let mut tx = pool.begin().await?;
     let rows: Vec<usize> = (0..equipment).collect();
     for chunk in rows.chunks(CHUNK) {
         let mut q: QueryBuilder<sqlx::Any> = QueryBuilder::new("INSERT INTO equipment (id, name) ");
         q.push_values(chunk, |mut b, &e| {
-            b.push_bind(format!("eq-{e:05}"))
-                .push_bind(format!("eq-{e:05}"));
+            b.push_bind((NAMING.equipment)(e))
+                .push_bind((NAMING.equipment_name)(e));
         });
         q.build().execute(&mut *tx).await?;
     }
@@ -125,9 +110,9 @@ async fn fill(dir: &Path, services: usize) -> anyhow::Result<()> {
              last_check_ms, last_latency_us, configured) ",
         );
         q.push_values(chunk, |mut b, &i| {
-            b.push_bind(format!("svc-{i:07}"))
+            b.push_bind((NAMING.service)(i))
                 .push_bind(format!("https://s{i}.bench.test/health"))
-                .push_bind(format!("eq-{:05}", i / PER_EQUIPMENT))
+                .push_bind(NAMING.equipment_of(i))
                 .push_bind("up")
                 .push_bind(1i64)
                 .push_bind(200i64)
@@ -144,41 +129,15 @@ async fn fill(dir: &Path, services: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// p50, p99 and max of `times`, in ms.
-fn summary(times: &mut [Duration]) -> String {
-    times.sort();
-    let at = |q: f64| {
-        let i = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1;
-        times[i].as_secs_f64() * 1000.0
-    };
-    format!(
-        "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        at(0.5),
-        at(0.99),
-        at(1.0)
-    )
-}
-
 async fn client(ports_file: &Path) -> anyhow::Result<PicketClient<tonic::transport::Channel>> {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let grpc = std::fs::read_to_string(ports_file)
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|j| j["grpc"].as_str().map(str::to_owned));
-        if let Some(addr) = grpc {
-            let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?;
-            if let Ok(channel) = endpoint.connect().await {
-                return Ok(PicketClient::new(channel)
-                    .max_decoding_message_size(MAX_API_MESSAGE_BYTES)
-                    .max_encoding_message_size(MAX_API_MESSAGE_BYTES));
-            }
-        }
-        if Instant::now() > deadline {
-            bail!("no collector at {} after 600 s", ports_file.display());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let addr = ports_address(ports_file, "grpc", Duration::from_secs(600)).await?;
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await
+        .with_context(|| format!("connect to the collector at {addr}"))?;
+    Ok(PicketClient::new(channel)
+        .max_decoding_message_size(MAX_API_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_API_MESSAGE_BYTES))
 }
 
 async fn api_pages(ports_file: &Path, page_size: u32, requests: usize) -> anyhow::Result<()> {

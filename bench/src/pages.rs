@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use picket_bench::{Naming, open_for_fill, ports_address, summary, write_config};
 use picket_collector::domain::HostStats;
 use picket_collector::domain::rollup::{Histogram, Period};
-use picket_collector::store::{EventSettings, Store};
 use picket_collector::time::Clock;
-use sqlx::{AnyPool, QueryBuilder};
+use sqlx::QueryBuilder;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 #[derive(Parser)]
@@ -69,50 +69,32 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Ids as `svc-000042` in `eq-0000` (named `Equipment 0`).
+const NAMING: Naming = Naming {
+    per_equipment: SERVICES_PER_EQUIPMENT,
+    service: |i| format!("svc-{i:06}"),
+    equipment: |e| format!("eq-{e:04}"),
+    equipment_name: |e| format!("Equipment {e}"),
+};
+
 fn service_id(i: usize) -> String {
-    format!("svc-{i:06}")
+    (NAMING.service)(i)
 }
 
 fn equipment_id(i: usize) -> String {
-    format!("eq-{:04}", i / SERVICES_PER_EQUIPMENT)
+    NAMING.equipment_of(i)
 }
 
 async fn fill(dir: &std::path::Path, services: usize) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let db = dir.join("picket.db");
-    let mut toml = format!(
-        "[collector]\ngrpc_listen = \"127.0.0.1:0\"\nhttp_listen = \"127.0.0.1:0\"\n\
-         database = \"sqlite://{}\"\n\n[agents]\nenrollment_token = \"bench\"\n\n\
-         [defaults]\ninterval = \"60s\"\n\n",
-        db.display()
-    );
-    for e in 0..services.div_ceil(SERVICES_PER_EQUIPMENT) {
-        toml.push_str(&format!(
-            "[[equipment]]\nid = \"eq-{e:04}\"\nname = \"Equipment {e}\"\n"
-        ));
-    }
-    for i in 0..services {
-        toml.push_str(&format!(
-            "[[services]]\nid = \"{}\"\nequipment = \"{}\"\nurl = \"https://s{i}.bench.test/health\"\n",
-            service_id(i),
-            equipment_id(i)
-        ));
-    }
-    std::fs::write(dir.join("picket.toml"), toml)?;
-
-    // Store::open creates the schema; then plain SQL fills it.
-    let url = format!("sqlite://{}", db.display());
-    let store = Store::open(&url, EventSettings::default(), Clock::system()).await?;
-    store.close().await;
-    sqlx::any::install_default_drivers();
-    let pool = AnyPool::connect(&url).await?;
+    let url = write_config(dir, services, &NAMING)?;
+    let pool = open_for_fill(&url).await?;
     let now = Clock::system().now_ms();
     let started = Instant::now();
     let mut tx = pool.begin().await?;
-    for e in 0..services.div_ceil(SERVICES_PER_EQUIPMENT) {
+    for e in 0..NAMING.equipment_count(services) {
         sqlx::query("INSERT INTO equipment (id, name) VALUES ($1, $2)")
-            .bind(format!("eq-{e:04}"))
-            .bind(format!("Equipment {e}"))
+            .bind((NAMING.equipment)(e))
+            .bind((NAMING.equipment_name)(e))
             .execute(&mut *tx)
             .await?;
     }
@@ -276,18 +258,7 @@ async fn fill(dir: &std::path::Path, services: usize) -> anyhow::Result<()> {
 
 async fn measure(ports_file: &std::path::Path, path: &str, requests: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(300);
-    let http = loop {
-        if let Ok(text) = std::fs::read_to_string(ports_file) {
-            let json: serde_json::Value = serde_json::from_str(&text)?;
-            if let Some(addr) = json["http"].as_str() {
-                break addr.to_owned();
-            }
-        }
-        if Instant::now() > deadline {
-            bail!("no ports file at {} after 300 s", ports_file.display());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let http = ports_address(ports_file, "http", Duration::from_secs(300)).await?;
     loop {
         if let Ok((200, _)) = get(&http, "/readyz").await {
             break;
@@ -311,13 +282,9 @@ async fn measure(ports_file: &std::path::Path, path: &str, requests: usize) -> a
             bail!("GET {path}: HTTP {status}");
         }
     }
-    times.sort();
-    let at = |q: f64| times[((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1];
     println!(
-        "GET {path}: {requests} requests, {bytes} bytes, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        at(0.5).as_secs_f64() * 1000.0,
-        at(0.99).as_secs_f64() * 1000.0,
-        at(1.0).as_secs_f64() * 1000.0
+        "GET {path}: {requests} requests, {bytes} bytes, {}",
+        summary(&mut times)
     );
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! bars and certificate expiry. Pure functions of their inputs (and
 //! `now`), table-tested; no IO, no HTML (the templates escape).
 
-use crate::domain::ServiceState;
+use crate::domain::{ServiceState, cert};
 use crate::store::Counts;
 use crate::time::rfc3339;
 
@@ -180,25 +180,25 @@ pub struct CertExpiry {
 /// Certificate expiry at `not_after_ms`, seen at `now_ms`, flagged when
 /// within `warning_ms` (the service's `cert_expiry_warning`).
 pub fn cert_expiry(not_after_ms: i64, now_ms: i64, warning_ms: i64) -> CertExpiry {
-    let left = not_after_ms - now_ms;
-    let days = left.div_euclid(DAY_MS);
     let when = day(not_after_ms);
-    let text = if left < 0 {
-        match (-left).div_euclid(DAY_MS) {
+    let text = if not_after_ms < now_ms {
+        // Whole days since it expired, 0 on the day itself.
+        match (now_ms - not_after_ms).div_euclid(DAY_MS) {
             0 => format!("expired today ({when})"),
             1 => format!("expired 1 day ago ({when})"),
             ago => format!("expired {ago} days ago ({when})"),
         }
     } else {
-        match days {
+        match cert::days_left(not_after_ms, now_ms) {
             0 => format!("expires today ({when})"),
             1 => format!("expires in 1 day ({when})"),
             d => format!("expires in {d} days ({when})"),
         }
     };
+    let warning = std::time::Duration::from_millis(u64::try_from(warning_ms).unwrap_or(0));
     CertExpiry {
         text,
-        soon: left <= warning_ms,
+        soon: cert::expiring_soon(not_after_ms, now_ms, warning),
     }
 }
 
