@@ -12,8 +12,11 @@
 # stopped at the end. Needs Linux, openssl and jq.
 #
 # Environment: AGENTS (4), RATE (5000 results/s in total), BATCH (25
-# results per message), SECONDS_PER_RUN (20), RUNS (3), SERVICES (20).
+# results per message), SECONDS_PER_RUN (20), RUNS (3), SERVICES (20);
+# SMOKE=1: one 3 s run of each at 500 results/s (see bench/lib.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+if [ "$SMOKE" = 1 ]; then RATE=${RATE:-500}; SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}; RUNS=${RUNS:-1}; fi
 
 AGENTS=${AGENTS:-4}
 RATE=${RATE:-5000}
@@ -23,9 +26,8 @@ RUNS=${RUNS:-3}
 SERVICES=${SERVICES:-20}
 TOKEN=bench-enroll
 
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p picket-collector -p picket-bench --bins
-BIN=${CARGO_TARGET_DIR:-target}/release
+bench_header "AGENTS=$AGENTS RATE=$RATE BATCH=$BATCH SECONDS_PER_RUN=$SECONDS_PER_RUN RUNS=$RUNS SERVICES=$SERVICES"
+bench_build -p picket-collector -p picket-bench --bins
 HZ=$(getconf CLK_TCK)
 
 WORK=$(mktemp -d)
@@ -107,9 +109,6 @@ run() {
     COLLECTOR_PID=
 }
 
-# stats: the median, minimum and maximum of the numbers on stdin.
-stats() { sort -g | awk '{v[NR]=$1} END {print ((NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2), v[1], v[NR]}'; }
-
 echo "load: $AGENTS agents, $RATE results/s in total, batches of $BATCH, ${SECONDS_PER_RUN}s per run; CPU in µs per acked result"
 printf '%-6s %-4s %9s %9s %8s %12s %12s\n' mode run sent acked "rate/s" "collector" "loadgen"
 for r in $(seq 1 "$RUNS"); do
@@ -125,7 +124,7 @@ for r in $(seq 1 "$RUNS"); do
     done
 done
 
-per_result() { jq -r --argjson hz "$HZ" ".$2_ticks * 1e6 / \$hz / .acked" "$WORK/$1.jsonl" | stats; }
+per_result() { jq -r --argjson hz "$HZ" ".$2_ticks * 1e6 / \$hz / .acked" "$WORK/$1.jsonl" | median_min_max; }
 echo
 for side in collector loadgen; do
     read -r p pmin pmax < <(per_result plain "$side")

@@ -9,17 +9,19 @@
 # without starting a collector on it. Target: a page of 1000 under 50 ms
 # p99 at 1M services.
 #
-# Environment: SERVICES (100000), REQUESTS (200), BIG (unset: skipped).
+# Environment: SERVICES (100000), REQUESTS (200), BIG (unset: skipped);
+# SMOKE=1: 2000 services, 20 requests (see bench/lib.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+if [ "$SMOKE" = 1 ]; then SERVICES=${SERVICES:-2000}; REQUESTS=${REQUESTS:-20}; fi
 
 SERVICES=${SERVICES:-100000}
 REQUESTS=${REQUESTS:-200}
 BIG=${BIG:-}
 
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p picket-bench --bin picket-list-bench \
+bench_header "SERVICES=$SERVICES REQUESTS=$REQUESTS BIG=${BIG:-}"
+bench_build -p picket-bench --bin picket-list-bench \
     -p picket-collector --bin picket-collector -p picket-cli --bin picketctl
-BIN=${CARGO_TARGET_DIR:-target}/release
 
 WORK=$(mktemp -d)
 COLLECTOR=
@@ -29,7 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "# $0 SERVICES=$SERVICES REQUESTS=$REQUESTS BIG=${BIG:-} on $(date -u +%FT%TZ), $(nproc) cores, $(uname -m)"
 "$BIN/picket-list-bench" fill --dir "$WORK/small" --services "$SERVICES"
 PICKET_LOG=warn "$BIN/picket-collector" --config "$WORK/small/picket.toml" \
     --ports-file "$WORK/ports.json" 2>"$WORK/collector.log" &

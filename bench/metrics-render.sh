@@ -16,8 +16,11 @@
 #
 # Environment: SERVICES (100000), AGENTS (3), SCRAPES (10), BATCH (1000),
 # INTERVAL_MS (50), BATCHES (200); BEFORE, the path of an older
-# picket-metrics-bench binary to run first with the same flags.
+# picket-metrics-bench binary to run first with the same flags; SMOKE=1:
+# 1000 services, 2 scrapes, 20 batches (see bench/lib.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+if [ "$SMOKE" = 1 ]; then SERVICES=${SERVICES:-1000}; SCRAPES=${SCRAPES:-2}; BATCHES=${BATCHES:-20}; fi
 
 SERVICES=${SERVICES:-100000}
 AGENTS=${AGENTS:-3}
@@ -26,16 +29,14 @@ BATCH=${BATCH:-1000}
 INTERVAL_MS=${INTERVAL_MS:-50}
 BATCHES=${BATCHES:-200}
 
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p picket-bench --bin picket-metrics-bench
-BIN=${CARGO_TARGET_DIR:-target}/release
+bench_build -p picket-bench --bin picket-metrics-bench
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 FLAGS=(--services "$SERVICES" --agents "$AGENTS" --scrapes "$SCRAPES"
     --batch "$BATCH" --interval-ms "$INTERVAL_MS" --batches "$BATCHES")
-echo "# $0 ${FLAGS[*]} on $(date -u +%FT%TZ), $(nproc) cores, $(uname -sr)"
+bench_header "SERVICES=$SERVICES AGENTS=$AGENTS SCRAPES=$SCRAPES BATCH=$BATCH INTERVAL_MS=$INTERVAL_MS BATCHES=$BATCHES${BEFORE:+ BEFORE=$BEFORE}"
 if [ -n "${BEFORE:-}" ]; then
     echo "## before: $BEFORE"
     "$BEFORE" --db "$WORK/before.db" "${FLAGS[@]}"

@@ -7,15 +7,17 @@
 # (keyset: as fast as page 1) and `/services/ID`, printing p50 / p99 / max
 # of each. Targets: `/` under 100 ms, `/services/ID` under 50 ms.
 #
-# Environment: SERVICES (100000), REQUESTS (200).
+# Environment: SERVICES (100000), REQUESTS (200); SMOKE=1: 1000 services,
+# 10 requests (see bench/lib.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+if [ "$SMOKE" = 1 ]; then SERVICES=${SERVICES:-1000}; REQUESTS=${REQUESTS:-10}; fi
 
 SERVICES=${SERVICES:-100000}
 REQUESTS=${REQUESTS:-200}
 
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p picket-bench --bin picket-pages-bench -p picket-collector --bin picket-collector
-BIN=${CARGO_TARGET_DIR:-target}/release
+bench_header "SERVICES=$SERVICES REQUESTS=$REQUESTS"
+bench_build -p picket-bench --bin picket-pages-bench -p picket-collector --bin picket-collector
 
 WORK=$(mktemp -d)
 COLLECTOR=
@@ -35,5 +37,6 @@ measure "/"
 measure "/?state=down"
 measure "/?after=svc-000049"
 measure "/?equipment=eq-0500&state=down"
-measure "/services/svc-050042"
-measure "/services/svc-050043"
+# Two services from the middle of the store (ids as picket-pages-bench names them).
+measure "/services/$(printf 'svc-%06d' $((SERVICES / 2 + 42)))"
+measure "/services/$(printf 'svc-%06d' $((SERVICES / 2 + 43)))"

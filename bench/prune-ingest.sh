@@ -15,7 +15,10 @@
 # Environment: OLD_ROWS (10000000), SERVICES (1000), BATCH (200),
 # INTERVAL_MS (50; 0 = back to back), BASELINE_BATCHES (600), RUNS (1);
 # PRUNE_BATCH_ROWS and PRUNE_PAUSE_MS override the pruner's pacing.
+# SMOKE=1: 20000 old rows, 50 batches (see bench/lib.sh).
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+if [ "$SMOKE" = 1 ]; then OLD_ROWS=${OLD_ROWS:-20000}; SERVICES=${SERVICES:-100}; BASELINE_BATCHES=${BASELINE_BATCHES:-50}; fi
 
 OLD_ROWS=${OLD_ROWS:-10000000}
 SERVICES=${SERVICES:-1000}
@@ -24,9 +27,8 @@ INTERVAL_MS=${INTERVAL_MS:-50}
 BASELINE_BATCHES=${BASELINE_BATCHES:-600}
 RUNS=${RUNS:-1}
 
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p picket-bench --bin picket-prune-bench
-BIN=${CARGO_TARGET_DIR:-target}/release
+bench_header "OLD_ROWS=$OLD_ROWS SERVICES=$SERVICES BATCH=$BATCH INTERVAL_MS=$INTERVAL_MS BASELINE_BATCHES=$BASELINE_BATCHES RUNS=$RUNS${PRUNE_BATCH_ROWS:+ PRUNE_BATCH_ROWS=$PRUNE_BATCH_ROWS}${PRUNE_PAUSE_MS:+ PRUNE_PAUSE_MS=$PRUNE_PAUSE_MS}"
+bench_build -p picket-bench --bin picket-prune-bench
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

@@ -7,8 +7,12 @@
 #
 # Arguments go to picket-store-bytes (`--help`): --results (1000000),
 # --services (1000), --agents (3), --interval-s (60), --failure-rate
-# (0.01), --batch (1000), --dir (a temp dir, removed).
+# (0.01), --batch (1000), --dir (a temp dir, removed). SMOKE=1 adds
+# --results 20000 (see bench/lib.sh).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release --quiet -p picket-bench --bin picket-store-bytes
-exec "${CARGO_TARGET_DIR:-target}/release/picket-store-bytes" "$@"
+. "$(dirname "$0")/lib.sh"
+args=("$@")
+[ "$SMOKE" = 1 ] && args=(--results 20000 "${args[@]}")
+bench_header "${args[*]}"
+bench_build -p picket-bench --bin picket-store-bytes
+exec "$BIN/picket-store-bytes" "${args[@]}"
