@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 
 use crate::time::Clock;
 
+pub mod postgres;
+
 /// 2026-01-01T00:00:00Z, a round base for test clocks.
 pub const BASE_MS: i64 = 1_767_225_600_000;
 
