@@ -227,7 +227,7 @@ fn services_section() {
     );
     check_s(
         "[[services]]\nid = \"s\"\nequipment = \"e\"\nurl = \"http://t\"",
-        "p.toml:12: service id \"s\" is defined twice",
+        "p.toml:12: service id \"s\" is defined twice (first at p.toml:8)",
     );
     check_s(
         "[[services]]\nid = \"t/u\"\nequipment = \"e\"\nurl = \"http://t\"",
