@@ -29,6 +29,7 @@ mod tls;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
@@ -73,7 +74,9 @@ pub struct Config {
     pub agents: AgentsSection,
     pub maintenance: MaintenanceSection,
     pub equipment: Vec<Equipment>,
-    pub services: Vec<ServiceConfig>,
+    /// Shared, not copied, by every part that reads all of them (a
+    /// million services are about 600 MB).
+    pub services: Arc<Vec<ServiceConfig>>,
     pub webhooks: Vec<WebhookConfig>,
     pub retention: RetentionSection,
     pub metrics: MetricsSection,
@@ -128,6 +131,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let agents = agents::validate(src, &raw.agents)?;
     let maintenance = maintenance::validate(src, &raw.maintenance)?;
     let (equipment, services) = monitored(src, &raw)?;
+    let services = Arc::new(services);
     let webhooks = webhooks::validate(src, &raw.webhooks)?;
     let retention = retention::validate(src, &raw.retention)?;
     let metrics = metrics::validate(src, &raw.metrics)?;

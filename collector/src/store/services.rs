@@ -181,6 +181,26 @@ impl Store {
             .collect()
     }
 
+    /// Each configured service's state and whether it has an open
+    /// request: what the evaluator and the metrics start from (three
+    /// columns, not the whole row: a million rows at start).
+    pub async fn service_states(&self) -> Result<Vec<(ServiceId, ServiceState, bool)>> {
+        sqlx::query(
+            "SELECT id, state, open_request_id IS NOT NULL AS open FROM services WHERE configured = 1",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                text_id(r, "id")?,
+                named(r, "services", "state")?,
+                r.try_get::<i64, _>("open")? != 0,
+            ))
+        })
+        .collect()
+    }
+
     pub async fn get_service(&self, id: &ServiceId) -> Result<ServiceRow> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT {SERVICE_COLUMNS} FROM services WHERE id = $1"
