@@ -3,7 +3,8 @@
 # SIZES: writes a config of SERVICES services in included files
 # (picket-scale-bench config: 1000 per file in services.d), starts
 # picket-collector on it (SQLite, port 0) and measures
-#   - start-up: process start → /readyz answers 200 (the API serves);
+#   - start-up: process start → /readyz answers 200 (the API serves), and
+#     the collector's CPU time by then;
 #   - RSS after start-up, after ListServices pages, after the load;
 #   - ListServices, a page of 1000 through gRPC (picket-list-bench api):
 #     first page p50/p99 over REQUESTS calls, then a walk over every page;
@@ -73,6 +74,7 @@ for services in $SIZES; do
     done
     startup=$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN { printf "%.2f", now - t0 }')
     rss_start=$(rss_mb)
+    cpu_ready=$(awk -v tck="$tck" '{ printf "%.2f", ($14 + $15) / tck }' "/proc/$collector/stat")
 
     list=$("$bin/picket-list-bench" api --ports-file "$dir/ports.json" --page-size 1000 --requests "$REQUESTS")
     echo "$list" >&2
@@ -92,11 +94,11 @@ for services in $SIZES; do
     alive; rss_end=$(rss_mb)
     kill "$collector"; wait "$collector" 2>/dev/null || true; collector=
 
-    jq -cn --argjson services "$services" --argjson startup "$startup" \
+    jq -cn --argjson services "$services" --argjson startup "$startup" --argjson cpu_ready "$cpu_ready" \
         --argjson rss_start "$rss_start" --argjson rss_list "$rss_list" --argjson rss_end "$rss_end" \
         --argjson p50 "$p50" --argjson p99 "$p99" --argjson walk_p99 "$walk_p99" \
         --argjson assign "$assigned" --argjson load "$load" --argjson tck "$tck" '{
-            services: $services, startup_s: $startup,
+            services: $services, startup_s: $startup, startup_cpu_s: $cpu_ready,
             rss_mb: {started: $rss_start, after_listing: $rss_list, after_load: $rss_end},
             list_page_1000_ms: {p50: $p50, p99: $p99, walk_p99: $walk_p99},
             assignment: $assign,
@@ -108,10 +110,10 @@ for services in $SIZES; do
 done
 
 echo
-printf '%9s %9s %8s %8s %8s %9s %9s %8s %10s %9s %9s %7s\n' services startup_s RSS_MB RSS_list RSS_load page_p50 page_p99 assigned assign_ms results/s acked/s CPU%
-jq -r '[.services, .startup_s, .rss_mb.started, .rss_mb.after_listing, .rss_mb.after_load,
+printf '%9s %9s %7s %8s %8s %8s %9s %9s %8s %10s %9s %9s %7s\n' services startup_s cpu_s RSS_MB RSS_list RSS_load page_p50 page_p99 assigned assign_ms results/s acked/s CPU%
+jq -r '[.services, .startup_s, .startup_cpu_s, .rss_mb.started, .rss_mb.after_listing, .rss_mb.after_load,
         .list_page_1000_ms.p50, .list_page_1000_ms.p99, .assignment.checks, .assignment.complete_ms,
         .load.target_rate, .load.acked_per_s, .load.collector_cpu_pct] | @tsv' "$lines" |
-    awk -F'\t' '{ printf "%9d %9.2f %8d %8d %8d %9.1f %9.1f %8d %10.0f %9d %9.0f %7.1f\n",
-        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
+    awk -F'\t' '{ printf "%9d %9.2f %7.2f %8d %8d %8d %9.1f %9.1f %8d %10.0f %9d %9.0f %7.1f\n",
+        $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 }'
 echo "targets at 1M: start-up < 15 s, RSS < 1536 MB, page p99 < 50 ms, 300k assignment < 10000 ms, CPU < 100 %"

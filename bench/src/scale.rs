@@ -114,7 +114,11 @@ fn write_config(
          http_listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{}\"\n\n[agents]\n\
          enrollment_token = \"bench\"\nauto_approve = true\nagents_per_service = 3\n\n\
          [defaults]\ninterval = \"60s\"\n\n",
-        if single { "" } else { "include = [\"services.d/*.toml\"]\n\n" },
+        if single {
+            ""
+        } else {
+            "include = [\"services.d/*.toml\"]\n\n"
+        },
         dir.join("picket.db").display()
     );
     let mut equipment_written = None;

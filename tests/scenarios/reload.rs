@@ -343,7 +343,10 @@ async fn a_reload_reads_the_files_in_services_d_again() -> anyhow::Result<()> {
     // The running file, with `include` on top and one file in services.d.
     let services_d = h.dir().join("services.d");
     std::fs::create_dir(&services_d)?;
-    std::fs::write(services_d.join("10-api.toml"), included_service("api", "us"))?;
+    std::fs::write(
+        services_d.join("10-api.toml"),
+        included_service("api", "us"),
+    )?;
     let main = std::fs::read_to_string(h.config_path())?;
     h.rewrite_text(&format!("include = [\"services.d/*.toml\"]\n{main}"))?;
     let answer = h.reload().await?;
@@ -351,7 +354,10 @@ async fn a_reload_reads_the_files_in_services_d_again() -> anyhow::Result<()> {
     assert_eq!(assignment(&mut us).await?, ["api", "blog"]);
 
     // A new file in services.d: the next reload reads it too.
-    std::fs::write(services_d.join("20-cdn.toml"), included_service("cdn", "us"))?;
+    std::fs::write(
+        services_d.join("20-cdn.toml"),
+        included_service("cdn", "us"),
+    )?;
     assert!(h.reload().await?.ok);
     assert_eq!(assignment(&mut us).await?, ["api", "blog", "cdn"]);
     us.report("cdn", &Outcome::ok()).await?;

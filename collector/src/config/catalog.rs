@@ -78,7 +78,11 @@ impl Catalog {
         }
         match std::fs::read_to_string(path) {
             Ok(text) => {
-                let line = Source { file: path, text: &text }.line_of(&(at..at));
+                let line = Source {
+                    file: path,
+                    text: &text,
+                }
+                .line_of(&(at..at));
                 format!("{}:{line}", path.display())
             }
             Err(_) => path.display().to_string(),

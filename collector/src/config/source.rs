@@ -111,7 +111,10 @@ impl Source<'_> {
         let id: T = self.id(kind, id_text)?;
         let text = id_text.get_ref();
         if !seen.insert(text.clone()) {
-            return self.err(&id_text.span(), format!("{kind} id {text:?} is defined twice"));
+            return self.err(
+                &id_text.span(),
+                format!("{kind} id {text:?} is defined twice"),
+            );
         }
         Ok(id)
     }

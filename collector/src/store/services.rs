@@ -119,7 +119,9 @@ impl Store {
                     .push_bind(flag(s.active))
                     .push_bind("unknown")
                     .push_bind(1i64)
-                    .push_bind(i64::try_from(s.cert_expiry_warning.as_millis()).unwrap_or(i64::MAX));
+                    .push_bind(
+                        i64::try_from(s.cert_expiry_warning.as_millis()).unwrap_or(i64::MAX),
+                    );
             });
             q.push(
                 " ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \

@@ -21,7 +21,9 @@ fn layout(main: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
 }
 
 fn service(id: &str, equipment: &str) -> String {
-    format!("[[services]]\nid = \"{id}\"\nequipment = \"{equipment}\"\nurl = \"http://{id}.test\"\n")
+    format!(
+        "[[services]]\nid = \"{id}\"\nequipment = \"{equipment}\"\nurl = \"http://{id}.test\"\n"
+    )
 }
 
 #[test]
@@ -30,7 +32,11 @@ fn included_files_add_services_and_equipment_in_sorted_order() {
     let a = format!("{}{}", service("a1", "e"), service("a2", "e"));
     let (_dir, path) = layout(
         MAIN,
-        &[("20-b.toml", &b), ("10-a.toml", &a), ("notes.txt", "not toml")],
+        &[
+            ("20-b.toml", &b),
+            ("10-a.toml", &a),
+            ("notes.txt", "not toml"),
+        ],
     );
     let c = load(&path).expect("valid");
     let ids: Vec<&str> = c.services.iter().map(|s| s.id.as_str()).collect();
@@ -49,7 +55,10 @@ fn an_empty_services_d_is_fine_and_a_missing_one_is_an_error() {
     assert!(load(&path).expect("empty dir").services.is_empty());
     std::fs::remove_dir(dir.path().join("services.d")).expect("rm");
     let e = load(&path).expect_err("missing dir").to_string();
-    let at = format!("{}:1: include \"services.d/*.toml\": cannot read ", path.display());
+    let at = format!(
+        "{}:1: include \"services.d/*.toml\": cannot read ",
+        path.display()
+    );
     assert!(e.starts_with(&at), "{e}");
 }
 
@@ -86,14 +95,26 @@ fn a_bad_included_file_is_reported_at_its_own_line() {
         )
     );
     // Only equipment and services belong in an included file.
-    std::fs::write(&a, "[[services]]\nid = \"z\"\nequipment = \"e\"\nurl = \"http://z\"\n[collector]\n")
-        .expect("write");
+    std::fs::write(
+        &a,
+        "[[services]]\nid = \"z\"\nequipment = \"e\"\nurl = \"http://z\"\n[collector]\n",
+    )
+    .expect("write");
     let e = load(&path).expect_err("a section").to_string();
-    assert!(e.starts_with(&format!("{}:5: unknown field `collector`", a.display())), "{e}");
+    assert!(
+        e.starts_with(&format!("{}:5: unknown field `collector`", a.display())),
+        "{e}"
+    );
     // Equipment defined in a later file is not yet known.
     std::fs::write(&a, service("z", "later")).expect("write");
     let e = load(&path).expect_err("unknown equipment").to_string();
-    assert!(e.starts_with(&format!("{}:3: service \"z\": unknown equipment", a.display())), "{e}");
+    assert!(
+        e.starts_with(&format!(
+            "{}:3: service \"z\": unknown equipment",
+            a.display()
+        )),
+        "{e}"
+    );
 }
 
 #[test]
@@ -101,5 +122,8 @@ fn only_the_file_name_may_hold_a_star() {
     let main = MAIN.replace("services.d/*.toml", "*/x.toml");
     let (_dir, path) = layout(&main, &[]);
     let e = load(&path).expect_err("star in dir").to_string();
-    assert!(e.ends_with(":1: include \"*/x.toml\": only the file name may hold '*'"), "{e}");
+    assert!(
+        e.ends_with(":1: include \"*/x.toml\": only the file name may hold '*'"),
+        "{e}"
+    );
 }
