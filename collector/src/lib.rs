@@ -171,18 +171,22 @@ async fn serve(
         Some(section) => Some(Arc::new(tls::ServerTls::load(section)?)),
         None => None,
     };
+    let started = std::time::Instant::now();
     let store = Store::open(&config.collector.database, settings.events, clock.clone()).await?;
     store.sync_config(&settings.catalog).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "start-up: catalog stored");
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
     let initial: HashMap<_, _> = store
-        .list_services()
+        .service_states()
         .await?
         .into_iter()
-        .map(|s| (s.id, (s.state, s.open_request.is_some())))
+        .map(|(id, state, open)| (id, (state, open)))
         .collect();
+    tracing::debug!(elapsed = ?started.elapsed(), "start-up: states read");
     let metrics = Arc::new(metrics::Metrics::new());
     metrics.start(&store, &config, &initial).await?;
+    tracing::debug!(elapsed = ?started.elapsed(), "start-up: metrics seeded");
     let (reload, reload_calls) = reload::channel();
 
     let (maintenance, maintenance_set) = MaintenanceHandle::spawn(
@@ -256,6 +260,7 @@ async fn serve(
         &tasks,
     );
     let webhooks = notifier.receivers();
+    tracing::debug!(elapsed = ?started.elapsed(), "start-up: actors spawned");
     let api_settings = Arc::new(arc_swap::ArcSwap::from_pointee(settings.api));
     let http_addr = listeners.http.local_addr()?;
     let live = reload::Live {

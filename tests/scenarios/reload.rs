@@ -324,3 +324,43 @@ async fn a_reload_changes_retention_from_the_next_pass() -> anyhow::Result<()> {
     .await?;
     Ok(())
 }
+
+/// `[[services]]` `id` on `web-1`, probed from `region`, as an included
+/// file holds it.
+fn included_service(id: &str, region: &str) -> String {
+    format!(
+        "[[services]]\nid = \"{id}\"\nequipment = \"web-1\"\nurl = \"http://{id}.test/\"\n\
+         regions = [\"{region}\"]\n"
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_reads_the_files_in_services_d_again() -> anyhow::Result<()> {
+    let h = Harness::start(&before()).await?;
+    let mut us = h.agent("edge-us", "us").await?;
+    assert_eq!(assignment(&mut us).await?, ["blog"]);
+
+    // The running file, with `include` on top and one file in services.d.
+    let services_d = h.dir().join("services.d");
+    std::fs::create_dir(&services_d)?;
+    std::fs::write(
+        services_d.join("10-api.toml"),
+        included_service("api", "us"),
+    )?;
+    let main = std::fs::read_to_string(h.config_path())?;
+    h.rewrite_text(&format!("include = [\"services.d/*.toml\"]\n{main}"))?;
+    let answer = h.reload().await?;
+    assert!(answer.ok, "{answer:?}");
+    assert_eq!(assignment(&mut us).await?, ["api", "blog"]);
+
+    // A new file in services.d: the next reload reads it too.
+    std::fs::write(
+        services_d.join("20-cdn.toml"),
+        included_service("cdn", "us"),
+    )?;
+    assert!(h.reload().await?.ok);
+    assert_eq!(assignment(&mut us).await?, ["api", "blog", "cdn"]);
+    us.report("cdn", &Outcome::ok()).await?;
+    h.wait_state("cdn", "up").await?;
+    Ok(())
+}

@@ -5,15 +5,19 @@
 //! `maintenance`, `services` with the equipment, `webhooks`; `defaults`
 //! holds the check options services inherit), in file order, and makes the
 //! cross-section checks itself: a service's equipment exists, a service
-//! runs with its own keys over `[defaults]`. The result is a [`Config`], or
+//! runs with its own keys over `[defaults]`. `include` names more files of
+//! `[[equipment]]` and `[[services]]` (`include` finds them, `catalog`
+//! gathers them with the rules across files). The result is a [`Config`], or
 //! the first problem as a [`ConfigError`] naming the file, the line and
 //! the reason. Nothing else reads TOML.
 //!
 //! [`settings`] cuts a [`Config`] into the small part each actor reads.
 
 mod agents;
+mod catalog;
 mod collector;
 mod defaults;
+mod include;
 mod maintenance;
 mod metrics;
 mod raw;
@@ -24,8 +28,8 @@ mod source;
 mod tls;
 mod webhooks;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
@@ -37,7 +41,8 @@ pub use tls::TlsSection;
 pub use webhooks::WebhookConfig;
 
 use crate::domain::{EquipmentId, ServiceId};
-use raw::RawConfig;
+use catalog::Catalog;
+use raw::{RawConfig, RawIncluded};
 use source::Source;
 
 /// A configuration problem: where and why.
@@ -69,7 +74,9 @@ pub struct Config {
     pub agents: AgentsSection,
     pub maintenance: MaintenanceSection,
     pub equipment: Vec<Equipment>,
-    pub services: Vec<ServiceConfig>,
+    /// Shared, not copied, by every part that reads all of them (a
+    /// million services are about 600 MB).
+    pub services: Arc<Vec<ServiceConfig>>,
     pub webhooks: Vec<WebhookConfig>,
     pub retention: RetentionSection,
     pub metrics: MetricsSection,
@@ -98,19 +105,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(path, &text)
 }
 
-/// Validates `text`, the content of `file`.
+/// Validates `text`, the content of `file`, and the files it includes.
 pub fn parse(file: &Path, text: &str) -> Result<Config, ConfigError> {
     let src = Source { file, text };
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| src.line_of(&s));
-        ConfigError {
-            file: file.to_owned(),
-            line,
-            key: None,
-            reason: e.message().trim().to_owned(),
-        }
-    })?;
-    validate(&src, raw)
+    validate(&src, from_toml(&src)?)
+}
+
+/// The TOML in `src` as `T`, or the parser's complaint at its line.
+fn from_toml<T: serde::de::DeserializeOwned>(src: &Source) -> Result<T, ConfigError> {
+    toml::from_str(src.text).map_err(|e| ConfigError {
+        file: src.file.to_owned(),
+        line: e.span().map(|s| src.line_of(&s)),
+        key: None,
+        reason: e.message().trim().to_owned(),
+    })
 }
 
 /// Durations as the config (and every command line) writes them.
@@ -122,8 +130,8 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let collector = collector::validate(src, &raw.collector)?;
     let agents = agents::validate(src, &raw.agents)?;
     let maintenance = maintenance::validate(src, &raw.maintenance)?;
-    let equipment = services::equipment(src, &raw.equipment)?;
-    let services = services_of(src, &raw, &equipment)?;
+    let (equipment, services) = monitored(src, &raw)?;
+    let services = Arc::new(services);
     let webhooks = webhooks::validate(src, &raw.webhooks)?;
     let retention = retention::validate(src, &raw.retention)?;
     let metrics = metrics::validate(src, &raw.metrics)?;
@@ -139,33 +147,24 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     })
 }
 
-/// The cross-section rules, in one place: each service names a defined
-/// `[[equipment]]`, and runs with its own check options over `[defaults]`.
-fn services_of(
+/// The equipment and services of the main file, then of each included
+/// file in turn (`catalog` holds the rules across them).
+fn monitored(
     src: &Source,
     raw: &RawConfig,
-    equipment: &[Equipment],
-) -> Result<Vec<ServiceConfig>, ConfigError> {
-    let mut seen = HashSet::new();
-    let mut services = Vec::new();
-    for s in &raw.services {
-        let id = services::service_id(src, s, &mut seen)?;
-        if !equipment
-            .iter()
-            .any(|e| e.id == s.equipment.get_ref().as_str())
-        {
-            return src.err(
-                &s.equipment.span(),
-                format!(
-                    "service {id:?}: unknown equipment {:?} (add an [[equipment]] with that id)",
-                    s.equipment.get_ref()
-                ),
-            );
-        }
-        let options = defaults::inherit(&s.options(), &raw.defaults);
-        services.push(services::service(src, s, &options)?);
+) -> Result<(Vec<Equipment>, Vec<ServiceConfig>), ConfigError> {
+    let mut catalog = Catalog::default();
+    catalog.add(src, &raw.equipment, &raw.services, &raw.defaults)?;
+    for file in include::files(src, raw.include.as_deref().unwrap_or_default())? {
+        let text = catalog::read(&file)?;
+        let included = Source {
+            file: &file,
+            text: &text,
+        };
+        let part: RawIncluded = from_toml(&included)?;
+        catalog.add(&included, &part.equipment, &part.services, &raw.defaults)?;
     }
-    Ok(services)
+    Ok((catalog.equipment, catalog.services))
 }
 
 #[cfg(test)]

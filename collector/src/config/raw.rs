@@ -13,6 +13,8 @@ pub type Sp<T> = toml::Spanned<T>;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// Files of more `[[equipment]]` and `[[services]]` (config/include.rs).
+    pub include: Option<Vec<Sp<String>>>,
     pub collector: RawCollector,
     #[serde(default)]
     pub agents: RawAgents,
@@ -30,6 +32,16 @@ pub struct RawConfig {
     pub retention: RawRetention,
     #[serde(default)]
     pub metrics: RawMetrics,
+}
+
+/// A file named by `include`: what is monitored, nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIncluded {
+    #[serde(default)]
+    pub equipment: Vec<RawEquipment>,
+    #[serde(default)]
+    pub services: Vec<RawService>,
 }
 
 #[derive(Deserialize)]

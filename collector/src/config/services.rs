@@ -43,13 +43,16 @@ pub struct ServiceConfig {
     pub cert_expiry_warning: Duration,
 }
 
-/// Checks every `[[equipment]]`; ids are unique slugs, `name` defaults to
-/// the id.
-pub(super) fn equipment(src: &Source, raw: &[RawEquipment]) -> Result<Vec<Equipment>, ConfigError> {
-    let mut seen = HashSet::new();
+/// Checks every `[[equipment]]`; ids are unique slugs (not yet in `seen`,
+/// which they join), `name` defaults to the id.
+pub(super) fn equipment(
+    src: &Source,
+    raw: &[RawEquipment],
+    seen: &mut HashSet<String>,
+) -> Result<Vec<Equipment>, ConfigError> {
     raw.iter()
         .map(|e| {
-            let id: EquipmentId = src.new_id("equipment", &e.id, &mut seen)?;
+            let id: EquipmentId = src.new_id("equipment", &e.id, seen)?;
             Ok(Equipment {
                 name: e.name.clone().unwrap_or_else(|| id.to_string()),
                 id,
@@ -57,15 +60,6 @@ pub(super) fn equipment(src: &Source, raw: &[RawEquipment]) -> Result<Vec<Equipm
             })
         })
         .collect()
-}
-
-/// A service's id: a slug not yet in `seen`.
-pub(super) fn service_id(
-    src: &Source,
-    s: &RawService,
-    seen: &mut HashSet<String>,
-) -> Result<ServiceId, ConfigError> {
-    src.new_id("service", &s.id, seen)
 }
 
 /// Checks one service running with `options`, its own keys already merged

@@ -7,6 +7,8 @@
 //! structs are plain data: no channels, no behaviour beyond lookups. The
 //! store's event routing ([`EventSettings`]) is cut here too.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Config, Equipment, ServiceConfig, WebhookConfig};
@@ -53,6 +55,7 @@ impl From<&Config> for Settings {
 /// The lifecycle: what requests and `service.*` events say about a service.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LifecycleSettings {
+    /// Sorted by id.
     pub services: Vec<LifecycleService>,
 }
 
@@ -70,14 +73,19 @@ pub struct LifecycleService {
 
 impl From<&Config> for LifecycleSettings {
     fn from(c: &Config) -> Self {
+        let names: HashMap<&EquipmentId, &str> = c
+            .equipment
+            .iter()
+            .map(|e| (&e.id, e.name.as_str()))
+            .collect();
         let services = each_service(c, |s| LifecycleService {
             id: s.id.clone(),
             url: s.url.clone(),
             priority: s.priority.clone(),
             equipment: s.equipment.clone(),
-            equipment_name: c
-                .equipment(&s.equipment)
-                .map_or_else(|| s.equipment.to_string(), |e| e.name.clone()),
+            equipment_name: names
+                .get(&s.equipment)
+                .map_or_else(|| s.equipment.to_string(), |n| (*n).to_owned()),
         });
         LifecycleSettings { services }
     }
@@ -85,14 +93,15 @@ impl From<&Config> for LifecycleSettings {
 
 impl LifecycleSettings {
     pub fn service(&self, id: &ServiceId) -> Option<&LifecycleService> {
-        self.services.iter().find(|s| &s.id == id)
+        by_id(&self.services, id, |s| &s.id)
     }
 }
 
 /// The evaluator: each service's verdict policy and what check-now waits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvaluatorSettings {
-    /// Every configured service; only active ones get a tracker.
+    /// Every configured service, sorted by id; only active ones get a
+    /// tracker.
     pub services: Vec<EvaluatorService>,
 }
 
@@ -115,7 +124,7 @@ pub struct EvaluatorService {
 
 impl EvaluatorSettings {
     pub fn service(&self, id: &ServiceId) -> Option<&EvaluatorService> {
-        self.services.iter().find(|s| &s.id == id)
+        by_id(&self.services, id, |s| &s.id)
     }
 }
 
@@ -188,7 +197,7 @@ impl From<&Config> for LivenessSettings {
 pub struct RegistrySettings {
     pub enrollment: EnrollmentSettings,
     /// Every service; inactive ones and those in maintenance get no agents.
-    pub services: Vec<ServiceConfig>,
+    pub services: Arc<Vec<ServiceConfig>>,
     pub agents_per_service: usize,
     pub heartbeat_interval: Duration,
 }
@@ -249,7 +258,7 @@ impl From<&Config> for NotifierSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CatalogSettings {
     pub equipment: Vec<Equipment>,
-    pub services: Vec<ServiceConfig>,
+    pub services: Arc<Vec<ServiceConfig>>,
 }
 
 impl From<&Config> for CatalogSettings {
@@ -314,6 +323,18 @@ impl From<&Config> for RetentionSettings {
 }
 
 /// `f` of every configured service, in file order.
+/// `f` of each service, sorted by id (see [`by_id`]).
 fn each_service<T>(c: &Config, f: impl FnMut(&ServiceConfig) -> T) -> Vec<T> {
-    c.services.iter().map(f).collect()
+    let mut order: Vec<usize> = (0..c.services.len()).collect();
+    order.sort_unstable_by(|a, b| c.services[*a].id.cmp(&c.services[*b].id));
+    let mut f = f;
+    order.into_iter().map(|i| f(&c.services[i])).collect()
+}
+
+/// The item with `id` in `items`, which are sorted by id (as
+/// [`each_service`] builds them): a binary search, so a million services
+/// make no linear lookups.
+fn by_id<'a, T>(items: &'a [T], id: &ServiceId, key: impl Fn(&T) -> &ServiceId) -> Option<&'a T> {
+    let i = items.binary_search_by(|s| key(s).cmp(id)).ok()?;
+    items.get(i)
 }

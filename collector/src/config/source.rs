@@ -105,9 +105,22 @@ impl Source<'_> {
     pub fn new_id<T: From<String>>(
         &self,
         kind: &str,
-        id: &Sp<String>,
+        id_text: &Sp<String>,
         seen: &mut HashSet<String>,
     ) -> Result<T, ConfigError> {
+        let id: T = self.id(kind, id_text)?;
+        let text = id_text.get_ref();
+        if !seen.insert(text.clone()) {
+            return self.err(
+                &id_text.span(),
+                format!("{kind} id {text:?} is defined twice"),
+            );
+        }
+        Ok(id)
+    }
+
+    /// An id of `kind`: a slug of at most [`MAX_ID_BYTES`].
+    pub fn id<T: From<String>>(&self, kind: &str, id: &Sp<String>) -> Result<T, ConfigError> {
         let text = id.get_ref();
         if text.len() > MAX_ID_BYTES {
             return self.err(
@@ -123,9 +136,6 @@ impl Source<'_> {
                 &id.span(),
                 format!("{kind} id {text:?}: use letters, digits, '-', '_' or '.'"),
             );
-        }
-        if !seen.insert(text.clone()) {
-            return self.err(&id.span(), format!("{kind} id {text:?} is defined twice"));
         }
         Ok(text.clone().into())
     }

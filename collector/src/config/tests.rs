@@ -249,6 +249,7 @@ fn durations() {
 
 mod cert;
 mod fail_closed;
+mod include;
 mod retention;
 mod sections;
 mod settings;

@@ -42,7 +42,10 @@ pub struct Reconfigure {
 impl EvaluatorActor {
     pub(super) async fn reconfigure(&mut self, r: Reconfigure) {
         let new = r.settings;
-        let active = |id: &ServiceId| new.service(id).is_some_and(|s| s.active);
+        // By id: a reload of a million services makes no linear lookups.
+        let by_id: HashMap<&ServiceId, bool> =
+            new.services.iter().map(|s| (&s.id, s.active)).collect();
+        let active = |id: &ServiceId| by_id.get(id).copied().unwrap_or(false);
         // 1. Removed and paused services leave.
         let leaving: Vec<ServiceId> = self
             .trackers
@@ -56,7 +59,7 @@ impl EvaluatorActor {
             };
             self.observed.remove(&id);
             let from = tracker.state();
-            if new.service(&id).is_some()
+            if by_id.contains_key(&id)
                 && let Some(verdict) = paused(from)
             {
                 self.lifecycle.verdict(id, verdict).await;

@@ -16,7 +16,7 @@
 //!    its row and its tracker, and a removed one is no longer probed once
 //!    nothing can count its results. It pushes only the sets that changed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -95,8 +95,14 @@ impl Live {
         new: &Config,
     ) -> Result<HashMap<ServiceId, (crate::domain::ServiceState, bool)>, StoreError> {
         let mut stored = HashMap::new();
+        let was_active: HashSet<&ServiceId> = old
+            .services
+            .iter()
+            .filter(|s| s.active)
+            .map(|s| &s.id)
+            .collect();
         for s in new.services.iter().filter(|s| s.active) {
-            if old.service(&s.id).is_some_and(|o| o.active) {
+            if was_active.contains(&s.id) {
                 continue;
             }
             match self.store.get_service(&s.id).await {

@@ -1,6 +1,6 @@
 //! Equipment, services and their state rows; maintenance windows.
 
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row};
 
 use super::{
     Result, Store, StoreError, events::append_event, flag, named, request_id, requests, text_id,
@@ -10,6 +10,10 @@ use crate::domain::texts::REMOVED_NOTE;
 use crate::domain::{
     CloseReason, EquipmentId, Event, MaintenanceSnapshot, RequestId, ServiceId, ServiceState,
 };
+
+/// Rows per statement when syncing the catalog: 7 binds each stays under
+/// SQLite's 32766 and PostgreSQL's 65535 bound parameters.
+const SYNC_ROWS: usize = 1000;
 
 /// A service as stored: configuration echo plus the latest verdict.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,34 +90,44 @@ impl Store {
     /// reload.
     pub async fn sync_config(&self, catalog: &CatalogSettings) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        for e in &catalog.equipment {
-            sqlx::query(
-                "INSERT INTO equipment (id, name, customer) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, customer = excluded.customer",
-            )
-            .bind(e.id.as_str())
-            .bind(&e.name)
-            .bind(&e.customer)
-            .execute(&mut *tx)
-            .await?;
+        // Many rows per statement: one statement per row costs seconds at
+        // a million services.
+        for chunk in catalog.equipment.chunks(SYNC_ROWS) {
+            let mut q: QueryBuilder<sqlx::Any> =
+                QueryBuilder::new("INSERT INTO equipment (id, name, customer) ");
+            q.push_values(chunk, |mut b, e| {
+                b.push_bind(e.id.as_str())
+                    .push_bind(e.name.as_str())
+                    .push_bind(e.customer.as_deref());
+            });
+            q.push(
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name, customer = excluded.customer",
+            );
+            q.build().execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE services SET configured = 0, active = 0")
             .execute(&mut *tx)
             .await?;
-        for s in &catalog.services {
-            sqlx::query(
-                "INSERT INTO services (id, url, equipment_id, active, state, configured, cert_warning_ms) \
-                 VALUES ($1, $2, $3, $4, 'unknown', 1, $5) \
-                 ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \
+        for chunk in catalog.services.chunks(SYNC_ROWS) {
+            let mut q: QueryBuilder<sqlx::Any> = QueryBuilder::new(
+                "INSERT INTO services (id, url, equipment_id, active, state, configured, cert_warning_ms) ",
+            );
+            q.push_values(chunk, |mut b, s| {
+                b.push_bind(s.id.as_str())
+                    .push_bind(s.url.as_str())
+                    .push_bind(s.equipment.as_str())
+                    .push_bind(flag(s.active))
+                    .push_bind("unknown")
+                    .push_bind(1i64)
+                    .push_bind(
+                        i64::try_from(s.cert_expiry_warning.as_millis()).unwrap_or(i64::MAX),
+                    );
+            });
+            q.push(
+                " ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \
                  active = excluded.active, configured = 1, cert_warning_ms = excluded.cert_warning_ms",
-            )
-            .bind(s.id.as_str())
-            .bind(&s.url)
-            .bind(s.equipment.as_str())
-            .bind(flag(s.active))
-            .bind(i64::try_from(s.cert_expiry_warning.as_millis()).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await?;
+            );
+            q.build().execute(&mut *tx).await?;
         }
         // A service that left forgets which certificates it was warned about.
         sqlx::query(
@@ -167,6 +181,26 @@ impl Store {
             .iter()
             .map(service_row)
             .collect()
+    }
+
+    /// Each configured service's state and whether it has an open
+    /// request: what the evaluator and the metrics start from (three
+    /// columns, not the whole row: a million rows at start).
+    pub async fn service_states(&self) -> Result<Vec<(ServiceId, ServiceState, bool)>> {
+        sqlx::query(
+            "SELECT id, state, open_request_id IS NOT NULL AS open FROM services WHERE configured = 1",
+        )
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                text_id(r, "id")?,
+                named(r, "services", "state")?,
+                r.try_get::<i64, _>("open")? != 0,
+            ))
+        })
+        .collect()
     }
 
     pub async fn get_service(&self, id: &ServiceId) -> Result<ServiceRow> {

@@ -227,7 +227,7 @@ fn services_section() {
     );
     check_s(
         "[[services]]\nid = \"s\"\nequipment = \"e\"\nurl = \"http://t\"",
-        "p.toml:12: service id \"s\" is defined twice",
+        "p.toml:12: service id \"s\" is defined twice (first at p.toml:8)",
     );
     check_s(
         "[[services]]\nid = \"t/u\"\nequipment = \"e\"\nurl = \"http://t\"",
@@ -301,7 +301,7 @@ fn ids_and_urls_have_a_bounded_length() {
 
 #[test]
 fn services_inherit_defaults_and_built_ins() {
-    let svc = |s: &str, d: &str| parse_p(&service(s, d)).expect("valid").services.remove(0);
+    let svc = |s: &str, d: &str| parse_p(&service(s, d)).expect("valid").services[0].clone();
     let s = svc("", "");
     assert_eq!(s.check.url, "https://s.example.com/", "upgraded by default");
     assert_eq!((s.check.interval_ms, s.check.timeout_ms), (60_000, 10_000));
@@ -339,7 +339,7 @@ fn services_inherit_defaults_and_built_ins() {
     assert_eq!(s.check.url, "http://s.example.com/", "no upgrade");
 
     let text = service_at("http://s.example.com:80/api/", "path = \"/health\"", "");
-    let s = parse_p(&text).expect("valid").services.remove(0);
+    let s = parse_p(&text).expect("valid").services[0].clone();
     assert_eq!(
         s.check.url, "https://s.example.com/api/health",
         "port 80 dropped, path joined"

@@ -2,6 +2,8 @@
 //! changes; a reconnect whose digest matches gets "unchanged"; a session
 //! that lost a part is never pushed to again.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::agents::chunks;
 use crate::domain::CheckSpec;
@@ -18,7 +20,8 @@ fn with_services(h: &Harness, n: usize) -> RegistrySettings {
             s.check.url = format!("http://127.0.0.1:9/{i}");
             s
         })
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     settings
 }
 
@@ -41,7 +44,7 @@ async fn after_the_full_set_a_changed_service_is_a_delta_of_one_check() {
     assert!(kinds(&full).iter().all(|k| **k == AssignmentKind::Full));
 
     let mut settings = with_services(&h, 12_000);
-    settings.services[7].check.interval_ms += 1000;
+    Arc::make_mut(&mut settings.services)[7].check.interval_ms += 1000;
     h.agents.reconfigure(settings.clone()).await;
     let changed = a1.update().await;
     assert_eq!(changed.parts.len(), 1);
@@ -51,7 +54,7 @@ async fn after_the_full_set_a_changed_service_is_a_delta_of_one_check() {
     let ids: Vec<&str> = part.checks.iter().map(|c| c.id.as_str()).collect();
     assert_eq!((ids, part.removed.len()), (vec!["svc-000007"], 0));
 
-    settings.services.remove(3);
+    Arc::make_mut(&mut settings.services).remove(3);
     h.agents.reconfigure(settings.clone()).await;
     let removed = a1.update().await;
     let part = &removed.parts[0];
@@ -109,7 +112,7 @@ async fn a_session_that_lost_a_part_gets_nothing_more() {
         .expect("welcome");
     soon("the session's cancellation", cancel.cancelled()).await;
     let mut settings = with_services(&h, 12_000);
-    settings.services[0].check.interval_ms += 1;
+    Arc::make_mut(&mut settings.services)[0].check.interval_ms += 1;
     h.agents.reconfigure(settings).await;
     let mut parts = Vec::new();
     while let Ok(Downlink::Assignment(p)) = downlink.try_recv() {
