@@ -178,16 +178,17 @@ echo "user agents: $(awk '{$1=""; print}' "$tmp/access.log" | sort | uniq -c | s
 
 echo
 echo "median of $RUNS runs (range) at $RATE probes/s, core $CORE, $SECONDS_PER_RUN s each; shared machine"
-printf '%-8s %-6s %22s %16s %12s %8s\n' engine scheme "cpu_ms/probe" "rss_MB" "rate/s" failed
+printf '%-8s %-6s %22s %16s %12s %8s\n' engine scheme "cpu_ms/probe" "rss_MB" "min_rate/s" failed
 sed -E 's/[{}"]//g' "$runs" | tr ',' ' ' | awk '{
     for (i = 1; i <= NF; i++) { split($i, kv, ":"); v[kv[1]] = kv[2] }
     print v["engine"], v["scheme"], v["cpu_ms_per_probe"], v["rss_kb"] / 1024, v["rate"], v["failed"] + v["probes_failed"]
 }' | sort -k1,1 -k2,2 -k3,3n | awk '
-    { k = $1 " " $2; n[k]++; c[k, n[k]] = $3; r[k] = r[k] " " $4; rate[k] = $5; f[k] += $6 }
+    { k = $1 " " $2; n[k]++; c[k, n[k]] = $3; r[k] = r[k] " " $4; if (!(k in rate) || $5 < rate[k]) rate[k] = $5; f[k] += $6 }
     END {
         for (k in n) {
             m = c[k, int((n[k] + 1) / 2)]; med[k] = m
-            split(substr(r[k], 2), rs, " "); asort(rs)
+            m2 = split(substr(r[k], 2), rs, " ")
+            for (i = 2; i <= m2; i++) for (j = i; j > 1 && rs[j - 1] + 0 > rs[j] + 0; j--) { t = rs[j]; rs[j] = rs[j - 1]; rs[j - 1] = t }
             printf "%-15s %8.3f (%.3f-%.3f) %6.1f (%.1f-%.1f) %12.1f %8d\n", k, m, c[k, 1], c[k, n[k]],
                 rs[int((n[k] + 1) / 2)], rs[1], rs[n[k]], rate[k], f[k]
         }

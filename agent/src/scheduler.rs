@@ -72,7 +72,7 @@ impl SchedulerStats {
 pub struct SchedulerGone;
 
 enum SchedulerMsg {
-    Assign(Vec<Check>),
+    Assign(Vec<Arc<Check>>),
     Recheck { check_id: CheckId, round_id: u64 },
 }
 
@@ -126,6 +126,13 @@ impl SchedulerHandle {
     /// Replaces the assignment: checks not in `checks` stop, new ones start,
     /// changed ones restart.
     pub async fn assign(&self, checks: Vec<Check>) -> Result<(), SchedulerGone> {
+        self.assign_shared(checks.into_iter().map(Arc::new).collect())
+            .await
+    }
+
+    /// Like [`SchedulerHandle::assign`], with checks the caller shares (the
+    /// link's assembly): the plan keeps the pointers, not copies.
+    pub async fn assign_shared(&self, checks: Vec<Arc<Check>>) -> Result<(), SchedulerGone> {
         self.tx
             .send(SchedulerMsg::Assign(checks))
             .await
@@ -188,7 +195,7 @@ impl<P: Probe> Scheduler<P> {
         self.stats.assigned.store(0, Ordering::Relaxed);
     }
 
-    fn assign(&mut self, checks: Vec<Check>) {
+    fn assign(&mut self, checks: Vec<Arc<Check>>) {
         let changes = self.plan.assign(checks, tokio::time::Instant::now());
         self.stats.assigned.store(
             u32::try_from(self.plan.len()).unwrap_or(u32::MAX),
