@@ -27,7 +27,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 
-
 /// What the paced modes take from the command line.
 pub struct Paced {
     pub url: String,
@@ -88,7 +87,13 @@ where
     for lane in lanes {
         lane.await?;
     }
-    report(n1 - n0, failed.load(Ordering::Relaxed), wall, cpu1 - cpu0, rss)
+    report(
+        n1 - n0,
+        failed.load(Ordering::Relaxed),
+        wall,
+        cpu1 - cpu0,
+        rss,
+    )
 }
 
 /// The JSON fields of one paced run.
@@ -160,11 +165,25 @@ pub fn prober(p: &Paced) -> Result<String, Error> {
         handle.assign(checks).await?;
         // Every check has run once after one interval.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let (cpu0, n0, wall0) = (cpu_rss("self")?.0, ok.load(Ordering::Relaxed), Instant::now());
+        let (cpu0, n0, wall0) = (
+            cpu_rss("self")?.0,
+            ok.load(Ordering::Relaxed),
+            Instant::now(),
+        );
         tokio::time::sleep(Duration::from_secs(p.seconds)).await;
-        let ((cpu1, rss), n1, wall) = (cpu_rss("self")?, ok.load(Ordering::Relaxed), wall0.elapsed());
+        let ((cpu1, rss), n1, wall) = (
+            cpu_rss("self")?,
+            ok.load(Ordering::Relaxed),
+            wall0.elapsed(),
+        );
         token.cancel();
-        report(n1 - n0, failed.load(Ordering::Relaxed), wall, cpu1 - cpu0, rss)
+        report(
+            n1 - n0,
+            failed.load(Ordering::Relaxed),
+            wall,
+            cpu1 - cpu0,
+            rss,
+        )
     })
 }
 
@@ -173,7 +192,10 @@ pub fn prober(p: &Paced) -> Result<String, Error> {
 /// process `--pid`; a probe counts as ok when the body says
 /// `probe_success 1`.
 pub fn drive(p: &Paced) -> Result<String, Error> {
-    let rest = p.url.strip_prefix("http://").ok_or("--drive needs an http:// URL")?;
+    let rest = p
+        .url
+        .strip_prefix("http://")
+        .ok_or("--drive needs an http:// URL")?;
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let request = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\n\r\n");
     let host = host.to_owned();
@@ -185,7 +207,9 @@ pub fn drive(p: &Paced) -> Result<String, Error> {
     rt.block_on(async move {
         let mut pool = Vec::new();
         for _ in 0..conns {
-            pool.push(Arc::new(tokio::sync::Mutex::new(TcpStream::connect(&host).await?)));
+            pool.push(Arc::new(tokio::sync::Mutex::new(
+                TcpStream::connect(&host).await?,
+            )));
         }
         let next = Arc::new(AtomicU64::new(0));
         paced(p, &pid, conns, move || {
@@ -232,7 +256,9 @@ async fn exchange(s: &mut TcpStream, request: &str) -> Result<bool, Error> {
         return Err("exporter response neither sized nor chunked".into());
     }
     // A chunked body ends with its zero-length chunk.
-    while length.map_or(!buf.ends_with(b"\r\n0\r\n\r\n"), |len| buf.len() < head_end + len) {
+    while length.map_or(!buf.ends_with(b"\r\n0\r\n\r\n"), |len| {
+        buf.len() < head_end + len
+    }) {
         let n = s.read(&mut chunk).await?;
         if n == 0 {
             return Err("exporter closed the connection mid-body".into());

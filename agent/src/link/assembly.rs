@@ -93,10 +93,7 @@ impl Assembly {
     /// Takes one part. `Some(set)` when it completed an update that changes
     /// the set: the whole new set (shared with this assembly), for the
     /// scheduler.
-    pub fn take(
-        &mut self,
-        part: AssignmentPart,
-    ) -> Result<Option<Vec<Arc<Check>>>, AssemblyError> {
+    pub fn take(&mut self, part: AssignmentPart) -> Result<Option<Vec<Arc<Check>>>, AssemblyError> {
         let mut pending = match self.pending.take() {
             Some(p) if p.generation == part.generation && p.kind == part.kind => p,
             Some(p) => {

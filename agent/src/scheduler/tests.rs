@@ -397,7 +397,9 @@ async fn runs_due_within_a_batch_start_together_at_most_a_batch_late() {
     let (handle, mut rx, _token) = spawn_batched(&fake, AGENT, tl, 1024, BATCH);
     tokio::spawn(async move { while rx.recv().await.is_some() {} });
     let interval = Duration::from_secs(1);
-    let checks: Vec<Check> = (0..1000).map(|i| check(&format!("c{i}"), interval)).collect();
+    let checks: Vec<Check> = (0..1000)
+        .map(|i| check(&format!("c{i}"), interval))
+        .collect();
     handle.assign(checks).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let starts = fake.starts();

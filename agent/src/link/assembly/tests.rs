@@ -159,8 +159,14 @@ fn a_delta_shares_the_untouched_checks_instead_of_copying_them() {
     delta.removed = vec!["svc-2".into()];
     let second = a.take(delta).unwrap().unwrap();
     let find = |set: &[std::sync::Arc<Check>], id: &str| {
-        set.iter().find(|c| c.id.to_string() == id).cloned().unwrap()
+        set.iter()
+            .find(|c| c.id.to_string() == id)
+            .cloned()
+            .unwrap()
     };
-    assert!(std::sync::Arc::ptr_eq(&find(&first, "svc-1"), &find(&second, "svc-1")));
+    assert!(std::sync::Arc::ptr_eq(
+        &find(&first, "svc-1"),
+        &find(&second, "svc-1")
+    ));
     assert_eq!(ids(&second), ["svc-1", "svc-3"]);
 }
