@@ -43,6 +43,14 @@ use crate::scheduler::SchedulerHandle;
 /// Capacity of the channel from probe tasks to the link actor.
 const RESULTS_CHANNEL: usize = 1024;
 
+/// The tokio runtime the agent runs on (`main.rs`; benches use it too, so
+/// they measure the agent's own threading).
+pub fn runtime() -> tokio::runtime::Builder {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    builder
+}
+
 /// Why the agent stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

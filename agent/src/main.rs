@@ -28,8 +28,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    let runtime = match picket_agent::runtime()
         .build()
         .context("failed to start the tokio runtime")
     {

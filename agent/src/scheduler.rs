@@ -19,6 +19,11 @@
 //! interval makes the check skip the slots that come while it runs: the
 //! next run is the first slot after it ends (and after its report is handed
 //! to the link), so a check never has two scheduled probes in flight.
+//! Runs are started in batches: the actor wakes [`BATCH`] after the
+//! earliest due run and starts every run due by then, so a probe starts at
+//! most `BATCH` late and an agent with many checks wakes about 100 times a
+//! second rather than once per probe (a wake-up from idle costs more CPU
+//! than a loopback HTTP probe: bench/blackbox.sh).
 //! Rechecks are not scheduled: they start at once, even beside a running
 //! probe. There is no cap on concurrent probes: at most one scheduled probe
 //! per check runs, each bounded by its timeout.
@@ -37,6 +42,10 @@ use crate::domain::{AgentId, Check, CheckId, ProbeReport};
 use crate::probe::Probe;
 use phase::Timeline;
 use plan::{Plan, Slot};
+
+/// How late a scheduled probe may start so that it shares a wake-up with
+/// the probes due just after it.
+pub const BATCH: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Live counters the scheduler exposes for heartbeats.
 #[derive(Debug, Default)]
@@ -63,7 +72,7 @@ impl SchedulerStats {
 pub struct SchedulerGone;
 
 enum SchedulerMsg {
-    Assign(Vec<Check>),
+    Assign(Vec<Arc<Check>>),
     Recheck { check_id: CheckId, round_id: u64 },
 }
 
@@ -78,22 +87,25 @@ pub struct SchedulerHandle {
 
 impl SchedulerHandle {
     /// Spawns the actor for agent `agent_id` (its phases depend on it),
-    /// with slots on the system clock. Reports go to `results`.
+    /// with slots on the system clock, started in batches of [`BATCH`].
+    /// Reports go to `results`.
     pub fn spawn<P: Probe>(
         prober: Arc<P>,
         results: mpsc::Sender<ProbeReport>,
         agent_id: AgentId,
         shutdown: CancellationToken,
     ) -> SchedulerHandle {
-        Self::spawn_on(prober, results, agent_id, Timeline::now(), shutdown)
+        Self::spawn_on(prober, results, agent_id, Timeline::now(), BATCH, shutdown)
     }
 
-    /// Like [`SchedulerHandle::spawn`], with slots reckoned on `timeline`.
+    /// Like [`SchedulerHandle::spawn`], with slots reckoned on `timeline`
+    /// and runs started up to `batch` late (zero: each at its slot).
     pub fn spawn_on<P: Probe>(
         prober: Arc<P>,
         results: mpsc::Sender<ProbeReport>,
         agent_id: AgentId,
         timeline: Timeline,
+        batch: std::time::Duration,
         shutdown: CancellationToken,
     ) -> SchedulerHandle {
         let (tx, rx) = mpsc::channel(64);
@@ -104,6 +116,7 @@ impl SchedulerHandle {
             rx,
             cancel: shutdown.child_token(),
             plan: Plan::new(agent_id, timeline),
+            batch,
             stats: stats.clone(),
         };
         tokio::spawn(actor.run());
@@ -113,6 +126,13 @@ impl SchedulerHandle {
     /// Replaces the assignment: checks not in `checks` stop, new ones start,
     /// changed ones restart.
     pub async fn assign(&self, checks: Vec<Check>) -> Result<(), SchedulerGone> {
+        self.assign_shared(checks.into_iter().map(Arc::new).collect())
+            .await
+    }
+
+    /// Like [`SchedulerHandle::assign`], with checks the caller shares (the
+    /// link's assembly): the plan keeps the pointers, not copies.
+    pub async fn assign_shared(&self, checks: Vec<Arc<Check>>) -> Result<(), SchedulerGone> {
         self.tx
             .send(SchedulerMsg::Assign(checks))
             .await
@@ -143,6 +163,8 @@ struct Scheduler<P> {
     cancel: CancellationToken,
     /// The assigned checks and their next runs.
     plan: Plan,
+    /// How late a run may start to share a wake-up.
+    batch: std::time::Duration,
     stats: Arc<SchedulerStats>,
 }
 
@@ -151,7 +173,9 @@ impl<P: Probe> Scheduler<P> {
         let mut due = Vec::new();
         loop {
             let next = self.plan.next_due();
-            let wake = next.unwrap_or_else(tokio::time::Instant::now);
+            // Sleep `batch` past the earliest run: the runs due by then
+            // start together, on one wake-up of the runtime.
+            let wake = next.map_or_else(tokio::time::Instant::now, |t| t + self.batch);
             tokio::select! {
                 _ = self.cancel.cancelled() => break,
                 msg = self.rx.recv() => match msg {
@@ -171,7 +195,7 @@ impl<P: Probe> Scheduler<P> {
         self.stats.assigned.store(0, Ordering::Relaxed);
     }
 
-    fn assign(&mut self, checks: Vec<Check>) {
+    fn assign(&mut self, checks: Vec<Arc<Check>>) {
         let changes = self.plan.assign(checks, tokio::time::Instant::now());
         self.stats.assigned.store(
             u32::try_from(self.plan.len()).unwrap_or(u32::MAX),

@@ -8,6 +8,11 @@
 //! `/proc/self/task/*/schedstat` (nanoseconds on CPU, per thread) over every
 //! thread except the target's, before and after the timed probes; the
 //! first `--warmup` probes are not counted. Prints one JSON line.
+//!
+//! With `--url` or `--drive`, the paced modes of bench/blackbox.sh instead
+//! (`paced.rs`).
+
+mod paced;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -23,6 +28,8 @@ use tokio::net::TcpListener;
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 struct Args {
+    paced: paced::Paced,
+    drive: bool,
     tls: bool,
     reuse: bool,
     probes: u32,
@@ -31,6 +38,15 @@ struct Args {
 
 fn args() -> Result<Args, Error> {
     let mut a = Args {
+        paced: paced::Paced {
+            url: String::new(),
+            ca: None,
+            rate: 500,
+            seconds: 10,
+            pid: 0,
+            conns: 8,
+        },
+        drive: false,
         tls: true,
         reuse: false,
         probes: 2000,
@@ -43,9 +59,19 @@ fn args() -> Result<Args, Error> {
             "--reuse" => a.reuse = true,
             "--probes" => a.probes = it.next().ok_or("--probes needs a value")?.parse()?,
             "--warmup" => a.warmup = it.next().ok_or("--warmup needs a value")?.parse()?,
+            "--url" => a.paced.url = it.next().ok_or("--url needs a value")?,
+            "--drive" => {
+                a.paced.url = it.next().ok_or("--drive needs a value")?;
+                a.drive = true;
+            }
+            "--ca" => a.paced.ca = Some(it.next().ok_or("--ca needs a value")?),
+            "--rate" => a.paced.rate = it.next().ok_or("--rate needs a value")?.parse()?,
+            "--seconds" => a.paced.seconds = it.next().ok_or("--seconds needs a value")?.parse()?,
+            "--pid" => a.paced.pid = it.next().ok_or("--pid needs a value")?.parse()?,
+            "--conns" => a.paced.conns = it.next().ok_or("--conns needs a value")?.parse()?,
             other => {
                 return Err(
-                    format!("unknown flag {other} (--http --reuse --probes N --warmup N)").into(),
+                    format!("unknown flag {other} (--http --reuse --probes N --warmup N; --url URL [--ca PEM] | --drive URL --pid PID [--conns N], --rate R --seconds S)").into(),
                 );
             }
         }
@@ -161,6 +187,15 @@ fn target(tls: bool) -> Result<(String, Option<CertificateDer<'static>>, String)
 fn main() -> Result<(), Error> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let a = args()?;
+    if !a.paced.url.is_empty() {
+        let line = if a.drive {
+            paced::drive(&a.paced)?
+        } else {
+            paced::prober(&a.paced)?
+        };
+        writeln!(std::io::stdout(), "{{{line}}}")?;
+        return Ok(());
+    }
     let (url, ca, target_tid) = target(a.tls)?;
     let clients = Clients::new(ClientOptions {
         source_address: None,

@@ -12,8 +12,13 @@
 //! digest is that of the last set completed, so the collector sends the
 //! full set unless it equals that one. The set and its digest outlive
 //! sessions, not the process.
+//!
+//! Checks are held as `Arc<Check>`, shared with the scheduler's plan: a
+//! check's definition is in memory once, and handing the scheduler the
+//! whole set after a delta copies pointers, not checks.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::domain::{AssignmentPart, Check, CheckId, PartKind};
 
@@ -53,7 +58,7 @@ struct Pending {
 /// The set the agent runs and the update being received.
 #[derive(Debug, Default)]
 pub struct Assembly {
-    set: HashMap<CheckId, Check>,
+    set: HashMap<CheckId, Arc<Check>>,
     /// The generation of `set` in this session; `None` before the
     /// session's first update.
     generation: Option<u64>,
@@ -86,8 +91,9 @@ impl Assembly {
     }
 
     /// Takes one part. `Some(set)` when it completed an update that changes
-    /// the set: the whole new set, for the scheduler.
-    pub fn take(&mut self, part: AssignmentPart) -> Result<Option<Vec<Check>>, AssemblyError> {
+    /// the set: the whole new set (shared with this assembly), for the
+    /// scheduler.
+    pub fn take(&mut self, part: AssignmentPart) -> Result<Option<Vec<Arc<Check>>>, AssemblyError> {
         let mut pending = match self.pending.take() {
             Some(p) if p.generation == part.generation && p.kind == part.kind => p,
             Some(p) => {
@@ -112,7 +118,7 @@ impl Assembly {
                 self.set = pending
                     .checks
                     .into_iter()
-                    .map(|c| (c.id.clone(), c))
+                    .map(|c| (c.id.clone(), Arc::new(c)))
                     .collect();
             }
             PartKind::Delta { .. } => {
@@ -120,7 +126,7 @@ impl Assembly {
                     self.set.remove(id);
                 }
                 for c in pending.checks {
-                    self.set.insert(c.id.clone(), c);
+                    self.set.insert(c.id.clone(), Arc::new(c));
                 }
             }
         }

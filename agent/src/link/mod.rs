@@ -288,7 +288,7 @@ impl LinkActor {
                 match applied {
                     Some(checks) => {
                         debug!(checks = checks.len(), "assignment complete");
-                        self.scheduler.assign(checks).await.is_ok()
+                        self.scheduler.assign_shared(checks).await.is_ok()
                     }
                     None => true,
                 }

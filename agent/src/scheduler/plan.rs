@@ -29,8 +29,9 @@ use crate::domain::{AgentId, Check, CheckId};
 /// One assigned check, shared between the plan and its probe tasks.
 #[derive(Debug)]
 pub struct Slot {
-    /// The definition the collector sent.
-    pub check: Check,
+    /// The definition the collector sent (shared with the link's
+    /// assembly).
+    pub check: Arc<Check>,
     /// Offset of its runs within the interval.
     pub phase: Duration,
     /// False once removed or redefined: its reports are dropped.
@@ -114,13 +115,16 @@ impl Plan {
     /// Replaces the assignment at `now`: unchanged checks keep their runs;
     /// new and redefined ones run first at their next slot (within one
     /// interval); the others stop.
-    pub fn assign(&mut self, checks: Vec<Check>, now: Instant) -> Changes {
+    pub fn assign(&mut self, checks: Vec<Arc<Check>>, now: Instant) -> Changes {
         let mut changes = Changes::default();
-        let mut wanted: HashMap<CheckId, Check> =
+        let mut wanted: HashMap<CheckId, Arc<Check>> =
             checks.into_iter().map(|c| (c.id.clone(), c)).collect();
         let mut carried_busy = HashMap::new();
         self.slots.retain(|id, slot| {
-            if wanted.get(id).is_some_and(|c| *c == slot.check) {
+            if wanted
+                .get(id)
+                .is_some_and(|c| Arc::ptr_eq(c, &slot.check) || **c == *slot.check)
+            {
                 wanted.remove(id);
                 return true;
             }

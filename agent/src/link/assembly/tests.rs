@@ -33,7 +33,7 @@ fn part(generation: u64, kind: PartKind, checks: Vec<Check>, last: bool) -> Assi
     }
 }
 
-fn ids(set: &[Check]) -> Vec<String> {
+fn ids(set: &[std::sync::Arc<Check>]) -> Vec<String> {
     let mut ids: Vec<String> = set.iter().map(|c| c.id.to_string()).collect();
     ids.sort();
     ids
@@ -93,7 +93,7 @@ fn deltas_apply_on_their_base_only() {
     delta.removed = vec!["svc-1".into()];
     let set = a.take(delta).unwrap().unwrap();
     assert_eq!(ids(&set), ["svc-2", "svc-3"]);
-    assert!(set.contains(&changed));
+    assert!(set.iter().any(|c| **c == changed));
     assert_eq!(a.digest(), 102);
 
     // Generation 3 went missing: 4 on 3 is a gap, and nothing changes.
@@ -144,4 +144,29 @@ fn an_update_begun_before_the_last_ended_is_refused() {
         a.take(part(2, PartKind::Full, vec![check(2)], true)),
         Err(AssemblyError::Interleaved { pending: 1, got: 2 })
     );
+}
+
+/// A delta hands the scheduler the same `Arc`s for the checks it did not
+/// touch: the set is never copied, only the changed checks are new.
+#[test]
+fn a_delta_shares_the_untouched_checks_instead_of_copying_them() {
+    let mut a = Assembly::default();
+    let first = a
+        .take(part(1, PartKind::Full, vec![check(1), check(2)], true))
+        .unwrap()
+        .unwrap();
+    let mut delta = part(2, PartKind::Delta { base: 1 }, vec![check(3)], true);
+    delta.removed = vec!["svc-2".into()];
+    let second = a.take(delta).unwrap().unwrap();
+    let find = |set: &[std::sync::Arc<Check>], id: &str| {
+        set.iter()
+            .find(|c| c.id.to_string() == id)
+            .cloned()
+            .unwrap()
+    };
+    assert!(std::sync::Arc::ptr_eq(
+        &find(&first, "svc-1"),
+        &find(&second, "svc-1")
+    ));
+    assert_eq!(ids(&second), ["svc-1", "svc-3"]);
 }
