@@ -110,7 +110,7 @@ run() {
         --collector "http://$(jq -r .grpc "$dir/ports.json")" --enrollment-token "$TOKEN" \
         --agents "$AGENTS" --rate "$rate" --batch "$BATCH" --window "$WINDOW" \
         --seconds "$SECONDS_PER_RUN" --collector-pid "$COLLECTOR_PID" |
-        jq -c --arg label "$1" --arg mode "$3" --arg run "$4" '{label: $label, mode: $mode, run: ($run | tonumber)} + .'
+        jq -c --arg name "$1" --arg mode "$3" --arg run "$4" '{label: $name, mode: $mode, run: ($run | tonumber)} + .'
     kill -0 "$COLLECTOR_PID" 2>/dev/null || { echo "collector died" >&2; cat "$dir/collector.log" >&2; exit 1; }
     kill "$COLLECTOR_PID"
     wait "$COLLECTOR_PID" || true
@@ -123,8 +123,9 @@ for r in $(seq 1 "$RUNS"); do
             report=$(run "${c%%=*}" "${c#*=}" "$mode" "$r")
             echo "$report"
             echo "$report" >>"$WORK/runs.jsonl"
-            if [ "$(jq .acked <<<"$report")" = 0 ]; then
-                echo "run acknowledged nothing" >&2
+            acked=$(jq -r '.acked // 0' <<<"$report" 2>/dev/null || true)
+            if [ "${acked:-0}" -le 0 ] 2>/dev/null || [ -z "$acked" ]; then
+                echo "run ${c%%=*} $mode $r acknowledged nothing (or loadgen failed)" >&2
                 exit 1
             fi
         done
@@ -143,11 +144,11 @@ echo
 echo "medians over $RUNS run(s), (min-max):"
 for c in "${COLLECTORS[@]}"; do
     for mode in $MODES; do
-        jq -s -r --argjson hz "$HZ" --arg label "${c%%=*}" --arg mode "$mode" "
+        jq -s -r --argjson hz "$HZ" --arg name "${c%%=*}" --arg mode "$mode" "
             def med: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
             def fig(f): (map(f) | \"\\(med * 100 | round / 100) (\\(min * 100 | round / 100)-\\(max * 100 | round / 100))\");
-            map(select(.label == \$label and .mode == \$mode)) | map($FIGURES) as \$rows
-            | \"\(\$label) \(\$mode): results/s \(\$rows | fig(.[0])), ack p50 ms \(\$rows | fig(.[1])), p99 ms \(\$rows | fig(.[2])), cpu % \(\$rows | fig(.[3])), us/result \(\$rows | fig(.[4])), RSS MB \(\$rows | fig(.[5])), peak MB \(\$rows | fig(.[6]))\"
+            map(select(.label == \$name and .mode == \$mode)) | map($FIGURES) as \$rows
+            | \"\(\$name) \(\$mode): results/s \(\$rows | fig(.[0])), ack p50 ms \(\$rows | fig(.[1])), p99 ms \(\$rows | fig(.[2])), cpu % \(\$rows | fig(.[3])), us/result \(\$rows | fig(.[4])), RSS MB \(\$rows | fig(.[5])), peak MB \(\$rows | fig(.[6]))\"
         " "$WORK/runs.jsonl"
     done
 done
