@@ -203,7 +203,8 @@ impl Acks {
             if last > self.seq {
                 break;
             }
-            self.latency_us.push(now.duration_since(sent).as_micros() as u64);
+            self.latency_us
+                .push(now.duration_since(sent).as_micros() as u64);
             self.pending.pop_front();
         }
     }

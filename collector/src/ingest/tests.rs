@@ -246,6 +246,9 @@ async fn one_commit_acks_several_agents_once_each() {
     let (a1, a2) = (downlink1.recv().await, downlink2.recv().await);
     assert!(matches!(a1, Some(Downlink::Ack(3))), "{a1:?}");
     assert!(matches!(a2, Some(Downlink::Ack(5))), "{a2:?}");
-    assert!(downlink1.try_recv().is_err(), "one cumulative ack per agent");
+    assert!(
+        downlink1.try_recv().is_err(),
+        "one cumulative ack per agent"
+    );
     assert!(gated.calls.try_recv().is_err(), "one commit");
 }
