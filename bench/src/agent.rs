@@ -1,9 +1,12 @@
 //! One fake agent on the real link (`picket.agent.v1.AgentLink/Connect`):
 //! it enrolls with the enrollment token, waits for Welcome and a non-empty
 //! Assignment, then streams successful results for its assigned checks in
-//! fixed-size batches at a fixed rate and counts the results the collector
-//! acknowledges (Acks are cumulative sequence numbers).
+//! fixed-size batches, at a fixed rate or saturated (a window of
+//! unacknowledged batches in flight), and counts the results the collector
+//! acknowledges and how long each batch waited for its Ack (Acks are
+//! cumulative sequence numbers).
 
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
@@ -36,11 +39,24 @@ pub struct Session {
     next_seq: u64,
 }
 
-/// What one agent sent and got acknowledged.
-#[derive(Debug, Default, Clone, Copy)]
+/// What one agent sent and got acknowledged, and how long each batch
+/// waited for the Ack that covered its last seq.
+#[derive(Debug, Default, Clone)]
 pub struct Tally {
     pub sent: u64,
     pub acked: u64,
+    /// Per acknowledged batch, in µs.
+    pub ack_latency_us: Vec<u64>,
+}
+
+/// How an agent paces its batches.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// One batch every period.
+    Every(Duration),
+    /// Saturated: as fast as the collector acks, with at most this many
+    /// unacknowledged batches in flight.
+    Window(usize),
 }
 
 /// Connects, enrolls as a new agent and waits for its checks.
@@ -98,12 +114,12 @@ async fn enroll_inner(target: &Target, index: usize) -> anyhow::Result<Session> 
     }
 }
 
-/// Streams `batch`-sized batches every `every` until `deadline`, then waits
+/// Streams `batch`-sized batches at `pace` until `deadline`, then waits
 /// up to `ack_wait` for the last Ack.
 pub async fn stream(
     session: Session,
     batch: usize,
-    every: Duration,
+    pace: Pace,
     deadline: Instant,
     ack_wait: Duration,
 ) -> anyhow::Result<Tally> {
@@ -114,30 +130,47 @@ pub async fn stream(
         mut next_seq,
     } = session;
     let first = next_seq;
-    let mut acked_seq = first - 1;
-    let mut ticks = tokio::time::interval(every);
+    let mut acks = Acks {
+        seq: first - 1,
+        pending: VecDeque::new(),
+        latency_us: Vec::new(),
+    };
+    let (period, window) = match pace {
+        Pace::Every(every) => (every, usize::MAX),
+        // Never ticks before the deadline: the window alone paces.
+        Pace::Window(window) => (Duration::from_secs(86_400 * 365), window),
+    };
+    let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    let saturated = matches!(pace, Pace::Window(_));
     let mut check = 0;
-    while Instant::now() < deadline {
+    loop {
+        let room = acks.pending.len() < window;
         tokio::select! {
-            _ = ticks.tick() => {
-                let results = (0..batch)
-                    .map(|_| {
-                        check = (check + 1) % checks.len();
-                        next_seq += 1;
-                        result(next_seq - 1, &checks[check])
-                    })
-                    .collect();
-                let msg = up(Up::Results(pb::ResultBatch { results }));
-                tx.send(msg).await.context("link closed while sending")?;
+            biased;
+            msg = inbound.message() => {
+                acks.update(ack(msg)?);
+                continue;
             }
-            msg = inbound.message() => acked_seq = acked_seq.max(ack(msg)?),
+            () = tokio::time::sleep_until(deadline) => break,
+            _ = ticks.tick(), if room && !saturated => {}
+            () = std::future::ready(()), if room && saturated => {}
         }
+        let results = (0..batch)
+            .map(|_| {
+                check = (check + 1) % checks.len();
+                next_seq += 1;
+                result(next_seq - 1, &checks[check])
+            })
+            .collect();
+        acks.pending.push_back((next_seq - 1, Instant::now()));
+        let msg = up(Up::Results(pb::ResultBatch { results }));
+        tx.send(msg).await.context("link closed while sending")?;
     }
     let last = next_seq - 1;
     let waited = tokio::time::timeout(ack_wait, async {
-        while acked_seq < last {
-            acked_seq = acked_seq.max(ack(inbound.message().await)?);
+        while acks.seq < last {
+            acks.update(ack(inbound.message().await)?);
         }
         anyhow::Ok(())
     })
@@ -148,8 +181,33 @@ pub async fn stream(
     drop(tx);
     Ok(Tally {
         sent: last + 1 - first,
-        acked: acked_seq + 1 - first,
+        acked: acks.seq + 1 - first,
+        ack_latency_us: acks.latency_us,
     })
+}
+
+/// The highest acknowledged seq and the batches still waiting for theirs.
+struct Acks {
+    seq: u64,
+    /// (last seq of a batch, when it was sent), oldest first.
+    pending: VecDeque<(u64, Instant)>,
+    latency_us: Vec<u64>,
+}
+
+impl Acks {
+    /// Takes a cumulative Ack (0: not an Ack): every batch it covers is done.
+    fn update(&mut self, seq: u64) {
+        self.seq = self.seq.max(seq);
+        let now = Instant::now();
+        while let Some(&(last, sent)) = self.pending.front() {
+            if last > self.seq {
+                break;
+            }
+            self.latency_us
+                .push(now.duration_since(sent).as_micros() as u64);
+            self.pending.pop_front();
+        }
+    }
 }
 
 /// The sequence number an Ack confirms, or 0 for any other message.

@@ -100,13 +100,17 @@ pub async fn ports_address(
     }
 }
 
+/// The `q` quantile (0 to 1, nearest rank) of `sorted`, which must not
+/// be empty.
+pub fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> T {
+    let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
 /// `p50 … ms, p99 … ms, max … ms` of `times` (nearest rank).
 pub fn summary(times: &mut [Duration]) -> String {
     times.sort();
-    let at = |q: f64| {
-        let i = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len()) - 1;
-        times[i].as_secs_f64() * 1000.0
-    };
+    let at = |q: f64| nearest_rank(times, q).as_secs_f64() * 1000.0;
     format!(
         "p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         at(0.5),

@@ -1,13 +1,18 @@
 //! `picket-loadgen`: N fake agents on the real agent link, streaming
-//! successful results at a fixed total rate, for benchmarks (`bench/`).
+//! successful results at a fixed total rate or saturated (`--rate 0`:
+//! each agent keeps `--window` batches unacknowledged), for benchmarks
+//! (`bench/`).
 //!
 //! It enrolls every agent first, then measures, over the streaming phase
 //! only (first batch to last Ack): results sent and acknowledged, the wall
-//! time, its own CPU time and, with `--collector-pid`, the collector's
-//! (both from `/proc/PID/stat`, Linux). It prints one JSON object.
+//! time, the ack latency (a batch's send to the Ack covering its last seq:
+//! p50, p99, max), its own CPU time and, with `--collector-pid`, the
+//! collector's (both from `/proc/PID/stat`, Linux) and its resident memory
+//! at the end (`VmRSS`, peak `VmHWM`). It prints one JSON object.
 
 mod agent;
 mod cpu;
+mod memory;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,9 +37,13 @@ struct Args {
     /// Number of fake agents, one link each.
     #[arg(long, default_value_t = 4)]
     agents: usize,
-    /// Total results per second over all agents.
+    /// Total results per second over all agents; 0: saturated (as fast
+    /// as the collector acks, `--window` batches in flight per agent).
     #[arg(long, default_value_t = 5000)]
     rate: u32,
+    /// Saturated mode: unacknowledged batches each agent keeps in flight.
+    #[arg(long, default_value_t = 16)]
+    window: usize,
     /// Results per batch message.
     #[arg(long, default_value_t = 25)]
     batch: usize,
@@ -52,7 +61,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(
-        args.agents > 0 && args.batch > 0 && args.rate > 0,
+        args.agents > 0 && args.batch > 0 && args.window > 0,
         "zero load"
     );
     let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
@@ -84,7 +93,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     // Each agent sends one batch every `every`; together they make `rate`.
-    let every = Duration::from_secs_f64((args.batch * args.agents) as f64 / f64::from(args.rate));
+    let pace = match args.rate {
+        0 => agent::Pace::Window(args.window),
+        rate => agent::Pace::Every(Duration::from_secs_f64(
+            (args.batch * args.agents) as f64 / f64::from(rate),
+        )),
+    };
     let collector_pid = args.collector_pid.map(|p| p.to_string());
     let collector_before = collector_pid.as_deref().map(cpu::ticks).transpose()?;
     let self_before = cpu::ticks("self")?;
@@ -93,14 +107,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let ack_wait = Duration::from_secs(args.ack_wait);
     let tasks: Vec<_> = sessions
         .into_iter()
-        .map(|s| tokio::spawn(agent::stream(s, args.batch, every, deadline, ack_wait)))
+        .map(|s| tokio::spawn(agent::stream(s, args.batch, pace, deadline, ack_wait)))
         .collect();
     let mut total = agent::Tally::default();
     for task in tasks {
         let tally = task.await.context("agent task panicked")??;
         total.sent += tally.sent;
         total.acked += tally.acked;
+        total.ack_latency_us.extend(tally.ack_latency_us);
     }
+    total.ack_latency_us.sort_unstable();
+    let latency = |q| {
+        (!total.ack_latency_us.is_empty())
+            .then(|| picket_bench::nearest_rank(&total.ack_latency_us, q) as f64 / 1000.0)
+    };
+    let memory = collector_pid.as_deref().map(memory::status).transpose()?;
     let elapsed = start.elapsed();
     let self_after = cpu::ticks("self")?;
     let collector_after = collector_pid.as_deref().map(cpu::ticks).transpose()?;
@@ -109,11 +130,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "agents": args.agents,
         "batch": args.batch,
         "target_rate": args.rate,
+        "window": (args.rate == 0).then_some(args.window),
         "sent": total.sent,
         "acked": total.acked,
         "elapsed_s": elapsed.as_secs_f64(),
         "loadgen_ticks": self_after - self_before,
         "collector_ticks": collector_before.zip(collector_after).map(|(b, a)| a - b),
+        "ack_latency_ms": {"p50": latency(0.5), "p99": latency(0.99), "max": latency(1.0)},
+        "collector_rss_kb": memory.map(|m| m.rss_kb),
+        "collector_hwm_kb": memory.map(|m| m.hwm_kb),
     });
     println!("{report}");
     Ok(())

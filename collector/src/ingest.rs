@@ -1,19 +1,25 @@
-//! `IngestActor`: persists results and heartbeats in batches and
-//! acknowledges results.
+//! `IngestActor`: persists results and heartbeats in batches (group
+//! commit) and acknowledges results.
 //!
-//! Sessions submit what their agents sent; the actor takes whatever is
-//! queued (up to `MAX_BATCH` results and heartbeats), writes it in one
-//! transaction (heartbeats: last seen, host stats, history), and
-//! only after the commit acks each agent (cumulative seq, `try_send` on the
-//! downlink: a back-edge) and forwards the new observations to the
-//! evaluator (a bounded send: the forward path pushes back to the agents).
+//! Sessions submit what their agents sent; the actor takes the first
+//! submission, then whatever arrives within `LINGER` of it (up to
+//! `MAX_BATCH` results and heartbeats: a full batch goes at once), so one
+//! transaction carries the results of many agents at realistic rates. It
+//! writes the batch in one transaction (heartbeats: last seen, host stats,
+//! history) and only after the commit sends each agent one cumulative ack
+//! (its highest seq in the batch, `try_send` on the downlink: a back-edge)
+//! and forwards the new observations to the evaluator in one message (a
+//! bounded send: the forward path pushes back to the agents).
 //! Only results the store newly stored are forwarded: a replay (after a
 //! reconnect or a collector restart) is acked but not evaluated twice.
-//! No per-result transaction, no per-result log line. What was stored
-//! also goes to the `/metrics` probe table (the latest probe of each
-//! service and agent) and the batch's duration to
+//! The results are lent to the store, not copied, and then moved into the
+//! observations; no per-result transaction, message or log line. What was
+//! stored also goes to the `/metrics` probe table (the latest probe of
+//! each service and agent) and the batch's duration to
 //! `picket_ingest_batch_seconds`.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,10 +33,14 @@ use crate::agents::DownlinkTx;
 use crate::domain::{AgentId, Downlink, Observation, ProbeResult};
 use crate::evaluator::EvaluatorHandle;
 use crate::metrics::Metrics;
-use crate::store::{HeartbeatRecord, ResultRecord, Store};
+use crate::store::{self, HeartbeatRecord, Recorded, ResultRef, Store};
 
 /// Results and heartbeats written per transaction, at most.
 const MAX_BATCH: usize = 5000;
+
+/// How long a batch waits, from its first submission, for more (unless
+/// it is full).
+pub const LINGER: Duration = Duration::from_millis(5);
 
 /// One agent message's worth of results, or a heartbeat.
 pub struct Submission {
@@ -49,6 +59,28 @@ impl Submission {
     }
 }
 
+/// Where batches are written: the store, or a test double that holds or
+/// fails the commit.
+pub(crate) trait Recorder: Send + Sync + 'static {
+    /// Writes the batch in one transaction; acks may go out once it
+    /// returns `Ok`.
+    fn record(
+        &self,
+        results: &[ResultRef<'_>],
+        heartbeats: &[HeartbeatRecord],
+    ) -> impl Future<Output = store::Result<Recorded>> + Send;
+}
+
+impl Recorder for Store {
+    async fn record(
+        &self,
+        results: &[ResultRef<'_>],
+        heartbeats: &[HeartbeatRecord],
+    ) -> store::Result<Recorded> {
+        self.record_refs(results, heartbeats).await
+    }
+}
+
 /// Handle to the ingest actor.
 #[derive(Clone)]
 pub struct IngestHandle {
@@ -63,8 +95,19 @@ impl IngestHandle {
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> IngestHandle {
+        Self::spawn_with(store, metrics, evaluator, cancel, tasks)
+    }
+
+    /// [`IngestHandle::spawn`] writing to any [`Recorder`].
+    pub(crate) fn spawn_with(
+        recorder: impl Recorder,
+        metrics: Arc<Metrics>,
+        evaluator: EvaluatorHandle,
+        cancel: CancellationToken,
+        tasks: &TaskTracker,
+    ) -> IngestHandle {
         let (tx, inbox) = mpsc::channel(1024);
-        tasks.spawn(run(store, metrics, evaluator, inbox, cancel));
+        tasks.spawn(run(recorder, metrics, evaluator, inbox, cancel));
         IngestHandle { tx }
     }
 
@@ -76,97 +119,146 @@ impl IngestHandle {
 }
 
 async fn run(
-    store: Store,
+    recorder: impl Recorder,
     metrics: Arc<Metrics>,
     evaluator: EvaluatorHandle,
     mut inbox: mpsc::Receiver<Submission>,
     cancel: CancellationToken,
 ) {
-    loop {
-        let first = tokio::select! {
-            s = inbox.recv() => s,
-            () = cancel.cancelled() => {
-                inbox.close();
-                inbox.recv().await
-            }
+    while let Some(batch) = gather(&mut inbox, &cancel).await {
+        let Some(recorded) = commit(&recorder, &metrics, &batch, &cancel).await else {
+            return;
         };
-        let Some(first) = first else { break };
-        let mut batch = vec![first];
-        let mut count = batch[0].weight();
-        while count < MAX_BATCH {
-            match inbox.try_recv() {
-                Ok(s) => {
-                    count += s.weight();
-                    batch.push(s);
-                }
-                Err(_) => break,
-            }
-        }
-        let records: Vec<ResultRecord> = batch
-            .iter()
-            .flat_map(|s| {
-                s.results.iter().map(|r| ResultRecord {
-                    agent: s.agent.clone(),
-                    result: r.clone(),
-                })
-            })
-            .collect();
-        let heartbeats: Vec<HeartbeatRecord> =
-            batch.iter().filter_map(|s| s.heartbeat.clone()).collect();
-        let mut delay = Duration::from_millis(50);
-        let recorded = loop {
-            let started = Instant::now();
-            let e = match store.record_batch(&records, &heartbeats).await {
-                Ok(recorded) => {
-                    metrics.ingest_batch.observe(started.elapsed());
-                    break recorded;
-                }
-                Err(e) => e,
-            };
-            if cancel.is_cancelled() {
-                // Not acked: the agents keep these and replay them.
-                error!(results = records.len(), heartbeats = heartbeats.len(), error = %e, "results and heartbeats not stored at shutdown");
-                return;
-            }
-            warn!(results = records.len(), heartbeats = heartbeats.len(), error = %e, "cannot store results and heartbeats; retrying");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = cancel.cancelled() => {}
-            }
-            delay = (delay * 2).min(Duration::from_secs(5));
-        };
-
-        metrics.results_ingested.inc_by(records.len() as u64);
-        let mut observations = Vec::with_capacity(records.len());
-        let mut stored = recorded.stored.into_iter();
-        for s in batch {
-            let Some(max) = s.results.iter().map(|r| r.seq).max() else {
-                continue;
-            };
-            for r in s.results {
-                if stored.next().unwrap_or(false) {
-                    metrics
-                        .probes
-                        .record(&r.service, &s.agent, r.started_at_ms, &r.outcome);
-                    observations.push(Observation {
-                        agent: s.agent.clone(),
-                        service: r.service,
-                        round_id: r.round_id,
-                        time_ms: r.started_at_ms,
-                        outcome: r.outcome,
-                        received: s.received,
-                    });
-                }
-            }
-            // Acks are cumulative; a dropped one is covered by the next.
-            // Sent after the probe table has the results, so whoever saw
-            // the ack finds them in `/metrics`.
-            let _ = s.ack.try_send(Downlink::Ack(max));
-        }
+        let observations = acknowledge(batch, recorded.stored, &metrics);
         if !observations.is_empty() && !evaluator.observe(observations).await {
             break;
         }
     }
+}
+
+/// The next batch: a first submission, then what arrives within `LINGER`
+/// of it, up to `MAX_BATCH`. At shutdown: what is queued, without waiting;
+/// `None` once the inbox is closed and empty.
+async fn gather(
+    inbox: &mut mpsc::Receiver<Submission>,
+    cancel: &CancellationToken,
+) -> Option<Vec<Submission>> {
+    let first = tokio::select! {
+        s = inbox.recv() => s,
+        () = cancel.cancelled() => {
+            inbox.close();
+            inbox.recv().await
+        }
+    }?;
+    let until = Instant::now() + LINGER;
+    let mut count = first.weight();
+    let mut batch = vec![first];
+    while count < MAX_BATCH {
+        let next = match inbox.try_recv() {
+            Ok(s) => Some(s),
+            Err(mpsc::error::TryRecvError::Empty) if !cancel.is_cancelled() => {
+                tokio::select! {
+                    s = inbox.recv() => s,
+                    () = tokio::time::sleep_until(until) => None,
+                    () = cancel.cancelled() => None,
+                }
+            }
+            Err(_) => None,
+        };
+        let Some(s) = next else { break };
+        count += s.weight();
+        batch.push(s);
+    }
+    Some(batch)
+}
+
+/// Writes `batch` in one transaction, retrying with backoff until it
+/// commits; `None` when shutdown came first (nothing acked: the agents
+/// keep these and replay them).
+async fn commit(
+    recorder: &impl Recorder,
+    metrics: &Metrics,
+    batch: &[Submission],
+    cancel: &CancellationToken,
+) -> Option<Recorded> {
+    let results: Vec<ResultRef<'_>> = batch
+        .iter()
+        .flat_map(|s| {
+            s.results.iter().map(|result| ResultRef {
+                agent: &s.agent,
+                result,
+            })
+        })
+        .collect();
+    let heartbeats: Vec<HeartbeatRecord> =
+        batch.iter().filter_map(|s| s.heartbeat.clone()).collect();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let started = Instant::now();
+        let e = match recorder.record(&results, &heartbeats).await {
+            Ok(recorded) => {
+                metrics.ingest_batch.observe(started.elapsed());
+                metrics.results_ingested.inc_by(results.len() as u64);
+                return Some(recorded);
+            }
+            Err(e) => e,
+        };
+        if cancel.is_cancelled() {
+            error!(results = results.len(), heartbeats = heartbeats.len(), error = %e, "results and heartbeats not stored at shutdown");
+            return None;
+        }
+        warn!(results = results.len(), heartbeats = heartbeats.len(), error = %e, "cannot store results and heartbeats; retrying");
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = cancel.cancelled() => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// After the commit: the stored results into the probe table and the
+/// observations, and one cumulative ack per agent (its highest seq in the
+/// batch; a dropped ack is covered by the next). Acks go after the probe
+/// table has the results, so whoever saw one finds them in `/metrics`.
+fn acknowledge(batch: Vec<Submission>, stored: Vec<bool>, metrics: &Metrics) -> Vec<Observation> {
+    let mut observations = Vec::with_capacity(stored.len());
+    let mut stored = stored.into_iter();
+    let mut acks: HashMap<AgentId, (u64, DownlinkTx)> = HashMap::new();
+    for s in batch {
+        let Some(max) = s.results.iter().map(|r| r.seq).max() else {
+            continue;
+        };
+        for r in s.results {
+            if !stored.next().unwrap_or(false) {
+                continue;
+            }
+            metrics
+                .probes
+                .record(&r.service, &s.agent, r.started_at_ms, &r.outcome);
+            observations.push(Observation {
+                agent: s.agent.clone(),
+                service: r.service,
+                round_id: r.round_id,
+                time_ms: r.started_at_ms,
+                outcome: r.outcome,
+                received: s.received,
+            });
+        }
+        match acks.get_mut(&s.agent) {
+            // A later session of the agent gets the ack.
+            Some((seq, ack)) => {
+                *seq = (*seq).max(max);
+                *ack = s.ack;
+            }
+            None => {
+                acks.insert(s.agent, (max, s.ack));
+            }
+        }
+    }
+    for (seq, ack) in acks.into_values() {
+        let _ = ack.try_send(Downlink::Ack(seq));
+    }
+    observations
 }
 
 #[cfg(test)]

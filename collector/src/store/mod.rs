@@ -45,7 +45,7 @@ pub use latest::LatestResult;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
 pub use pages::{Counts, Cursor, PageFilter, PageService, ServicePage, Uptimes};
 pub use requests::Opened;
-pub use results::{Recorded, ResultRecord};
+pub use results::{Recorded, ResultRecord, ResultRef};
 pub use retention::{EventsStep, PruneCursor, PruneStep};
 pub use rollups::DAILY_BARS;
 pub use services::{MaintenanceWindow, ServiceRow};

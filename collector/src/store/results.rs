@@ -34,6 +34,14 @@ pub struct ResultRecord {
     pub result: ProbeResult,
 }
 
+/// A result lent to [`Store::record_refs`] with the agent that sent it
+/// (ingest writes what its sessions hold without copying it).
+#[derive(Debug, Clone, Copy)]
+pub struct ResultRef<'a> {
+    pub agent: &'a AgentId,
+    pub result: &'a ProbeResult,
+}
+
 /// What [`Store::record_batch`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Recorded {
@@ -74,6 +82,22 @@ impl Store {
     pub async fn record_batch(
         &self,
         batch: &[ResultRecord],
+        heartbeats: &[HeartbeatRecord],
+    ) -> Result<Recorded> {
+        let refs: Vec<ResultRef<'_>> = batch
+            .iter()
+            .map(|r| ResultRef {
+                agent: &r.agent,
+                result: &r.result,
+            })
+            .collect();
+        self.record_refs(&refs, heartbeats).await
+    }
+
+    /// [`Store::record_batch`] of borrowed results.
+    pub async fn record_refs(
+        &self,
+        batch: &[ResultRef<'_>],
         heartbeats: &[HeartbeatRecord],
     ) -> Result<Recorded> {
         let mut done = Recorded {
@@ -153,7 +177,7 @@ impl Store {
                 *stored = true;
                 let o = &r.result.outcome;
                 aggregates.add(k.0, k.2, k.1, o.ok, o.duration_us);
-                latest.push(((k.0, k.2), &r.result));
+                latest.push(((k.0, k.2), r.result));
             }
         }
         done.statements += merge_into(&mut tx, aggregates).await?;
@@ -165,12 +189,19 @@ impl Store {
             let s = max_seq.entry(r.agent.as_str()).or_insert(0);
             *s = (*s).max(r.result.seq);
         }
-        for (agent, seq) in max_seq {
-            sqlx::query("UPDATE agents SET last_seq = $1 WHERE id = $2 AND last_seq < $1")
-                .bind(seq as i64)
-                .bind(agent)
-                .execute(&mut *tx)
-                .await?;
+        // One statement for every agent of the batch (group commit
+        // gathers many).
+        let max_seq: Vec<(&str, u64)> = max_seq.into_iter().collect();
+        for chunk in max_seq.chunks(ROWS_PER_STATEMENT) {
+            let mut q: QueryBuilder<Any> = QueryBuilder::new("WITH v (id, seq) AS (");
+            q.push_values(chunk, |mut b, (agent, seq)| {
+                b.push_bind(agent.to_string()).push_bind(*seq as i64);
+            });
+            q.push(
+                ") UPDATE agents SET last_seq = v.seq FROM v \
+                 WHERE agents.id = v.id AND agents.last_seq < v.seq",
+            );
+            q.build().execute(&mut *tx).await?;
             done.statements += 1;
         }
         write_heartbeats(&mut tx, heartbeats, HEARTBEAT_HISTORY_MS).await?;
@@ -184,7 +215,7 @@ impl Store {
     #[allow(clippy::type_complexity)]
     fn cached_keys(
         &self,
-        batch: &[ResultRecord],
+        batch: &[ResultRef<'_>],
     ) -> (
         HashMap<String, Option<i64>>,
         HashMap<String, Option<i64>>,
@@ -262,13 +293,13 @@ async fn key_of(tx: &mut sqlx::Transaction<'_, Any>, table: KeyTable, id: &str) 
 /// is stored): one statement per 1000 services.
 async fn update_services(
     tx: &mut sqlx::Transaction<'_, Any>,
-    batch: &[ResultRecord],
+    batch: &[ResultRef<'_>],
 ) -> Result<usize> {
     let mut latest: HashMap<&str, &ProbeResult> = HashMap::new();
     for r in batch {
-        let cur = latest.entry(r.result.service.as_str()).or_insert(&r.result);
+        let cur = latest.entry(r.result.service.as_str()).or_insert(r.result);
         if r.result.started_at_ms >= cur.started_at_ms {
-            *cur = &r.result;
+            *cur = r.result;
         }
     }
     let latest: Vec<(&str, &ProbeResult)> = latest.into_iter().collect();
