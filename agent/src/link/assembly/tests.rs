@@ -158,12 +158,8 @@ fn a_delta_shares_the_untouched_checks_instead_of_copying_them() {
     let mut delta = part(2, PartKind::Delta { base: 1 }, vec![check(3)], true);
     delta.removed = vec!["svc-2".into()];
     let second = a.take(delta).unwrap().unwrap();
-    let find = |set: &[std::sync::Arc<Check>], id: &str| {
-        set.iter()
-            .find(|c| c.id.to_string() == id)
-            .cloned()
-            .unwrap()
-    };
+    let find =
+        |set: &[std::sync::Arc<Check>], id: &str| set.iter().find(|c| c.id == id).cloned().unwrap();
     assert!(std::sync::Arc::ptr_eq(
         &find(&first, "svc-1"),
         &find(&second, "svc-1")
