@@ -9,21 +9,22 @@ use proptest::prelude::*;
 use super::*;
 use crate::domain::rollup::{bucket_of, rank};
 use crate::domain::{ErrorKind, ProbeOutcome, ProbeResult};
+use crate::store::testdb::{self, TestDb, store_tests};
 use crate::store::{EventSettings, ResultRecord};
-use crate::time::Clock;
+
+store_tests!(
+    a_replayed_result_is_reported_and_not_counted_twice,
+    known_ids_cost_no_key_statements_after_the_first_commit,
+    history_gives_uptime_windows_and_ninety_daily_bars,
+);
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
 /// 2023-11-14T00:00:00Z.
 const BASE: i64 = 1_699_920_000_000;
 
-async fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, EventSettings::default(), Clock::system())
-        .await
-        .expect("open");
-    (dir, store)
+async fn open() -> (TestDb, Store) {
+    testdb::store(EventSettings::default()).await
 }
 
 fn record(service: u8, agent: u8, time_ms: i64, round: u64, ok: bool, us: u64) -> ResultRecord {
@@ -200,7 +201,6 @@ proptest! {
     }
 }
 
-#[tokio::test]
 async fn a_replayed_result_is_reported_and_not_counted_twice() {
     let (_dir, store) = open().await;
     let first = vec![
@@ -225,7 +225,6 @@ async fn a_replayed_result_is_reported_and_not_counted_twice() {
     assert_eq!((s.probes, s.failures, s.latency.sum_us), (3, 1, 4000));
 }
 
-#[tokio::test]
 async fn known_ids_cost_no_key_statements_after_the_first_commit() {
     let (_dir, store) = open().await;
     let batch = |t: i64| {
@@ -243,7 +242,6 @@ async fn known_ids_cost_no_key_statements_after_the_first_commit() {
     assert_eq!(first.statements - second.statements, 3);
 }
 
-#[tokio::test]
 async fn history_gives_uptime_windows_and_ninety_daily_bars() {
     let (_dir, store) = open().await;
     let now = BASE + 40 * DAY + 12 * HOUR + 30 * 60_000;

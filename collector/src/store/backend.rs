@@ -1,0 +1,113 @@
+//! Which database engine a `database` URL selects, and the one dialect
+//! point every statement shares: placeholders.
+//!
+//! `sqlite:FILE` opens SQLite (created when missing); `postgres://` or
+//! `postgresql://` opens PostgreSQL, the URL passed to sqlx as written (so
+//! `?sslmode=disable|prefer|require|verify-ca|verify-full` applies). The
+//! store writes `$1..$n` placeholders, which both engines accept; a
+//! `QueryBuilder` over sqlx's `Any` driver writes `?` for each bind, which
+//! PostgreSQL rejects, so every built query goes through [`numbered`].
+
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, AssertSqlSafe, Execute, QueryBuilder};
+
+use super::{Result, StoreError};
+
+/// The engine behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The engine `url` selects, and the URL to connect with (SQLite's gets
+    /// `mode=rwc`, create when missing, unless it has options of its own).
+    pub fn parse(url: &str) -> Result<(Backend, String)> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let url = if rest.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            return Ok((Backend::Sqlite, url));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok((Backend::Postgres, url.to_owned()));
+        }
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+/// Builds `q` with its `?` placeholders renumbered `$1..$n` (in order; a
+/// `?` inside a quoted literal or identifier is left alone).
+pub fn numbered(q: &mut QueryBuilder<Any>) -> Query<'static, Any, AnyArguments> {
+    let mut built = q.build();
+    let arguments = built.take_arguments().ok().flatten().unwrap_or_default();
+    let sql = renumber(built.sql().as_str());
+    sqlx::query_with(AssertSqlSafe(sql), arguments)
+}
+
+/// `?` → `$1..$n` outside `'…'` and `"…"`.
+fn renumber(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut quote: Option<char> = None;
+    let mut n = 0;
+    for c in sql.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '?') => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+                continue;
+            }
+            (None, _) => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renumber_numbers_placeholders_outside_quotes() {
+        assert_eq!(
+            renumber("SELECT '?', \"a?\" FROM t WHERE a = ? AND b IN (?, ?)"),
+            "SELECT '?', \"a?\" FROM t WHERE a = $1 AND b IN ($2, $3)"
+        );
+        assert_eq!(
+            renumber("x = 'it''s?' AND y = ?"),
+            "x = 'it''s?' AND y = $1"
+        );
+    }
+
+    #[test]
+    fn urls_select_the_engine() {
+        let (b, url) = Backend::parse("sqlite:/tmp/p.db").unwrap();
+        assert_eq!(
+            (b, url.as_str()),
+            (Backend::Sqlite, "sqlite:/tmp/p.db?mode=rwc")
+        );
+        for url in [
+            "postgres://u:p@127.0.0.1:5432/picket",
+            "postgresql://u@localhost/picket?sslmode=require",
+        ] {
+            assert_eq!(
+                Backend::parse(url).unwrap(),
+                (Backend::Postgres, url.to_owned())
+            );
+        }
+        let err = Backend::parse("mysql://x/y").unwrap_err().to_string();
+        assert!(
+            err.contains("mysql://x/y") && err.contains("postgres://"),
+            "{err}"
+        );
+    }
+}
