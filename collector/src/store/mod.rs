@@ -284,6 +284,6 @@ fn parse_name<T: FromStr<Err = UnknownName>>(table: &'static str, value: &str) -
 }
 
 #[cfg(test)]
-mod testdb;
+pub(crate) mod testdb;
 #[cfg(test)]
 mod tests;

@@ -236,7 +236,9 @@ impl Store {
                     .push_bind(period.seconds())
                     .push(" AND start_ms >= ")
                     .push_bind(from)
-                    .push(format!(" THEN {column} ELSE 0 END) AS BIGINT) AS {name}_{column}, "));
+                    .push(format!(
+                        " THEN {column} ELSE 0 END) AS BIGINT) AS {name}_{column}, "
+                    ));
             }
         }
         q.push("0 AS unused FROM rollups WHERE scope = ")

@@ -22,20 +22,25 @@ pub async fn on<F: Future<Output = ()>>(backend: Backend, test: F) {
 }
 
 /// Generates `NAME::sqlite` and `NAME::postgres` for each listed async test
-/// function (which opens its store through [`database`]).
+/// function (which opens its store through [`database`]), as
+/// `#[tokio::test]`s or with the test attribute given first, e.g.
+/// `store_tests!(#[tokio::test(start_paused = true)] a, b)`.
 macro_rules! store_tests {
-    ($($name:ident),* $(,)?) => {$(
+    (#[$test:meta] $($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test]
+            #[$test]
             async fn sqlite() {
                 $crate::store::testdb::on($crate::store::Backend::Sqlite, super::$name()).await
             }
-            #[tokio::test]
+            #[$test]
             async fn postgres() {
                 $crate::store::testdb::on($crate::store::Backend::Postgres, super::$name()).await
             }
         }
     )*};
+    ($($name:ident),* $(,)?) => {
+        $crate::store::testdb::store_tests!(#[tokio::test] $($name),*);
+    };
 }
 pub(crate) use store_tests;
 
