@@ -17,7 +17,7 @@ tokio::task_local! {
 }
 
 /// Runs `test` with [`database`] on `backend`.
-pub async fn on<F: Future<Output = ()>>(backend: Backend, test: F) {
+pub async fn on<T, F: Future<Output = T>>(backend: Backend, test: F) -> T {
     BACKEND.scope(backend, test).await
 }
 
