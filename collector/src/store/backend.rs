@@ -40,6 +40,24 @@ impl Backend {
     }
 }
 
+/// Checks a `database` URL as the configuration gives it: the engine it
+/// selects, or why it is wrong (the scheme, or PostgreSQL options such as
+/// an unknown `sslmode`), in words that follow the URL in an error.
+pub fn check_url(url: &str) -> std::result::Result<Backend, String> {
+    match Backend::parse(url) {
+        Ok((Backend::Postgres, url)) => {
+            <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(&url)
+                .map(|_| Backend::Postgres)
+                .map_err(|e| format!("is not a usable PostgreSQL URL: {e}"))
+        }
+        Ok((backend, _)) => Ok(backend),
+        Err(_) => Err(format!("is not supported (use {URL_FORMS})")),
+    }
+}
+
+/// The URL forms a `database` may take, for error messages.
+pub const URL_FORMS: &str = "sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DATABASE";
+
 /// Builds `q` with its `?` placeholders renumbered `$1..$n` (in order; a
 /// `?` inside a quoted literal or identifier is left alone).
 pub fn numbered(q: &mut QueryBuilder<Any>) -> Query<'static, Any, AnyArguments> {
@@ -109,5 +127,17 @@ mod tests {
             err.contains("mysql://x/y") && err.contains("postgres://"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_bad_sslmode_is_refused_when_checked() {
+        assert_eq!(
+            check_url("postgres://u@h/db?sslmode=verify-full"),
+            Ok(Backend::Postgres)
+        );
+        let err = check_url("postgres://u@h/db?sslmode=sometimes").unwrap_err();
+        assert!(err.contains("sometimes"), "{err}");
+        assert_eq!(check_url("sqlite://x.db"), Ok(Backend::Sqlite));
+        assert!(check_url("mysql://x").unwrap_err().contains("postgres://"));
     }
 }

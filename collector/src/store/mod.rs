@@ -42,7 +42,7 @@ use crate::domain::{EventType, RequestId, UnknownName};
 use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
-pub use backend::Backend;
+pub use backend::{Backend, check_url};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use latest::LatestResult;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
@@ -60,9 +60,7 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error(
-        "unsupported database URL {0:?} (use sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DATABASE)"
-    )]
+    #[error("unsupported database URL {0:?} (use {forms})", forms = backend::URL_FORMS)]
     UnsupportedUrl(String),
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },

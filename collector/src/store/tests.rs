@@ -478,3 +478,32 @@ async fn unknown_names_in_rows_are_corrupt() {
         "{events:?}"
     );
 }
+
+/// PostgreSQL only by nature: the URL's `sslmode` reaches the server. The
+/// test server has no TLS, so `require` is refused and `disable` connects.
+#[tokio::test]
+async fn the_sslmode_of_a_postgres_url_is_passed_through() {
+    let (db, url) = testdb::on(Backend::Postgres, testdb::database()).await;
+    let plain = format!("{url}?sslmode=disable").replace("postgres://", "postgresql://");
+    let store = Store::open(&plain, EventSettings::default(), Clock::system())
+        .await
+        .expect("sslmode=disable connects");
+    assert_eq!(store.backend(), Backend::Postgres);
+    assert!(store.ping().await);
+    store.close().await;
+    let tls = Store::open(
+        &format!("{url}?sslmode=require"),
+        EventSettings::default(),
+        Clock::system(),
+    )
+    .await;
+    let err = tls
+        .err()
+        .expect("sslmode=require refused by a server without TLS")
+        .to_string();
+    assert!(
+        err.to_lowercase().contains("tls") || err.to_lowercase().contains("ssl"),
+        "{err}"
+    );
+    drop(db);
+}
