@@ -137,7 +137,7 @@ mod bench {
         pub time: TestClock,
         pub cancel: CancellationToken,
         pub tasks: TaskTracker,
-        _dir: tempfile::TempDir,
+        _dir: crate::store::testdb::TestDb,
     }
 
     impl Bench {

@@ -7,10 +7,15 @@ use picket_e2e::inproc::{Harness, Outcome, epoch_ms};
 
 use crate::common::{SERVICE, URL, one_service};
 
+picket_e2e::store_scenarios!(
+    a_single_transient_failure_opens_nothing,
+    a_sustained_failure_opens_exactly_one_request,
+    recovery_closes_the_request_and_a_new_failure_opens_a_new_one,
+);
+
 const RECHECK_DELAY: Duration = Duration::from_secs(2);
 
 /// One failing probe, then a passing recheck: back to `up`, nothing opened.
-#[tokio::test(start_paused = true)]
 async fn a_single_transient_failure_opens_nothing() -> anyhow::Result<()> {
     let h = Harness::start(&one_service()).await?;
     let mut a = h.agent("edge-1", "eu").await?;
@@ -37,7 +42,6 @@ async fn a_single_transient_failure_opens_nothing() -> anyhow::Result<()> {
 
 /// A confirmed failure opens exactly one request with the contract's
 /// fields; more failing rounds never open a second one.
-#[tokio::test(start_paused = true)]
 async fn a_sustained_failure_opens_exactly_one_request() -> anyhow::Result<()> {
     let h = Harness::start(&one_service()).await?;
     let mut a = h.agent("edge-1", "eu").await?;
@@ -100,7 +104,6 @@ async fn a_sustained_failure_opens_exactly_one_request() -> anyhow::Result<()> {
 
 /// Recovery closes the request with a note by `picket` and clears the
 /// service's link; the next failure opens a new request.
-#[tokio::test(start_paused = true)]
 async fn recovery_closes_the_request_and_a_new_failure_opens_a_new_one() -> anyhow::Result<()> {
     let h = Harness::start(&one_service()).await?;
     let mut a = h.agent("edge-1", "eu").await?;

@@ -3,6 +3,7 @@
 use crate::config::settings::Settings;
 use crate::domain::Hello;
 use crate::store::Store;
+use crate::store::testdb::TestDb;
 use crate::time::Clock;
 
 /// Every actor's settings from a config with one service, one agent per
@@ -29,16 +30,16 @@ url = "http://shop.test"
     Settings::from(&crate::config::parse(std::path::Path::new("t.toml"), &toml).expect("config"))
 }
 
-/// A migrated store in a temp dir (kept alive by the returned guard), its
-/// catalog synced from `settings`, on the system clock.
-pub async fn store(settings: &Settings) -> (tempfile::TempDir, Store) {
+/// A migrated store in a fresh database (kept alive by the returned guard;
+/// SQLite unless the test runs under `store::testdb::on`), its catalog
+/// synced from `settings`, on the system clock.
+pub async fn store(settings: &Settings) -> (TestDb, Store) {
     store_on(settings, Clock::system()).await
 }
 
 /// [`store`] stamping its times from `clock`.
-pub async fn store_on(settings: &Settings, clock: Clock) -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("picket.db").display());
+pub async fn store_on(settings: &Settings, clock: Clock) -> (TestDb, Store) {
+    let (db, url) = crate::store::testdb::database().await;
     let store = Store::open(&url, settings.events.clone(), clock)
         .await
         .expect("open store");
@@ -46,7 +47,7 @@ pub async fn store_on(settings: &Settings, clock: Clock) -> (tempfile::TempDir, 
         .sync_config(&settings.catalog)
         .await
         .expect("sync config");
-    (dir, store)
+    (db, store)
 }
 
 /// A first hello of agent `id` with the right token.

@@ -134,7 +134,7 @@ mod tests {
             (StoreError::AlreadyClosed(7.into()).into(), Code::FailedPrecondition,
                 "request 7 is already closed"),
             (StoreError::UnsupportedUrl("x".into()).into(), Code::Internal,
-                "unsupported database URL \"x\" (use sqlite://FILE)"),
+                "unsupported database URL \"x\" (use sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DATABASE)"),
             (MaintenanceError::UnknownEquipment("r1".into()).into(), Code::NotFound,
                 "unknown equipment \"r1\""),
             (MaintenanceError::NotInMaintenance("r1".into()).into(), Code::InvalidArgument,

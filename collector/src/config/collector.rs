@@ -38,12 +38,10 @@ debug_redacted!(CollectorSection {
 /// Checks `[collector]`; `public_url` defaults to the HTTP listen address.
 pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSection, ConfigError> {
     let database = c.database.get_ref().clone();
-    if !database.starts_with("sqlite:") {
+    if let Err(reason) = crate::store::check_url(&database) {
         return src.err(
             &c.database.span(),
-            format!(
-                "database: {database:?} is not supported (use sqlite://FILE; PostgreSQL comes later)"
-            ),
+            format!("database: {database:?} {reason}"),
         );
     }
     let http_listen = match &c.http_listen {

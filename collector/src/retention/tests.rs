@@ -10,8 +10,18 @@ use tokio_util::task::TaskTracker;
 
 use super::*;
 use crate::domain::{Event, ProbeOutcome, ProbeResult};
+use crate::store::testdb::store_tests;
 use crate::store::{DeliveryFilter, EventSettings, ResultRecord};
 use crate::testing::{BASE_MS, TestClock, soon};
+
+store_tests!(
+    #[tokio::test(start_paused = true)]
+    a_pass_deletes_rows_older_than_each_retention_and_keeps_newer_ones,
+    an_event_with_a_pending_delivery_stays_until_the_delivery_ends,
+    every_transaction_stays_within_the_batch_size,
+    new_settings_take_effect_at_the_next_pass,
+    pruning_a_service_never_touches_another_services_rows,
+);
 
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -37,7 +47,7 @@ struct Fixture {
     handle: RetentionHandle,
     passes: watch::Receiver<PassReport>,
     cancel: CancellationToken,
-    _dir: tempfile::TempDir,
+    _dir: crate::store::testdb::TestDb,
 }
 
 impl Fixture {
@@ -173,7 +183,6 @@ impl Drop for Fixture {
     }
 }
 
-#[tokio::test(start_paused = true)]
 async fn a_pass_deletes_rows_older_than_each_retention_and_keeps_newer_ones() {
     // The first pass runs at BASE + 100 days: the events written now are
     // 100 days old then, those written at +91 days only 9.
@@ -286,7 +295,6 @@ async fn a_pass_deletes_rows_older_than_each_retention_and_keeps_newer_ones() {
     }
 }
 
-#[tokio::test(start_paused = true)]
 async fn an_event_with_a_pending_delivery_stays_until_the_delivery_ends() {
     let mut f = Fixture::new(defaults(), 1000, 91 * DAY).await;
     let (retried, given_up) = (f.event().await, f.event().await);
@@ -304,7 +312,6 @@ async fn an_event_with_a_pending_delivery_stays_until_the_delivery_ends() {
     assert_eq!(f.count("webhook_outbox").await, 0);
 }
 
-#[tokio::test(start_paused = true)]
 async fn every_transaction_stays_within_the_batch_size() {
     const BATCH: u64 = 7;
     let mut f = Fixture::new(defaults(), BATCH, 100 * DAY).await;
@@ -355,7 +362,6 @@ async fn every_transaction_stays_within_the_batch_size() {
     assert_eq!(left.expect("rollups"), Vec::<i64>::new());
 }
 
-#[tokio::test(start_paused = true)]
 async fn new_settings_take_effect_at_the_next_pass() {
     let mut f = Fixture::new(defaults(), 1000, Duration::from_secs(60)).await;
     f.results("shop", BASE_MS - 3 * DAY_MS, 10).await;
@@ -379,7 +385,6 @@ async fn new_settings_take_effect_at_the_next_pass() {
     assert_eq!(f.results_of("shop").await, 0);
 }
 
-#[tokio::test(start_paused = true)]
 async fn pruning_a_service_never_touches_another_services_rows() {
     // shop's old rows take several transactions, so the walk resumes
     // inside a service and then moves past blog, which keeps all its rows.

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use sqlx::{Any, AnyConnection, QueryBuilder, Row};
 
+use super::backend::numbered;
 use super::{EventSettings, Result, Store, named, named_opt};
 use crate::domain::{Event, EventType};
 
@@ -262,7 +263,7 @@ impl Store {
             }
             q.push(")");
         }
-        Ok(q.build().execute(&self.write).await?.rows_affected())
+        Ok(numbered(&mut q).execute(&self.write).await?.rows_affected())
     }
 
     /// Outbox rows per receiver and state, for every receiver that has any.

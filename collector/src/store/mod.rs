@@ -5,13 +5,15 @@
 //! has a single connection for SQLite, so writers queue instead of failing
 //! with `SQLITE_BUSY`, and commit order equals event `seq` order; `read`
 //! serves the API. Times are epoch milliseconds, booleans 0/1, so the same
-//! statements can run on PostgreSQL later.
+//! statements run on SQLite and on PostgreSQL (`backend`: which URL selects
+//! which; the write pool has one connection on both).
 //!
 //! **Invariant:** a change and the events (and webhook outbox rows) it
 //! causes are written in one transaction; the event-seq watch is bumped
 //! only after that commit.
 
 mod agents;
+mod backend;
 mod certs;
 mod events;
 mod gauges;
@@ -40,6 +42,7 @@ use crate::domain::{EventType, RequestId, UnknownName};
 use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
+pub use backend::{Backend, check_url};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use latest::LatestResult;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
@@ -57,7 +60,7 @@ pub enum StoreError {
     Sql(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL {0:?} (use sqlite://FILE)")]
+    #[error("unsupported database URL {0:?} (use {forms})", forms = backend::URL_FORMS)]
     UnsupportedUrl(String),
     #[error("corrupt row in {table}: {reason}")]
     Corrupt { table: &'static str, reason: String },
@@ -107,6 +110,7 @@ impl EventSettings {
 /// Handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
+    backend: Backend,
     write: AnyPool,
     read: AnyPool,
     /// Swapped whole by a configuration reload ([`Store::set_event_settings`]).
@@ -125,32 +129,25 @@ impl Store {
     /// the times it stamps come from `clock`.
     pub async fn open(url: &str, routes: EventSettings, clock: Clock) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let Some(rest) = url.strip_prefix("sqlite:") else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        };
-        let url = if rest.contains('?') {
-            url.to_owned()
-        } else {
-            format!("{url}?mode=rwc")
-        };
+        let (backend, url) = Backend::parse(url)?;
         let options = AnyConnectOptions::from_str(&url)?;
-        let write = AnyPoolOptions::new()
-            .max_connections(1)
+        let write = pool(backend, 1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(30))
-            .after_connect(|conn, _meta| sqlite_pragmas(conn))
             .connect_with(options.clone())
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&write).await?;
-        let read = AnyPoolOptions::new()
-            .max_connections(4)
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&write).await?,
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&write).await?,
+        }
+        let read = pool(backend, 4)
             .acquire_timeout(Duration::from_secs(10))
-            .after_connect(|conn, _meta| sqlite_pragmas(conn))
             .connect_with(options)
             .await?;
         let store = Store {
+            backend,
             write,
             read,
             routes: Arc::new(arc_swap::ArcSwap::from_pointee(routes)),
@@ -161,6 +158,11 @@ impl Store {
         let last = store.last_event_seq().await?;
         store.last_event.send_replace(last);
         Ok(store)
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// The clock the store stamps its times with.
@@ -206,6 +208,15 @@ impl Store {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+/// A pool of at most `max` connections; SQLite's set their pragmas.
+fn pool(backend: Backend, max: u32) -> AnyPoolOptions {
+    let options = AnyPoolOptions::new().max_connections(max);
+    match backend {
+        Backend::Sqlite => options.after_connect(|conn, _meta| sqlite_pragmas(conn)),
+        Backend::Postgres => options,
     }
 }
 
@@ -270,5 +281,7 @@ fn parse_name<T: FromStr<Err = UnknownName>>(table: &'static str, value: &str) -
     })
 }
 
+#[cfg(test)]
+pub(crate) mod testdb;
 #[cfg(test)]
 mod tests;

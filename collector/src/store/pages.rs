@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, QueryBuilder, Row};
 
+use super::backend::numbered;
 use super::requests::{REQUEST_COLUMNS, request_row};
 use super::services::{SERVICE_COLUMNS, service_row};
 use super::{DAILY_BARS, Result, Store};
@@ -198,7 +199,7 @@ impl Store {
             }
         };
         q.push(order).push(" LIMIT ").push_bind(limit as i64);
-        q.build()
+        numbered(&mut q)
             .fetch_all(&self.read)
             .await?
             .iter()
@@ -230,11 +231,14 @@ impl Store {
             ("d30", Period::Day, w.today - 29 * w.day),
         ] {
             for column in ["probes", "failures"] {
-                q.push("SUM(CASE WHEN period_s = ")
+                // CAST: PostgreSQL sums BIGINTs as NUMERIC, which Any cannot read.
+                q.push("CAST(SUM(CASE WHEN period_s = ")
                     .push_bind(period.seconds())
                     .push(" AND start_ms >= ")
                     .push_bind(from)
-                    .push(format!(" THEN {column} ELSE 0 END) AS {name}_{column}, "));
+                    .push(format!(
+                        " THEN {column} ELSE 0 END) AS BIGINT) AS {name}_{column}, "
+                    ));
             }
         }
         q.push("0 AS unused FROM rollups WHERE scope = ")
@@ -254,7 +258,7 @@ impl Store {
             .push(" AND start_ms <= ")
             .push_bind(w.today)
             .push(")) GROUP BY key");
-        for r in q.build().fetch_all(&self.read).await? {
+        for r in numbered(&mut q).fetch_all(&self.read).await? {
             let counts = |name: &str| -> Result<Counts> {
                 Ok(Counts {
                     probes: count(&r, &format!("{name}_probes"))?,
@@ -277,7 +281,7 @@ impl Store {
             .push(" AND start_ms <= ")
             .push_bind(w.today);
         let mut days: HashMap<(i64, i64), Counts> = HashMap::new();
-        for r in q.build().fetch_all(&self.read).await? {
+        for r in numbered(&mut q).fetch_all(&self.read).await? {
             let c = Counts {
                 probes: count(&r, "probes")?,
                 failures: count(&r, "failures")?,

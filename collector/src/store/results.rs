@@ -20,6 +20,7 @@ use sqlx::query_builder::Separated;
 use sqlx::{Any, QueryBuilder, Row};
 
 use super::agents::{HEARTBEAT_HISTORY_MS, HeartbeatRecord, write_heartbeats};
+use super::backend::numbered;
 use super::latest::upsert_latest;
 use super::rollups::{Aggregates, merge_into};
 use super::{Result, Store, flag};
@@ -159,7 +160,7 @@ impl Store {
                 " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING \
                  RETURNING service, time_ms, agent, round_id",
             );
-            for row in q.build().fetch_all(&mut *tx).await? {
+            for row in numbered(&mut q).fetch_all(&mut *tx).await? {
                 inserted.insert((
                     row.try_get("service")?,
                     row.try_get("time_ms")?,
@@ -323,7 +324,7 @@ async fn update_services(
              FROM v WHERE services.id = v.id \
              AND (services.last_check_ms IS NULL OR services.last_check_ms <= v.time_ms)",
         );
-        q.build().execute(&mut **tx).await?;
+        numbered(&mut q).execute(&mut **tx).await?;
         statements += 1;
     }
     Ok(statements)

@@ -315,12 +315,13 @@ impl Store {
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO rollups (scope, key, period_s, start_ms, probes, failures, latency_count, \
-             latency_sum_us, histogram) VALUES ($1, $2, $3, $4, 1, 0, 0, 0, x'')",
+             latency_sum_us, histogram) VALUES ($1, $2, $3, $4, 1, 0, 0, 0, $5)",
         )
         .bind(scope)
         .bind(key)
         .bind(period_s)
         .bind(start_ms)
+        .bind(Vec::<u8>::new())
         .execute(&self.write)
         .await?;
         Ok(())

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::any::AnyRow;
 use sqlx::{Any, QueryBuilder, Row, Transaction};
 
+use super::backend::numbered;
 use super::{Result, Store, StoreError};
 use crate::domain::rollup::{Histogram, History, Latency, Period, Scope, Summary};
 
@@ -93,7 +94,7 @@ pub(super) async fn merge_into(
                 list.push_bind(key);
             }
             q.push(")");
-            let rows = q.build().fetch_all(&mut **tx).await?;
+            let rows = numbered(&mut q).fetch_all(&mut **tx).await?;
             statements += 1;
             for row in rows {
                 let k = RollupKey {
@@ -135,7 +136,7 @@ pub(super) async fn merge_into(
              latency_min_us = excluded.latency_min_us, latency_max_us = excluded.latency_max_us, \
              histogram = excluded.histogram",
         );
-        q.build().execute(&mut **tx).await?;
+        numbered(&mut q).execute(&mut **tx).await?;
         statements += 1;
     }
     Ok(statements)

@@ -8,6 +8,19 @@ use crate::domain::{
     CloseReason, ErrorKind, EventType, Liveness, NewRequest, ProbeOutcome, ProbeResult,
     RequestKind, ServiceSnapshot, ServiceState, Stage, texts,
 };
+use crate::store::testdb::{self, TestDb, store_tests};
+
+store_tests!(
+    one_open_request_per_service_and_close_clears_link,
+    the_database_refuses_a_second_open_request,
+    events_are_sequenced_and_routed_to_the_outbox,
+    pending_deliveries_of_a_removed_webhook_are_given_up_and_others_kept,
+    replayed_results_are_ignored_and_latest_outcome_kept,
+    a_service_removed_from_the_config_closes_its_request,
+    heartbeats_keep_the_latest_and_a_pruned_history,
+    agent_requests_open_once_and_close_with_a_note,
+    unknown_names_in_rows_are_corrupt,
+);
 
 pub(super) const CONFIG: &str = r#"
 [collector]
@@ -28,18 +41,14 @@ url = "http://hooks.test/x"
 events = ["request.opened", "request.closed"]
 "#;
 
-pub(super) async fn open() -> (tempfile::TempDir, Store, crate::config::Config) {
-    let dir = tempfile::tempdir().expect("tempdir");
+pub(super) async fn open() -> (TestDb, Store, crate::config::Config) {
     let config = crate::config::parse(std::path::Path::new("t.toml"), CONFIG).expect("config");
-    let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, EventSettings::from(&config), Clock::system())
-        .await
-        .expect("open");
+    let (db, store) = testdb::store(EventSettings::from(&config)).await;
     store
         .sync_config(&CatalogSettings::from(&config))
         .await
         .expect("sync");
-    (dir, store, config)
+    (db, store, config)
 }
 
 pub(super) fn shop(state: ServiceState) -> ServiceSnapshot {
@@ -85,7 +94,6 @@ fn result(seq: u64, ok: bool) -> ResultRecord {
     }
 }
 
-#[tokio::test]
 async fn one_open_request_per_service_and_close_clears_link() {
     let (_dir, store, _) = open().await;
     let first = store
@@ -141,7 +149,6 @@ async fn one_open_request_per_service_and_close_clears_link() {
     assert_ne!(second.id, req.id);
 }
 
-#[tokio::test]
 async fn the_database_refuses_a_second_open_request() {
     let (_dir, store, _) = open().await;
     store
@@ -160,7 +167,6 @@ async fn the_database_refuses_a_second_open_request() {
     );
 }
 
-#[tokio::test]
 async fn events_are_sequenced_and_routed_to_the_outbox() {
     let (_dir, store, _) = open().await;
     let mut seen = store.subscribe_events();
@@ -208,7 +214,6 @@ async fn events_are_sequenced_and_routed_to_the_outbox() {
     );
 }
 
-#[tokio::test]
 async fn pending_deliveries_of_a_removed_webhook_are_given_up_and_others_kept() {
     let (_dir, store, _) = open().await;
     store
@@ -248,7 +253,6 @@ async fn pending_deliveries_of_a_removed_webhook_are_given_up_and_others_kept() 
     );
 }
 
-#[tokio::test]
 async fn replayed_results_are_ignored_and_latest_outcome_kept() {
     let (_dir, store, _) = open().await;
     store
@@ -266,7 +270,6 @@ async fn replayed_results_are_ignored_and_latest_outcome_kept() {
     assert_eq!(svc.last_error.as_deref(), Some("HTTP 500"));
 }
 
-#[tokio::test]
 async fn a_service_removed_from_the_config_closes_its_request() {
     let (_dir, store, _) = open().await;
     let Opened::New(req) = store
@@ -318,7 +321,6 @@ pub(super) fn agent_row(id: &str) -> AgentRow {
     }
 }
 
-#[tokio::test]
 async fn heartbeats_keep_the_latest_and_a_pruned_history() {
     let (_dir, store, _) = open().await;
     store
@@ -367,7 +369,6 @@ async fn heartbeats_keep_the_latest_and_a_pruned_history() {
     );
 }
 
-#[tokio::test]
 async fn agent_requests_open_once_and_close_with_a_note() {
     let (_dir, store, _) = open().await;
     let a = agent_row("a1");
@@ -439,7 +440,6 @@ async fn agent_requests_open_once_and_close_with_a_note() {
     );
 }
 
-#[tokio::test]
 async fn unknown_names_in_rows_are_corrupt() {
     let (_dir, store, _) = open().await;
     sqlx::query(
@@ -477,4 +477,33 @@ async fn unknown_names_in_rows_are_corrupt() {
         ),
         "{events:?}"
     );
+}
+
+/// PostgreSQL only by nature: the URL's `sslmode` reaches the server. The
+/// test server has no TLS, so `require` is refused and `disable` connects.
+#[tokio::test]
+async fn the_sslmode_of_a_postgres_url_is_passed_through() {
+    let (db, url) = testdb::on(Backend::Postgres, testdb::database()).await;
+    let plain = format!("{url}?sslmode=disable").replace("postgres://", "postgresql://");
+    let store = Store::open(&plain, EventSettings::default(), Clock::system())
+        .await
+        .expect("sslmode=disable connects");
+    assert_eq!(store.backend(), Backend::Postgres);
+    assert!(store.ping().await);
+    store.close().await;
+    let tls = Store::open(
+        &format!("{url}?sslmode=require"),
+        EventSettings::default(),
+        Clock::system(),
+    )
+    .await;
+    let err = tls
+        .err()
+        .expect("sslmode=require refused by a server without TLS")
+        .to_string();
+    assert!(
+        err.to_lowercase().contains("tls") || err.to_lowercase().contains("ssl"),
+        "{err}"
+    );
+    drop(db);
 }

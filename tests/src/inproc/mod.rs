@@ -1,5 +1,6 @@
 //! The in-process harness: `picket_collector::run` inside the test, on
-//! listeners the harness bound (`127.0.0.1:0`), a temp SQLite file, and
+//! listeners the harness bound (`127.0.0.1:0`), a temp SQLite file (or a
+//! PostgreSQL database: `database.rs`, `store_scenarios!`), and
 //! tokio's paused clock, which only the test moves.
 //!
 //! Scenarios that are about time (recheck rounds, quorum, maintenance
@@ -20,6 +21,7 @@
 //! no port race.
 
 mod assembly;
+mod database;
 pub mod hostile;
 mod manual;
 pub mod net;
@@ -41,6 +43,7 @@ use tokio_stream::StreamExt as _;
 use tonic::transport::Channel;
 
 pub use assembly::Update;
+pub use database::{Backend, on};
 pub use net::HttpAnswer;
 pub use realtime::{TestClock, TimedOut, epoch_ms, within};
 pub use reload::with_token;
@@ -56,6 +59,7 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub struct Harness {
     /// Holds `picket.toml` and `picket.db`.
     dir: tempfile::TempDir,
+    database: database::Database,
     config_path: PathBuf,
     config_text: String,
     /// The bound sockets; each run serves on clones of them.
@@ -97,14 +101,16 @@ impl Harness {
         let grpc = std::net::TcpListener::bind("127.0.0.1:0")?;
         let http = std::net::TcpListener::bind("127.0.0.1:0")?;
         let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
-        let config_text =
-            reload::placeholders(dir.path(), grpc_addr, http_addr).fill(&config.render());
+        let database = database::Database::create(dir.path()).await?;
+        let config_text = reload::placeholders(dir.path(), &database.url, grpc_addr, http_addr)
+            .fill(&config.render());
         let config_path = dir.path().join("picket.toml");
         std::fs::write(&config_path, &config_text)?;
         let client =
             net::api_client(Channel::from_shared(format!("http://{grpc_addr}"))?.connect_lazy());
         let mut harness = Harness {
             dir,
+            database,
             config_path,
             config_text,
             grpc,

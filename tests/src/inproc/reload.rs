@@ -13,12 +13,18 @@ use super::Harness;
 use crate::config::{Config, Placeholders};
 use crate::{ADMIN_TOKEN, ENROLLMENT_TOKEN};
 
-/// The placeholders of a harness in `dir` serving on these addresses.
-pub(super) fn placeholders(dir: &Path, grpc: SocketAddr, http: SocketAddr) -> Placeholders {
+/// The placeholders of a harness in `dir` on `database` serving on these
+/// addresses.
+pub(super) fn placeholders(
+    dir: &Path,
+    database: &str,
+    grpc: SocketAddr,
+    http: SocketAddr,
+) -> Placeholders {
     Placeholders {
         grpc_listen: grpc.to_string(),
         http_listen: http.to_string(),
-        database: format!("sqlite://{}", dir.join("picket.db").display()),
+        database: database.to_owned(),
         public_url: format!("http://{http}"),
         admin_token: ADMIN_TOKEN.into(),
         enrollment_token: ENROLLMENT_TOKEN.into(),
@@ -39,7 +45,12 @@ impl Harness {
     /// Rewrites `picket.toml` from `config` (placeholders filled as at the
     /// start); the collector reads it at the next reload (and restart).
     pub fn rewrite(&mut self, config: &Config) -> anyhow::Result<()> {
-        let p = placeholders(self.dir.path(), self.grpc_addr(), self.http_addr());
+        let p = placeholders(
+            self.dir.path(),
+            &self.database.url,
+            self.grpc_addr(),
+            self.http_addr(),
+        );
         self.config_text = p.fill(&config.render());
         std::fs::write(&self.config_path, &self.config_text)?;
         Ok(())

@@ -27,9 +27,14 @@ fn collector_section() {
     let check =
         |collector: &str, expected| check(&format!("[collector]\n{collector}\n{AGENTS}"), expected);
     check("database = \"sqlite://x.db\"", "ok");
+    check("database = \"postgres://db\"", "ok");
     check(
-        "database = \"postgres://db\"",
-        "p.toml:2: database: \"postgres://db\" is not supported (use sqlite://FILE; PostgreSQL comes later)",
+        "database = \"postgresql://u:p@127.0.0.1:5432/db?sslmode=require\"",
+        "ok",
+    );
+    check(
+        "database = \"mysql://db\"",
+        "p.toml:2: database: \"mysql://db\" is not supported (use sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DATABASE)",
     );
     check(
         "database = \"sqlite://x.db\"\nhttp_listen = \"localhost\"",

@@ -3,7 +3,14 @@
 
 use super::*;
 use crate::store::ResultRecord;
+use crate::store::testdb::store_tests;
 use crate::store::tests::{agent_row, open};
+
+store_tests!(
+    phases_and_cert_expiry_are_stored_with_each_result,
+    the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one,
+    one_upsert_per_thousand_pairs,
+);
 
 /// 2026-12-01T00:00:00Z, a certificate's notAfter (whole seconds).
 const NOT_AFTER_MS: i64 = 1_796_083_200_000;
@@ -63,7 +70,6 @@ async fn stored_columns(store: &Store, time_ms: i64) -> Vec<Option<i64>> {
     .collect()
 }
 
-#[tokio::test]
 async fn phases_and_cert_expiry_are_stored_with_each_result() {
     let (_dir, store, _) = open().await;
     let unmeasured = Phases {
@@ -94,7 +100,6 @@ async fn phases_and_cert_expiry_are_stored_with_each_result() {
     );
 }
 
-#[tokio::test]
 async fn the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one() {
     let (_dir, store, _) = open().await;
     for id in ["a1", "a2"] {
@@ -163,7 +168,6 @@ async fn the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one() {
     assert_eq!(recorded.stored, [true, true, true]);
 }
 
-#[tokio::test]
 async fn one_upsert_per_thousand_pairs() {
     let (_dir, store, _) = open().await;
     let results: Vec<ProbeResult> = (0..1001)

@@ -3,16 +3,19 @@
 //! inserted between two pages neither repeats nor hides an earlier row.
 
 use super::*;
+use crate::store::testdb::{self, TestDb, store_tests};
 use crate::store::{Cursor, DeliveryFilter, EventSettings, PageFilter};
-use crate::time::Clock;
 
-async fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, EventSettings::default(), Clock::system())
-        .await
-        .expect("open");
-    (dir, store)
+store_tests!(
+    request_pages_cover_every_request_once_in_order_with_filters,
+    a_request_opened_between_pages_comes_last_and_repeats_nothing,
+    agent_pages_follow_region_name_id_with_filters_and_inserts,
+    delivery_pages_go_newest_first_and_a_new_delivery_does_not_repeat_rows,
+    service_pages_by_key_cover_every_service_once_with_filters_and_inserts,
+);
+
+async fn open() -> (TestDb, Store) {
+    testdb::store(EventSettings::default()).await
 }
 
 async fn sql(store: &Store, statement: String) {
@@ -64,7 +67,6 @@ async fn walk_requests(store: &Store, filter: &RequestFilter, size: usize) -> Ve
     }
 }
 
-#[tokio::test]
 async fn request_pages_cover_every_request_once_in_order_with_filters() {
     let (_dir, store) = open().await;
     for i in 1..=23 {
@@ -96,7 +98,6 @@ async fn request_pages_cover_every_request_once_in_order_with_filters() {
     assert_eq!(walk_requests(&store, &equipment, 1).await, [6, 12, 18]);
 }
 
-#[tokio::test]
 async fn a_request_opened_between_pages_comes_last_and_repeats_nothing() {
     let (_dir, store) = open().await;
     for i in [2, 4, 6, 8] {
@@ -138,7 +139,6 @@ async fn walk_agents(store: &Store, filter: &AgentFilter, size: usize) -> Vec<St
     }
 }
 
-#[tokio::test]
 async fn agent_pages_follow_region_name_id_with_filters_and_inserts() {
     let (_dir, store) = open().await;
     // Two agents share a name in "eu": the id breaks the tie.
@@ -184,7 +184,6 @@ async fn agent_pages_follow_region_name_id_with_filters_and_inserts() {
     assert_eq!(ids, ["a3", "a2", "a0", "a1", "a4", "b1"]);
 }
 
-#[tokio::test]
 async fn delivery_pages_go_newest_first_and_a_new_delivery_does_not_repeat_rows() {
     let (_dir, store) = open().await;
     let add = |id: i64| {
@@ -274,7 +273,6 @@ async fn walk_services(store: &Store, filter: &PageFilter, size: usize) -> Vec<S
     }
 }
 
-#[tokio::test]
 async fn service_pages_by_key_cover_every_service_once_with_filters_and_inserts() {
     let (_dir, store) = open().await;
     for i in 0..10 {

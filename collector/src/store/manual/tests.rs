@@ -6,12 +6,19 @@ use std::time::Duration;
 use super::super::tests::{CONFIG, agent_row, new_request, open, shop};
 use crate::config::settings::CatalogSettings;
 use crate::domain::{CloseReason, EventType, Liveness, ServiceState, Stage, texts};
+use crate::store::testdb::store_tests;
 use crate::store::{Opened, StoreError};
+
+store_tests!(
+    a_manual_close_writes_its_note_link_and_event_together,
+    notes_are_added_to_open_and_closed_requests,
+    a_paused_service_stays_listed_with_its_request_open,
+    an_agent_closed_by_hand_stays_dead_until_heard_from,
+);
 
 /// Closing by hand writes the stage, the reason, the note by `admin`, the
 /// cleared link and `request.closed` (with its outbox row) together; a
 /// second close is refused by name, an unknown id is not found.
-#[tokio::test]
 async fn a_manual_close_writes_its_note_link_and_event_together() {
     let (_dir, store, _) = open().await;
     let Opened::New(req) = store
@@ -81,7 +88,6 @@ async fn a_manual_close_writes_its_note_link_and_event_together() {
 }
 
 /// Notes by `admin` go on open and closed requests alike, in order.
-#[tokio::test]
 async fn notes_are_added_to_open_and_closed_requests() {
     let (_dir, store, _) = open().await;
     let Opened::New(req) = store
@@ -126,7 +132,6 @@ async fn notes_are_added_to_open_and_closed_requests() {
 
 /// `active = false` keeps the service listed and its request open; only
 /// leaving the file closes it (`removed`).
-#[tokio::test]
 async fn a_paused_service_stays_listed_with_its_request_open() {
     let (_dir, store, _) = open().await;
     let Opened::New(req) = store
@@ -176,7 +181,6 @@ async fn a_paused_service_stays_listed_with_its_request_open() {
 
 /// An agent whose `[AGENT DOWN]` request was closed by hand counts as
 /// still dead until it is heard from after the request opened.
-#[tokio::test]
 async fn an_agent_closed_by_hand_stays_dead_until_heard_from() {
     let (_dir, store, _) = open().await;
     let mut a = agent_row("a1");

@@ -4,11 +4,18 @@
 use super::*;
 use crate::config::settings::CatalogSettings;
 use crate::domain::{ErrorKind, ProbeOutcome, ProbeResult};
+use crate::store::testdb::{self, TestDb, store_tests};
 use crate::store::{EventSettings, ResultRecord};
-use crate::time::Clock;
+
+store_tests!(
+    pages_follow_equipment_then_id_forwards_and_back,
+    filters_select_by_state_and_equipment,
+    page_uptimes_equal_the_history_of_each_service,
+    recent_requests_come_newest_first_and_the_open_one_shows_on_the_page,
+);
 
 /// Services `s0`..`s6`: s0..s3 on equipment `b`, s4..s6 on `a`.
-async fn open() -> (tempfile::TempDir, Store) {
+async fn open() -> (TestDb, Store) {
     let mut toml = String::from(
         "[collector]\ndatabase = \"sqlite://unused.db\"\n[agents]\nenrollment_token = \"t\"\n\
          [[equipment]]\nid = \"a\"\nname = \"Alpha\"\n[[equipment]]\nid = \"b\"\nname = \"Beta\"\n",
@@ -20,23 +27,18 @@ async fn open() -> (tempfile::TempDir, Store) {
         ));
     }
     let config = crate::config::parse(std::path::Path::new("t.toml"), &toml).expect("config");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, EventSettings::default(), Clock::system())
-        .await
-        .expect("open");
+    let (db, store) = testdb::store(EventSettings::default()).await;
     store
         .sync_config(&CatalogSettings::from(&config))
         .await
         .expect("sync");
-    (dir, store)
+    (db, store)
 }
 
 fn ids(page: &ServicePage) -> Vec<&str> {
     page.services.iter().map(|s| s.row.id.as_str()).collect()
 }
 
-#[tokio::test]
 async fn pages_follow_equipment_then_id_forwards_and_back() {
     let (_dir, store) = open().await;
     let all = PageFilter::default();
@@ -76,7 +78,6 @@ async fn pages_follow_equipment_then_id_forwards_and_back() {
     );
 }
 
-#[tokio::test]
 async fn filters_select_by_state_and_equipment() {
     let (_dir, store) = open().await;
     for id in ["s1", "s3", "s5"] {
@@ -139,7 +140,6 @@ fn record(service: &str, seq: u64, time_ms: i64, ok: bool) -> ResultRecord {
     }
 }
 
-#[tokio::test]
 async fn page_uptimes_equal_the_history_of_each_service() {
     let (_dir, store) = open().await;
     let now = store.clock().now_ms();
@@ -219,7 +219,6 @@ fn new_request(n: u32) -> crate::domain::NewRequest {
     }
 }
 
-#[tokio::test]
 async fn recent_requests_come_newest_first_and_the_open_one_shows_on_the_page() {
     let (_dir, store) = open().await;
     for n in 0..3 {

@@ -9,21 +9,22 @@ use proptest::prelude::*;
 use super::*;
 use crate::domain::rollup::{bucket_of, rank};
 use crate::domain::{ErrorKind, ProbeOutcome, ProbeResult};
-use crate::store::{EventSettings, ResultRecord};
-use crate::time::Clock;
+use crate::store::testdb::{self, TestDb, store_tests};
+use crate::store::{Backend, EventSettings, ResultRecord};
+
+store_tests!(
+    a_replayed_result_is_reported_and_not_counted_twice,
+    known_ids_cost_no_key_statements_after_the_first_commit,
+    history_gives_uptime_windows_and_ninety_daily_bars,
+);
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
 /// 2023-11-14T00:00:00Z.
 const BASE: i64 = 1_699_920_000_000;
 
-async fn open() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("picket.db").display());
-    let store = Store::open(&url, EventSettings::default(), Clock::system())
-        .await
-        .expect("open");
-    (dir, store)
+async fn open() -> (TestDb, Store) {
+    testdb::store(EventSettings::default()).await
 }
 
 fn record(service: u8, agent: u8, time_ms: i64, round: u64, ok: bool, us: u64) -> ResultRecord {
@@ -126,6 +127,96 @@ fn arb_result() -> impl Strategy<Value = ResultRecord> {
         })
 }
 
+/// Random batches (each may carry earlier results again) on `backend`:
+/// every distinct result is stored once and the rollups equal a brute
+/// force over the raw results.
+fn random_batches_roll_up_exactly(
+    backend: Backend,
+    results: Vec<ResultRecord>,
+    cuts: Vec<usize>,
+    replays: Vec<(prop::sample::Index, usize)>,
+) -> Result<(), TestCaseError> {
+    // Batches of random sizes; each may carry earlier results again.
+    let mut batches: Vec<Vec<ResultRecord>> = Vec::new();
+    let mut at = 0;
+    for (i, cut) in cuts.iter().cycle().enumerate() {
+        if at >= results.len() {
+            break;
+        }
+        let end = (at + cut).min(results.len());
+        let mut batch = results[at..end].to_vec();
+        if let Some((pick, len)) = replays.get(i) {
+            let from = pick.index(end);
+            batch.extend_from_slice(&results[from..(from + len).min(end)]);
+        }
+        batches.push(batch);
+        at = end;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(testdb::on(backend, async {
+        let (_dir, store) = open().await;
+        let mut stored = 0;
+        for batch in &batches {
+            let done = store.record_batch(batch, &[]).await.expect("batch");
+            stored += done.stored.iter().filter(|s| **s).count();
+        }
+        let mut expected = brute(&results);
+        let distinct: u64 = expected
+            .iter()
+            .filter(|((scope, _, period, _), _)| *scope == Scope::Service && *period == Period::Day)
+            .map(|(_, raw)| raw.probes)
+            .sum();
+        prop_assert_eq!(stored as u64, distinct, "each distinct result stored once");
+        let mut found = 0;
+        for scope in [Scope::Service, Scope::Agent] {
+            let ids: Vec<String> = match scope {
+                Scope::Service => (0..3).map(|s| format!("s{s}")).collect(),
+                Scope::Agent => (0..2).map(|a| format!("a{a}")).collect(),
+            };
+            for id in ids {
+                let days = store
+                    .rollups(scope, &id, Period::Day, i64::MIN, i64::MAX)
+                    .await
+                    .expect("days");
+                for period in Period::ALL {
+                    let rows = store
+                        .rollups(scope, &id, period, i64::MIN, i64::MAX)
+                        .await
+                        .expect("rollups");
+                    for (start, got) in &rows {
+                        let raw = expected.get_mut(&(scope, id.clone(), period, *start));
+                        prop_assert!(
+                            raw.is_some(),
+                            "no raw results for {:?} {} {:?} {}",
+                            scope,
+                            id,
+                            period,
+                            start
+                        );
+                        check(raw.expect("checked"), got)?;
+                        found += 1;
+                    }
+                    if period == Period::Hour {
+                        for (day, summary) in &days {
+                            let mut merged = Summary::default();
+                            rows.iter()
+                                .filter(|(h, _)| Period::Day.start_of(*h) == *day)
+                                .for_each(|(_, s)| merged.merge(s));
+                            prop_assert_eq!(&merged, summary, "day {} of {}", day, id);
+                        }
+                    }
+                }
+            }
+        }
+        prop_assert_eq!(found, expected.len(), "a row for every period with results");
+        Ok(())
+    }))?;
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -135,72 +226,24 @@ proptest! {
         cuts in prop::collection::vec(1usize..60, 1..20),
         replays in prop::collection::vec((any::<prop::sample::Index>(), 1usize..8), 0..30),
     ) {
-        // Batches of random sizes; each may carry earlier results again.
-        let mut batches: Vec<Vec<ResultRecord>> = Vec::new();
-        let mut at = 0;
-        for (i, cut) in cuts.iter().cycle().enumerate() {
-            if at >= results.len() {
-                break;
-            }
-            let end = (at + cut).min(results.len());
-            let mut batch = results[at..end].to_vec();
-            if let Some((pick, len)) = replays.get(i) {
-                let from = pick.index(end);
-                batch.extend_from_slice(&results[from..(from + len).min(end)]);
-            }
-            batches.push(batch);
-            at = end;
-        }
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async {
-            let (_dir, store) = open().await;
-            let mut stored = 0;
-            for batch in &batches {
-                let done = store.record_batch(batch, &[]).await.expect("batch");
-                stored += done.stored.iter().filter(|s| **s).count();
-            }
-            let mut expected = brute(&results);
-            let distinct: u64 = expected
-                .iter()
-                .filter(|((scope, _, period, _), _)| *scope == Scope::Service && *period == Period::Day)
-                .map(|(_, raw)| raw.probes)
-                .sum();
-            prop_assert_eq!(stored as u64, distinct, "each distinct result stored once");
-            let mut found = 0;
-            for scope in [Scope::Service, Scope::Agent] {
-                let ids: Vec<String> = match scope {
-                    Scope::Service => (0..3).map(|s| format!("s{s}")).collect(),
-                    Scope::Agent => (0..2).map(|a| format!("a{a}")).collect(),
-                };
-                for id in ids {
-                    let days = store.rollups(scope, &id, Period::Day, i64::MIN, i64::MAX).await.expect("days");
-                    for period in Period::ALL {
-                        let rows = store.rollups(scope, &id, period, i64::MIN, i64::MAX).await.expect("rollups");
-                        for (start, got) in &rows {
-                            let raw = expected.get_mut(&(scope, id.clone(), period, *start));
-                            prop_assert!(raw.is_some(), "no raw results for {:?} {} {:?} {}", scope, id, period, start);
-                            check(raw.expect("checked"), got)?;
-                            found += 1;
-                        }
-                        if period == Period::Hour {
-                            for (day, summary) in &days {
-                                let mut merged = Summary::default();
-                                rows.iter()
-                                    .filter(|(h, _)| Period::Day.start_of(*h) == *day)
-                                    .for_each(|(_, s)| merged.merge(s));
-                                prop_assert_eq!(&merged, summary, "day {} of {}", day, id);
-                            }
-                        }
-                    }
-                }
-            }
-            prop_assert_eq!(found, expected.len(), "a row for every period with results");
-            Ok(())
-        })?;
+        random_batches_roll_up_exactly(Backend::Sqlite, results, cuts, replays)?;
     }
 }
 
-#[tokio::test]
+proptest! {
+    // Fewer cases: each starts a PostgreSQL server of its own.
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rollups_equal_a_brute_force_over_the_raw_results_on_postgres(
+        results in prop::collection::vec(arb_result(), 1..300),
+        cuts in prop::collection::vec(1usize..60, 1..20),
+        replays in prop::collection::vec((any::<prop::sample::Index>(), 1usize..8), 0..30),
+    ) {
+        random_batches_roll_up_exactly(Backend::Postgres, results, cuts, replays)?;
+    }
+}
+
 async fn a_replayed_result_is_reported_and_not_counted_twice() {
     let (_dir, store) = open().await;
     let first = vec![
@@ -225,7 +268,6 @@ async fn a_replayed_result_is_reported_and_not_counted_twice() {
     assert_eq!((s.probes, s.failures, s.latency.sum_us), (3, 1, 4000));
 }
 
-#[tokio::test]
 async fn known_ids_cost_no_key_statements_after_the_first_commit() {
     let (_dir, store) = open().await;
     let batch = |t: i64| {
@@ -243,7 +285,6 @@ async fn known_ids_cost_no_key_statements_after_the_first_commit() {
     assert_eq!(first.statements - second.statements, 3);
 }
 
-#[tokio::test]
 async fn history_gives_uptime_windows_and_ninety_daily_bars() {
     let (_dir, store) = open().await;
     let now = BASE + 40 * DAY + 12 * HOUR + 30 * 60_000;
