@@ -202,7 +202,7 @@ impl Store {
                 ") UPDATE agents SET last_seq = v.seq FROM v \
                  WHERE agents.id = v.id AND agents.last_seq < v.seq",
             );
-            q.build().execute(&mut *tx).await?;
+            numbered(&mut q).execute(&mut *tx).await?;
             done.statements += 1;
         }
         write_heartbeats(&mut tx, heartbeats, HEARTBEAT_HISTORY_MS).await?;
