@@ -188,20 +188,18 @@ impl Store {
     /// request: what the evaluator and the metrics start from (three
     /// columns, not the whole row: a million rows at start).
     pub async fn service_states(&self) -> Result<Vec<(ServiceId, ServiceState, bool)>> {
-        sqlx::query(
-            "SELECT id, state, open_request_id IS NOT NULL AS open FROM services WHERE configured = 1",
-        )
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                text_id(r, "id")?,
-                named(r, "services", "state")?,
-                r.try_get::<i64, _>("open")? != 0,
-            ))
-        })
-        .collect()
+        sqlx::query("SELECT id, state, open_request_id FROM services WHERE configured = 1")
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    text_id(r, "id")?,
+                    named(r, "services", "state")?,
+                    r.try_get::<Option<i64>, _>("open_request_id")?.is_some(),
+                ))
+            })
+            .collect()
     }
 
     pub async fn get_service(&self, id: &ServiceId) -> Result<ServiceRow> {
