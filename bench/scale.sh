@@ -21,7 +21,8 @@
 # is.
 #
 # Environment: SIZES ("100000 1000000"), REQUESTS (200), LOAD_SECONDS
-# (30), BATCH (25), ENROLL_TIMEOUT (300 s, loadgen's per agent). SMOKE=1: SIZES=2000, short runs, dev build.
+# (30), BATCH (25), ENROLL_TIMEOUT (300 s, loadgen's per agent).
+# SMOKE=1: SIZES=2000, short runs, dev build.
 # Loopback only; every process it starts ends with it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -70,7 +70,8 @@ pub async fn enroll(target: &Target, index: usize) -> anyhow::Result<Session> {
 }
 
 async fn enroll_inner(target: &Target, index: usize) -> anyhow::Result<Session> {
-    let endpoint = Endpoint::from_shared(target.url.clone())?.connect_timeout(target.enroll_timeout);
+    let endpoint =
+        Endpoint::from_shared(target.url.clone())?.connect_timeout(target.enroll_timeout);
     let channel: Channel = match &target.tls {
         Some(connector) => endpoint.connect_with_connector(connector.clone()).await,
         None => endpoint.connect().await,
