@@ -200,7 +200,7 @@ fn the_first_problem_in_reading_order_wins_over_later_files_checked_in_parallel(
     let e = load(&path).expect_err("duplicate").to_string();
     assert!(
         e.starts_with(&format!(
-            "{}:1: service id \"s00-a\" is defined twice",
+            "{}:2: service id \"s00-a\" is defined twice",
             d.join("03.toml").display()
         )),
         "{e}"
