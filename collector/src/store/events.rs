@@ -263,7 +263,10 @@ impl Store {
             }
             q.push(")");
         }
-        Ok(numbered(&mut q).execute(&self.write).await?.rows_affected())
+        Ok(numbered(self.backend, &mut q)
+            .execute(&self.write)
+            .await?
+            .rows_affected())
     }
 
     /// Outbox rows per receiver and state, for every receiver that has any.

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 use sqlx::any::AnyRow;
 use sqlx::{Any, QueryBuilder, Row, Transaction};
 
-use super::backend::numbered;
+use super::backend::{Backend, numbered};
 use super::{Result, Store, StoreError};
 use crate::domain::rollup::{Histogram, History, Latency, Period, Scope, Summary};
 
@@ -102,7 +102,9 @@ pub(super) async fn merge_into(
             }
             q.push("))");
         }
-        let rows = numbered(&mut q).fetch_all(&mut **tx).await?;
+        let rows = numbered(Backend::of(tx), &mut q)
+            .fetch_all(&mut **tx)
+            .await?;
         statements += 1;
         for row in rows {
             let start_ms: i64 = row.try_get("start_ms")?;
@@ -148,7 +150,7 @@ pub(super) async fn merge_into(
              latency_min_us = excluded.latency_min_us, latency_max_us = excluded.latency_max_us, \
              histogram = excluded.histogram",
         );
-        numbered(&mut q).execute(&mut **tx).await?;
+        numbered(Backend::of(tx), &mut q).execute(&mut **tx).await?;
         statements += 1;
     }
     Ok(statements)

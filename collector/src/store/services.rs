@@ -2,7 +2,7 @@
 
 use sqlx::{QueryBuilder, Row};
 
-use super::backend::numbered;
+use super::backend::{Backend, numbered};
 use super::{
     Result, Store, StoreError, events::append_event, flag, named, request_id, requests, text_id,
 };
@@ -104,7 +104,7 @@ impl Store {
             q.push(
                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name, customer = excluded.customer",
             );
-            numbered(&mut q).execute(&mut *tx).await?;
+            numbered(Backend::of(&tx), &mut q).execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE services SET configured = 0, active = 0")
             .execute(&mut *tx)
@@ -128,7 +128,7 @@ impl Store {
                 " ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \
                  active = excluded.active, configured = 1, cert_warning_ms = excluded.cert_warning_ms",
             );
-            numbered(&mut q).execute(&mut *tx).await?;
+            numbered(Backend::of(&tx), &mut q).execute(&mut *tx).await?;
         }
         // A service that left forgets which certificates it was warned about.
         sqlx::query(
