@@ -4,7 +4,10 @@
 //! fixed-size batches, at a fixed rate or saturated (a window of
 //! unacknowledged batches in flight), and counts the results the collector
 //! acknowledges and how long each batch waited for its Ack (Acks are
-//! cumulative sequence numbers).
+//! cumulative sequence numbers). Like a real agent, it sends a Heartbeat
+//! every `heartbeat_interval_ms` of its Welcome from then on, so the
+//! collector's dead-man's switch does not take it for dead while a large
+//! assignment is still being computed or sent.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,6 +43,8 @@ pub struct Session {
     inbound: Streaming<pb::CollectorMessage>,
     checks: Vec<String>,
     next_seq: u64,
+    /// Sends the Heartbeats; aborted when the session ends.
+    heartbeats: tokio::task::JoinHandle<()>,
 }
 
 /// What one agent sent and got acknowledged, and how long each batch
@@ -97,12 +102,22 @@ async fn enroll_inner(target: &Target, index: usize) -> anyhow::Result<Session> 
         .context("Connect refused")?
         .into_inner();
     let mut next_seq = None;
+    let mut heartbeats = None;
     loop {
         let msg = inbound.message().await?.context("stream closed")?;
         match msg.msg {
-            Some(Down::Welcome(w)) => next_seq = Some(w.last_committed_seq + 1),
+            Some(Down::Welcome(w)) => {
+                next_seq = Some(w.last_committed_seq + 1);
+                let every = Duration::from_millis(w.heartbeat_interval_ms.max(100));
+                if let Some(old) = heartbeats.replace(tokio::spawn(beat(tx.clone(), every))) {
+                    old.abort();
+                }
+            }
             Some(Down::Assignment(a)) if !a.checks.is_empty() => {
                 let Some(next_seq) = next_seq else {
+                    bail!("Assignment before Welcome");
+                };
+                let Some(heartbeats) = heartbeats else {
                     bail!("Assignment before Welcome");
                 };
                 let checks = a.checks.into_iter().map(|c| c.id).collect();
@@ -111,6 +126,7 @@ async fn enroll_inner(target: &Target, index: usize) -> anyhow::Result<Session> 
                     inbound,
                     checks,
                     next_seq,
+                    heartbeats,
                 });
             }
             _ => {}
@@ -132,6 +148,7 @@ pub async fn stream(
         mut inbound,
         checks,
         mut next_seq,
+        heartbeats,
     } = session;
     let first = next_seq;
     let mut acks = Acks {
@@ -182,6 +199,7 @@ pub async fn stream(
     if let Ok(result) = waited {
         result?;
     }
+    heartbeats.abort();
     drop(tx);
     Ok(Tally {
         sent: last + 1 - first,
@@ -222,15 +240,35 @@ fn ack(msg: Result<Option<pb::CollectorMessage>, tonic::Status>) -> anyhow::Resu
     }
 }
 
+/// Sends a Heartbeat every `every` until the link closes.
+async fn beat(tx: mpsc::Sender<pb::AgentMessage>, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let heartbeat = pb::Heartbeat {
+            time_ms: unix_ms(),
+            stats: None,
+        };
+        if tx.send(up(Up::Heartbeat(heartbeat))).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 fn up(msg: Up) -> pb::AgentMessage {
     pb::AgentMessage { msg: Some(msg) }
 }
 
 /// A successful probe of `check`, with plausible phase timings.
 fn result(seq: u64, check: &str) -> pb::ProbeResult {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now_ms = unix_ms();
     pb::ProbeResult {
         seq,
         check_id: check.to_owned(),
