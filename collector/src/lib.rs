@@ -56,7 +56,6 @@ pub mod testing;
 pub mod time;
 pub mod tls;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,7 +176,7 @@ async fn serve(
     tracing::debug!(elapsed = ?started.elapsed(), "start-up: catalog stored");
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let initial: HashMap<_, _> = store
+    let initial: domain::ServiceMap<_> = store
         .service_states()
         .await?
         .into_iter()

@@ -2,6 +2,7 @@
 //! recomputed by the registry whenever agents or maintenance change.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::config::ServiceConfig;
 use crate::domain::{AgentId, CheckSpec, EquipmentId, ServiceId};
@@ -16,75 +17,86 @@ pub struct Candidate {
 /// The result: checks per agent and agents per service.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Assignment {
-    pub by_agent: HashMap<AgentId, Vec<CheckSpec>>,
+    pub by_agent: HashMap<AgentId, Vec<Arc<CheckSpec>>>,
     pub by_service: HashMap<ServiceId, Vec<AgentId>>,
 }
 
 /// Assigns each active service outside maintenance to at most `per_service`
 /// candidates of its regions (all regions when it names none), one per
 /// region first, and within a region the least loaded agent (ties by id).
+/// A service no candidate can take has no `by_service` entry.
+///
+/// The regions are grouped once; per service only the chosen agents'
+/// indices are kept in reused buffers, so a million services cost no
+/// allocation each beyond their place in the result.
 pub fn assign(
     services: &[ServiceConfig],
     agents: &[Candidate],
     per_service: usize,
     in_maintenance: &HashSet<EquipmentId>,
 ) -> Assignment {
-    let mut out = Assignment::default();
-    let mut load: HashMap<&str, usize> = agents.iter().map(|a| (a.id.as_str(), 0)).collect();
-    for a in agents {
-        out.by_agent.entry(a.id.clone()).or_default();
+    let mut regions: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, a) in agents.iter().enumerate() {
+        regions.entry(a.region.as_str()).or_default().push(i);
     }
+    let mut load = vec![0usize; agents.len()];
+    let mut taken = vec![false; agents.len()];
+    let mut checks: Vec<Vec<Arc<CheckSpec>>> = vec![Vec::new(); agents.len()];
+    let mut by_service = HashMap::new();
+    let mut chosen: Vec<usize> = Vec::with_capacity(per_service);
+    let mut pass: Vec<usize> = Vec::with_capacity(regions.len());
     for s in services {
-        if !s.active || in_maintenance.contains(&s.equipment) {
+        if agents.is_empty() || !s.active || in_maintenance.contains(&s.equipment) {
             continue;
         }
-        let mut by_region: BTreeMap<&str, Vec<&Candidate>> = BTreeMap::new();
-        for a in agents {
-            if s.regions.is_empty() || s.regions.iter().any(|r| r == &a.region) {
-                by_region.entry(a.region.as_str()).or_default().push(a);
-            }
-        }
-        let mut chosen: Vec<&Candidate> = Vec::new();
+        let by_load = |a: &usize, b: &usize| {
+            load[*a]
+                .cmp(&load[*b])
+                .then_with(|| agents[*a].id.cmp(&agents[*b].id))
+        };
+        chosen.clear();
         while chosen.len() < per_service {
             // One pass over the regions, least loaded region-best first.
-            let mut pass: Vec<&Candidate> = by_region
-                .values_mut()
-                .filter_map(|list| {
-                    list.sort_by(|a, b| {
-                        load[a.id.as_str()]
-                            .cmp(&load[b.id.as_str()])
-                            .then(a.id.cmp(&b.id))
-                    });
-                    (!list.is_empty()).then(|| list.remove(0))
-                })
-                .collect();
+            pass.clear();
+            for (region, members) in &regions {
+                if !s.regions.is_empty() && !s.regions.iter().any(|r| r == region) {
+                    continue;
+                }
+                let best = members
+                    .iter()
+                    .copied()
+                    .filter(|&i| !taken[i])
+                    .min_by(by_load);
+                pass.extend(best);
+            }
             if pass.is_empty() {
                 break;
             }
-            pass.sort_by(|a, b| {
-                load[a.id.as_str()]
-                    .cmp(&load[b.id.as_str()])
-                    .then(a.id.cmp(&b.id))
-            });
-            for a in pass {
+            pass.sort_by(by_load);
+            for &a in &pass {
                 if chosen.len() < per_service {
                     chosen.push(a);
+                    taken[a] = true;
                 }
             }
         }
-        for a in &chosen {
-            if let Some(l) = load.get_mut(a.id.as_str()) {
-                *l += 1;
-            }
-            out.by_agent
-                .entry(a.id.clone())
-                .or_default()
-                .push(s.check.clone());
+        if chosen.is_empty() {
+            continue;
         }
-        out.by_service
-            .insert(s.id.clone(), chosen.iter().map(|a| a.id.clone()).collect());
+        for &a in &chosen {
+            load[a] += 1;
+            taken[a] = false;
+            checks[a].push(s.check.clone());
+        }
+        by_service.insert(
+            s.id.clone(),
+            chosen.iter().map(|&a| agents[a].id.clone()).collect(),
+        );
     }
-    out
+    Assignment {
+        by_agent: agents.iter().map(|a| a.id.clone()).zip(checks).collect(),
+        by_service,
+    }
 }
 
 #[cfg(test)]

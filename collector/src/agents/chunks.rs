@@ -42,7 +42,7 @@ impl Hasher for Fnv {
 /// The digest of a check set: FNV-1a over the (id, definition hash) pairs
 /// sorted by id, so the order the set was built in does not matter. Never
 /// 0 (0 on the wire means "no digest").
-pub fn digest(checks: &[CheckSpec]) -> u64 {
+pub fn digest(checks: &[Arc<CheckSpec>]) -> u64 {
     let mut pairs: Vec<(&ServiceId, u64)> = checks
         .iter()
         .map(|c| {
@@ -85,12 +85,15 @@ pub fn encoded_bound(c: &CheckSpec) -> usize {
 
 /// What changed from `old` to `new`: the checks added or changed, and the
 /// ids no longer in it.
-pub fn diff(old: &[CheckSpec], new: &[CheckSpec]) -> (Vec<CheckSpec>, Vec<ServiceId>) {
-    let before: HashMap<&ServiceId, &CheckSpec> = old.iter().map(|c| (&c.id, c)).collect();
-    let after: HashMap<&ServiceId, &CheckSpec> = new.iter().map(|c| (&c.id, c)).collect();
+pub fn diff(
+    old: &[Arc<CheckSpec>],
+    new: &[Arc<CheckSpec>],
+) -> (Vec<Arc<CheckSpec>>, Vec<ServiceId>) {
+    let before: HashMap<&ServiceId, &CheckSpec> = old.iter().map(|c| (&c.id, &**c)).collect();
+    let after: HashMap<&ServiceId, &CheckSpec> = new.iter().map(|c| (&c.id, &**c)).collect();
     let changed = new
         .iter()
-        .filter(|c| before.get(&c.id) != Some(c))
+        .filter(|c| before.get(&c.id) != Some(&&***c))
         .cloned()
         .collect();
     let removed = old
@@ -102,7 +105,7 @@ pub fn diff(old: &[CheckSpec], new: &[CheckSpec]) -> (Vec<CheckSpec>, Vec<Servic
 }
 
 /// The parts of a full set.
-pub fn full(generation: u64, checks: &[CheckSpec], digest: u64) -> Vec<AssignmentPart> {
+pub fn full(generation: u64, checks: &[Arc<CheckSpec>], digest: u64) -> Vec<AssignmentPart> {
     cut(
         generation,
         AssignmentKind::Full,
@@ -113,7 +116,7 @@ pub fn full(generation: u64, checks: &[CheckSpec], digest: u64) -> Vec<Assignmen
 }
 
 /// The one part that tells the agent to keep the set it has (`ids`).
-pub fn unchanged(generation: u64, checks: &[CheckSpec], digest: u64) -> AssignmentPart {
+pub fn unchanged(generation: u64, checks: &[Arc<CheckSpec>], digest: u64) -> AssignmentPart {
     let ids = Arc::new(checks.iter().map(|c| c.id.clone()).collect());
     AssignmentPart {
         generation,
@@ -128,7 +131,7 @@ pub fn unchanged(generation: u64, checks: &[CheckSpec], digest: u64) -> Assignme
 /// The parts of a delta from `generation - 1` to `generation`.
 pub fn delta(
     generation: u64,
-    changed: Vec<CheckSpec>,
+    changed: Vec<Arc<CheckSpec>>,
     removed: Vec<ServiceId>,
     digest: u64,
 ) -> Vec<AssignmentPart> {
@@ -143,11 +146,11 @@ pub fn delta(
 fn cut(
     generation: u64,
     kind: AssignmentKind,
-    checks: Vec<CheckSpec>,
+    checks: Vec<Arc<CheckSpec>>,
     removed: Vec<ServiceId>,
     digest: u64,
 ) -> Vec<AssignmentPart> {
-    let part = |checks: Vec<CheckSpec>, removed: Vec<ServiceId>| AssignmentPart {
+    let part = |checks: Vec<Arc<CheckSpec>>, removed: Vec<ServiceId>| AssignmentPart {
         generation,
         kind: kind.clone(),
         checks,

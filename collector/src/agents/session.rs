@@ -10,6 +10,8 @@
 //! apply one past a lost part; it reconnects and gets a full set (its
 //! digest no longer matches a set it did not complete).
 
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -26,7 +28,7 @@ pub(super) struct Session {
     /// Cancelled to drop the session (e.g. its downlink overflowed).
     cancel: CancellationToken,
     /// The check set last pushed to it.
-    assigned: Vec<CheckSpec>,
+    assigned: Vec<Arc<CheckSpec>>,
     /// The generation of the last update pushed; 0 before the first (an
     /// empty set counts: it stops checks the agent ran in a previous
     /// session).
@@ -65,7 +67,7 @@ impl Session {
 
     /// Pushes the agent what changed since the last push (the full set, or
     /// "unchanged", the first time).
-    pub fn push(&mut self, checks: Vec<CheckSpec>) {
+    pub fn push(&mut self, checks: Vec<Arc<CheckSpec>>) {
         if self.broken {
             return;
         }

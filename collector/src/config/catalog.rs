@@ -8,7 +8,7 @@
 //! own or an earlier included file). Each service runs with its own check
 //! options over the main file's `[defaults]`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::ConfigError;
@@ -16,7 +16,7 @@ use super::parts::Checked;
 use super::raw::{RawEquipment, RawService};
 use super::services::{self, Equipment, ServiceConfig};
 use super::source::Source;
-use crate::domain::ServiceId;
+use crate::domain::{ServiceId, ServiceMap};
 
 #[derive(Default)]
 pub(super) struct Catalog {
@@ -25,7 +25,7 @@ pub(super) struct Catalog {
     equipment_seen: HashSet<String>,
     /// Where each service id is defined: its file (an index in `files`)
     /// and the byte offset of the id in it.
-    service_at: HashMap<String, (usize, usize)>,
+    service_at: ServiceMap<(usize, usize)>,
     files: Vec<PathBuf>,
 }
 
@@ -49,17 +49,18 @@ impl Catalog {
         let equipment = services::equipment(src, equipment, &mut self.equipment_seen)?;
         self.equipment.extend(equipment);
         self.services.reserve(services.len());
+        self.service_at.reserve(services.len());
         for s in services {
             let id: ServiceId = src.id("service", &s.id)?;
             let at = s.id.span().start;
-            if let Some(&(first_file, first_at)) = self.service_at.get(s.id.get_ref()) {
+            if let Some(&(first_file, first_at)) = self.service_at.get(id.as_str()) {
                 let first = self.place(src, first_file, first_at);
                 return src.err(
                     &s.id.span(),
                     format!("service id {id:?} is defined twice (first at {first})"),
                 );
             }
-            self.service_at.insert(s.id.get_ref().clone(), (file, at));
+            self.service_at.insert(id.clone(), (file, at));
             if !self.equipment_seen.contains(s.equipment.get_ref()) {
                 return src.err(
                     &s.equipment.span(),

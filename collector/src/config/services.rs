@@ -5,6 +5,7 @@
 //! which `[defaults]` it inherits are decided by the caller, `super::parse`.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::ConfigError;
@@ -29,7 +30,7 @@ pub struct ServiceConfig {
     pub url: String,
     pub active: bool,
     /// What the agents run.
-    pub check: CheckSpec,
+    pub check: Arc<CheckSpec>,
     pub recheck_delay: Duration,
     pub recheck_timeout: Duration,
     pub quorum: Quorum,
@@ -92,7 +93,7 @@ pub(super) fn service(
         equipment: EquipmentId::from(s.equipment.get_ref().as_str()),
         url: s.url.get_ref().clone(),
         active: s.active.unwrap_or(true),
-        check,
+        check: check.into(),
         recheck_delay: o.recheck_delay,
         recheck_timeout: o.recheck_timeout,
         quorum: o.quorum,

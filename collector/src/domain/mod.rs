@@ -17,7 +17,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 pub use event::{AgentSnapshot, Event, MaintenanceSnapshot, RequestSnapshot, ServiceSnapshot};
-pub use ids::{AgentId, EquipmentId, RequestId, ServiceId};
+pub use ids::{AgentId, EquipmentId, RequestId, ServiceId, ServiceMap, service_map};
 pub use picket_proto::contract::HostStats;
 pub use quorum::Quorum;
 pub use request::{NewRequest, Note, Request};
@@ -287,8 +287,10 @@ pub struct AssignmentPart {
     /// The generation the update brings the agent to (1, 2, ... per session).
     pub generation: u64,
     pub kind: AssignmentKind,
-    /// Full: members; Delta: added or changed checks.
-    pub checks: Vec<CheckSpec>,
+    /// Full: members; Delta: added or changed checks. Shared with the
+    /// configuration (a million checks assigned to three agents are a
+    /// million definitions, not three million).
+    pub checks: Vec<std::sync::Arc<CheckSpec>>,
     /// Delta: checks that stop.
     pub removed: Vec<ServiceId>,
     pub last: bool,

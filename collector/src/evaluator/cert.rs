@@ -11,55 +11,38 @@
 //! or paused (no tracker, so the evaluator never gets here): the first
 //! result after it warns.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::config::settings::EvaluatorSettings;
 use crate::domain::cert::{remember, should_forward};
-use crate::domain::{ServiceId, ServiceState, Verdict};
+use crate::domain::{ServiceId, ServiceMap, ServiceState, Verdict};
 
-/// The certificate warnings' memory of the evaluator.
+/// The certificate warnings' memory of the evaluator: only services that
+/// have had a warning passed on have an entry (each service's warning
+/// itself is in its tracker's `Policy`), so a million services with
+/// healthy certificates cost nothing here.
 #[derive(Debug, Default)]
 pub(super) struct CertWatch {
-    services: HashMap<ServiceId, Watched>,
-}
-
-#[derive(Debug)]
-struct Watched {
-    warning: Duration,
-    /// The latest certificates passed on, oldest first.
-    forwarded: Vec<i64>,
+    /// Per service, the latest certificates passed on, oldest first.
+    forwarded: ServiceMap<Vec<i64>>,
 }
 
 impl CertWatch {
-    pub(super) fn new(settings: &EvaluatorSettings) -> CertWatch {
-        let mut watch = CertWatch::default();
-        watch.reconfigure(settings);
-        watch
-    }
-
-    /// Follows a reload: new warnings, services gone forgotten, what was
-    /// passed on kept.
+    /// Follows a reload: services gone are forgotten, what was passed on
+    /// is kept (a longer warning takes effect on the next result).
     pub(super) fn reconfigure(&mut self, settings: &EvaluatorSettings) {
-        let mut old = std::mem::take(&mut self.services);
-        for s in &settings.services {
-            let forwarded = old.remove(&s.id).map(|w| w.forwarded).unwrap_or_default();
-            self.services.insert(
-                s.id.clone(),
-                Watched {
-                    warning: s.cert_expiry_warning,
-                    forwarded,
-                },
-            );
-        }
+        self.forwarded
+            .retain(|id, _| settings.service(id).is_some());
     }
 
-    /// The warning to pass on for a result of `service`, in `state`, that
-    /// showed a certificate valid until `not_after_ms`, at `now_ms`.
+    /// The warning to pass on for a result of `service`, in `state`, whose
+    /// warning is `warning`, that showed a certificate valid until
+    /// `not_after_ms`, at `now_ms`.
     pub(super) fn sighting(
         &mut self,
         service: &ServiceId,
         state: ServiceState,
+        warning: Duration,
         not_after_ms: Option<i64>,
         now_ms: i64,
     ) -> Option<Verdict> {
@@ -67,11 +50,14 @@ impl CertWatch {
         if matches!(state, ServiceState::Maintenance | ServiceState::Paused) {
             return None;
         }
-        let watched = self.services.get_mut(service)?;
-        if !should_forward(&watched.forwarded, not_after_ms, now_ms, watched.warning) {
+        let seen = self.forwarded.get(service).map_or(&[][..], Vec::as_slice);
+        if !should_forward(seen, not_after_ms, now_ms, warning) {
             return None;
         }
-        remember(&mut watched.forwarded, not_after_ms);
+        remember(
+            self.forwarded.entry(service.clone()).or_default(),
+            not_after_ms,
+        );
         Some(Verdict::CertExpiring {
             state,
             not_after_ms,
@@ -88,19 +74,24 @@ mod tests {
     const NOW: i64 = 1_767_225_600_000;
     const DAY: i64 = 86_400_000;
 
-    fn settings(warning_days: u64) -> EvaluatorSettings {
+    const WARNING: Duration = Duration::from_secs(14 * 86_400);
+
+    fn settings(ids: &[&str]) -> EvaluatorSettings {
         EvaluatorSettings {
-            services: vec![EvaluatorService {
-                id: "shop".into(),
-                equipment: "web-1".into(),
-                active: true,
-                recheck_delay: Duration::from_secs(2),
-                recheck_timeout: Duration::from_secs(12),
-                quorum: Quorum::Majority,
-                failures_before_down: 1,
-                check_timeout: Duration::from_secs(10),
-                cert_expiry_warning: Duration::from_secs(warning_days * 86_400),
-            }],
+            services: ids
+                .iter()
+                .map(|id| EvaluatorService {
+                    id: (*id).into(),
+                    equipment: "web-1".into(),
+                    active: true,
+                    recheck_delay: Duration::from_secs(2),
+                    recheck_timeout: Duration::from_secs(12),
+                    quorum: Quorum::Majority,
+                    failures_before_down: 1,
+                    check_timeout: Duration::from_secs(10),
+                    cert_expiry_warning: WARNING,
+                })
+                .collect(),
         }
     }
 
@@ -114,30 +105,36 @@ mod tests {
 
     #[test]
     fn passes_each_expiring_certificate_on_once() {
-        let mut w = CertWatch::new(&settings(14));
+        let mut w = CertWatch::default();
         let shop = ServiceId::from("shop");
         let up = ServiceState::Up;
         let soon = NOW + 3 * DAY;
-        assert_eq!(warned(w.sighting(&shop, up, None, NOW)), None, "plain HTTP");
         assert_eq!(
-            warned(w.sighting(&shop, up, Some(NOW + 30 * DAY), NOW)),
+            warned(w.sighting(&shop, up, WARNING, None, NOW)),
+            None,
+            "plain HTTP"
+        );
+        assert_eq!(
+            warned(w.sighting(&shop, up, WARNING, Some(NOW + 30 * DAY), NOW)),
             None
         );
-        assert_eq!(warned(w.sighting(&shop, up, Some(soon), NOW)), Some(soon));
-        assert_eq!(warned(w.sighting(&shop, up, Some(soon), NOW + 1)), None);
+        assert_eq!(
+            warned(w.sighting(&shop, up, WARNING, Some(soon), NOW)),
+            Some(soon)
+        );
+        assert_eq!(
+            warned(w.sighting(&shop, up, WARNING, Some(soon), NOW + 1)),
+            None
+        );
         let other = NOW + 4 * DAY;
         assert_eq!(
-            warned(w.sighting(&shop, ServiceState::Down, Some(other), NOW)),
+            warned(w.sighting(&shop, ServiceState::Down, WARNING, Some(other), NOW)),
             Some(other)
         );
         let expired = NOW - DAY;
         assert_eq!(
-            warned(w.sighting(&shop, up, Some(expired), NOW)),
+            warned(w.sighting(&shop, up, WARNING, Some(expired), NOW)),
             Some(expired)
-        );
-        assert_eq!(
-            warned(w.sighting(&"nope".into(), up, Some(soon - 1), NOW)),
-            None
         );
     }
 
@@ -145,46 +142,54 @@ mod tests {
     /// warns.
     #[test]
     fn waits_out_maintenance() {
-        let mut w = CertWatch::new(&settings(14));
+        let mut w = CertWatch::default();
         let shop = ServiceId::from("shop");
         let soon = Some(NOW + DAY);
         assert_eq!(
-            warned(w.sighting(&shop, ServiceState::Maintenance, soon, NOW)),
+            warned(w.sighting(&shop, ServiceState::Maintenance, WARNING, soon, NOW)),
             None
         );
         assert_eq!(
-            warned(w.sighting(&shop, ServiceState::Paused, soon, NOW)),
+            warned(w.sighting(&shop, ServiceState::Paused, WARNING, soon, NOW)),
             None
         );
         assert_eq!(
-            warned(w.sighting(&shop, ServiceState::Unknown, soon, NOW)),
+            warned(w.sighting(&shop, ServiceState::Unknown, WARNING, soon, NOW)),
             soon
         );
     }
 
     /// A reload to a longer warning takes effect; what was passed on stays
-    /// passed on.
+    /// passed on while the service is configured, and is forgotten once
+    /// it is not.
     #[test]
     fn follows_a_reload() {
-        let mut w = CertWatch::new(&settings(14));
+        let mut w = CertWatch::default();
         let shop = ServiceId::from("shop");
         let (near, far) = (NOW + DAY, NOW + 20 * DAY);
         assert_eq!(
-            warned(w.sighting(&shop, ServiceState::Up, Some(near), NOW)),
+            warned(w.sighting(&shop, ServiceState::Up, WARNING, Some(near), NOW)),
             Some(near)
         );
         assert_eq!(
-            warned(w.sighting(&shop, ServiceState::Up, Some(far), NOW)),
+            warned(w.sighting(&shop, ServiceState::Up, WARNING, Some(far), NOW)),
             None
         );
-        w.reconfigure(&settings(30));
+        w.reconfigure(&settings(&["blog", "shop"]));
+        let longer = Duration::from_secs(30 * 86_400);
         assert_eq!(
-            warned(w.sighting(&shop, ServiceState::Up, Some(near), NOW)),
+            warned(w.sighting(&shop, ServiceState::Up, longer, Some(near), NOW)),
             None
         );
         assert_eq!(
-            warned(w.sighting(&shop, ServiceState::Up, Some(far), NOW)),
+            warned(w.sighting(&shop, ServiceState::Up, longer, Some(far), NOW)),
             Some(far)
+        );
+        w.reconfigure(&settings(&["blog"]));
+        assert_eq!(
+            warned(w.sighting(&shop, ServiceState::Up, longer, Some(near), NOW)),
+            Some(near),
+            "a removed service's memory goes with it"
         );
     }
 }

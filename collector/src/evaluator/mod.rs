@@ -43,12 +43,12 @@ use tracing::{debug, warn};
 
 use crate::agents::directory::Directory;
 use crate::config::settings::EvaluatorSettings;
-use crate::domain::{AgentId, Downlink, Observation, ServiceId, Verdict};
+use crate::domain::{AgentId, Downlink, Observation, ServiceId, ServiceMap, Verdict};
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::time::Clock;
-use tracker::{Effect, Policy, Tracker};
+use tracker::{Effect, Tracker};
 
 enum Msg {
     Observations(Vec<Observation>),
@@ -75,7 +75,7 @@ pub struct EvaluatorHandle {
 struct EvaluatorActor {
     settings: EvaluatorSettings,
     inbox: mpsc::Receiver<Msg>,
-    trackers: HashMap<ServiceId, (Tracker, Policy)>,
+    trackers: pause::Trackers,
     timers: DelayQueue<Timer>,
     /// Live agents per service, published by the agents registry.
     directory: watch::Receiver<Arc<Directory>>,
@@ -87,7 +87,7 @@ struct EvaluatorActor {
     /// Recheck orders dropped because an agent's downlink was full.
     dropped_orders: u64,
     /// Whether each service had a live agent at the last directory change.
-    observed: HashMap<ServiceId, bool>,
+    observed: ServiceMap<bool>,
     /// Which certificate expiries were passed on as warnings (`cert.rs`).
     certs: cert::CertWatch,
     /// "Now" for certificate expiries.
@@ -119,7 +119,7 @@ impl EvaluatorHandle {
         let (tx, inbox) = mpsc::channel(4096);
         let (trackers, start_verdicts) = pause::start_trackers(&settings, &start);
         let actor = EvaluatorActor {
-            certs: cert::CertWatch::new(&settings),
+            certs: cert::CertWatch::default(),
             clock: start.clock.clone(),
             settings,
             inbox,
@@ -131,7 +131,7 @@ impl EvaluatorHandle {
             next_round: start.first_round,
             check_now: HashMap::new(),
             dropped_orders: 0,
-            observed: HashMap::new(),
+            observed: ServiceMap::default(),
             metrics,
             start_verdicts,
         };
@@ -230,6 +230,7 @@ impl EvaluatorActor {
         let cert = self.certs.sighting(
             &obs.service,
             tracker.state(),
+            policy.cert_expiry_warning,
             obs.outcome.cert_not_after_ms,
             self.clock.now_ms(),
         );

@@ -10,15 +10,13 @@
 //! `unknown` that knows whether it has an open request, so that request
 //! closes as usual when the service recovers.
 
-use std::collections::HashMap;
-
 use super::start::Start;
 use super::tracker::{Policy, Tracker};
 use crate::config::settings::{EvaluatorService, EvaluatorSettings};
-use crate::domain::{ServiceId, ServiceState, Verdict};
+use crate::domain::{ServiceId, ServiceMap, ServiceState, Verdict, service_map};
 
 /// Each tracked (active) service's tracker and rules.
-pub(super) type Trackers = HashMap<ServiceId, (Tracker, Policy)>;
+pub(super) type Trackers = ServiceMap<(Tracker, Policy)>;
 
 /// The rules of `s`'s double-check.
 pub fn policy(s: &EvaluatorService) -> Policy {
@@ -27,6 +25,7 @@ pub fn policy(s: &EvaluatorService) -> Policy {
         recheck_timeout: s.recheck_timeout,
         quorum: s.quorum,
         failures_before_down: s.failures_before_down,
+        cert_expiry_warning: s.cert_expiry_warning,
     }
 }
 
@@ -58,7 +57,7 @@ pub(super) fn start_trackers(
     settings: &EvaluatorSettings,
     start: &Start,
 ) -> (Trackers, Vec<(ServiceId, Verdict)>) {
-    let mut trackers = HashMap::new();
+    let mut trackers = service_map(settings.services.len());
     let mut verdicts = Vec::new();
     for s in &settings.services {
         let (state, open) = start
@@ -117,6 +116,7 @@ mod tests {
             recheck_timeout: std::time::Duration::from_secs(12),
             quorum: crate::domain::Quorum::Majority,
             failures_before_down: 1,
+            cert_expiry_warning: std::time::Duration::from_secs(14 * 86_400),
         };
         let effects = tracker.observe(true, &policy);
         assert!(

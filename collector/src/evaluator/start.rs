@@ -4,16 +4,14 @@
 //! (a late answer to a round of a previous life cannot count in a new one),
 //! and the clock certificate expiries are compared with.
 
-use std::collections::HashMap;
-
-use crate::domain::{ServiceId, ServiceState};
+use crate::domain::{ServiceMap, ServiceState};
 use crate::time::Clock;
 
 /// Where the evaluator starts.
 #[derive(Debug, Clone)]
 pub struct Start {
     /// The stored state and open-request flag per service.
-    pub services: HashMap<ServiceId, (ServiceState, bool)>,
+    pub services: ServiceMap<(ServiceState, bool)>,
     /// The first recheck round id.
     pub first_round: u64,
     /// Where "now" comes from when a result's certificate expiry is
@@ -24,7 +22,7 @@ pub struct Start {
 impl Start {
     /// `services` as stored, with round ids numbered from `clock`'s time
     /// (ms × 1000).
-    pub fn new(services: HashMap<ServiceId, (ServiceState, bool)>, clock: &Clock) -> Start {
+    pub fn new(services: ServiceMap<(ServiceState, bool)>, clock: &Clock) -> Start {
         Start {
             services,
             first_round: clock.now_ms().max(1) as u64 * 1000,

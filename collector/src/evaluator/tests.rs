@@ -64,7 +64,9 @@ fn start() -> Harness {
     let evaluator = EvaluatorHandle::spawn(
         (&config).into(),
         Start {
-            services: HashMap::from([("shop".into(), (ServiceState::Up, false))]),
+            services: [("shop".into(), (ServiceState::Up, false))]
+                .into_iter()
+                .collect(),
             first_round: 1000,
             clock: crate::time::Clock::following_tokio(crate::testing::BASE_MS),
         },
@@ -252,7 +254,7 @@ async fn agents_leaving_at_shutdown_store_no_verdict() {
 async fn round_ids_are_numbered_from_the_clock() {
     let clock = crate::time::Clock::following_tokio(crate::testing::BASE_MS);
     tokio::time::advance(Duration::from_millis(5)).await;
-    let start = Start::new(HashMap::new(), &clock);
+    let start = Start::new(Default::default(), &clock);
     assert_eq!(
         start.first_round,
         (crate::testing::BASE_MS as u64 + 5) * 1000

@@ -38,6 +38,9 @@ pub struct Policy {
     pub recheck_timeout: Duration,
     pub quorum: Quorum,
     pub failures_before_down: u32,
+    /// A certificate expiring within this is passed on as a warning
+    /// (`cert_expiry_warning`; see `cert.rs`).
+    pub cert_expiry_warning: Duration,
 }
 
 /// What the actor must do after a tracker step.

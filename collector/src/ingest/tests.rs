@@ -4,8 +4,6 @@
 //! failed one, and one commit (the linger gathering several agents) acks
 //! each agent once.
 
-use std::collections::HashMap;
-
 use tokio::sync::watch;
 
 use super::*;
@@ -35,7 +33,7 @@ fn test_evaluator() -> TestEvaluator {
     let handle = EvaluatorHandle::spawn(
         settings(true).evaluator,
         crate::evaluator::Start {
-            services: HashMap::new(),
+            services: Default::default(),
             first_round: 1000,
             clock: crate::time::Clock::following_tokio(crate::testing::BASE_MS),
         },

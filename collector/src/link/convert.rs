@@ -262,17 +262,22 @@ fn cert_not_after(ms: i64) -> Option<i64> {
     (ms > 0 && ms <= MAX_CERT_NOT_AFTER_MS).then_some(ms)
 }
 
-fn check(c: CheckSpec) -> pb::Check {
+fn check(c: &CheckSpec) -> pb::Check {
     pb::Check {
-        id: c.id.into(),
-        url: c.url,
-        method: c.method,
-        headers: c.headers.into_iter().collect(),
-        basic_auth: c
-            .basic_auth
-            .map(|(user, password)| pb::BasicAuth { user, password }),
-        expected_status: c.expected_status.into_iter().map(u32::from).collect(),
-        body_contains: c.body_contains.unwrap_or_default(),
+        id: c.id.to_string(),
+        url: c.url.clone(),
+        method: c.method.clone(),
+        headers: c
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        basic_auth: c.basic_auth.as_ref().map(|(user, password)| pb::BasicAuth {
+            user: user.clone(),
+            password: password.clone(),
+        }),
+        expected_status: c.expected_status.iter().copied().map(u32::from).collect(),
+        body_contains: c.body_contains.clone().unwrap_or_default(),
         follow_redirects: c.follow_redirects,
         max_redirects: c.max_redirects,
         timeout_ms: c.timeout_ms,
@@ -289,7 +294,7 @@ fn assignment(part: AssignmentPart) -> pb::Assignment {
         AssignmentKind::Unchanged { .. } => (pb::AssignmentKind::Unchanged, 0),
     };
     pb::Assignment {
-        checks: part.checks.into_iter().map(check).collect(),
+        checks: part.checks.iter().map(|c| check(c)).collect(),
         generation: part.generation,
         kind: kind.into(),
         base_generation,

@@ -3,11 +3,9 @@
 //! stored states, and the latest probe of each (service, agent) from the
 //! store's `latest_results`.
 
-use std::collections::HashMap;
-
 use super::Metrics;
 use crate::config::Config;
-use crate::domain::{ServiceId, ServiceState};
+use crate::domain::{ServiceMap, ServiceState};
 use crate::store::{Store, StoreError};
 
 impl Metrics {
@@ -17,7 +15,7 @@ impl Metrics {
         &self,
         store: &Store,
         config: &Config,
-        states: &HashMap<ServiceId, (ServiceState, bool)>,
+        states: &ServiceMap<(ServiceState, bool)>,
     ) -> Result<(), StoreError> {
         self.reconfigure(config);
         for (service, (state, _)) in states {

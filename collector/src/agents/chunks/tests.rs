@@ -22,12 +22,12 @@ pub(crate) fn spec(i: usize) -> CheckSpec {
 
 #[test]
 fn a_digest_ignores_order_and_sees_any_change() {
-    let set: Vec<CheckSpec> = (0..100).map(spec).collect();
+    let set: Vec<Arc<CheckSpec>> = (0..100).map(|i| Arc::new(spec(i))).collect();
     let mut reversed = set.clone();
     reversed.reverse();
     assert_eq!(digest(&set), digest(&reversed));
     let mut changed = set.clone();
-    changed[40].interval_ms += 1;
+    Arc::make_mut(&mut changed[40]).interval_ms += 1;
     assert_ne!(digest(&set), digest(&changed));
     assert_ne!(digest(&set), digest(&set[..99]));
     assert_ne!(digest(&[]), 0, "0 means no digest");
@@ -35,9 +35,9 @@ fn a_digest_ignores_order_and_sees_any_change() {
 
 #[test]
 fn a_diff_lists_added_changed_and_removed_checks_only() {
-    let old: Vec<CheckSpec> = (0..10).map(spec).collect();
-    let mut new: Vec<CheckSpec> = (1..11).map(spec).collect();
-    new[2].url = "http://127.0.0.1:9/changed".into();
+    let old: Vec<Arc<CheckSpec>> = (0..10).map(|i| Arc::new(spec(i))).collect();
+    let mut new: Vec<Arc<CheckSpec>> = (1..11).map(|i| Arc::new(spec(i))).collect();
+    Arc::make_mut(&mut new[2]).url = "http://127.0.0.1:9/changed".into();
     let (changed, removed) = diff(&old, &new);
     let ids: Vec<&str> = changed.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["svc-000003", "svc-000010"]);
@@ -47,7 +47,7 @@ fn a_diff_lists_added_changed_and_removed_checks_only() {
 
 #[test]
 fn a_full_set_of_300k_checks_is_cut_by_count_and_bytes_and_marked_last() {
-    let set: Vec<CheckSpec> = (0..300_000).map(spec).collect();
+    let set: Vec<Arc<CheckSpec>> = (0..300_000).map(|i| Arc::new(spec(i))).collect();
     let parts = full(1, &set, 77);
     assert_eq!(parts.iter().map(|p| p.checks.len()).sum::<usize>(), 300_000);
     assert!(parts.iter().all(|p| p.generation == 1 && p.digest == 77));
@@ -61,16 +61,18 @@ fn a_full_set_of_300k_checks_is_cut_by_count_and_bytes_and_marked_last() {
     assert_eq!(last.last(), Some(&true));
 
     // Large checks: the byte budget cuts before the count does.
-    let big: Vec<CheckSpec> = (0..3000)
-        .map(|i| CheckSpec {
-            url: format!("http://127.0.0.1:9/{}", "x".repeat(2000)),
-            ..spec(i)
+    let big: Vec<Arc<CheckSpec>> = (0..3000)
+        .map(|i| {
+            Arc::new(CheckSpec {
+                url: format!("http://127.0.0.1:9/{}", "x".repeat(2000)),
+                ..spec(i)
+            })
         })
         .collect();
     let parts = full(1, &big, 1);
     assert!(parts.len() >= 6, "{} parts", parts.len());
     for p in &parts {
-        let bytes: usize = p.checks.iter().map(encoded_bound).sum();
+        let bytes: usize = p.checks.iter().map(|c| encoded_bound(c)).sum();
         assert!(bytes <= MAX_ASSIGNMENT_PART_BYTES, "{bytes}");
     }
 }

@@ -352,6 +352,7 @@ proptest! {
             recheck_timeout: Duration::from_secs(12),
             quorum,
             failures_before_down,
+            cert_expiry_warning: std::time::Duration::from_secs(14 * 86_400),
         };
         let mut sim = Sim::new(start, policy, live);
         for op in &ops {
@@ -375,6 +376,7 @@ fn a_start_timer_from_before_maintenance_starts_no_round() -> Result<(), TestCas
         recheck_timeout: Duration::from_secs(12),
         quorum: Quorum::Majority,
         failures_before_down: 1,
+        cert_expiry_warning: std::time::Duration::from_secs(14 * 86_400),
     };
     let mut sim = Sim::new((ServiceState::Unknown, false), policy, 1);
     for op in [

@@ -12,6 +12,7 @@ fn policy(quorum: Quorum, failures_before_down: u32) -> Policy {
         recheck_timeout: Duration::from_secs(12),
         quorum,
         failures_before_down,
+        cert_expiry_warning: std::time::Duration::from_secs(14 * 86_400),
     }
 }
 

@@ -154,7 +154,7 @@ fn downlink_messages_become_proto() {
         Downlink::Assignment(AssignmentPart {
             generation: 3,
             kind: AssignmentKind::Delta { base: 2 },
-            checks: vec![spec],
+            checks: vec![spec.into()],
             removed: vec!["gone".into()],
             last: true,
             digest: 42,
@@ -391,9 +391,9 @@ fn the_size_bound_of_a_check_covers_its_encoding() {
         max_body_bytes: u64::MAX,
         reuse_connections: true,
     };
-    let specs: Vec<CheckSpec> = (0..20_000).map(spec).collect();
+    let specs: Vec<std::sync::Arc<CheckSpec>> = (0..20_000).map(|i| spec(i).into()).collect();
     for s in &specs[..500] {
-        let real = check(s.clone()).encoded_len() + 5;
+        let real = check(s).encoded_len() + 5;
         assert!(crate::agents::chunks::encoded_bound(s) >= real, "{s:?}");
     }
     let parts = crate::agents::chunks::full(1, &specs, 9);

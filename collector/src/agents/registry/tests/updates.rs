@@ -16,8 +16,9 @@ fn with_services(h: &Harness, n: usize) -> RegistrySettings {
         .map(|i| {
             let mut s = template.clone();
             s.id = format!("svc-{i:06}").into();
-            s.check.id = s.id.clone();
-            s.check.url = format!("http://127.0.0.1:9/{i}");
+            let check = Arc::make_mut(&mut s.check);
+            check.id = s.id.clone();
+            check.url = format!("http://127.0.0.1:9/{i}");
             s
         })
         .collect::<Vec<_>>()
@@ -44,7 +45,7 @@ async fn after_the_full_set_a_changed_service_is_a_delta_of_one_check() {
     assert!(kinds(&full).iter().all(|k| **k == AssignmentKind::Full));
 
     let mut settings = with_services(&h, 12_000);
-    Arc::make_mut(&mut settings.services)[7].check.interval_ms += 1000;
+    Arc::make_mut(&mut Arc::make_mut(&mut settings.services)[7].check).interval_ms += 1000;
     h.agents.reconfigure(settings.clone()).await;
     let changed = a1.update().await;
     assert_eq!(changed.parts.len(), 1);
@@ -62,7 +63,7 @@ async fn after_the_full_set_a_changed_service_is_a_delta_of_one_check() {
     assert!(part.checks.is_empty());
     assert_eq!(part.removed, [ServiceId::from("svc-000003")]);
     assert_eq!(removed.set.len(), 11_999);
-    let checks: Vec<CheckSpec> = settings.services.iter().map(|s| s.check.clone()).collect();
+    let checks: Vec<Arc<CheckSpec>> = settings.services.iter().map(|s| s.check.clone()).collect();
     assert_eq!(part.digest, chunks::digest(&checks));
 
     // Nothing changed: nothing is sent.
@@ -112,7 +113,7 @@ async fn a_session_that_lost_a_part_gets_nothing_more() {
         .expect("welcome");
     soon("the session's cancellation", cancel.cancelled()).await;
     let mut settings = with_services(&h, 12_000);
-    Arc::make_mut(&mut settings.services)[0].check.interval_ms += 1;
+    Arc::make_mut(&mut Arc::make_mut(&mut settings.services)[0].check).interval_ms += 1;
     h.agents.reconfigure(settings).await;
     let mut parts = Vec::new();
     while let Ok(Downlink::Assignment(p)) = downlink.try_recv() {
