@@ -50,24 +50,26 @@ impl Store {
     }
 
     /// Takes the lease for `holder` until `now_ms + lease_ms` if it has
-    /// ended (or was never held): returns the new epoch, or `None` while
-    /// another holder's lease runs.
+    /// ended, was never held, or `regardless`: returns the new epoch, or
+    /// `None` while another holder's lease runs.
     pub async fn campaign(
         &self,
         holder: &str,
         advertise_url: &str,
         now_ms: i64,
         lease_ms: i64,
+        regardless: bool,
     ) -> Result<Option<i64>> {
         let epoch = sqlx::query_scalar::<_, i64>(
             "UPDATE leader SET holder = $1, advertise_url = $2, epoch = epoch + 1, \
-             expires_at_ms = $3 WHERE id = 1 AND (expires_at_ms <= $4 OR holder = '') \
+             expires_at_ms = $3 WHERE id = 1 AND (expires_at_ms <= $4 OR holder = '' OR $5 = 1) \
              RETURNING epoch",
         )
         .bind(holder)
         .bind(advertise_url)
         .bind(now_ms.saturating_add(lease_ms))
         .bind(now_ms)
+        .bind(i64::from(regardless))
         .fetch_optional(&self.read)
         .await?;
         Ok(epoch)
@@ -85,6 +87,16 @@ impl Store {
         .execute(&self.read)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends `holder`'s lease now (a clean stop), so a standby need not
+    /// wait for it to run out.
+    pub async fn release(&self, holder: &str) -> Result<()> {
+        sqlx::query("UPDATE leader SET expires_at_ms = 0 WHERE id = 1 AND holder = $1")
+            .bind(holder)
+            .execute(&self.read)
+            .await?;
+        Ok(())
     }
 
     /// Fences this store at `epoch`: from now on every write transaction

@@ -30,21 +30,29 @@ async fn the_lease_is_taken_when_free_or_ended_and_renewed_by_its_holder() {
     assert_eq!(a.lease().await.expect("lease").epoch, 0);
     let take = |s: &Store, who: &'static str, now: i64| {
         let s = s.clone();
-        async move { s.campaign(who, &format!("http://{who}"), now, 5_000).await }
+        async move { s.campaign(who, &format!("http://{who}"), now, 5_000, false).await }
     };
     assert_eq!(take(&a, "a", 1_000).await.expect("a"), Some(1), "free");
     assert_eq!(take(&b, "b", 2_000).await.expect("b"), None, "held");
     assert!(a.renew("a", 1, 3_000, 5_000).await.expect("renew"));
     assert_eq!(take(&b, "b", 7_999).await.expect("b"), None, "renewed");
     assert_eq!(take(&b, "b", 8_000).await.expect("b"), Some(2), "ended");
-    assert!(!a.renew("a", 1, 8_001, 5_000).await.expect("renew"), "deposed");
+    assert_eq!(
+        a.campaign("a", "", 8_001, 5_000, true).await.expect("a"),
+        Some(3),
+        "taken regardless"
+    );
+    assert!(a.renew("a", 3, 8_002, 5_000).await.expect("renew"));
+    a.release("a").await.expect("release");
+    assert_eq!(take(&b, "b", 8_003).await.expect("b"), Some(4), "released");
+    assert!(!a.renew("a", 1, 8_000, 5_000).await.expect("renew"), "deposed");
     let lease = a.lease().await.expect("lease");
     assert_eq!(
         lease,
         Lease {
             holder: "b".into(),
-            epoch: 2,
-            expires_at_ms: 13_000,
+            epoch: 4,
+            expires_at_ms: 13_003,
             advertise_url: "http://b".into()
         }
     );
@@ -52,12 +60,12 @@ async fn the_lease_is_taken_when_free_or_ended_and_renewed_by_its_holder() {
 
 async fn a_deposed_leaders_write_is_fenced_and_writes_nothing() {
     let (_db, a, b) = two().await;
-    let epoch = a.campaign("a", "", 1_000, 5_000).await.expect("a");
+    let epoch = a.campaign("a", "", 1_000, 5_000, false).await.expect("a");
     a.fence(epoch.expect("took"));
     a.set_service_state(&"shop".into(), ServiceState::Up)
         .await
         .expect("the leader writes");
-    let taken = b.campaign("b", "", 6_000, 5_000).await.expect("b");
+    let taken = b.campaign("b", "", 6_000, 5_000, false).await.expect("b");
     b.fence(taken.expect("took"));
     let before = a.events_after(0, 100).await.expect("events").len();
     let err = a

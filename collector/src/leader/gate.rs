@@ -1,0 +1,157 @@
+//! The gates in front of what only a leader serves: the gRPC services
+//! (`AgentLink`, the `Picket` API) and the HTTP routes other than
+//! `/healthz` exist from the start, but answer only once the collector
+//! leads and its leader-only parts have started ([`Gate::open`],
+//! [`HttpGate::open`]). Until then a standby answers gRPC calls with
+//! `UNAVAILABLE` "standby; leader is URL", and HTTP (`/readyz` included)
+//! with 503 and the same words; `/metrics` shows what is in memory
+//! (`picket_leader 0`).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::Body as HttpBody;
+use axum::http::{Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tonic::body::Body;
+use tonic::codegen::Service;
+use tonic::server::NamedService;
+
+use super::{Role, RoleCell};
+use crate::metrics::Metrics;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, Infallible>> + Send>>;
+
+/// What the role says about serving now: `Ok` to serve, or the refusal.
+fn refusal(role: &RoleCell, started: bool) -> Option<String> {
+    match &*role.borrow() {
+        Role::Leader if started => None,
+        Role::Leader => Some("starting: this collector is taking the leadership".to_owned()),
+        Role::Standby { leader } => Some(Role::standby_message(leader)),
+    }
+}
+
+/// A gRPC service served only while leading.
+pub struct Gate<S> {
+    inner: Arc<OnceLock<S>>,
+    role: RoleCell,
+}
+
+impl<S> Clone for Gate<S> {
+    fn clone(&self) -> Self {
+        Gate {
+            inner: self.inner.clone(),
+            role: self.role.clone(),
+        }
+    }
+}
+
+impl<S> Gate<S> {
+    pub fn new(role: RoleCell) -> Self {
+        Gate {
+            inner: Arc::default(),
+            role,
+        }
+    }
+
+    /// Serves `service` from now on (while leading).
+    pub fn open(&self, service: S) {
+        let _ = self.inner.set(service);
+    }
+}
+
+impl<S: NamedService> NamedService for Gate<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S> Service<Request<Body>> for Gate<S>
+where
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Response<Body>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let inner = self.inner.get();
+        match (refusal(&self.role, inner.is_some()), inner) {
+            (None, Some(s)) => {
+                let mut s = s.clone();
+                Box::pin(async move {
+                    std::future::poll_fn(|cx| s.poll_ready(cx)).await?;
+                    s.call(req).await
+                })
+            }
+            (why, _) => {
+                let why = why.unwrap_or_default();
+                Box::pin(std::future::ready(Ok(
+                    tonic::Status::unavailable(why).into_http()
+                )))
+            }
+        }
+    }
+}
+
+/// The HTTP app served only while leading, behind an always-on `/healthz`.
+#[derive(Clone)]
+pub struct HttpGate {
+    inner: Arc<OnceLock<Router>>,
+    role: RoleCell,
+    metrics: Arc<Metrics>,
+}
+
+impl HttpGate {
+    pub fn new(role: RoleCell, metrics: Arc<Metrics>) -> Self {
+        HttpGate {
+            inner: Arc::default(),
+            role,
+            metrics,
+        }
+    }
+
+    /// Serves `app` from now on (while leading).
+    pub fn open(&self, app: Router) {
+        let _ = self.inner.set(app);
+    }
+
+    /// `/healthz`, and everything else through the gate.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .fallback(move |req: Request<HttpBody>| {
+                let gate = self.clone();
+                async move { gate.serve(req).await }
+            })
+    }
+
+    async fn serve(&self, req: Request<HttpBody>) -> Response {
+        let inner = self.inner.get();
+        match (refusal(&self.role, inner.is_some()), inner) {
+            (None, Some(app)) => {
+                let mut app = app.clone();
+                match app.call(req).await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                }
+            }
+            _ if req.uri().path() == "/metrics" => self.metrics.render().into_response(),
+            (why, _) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{}\n", why.unwrap_or_default()),
+            )
+                .into_response(),
+        }
+    }
+}
