@@ -119,7 +119,11 @@ fn leadership(
             .trim_end_matches('/')
             .to_owned(),
         None => {
-            let scheme = if c.tls_cert.is_some() { "https" } else { "http" };
+            let scheme = if c.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             format!("{scheme}://{grpc_listen}")
         }
     };

@@ -32,7 +32,9 @@ use crate::time::Clock;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
     /// Another collector leads (its `advertise_url`; empty while unknown).
-    Standby { leader: String },
+    Standby {
+        leader: String,
+    },
     Leader,
 }
 
@@ -52,10 +54,12 @@ pub type RoleCell = Arc<watch::Sender<Role>>;
 
 /// A new cell, standing by for an unknown leader.
 pub fn role_cell() -> RoleCell {
-    Arc::new(watch::channel(Role::Standby {
-        leader: String::new(),
-    })
-    .0)
+    Arc::new(
+        watch::channel(Role::Standby {
+            leader: String::new(),
+        })
+        .0,
+    )
 }
 
 /// Who this collector is and how long its lease runs.
@@ -99,8 +103,7 @@ pub async fn campaign(c: &Candidate, cancel: &CancellationToken) -> Option<(i64,
             .campaign(&c.id, &c.advertise_url, now, c.lease_ms(), regardless)
             .await;
         regardless = false;
-        match taken
-        {
+        match taken {
             Ok(Some(epoch)) => {
                 c.store.fence(epoch);
                 c.role.send_replace(Role::Leader);
@@ -154,14 +157,20 @@ pub fn spawn_renewals(
             // A late renewal that still finds this epoch is safe: writes
             // are fenced by the epoch, not by time.
             let attempt = Instant::now();
-            match c.store.renew(&c.id, epoch, c.clock.now_ms(), c.lease_ms()).await {
+            match c
+                .store
+                .renew(&c.id, epoch, c.clock.now_ms(), c.lease_ms())
+                .await
+            {
                 Ok(true) => ends = attempt + c.lease,
                 Ok(false) => break "another collector took the lease",
                 Err(e) if attempt >= ends => {
                     warn!(error = %e, "renewing the leader lease failed");
                     break "the lease ended before it could be renewed";
                 }
-                Err(e) => warn!(error = %e, "renewing the leader lease failed; retrying until it ends"),
+                Err(e) => {
+                    warn!(error = %e, "renewing the leader lease failed; retrying until it ends")
+                }
             }
         };
         c.store.depose();
@@ -170,7 +179,11 @@ pub fn spawn_renewals(
         });
         c.metrics.leader.set(0);
         c.metrics.leader_changes.inc();
-        error!(epoch, reason = why, "leadership lost: every write is refused and the collector stops");
+        error!(
+            epoch,
+            reason = why,
+            "leadership lost: every write is refused and the collector stops"
+        );
         lost.cancel();
     });
 }

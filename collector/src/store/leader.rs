@@ -77,7 +77,13 @@ impl Store {
 
     /// Extends `holder`'s lease at `epoch` to `now_ms + lease_ms`: false
     /// when the row has another holder or epoch (deposed).
-    pub async fn renew(&self, holder: &str, epoch: i64, now_ms: i64, lease_ms: i64) -> Result<bool> {
+    pub async fn renew(
+        &self,
+        holder: &str,
+        epoch: i64,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE leader SET expires_at_ms = $1 WHERE id = 1 AND holder = $2 AND epoch = $3",
         )

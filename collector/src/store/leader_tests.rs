@@ -30,7 +30,10 @@ async fn the_lease_is_taken_when_free_or_ended_and_renewed_by_its_holder() {
     assert_eq!(a.lease().await.expect("lease").epoch, 0);
     let take = |s: &Store, who: &'static str, now: i64| {
         let s = s.clone();
-        async move { s.campaign(who, &format!("http://{who}"), now, 5_000, false).await }
+        async move {
+            s.campaign(who, &format!("http://{who}"), now, 5_000, false)
+                .await
+        }
     };
     assert_eq!(take(&a, "a", 1_000).await.expect("a"), Some(1), "free");
     assert_eq!(take(&b, "b", 2_000).await.expect("b"), None, "held");
@@ -45,7 +48,10 @@ async fn the_lease_is_taken_when_free_or_ended_and_renewed_by_its_holder() {
     assert!(a.renew("a", 3, 8_002, 5_000).await.expect("renew"));
     a.release("a").await.expect("release");
     assert_eq!(take(&b, "b", 8_003).await.expect("b"), Some(4), "released");
-    assert!(!a.renew("a", 1, 8_000, 5_000).await.expect("renew"), "deposed");
+    assert!(
+        !a.renew("a", 1, 8_000, 5_000).await.expect("renew"),
+        "deposed"
+    );
     let lease = a.lease().await.expect("lease");
     assert_eq!(
         lease,
@@ -82,9 +88,17 @@ async fn a_deposed_leaders_write_is_fenced_and_writes_nothing() {
         .expect_err("still fenced");
     assert!(matches!(err, StoreError::Fenced { .. }), "{err:?}");
     assert_eq!(a.events_after(0, 100).await.expect("events").len(), before);
-    assert_eq!(a.open_requests_count().await.expect("open"), 0, "no request");
+    assert_eq!(
+        a.open_requests_count().await.expect("open"),
+        0,
+        "no request"
+    );
     let row = b.get_service(&"shop".into()).await.expect("shop");
-    assert_eq!(row.state, ServiceState::Up, "the fenced write left no trace");
+    assert_eq!(
+        row.state,
+        ServiceState::Up,
+        "the fenced write left no trace"
+    );
     b.service_down(&shop(ServiceState::Down), &new_request())
         .await
         .expect("the new leader writes");

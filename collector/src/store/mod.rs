@@ -291,8 +291,8 @@ fn parse_name<T: FromStr<Err = UnknownName>>(table: &'static str, value: &str) -
 }
 
 #[cfg(test)]
+mod leader_tests;
+#[cfg(test)]
 pub(crate) mod testdb;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod leader_tests;

@@ -189,7 +189,7 @@ impl Store {
     /// columns, not the whole row: a million rows at start).
     pub async fn service_states(&self) -> Result<Vec<(ServiceId, ServiceState, bool)>> {
         sqlx::query(
-            "SELECT id, state, open_request_id IS NOT NULL AS open FROM services WHERE configured = 1",
+            "SELECT id, state, CASE WHEN open_request_id IS NULL THEN 0 ELSE 1 END AS open FROM services WHERE configured = 1",
         )
         .fetch_all(&self.read)
         .await?
