@@ -39,7 +39,7 @@ impl Store {
         let r = sqlx::query(
             "SELECT holder, epoch, expires_at_ms, advertise_url FROM leader WHERE id = 1",
         )
-        .fetch_one(&self.read)
+        .fetch_one(self.lease_pool())
         .await?;
         Ok(Lease {
             holder: r.try_get("holder")?,
@@ -70,7 +70,7 @@ impl Store {
         .bind(now_ms.saturating_add(lease_ms))
         .bind(now_ms)
         .bind(i64::from(regardless))
-        .fetch_optional(&self.read)
+        .fetch_optional(self.lease_pool())
         .await?;
         Ok(epoch)
     }
@@ -90,7 +90,7 @@ impl Store {
         .bind(now_ms.saturating_add(lease_ms))
         .bind(holder)
         .bind(epoch)
-        .execute(&self.read)
+        .execute(self.lease_pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -100,9 +100,20 @@ impl Store {
     pub async fn release(&self, holder: &str) -> Result<()> {
         sqlx::query("UPDATE leader SET expires_at_ms = 0 WHERE id = 1 AND holder = $1")
             .bind(holder)
-            .execute(&self.read)
+            .execute(self.lease_pool())
             .await?;
         Ok(())
+    }
+
+    /// Where lease statements run: on PostgreSQL beside the writes (a
+    /// takeover waits for a fenced transaction's `FOR SHARE`); on SQLite on
+    /// the one write connection, since an UPDATE from another connection
+    /// makes a deferred write transaction fail with `database is locked`.
+    fn lease_pool(&self) -> &sqlx::AnyPool {
+        match self.backend {
+            Backend::Postgres => &self.read,
+            Backend::Sqlite => &self.write,
+        }
     }
 
     /// Fences this store at `epoch`: from now on every write transaction
