@@ -20,6 +20,7 @@
 # SERVICES (50), COLLECTOR_CPU (0), BASELINE (unset). SMOKE=1: 3 agents,
 # 2 s, one run each, dev build.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 if [ "${SMOKE:-0}" = 1 ]; then
     AGENTS=${AGENTS:-3} RATE=${RATE:-300} SECONDS_PER_RUN=${SECONDS_PER_RUN:-2} RUNS=${RUNS:-1}
@@ -63,49 +64,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# config DIR: a collector config on port 0 with a fresh database in DIR;
-# every agent is assigned every service.
-config() {
-    mkdir -p "$1"
-    {
-        echo '[collector]'
-        echo 'grpc_listen = "127.0.0.1:0"'
-        echo 'http_listen = "127.0.0.1:0"'
-        echo "database = \"sqlite://$1/picket.db\""
-        echo 'admin_token = "bench-admin"'
-        echo '[agents]'
-        echo "enrollment_token = \"$TOKEN\""
-        echo 'auto_approve = true'
-        echo 'heartbeat_interval = "60s"'
-        echo "agents_per_service = $AGENTS"
-        echo '[[equipment]]'
-        echo 'id = "bench"'
-        echo 'name = "Bench"'
-        for i in $(seq 1 "$SERVICES"); do
-            echo '[[services]]'
-            echo "id = \"svc-$i\""
-            echo 'equipment = "bench"'
-            echo "url = \"http://127.0.0.1:9/svc-$i\""
-            echo 'upgrade_to_https = false'
-        done
-    } >"$1/picket.toml"
-}
-
 # run LABEL BINARY MODE RUN: one fresh collector, one load; prints the
 # loadgen's JSON report with the label and mode added.
 run() {
     local dir="$WORK/$1-$3-$4" rate=$RATE
     [ "$3" = saturated ] && rate=0
-    config "$dir"
+    bench_collector_config "$dir" "$TOKEN" "$AGENTS" "$SERVICES"
     taskset -c "$COLLECTOR_CPU" "$2" --config "$dir/picket.toml" --ports-file "$dir/ports.json" \
         --log-level warn >"$dir/collector.log" 2>&1 &
     COLLECTOR_PID=$!
-    for _ in $(seq 1 300); do
-        [ -s "$dir/ports.json" ] && break
-        kill -0 "$COLLECTOR_PID" 2>/dev/null || { cat "$dir/collector.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    [ -s "$dir/ports.json" ] || { echo "collector did not start" >&2; exit 1; }
+    bench_wait_ports "$dir" "$COLLECTOR_PID"
     timeout $((SECONDS_PER_RUN + 120)) "$BIN/picket-loadgen" \
         --collector "http://$(jq -r .grpc "$dir/ports.json")" --enrollment-token "$TOKEN" \
         --agents "$AGENTS" --rate "$rate" --batch "$BATCH" --window "$WINDOW" \

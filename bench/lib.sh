@@ -32,3 +32,50 @@ bench_header() {
 }
 
 median_min_max() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) exit 1; print ((NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2), v[1], v[NR]}'; }
+
+# bench_collector_config DIR TOKEN AGENTS SERVICES [LINE...]: writes
+# DIR/picket.toml, a collector on port 0 with a fresh SQLite database in
+# DIR, agents auto-approved with enrollment token TOKEN, AGENTS agents per
+# service and SERVICES plain-HTTP services of one equipment; each LINE is
+# added to `[collector]` (e.g. TLS settings).
+bench_collector_config() {
+    local dir=$1 token=$2 agents=$3 services=$4 i
+    shift 4
+    mkdir -p "$dir"
+    {
+        echo '[collector]'
+        echo 'grpc_listen = "127.0.0.1:0"'
+        echo 'http_listen = "127.0.0.1:0"'
+        echo "database = \"sqlite://$dir/picket.db\""
+        echo 'admin_token = "bench-admin"'
+        for i in "$@"; do echo "$i"; done
+        echo '[agents]'
+        echo "enrollment_token = \"$token\""
+        echo 'auto_approve = true'
+        echo 'heartbeat_interval = "60s"'
+        echo "agents_per_service = $agents"
+        echo '[[equipment]]'
+        echo 'id = "bench"'
+        echo 'name = "Bench"'
+        for i in $(seq 1 "$services"); do
+            echo '[[services]]'
+            echo "id = \"svc-$i\""
+            echo 'equipment = "bench"'
+            echo "url = \"http://127.0.0.1:9/svc-$i\""
+            echo 'upgrade_to_https = false'
+        done
+    } >"$dir/picket.toml"
+}
+
+# bench_wait_ports DIR PID: waits (30 s at most) for the collector PID to
+# write DIR/ports.json; exits with its log if it died or never did.
+bench_wait_ports() {
+    local i
+    for i in $(seq 1 300); do
+        [ -s "$1/ports.json" ] && return 0
+        kill -0 "$2" 2>/dev/null || { cat "$1/collector.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "collector did not start" >&2
+    exit 1
+}

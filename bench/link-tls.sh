@@ -50,52 +50,15 @@ openssl req -x509 -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -newkey ec \
     -addext "subjectAltName=IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
     -addext "extendedKeyUsage=serverAuth" 2>/dev/null
 
-# config MODE RUN: a collector config on port 0 with a fresh database.
-config() {
-    local dir="$WORK/$1-$2"
-    mkdir -p "$dir"
-    {
-        echo '[collector]'
-        echo 'grpc_listen = "127.0.0.1:0"'
-        echo 'http_listen = "127.0.0.1:0"'
-        echo "database = \"sqlite://$dir/picket.db\""
-        echo 'admin_token = "bench-admin"'
-        if [ "$1" = tls ]; then
-            echo "tls_cert = \"$WORK/collector.crt\""
-            echo "tls_key = \"$WORK/collector.key\""
-        fi
-        echo '[agents]'
-        echo "enrollment_token = \"$TOKEN\""
-        echo 'auto_approve = true'
-        echo 'heartbeat_interval = "60s"'
-        echo "agents_per_service = $AGENTS"
-        echo '[[equipment]]'
-        echo 'id = "bench"'
-        echo 'name = "Bench"'
-        for i in $(seq 1 "$SERVICES"); do
-            echo '[[services]]'
-            echo "id = \"svc-$i\""
-            echo 'equipment = "bench"'
-            echo "url = \"http://127.0.0.1:9/svc-$i\""
-            echo 'upgrade_to_https = false'
-        done
-    } >"$dir/picket.toml"
-    echo "$dir"
-}
-
 # run MODE RUN: one collector, one load; prints the loadgen's JSON report.
 run() {
-    local dir scheme ca=()
-    dir=$(config "$1" "$2")
+    local dir="$WORK/$1-$2" scheme ca=() tls=()
+    [ "$1" = tls ] && tls=("tls_cert = \"$WORK/collector.crt\"" "tls_key = \"$WORK/collector.key\"")
+    bench_collector_config "$dir" "$TOKEN" "$AGENTS" "$SERVICES" "${tls[@]}"
     "$BIN/picket-collector" --config "$dir/picket.toml" --ports-file "$dir/ports.json" \
         --log-level warn >"$dir/collector.log" 2>&1 &
     COLLECTOR_PID=$!
-    for _ in $(seq 1 100); do
-        [ -s "$dir/ports.json" ] && break
-        kill -0 "$COLLECTOR_PID" 2>/dev/null || { cat "$dir/collector.log" >&2; exit 1; }
-        sleep 0.1
-    done
-    [ -s "$dir/ports.json" ] || { echo "collector did not start" >&2; exit 1; }
+    bench_wait_ports "$dir" "$COLLECTOR_PID"
     scheme=http
     if [ "$1" = tls ]; then
         scheme=https

@@ -5,27 +5,36 @@
 # alternately in three modes (HTTPS new connection per probe, plain HTTP,
 # HTTPS with keep-alive reuse), $RUNS times each, $PROBES probes per run.
 # Prints one JSON line per run, then the median per version and mode.
+# SMOKE=1: 50 probes, one run, dev build of this tree only, run as both
+# "old" and "new" (see bench/lib.sh).
 # Loopback only; every process it starts ends with it.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+root=$PWD
+if [ "$SMOKE" = 1 ]; then PROBES=${PROBES:-50}; RUNS=${RUNS:-1}; OLD=${OLD:-HEAD}; fi
 OLD=${OLD:-$(git -C "$root" merge-base HEAD main)}
 PROBES=${PROBES:-2000}
 RUNS=${RUNS:-3}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+bench_header "OLD=$OLD PROBES=$PROBES RUNS=$RUNS"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/old" "$tmp/bin"
-git -C "$root" archive "$OLD" | tar -x -C "$tmp/old"
-# The bench itself is the same for both; only the agent differs.
-rm -rf "$tmp/old/bench/probe-cpu"
-cp -r "$root/bench/probe-cpu" "$tmp/old/bench/probe-cpu"
 build() {
-    cargo build --release --quiet --manifest-path "$1/bench/probe-cpu/Cargo.toml"
-    cp "$CARGO_TARGET_DIR/release/picket-probe-cpu" "$tmp/bin/$2"
+    bench_build --manifest-path "$1/bench/probe-cpu/Cargo.toml"
+    cp "$BIN/picket-probe-cpu" "$tmp/bin/$2"
 }
-echo "building the agent at $OLD (old) and at the work tree (new)" >&2
-build "$tmp/old" old
-build "$root" new
+if [ "$SMOKE" = 1 ]; then
+    build "$root" new
+    cp "$tmp/bin/new" "$tmp/bin/old"
+else
+    git -C "$root" archive "$OLD" | tar -x -C "$tmp/old"
+    # The bench itself is the same for both; only the agent differs.
+    rm -rf "$tmp/old/bench/probe-cpu"
+    cp -r "$root/bench/probe-cpu" "$tmp/old/bench/probe-cpu"
+    echo "building the agent at $OLD (old) and at the work tree (new)" >&2
+    build "$tmp/old" old
+    build "$root" new
+fi
 for mode in https http reuse; do
     case $mode in
         https) flags=() ;;

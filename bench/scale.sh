@@ -21,7 +21,8 @@
 # is.
 #
 # Environment: SIZES ("100000 1000000"), REQUESTS (200), LOAD_SECONDS
-# (30), BATCH (25). SMOKE=1: SIZES=2000, short runs, dev build.
+# (30), BATCH (25), ENROLL_TIMEOUT (300 s, loadgen's per agent).
+# SMOKE=1: SIZES=2000, short runs, dev build.
 # Loopback only; every process it starts ends with it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +36,10 @@ else
     profile=release; build=(--release)
 fi
 BATCH=${BATCH:-25}
-echo "command: SMOKE=$SMOKE SIZES=\"$SIZES\" REQUESTS=$REQUESTS LOAD_SECONDS=$LOAD_SECONDS BATCH=$BATCH bench/scale.sh"
+# A fake agent of the load gets up to 700k checks at 1M services: its
+# first assignment part takes longer than loadgen's default 15 s.
+ENROLL_TIMEOUT=${ENROLL_TIMEOUT:-300}
+echo "command: SMOKE=$SMOKE SIZES=\"$SIZES\" REQUESTS=$REQUESTS LOAD_SECONDS=$LOAD_SECONDS BATCH=$BATCH ENROLL_TIMEOUT=$ENROLL_TIMEOUT bench/scale.sh"
 echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "machine: $(uname -srm), $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 cargo build "${build[@]}" --quiet --manifest-path "$root/Cargo.toml" \
@@ -89,7 +93,8 @@ for services in $SIZES; do
 
     rate=$((services * 3 / 60))
     load=$("$bin/picket-loadgen" --collector "http://$grpc" --enrollment-token bench --agents 3 \
-        --rate "$rate" --batch "$BATCH" --seconds "$LOAD_SECONDS" --collector-pid "$collector") \
+        --rate "$rate" --batch "$BATCH" --seconds "$LOAD_SECONDS" --collector-pid "$collector" \
+        --enroll-timeout "$ENROLL_TIMEOUT") \
         || fail "the load generator failed"
     alive; rss_end=$(rss_mb)
     kill "$collector"; wait "$collector" 2>/dev/null || true; collector=

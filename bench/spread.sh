@@ -7,20 +7,21 @@
 # interval (the scheduler's own memory). With COMPARE=1 (default) each run
 # is repeated with one task per check, the shape before issue 10.
 # Prints the command, date and machine, one JSON line per run and a table.
+# SMOKE=1: 200 checks at 2 s for one interval, 2000 for the memory run, no
+# comparison, dev build (see bench/lib.sh).
 # Loopback only; every process it starts ends with it.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+root=$PWD
+if [ "$SMOKE" = 1 ]; then CHECKS=${CHECKS:-200}; INTERVAL=${INTERVAL:-2}; INTERVALS=${INTERVALS:-1}; MEM_CHECKS=${MEM_CHECKS:-2000}; COMPARE=${COMPARE:-0}; fi
 CHECKS=${CHECKS:-10000}
 INTERVAL=${INTERVAL:-60}
 INTERVALS=${INTERVALS:-2}
 MEM_CHECKS=${MEM_CHECKS:-100000}
 COMPARE=${COMPARE:-1}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-echo "command: CHECKS=$CHECKS INTERVAL=$INTERVAL INTERVALS=$INTERVALS MEM_CHECKS=$MEM_CHECKS COMPARE=$COMPARE bench/spread.sh"
-echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "machine: $(uname -srm), $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
-cargo build --release --quiet --manifest-path "$root/bench/spread/Cargo.toml"
-bin=$CARGO_TARGET_DIR/release/picket-spread
+bench_header "CHECKS=$CHECKS INTERVAL=$INTERVAL INTERVALS=$INTERVALS MEM_CHECKS=$MEM_CHECKS COMPARE=$COMPARE"
+bench_build --manifest-path "$root/bench/spread/Cargo.toml"
+bin=$BIN/picket-spread
 modes=("")
 [ "$COMPARE" = 1 ] && modes+=(--tasks)
 tmp=$(mktemp)

@@ -20,8 +20,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 
-/// How long enrollment (connect, Welcome, first Assignment) may take.
-const ENROLL_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long enrollment (connect, Welcome, first Assignment) may take
+/// unless `Target::enroll_timeout` says otherwise.
+pub const ENROLL_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where and how to connect.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct Target {
     pub url: String,
     pub tls: Option<picket_tls::Connector>,
     pub token: String,
+    /// How long enrollment (connect, Welcome, first Assignment) may take.
+    pub enroll_timeout: Duration,
 }
 
 /// An enrolled agent, ready to stream.
@@ -61,13 +64,14 @@ pub enum Pace {
 
 /// Connects, enrolls as a new agent and waits for its checks.
 pub async fn enroll(target: &Target, index: usize) -> anyhow::Result<Session> {
-    tokio::time::timeout(ENROLL_TIMEOUT, enroll_inner(target, index))
+    tokio::time::timeout(target.enroll_timeout, enroll_inner(target, index))
         .await
         .context("enrollment timed out")?
 }
 
 async fn enroll_inner(target: &Target, index: usize) -> anyhow::Result<Session> {
-    let endpoint = Endpoint::from_shared(target.url.clone())?.connect_timeout(ENROLL_TIMEOUT);
+    let endpoint =
+        Endpoint::from_shared(target.url.clone())?.connect_timeout(target.enroll_timeout);
     let channel: Channel = match &target.tls {
         Some(connector) => endpoint.connect_with_connector(connector.clone()).await,
         None => endpoint.connect().await,

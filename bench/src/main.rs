@@ -56,6 +56,10 @@ struct Args {
     /// The collector's process id, to report its CPU time too.
     #[arg(long)]
     collector_pid: Option<u32>,
+    /// How long each agent's enrollment (connect, Welcome, the first part
+    /// of its assignment) may take, in seconds.
+    #[arg(long, default_value_t = agent::ENROLL_TIMEOUT.as_secs())]
+    enroll_timeout: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -83,6 +87,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         url: args.collector.clone(),
         tls,
         token: args.enrollment_token.clone(),
+        enroll_timeout: Duration::from_secs(args.enroll_timeout),
     };
     let mut sessions = Vec::with_capacity(args.agents);
     for i in 0..args.agents {

@@ -2,9 +2,14 @@
 //! commit) and acknowledges results.
 //!
 //! Sessions submit what their agents sent; the actor takes the first
-//! submission, then whatever arrives within `LINGER` of it (up to
-//! `MAX_BATCH` results and heartbeats: a full batch goes at once), so one
-//! transaction carries the results of many agents at realistic rates. It
+//! submission and whatever is queued behind it, then yields to the runtime
+//! up to `LINGER_YIELDS` times, taking what the sessions that were ready
+//! submitted meanwhile (up to `MAX_BATCH` results and heartbeats: a full
+//! batch goes at once). So one transaction carries the results of many
+//! agents: what arrives while a commit runs (an fsync) waits for the next
+//! one. The linger is counted in yields, not time: no timer, so a held
+//! paused clock (the in-process scenarios) cannot stall it, and an idle
+//! collector commits a lone result at once. It
 //! writes the batch in one transaction (heartbeats: last seen, host stats,
 //! history) and only after the commit sends each agent one cumulative ack
 //! (its highest seq in the batch, `try_send` on the downlink: a back-edge)
@@ -38,9 +43,9 @@ use crate::store::{self, HeartbeatRecord, Recorded, ResultRef, Store};
 /// Results and heartbeats written per transaction, at most.
 const MAX_BATCH: usize = 5000;
 
-/// How long a batch waits, from its first submission, for more (unless
-/// it is full).
-pub const LINGER: Duration = Duration::from_millis(5);
+/// How many times a batch yields to the runtime for more submissions
+/// after its first (unless it is full).
+pub const LINGER_YIELDS: usize = 4;
 
 /// One agent message's worth of results, or a heartbeat.
 pub struct Submission {
@@ -136,9 +141,10 @@ async fn run(
     }
 }
 
-/// The next batch: a first submission, then what arrives within `LINGER`
-/// of it, up to `MAX_BATCH`. At shutdown: what is queued, without waiting;
-/// `None` once the inbox is closed and empty.
+/// The next batch: a first submission, what is queued behind it and what
+/// ready tasks submit while it yields `LINGER_YIELDS` times, up to
+/// `MAX_BATCH`. At shutdown: what is queued, without waiting; `None` once
+/// the inbox is closed and empty.
 async fn gather(
     inbox: &mut mpsc::Receiver<Submission>,
     cancel: &CancellationToken,
@@ -150,24 +156,23 @@ async fn gather(
             inbox.recv().await
         }
     }?;
-    let until = Instant::now() + LINGER;
     let mut count = first.weight();
     let mut batch = vec![first];
+    let mut yields = 0;
     while count < MAX_BATCH {
-        let next = match inbox.try_recv() {
-            Ok(s) => Some(s),
-            Err(mpsc::error::TryRecvError::Empty) if !cancel.is_cancelled() => {
-                tokio::select! {
-                    s = inbox.recv() => s,
-                    () = tokio::time::sleep_until(until) => None,
-                    () = cancel.cancelled() => None,
-                }
+        match inbox.try_recv() {
+            Ok(s) => {
+                count += s.weight();
+                batch.push(s);
             }
-            Err(_) => None,
-        };
-        let Some(s) = next else { break };
-        count += s.weight();
-        batch.push(s);
+            Err(mpsc::error::TryRecvError::Empty)
+                if yields < LINGER_YIELDS && !cancel.is_cancelled() =>
+            {
+                yields += 1;
+                tokio::task::yield_now().await;
+            }
+            Err(_) => break,
+        }
     }
     Some(batch)
 }

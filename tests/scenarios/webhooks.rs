@@ -60,9 +60,14 @@ async fn retry_after_is_honoured(
         "next attempt (ms after the first): {first:?}"
     );
 
-    // One step to the due time: the worker's timer or its next look at the
-    // outbox finds the row due.
-    h.advance(Duration::from_millis((expected_ms(now) - now) as u64))
+    // One step to the due time, plus a millisecond: the worker's timer or
+    // its next look at the outbox finds the row due. tokio's timer wheel
+    // rounds a deadline up to the next whole millisecond of its clock, so a
+    // timer armed at an instant with a sub-millisecond part fires one tick
+    // after the exact due time; with the clock held, a step to exactly the
+    // due time could leave it waiting forever (our best explanation of one
+    // CI failure: 534 of 535 passed, this one timed out).
+    h.advance(Duration::from_millis((expected_ms(now) - now) as u64 + 1))
         .await;
     let both = sink
         .await_deliveries("maintenance.started", 2, WAIT)

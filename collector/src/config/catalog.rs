@@ -12,8 +12,8 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::ConfigError;
-use super::defaults;
-use super::raw::{RawCheckOptions, RawEquipment, RawService};
+use super::parts::Checked;
+use super::raw::{RawEquipment, RawService};
 use super::services::{self, Equipment, ServiceConfig};
 use super::source::Source;
 use crate::domain::ServiceId;
@@ -30,14 +30,20 @@ pub(super) struct Catalog {
 }
 
 impl Catalog {
-    /// Adds one file's equipment, then its services.
+    /// Adds one file's equipment, then its services, which `checked`
+    /// holds checked on their own (`super::parts::check`).
     pub fn add(
         &mut self,
         src: &Source,
         equipment: &[RawEquipment],
         services: &[RawService],
-        defaults: &RawCheckOptions,
+        checked: Checked,
     ) -> Result<(), ConfigError> {
+        let Checked {
+            services: checked,
+            mut failed,
+        } = checked;
+        let mut checked = checked.into_iter();
         let file = self.files.len();
         self.files.push(src.file.to_owned());
         let equipment = services::equipment(src, equipment, &mut self.equipment_seen)?;
@@ -63,8 +69,14 @@ impl Catalog {
                     ),
                 );
             }
-            let options = defaults::inherit(&s.options(), defaults);
-            self.services.push(services::service(src, s, &options)?);
+            match (checked.next(), failed.take()) {
+                (Some(service), failed_later) => {
+                    failed = failed_later;
+                    self.services.push(service);
+                }
+                (None, Some(e)) => return Err(e),
+                (None, None) => unreachable!("a service neither checked nor failed"),
+            }
         }
         Ok(())
     }

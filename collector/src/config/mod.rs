@@ -6,8 +6,9 @@
 //! holds the check options services inherit), in file order, and makes the
 //! cross-section checks itself: a service's equipment exists, a service
 //! runs with its own keys over `[defaults]`. `include` names more files of
-//! `[[equipment]]` and `[[services]]` (`include` finds them, `catalog`
-//! gathers them with the rules across files). The result is a [`Config`], or
+//! `[[equipment]]` and `[[services]]` (`include` finds them, `parts` reads
+//! and checks them on several threads, `catalog` gathers them with the
+//! rules across files). The result is a [`Config`], or
 //! the first problem as a [`ConfigError`] naming the file, the line and
 //! the reason. Nothing else reads TOML.
 //!
@@ -20,6 +21,7 @@ mod defaults;
 mod include;
 mod maintenance;
 mod metrics;
+mod parts;
 mod raw;
 mod retention;
 mod services;
@@ -42,7 +44,7 @@ pub use webhooks::WebhookConfig;
 
 use crate::domain::{EquipmentId, ServiceId};
 use catalog::Catalog;
-use raw::{RawConfig, RawIncluded};
+use raw::RawConfig;
 use source::Source;
 
 /// A configuration problem: where and why.
@@ -154,16 +156,17 @@ fn monitored(
     raw: &RawConfig,
 ) -> Result<(Vec<Equipment>, Vec<ServiceConfig>), ConfigError> {
     let mut catalog = Catalog::default();
-    catalog.add(src, &raw.equipment, &raw.services, &raw.defaults)?;
-    for file in include::files(src, raw.include.as_deref().unwrap_or_default())? {
-        let text = catalog::read(&file)?;
+    let checked = parts::check(src, &raw.services, &raw.defaults);
+    catalog.add(src, &raw.equipment, &raw.services, checked)?;
+    let files = include::files(src, raw.include.as_deref().unwrap_or_default())?;
+    parts::read(&files, &raw.defaults, parts::threads(), |part| {
         let included = Source {
-            file: &file,
-            text: &text,
+            file: &part.file,
+            text: &part.text,
         };
-        let part: RawIncluded = from_toml(&included)?;
-        catalog.add(&included, &part.equipment, &part.services, &raw.defaults)?;
-    }
+        let raw = &part.raw;
+        catalog.add(&included, &raw.equipment, &raw.services, part.checked)
+    })?;
     Ok((catalog.equipment, catalog.services))
 }
 

@@ -233,8 +233,9 @@ async fn one_commit_acks_several_agents_once_each() {
     let (ack1, mut downlink1) = DownlinkTx::channel(8);
     let (ack2, mut downlink2) = DownlinkTx::channel(8);
     assert!(gated.ingest.submit(results("a1", &[1, 2], &ack1)).await);
-    // Within the linger: the batch waits for these.
-    tokio::time::advance(LINGER / 2).await;
+    // The ingest task takes that one and yields (its linger); these come
+    // in meanwhile and join the same batch.
+    tokio::task::yield_now().await;
     assert!(gated.ingest.submit(results("a2", &[5], &ack2)).await);
     assert!(gated.ingest.submit(results("a1", &[3], &ack1)).await);
 

@@ -4,9 +4,10 @@
 //! `sqlite:FILE` opens SQLite (created when missing); `postgres://` or
 //! `postgresql://` opens PostgreSQL, the URL passed to sqlx as written (so
 //! `?sslmode=disable|prefer|require|verify-ca|verify-full` applies). The
-//! store writes `$1..$n` placeholders, which both engines accept; a
-//! `QueryBuilder` over sqlx's `Any` driver writes `?` for each bind, which
-//! PostgreSQL rejects, so every built query goes through [`numbered`].
+//! store writes `$1..$n` placeholders in its few-parameter statements,
+//! which both engines accept; a `QueryBuilder` over sqlx's `Any` driver
+//! writes `?` for each bind, which PostgreSQL rejects, so every built query
+//! goes through [`numbered`], which renumbers them for PostgreSQL only.
 
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -22,6 +23,15 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The engine behind an open connection.
+    pub fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     /// The engine `url` selects, and the URL to connect with (SQLite's gets
     /// `mode=rwc`, create when missing, unless it has options of its own).
     pub fn parse(url: &str) -> Result<(Backend, String)> {
@@ -58,12 +68,18 @@ pub fn check_url(url: &str) -> std::result::Result<Backend, String> {
 /// The URL forms a `database` may take, for error messages.
 pub const URL_FORMS: &str = "sqlite://FILE or postgres://USER:PASSWORD@HOST:PORT/DATABASE";
 
-/// Builds `q` with its `?` placeholders renumbered `$1..$n` (in order; a
-/// `?` inside a quoted literal or identifier is left alone).
-pub fn numbered(q: &mut QueryBuilder<Any>) -> Query<'static, Any, AnyArguments> {
+/// Builds `q` for `backend`: on PostgreSQL its `?` placeholders become
+/// `$1..$n` (in order; a `?` inside a quoted literal or identifier is left
+/// alone). SQLite keeps the anonymous `?`: there every named placeholder
+/// (`$n`) costs sqlx a `sqlite3_bind_parameter_name` lookup, a scan of all
+/// of them, so a multi-row insert of 14,000 binds would cost 10^8 steps.
+pub fn numbered(backend: Backend, q: &mut QueryBuilder<Any>) -> Query<'static, Any, AnyArguments> {
     let mut built = q.build();
     let arguments = built.take_arguments().ok().flatten().unwrap_or_default();
-    let sql = renumber(built.sql().as_str());
+    let sql = match backend {
+        Backend::Postgres => renumber(built.sql().as_str()),
+        Backend::Sqlite => built.sql().as_str().to_owned(),
+    };
     sqlx::query_with(AssertSqlSafe(sql), arguments)
 }
 

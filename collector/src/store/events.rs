@@ -268,7 +268,10 @@ impl Store {
             q.push(")");
         }
         let mut tx = self.begin().await?;
-        let n = numbered(&mut q).execute(&mut *tx).await?.rows_affected();
+        let n = numbered(self.backend, &mut q)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
         Ok(n)
     }

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, QueryBuilder, Row};
 
-use super::backend::numbered;
+use super::backend::{Backend, numbered};
 use super::results::{error_kind_code, push_outcome, stored_us};
 use super::{Result, Store, StoreError};
 use crate::domain::{AgentId, ErrorKind, Phases, ProbeOutcome, ProbeResult, ServiceId};
@@ -77,7 +77,9 @@ pub(super) async fn upsert_latest(
              cert_not_after_ms = excluded.cert_not_after_ms \
              WHERE excluded.time_ms > latest_results.time_ms",
         );
-        numbered(&mut q).execute(&mut *conn).await?;
+        numbered(Backend::of(conn), &mut q)
+            .execute(&mut *conn)
+            .await?;
         statements += 1;
     }
     Ok(statements)

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use sqlx::{Any, QueryBuilder};
 
 use super::agents::{AGENT_COLUMNS, agent_row};
-use super::backend::numbered;
+use super::backend::{Backend, numbered};
 use super::requests::{REQUEST_COLUMNS, note_row, request_row};
 use super::{AgentRow, Result, Store, request_id};
 use crate::domain::{AgentId, AgentState, EquipmentId, Note, Request, RequestId, ServiceId};
@@ -78,7 +78,7 @@ impl Store {
         }
         q.push(" ORDER BY id LIMIT ").push_bind(limit as i64);
         let mut conn = self.read.acquire().await?;
-        let mut page = numbered(&mut q)
+        let mut page = numbered(Backend::of(&conn), &mut q)
             .fetch_all(&mut *conn)
             .await?
             .iter()
@@ -96,7 +96,10 @@ impl Store {
         }
         q.push(") ORDER BY id");
         let mut notes: HashMap<RequestId, Vec<Note>> = HashMap::new();
-        for r in numbered(&mut q).fetch_all(&mut *conn).await? {
+        for r in numbered(Backend::of(&conn), &mut q)
+            .fetch_all(&mut *conn)
+            .await?
+        {
             let of = request_id(&r, "request_id")?;
             notes.entry(of).or_default().push(note_row(&r)?);
         }
@@ -142,7 +145,7 @@ impl Store {
         }
         q.push(" ORDER BY region, name, id LIMIT ")
             .push_bind(limit as i64);
-        numbered(&mut q)
+        numbered(self.backend, &mut q)
             .fetch_all(&self.read)
             .await?
             .iter()

@@ -199,7 +199,7 @@ impl Store {
             }
         };
         q.push(order).push(" LIMIT ").push_bind(limit as i64);
-        numbered(&mut q)
+        numbered(self.backend, &mut q)
             .fetch_all(&self.read)
             .await?
             .iter()
@@ -258,7 +258,7 @@ impl Store {
             .push(" AND start_ms <= ")
             .push_bind(w.today)
             .push(")) GROUP BY key");
-        for r in numbered(&mut q).fetch_all(&self.read).await? {
+        for r in numbered(self.backend, &mut q).fetch_all(&self.read).await? {
             let counts = |name: &str| -> Result<Counts> {
                 Ok(Counts {
                     probes: count(&r, &format!("{name}_probes"))?,
@@ -281,7 +281,7 @@ impl Store {
             .push(" AND start_ms <= ")
             .push_bind(w.today);
         let mut days: HashMap<(i64, i64), Counts> = HashMap::new();
-        for r in numbered(&mut q).fetch_all(&self.read).await? {
+        for r in numbered(self.backend, &mut q).fetch_all(&self.read).await? {
             let c = Counts {
                 probes: count(&r, "probes")?,
                 failures: count(&r, "failures")?,

@@ -20,7 +20,7 @@ use sqlx::query_builder::Separated;
 use sqlx::{Any, QueryBuilder, Row};
 
 use super::agents::{HEARTBEAT_HISTORY_MS, HeartbeatRecord, write_heartbeats};
-use super::backend::numbered;
+use super::backend::{Backend, numbered};
 use super::latest::upsert_latest;
 use super::rollups::{Aggregates, merge_into};
 use super::{Result, Store, flag};
@@ -160,7 +160,10 @@ impl Store {
                 " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING \
                  RETURNING service, time_ms, agent, round_id",
             );
-            for row in numbered(&mut q).fetch_all(&mut *tx).await? {
+            for row in numbered(Backend::of(&tx), &mut q)
+                .fetch_all(&mut *tx)
+                .await?
+            {
                 inserted.insert((
                     row.try_get("service")?,
                     row.try_get("time_ms")?,
@@ -202,7 +205,7 @@ impl Store {
                 ") UPDATE agents SET last_seq = v.seq FROM v \
                  WHERE agents.id = v.id AND agents.last_seq < v.seq",
             );
-            numbered(&mut q).execute(&mut *tx).await?;
+            numbered(Backend::of(&tx), &mut q).execute(&mut *tx).await?;
             done.statements += 1;
         }
         write_heartbeats(&mut tx, heartbeats, HEARTBEAT_HISTORY_MS).await?;
@@ -324,7 +327,7 @@ async fn update_services(
              FROM v WHERE services.id = v.id \
              AND (services.last_check_ms IS NULL OR services.last_check_ms <= v.time_ms)",
         );
-        numbered(&mut q).execute(&mut **tx).await?;
+        numbered(Backend::of(tx), &mut q).execute(&mut **tx).await?;
         statements += 1;
     }
     Ok(statements)

@@ -2,7 +2,7 @@
 
 use sqlx::{QueryBuilder, Row};
 
-use super::backend::numbered;
+use super::backend::{Backend, numbered};
 use super::{
     Result, Store, StoreError, events::append_event, flag, named, request_id, requests, text_id,
 };
@@ -104,7 +104,7 @@ impl Store {
             q.push(
                 " ON CONFLICT (id) DO UPDATE SET name = excluded.name, customer = excluded.customer",
             );
-            numbered(&mut q).execute(&mut *tx).await?;
+            numbered(Backend::of(&tx), &mut q).execute(&mut *tx).await?;
         }
         sqlx::query("UPDATE services SET configured = 0, active = 0")
             .execute(&mut *tx)
@@ -128,7 +128,7 @@ impl Store {
                 " ON CONFLICT (id) DO UPDATE SET url = excluded.url, equipment_id = excluded.equipment_id, \
                  active = excluded.active, configured = 1, cert_warning_ms = excluded.cert_warning_ms",
             );
-            numbered(&mut q).execute(&mut *tx).await?;
+            numbered(Backend::of(&tx), &mut q).execute(&mut *tx).await?;
         }
         // A service that left forgets which certificates it was warned about.
         sqlx::query(
@@ -188,20 +188,18 @@ impl Store {
     /// request: what the evaluator and the metrics start from (three
     /// columns, not the whole row: a million rows at start).
     pub async fn service_states(&self) -> Result<Vec<(ServiceId, ServiceState, bool)>> {
-        sqlx::query(
-            "SELECT id, state, CASE WHEN open_request_id IS NULL THEN 0 ELSE 1 END AS open FROM services WHERE configured = 1",
-        )
-        .fetch_all(&self.read)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                text_id(r, "id")?,
-                named(r, "services", "state")?,
-                r.try_get::<i64, _>("open")? != 0,
-            ))
-        })
-        .collect()
+        sqlx::query("SELECT id, state, open_request_id FROM services WHERE configured = 1")
+            .fetch_all(&self.read)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    text_id(r, "id")?,
+                    named(r, "services", "state")?,
+                    r.try_get::<Option<i64>, _>("open_request_id")?.is_some(),
+                ))
+            })
+            .collect()
     }
 
     pub async fn get_service(&self, id: &ServiceId) -> Result<ServiceRow> {

@@ -124,6 +124,11 @@ async fn one_open_request_per_service_and_close_clears_link() {
         (svc.state, svc.open_request),
         (ServiceState::Down, Some(req.id))
     );
+    // What start-up reads back (the evaluator's trackers).
+    assert_eq!(
+        store.service_states().await.expect("states"),
+        vec![("shop".into(), ServiceState::Down, true)]
+    );
 
     let closed = store
         .service_up(&shop(ServiceState::Up), true, "closed automatically")
@@ -138,6 +143,10 @@ async fn one_open_request_per_service_and_close_clears_link() {
     assert_eq!(closed.notes[0].author, "picket");
     let svc = store.get_service(&"shop".into()).await.expect("svc");
     assert_eq!((svc.state, svc.open_request), (ServiceState::Up, None));
+    assert_eq!(
+        store.service_states().await.expect("states"),
+        vec![("shop".into(), ServiceState::Up, false)]
+    );
 
     let Opened::New(second) = store
         .service_down(&shop(ServiceState::Down), &new_request())

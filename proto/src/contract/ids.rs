@@ -9,21 +9,32 @@
 //! A declared id is built with `From<String>` / `From<&str>` where
 //! construction is legitimate (config validation, store rows, the wire
 //! edges), borrows as `str` (so `HashMap<Id, _>` answers `get("web")`),
-//! displays and serializes (serde `transparent`) as its plain string, and
-//! prints its `Debug` as the plain string's (`"web"`), so messages and
-//! logs that quote an id read as they did when ids were strings. The
-//! calling crate depends on `serde`.
+//! displays and serializes as its plain string (by hand: serde's `rc`
+//! feature is not on), and prints its `Debug` as the plain string's
+//! (`"web"`), so messages and logs that quote an id read as they did when
+//! ids were strings. The calling crate depends on `serde`.
 
-/// Declares `pub struct $name(String)`, a string id (see the module doc).
+/// Declares `pub struct $name(Arc<str>)`, a string id (see the module doc):
+/// a clone shares the text (a million services' ids sit in several maps
+/// each), the type is 16 bytes.
 #[macro_export]
 macro_rules! string_id {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
-        #[derive(
-            Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize,
-        )]
-        #[serde(transparent)]
-        pub struct $name(String);
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(::std::sync::Arc<str>);
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <String as ::serde::Deserialize>::deserialize(d).map(Self::from)
+            }
+        }
 
         impl $name {
             /// The id as text (for logs, SQL binds and the wire).
@@ -33,7 +44,7 @@ macro_rules! string_id {
 
             /// The id's text, consuming it.
             pub fn into_string(self) -> String {
-                self.0
+                String::from(&*self.0)
             }
         }
 
@@ -65,31 +76,31 @@ macro_rules! string_id {
 
         impl From<String> for $name {
             fn from(s: String) -> Self {
-                Self(s)
+                Self(s.into())
             }
         }
 
         impl From<&str> for $name {
             fn from(s: &str) -> Self {
-                Self(s.to_owned())
+                Self(s.into())
             }
         }
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.into_string()
             }
         }
 
         impl PartialEq<str> for $name {
             fn eq(&self, other: &str) -> bool {
-                self.0 == other
+                &*self.0 == other
             }
         }
 
         impl PartialEq<&str> for $name {
             fn eq(&self, other: &&str) -> bool {
-                self.0 == *other
+                &*self.0 == *other
             }
         }
     };

@@ -127,3 +127,82 @@ fn only_the_file_name_may_hold_a_star() {
         "{e}"
     );
 }
+
+/// `n` files `00.toml`…, each with services `sNN-a` and `sNN-b` on `e`.
+fn many_files(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| {
+            let text = format!(
+                "{}{}",
+                service(&format!("s{i:02}-a"), "e"),
+                service(&format!("s{i:02}-b"), "e")
+            );
+            (format!("{i:02}.toml"), text)
+        })
+        .collect()
+}
+
+fn layout_many(files: &[(String, String)]) -> (tempfile::TempDir, PathBuf) {
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    layout(MAIN, &refs)
+}
+
+#[test]
+fn files_read_on_several_threads_keep_the_file_order() {
+    // More files than one round of parallel reading holds.
+    let files = many_files(41);
+    let (_dir, path) = layout_many(&files);
+    let c = load(&path).expect("valid");
+    let want: Vec<String> = (0..41)
+        .flat_map(|i| [format!("s{i:02}-a"), format!("s{i:02}-b")])
+        .collect();
+    let ids: Vec<&str> = c.services.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, want);
+}
+
+#[test]
+fn the_first_problem_in_reading_order_wins_over_later_files_checked_in_parallel() {
+    let bad_url =
+        |id: &str| format!("[[services]]\nid = \"{id}\"\nequipment = \"e\"\nurl = \"ftp://x\"\n");
+    let mut files = many_files(30);
+    // File 03: an unknown equipment (a rule across files); files 04 and
+    // 29: a bad URL (checked on a worker thread, maybe before 03).
+    files[3].1 = service("s03-a", "nowhere");
+    files[4].1 = bad_url("s04-a");
+    files[29].1 = bad_url("s29-a");
+    let (dir, path) = layout_many(&files);
+    let d = dir.path().join("services.d");
+    let e = load(&path).expect_err("unknown equipment").to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{}:3: service \"s03-a\": unknown equipment",
+            d.join("03.toml").display()
+        )),
+        "{e}"
+    );
+    // Within a file too: a bad URL before a duplicate id is the one reported…
+    files[3].1 = format!("{}{}", bad_url("s03-a"), service("s00-a", "e"));
+    std::fs::write(d.join("03.toml"), &files[3].1).expect("write");
+    let e = load(&path).expect_err("bad url").to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{}:4: url: invalid URL",
+            d.join("03.toml").display()
+        )),
+        "{e}"
+    );
+    // …and a duplicate id before a bad URL.
+    files[3].1 = format!("{}{}", service("s00-a", "e"), bad_url("s03-b"));
+    std::fs::write(d.join("03.toml"), &files[3].1).expect("write");
+    let e = load(&path).expect_err("duplicate").to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{}:2: service id \"s00-a\" is defined twice",
+            d.join("03.toml").display()
+        )),
+        "{e}"
+    );
+}
