@@ -177,9 +177,20 @@ async fn serve(
     let http_addr = listeners.http.local_addr()?;
     let grpc_addr = listeners.grpc.local_addr()?;
     let role = leader::role_cell();
+    let grpc_ready = Arc::new(AtomicBool::new(false));
+    let (standby_api, standby_http) = leader::standby::services(
+        &config,
+        &store,
+        &metrics,
+        grpc_ready.clone(),
+        role.clone(),
+        &cancel,
+        &tasks,
+    );
     let link_gate = leader::gate::Gate::new(role.clone());
-    let api_gate = leader::gate::Gate::new(role.clone());
-    let http_gate = leader::gate::HttpGate::new(role.clone(), metrics.clone());
+    let api_gate = leader::gate::Gate::new(role.clone()).with_standby(standby_api);
+    let http_gate =
+        leader::gate::HttpGate::new(role.clone(), metrics.clone()).with_standby(standby_http);
     let candidate = leader::Candidate {
         store: store.clone(),
         id: leader::instance_id(),
@@ -189,7 +200,6 @@ async fn serve(
         metrics: metrics.clone(),
         role,
     };
-    let grpc_ready = Arc::new(AtomicBool::new(false));
     let parts = leader::start::Parts {
         config,
         store: store.clone(),

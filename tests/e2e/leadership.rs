@@ -1,7 +1,9 @@
 //! Two collectors on one PostgreSQL database: one leads, the other stands
-//! by (`/readyz` 503 "standby", agents refused with "standby; leader is
-//! URL"); the standby takes over within `leader_lease` + 5 s of the
-//! leader's death; a leader paused past its lease is fenced and stops.
+//! by (`/readyz` 503 "standby", agents and admin calls refused with
+//! "standby; leader is URL", read calls and the status page served from
+//! the store); the standby takes over within `leader_lease` + 5 s of the
+//! leader's death; a leader paused past its lease is fenced (it writes no
+//! row after it resumes) and stops.
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +11,7 @@ use picket_collector::testing::postgres::PgServer;
 use picket_e2e::target::Target;
 use picket_e2e::{Agent, Collector, Config, DEADLINE, Seen, wait_until};
 
-use crate::common::{AGENT, SERVICE, is_down_with_request, one_service};
+use crate::common::{AGENT, EQUIPMENT, SERVICE, is_down_with_request, one_service};
 
 const LEASE: Duration = Duration::from_secs(2);
 
@@ -85,6 +87,72 @@ async fn the_standby_refuses_agents_and_leads_after_the_leader_is_killed() -> an
     Ok(())
 }
 
+/// One number from `sql` on database `name` of `pg` (through `psql`).
+fn count(pg: &PgServer, name: &str, sql: &str) -> anyhow::Result<i64> {
+    let out = std::process::Command::new(PgServer::bin_dir().join("psql"))
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-At", "-p"])
+        .arg(pg.port().to_string())
+        .args(["-d", name, "-c", sql])
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        out.status.success(),
+        "psql {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(text.trim().parse()?)
+}
+
+#[tokio::test]
+async fn a_standby_serves_reads_from_the_store_and_refuses_admin_calls() -> anyhow::Result<()> {
+    let pg = tokio::task::spawn_blocking(PgServer::start).await??;
+    let target = Target::http().await;
+    target.set_status(500);
+    let config = shared(&pg, "standby_reads", &target)?;
+    let leader = Collector::start(config.clone()).await?;
+    let standby = Collector::start_unready(config).await?;
+    wait_standby(&standby, &leader).await?;
+    let _agent = Agent::start(&leader, "eu", AGENT, None, &[])?;
+    let down = leader
+        .wait_service(SERVICE, "down with an open request", is_down_with_request)
+        .await?;
+
+    // Reads: what the leader wrote, from the store.
+    let listed = standby.services().await?;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], SERVICE, "{listed:?}");
+    assert_eq!(listed[0]["state"], "down", "{listed:?}");
+    let one = standby.service(SERVICE).await?;
+    assert_eq!(one["state"], "down", "{one}");
+    assert_eq!(one["open_request"], down["open_request"], "{one}");
+    let requests = standby.requests().await?;
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0]["id"], down["open_request"], "{requests:?}");
+    let agents = standby.agents().await?;
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    assert_eq!(agents[0]["name"], AGENT, "{agents:?}");
+    assert_eq!(agents[0]["liveness"], "live", "heard from lately: {agents:?}");
+
+    // The status page too, while /readyz stays 503.
+    let (code, page) = standby.http_page("/").await?;
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains(SERVICE), "the status page lists the service: {page}");
+    assert_eq!(standby.readyz().await?.0, 503);
+
+    // An admin write is refused, naming the leader, and writes nothing.
+    let out = standby
+        .ctl_raw(&["maintenance", "start", EQUIPMENT, "--for", "1h"])
+        .await?;
+    assert_ne!(out.code, Some(0), "{out:?}");
+    let hint = format!("standby; leader is {}", leader.grpc_url());
+    assert!(out.stderr.contains(&hint), "{out:?}");
+    assert!(
+        leader.service(SERVICE).await?["maintenance_until"].is_null(),
+        "no maintenance window was written"
+    );
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_leader_paused_past_its_lease_is_fenced_and_stops() -> anyhow::Result<()> {
     let pg = tokio::task::spawn_blocking(PgServer::start).await??;
@@ -99,10 +167,15 @@ async fn a_leader_paused_past_its_lease_is_fenced_and_stops() -> anyhow::Result<
         .wait_service(SERVICE, "down with an open request", is_down_with_request)
         .await?;
     let id = down["open_request"].clone();
+    let results = "SELECT count(*) FROM results";
+    assert!(count(&pg, "leader_pause", results)? > 0, "the old leader wrote results");
 
+    // The agent, connected to the old leader only, keeps probing while it
+    // is paused: it resumes with results to write, and must write none.
     old.signal("STOP")?;
     let took = wait_leads(&new, LEASE + Duration::from_secs(5)).await?;
     println!("takeover: {took:?} after SIGSTOP (leader_lease {LEASE:?})");
+    let before = count(&pg, "leader_pause", results)?;
     old.signal("CONT")?;
     let status = old.wait_exit(DEADLINE).await?;
     assert!(
@@ -111,6 +184,11 @@ async fn a_leader_paused_past_its_lease_is_fenced_and_stops() -> anyhow::Result<
     );
     let log = std::fs::read_to_string(old.log_path())?;
     assert!(log.contains("leadership lost"), "{}", old.log_tail(20));
+    assert_eq!(
+        count(&pg, "leader_pause", results)?,
+        before,
+        "the deposed leader wrote results after it resumed"
+    );
 
     // The new leader rebuilt the state from the store: the same request,
     // still the only one.

@@ -1,6 +1,6 @@
 //! Collectors that do not lead (yet): started without waiting for `/readyz`
-//! 200, paused and resumed, waited on until they exit, and `/readyz` read
-//! with its body (`standby; leader is URL`).
+//! 200, paused and resumed, waited on until they exit, and `/readyz` (or
+//! any page) read with its body (`standby; leader is URL`).
 
 use std::net::SocketAddr;
 use std::process::ExitStatus;
@@ -39,6 +39,11 @@ impl Collector {
     /// `GET /readyz`: status code and body.
     pub async fn readyz(&self) -> anyhow::Result<(u16, String)> {
         http_get(self.listen.http, "/readyz").await
+    }
+
+    /// `GET PATH` on the HTTP listener: status code and body.
+    pub async fn http_page(&self, path: &str) -> anyhow::Result<(u16, String)> {
+        http_get(self.listen.http, path).await
     }
 
     /// Sends `SIGSTOP` (`pause`) or `SIGCONT` to the process.

@@ -11,6 +11,8 @@
 //! - `assignment`: which agents probe which services, pure.
 //! - `chunks`: an assignment update cut into parts, the set's digest and
 //!   the difference between two sets, pure.
+//! - `view`: which agents are live, from the registry (leader) or the
+//!   store (standby).
 
 pub mod assignment;
 pub mod auth;
@@ -22,6 +24,7 @@ pub mod enroll;
 pub mod registry;
 pub mod requests;
 mod session;
+pub mod view;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -31,3 +34,4 @@ pub use enroll::Welcome;
 pub use enroll::{PROTOCOL_VERSION, Refusal};
 pub use registry::{AgentsHandle, StateError};
 pub use requests::StoreRequests;
+pub use view::AgentsView;

@@ -10,9 +10,11 @@
 //! renewal finds another holder, or none succeeded before the lease ended,
 //! the store is deposed (every write refused) and `lost` fires: the
 //! collector stops with [`crate::RunError::LostLeadership`] and its
-//! supervisor restarts it, as a standby.
+//! supervisor restarts it, as a standby. Meanwhile a standby serves the
+//! read calls and the status pages from the store ([`standby`]).
 
 pub mod gate;
+pub(crate) mod standby;
 pub(crate) mod start;
 
 use std::sync::Arc;
@@ -46,6 +48,14 @@ impl Role {
         } else {
             format!("standby; leader is {leader}")
         }
+    }
+}
+
+/// Why this collector does not serve, now, what only a leader serves.
+pub fn not_leading(role: &RoleCell) -> String {
+    match &*role.borrow() {
+        Role::Leader => "starting: this collector is taking the leadership".to_owned(),
+        Role::Standby { leader } => Role::standby_message(leader),
     }
 }
 

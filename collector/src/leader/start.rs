@@ -174,24 +174,28 @@ pub(crate) async fn start(
         metrics.clone(),
     );
     p.link.open(link::server(service));
+    let view = agents::AgentsView::Leader(agents.clone());
     p.http.open(http::router(
         store.clone(),
         p.grpc_ready,
         metrics,
-        agents.clone(),
+        view.clone(),
         api_settings.clone(),
     ));
     p.api.open(api::server(api::PicketApi {
         store,
         settings: api_settings,
-        agents,
-        maintenance,
-        evaluator,
+        agents: view,
         webhooks,
         limiter,
         cancel: cancel.clone(),
         tasks: tasks.clone(),
-        reload,
+        mode: api::Mode::Leader(api::Leading {
+            agents,
+            maintenance,
+            evaluator,
+            reload,
+        }),
     }));
     tracing::info!(elapsed = ?started.elapsed(), "leader-only parts started");
     Ok(())
