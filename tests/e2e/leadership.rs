@@ -11,6 +11,7 @@ use picket_collector::testing::postgres::PgServer;
 use picket_e2e::target::Target;
 use picket_e2e::{Agent, Collector, Config, DEADLINE, Seen, wait_until};
 
+use crate::agents::events;
 use crate::common::{AGENT, EQUIPMENT, SERVICE, is_down_with_request, one_service};
 
 const LEASE: Duration = Duration::from_secs(2);
@@ -131,12 +132,29 @@ async fn a_standby_serves_reads_from_the_store_and_refuses_admin_calls() -> anyh
     let agents = standby.agents().await?;
     assert_eq!(agents.len(), 1, "{agents:?}");
     assert_eq!(agents[0]["name"], AGENT, "{agents:?}");
-    assert_eq!(agents[0]["liveness"], "live", "heard from lately: {agents:?}");
+    assert_eq!(
+        agents[0]["liveness"], "live",
+        "heard from lately: {agents:?}"
+    );
+
+    // The event log, the leader's events in order.
+    let seqs = |v: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        v.iter().map(|e| e["seq"].clone()).collect()
+    };
+    let theirs = seqs(events(&leader).await?);
+    let ours = seqs(events(&standby).await?);
+    assert!(
+        !theirs.is_empty() && ours.starts_with(&theirs),
+        "{ours:?} vs {theirs:?}"
+    );
 
     // The status page too, while /readyz stays 503.
     let (code, page) = standby.http_page("/").await?;
     assert_eq!(code, 200, "{page}");
-    assert!(page.contains(SERVICE), "the status page lists the service: {page}");
+    assert!(
+        page.contains(SERVICE),
+        "the status page lists the service: {page}"
+    );
     assert_eq!(standby.readyz().await?.0, 503);
 
     // An admin write is refused, naming the leader, and writes nothing.
@@ -168,7 +186,10 @@ async fn a_leader_paused_past_its_lease_is_fenced_and_stops() -> anyhow::Result<
         .await?;
     let id = down["open_request"].clone();
     let results = "SELECT count(*) FROM results";
-    assert!(count(&pg, "leader_pause", results)? > 0, "the old leader wrote results");
+    assert!(
+        count(&pg, "leader_pause", results)? > 0,
+        "the old leader wrote results"
+    );
 
     // The agent, connected to the old leader only, keeps probing while it
     // is paused: it resumes with results to write, and must write none.

@@ -24,9 +24,9 @@ pub mod enroll;
 pub mod registry;
 pub mod requests;
 mod session;
-pub mod view;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod view;
 
 pub use deadman::{LivenessHandle, Watched, load_watched};
 pub use directory::{Directory, DownlinkTx, LinkHandle};

@@ -18,7 +18,10 @@ use crate::store::{Store, StoreError};
 pub enum AgentsView {
     Leader(AgentsHandle),
     /// Live means heard from within `dead_after`, by the stored heartbeats.
-    Standby { store: Store, dead_after: Duration },
+    Standby {
+        store: Store,
+        dead_after: Duration,
+    },
 }
 
 impl AgentsView {

@@ -11,11 +11,11 @@
 //!
 //! A standby serves the same API in [`Mode::Standby`]: the read calls
 //! answer from the store (what the leader last wrote: service states,
-//! requests, deliveries; an agent counts as live when the leader recorded
-//! a heartbeat from it within the dead-man's window; webhooks as
-//! configured, none disabled), while every admin call and `WatchEvents`
-//! (which follows this collector's own commits) is refused with
-//! `UNAVAILABLE` "standby; leader is URL", so that a client can follow.
+//! requests, deliveries, events, which `WatchEvents` looks for every
+//! second; an agent counts as live when the leader recorded a heartbeat
+//! from it within the dead-man's window; webhooks as configured, none
+//! disabled), while every admin call is refused with `UNAVAILABLE`
+//! "standby; leader is URL", so that a client can follow.
 
 mod convert;
 mod error;
@@ -308,9 +308,18 @@ impl Picket for PicketApi {
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let after = convert::after_seq(&self.read(request)?);
-        self.leading()?;
-        let events = watch::tail(self.store.clone(), after, self.cancel.clone(), &self.tasks)
-            .map(|event| event.map(convert::event).map_err(Status::from));
+        let poll = match self.mode {
+            Mode::Leader(_) => None,
+            Mode::Standby(_) => Some(watch::STANDBY_POLL),
+        };
+        let events = watch::tail(
+            self.store.clone(),
+            after,
+            poll,
+            self.cancel.clone(),
+            &self.tasks,
+        )
+        .map(|event| event.map(convert::event).map_err(Status::from));
         Ok(Response::new(Box::pin(events)))
     }
 }

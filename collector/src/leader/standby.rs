@@ -1,6 +1,6 @@
 //! What a standby serves from the store while another collector leads:
 //! the `Picket` API in [`api::Mode::Standby`] (the read calls answer from
-//! the store; admin calls and `WatchEvents` are refused naming the leader)
+//! the store; admin calls are refused naming the leader)
 //! and the HTTP app (status pages, badges and `/metrics`; the gate answers
 //! `/readyz` with 503 itself). No actor runs behind them: a standby writes
 //! nothing. Its tokens are those it started with (a reload runs on the

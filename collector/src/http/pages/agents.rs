@@ -1,7 +1,6 @@
 //! `/agents`: every agent with its state, liveness, region, the host
 //! stats of its last heartbeat and the number of checks assigned to it.
 
-
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
