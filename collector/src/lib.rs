@@ -42,6 +42,7 @@ pub mod domain;
 pub mod evaluator;
 pub mod http;
 pub mod ingest;
+pub mod leader;
 pub mod lifecycle;
 pub mod link;
 pub mod maintenance;
@@ -67,13 +68,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::agents::{AgentsHandle, LivenessHandle, StoreRequests};
 use crate::config::Config;
 use crate::config::settings::Settings;
-use crate::evaluator::EvaluatorHandle;
-use crate::ingest::IngestHandle;
-use crate::lifecycle::LifecycleHandle;
-use crate::maintenance::MaintenanceHandle;
 use crate::store::{Store, StoreError};
 use crate::time::Clock;
 
@@ -100,6 +96,10 @@ pub enum RunError {
     Http(#[from] std::io::Error),
     #[error("tls: {0}")]
     Tls(#[from] tls::TlsError),
+    /// Another collector took the lease (`leader`): this one stops so its
+    /// supervisor restarts it as a standby.
+    #[error("leadership lost: another collector leads")]
+    LostLeadership,
 }
 
 /// How long shutdown waits for actors to drain.
@@ -165,169 +165,78 @@ async fn serve(
     reloads: reload::Source,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    let settings = Settings::from(&config);
     let server_tls = match &config.collector.tls {
         Some(section) => Some(Arc::new(tls::ServerTls::load(section)?)),
         None => None,
     };
-    let started = std::time::Instant::now();
-    let store = Store::open(&config.collector.database, settings.events, clock.clone()).await?;
-    store.sync_config(&settings.catalog).await?;
-    tracing::debug!(elapsed = ?started.elapsed(), "start-up: catalog stored");
+    let events = Settings::from(&config).events;
+    let store = Store::open(&config.collector.database, events, clock.clone()).await?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let initial: domain::ServiceMap<_> = store
-        .service_states()
-        .await?
-        .into_iter()
-        .map(|(id, state, open)| (id, (state, open)))
-        .collect();
-    tracing::debug!(elapsed = ?started.elapsed(), "start-up: states read");
     let metrics = Arc::new(metrics::Metrics::new());
-    metrics.start(&store, &config, &initial).await?;
-    tracing::debug!(elapsed = ?started.elapsed(), "start-up: metrics seeded");
-    let (reload, reload_calls) = reload::channel();
-
-    let (maintenance, maintenance_set) = MaintenanceHandle::spawn(
-        store.clone(),
-        settings.maintenance,
-        clock.clone(),
-        cancel.clone(),
-        &tasks,
-    )
-    .await?;
-    let lifecycle = LifecycleHandle::spawn(
-        store.clone(),
-        settings.lifecycle,
-        metrics.clone(),
-        clock.clone(),
-        cancel.clone(),
-        &tasks,
-    );
-    let liveness = LivenessHandle::spawn(
-        StoreRequests::new(
-            store.clone(),
-            metrics.clone(),
-            settings.liveness,
-            clock.clone(),
-        ),
-        settings.liveness,
-        agents::load_watched(&store).await?,
-        cancel.clone(),
-        &tasks,
-    );
-    let agents = AgentsHandle::spawn(
-        store.clone(),
-        settings.registry,
-        metrics.clone(),
-        maintenance_set.clone(),
-        liveness.clone(),
-        cancel.clone(),
-        &tasks,
-    );
-    let evaluator = EvaluatorHandle::spawn(
-        settings.evaluator,
-        evaluator::Start::new(initial, &clock),
-        agents.directory(),
-        maintenance_set,
-        lifecycle,
-        metrics.clone(),
-        cancel.clone(),
-        &tasks,
-    );
-    let ingest = IngestHandle::spawn(
-        store.clone(),
-        metrics.clone(),
-        evaluator.clone(),
-        cancel.clone(),
-        &tasks,
-    );
-    let notifier = notifier::spawn(
-        store.clone(),
-        settings.notifier,
-        metrics.clone(),
-        clock.clone(),
-        cancel.clone(),
-        &tasks,
-    )?;
-    let retention = retention::RetentionHandle::spawn(
-        store.clone(),
-        settings.retention,
-        metrics.clone(),
-        clock.clone(),
-        cancel.clone(),
-        &tasks,
-    );
-    let webhooks = notifier.receivers();
-    tracing::debug!(elapsed = ?started.elapsed(), "start-up: actors spawned");
-    let api_settings = Arc::new(arc_swap::ArcSwap::from_pointee(settings.api));
     let http_addr = listeners.http.local_addr()?;
-    let live = reload::Live {
-        store: store.clone(),
-        api: api_settings.clone(),
-        notifier,
-        maintenance: maintenance.clone(),
-        liveness,
-        evaluator: evaluator.clone(),
-        agents: agents.clone(),
-        retention,
-        metrics: metrics.clone(),
-    };
-    let reloader = reload::Reloader {
-        path: reloads.path,
-        running: config,
-        http_addr,
-        tls: server_tls.clone(),
-        live,
-        metrics: metrics.clone(),
-        clock: clock.clone(),
-    };
-    reload::spawn(
-        reloader,
-        reloads.requests,
-        reload_calls,
-        cancel.clone(),
+    let grpc_addr = listeners.grpc.local_addr()?;
+    let role = leader::role_cell();
+    let grpc_ready = Arc::new(AtomicBool::new(false));
+    let (standby_api, standby_http) = leader::standby::services(
+        &config,
+        &store,
+        &metrics,
+        grpc_ready.clone(),
+        role.clone(),
+        &cancel,
         &tasks,
     );
+    let link_gate = leader::gate::Gate::new(role.clone());
+    let api_gate = leader::gate::Gate::new(role.clone()).with_standby(standby_api);
+    let http_gate =
+        leader::gate::HttpGate::new(role.clone(), metrics.clone()).with_standby(standby_http);
+    let candidate = leader::Candidate {
+        store: store.clone(),
+        id: leader::instance_id(),
+        advertise_url: reload::with_bound_port(&config.collector.advertise_url, grpc_addr),
+        lease: config.collector.leader_lease,
+        clock: clock.clone(),
+        metrics: metrics.clone(),
+        role,
+    };
+    let parts = leader::start::Parts {
+        config,
+        store: store.clone(),
+        metrics: metrics.clone(),
+        clock,
+        reloads,
+        server_tls: server_tls.clone(),
+        http_addr,
+        grpc_ready: grpc_ready.clone(),
+        link: link_gate.clone(),
+        api: api_gate.clone(),
+        http: http_gate.clone(),
+    };
+    let lost = CancellationToken::new();
+    let lead = async {
+        let Some(won) = leader::campaign(&candidate, &cancel).await else {
+            return std::future::pending().await;
+        };
+        leader::spawn_renewals(candidate.clone(), won, lost.clone(), cancel.clone(), &tasks);
+        leader::start::start(parts, &cancel, &tasks).await?;
+        lost.cancelled().await;
+        Err(RunError::LostLeadership)
+    };
 
     let (health, health_service) = api::health();
     health
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
     let (reflection_v1, reflection_v1alpha) = api::reflections()?;
-    let limiter = auth_limit::AuthLimiter::new(metrics.clone());
-    let link = link::AgentLinkService::new(
-        agents.clone(),
-        ingest,
-        limiter.clone(),
-        clock,
-        cancel.clone(),
-        tasks.clone(),
-        metrics.clone(),
-    );
-    let (pages_agents, pages_tokens) = (agents.clone(), api_settings.clone());
-    let api = api::PicketApi {
-        store: store.clone(),
-        settings: api_settings,
-        agents,
-        maintenance,
-        evaluator,
-        webhooks,
-        limiter,
-        cancel: cancel.clone(),
-        tasks: tasks.clone(),
-        reload,
-    };
-
-    let grpc_addr = listeners.grpc.local_addr()?;
     let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(20)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(link::server(link))
-        .add_service(api::server(api));
+        .add_service(link_gate)
+        .add_service(api_gate);
     let stop_grpc = cancel.clone().cancelled_owned();
     let mut grpc = match &server_tls {
         // TCP_NODELAY as tonic's own listener sets it (no delayed-ACK waits).
@@ -349,14 +258,7 @@ async fn serve(
             tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop_grpc))
         }
     };
-    let grpc_ready = Arc::new(AtomicBool::new(false));
-    let app = http::router(
-        store.clone(),
-        grpc_ready.clone(),
-        metrics.clone(),
-        pages_agents,
-        pages_tokens,
-    );
+    let app = http_gate.router();
     let mut http = http::serve(
         listeners.http,
         http_addr,
@@ -372,6 +274,7 @@ async fn serve(
     let result = tokio::select! {
         r = &mut grpc => r.unwrap_or_else(|e| { warn!(error = %e, "grpc server task failed"); Ok(()) }).map_err(RunError::from),
         r = &mut http => r.unwrap_or_else(|e| { warn!(error = %e, "http server task failed"); Ok(()) }).map_err(RunError::from),
+        r = lead => r,
         () = shutdown => Ok(()),
     };
     info!("shutting down");
@@ -392,6 +295,10 @@ async fn serve(
         let _ = http.await;
     })
     .await;
+    // A clean stop hands the lease over at once (a crash: when it ends).
+    if let Err(e) = store.release(&candidate.id).await {
+        warn!(error = %e, "releasing the leader lease failed");
+    }
     store.close().await;
     result
 }

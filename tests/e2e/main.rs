@@ -8,6 +8,7 @@ mod agents;
 mod cli;
 mod config;
 mod error_kinds;
+mod leadership;
 mod manual;
 mod reload;
 mod restart;

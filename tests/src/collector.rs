@@ -393,3 +393,6 @@ fn placeholders(dir: &Path, listen: ListenAddrs) -> Placeholders {
         dir: dir.display().to_string(),
     }
 }
+
+#[path = "collector_standby.rs"]
+mod standby;

@@ -11,6 +11,8 @@
 //! - `assignment`: which agents probe which services, pure.
 //! - `chunks`: an assignment update cut into parts, the set's digest and
 //!   the difference between two sets, pure.
+//! - `view`: which agents are live, from the registry (leader) or the
+//!   store (standby).
 
 pub mod assignment;
 pub mod auth;
@@ -24,6 +26,7 @@ pub mod requests;
 mod session;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod view;
 
 pub use deadman::{LivenessHandle, Watched, load_watched};
 pub use directory::{Directory, DownlinkTx, LinkHandle};
@@ -31,3 +34,4 @@ pub use enroll::Welcome;
 pub use enroll::{PROTOCOL_VERSION, Refusal};
 pub use registry::{AgentsHandle, StateError};
 pub use requests::StoreRequests;
+pub use view::AgentsView;

@@ -18,8 +18,7 @@ impl PicketApi {
             return Err(StoreError::AlreadyClosed(args.id).into());
         }
         let note = args.note.unwrap_or_else(|| MANUAL_CLOSE_NOTE.to_owned());
-        Ok(self
-            .evaluator
+        Ok((self.leading()?.evaluator)
             .close_by_hand(args.id, request.service_id, note)
             .await?)
     }

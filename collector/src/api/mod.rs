@@ -8,6 +8,14 @@
 //! [`server`] wraps the service for tonic. The API reads only its
 //! [`ApiSettings`] (the tokens, swapped by a reload); `Reload` asks the
 //! reload task ([`ReloadHandle`]).
+//!
+//! A standby serves the same API in [`Mode::Standby`]: the read calls
+//! answer from the store (what the leader last wrote: service states,
+//! requests, deliveries, events, which `WatchEvents` looks for every
+//! second; an agent counts as live when the leader recorded a heartbeat
+//! from it within the dead-man's window; webhooks as configured, none
+//! disabled), while every admin call is refused with `UNAVAILABLE`
+//! "standby; leader is URL", so that a client can follow.
 
 mod convert;
 mod error;
@@ -32,11 +40,12 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 use tonic_reflection::server::{v1, v1alpha};
 
-use crate::agents::AgentsHandle;
+use crate::agents::{AgentsHandle, AgentsView};
 use crate::auth_limit::AuthLimiter;
 use crate::config::settings::ApiSettings;
 use crate::domain::AgentState;
 use crate::evaluator::EvaluatorHandle;
+use crate::leader::RoleCell;
 use crate::maintenance::MaintenanceHandle;
 use crate::notifier::Receivers;
 use crate::reload::{ReloadError, ReloadHandle};
@@ -50,10 +59,10 @@ pub struct PicketApi {
     pub store: Store,
     /// The tokens; a reload swaps them (each call reads the current ones).
     pub settings: Arc<ArcSwap<ApiSettings>>,
-    pub agents: AgentsHandle,
-    pub maintenance: MaintenanceHandle,
-    pub evaluator: EvaluatorHandle,
-    /// The webhook receivers and which are disabled (from the notifier).
+    /// Which agents are live (the registry; the store on a standby).
+    pub agents: AgentsView,
+    /// The webhook receivers and which are disabled (from the notifier;
+    /// as configured on a standby).
     pub webhooks: Receivers,
     /// Brakes bearer-token guessing per source address.
     pub limiter: AuthLimiter,
@@ -61,6 +70,25 @@ pub struct PicketApi {
     pub cancel: CancellationToken,
     /// Where the WatchEvents tails run, so that shutdown drains them.
     pub tasks: TaskTracker,
+    /// Leader or standby.
+    pub mode: Mode,
+}
+
+/// Whether the admin calls can be served here.
+#[derive(Clone)]
+pub enum Mode {
+    Leader(Leading),
+    /// Admin calls and `WatchEvents` are refused, naming the leader (the
+    /// role says who).
+    Standby(RoleCell),
+}
+
+/// The leader's actors that the admin calls command.
+#[derive(Clone)]
+pub struct Leading {
+    pub agents: AgentsHandle,
+    pub maintenance: MaintenanceHandle,
+    pub evaluator: EvaluatorHandle,
     /// Configuration reloads (the `Reload` call).
     pub reload: ReloadHandle,
 }
@@ -202,8 +230,7 @@ impl Picket for PicketApi {
         request: Request<pb::StartMaintenanceRequest>,
     ) -> Result<Response<pb::Maintenance>, Status> {
         let args = convert::StartMaintenance::try_from(self.admin(request)?)?;
-        let window = self
-            .maintenance
+        let window = (self.leading()?.maintenance)
             .start(args.equipment, args.duration, args.reason)
             .await?;
         Ok(Response::new(convert::maintenance(window)))
@@ -214,7 +241,7 @@ impl Picket for PicketApi {
         request: Request<pb::EndMaintenanceRequest>,
     ) -> Result<Response<pb::Maintenance>, Status> {
         let equipment = convert::id("equipment", self.admin(request)?.equipment)?.into();
-        let window = self.maintenance.end(equipment).await?;
+        let window = self.leading()?.maintenance.end(equipment).await?;
         Ok(Response::new(convert::maintenance(window)))
     }
 
@@ -223,7 +250,7 @@ impl Picket for PicketApi {
         request: Request<pb::CheckNowRequest>,
     ) -> Result<Response<pb::CheckNowResponse>, Status> {
         let service = convert::id("service", self.admin(request)?.service)?.into();
-        let results = self.evaluator.check_now(service).await?;
+        let results = self.leading()?.evaluator.check_now(service).await?;
         Ok(Response::new(convert::probes(results)))
     }
 
@@ -249,7 +276,7 @@ impl Picket for PicketApi {
         request: Request<pb::ReloadRequest>,
     ) -> Result<Response<pb::ReloadResponse>, Status> {
         self.admin(request)?;
-        let outcome = self.reload.reload().await;
+        let outcome = self.leading()?.reload.reload().await;
         if let Err(ReloadError::Stopped) = outcome {
             return Err(Status::unavailable("the collector is shutting down"));
         }
@@ -281,8 +308,18 @@ impl Picket for PicketApi {
         request: Request<pb::WatchEventsRequest>,
     ) -> Result<Response<Self::WatchEventsStream>, Status> {
         let after = convert::after_seq(&self.read(request)?);
-        let events = watch::tail(self.store.clone(), after, self.cancel.clone(), &self.tasks)
-            .map(|event| event.map(convert::event).map_err(Status::from));
+        let poll = match self.mode {
+            Mode::Leader(_) => None,
+            Mode::Standby(_) => Some(watch::STANDBY_POLL),
+        };
+        let events = watch::tail(
+            self.store.clone(),
+            after,
+            poll,
+            self.cancel.clone(),
+            &self.tasks,
+        )
+        .map(|event| event.map(convert::event).map_err(Status::from));
         Ok(Response::new(Box::pin(events)))
     }
 }

@@ -4,7 +4,7 @@
 //! turns the results into messages.
 //!
 //! Admin calls need `admin_token`, and are refused when none is configured
-//! (never open). Read calls need `read_token` or `admin_token` when
+//! (never open), and on a standby (`UNAVAILABLE`, naming the leader). Read calls need `read_token` or `admin_token` when
 //! `read_token` is set, and are open otherwise. A wrong or missing token
 //! counts against the caller's address in the [`crate::auth_limit::AuthLimiter`], which
 //! refuses further tries with `RESOURCE_EXHAUSTED` before reading them.
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use tonic::Request;
 
 use super::convert::{ListAgents, ListDeliveries, ListServices};
-use super::{ApiError, PicketApi};
+use super::{ApiError, Leading, Mode, PicketApi};
 use crate::agents::auth;
 use crate::auth_limit::AuthFailure;
 use crate::domain::rollup::{History, Scope};
@@ -49,11 +49,21 @@ impl PicketApi {
     /// The request's message, if an admin call may go ahead: it carries
     /// the admin token as `authorization: Bearer …`.
     pub(super) fn admin<T>(&self, request: Request<T>) -> Result<T, ApiError> {
+        self.leading()?;
         let settings = self.settings.load();
         let Some(admin) = &settings.admin_token else {
             return Err(ApiError::AdminDisabled);
         };
         self.bearer(request, &[admin])
+    }
+
+    /// The leader's actors, or on a standby `UNAVAILABLE` "standby; leader
+    /// is URL".
+    pub(super) fn leading(&self) -> Result<&Leading, ApiError> {
+        match &self.mode {
+            Mode::Leader(leading) => Ok(leading),
+            Mode::Standby(role) => Err(ApiError::Unavailable(crate::leader::not_leading(role))),
+        }
     }
 
     /// The request's message, if a read call may go ahead: open without a
@@ -150,7 +160,7 @@ impl PicketApi {
             .store
             .agent_page(&args.filter, args.after.as_ref(), args.size + 1)
             .await?;
-        let live = self.agents.live().await;
+        let live = self.agents.live().await?;
         Ok(rows
             .into_iter()
             .map(|row| AgentView {
@@ -167,8 +177,8 @@ impl PicketApi {
         id: AgentId,
         state: AgentState,
     ) -> Result<AgentView, ApiError> {
-        let row = self.agents.set_state(id, state).await?;
-        let live = self.agents.live().await;
+        let row = self.leading()?.agents.set_state(id, state).await?;
+        let live = self.agents.live().await?;
         Ok(AgentView {
             live: live.contains(&row.id),
             row,

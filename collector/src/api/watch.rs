@@ -5,6 +5,11 @@
 //! bounded channel; it ends when the client goes away (the receiver is
 //! dropped), the store fails (the error is the last item) or the collector
 //! shuts down (the stream ends).
+//!
+//! A standby commits nothing, so nothing announces the leader's events to
+//! it: its tails also look every [`STANDBY_POLL`].
+
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -17,11 +22,15 @@ use crate::store::{EventRow, Store, StoreError};
 const BATCH: i64 = 500;
 /// Events queued for a slow client before the tail waits for it.
 const CAPACITY: usize = 256;
+/// How often a standby's tail reads the store for new events.
+pub const STANDBY_POLL: Duration = Duration::from_secs(1);
 
-/// The events after sequence number `after`, until `cancel` fires.
+/// The events after sequence number `after`, until `cancel` fires; new
+/// ones as this store commits them, and, with `poll`, every `poll` too.
 pub fn tail(
     store: Store,
     mut after: i64,
+    poll: Option<Duration>,
     cancel: CancellationToken,
     tasks: &TaskTracker,
 ) -> ReceiverStream<Result<EventRow, StoreError>> {
@@ -49,8 +58,15 @@ pub fn tail(
             if full {
                 continue;
             }
+            let looked = async {
+                match poll {
+                    Some(every) => tokio::time::sleep(every).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 changed = committed.changed() => if changed.is_err() { return },
+                () = looked => {}
                 () = tx.closed() => return,
                 () = cancel.cancelled() => return,
             }

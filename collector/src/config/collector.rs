@@ -7,6 +7,7 @@
 //! `admin_token` there (which `allow_plaintext` does not waive).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::ConfigError;
 use super::raw::RawCollector;
@@ -30,9 +31,15 @@ pub struct CollectorSection {
     /// TLS on the listeners (`tls_cert`, `tls_key`, `client_ca`,
     /// `http_tls`); `None`: plaintext.
     pub tls: Option<super::TlsSection>,
+    /// How long a leader's lease runs unless renewed (`leader`); needs a
+    /// restart.
+    pub leader_lease: Duration,
+    /// The URL agents and clients should use for this collector, given to
+    /// them by a standby ("standby; leader is URL").
+    pub advertise_url: String,
 }
 debug_redacted!(CollectorSection {
-    grpc_listen, http_listen, database, public_url
+    grpc_listen, http_listen, database, public_url, leader_lease, advertise_url
 } secret { admin_token, read_token });
 
 /// Checks `[collector]`; `public_url` defaults to the HTTP listen address.
@@ -62,6 +69,7 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSectio
     };
     let admin_token = c.admin_token.clone().filter(|t| !t.is_empty());
     fail_closed(src, c, grpc_listen, admin_token.is_some())?;
+    let (leader_lease, advertise_url) = leadership(src, c, grpc_listen)?;
     Ok(CollectorSection {
         grpc_listen,
         http_listen,
@@ -70,7 +78,56 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSectio
         admin_token,
         read_token: c.read_token.clone().filter(|t| !t.is_empty()),
         tls: super::tls::validate(src, c)?,
+        leader_lease,
+        advertise_url,
     })
+}
+
+/// The shortest and longest `leader_lease`: renewals every third of it
+/// must fit a database round trip, and a standby waits up to it.
+const LEASE_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(300));
+
+/// `leader_lease` (default 15s) and `advertise_url` (default: the gRPC
+/// listen address, `https` when `tls_cert` is set).
+fn leadership(
+    src: &Source,
+    c: &RawCollector,
+    grpc_listen: SocketAddr,
+) -> Result<(Duration, String), ConfigError> {
+    let lease = src.opt_duration(
+        "leader_lease",
+        c.leader_lease.as_ref(),
+        Duration::from_secs(15),
+    )?;
+    if let Some(v) = &c.leader_lease
+        && !(LEASE_RANGE.0..=LEASE_RANGE.1).contains(&lease)
+    {
+        return src.err(
+            &v.span(),
+            format!(
+                "leader_lease: {:?} is out of range (between {:?} and {:?})",
+                v.get_ref(),
+                LEASE_RANGE.0,
+                LEASE_RANGE.1
+            ),
+        );
+    }
+    let advertise_url = match &c.advertise_url {
+        Some(v) => src
+            .http_url("advertise_url", v)?
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
+        None => {
+            let scheme = if c.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{grpc_listen}")
+        }
+    };
+    Ok((lease, advertise_url))
 }
 
 /// Refuses a non-loopback `grpc_listen` without TLS (unless

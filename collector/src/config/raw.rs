@@ -60,6 +60,9 @@ pub struct RawCollector {
     pub tls_key: Option<Sp<String>>,
     pub client_ca: Option<Sp<String>>,
     pub http_tls: Option<Sp<bool>>,
+    // Leadership (config/collector.rs).
+    pub leader_lease: Option<Sp<String>>,
+    pub advertise_url: Option<Sp<String>>,
 }
 debug_redacted!(RawCollector {
     grpc_listen, http_listen, database, public_url, allow_plaintext, tls_cert

@@ -250,6 +250,7 @@ fn durations() {
 mod cert;
 mod fail_closed;
 mod include;
+mod leadership;
 mod retention;
 mod sections;
 mod settings;

@@ -19,7 +19,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::agents::AgentsHandle;
+use crate::agents::AgentsView;
 use crate::config::settings::ApiSettings;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -38,7 +38,7 @@ pub fn router(
     store: Store,
     grpc_ready: Arc<AtomicBool>,
     metrics: Arc<Metrics>,
-    agents: AgentsHandle,
+    agents: AgentsView,
     api: Arc<ArcSwap<ApiSettings>>,
 ) -> Router {
     let pages = pages::router(pages::Pages {

@@ -107,6 +107,10 @@ pub struct Metrics {
     pub retention_deleted_rows: Labeled,
     /// When the last complete pruning pass ended, in Unix seconds.
     pub retention_last_run: Gauge,
+    /// 1 while this collector leads, 0 while it stands by (`leader`).
+    pub leader: Gauge,
+    /// Times this collector took or lost the leadership.
+    pub leader_changes: Counter,
     /// The latest probe of each (service, agent).
     pub probes: ProbeTable,
     /// Each service's state and equipment.
@@ -141,6 +145,8 @@ impl Metrics {
             agent_connections: Counter::default(),
             retention_deleted_rows: Labeled::new(&["table"]),
             retention_last_run: Gauge::default(),
+            leader: Gauge::default(),
+            leader_changes: Counter::default(),
             probes: ProbeTable::default(),
             board: ServiceBoard::default(),
             published: ArcSwap::default(),

@@ -89,5 +89,17 @@ impl Metrics {
             "When the last complete retention pass ended, in Unix seconds",
             |f| f.sample_int("", self.retention_last_run.get()),
         );
+        e.family(
+            "picket_leader",
+            Gauge,
+            "1 while this collector leads, 0 while it stands by",
+            |f| f.sample_int("", self.leader.get()),
+        );
+        e.family(
+            "picket_leader_changes_total",
+            Counter,
+            "Times this collector took or lost the leadership",
+            |f| f.sample_int("", int(self.leader_changes.get())),
+        );
     }
 }

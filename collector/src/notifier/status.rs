@@ -55,6 +55,12 @@ impl Receivers {
         (receivers, Arc::new(tx))
     }
 
+    /// Receivers for `webhooks` as configured, none disabled, with no
+    /// workers: what a standby shows (it delivers nothing).
+    pub fn configured_only(webhooks: &[WebhookConfig]) -> Receivers {
+        Receivers::new(webhooks).0
+    }
+
     /// The receivers are now `webhooks` (a reload).
     pub(super) fn set_configured(&self, webhooks: &[WebhookConfig]) {
         self.configured.send_replace(configured(webhooks));

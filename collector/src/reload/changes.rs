@@ -26,6 +26,8 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     check("grpc_listen", o.grpc_listen != n.grpc_listen);
     check("http_listen", o.http_listen != n.http_listen);
     check("database", o.database != n.database);
+    check("leader_lease", o.leader_lease != n.leader_lease);
+    check("advertise_url", o.advertise_url != n.advertise_url);
     let (ot, nt) = (o.tls.as_ref(), n.tls.as_ref());
     check("tls_cert", ot.map(|t| &t.cert) != nt.map(|t| &t.cert));
     check("tls_key", ot.map(|t| &t.key) != nt.map(|t| &t.key));
@@ -53,6 +55,8 @@ pub fn running(old: &Config, new: Config) -> Config {
     r.grpc_listen = o.grpc_listen;
     r.http_listen = o.http_listen;
     r.database.clone_from(&o.database);
+    r.leader_lease = o.leader_lease;
+    r.advertise_url.clone_from(&o.advertise_url);
     r.tls.clone_from(&o.tls);
     let longer = running
         .agents
@@ -96,7 +100,7 @@ mod tests {
         check(
             ["a", &grpc(7070), ""],
             ["a", &grpc(7071), ""],
-            &["grpc_listen"],
+            &["grpc_listen", "advertise_url"],
         );
         let http = |port| format!("http_listen = \"127.0.0.1:{port}\"");
         check(
@@ -105,6 +109,12 @@ mod tests {
             &["http_listen"],
         );
         check(["a", "", ""], ["b", "", ""], &["database"]);
+        let lease = |s| format!("leader_lease = \"{s}\"");
+        check(
+            ["a", &lease("15s"), ""],
+            ["a", &lease("5s"), ""],
+            &["leader_lease"],
+        );
         let hb = |s| format!("heartbeat_interval = \"{s}\"");
         check(
             ["a", "", &hb("10s")],

@@ -136,7 +136,7 @@ impl Store {
 
     /// Registers a new agent with the `agent.registered` event.
     pub async fn register_agent(&self, a: &AgentRow) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO agents (id, name, region, labels, state, credential_hash, version, created_ms, last_seen_ms) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -161,6 +161,7 @@ impl Store {
 
     /// Updates what an agent says about itself on a new connection.
     pub async fn agent_connected(&self, a: &AgentRow) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE agents SET name = $1, region = $2, labels = $3, version = $4, last_seen_ms = $5 WHERE id = $6")
             .bind(&a.name)
             .bind(&a.region)
@@ -168,8 +169,9 @@ impl Store {
             .bind(&a.version)
             .bind(a.last_seen_ms)
             .bind(a.id.as_str())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -213,7 +215,7 @@ impl Store {
         let now = self.clock.now_ms();
         let subject = Subject::Agent(&a.id);
         let dead = a.snapshot(Liveness::Dead);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let event = Event::AgentDown(dead.clone());
         let mut last = append_event(&mut tx, &self.routes(), &event, now).await?;
         let mut opened = None;
@@ -233,7 +235,7 @@ impl Store {
     /// closed request's id.
     pub async fn agent_up(&self, a: &AgentRow, note: &str) -> Result<Option<RequestId>> {
         let now = self.clock.now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let event = Event::AgentUp(a.snapshot(Liveness::Live));
         let mut last = append_event(&mut tx, &self.routes(), &event, now).await?;
         let closed = close_open_of(
@@ -273,7 +275,7 @@ impl Store {
             AgentState::Suspended => Event::AgentSuspended(snapshot),
             AgentState::New => Event::AgentRegistered(snapshot),
         };
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE agents SET state = $1 WHERE id = $2")
             .bind(state.as_str())
             .bind(a.id.as_str())

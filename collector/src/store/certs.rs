@@ -19,7 +19,7 @@ impl Store {
         not_after_ms: i64,
     ) -> Result<bool> {
         let now = self.clock.now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let marked = sqlx::query(
             "INSERT INTO cert_warnings (service_id, not_after_ms, warned_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (service_id, not_after_ms) DO NOTHING",

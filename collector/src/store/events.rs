@@ -133,7 +133,7 @@ fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow> {
 impl Store {
     /// Appends an event that changes no row (a local failure, a duplicate agent).
     pub async fn record_event(&self, event: &Event) -> Result<i64> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let seq = append_event(&mut tx, &self.routes(), event, self.clock.now_ms()).await?;
         tx.commit().await?;
         self.published(Some(seq));
@@ -201,14 +201,16 @@ impl Store {
     }
 
     pub async fn delivery_succeeded(&self, id: i64, now_ms: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE webhook_outbox SET state = 'delivered', attempts = attempts + 1, delivered_ms = $1, \
              first_attempt_ms = COALESCE(first_attempt_ms, $1), last_error = NULL WHERE id = $2",
         )
         .bind(now_ms)
         .bind(id)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -224,6 +226,7 @@ impl Store {
             Some(at) => ("pending", at),
             None => ("failed", now_ms),
         };
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE webhook_outbox SET state = $1, attempts = attempts + 1, next_attempt_ms = $2, \
              first_attempt_ms = COALESCE(first_attempt_ms, $3), last_error = $4 WHERE id = $5",
@@ -233,8 +236,9 @@ impl Store {
         .bind(now_ms)
         .bind(error)
         .bind(id)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -263,10 +267,13 @@ impl Store {
             }
             q.push(")");
         }
-        Ok(numbered(self.backend, &mut q)
-            .execute(&self.write)
+        let mut tx = self.begin().await?;
+        let n = numbered(self.backend, &mut q)
+            .execute(&mut *tx)
             .await?
-            .rows_affected())
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Outbox rows per receiver and state, for every receiver that has any.

@@ -18,7 +18,7 @@ impl Store {
     /// [`StoreError::NotFound`] when there is no such request.
     pub async fn close_request_by_hand(&self, id: RequestId, note: &str) -> Result<Request> {
         let now = self.clock.now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let current = fetch_in(&mut tx, id).await?;
         if current.stage != Stage::Open {
             return Err(StoreError::AlreadyClosed(id));
@@ -43,7 +43,7 @@ impl Store {
     /// request with its notes.
     pub async fn add_request_note(&self, id: RequestId, text: &str) -> Result<Request> {
         let now = self.clock.now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         fetch_in(&mut tx, id).await?;
         sqlx::query(
             "INSERT INTO request_notes (request_id, author, time_ms, text) VALUES ($1, $2, $3, $4)",

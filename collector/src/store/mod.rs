@@ -18,6 +18,7 @@ mod certs;
 mod events;
 mod gauges;
 mod latest;
+mod leader;
 mod lists;
 mod manual;
 mod pages;
@@ -45,6 +46,7 @@ pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use backend::{Backend, check_url};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use latest::LatestResult;
+pub use leader::Lease;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
 pub use pages::{Counts, Cursor, PageFilter, PageService, ServicePage, Uptimes};
 pub use requests::Opened;
@@ -72,6 +74,10 @@ pub enum StoreError {
     /// The actor that writes it stopped (shutdown).
     #[error("the collector is stopping")]
     Stopped,
+    /// A write by a collector that no longer leads (another took the
+    /// lease: `epoch` is the lease's now, when read); nothing was written.
+    #[error("fenced: this collector no longer leads (lease epoch now {epoch:?})")]
+    Fenced { epoch: Option<i64> },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -122,6 +128,8 @@ pub struct Store {
     clock: Clock,
     /// Committed integer keys of service and agent ids (results, rollups).
     keys: Arc<std::sync::Mutex<results::KeyCache>>,
+    /// The leader epoch write transactions check (0: unfenced; `leader`).
+    fence: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Store {
@@ -154,6 +162,7 @@ impl Store {
             last_event: Arc::new(watch::channel(0).0),
             clock,
             keys: Arc::default(),
+            fence: Arc::default(),
         };
         let last = store.last_event_seq().await?;
         store.last_event.send_replace(last);
@@ -281,6 +290,8 @@ fn parse_name<T: FromStr<Err = UnknownName>>(table: &'static str, value: &str) -
     })
 }
 
+#[cfg(test)]
+mod leader_tests;
 #[cfg(test)]
 pub(crate) mod testdb;
 #[cfg(test)]

@@ -254,7 +254,7 @@ impl Store {
     ) -> Result<Opened> {
         let now = self.clock.now_ms();
         let subject = Subject::Service(&service.id);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let (outcome, id, last) = match open_of(&mut tx, subject).await? {
             // `service.down` announces an outage once: a service that comes
             // back to `down` while its request is still open (after
@@ -290,7 +290,7 @@ impl Store {
         note: &str,
     ) -> Result<Option<Request>> {
         let now = self.clock.now_ms();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE services SET state = 'up', state_since_ms = $1, open_request_id = NULL WHERE id = $2")
             .bind(now)
             .bind(service.id.as_str())

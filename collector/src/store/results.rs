@@ -108,7 +108,7 @@ impl Store {
         if batch.is_empty() && heartbeats.is_empty() {
             return Ok(done);
         }
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let (mut services, mut agents, mut fresh) = self.cached_keys(batch);
         for (table, ids) in [
             (KeyTable::Service, &mut services),

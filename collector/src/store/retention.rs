@@ -134,7 +134,7 @@ impl Store {
         limit: u64,
     ) -> Result<PruneStep> {
         let limit = limit.max(1);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let mut cursor = from;
         let mut rows = 0;
         for _ in 0..GROUPS_PER_TRANSACTION {
@@ -179,7 +179,7 @@ impl Store {
         before_ms: i64,
         limit: u64,
     ) -> Result<EventsStep> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         let webhooks = outbox_webhooks(&mut tx).await?;
         // Each event has at most one outbox row per receiver.
         let per_tx = (limit / (1 + webhooks.len() as u64)).max(1);

@@ -90,7 +90,7 @@ impl Store {
     /// requests with `close_reason = "removed"`. Run at start and by each
     /// reload.
     pub async fn sync_config(&self, catalog: &CatalogSettings) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         // Many rows per statement: one statement per row costs seconds at
         // a million services.
         for chunk in catalog.equipment.chunks(SYNC_ROWS) {
@@ -216,12 +216,14 @@ impl Store {
 
     /// Records a state change that opens and closes nothing.
     pub async fn set_service_state(&self, id: &ServiceId, state: ServiceState) -> Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE services SET state = $1, state_since_ms = $2 WHERE id = $3")
             .bind(state.as_str())
             .bind(self.clock.now_ms())
             .bind(id.as_str())
-            .execute(&self.write)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -251,7 +253,7 @@ impl Store {
         w: &MaintenanceWindow,
         equipment_name: &str,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE equipment SET maint_starts_ms = $1, maint_ends_ms = $2, maint_reason = $3, maint_active = 1 WHERE id = $4")
             .bind(w.starts_ms)
             .bind(w.ends_ms)
@@ -273,7 +275,7 @@ impl Store {
         equipment_name: &str,
         ended_ms: i64,
     ) -> Result<MaintenanceWindow> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE equipment SET maint_ends_ms = $1, maint_active = 0 WHERE id = $2")
             .bind(ended_ms)
             .bind(w.equipment.as_str())

@@ -123,8 +123,8 @@ impl Harness {
         Ok(harness)
     }
 
-    /// Starts the collector and waits until its API answers, so that the
-    /// test's clock starts from a collector that is up.
+    /// Starts the collector and waits until it leads (`/readyz` 200), so
+    /// that the test's clock starts from a collector that is up.
     async fn run(&mut self) -> anyhow::Result<()> {
         let config = picket_collector::config::parse(&self.config_path, &self.config_text)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -148,8 +148,15 @@ impl Harness {
             },
         ));
         self.running = Some(Running { stop, task });
-        self.wait_for("the collector to serve its API", || async {
-            Ok(self.agents().await.map_err(|e| e.to_string()))
+        // Ready means leading with every part started (a collector that
+        // is still taking the leadership already answers read calls).
+        self.wait_for("the collector to lead (/readyz 200)", || async {
+            let answer = self.http_get("/readyz").await?;
+            Ok(if answer.status == 200 {
+                Ok(())
+            } else {
+                Err(format!("/readyz {} {:?}", answer.status, answer.body))
+            })
         })
         .await?;
         Ok(())

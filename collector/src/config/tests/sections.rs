@@ -54,7 +54,7 @@ fn collector_section() {
     );
     check(
         "database = \"sqlite://x.db\"\nport = 1",
-        "p.toml:3: unknown field `port`, expected one of `grpc_listen`, `http_listen`, `database`, `public_url`, `admin_token`, `read_token`, `allow_plaintext`, `tls_cert`, `tls_key`, `client_ca`, `http_tls`",
+        "p.toml:3: unknown field `port`, expected one of `grpc_listen`, `http_listen`, `database`, `public_url`, `admin_token`, `read_token`, `allow_plaintext`, `tls_cert`, `tls_key`, `client_ca`, `http_tls`, `leader_lease`, `advertise_url`",
     );
     check("", "p.toml:1: missing field `database`");
 }

@@ -1,15 +1,12 @@
 //! `/agents`: every agent with its state, liveness, region, the host
 //! stats of its last heartbeat and the number of checks assigned to it.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 
 use super::view;
 use super::{Chrome, PageError, Pages, render};
-use crate::domain::AgentId;
 use crate::store::AgentRow;
 
 /// One agent line.
@@ -36,13 +33,8 @@ pub struct AgentsPage {
 
 pub async fn page(State(p): State<Pages>) -> Result<Response, PageError> {
     let rows = p.store.list_agents().await?;
-    let live = p.agents.live().await;
-    let mut checks: HashMap<AgentId, usize> = HashMap::new();
-    for agents in p.agents.directory().borrow().by_service.values() {
-        for a in agents {
-            *checks.entry(a.clone()).or_default() += 1;
-        }
-    }
+    let live = p.agents.live().await?;
+    let checks = p.agents.checks();
     let now = p.store.clock().now_ms();
     let agents: Vec<AgentLine> = rows
         .iter()

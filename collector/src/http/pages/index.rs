@@ -198,7 +198,7 @@ fn empty_days(now_ms: i64) -> Vec<(i64, crate::store::Counts)> {
 /// Agents per region: how many are live.
 async fn regions(p: &Pages) -> Result<Vec<Region>, PageError> {
     let agents = p.store.list_agents().await?;
-    let live = p.agents.live().await;
+    let live = p.agents.live().await?;
     let mut by: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for a in &agents {
         let e = by.entry(a.region.clone()).or_default();

@@ -31,7 +31,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 
-use crate::agents::AgentsHandle;
+use crate::agents::AgentsView;
 use crate::agents::auth::token_eq;
 use crate::config::settings::ApiSettings;
 use crate::store::{Store, StoreError};
@@ -44,7 +44,7 @@ pub const PAGE_SIZE: usize = 50;
 pub struct Pages {
     pub store: Store,
     /// Which agents are live, and the assignment (checks per agent).
-    pub agents: AgentsHandle,
+    pub agents: AgentsView,
     /// The API's tokens (swapped by a reload), which guard the pages too.
     pub api: Arc<arc_swap::ArcSwap<ApiSettings>>,
 }
