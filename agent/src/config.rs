@@ -25,7 +25,12 @@ pub struct Cli {
     /// Collector gRPC URL, e.g. http://127.0.0.1:7070 or https://collector:7070;
     /// several (a comma list or the flag repeated) are tried in order, and
     /// the agent follows a standby's "leader is URL" to the leader
-    #[arg(long, env = "PICKET_COLLECTOR", value_name = "URL[,URL...]", required = true)]
+    #[arg(
+        long,
+        env = "PICKET_COLLECTOR",
+        value_name = "URL[,URL...]",
+        required = true
+    )]
     pub collector: Vec<String>,
 
     /// Enrollment token for the first contact
@@ -328,10 +333,24 @@ mod tests {
 
     #[test]
     fn collector_lists_and_their_errors() {
-        let c = cli(&["--collector", "http://b:2,http://c:3", "--collector", "http://d:4"]).unwrap();
+        let c = cli(&[
+            "--collector",
+            "http://b:2,http://c:3",
+            "--collector",
+            "http://d:4",
+        ])
+        .unwrap();
         // The base's URL comes first, then the list, then the repeat.
         let got = AgentConfig::from_cli(c).unwrap().collectors;
-        assert_eq!(got, ["http://127.0.0.1:7070", "http://b:2", "http://c:3", "http://d:4"]);
+        assert_eq!(
+            got,
+            [
+                "http://127.0.0.1:7070",
+                "http://b:2",
+                "http://c:3",
+                "http://d:4"
+            ]
+        );
 
         let err = |value: &str| {
             let c = Cli {
@@ -340,7 +359,10 @@ mod tests {
             };
             AgentConfig::from_cli(c).unwrap_err().to_string()
         };
-        assert_eq!(err("http://a:1,,http://b:2"), "--collector \"\": empty element");
+        assert_eq!(
+            err("http://a:1,,http://b:2"),
+            "--collector \"\": empty element"
+        );
         assert_eq!(
             err("http://a:1,nope"),
             "--collector \"nope\": expected an http:// or https:// URL"

@@ -130,7 +130,9 @@ impl LinkActor {
                 let message = error.to_string();
                 let repeated = !welcomed && last_failure.get(&url) == Some(&message);
                 match &error {
-                    _ if repeated => debug!(collector = %url, %error, "still cannot connect to collector"),
+                    _ if repeated => {
+                        debug!(collector = %url, %error, "still cannot connect to collector")
+                    }
                     LinkError::AlreadyConnected(_) => {
                         warn!(collector = %url, %error, "collector refused a duplicate connection")
                     }
@@ -189,12 +191,7 @@ impl LinkActor {
         });
         debug!(?hello, "opening a session");
         let tls = self.settings.tls.clone().filter(|_| is_https(url));
-        let open = open_session(
-            url.to_owned(),
-            tls,
-            hello,
-            self.settings.welcome_timeout,
-        );
+        let open = open_session(url.to_owned(), tls, hello, self.settings.welcome_timeout);
         tokio::pin!(open);
         let session = loop {
             tokio::select! {

@@ -125,7 +125,11 @@ mod tests {
             ("http://a:1,,http://b:2", "", "empty element"),
             ("http://a:1,", "", "empty element"),
             ("", "", "empty element"),
-            ("http://a:1,ftp://b", "ftp://b", "expected an http:// or https:// URL"),
+            (
+                "http://a:1,ftp://b",
+                "ftp://b",
+                "expected an http:// or https:// URL",
+            ),
             ("http://", "http://", "missing host"),
             ("http://a b:1", "http://a b:1", "not a valid URL"),
             ("http://a:99999999", "http://a:99999999", "not a valid URL"),
@@ -154,7 +158,11 @@ mod tests {
             leader_hint(Code::Unavailable, &message).as_deref(),
             Some("http://10.0.0.2:7070")
         );
-        assert_eq!(leader_hint(Code::Internal, &message), None, "not UNAVAILABLE");
+        assert_eq!(
+            leader_hint(Code::Internal, &message),
+            None,
+            "not UNAVAILABLE"
+        );
         let unknown = standby_message("");
         assert_eq!(unknown, "standby; leader is unknown");
         assert_eq!(leader_hint(Code::Unavailable, &unknown), None);
