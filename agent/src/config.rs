@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use picket_proto::contract::collectors;
+pub use picket_proto::contract::collectors::is_https;
 use picket_tls::ClientIdentity;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -20,9 +22,16 @@ pub const DEFAULT_BUFFER_SIZE: usize = 100_000;
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "picket-agent", version, about)]
 pub struct Cli {
-    /// Collector gRPC URL, e.g. http://127.0.0.1:7070 or https://collector:7070
-    #[arg(long, env = "PICKET_COLLECTOR", value_name = "URL")]
-    pub collector: String,
+    /// Collector gRPC URL, e.g. http://127.0.0.1:7070 or https://collector:7070;
+    /// several (a comma list or the flag repeated) are tried in order, and
+    /// the agent follows a standby's "leader is URL" to the leader
+    #[arg(
+        long,
+        env = "PICKET_COLLECTOR",
+        value_name = "URL[,URL...]",
+        required = true
+    )]
+    pub collector: Vec<String>,
 
     /// Enrollment token for the first contact
     #[arg(
@@ -98,19 +107,14 @@ pub struct Cli {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// A client certificate without an https collector.
-    #[error("--client-cert needs an https:// --collector")]
-    ClientCertWithoutTls,
+    #[error("--client-cert needs https:// --collector URLs ({0} is not)")]
+    ClientCertWithoutTls(String),
     /// The client certificate or key cannot be used.
     #[error("--client-cert/--client-key: {0}")]
     ClientCert(#[from] picket_tls::client::ClientTlsError),
-    /// The collector URL is not http://host:port.
-    #[error("--collector {url}: {reason}")]
-    BadCollector {
-        /// The URL given.
-        url: String,
-        /// Why it was refused.
-        reason: &'static str,
-    },
+    /// An element of `--collector` is empty or not http(s)://host:port.
+    #[error("--collector {0}")]
+    BadCollector(#[from] picket_proto::contract::collectors::BadUrl),
     /// A label is not `k=v`.
     #[error("--labels: {0:?} is not k=v")]
     BadLabel(String),
@@ -133,8 +137,8 @@ pub enum ConfigError {
 /// Validated agent settings.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
-    /// Collector URL (http://… or https://…).
-    pub collector: String,
+    /// Collector URLs (http://… or https://…), tried in this order.
+    pub collectors: Vec<String>,
     /// Enrollment token, always sent in Hello.
     pub enrollment_token: String,
     /// Region name.
@@ -158,7 +162,7 @@ pub struct AgentConfig {
 impl AgentConfig {
     /// Validates the command line and loads the CA file it names.
     pub fn from_cli(cli: Cli) -> Result<AgentConfig, ConfigError> {
-        let collector = validate_collector(&cli.collector)?;
+        let collectors = collectors::parse_urls(&cli.collector)?;
         if cli.enrollment_token.is_empty() {
             return Err(ConfigError::Empty("enrollment-token"));
         }
@@ -179,12 +183,14 @@ impl AgentConfig {
             None => Vec::new(),
         };
         let client_identity = match (&cli.client_cert, &cli.client_key) {
-            (Some(_), _) if !is_https(&collector) => return Err(ConfigError::ClientCertWithoutTls),
+            (Some(_), _) if let Some(http) = collectors.iter().find(|u| !is_https(u)) => {
+                return Err(ConfigError::ClientCertWithoutTls(http.clone()));
+            }
             (Some(cert), Some(key)) => Some(ClientIdentity::load(cert, key)?),
             _ => None,
         };
         Ok(AgentConfig {
-            collector,
+            collectors,
             enrollment_token: cli.enrollment_token,
             region: cli.region,
             name,
@@ -196,34 +202,6 @@ impl AgentConfig {
             buffer_size: cli.buffer_size,
         })
     }
-}
-
-fn validate_collector(url: &str) -> Result<String, ConfigError> {
-    let bad = |reason| ConfigError::BadCollector {
-        url: url.to_owned(),
-        reason,
-    };
-    let lower = url.to_ascii_lowercase();
-    let Some(rest) = lower
-        .strip_prefix("http://")
-        .or_else(|| lower.strip_prefix("https://"))
-    else {
-        return Err(bad("expected an http:// or https:// URL"));
-    };
-    if rest.trim_end_matches('/').is_empty() {
-        return Err(bad("missing host"));
-    }
-    if url.parse::<tonic::transport::Uri>().is_err() {
-        return Err(bad("not a valid URL"));
-    }
-    Ok(url.trim_end_matches('/').to_owned())
-}
-
-/// Whether the collector URL asks for TLS.
-pub fn is_https(collector: &str) -> bool {
-    collector
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
 }
 
 /// Parses `k=v,k2=v2` (empty → no labels).
@@ -315,17 +293,17 @@ mod tests {
         assert!(!c.name.is_empty());
 
         let https = Cli {
-            collector: "https://c:7070".into(),
+            collector: vec!["https://c:7070".into()],
             ..cli(&[]).unwrap()
         };
         assert_eq!(
-            AgentConfig::from_cli(https).unwrap().collector,
-            "https://c:7070"
+            AgentConfig::from_cli(https).unwrap().collectors,
+            ["https://c:7070"]
         );
         let cert_over_http = cli(&["--client-cert", "c.pem", "--client-key", "k.pem"]).unwrap();
         assert!(matches!(
             AgentConfig::from_cli(cert_over_http),
-            Err(ConfigError::ClientCertWithoutTls)
+            Err(ConfigError::ClientCertWithoutTls(_))
         ));
         assert!(
             cli(&["--client-cert", "c.pem"]).is_err(),
@@ -333,7 +311,7 @@ mod tests {
         );
 
         let ftp = Cli {
-            collector: "ftp://c".into(),
+            collector: vec!["ftp://c".into()],
             ..cli(&[]).unwrap()
         };
         assert!(AgentConfig::from_cli(ftp).is_err());
@@ -351,5 +329,49 @@ mod tests {
         };
         let err = AgentConfig::from_cli(c).unwrap_err().to_string();
         assert!(err.contains("ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn collector_lists_and_their_errors() {
+        let c = cli(&[
+            "--collector",
+            "http://b:2,http://c:3",
+            "--collector",
+            "http://d:4",
+        ])
+        .unwrap();
+        // The base's URL comes first, then the list, then the repeat.
+        let got = AgentConfig::from_cli(c).unwrap().collectors;
+        assert_eq!(
+            got,
+            [
+                "http://127.0.0.1:7070",
+                "http://b:2",
+                "http://c:3",
+                "http://d:4"
+            ]
+        );
+
+        let err = |value: &str| {
+            let c = Cli {
+                collector: vec![value.to_owned()],
+                ..cli(&[]).unwrap()
+            };
+            AgentConfig::from_cli(c).unwrap_err().to_string()
+        };
+        assert_eq!(
+            err("http://a:1,,http://b:2"),
+            "--collector \"\": empty element"
+        );
+        assert_eq!(
+            err("http://a:1,nope"),
+            "--collector \"nope\": expected an http:// or https:// URL"
+        );
+        let mixed = Cli {
+            collector: vec!["https://a:1,http://b:2".into()],
+            ..cli(&["--client-cert", "c.pem", "--client-key", "k.pem"]).unwrap()
+        };
+        let text = AgentConfig::from_cli(mixed).unwrap_err().to_string();
+        assert!(text.contains("http://b:2 is not"), "{text}");
     }
 }

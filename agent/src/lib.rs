@@ -93,13 +93,13 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         token.child_token(),
     );
     let mut settings = LinkSettings::new(
-        config.collector.clone(),
+        config.collectors.clone(),
         config.enrollment_token.clone(),
         config.name.clone(),
         config.region.clone(),
         config.labels.clone(),
     );
-    if config::is_https(&config.collector) {
+    if config.collectors.iter().any(|url| config::is_https(url)) {
         let tls = picket_tls::ClientTls {
             extra_roots: config.extra_roots.clone(),
             identity: config.client_identity.clone(),

@@ -174,7 +174,7 @@ impl Harness {
         let store = IdentityStore::new(dir.path());
         let identity = store.load_or_create().unwrap();
         let mut settings = LinkSettings::new(
-            format!("http://{addr}"),
+            vec![format!("http://{addr}")],
             "tok".into(),
             "edge-1".into(),
             "eu".into(),

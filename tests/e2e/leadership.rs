@@ -14,10 +14,10 @@ use picket_e2e::{Agent, Collector, Config, DEADLINE, Seen, wait_until};
 use crate::agents::events;
 use crate::common::{AGENT, EQUIPMENT, SERVICE, is_down_with_request, one_service};
 
-const LEASE: Duration = Duration::from_secs(2);
+pub(crate) const LEASE: Duration = Duration::from_secs(2);
 
 /// A fresh database on `pg` and the config both collectors run.
-fn shared(pg: &PgServer, name: &str, target: &Target) -> anyhow::Result<Config> {
+pub(crate) fn shared(pg: &PgServer, name: &str, target: &Target) -> anyhow::Result<Config> {
     let url = pg.create_database(name)?;
     Ok(one_service(&target.url())
         .collector("database", url.as_str())
@@ -25,7 +25,7 @@ fn shared(pg: &PgServer, name: &str, target: &Target) -> anyhow::Result<Config> 
 }
 
 /// Waits until `c` stands by and names `leader`'s URL.
-async fn wait_standby(c: &Collector, leader: &Collector) -> anyhow::Result<()> {
+pub(crate) async fn wait_standby(c: &Collector, leader: &Collector) -> anyhow::Result<()> {
     let expected = format!("standby; leader is {}", leader.grpc_url());
     wait_until(DEADLINE, "the second collector to stand by", async || {
         let (code, body) = c.readyz().await?;
@@ -39,7 +39,7 @@ async fn wait_standby(c: &Collector, leader: &Collector) -> anyhow::Result<()> {
 }
 
 /// Waits until `c` leads (`/readyz` 200) and returns how long it took.
-async fn wait_leads(c: &Collector, within: Duration) -> anyhow::Result<Duration> {
+pub(crate) async fn wait_leads(c: &Collector, within: Duration) -> anyhow::Result<Duration> {
     let from = Instant::now();
     wait_until(within, "the standby to lead", async || {
         let (code, body) = c.readyz().await?;

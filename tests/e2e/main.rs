@@ -6,6 +6,7 @@
 
 mod agents;
 mod cli;
+mod collector_urls;
 mod config;
 mod error_kinds;
 mod leadership;

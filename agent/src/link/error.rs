@@ -3,9 +3,10 @@
 //!
 //! `from_status` is the one place the agent interprets gRPC codes, through
 //! the contract's table (`picket_proto::contract::classify`); nothing
-//! matches on message text.
+//! matches on message text except a standby's leader hint, which the
+//! contract reads (`collectors::leader_hint`).
 
-use picket_proto::contract::{Disposition, classify};
+use picket_proto::contract::{Disposition, classify, collectors};
 use picket_tls::HandshakeFailure;
 use tonic::Code;
 
@@ -86,6 +87,15 @@ impl LinkError {
         }
     }
 
+    /// The leader's URL when a standby refused us with its hint
+    /// (`UNAVAILABLE` "standby; leader is URL", read by the contract).
+    pub fn leader_hint(&self) -> Option<String> {
+        match self {
+            LinkError::Status { code, message } => collectors::leader_hint(*code, message),
+            _ => None,
+        }
+    }
+
     /// Whether the agent must stop instead of reconnecting.
     pub fn is_fatal(&self) -> bool {
         matches!(self, LinkError::Refused(_))
@@ -112,5 +122,15 @@ mod tests {
             assert_eq!(err.is_fatal(), fatal, "{err:?}");
             assert_eq!(err.to_string(), display);
         }
+    }
+
+    #[test]
+    fn only_a_standby_refusal_carries_a_hint() {
+        let standby = tonic::Status::unavailable("standby; leader is http://127.0.0.2:7070");
+        let hint = LinkError::from_status(standby).leader_hint();
+        assert_eq!(hint.as_deref(), Some("http://127.0.0.2:7070"));
+        let other = tonic::Status::unavailable("store unavailable");
+        assert_eq!(LinkError::from_status(other).leader_hint(), None);
+        assert_eq!(LinkError::Closed.leader_hint(), None);
     }
 }

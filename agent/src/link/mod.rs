@@ -6,8 +6,10 @@
 //! assembled ([`assembly`]) and each completed set goes to the scheduler,
 //! as do Recheck orders; Acks trim the outbox; heartbeats go
 //! out on a timer. When the session fails it keeps buffering results while it
-//! waits (exponential backoff with full jitter, reset after a session that
-//! got past Welcome) and reconnects, replaying every unacknowledged result.
+//! searches the collectors ([`search`]: each in order, a standby's "leader is
+//! URL" first; exponential backoff with full jitter between rounds, reset
+//! after a session that got past Welcome) and replays every unacknowledged
+//! result to the one that welcomes it.
 //! A fatal refusal ends [`LinkActor::run`] with an error; nothing else does
 //! except shutdown. The stream carries domain messages ([`Uplink`] up,
 //! [`Downlink`] down); [`convert`] opens it and does the wire.
@@ -16,8 +18,10 @@ pub mod assembly;
 mod backoff;
 pub mod convert;
 pub mod error;
+mod search;
 mod settings;
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
@@ -28,8 +32,11 @@ use tracing::{debug, error, info, warn};
 
 use self::assembly::Assembly;
 use self::backoff::Backoff;
+use self::search::Search;
 pub use error::LinkError;
 pub use settings::LinkSettings;
+
+use picket_proto::contract::collectors::is_https;
 
 use crate::domain::{Downlink, Hello, ProbeReport, Uplink, Welcome};
 use crate::heartbeat::HostSampler;
@@ -94,37 +101,58 @@ impl LinkActor {
 
     /// Runs until `shutdown` is cancelled (`Ok`) or the collector refuses
     /// the agent for good (`Err`, always a fatal [`LinkError`]).
+    ///
+    /// Each round tries the collectors in order ([`Search`]), following a
+    /// standby's leader hint; the backoff delay comes between rounds, and a
+    /// session that got past Welcome ends its round (and resets the
+    /// backoff). Results are buffered throughout.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), LinkError> {
         let mut backoff = Backoff::new(self.settings.backoff_initial, self.settings.backoff_max);
-        let mut last_failure: Option<String> = None;
+        let mut search = Search::new(self.settings.collectors.clone());
+        // The last failure logged per collector: repeats go to debug.
+        let mut last_failure: HashMap<String, String> = HashMap::new();
         loop {
-            let (error, welcomed) = match self.session(&shutdown).await {
-                SessionEnd::Shutdown => return Ok(()),
-                SessionEnd::Failed { error, welcomed } => (error, welcomed),
-            };
-            if error.is_fatal() {
-                error!(%error, "collector refused this agent");
-                return Err(error);
-            }
-            if welcomed {
-                backoff.reset();
-                last_failure = None;
+            search.start_round();
+            while let Some(url) = search.next() {
+                let (error, welcomed) = match self.session(&url, &shutdown).await {
+                    SessionEnd::Shutdown => return Ok(()),
+                    SessionEnd::Failed { error, welcomed } => (error, welcomed),
+                };
+                if error.is_fatal() {
+                    error!(collector = %url, %error, "collector refused this agent");
+                    return Err(error);
+                }
+                if welcomed {
+                    search.connected(&url);
+                    backoff.reset();
+                    last_failure.clear();
+                }
+                let message = error.to_string();
+                let repeated = !welcomed && last_failure.get(&url) == Some(&message);
+                match &error {
+                    _ if repeated => {
+                        debug!(collector = %url, %error, "still cannot connect to collector")
+                    }
+                    LinkError::AlreadyConnected(_) => {
+                        warn!(collector = %url, %error, "collector refused a duplicate connection")
+                    }
+                    _ if welcomed => warn!(collector = %url, %error, "link to collector lost"),
+                    _ => warn!(collector = %url, %error, "cannot connect to collector"),
+                }
+                last_failure.insert(url.clone(), message);
+                if welcomed {
+                    break;
+                }
+                if let Some(leader) = error.leader_hint() {
+                    if is_https(&leader) && self.settings.tls.is_none() {
+                        warn!(collector = %url, %leader, "cannot follow the leader hint: TLS is not set up (no https:// --collector)");
+                    } else if search.follow(leader.clone()) {
+                        info!(collector = %url, %leader, "collector is a standby; trying the leader");
+                    }
+                }
             }
             let delay = backoff.next_delay();
-            // One line per change of state at info/warn; repeats go to debug.
-            let message = error.to_string();
-            let repeated = !welcomed && last_failure.as_deref() == Some(message.as_str());
-            match &error {
-                _ if repeated => {
-                    debug!(%error, retry_in = ?delay, "still cannot connect to collector")
-                }
-                LinkError::AlreadyConnected(_) => {
-                    warn!(%error, retry_in = ?delay, "collector refused a duplicate connection")
-                }
-                _ if welcomed => warn!(%error, retry_in = ?delay, "link to collector lost"),
-                _ => warn!(%error, retry_in = ?delay, "cannot connect to collector"),
-            }
-            last_failure = Some(message);
+            debug!(retry_in = ?delay, "searching the collectors again after a pause");
             let sleep = tokio::time::sleep(delay);
             tokio::pin!(sleep);
             loop {
@@ -151,7 +179,7 @@ impl LinkActor {
         }
     }
 
-    async fn session(&mut self, shutdown: &CancellationToken) -> SessionEnd {
+    async fn session(&mut self, url: &str, shutdown: &CancellationToken) -> SessionEnd {
         let hello = Uplink::Hello(Hello {
             agent_id: self.identity.agent_id.clone(),
             credential: self.identity.credential.clone(),
@@ -162,12 +190,8 @@ impl LinkActor {
             assignment_digest: self.assembly.digest(),
         });
         debug!(?hello, "opening a session");
-        let open = open_session(
-            self.settings.collector.clone(),
-            self.settings.tls.clone(),
-            hello,
-            self.settings.welcome_timeout,
-        );
+        let tls = self.settings.tls.clone().filter(|_| is_https(url));
+        let open = open_session(url.to_owned(), tls, hello, self.settings.welcome_timeout);
         tokio::pin!(open);
         let session = loop {
             tokio::select! {
@@ -179,7 +203,7 @@ impl LinkActor {
                 Some(report) = self.results.recv() => self.accept(report),
             }
         };
-        match self.serve(session, shutdown).await {
+        match self.serve(url, session, shutdown).await {
             Ok(()) => SessionEnd::Shutdown,
             Err(error) => SessionEnd::Failed {
                 error,
@@ -188,7 +212,7 @@ impl LinkActor {
         }
     }
 
-    fn welcomed(&mut self, welcome: &Welcome) {
+    fn welcomed(&mut self, url: &str, welcome: &Welcome) {
         if let Some(credential) = &welcome.credential
             && *credential != self.identity.credential
         {
@@ -208,7 +232,7 @@ impl LinkActor {
         self.outbox.start_session(welcome.last_committed_seq);
         self.assembly.start_session();
         info!(
-            collector = %self.settings.collector,
+            collector = %url,
             agent_id = %self.identity.agent_id,
             state = %welcome.state,
             buffered = self.outbox.len(),
@@ -219,6 +243,7 @@ impl LinkActor {
     /// Serves one welcomed session until it fails (`Err`) or shutdown.
     async fn serve(
         &mut self,
+        url: &str,
         session: Session,
         shutdown: &CancellationToken,
     ) -> Result<(), LinkError> {
@@ -227,7 +252,7 @@ impl LinkActor {
             mut inbound,
             welcome,
         } = session;
-        self.welcomed(&welcome);
+        self.welcomed(url, &welcome);
         let mut heartbeat = tokio::time::interval(welcome.heartbeat_interval);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

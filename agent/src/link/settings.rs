@@ -9,8 +9,8 @@ use picket_proto::contract::AGENT_MAX_BACKOFF;
 /// How the link reaches the collector and presents itself.
 #[derive(Debug, Clone)]
 pub struct LinkSettings {
-    /// Collector URL (http://…).
-    pub collector: String,
+    /// Collector URLs (http://… or https://…), tried in this order.
+    pub collectors: Vec<String>,
     /// Enrollment token, always sent in Hello.
     pub enrollment_token: String,
     /// Agent name.
@@ -25,7 +25,7 @@ pub struct LinkSettings {
     pub backoff_initial: Duration,
     /// Largest reconnect delay bound.
     pub backoff_max: Duration,
-    /// TLS for an `https://` collector (`None`: plaintext).
+    /// TLS for the `https://` collectors (`None`: plaintext only).
     pub tls: Option<picket_tls::Connector>,
 }
 
@@ -34,14 +34,14 @@ impl LinkSettings {
     /// 1 s → 30 s (the contract's `AGENT_MAX_BACKOFF`, which the
     /// collector's settle window counts on).
     pub fn new(
-        collector: String,
+        collectors: Vec<String>,
         enrollment_token: String,
         name: String,
         region: String,
         labels: BTreeMap<String, String>,
     ) -> LinkSettings {
         LinkSettings {
-            collector,
+            collectors,
             enrollment_token,
             name,
             region,

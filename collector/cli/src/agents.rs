@@ -20,7 +20,7 @@ pub struct Filter {
 }
 
 /// What `agents` does besides listing.
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone)]
 pub enum Action {
     /// Let a new (or suspended) agent probe.
     Approve { id: String },

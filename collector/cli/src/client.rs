@@ -4,7 +4,8 @@
 //! This module owns the `--collector` / `--token` handling, TLS for an
 //! `https://` collector (`--ca-cert`, `--client-cert`, `--client-key`,
 //! through `picket-tls`), and the one mapping of a gRPC [`Status`] to the
-//! CLI's error line; it knows nothing about commands or output.
+//! CLI's error line ([`CallError`]; [`Unreachable`] for a failed connect);
+//! it knows nothing about commands or output.
 
 use std::path::PathBuf;
 
@@ -60,11 +61,15 @@ pub async fn connect(
         );
         endpoint.connect().await
     };
-    let channel = connected.map_err(|e| match picket_tls::HandshakeFailure::find(&e) {
-        Some(failure) => {
-            anyhow::anyhow!("TLS handshake with the collector at {collector} failed: {failure}")
-        }
-        None => anyhow::Error::new(e).context(format!("cannot reach the collector at {collector}")),
+    let channel = connected.map_err(|e| {
+        anyhow::Error::new(Unreachable(match picket_tls::HandshakeFailure::find(&e) {
+            Some(failure) => {
+                anyhow::anyhow!("TLS handshake with the collector at {collector} failed: {failure}")
+            }
+            None => {
+                anyhow::Error::new(e).context(format!("cannot reach the collector at {collector}"))
+            }
+        }))
     })?;
     let auth = match token {
         Some(t) => Some(
@@ -102,5 +107,31 @@ pub async fn answer<T>(
 
 /// A failed call becomes the server's message, printed as is.
 pub fn status(e: Status) -> anyhow::Error {
-    anyhow::anyhow!("{}", e.message())
+    anyhow::Error::new(CallError(e))
 }
+
+/// A call the collector refused; shown as its message, kept whole so
+/// [`crate::failover`] can read its code.
+#[derive(Debug)]
+pub struct CallError(pub Status);
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.message())
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The collector could not be reached (or its TLS handshake failed):
+/// [`crate::failover`] tries the next one.
+#[derive(Debug)]
+pub struct Unreachable(pub anyhow::Error);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}

@@ -9,6 +9,7 @@
 //!
 //! - this file: flags, dispatch to the command groups, exit status.
 //! - [`client`]: connection to the collector, bearer token, gRPC errors.
+//! - [`failover`]: `--collector URL1,URL2`, each tried until one answers.
 //! - one module per command group: [`services`], [`requests`], [`agents`],
 //!   [`maintenance`], [`check`], [`events`], [`webhooks`], [`reload`]; each calls the API and hands
 //!   the answer to [`convert`] and [`render`].
@@ -24,6 +25,7 @@ mod check;
 mod client;
 mod convert;
 mod events;
+mod failover;
 mod maintenance;
 mod outcome;
 mod pages;
@@ -42,14 +44,16 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "picketctl", version)]
 struct Cli {
-    /// The collector's gRPC address.
+    /// The collector's gRPC address; several (a comma list or the flag
+    /// repeated) are tried in order, following a standby's "leader is URL".
     #[arg(
         long,
         env = "PICKET_COLLECTOR",
         default_value = "http://127.0.0.1:7070",
-        global = true
+        global = true,
+        value_name = "URL[,URL...]"
     )]
-    collector: String,
+    collector: Vec<String>,
     /// The admin bearer token (needed for changes).
     #[arg(long, env = "PICKET_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
@@ -82,7 +86,7 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone)]
 enum Command {
     /// List services with their state.
     Services {
@@ -149,11 +153,18 @@ enum Command {
 fn main() -> ExitCode {
     // Bad usage exits here with status 2.
     let cli = Cli::parse();
+    let urls = match picket_proto::contract::collectors::parse_urls(&cli.collector) {
+        Ok(urls) => urls,
+        Err(e) => {
+            eprintln!("picketctl: --collector {e}");
+            return ExitCode::from(2);
+        }
+    };
     let done = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|runtime| runtime.block_on(run(cli)));
+        .and_then(|runtime| runtime.block_on(run(cli, &urls)));
     match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -163,15 +174,32 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the command against the first collector of `urls` that answers.
+async fn run(cli: Cli, urls: &[String]) -> anyhow::Result<()> {
     let tls = client::TlsFiles {
         ca_cert: cli.ca_cert,
         client: cli.client_cert.zip(cli.client_key),
     };
-    let mut client = client::connect(&cli.collector, cli.token.as_deref(), &tls).await?;
-    let client = &mut client;
-    let json = cli.json;
-    let text = match cli.command {
+    let (token, json, command) = (cli.token.as_deref(), cli.json, cli.command);
+    let text = failover::first_answer(urls, async |url| {
+        let mut client = client::connect(url, token, &tls).await?;
+        dispatch(&mut client, command.clone(), json).await
+    })
+    .await?;
+    match text {
+        Some(text) => render::print(&text),
+        None => Ok(()),
+    }
+}
+
+/// One command on one collector: its output, or `None` when it printed
+/// as it went (`events --follow`).
+async fn dispatch(
+    client: &mut client::Client,
+    command: Command,
+    json: bool,
+) -> anyhow::Result<Option<String>> {
+    let text = match command {
         Command::Services { filter, paging } => {
             services::list(client, filter, paging, json).await?
         }
@@ -206,12 +234,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events {
             follow: true,
             after,
-        } => return events::follow(client, after, json).await,
+        } => return events::follow(client, after, json).await.map(|()| None),
         Command::Events {
             follow: false,
             after,
         } => events::backlog(client, after, json).await?,
         Command::Reload => reload::run(client, json).await?,
     };
-    render::print(&text)
+    Ok(Some(text))
 }

@@ -10,7 +10,7 @@ use crate::client::{Client, answer};
 use crate::{convert, render};
 
 /// Start or end a window.
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone)]
 pub enum Action {
     Start {
         equipment: String,

@@ -24,7 +24,7 @@ pub struct Filter {
 }
 
 /// What `requests` does besides listing.
-#[derive(Subcommand)]
+#[derive(Subcommand, Clone)]
 pub enum Action {
     /// Close an open request by hand (close reason "manual").
     Close {

@@ -4,11 +4,14 @@
 //! the host statistics carried by heartbeats; the sizes both accept
 //! ([`limits`]: message size, Hello fields, sequence numbers); how both
 //! declare their string ids ([`string_id!`](crate::string_id), in `ids`);
-//! and how all of Picket writes durations and times for people ([`text`]).
+//! and how all of Picket writes durations and times for people ([`text`]);
+//! the collector URLs clients are given and a standby's leader hint
+//! ([`collectors`]).
 //!
 //! Both crates import these from here, so each fact is written once. This
 //! module names generated types only in the `HostStats` conversions.
 
+pub mod collectors;
 mod ids;
 pub mod limits;
 mod refusal;
