@@ -40,7 +40,7 @@ use clap::{Parser, Subcommand};
 
 /// Picket command line: services, requests, agents, maintenance.
 #[derive(Parser)]
-#[command(name = "picketctl", version)]
+#[command(name = "picketctl", version = picket_proto::build::VERSION)]
 struct Cli {
     /// The collector's gRPC address.
     #[arg(

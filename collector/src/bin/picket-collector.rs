@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 
 /// Picket collector: quorum double-checks, maintenance requests, webhooks.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = picket_proto::build::VERSION, about)]
 struct Args {
     /// The collector's TOML configuration.
     #[arg(long, env = "PICKET_CONFIG")]
