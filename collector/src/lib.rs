@@ -40,6 +40,8 @@ pub mod auth_limit;
 pub mod config;
 pub mod domain;
 pub mod evaluator;
+pub mod health;
+pub mod healthcheck;
 pub mod http;
 pub mod ingest;
 pub mod lifecycle;
@@ -159,11 +161,43 @@ pub async fn run_with_clock(
     serve(config, listeners, clock, reload::Source::none(), shutdown).await
 }
 
+/// [`run_reloadable`], reporting to `health` when it serves and stops (the
+/// binary's systemd readiness and watchdog).
+pub async fn run_supervised(
+    config: Config,
+    listeners: Listeners,
+    reloads: reload::Source,
+    health: health::Health,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    serve_with(
+        config,
+        listeners,
+        Clock::system(),
+        reloads,
+        health,
+        shutdown,
+    )
+    .await
+}
+
 async fn serve(
     config: Config,
     listeners: Listeners,
     clock: Clock,
     reloads: reload::Source,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let health = health::Health::default();
+    serve_with(config, listeners, clock, reloads, health, shutdown).await
+}
+
+async fn serve_with(
+    config: Config,
+    listeners: Listeners,
+    clock: Clock,
+    reloads: reload::Source,
+    health_report: health::Health,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let settings = Settings::from(&config);
@@ -307,6 +341,7 @@ async fn serve(
         metrics.clone(),
     );
     let (pages_agents, pages_tokens) = (agents.clone(), api_settings.clone());
+    let pages_agents_for_health = agents.clone();
     let api = api::PicketApi {
         store: store.clone(),
         settings: api_settings,
@@ -368,6 +403,7 @@ async fn serve(
     );
     // The listener is bound, so connections queue until the server polls it.
     grpc_ready.store(true, Ordering::Release);
+    health_report.serving(&pages_agents_for_health);
     info!(grpc = %grpc_addr, http = %http_addr, tls = server_tls.is_some(), "collector listening");
 
     let result = tokio::select! {
@@ -377,6 +413,7 @@ async fn serve(
     };
     info!("shutting down");
     grpc_ready.store(false, Ordering::Release);
+    health_report.stopping();
     health
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;

@@ -102,6 +102,7 @@ impl LinkActor {
                 SessionEnd::Shutdown => return Ok(()),
                 SessionEnd::Failed { error, welcomed } => (error, welcomed),
             };
+            self.settings.status.attempted(welcomed);
             if error.is_fatal() {
                 error!(%error, "collector refused this agent");
                 return Err(error);
@@ -189,6 +190,7 @@ impl LinkActor {
     }
 
     fn welcomed(&mut self, welcome: &Welcome) {
+        self.settings.status.attempted(true);
         if let Some(credential) = &welcome.credential
             && *credential != self.identity.credential
         {
