@@ -7,6 +7,7 @@
 mod agents;
 mod cli;
 mod config;
+mod deploy;
 mod error_kinds;
 mod manual;
 mod reload;
