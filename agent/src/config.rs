@@ -20,7 +20,7 @@ pub const DEFAULT_BUFFER_SIZE: usize = 100_000;
 /// `picket-agent`: probes the HTTP(S) checks its collector assigns and
 /// streams the results back.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "picket-agent", version, about)]
+#[command(name = "picket-agent", version = picket_proto::build::VERSION, about)]
 pub struct Cli {
     /// Collector gRPC URL, e.g. http://127.0.0.1:7070 or https://collector:7070;
     /// several (a comma list or the flag repeated) are tried in order, and

@@ -16,6 +16,7 @@
 //! - [`probe`]: one bounded, classified HTTP probe.
 //! - [`outbox`]: the bounded buffer of unacknowledged results.
 //! - [`heartbeat`]: host statistics from `/proc`.
+//! - [`status`]: readiness and health for systemd (`main.rs`).
 
 pub mod config;
 pub mod domain;
@@ -25,6 +26,7 @@ pub mod link;
 pub mod outbox;
 pub mod probe;
 pub mod scheduler;
+pub mod status;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -71,6 +73,15 @@ pub enum RunError {
 /// Runs the agent until `shutdown` completes (`Ok`) or the collector refuses
 /// it for good.
 pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+    run_with_status(config, status::Status::default(), shutdown).await
+}
+
+/// [`run`], reporting connection attempts and actor health to `status`.
+pub async fn run_with_status(
+    config: AgentConfig,
+    status: status::Status,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let store = IdentityStore::new(&config.state_dir);
     let identity = store.load_or_create()?;
     info!(
@@ -99,6 +110,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         config.region.clone(),
         config.labels.clone(),
     );
+    status.watch_scheduler(&scheduler);
+    settings.status = status;
     if config.collectors.iter().any(|url| config::is_https(url)) {
         let tls = picket_tls::ClientTls {
             extra_roots: config.extra_roots.clone(),

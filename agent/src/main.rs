@@ -1,5 +1,6 @@
 //! `picket-agent`: parses flags (with `PICKET_*` environment fallbacks),
-//! sets up logging, and runs the agent until SIGTERM or ctrl-c.
+//! sets up logging, and runs the agent until SIGTERM or ctrl-c. Under
+//! systemd it notifies readiness and feeds the watchdog (`supervise`).
 //!
 //! Exit status: 0 on a clean stop, 1 on a runtime error, 2 on bad usage or
 //! configuration, 3 when the collector refuses the agent for good.
@@ -38,7 +39,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(picket_agent::run(config, shutdown_signal())) {
+    let status = picket_agent::status::Status::default();
+    let run = async {
+        supervise(&status);
+        picket_agent::run_with_status(config, status.clone(), shutdown_signal()).await
+    };
+    match runtime.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(RunError::Refused(LinkError::Refused(reason))) => {
             eprintln!("picket-agent: refused by collector: {reason}");
@@ -49,6 +55,39 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Under systemd (`NOTIFY_SOCKET`): `READY=1` once the first connection
+/// attempt ended, then, with `WatchdogSec`, `WATCHDOG=1` while the actors
+/// run (`picket_sdnotify`).
+fn supervise(status: &picket_agent::status::Status) {
+    let notifier = match picket_sdnotify::Notifier::from_env() {
+        Ok(Some(n)) => n,
+        Ok(None) => return,
+        Err(e) => {
+            eprintln!("picket-agent: bad NOTIFY_SOCKET ({e}); not notifying systemd");
+            return;
+        }
+    };
+    let status = status.clone();
+    tokio::spawn(async move {
+        let connected = status.first_attempt().await;
+        let text = if connected {
+            "connected to the collector"
+        } else {
+            "collector not reached yet; retrying"
+        };
+        if let Err(e) = notifier.ready(text) {
+            tracing::warn!(error = %e, "cannot notify systemd of readiness");
+        }
+        if let Some(every) = picket_sdnotify::watchdog_interval() {
+            picket_sdnotify::watchdog(notifier, every, || {
+                let ok = status.healthy();
+                async move { ok }
+            })
+            .await;
+        }
+    });
 }
 
 fn init_tracing(filter: &str) {

@@ -123,6 +123,11 @@ impl SchedulerHandle {
         SchedulerHandle { tx, stats }
     }
 
+    /// Whether the actor still runs (its channel is open).
+    pub fn is_running(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// Replaces the assignment: checks not in `checks` stop, new ones start,
     /// changed ones restart.
     pub async fn assign(&self, checks: Vec<Check>) -> Result<(), SchedulerGone> {

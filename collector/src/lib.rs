@@ -40,6 +40,8 @@ pub mod auth_limit;
 pub mod config;
 pub mod domain;
 pub mod evaluator;
+pub mod health;
+pub mod healthcheck;
 pub mod http;
 pub mod ingest;
 pub mod leader;
@@ -158,11 +160,43 @@ pub async fn run_with_clock(
     serve(config, listeners, clock, reload::Source::none(), shutdown).await
 }
 
+/// [`run_reloadable`], reporting to `health` when it serves and stops (the
+/// binary's systemd readiness and watchdog).
+pub async fn run_supervised(
+    config: Config,
+    listeners: Listeners,
+    reloads: reload::Source,
+    health: health::Health,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    serve_with(
+        config,
+        listeners,
+        Clock::system(),
+        reloads,
+        health,
+        shutdown,
+    )
+    .await
+}
+
 async fn serve(
     config: Config,
     listeners: Listeners,
     clock: Clock,
     reloads: reload::Source,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    let health = health::Health::default();
+    serve_with(config, listeners, clock, reloads, health, shutdown).await
+}
+
+async fn serve_with(
+    config: Config,
+    listeners: Listeners,
+    clock: Clock,
+    reloads: reload::Source,
+    health_report: health::Health,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
     let server_tls = match &config.collector.tls {
@@ -209,6 +243,7 @@ async fn serve(
         server_tls: server_tls.clone(),
         http_addr,
         grpc_ready: grpc_ready.clone(),
+        health: health_report.clone(),
         link: link_gate.clone(),
         api: api_gate.clone(),
         http: http_gate.clone(),
@@ -269,6 +304,7 @@ async fn serve(
     );
     // The listener is bound, so connections queue until the server polls it.
     grpc_ready.store(true, Ordering::Release);
+    health_report.serving();
     info!(grpc = %grpc_addr, http = %http_addr, tls = server_tls.is_some(), "collector listening");
 
     let result = tokio::select! {
@@ -279,6 +315,7 @@ async fn serve(
     };
     info!("shutting down");
     grpc_ready.store(false, Ordering::Release);
+    health_report.stopping();
     health
         .set_service_status("", tonic_health::ServingStatus::NotServing)
         .await;

@@ -9,6 +9,7 @@ pub use prost;
 pub use prost_types;
 pub use tonic;
 
+pub mod build;
 pub mod contract;
 
 /// `picket.agent.v1`: the agent ↔ collector stream.

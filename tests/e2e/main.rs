@@ -8,6 +8,7 @@ mod agents;
 mod cli;
 mod collector_urls;
 mod config;
+mod deploy;
 mod error_kinds;
 mod leadership;
 mod manual;

@@ -118,6 +118,7 @@ impl LinkActor {
                     SessionEnd::Shutdown => return Ok(()),
                     SessionEnd::Failed { error, welcomed } => (error, welcomed),
                 };
+                self.settings.status.attempted(welcomed);
                 if error.is_fatal() {
                     error!(collector = %url, %error, "collector refused this agent");
                     return Err(error);
@@ -213,6 +214,7 @@ impl LinkActor {
     }
 
     fn welcomed(&mut self, url: &str, welcome: &Welcome) {
+        self.settings.status.attempted(true);
         if let Some(credential) = &welcome.credential
             && *credential != self.identity.credential
         {

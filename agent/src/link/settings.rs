@@ -27,6 +27,8 @@ pub struct LinkSettings {
     pub backoff_max: Duration,
     /// TLS for the `https://` collectors (`None`: plaintext only).
     pub tls: Option<picket_tls::Connector>,
+    /// Told when a connection attempt ends (systemd readiness).
+    pub status: crate::status::Status,
 }
 
 impl LinkSettings {
@@ -50,6 +52,7 @@ impl LinkSettings {
             backoff_initial: Duration::from_secs(1),
             backoff_max: AGENT_MAX_BACKOFF,
             tls: None,
+            status: crate::status::Status::default(),
         }
     }
 }

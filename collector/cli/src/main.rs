@@ -42,7 +42,7 @@ use clap::{Parser, Subcommand};
 
 /// Picket command line: services, requests, agents, maintenance.
 #[derive(Parser)]
-#[command(name = "picketctl", version)]
+#[command(name = "picketctl", version = picket_proto::build::VERSION)]
 struct Cli {
     /// The collector's gRPC address; several (a comma list or the flag
     /// repeated) are tried in order, following a standby's "leader is URL".

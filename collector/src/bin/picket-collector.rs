@@ -9,10 +9,16 @@
 //! `public_url` naming port 0 (as the default derived from such an
 //! `http_listen` does) then names the port the HTTP listener got, and
 //! `--ports-file` tells scripts and test harnesses which ports those are.
+//!
+//! Under systemd (`NOTIFY_SOCKET`, `Type=notify`) it sends `READY=1` once
+//! both listeners are served and, with `WatchdogSec`, `WATCHDOG=1` while
+//! `picket_collector::health` passes. `picket-collector healthcheck [URL]`
+//! GETs `/healthz` (a container's `HEALTHCHECK`; exit 0 or 1).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -21,7 +27,7 @@ use tokio::net::TcpListener;
 
 /// Picket collector: quorum double-checks, maintenance requests, webhooks.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = picket_proto::build::VERSION, about)]
 struct Args {
     /// The collector's TOML configuration.
     #[arg(long, env = "PICKET_CONFIG")]
@@ -43,6 +49,23 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some("healthcheck") {
+        let url = argv.next();
+        let url = url
+            .as_deref()
+            .unwrap_or(picket_collector::healthcheck::DEFAULT_URL);
+        return match picket_collector::healthcheck::check(url, Duration::from_secs(5)) {
+            Ok(status) => {
+                println!("{url}: {status}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("picket-collector: healthcheck: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let args = Args::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = match picket_collector::config::load(&args.config) {
@@ -91,9 +114,34 @@ async fn serve(
     }
     let listeners = picket_collector::Listeners { grpc, http };
     let reloads = picket_collector::reload::Source::file(path, reload_requests()?);
-    picket_collector::run_reloadable(config, listeners, reloads, shutdown_signal())
+    let health = picket_collector::health::Health::default();
+    supervise(&health, grpc_addr, http_addr)?;
+    picket_collector::run_supervised(config, listeners, reloads, health, shutdown_signal())
         .await
         .context("collector failed")
+}
+
+/// Under systemd: `READY=1` once serving, then the watchdog fed while the
+/// health check passes (`picket_sdnotify`).
+fn supervise(
+    health: &picket_collector::health::Health,
+    grpc: SocketAddr,
+    http: SocketAddr,
+) -> anyhow::Result<()> {
+    let Some(notifier) = picket_sdnotify::Notifier::from_env().context("bad NOTIFY_SOCKET")? else {
+        return Ok(());
+    };
+    let health = health.clone();
+    tokio::spawn(async move {
+        health.wait_serving().await;
+        if let Err(e) = notifier.ready(&format!("serving grpc {grpc}, http {http}")) {
+            tracing::warn!(error = %e, "cannot notify systemd of readiness");
+        }
+        if let Some(every) = picket_sdnotify::watchdog_interval() {
+            picket_sdnotify::watchdog(notifier, every, || health.check(every)).await;
+        }
+    });
+    Ok(())
 }
 
 /// One reload request per SIGHUP (see `picket_collector::reload`).

@@ -37,6 +37,8 @@ pub(crate) struct Parts {
     pub server_tls: Option<Arc<tls::ServerTls>>,
     pub http_addr: SocketAddr,
     pub grpc_ready: Arc<AtomicBool>,
+    /// Told of the registry once it runs (the watchdog asks it).
+    pub health: crate::health::Health,
     pub link: Gate<AgentLinkServer<link::AgentLinkService>>,
     pub api: Gate<PicketServer<api::PicketApi>>,
     pub http: HttpGate,
@@ -173,6 +175,7 @@ pub(crate) async fn start(
         metrics.clone(),
     );
     p.link.open(link::server(service));
+    p.health.leading(&agents);
     let view = agents::AgentsView::Leader(agents.clone());
     p.http.open(http::router(
         store.clone(),
