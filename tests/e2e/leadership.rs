@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use picket_collector::testing::postgres::PgServer;
 use picket_e2e::target::Target;
-use picket_e2e::{Agent, Collector, Config, DEADLINE, Seen, wait_until};
+use picket_e2e::{ADMIN_TOKEN, Agent, Collector, Config, DEADLINE, Seen, wait_until};
 
 use crate::agents::events;
 use crate::common::{AGENT, EQUIPMENT, SERVICE, is_down_with_request, one_service};
@@ -157,16 +157,40 @@ async fn a_standby_serves_reads_from_the_store_and_refuses_admin_calls() -> anyh
     );
     assert_eq!(standby.readyz().await?.0, 503);
 
-    // An admin write is refused, naming the leader, and writes nothing.
-    let out = standby
-        .ctl_raw(&["maintenance", "start", EQUIPMENT, "--for", "1h"])
-        .await?;
-    assert_ne!(out.code, Some(0), "{out:?}");
+    // The standby refuses an admin write itself, naming the leader, and
+    // writes nothing.
     let hint = format!("standby; leader is {}", leader.grpc_url());
-    assert!(out.stderr.contains(&hint), "{out:?}");
+    let channel = tonic::transport::Endpoint::from_shared(standby.grpc_url())?
+        .connect()
+        .await?;
+    let mut client = picket_proto::v1::picket_client::PicketClient::new(channel);
+    let mut call = tonic::Request::new(picket_proto::v1::StartMaintenanceRequest {
+        equipment: EQUIPMENT.into(),
+        duration_ms: 3_600_000,
+        reason: String::new(),
+    });
+    call.metadata_mut()
+        .insert("authorization", format!("Bearer {ADMIN_TOKEN}").parse()?);
+    let refused = client
+        .start_maintenance(call)
+        .await
+        .expect_err("a standby refuses admin calls");
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    assert!(refused.message().contains(&hint), "{refused:?}");
     assert!(
         leader.service(SERVICE).await?["maintenance_until"].is_null(),
         "no maintenance window was written"
+    );
+
+    // picketctl given the standby follows that hint: the write lands on
+    // the leader.
+    let out = standby
+        .ctl_raw(&["maintenance", "start", EQUIPMENT, "--for", "1h"])
+        .await?;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(
+        !leader.service(SERVICE).await?["maintenance_until"].is_null(),
+        "the leader has the window"
     );
     Ok(())
 }
