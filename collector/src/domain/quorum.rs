@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How many of the agents that answered a round must agree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Quorum {
     /// More than half of the agents that answered.
     Majority,

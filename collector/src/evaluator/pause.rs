@@ -10,13 +10,32 @@
 //! `unknown` that knows whether it has an open request, so that request
 //! closes as usual when the service recovers.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::start::Start;
 use super::tracker::{Policy, Tracker};
 use crate::config::settings::{EvaluatorService, EvaluatorSettings};
 use crate::domain::{ServiceId, ServiceMap, ServiceState, Verdict, service_map};
 
-/// Each tracked (active) service's tracker and rules.
-pub(super) type Trackers = ServiceMap<(Tracker, Policy)>;
+/// Each tracked (active) service's tracker and rules (shared: most
+/// services run with the same rules).
+pub(super) type Trackers = ServiceMap<(Tracker, Arc<Policy>)>;
+
+/// Hands out one shared [`Policy`] per distinct set of rules.
+#[derive(Default)]
+pub(super) struct Policies(HashMap<Policy, Arc<Policy>>);
+
+impl Policies {
+    /// The rules of `s`'s double-check, shared with every service that has
+    /// the same.
+    pub fn of(&mut self, s: &EvaluatorService) -> Arc<Policy> {
+        self.0
+            .entry(policy(s))
+            .or_insert_with_key(|p| Arc::new(*p))
+            .clone()
+    }
+}
 
 /// The rules of `s`'s double-check.
 pub fn policy(s: &EvaluatorService) -> Policy {
@@ -58,6 +77,7 @@ pub(super) fn start_trackers(
     start: &Start,
 ) -> (Trackers, Vec<(ServiceId, Verdict)>) {
     let mut trackers = service_map(settings.services.len());
+    let mut policies = Policies::default();
     let mut verdicts = Vec::new();
     for s in &settings.services {
         let (state, open) = start
@@ -76,7 +96,7 @@ pub(super) fn start_trackers(
         } else {
             Tracker::new(state, open)
         };
-        trackers.insert(s.id.clone(), (tracker, policy(s)));
+        trackers.insert(s.id.clone(), (tracker, policies.of(s)));
     }
     (trackers, verdicts)
 }

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use tokio::sync::oneshot;
 
 use super::EvaluatorActor;
-use super::pause::{paused, policy, resumed};
+use super::pause::{Policies, paused, resumed};
 use crate::config::settings::EvaluatorSettings;
 use crate::domain::{ServiceId, ServiceState};
 use crate::lifecycle;
@@ -70,9 +70,10 @@ impl EvaluatorActor {
         // 3. New policies, new and resumed trackers.
         let maintenance = self.maintenance.borrow().clone();
         let mut effects = Vec::new();
+        let mut policies = Policies::default();
         for s in new.services.iter().filter(|s| s.active) {
             if let Some((_, p)) = self.trackers.get_mut(&s.id) {
-                *p = policy(s);
+                *p = policies.of(s);
                 continue;
             }
             let (stored, open) = r
@@ -90,7 +91,8 @@ impl EvaluatorActor {
                 s.id.clone(),
                 tracker.set_maintenance(maintenance.contains_key(&s.equipment)),
             ));
-            self.trackers.insert(s.id.clone(), (tracker, policy(s)));
+            self.trackers
+                .insert(s.id.clone(), (tracker, policies.of(s)));
         }
         self.certs.reconfigure(&new);
         self.settings = new;

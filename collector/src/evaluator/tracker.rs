@@ -32,7 +32,7 @@ use std::time::Duration;
 use crate::domain::{AgentId, ProbeOutcome, Quorum, ServiceState, Verdict, Vote};
 
 /// The rules of one service's double-check.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Policy {
     pub recheck_delay: Duration,
     pub recheck_timeout: Duration,
@@ -93,7 +93,9 @@ pub struct Tracker {
     held: bool,
     /// A round is scheduled (its timer runs) but has not started.
     round_scheduled: bool,
-    round: Option<Round>,
+    /// Boxed: most trackers have no round, and a million of them should
+    /// not each carry a round's room.
+    round: Option<Box<Round>>,
     /// How the last round ended, until the actor takes it.
     concluded: Option<RoundOutcome>,
 }
@@ -214,11 +216,11 @@ impl Tracker {
             return Vec::new();
         }
         self.round_scheduled = false;
-        self.round = Some(Round {
+        self.round = Some(Box::new(Round {
             id,
             voters,
             votes: Vec::new(),
-        });
+        }));
         if self.round.as_ref().is_some_and(|r| r.voters.is_empty()) {
             return self.conclude(policy);
         }
