@@ -171,7 +171,7 @@ impl Sim {
     }
 
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
-        let policy = self.policy.clone();
+        let policy = self.policy;
         let effects = match *op {
             Op::Observe(ok) => self.tracker.observe(ok, &policy),
             Op::FireStart => self.fire_start(),
