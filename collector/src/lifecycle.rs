@@ -183,7 +183,7 @@ async fn run(
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
         loop {
-            let Err(e) = persist(&store, &metrics, &clock, svc, &verdict).await else {
+            let Err(e) = persist(&store, &metrics, &clock, &svc, &verdict).await else {
                 if let Some(state) = verdict.stored_state() {
                     metrics.board.set_state(&service, state);
                 }
@@ -220,16 +220,16 @@ async fn persist(
     store: &Store,
     metrics: &Metrics,
     clock: &Clock,
-    svc: &LifecycleService,
+    svc: &LifecycleService<'_>,
     verdict: &Verdict,
 ) -> Result<(), crate::store::StoreError> {
     match verdict {
         Verdict::State { from, to } => {
-            store.set_service_state(&svc.id, *to).await?;
+            store.set_service_state(svc.id, *to).await?;
             info!(service_id = %svc.id, from = %from, to = %to, "service state changed");
         }
         Verdict::Down { from, votes } => {
-            let request = texts::service_request(&svc.url, &svc.equipment, &svc.priority, votes);
+            let request = texts::service_request(svc.url, svc.equipment, svc.priority, votes);
             let snapshot = snapshot(svc, ServiceState::Down, votes);
             match store.service_down(&snapshot, &request).await? {
                 Opened::New(req) => {
@@ -246,7 +246,7 @@ async fn persist(
             had_request,
             votes,
         } => {
-            let note = texts::closing_note(&svc.url, votes, clock.now_ms());
+            let note = texts::closing_note(svc.url, votes, clock.now_ms());
             let snapshot = snapshot(svc, ServiceState::Up, votes);
             let was_down = *from == ServiceState::Down || *had_request;
             match store.service_up(&snapshot, was_down, &note).await? {
@@ -262,7 +262,7 @@ async fn persist(
                 .record_event(&Event::ServiceLocalFailure(snapshot))
                 .await?;
             for v in votes {
-                metrics.local_failure(&svc.id, &v.agent);
+                metrics.local_failure(svc.id, &v.agent);
             }
             let agents: Vec<&str> = votes.iter().map(|v| v.agent_name.as_str()).collect();
             info!(service_id = %svc.id, agents = ?agents, "local failure: the quorum did not confirm");
@@ -282,12 +282,12 @@ async fn persist(
 }
 
 /// The service as its `service.*` events show it.
-fn snapshot(svc: &LifecycleService, state: ServiceState, votes: &[Vote]) -> ServiceSnapshot {
+fn snapshot(svc: &LifecycleService<'_>, state: ServiceState, votes: &[Vote]) -> ServiceSnapshot {
     ServiceSnapshot {
         id: svc.id.clone(),
-        url: svc.url.clone(),
+        url: svc.url.to_owned(),
         equipment_id: svc.equipment.clone(),
-        equipment: svc.equipment_name.clone(),
+        equipment: svc.equipment_name.to_owned(),
         state,
         votes: votes.to_vec(),
     }

@@ -14,12 +14,12 @@ fn lifecycle_settings_name_services_and_their_equipment() {
     let shop = s.service(&"shop".into()).expect("shop");
     assert_eq!(
         shop,
-        &LifecycleService {
-            id: "shop".into(),
-            url: "http://shop.example.com".to_owned(),
-            priority: "3".to_owned(),
-            equipment: "web-1".into(),
-            equipment_name: "Web server 1".to_owned(),
+        LifecycleService {
+            id: &"shop".into(),
+            url: "http://shop.example.com",
+            priority: "3",
+            equipment: &"web-1".into(),
+            equipment_name: "Web server 1",
         }
     );
     assert!(s.service(&"nope".into()).is_none());
