@@ -48,6 +48,7 @@ pub mod leader;
 pub mod lifecycle;
 pub mod link;
 pub mod maintenance;
+pub mod memory;
 pub mod metrics;
 pub mod notifier;
 pub mod redact;

@@ -201,6 +201,8 @@ impl Reloader {
         let applied = self.live.apply(&self.running, &new).await;
         self.running = new;
         self.reload_tls();
+        // The old configuration (and the new one's parse) are gone.
+        crate::memory::release_free_memory().await;
         if let Err(e) = applied {
             error!(error = %e, "configuration reload: the catalog was not stored; the rest was applied");
             self.metrics.config_reload_successful.set(0);

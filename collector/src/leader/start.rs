@@ -200,5 +200,6 @@ pub(crate) async fn start(
         }),
     }));
     tracing::info!(elapsed = ?started.elapsed(), "leader-only parts started");
+    crate::memory::release_free_memory().await;
     Ok(())
 }
