@@ -1,6 +1,6 @@
 //! One fake agent on the real link (`picket.agent.v1.AgentLink/Connect`):
-//! it enrolls with the enrollment token, waits for Welcome and a non-empty
-//! Assignment, then streams successful results for its assigned checks in
+//! it enrolls with the enrollment token, waits for Welcome and its whole
+//! first (non-empty) Assignment, then streams successful results for its assigned checks in
 //! fixed-size batches, at a fixed rate or saturated (a window of
 //! unacknowledged batches in flight), and counts the results the collector
 //! acknowledges and how long each batch waited for its Ack (Acks are
@@ -103,6 +103,7 @@ async fn enroll_inner(target: &Target, index: usize) -> anyhow::Result<Session> 
         .into_inner();
     let mut next_seq = None;
     let mut heartbeats = None;
+    let mut checks = Vec::new();
     loop {
         let msg = inbound.message().await?.context("stream closed")?;
         match msg.msg {
@@ -113,14 +114,20 @@ async fn enroll_inner(target: &Target, index: usize) -> anyhow::Result<Session> 
                     old.abort();
                 }
             }
-            Some(Down::Assignment(a)) if !a.checks.is_empty() => {
+            Some(Down::Assignment(a)) => {
+                // The whole first set, up to its last part: a session left
+                // unread with parts still coming would hold the collector's
+                // side of the link (and the heartbeats behind it).
+                checks.extend(a.checks.into_iter().map(|c| c.id));
+                if !a.last || checks.is_empty() {
+                    continue;
+                }
                 let Some(next_seq) = next_seq else {
                     bail!("Assignment before Welcome");
                 };
                 let Some(heartbeats) = heartbeats else {
                     bail!("Assignment before Welcome");
                 };
-                let checks = a.checks.into_iter().map(|c| c.id).collect();
                 return Ok(Session {
                     tx,
                     inbound,
