@@ -148,8 +148,8 @@ fn assert_events_delivered_once_each(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killing_the_leader_mid_stream_loses_no_result_and_duplicates_nothing()
--> anyhow::Result<()> {
+async fn killing_the_leader_mid_stream_loses_no_result_and_duplicates_nothing() -> anyhow::Result<()>
+{
     let pg = tokio::task::spawn_blocking(PgServer::start).await??;
     let target = Target::http().await;
     target.set_status(500);
@@ -239,6 +239,18 @@ async fn wait_readyz(c: &Collector, code: u16) -> anyhow::Result<String> {
     .await
 }
 
+/// `picket_results_ingested_total` on `c`'s `/metrics`.
+async fn ingested(c: &Collector) -> anyhow::Result<u64> {
+    let (code, text) = c.http_page("/metrics").await?;
+    anyhow::ensure!(code == 200, "/metrics {code}");
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("picket_results_ingested_total "))
+        .ok_or_else(|| anyhow::anyhow!("no picket_results_ingested_total in /metrics"))?
+        .trim()
+        .parse()?)
+}
+
 /// One collector leading on PostgreSQL (lease `lease`), a failing target
 /// with an open request, an agent streaming, a webhook receiver that got
 /// `request.opened`; and the number of results stored so far.
@@ -278,9 +290,16 @@ async fn streaming(database: &str, lease: &str) -> anyhow::Result<Streaming> {
 /// After PostgreSQL is back: every probe's result stored once, the same
 /// request still the only one, and it closes (with its webhook) once the
 /// target recovers.
-async fn assert_resumed(s: &Streaming, database: &str, probed_in_outage: u64) -> anyhow::Result<()> {
+async fn assert_resumed(
+    s: &Streaming,
+    database: &str,
+    probed_in_outage: u64,
+) -> anyhow::Result<()> {
     let (all, distinct) = wait_every_probe_stored(&s.pg, database, &s.target).await?;
-    assert!(distinct >= probed_in_outage, "{distinct} < {probed_in_outage}");
+    assert!(
+        distinct >= probed_in_outage,
+        "{distinct} < {probed_in_outage}"
+    );
     assert_eq!(all, distinct, "no result stored twice");
     assert_eq!(
         requests(&s.pg, database)?,
@@ -303,10 +322,12 @@ async fn postgres_restarted_mid_stream_pauses_ingest_and_everything_resumes() ->
     tokio::task::block_in_place(|| s.pg.stop());
     let body = wait_readyz(&s.collector, 503).await?;
     assert_eq!(body.trim(), "store unreachable");
-    // The agent keeps probing; the collector cannot store, so it acks
-    // nothing (an acked result the agent drops: all of them reach the
-    // store below), and it keeps running.
+    // The agent keeps probing; the collector cannot store, so it ingests
+    // and acks nothing (an acked result the agent drops: all of them reach
+    // the store below), and it keeps running; /metrics still answers.
+    let before = ingested(&s.collector).await?;
     s.target.wait_hits(s.target.hits() + 3, DEADLINE).await?;
+    assert_eq!(ingested(&s.collector).await?, before, "ingest paused");
     assert!(s.collector.is_running(), "{}", s.collector.log_tail(20));
     let probed = s.target.hits();
 
