@@ -79,3 +79,34 @@ bench_wait_ports() {
     echo "collector did not start" >&2
     exit 1
 }
+
+# bench_pg_start DIR: starts a throwaway PostgreSQL 15 (Debian's, or
+# PICKET_PG_BIN) in DIR/pg on a free loopback port, as the postgres user when
+# run as root (initdb and postgres refuse root), with fsync off; sets
+# PG_PORT and PG_PID. bench_pg_stop DIR stops it (call it from the EXIT trap).
+bench_pg_start() {
+    local dir=$1/pg bin=${PICKET_PG_BIN:-/usr/lib/postgresql/15/bin} as=() i
+    [ -x "$bin/postgres" ] || { echo "PostgreSQL server binaries not found in $bin" >&2; exit 1; }
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$1" "$dir"; as=(runuser -u postgres --); fi
+    "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync --locale=C >"$dir/initdb.log" 2>&1 ||
+        { cat "$dir/initdb.log" >&2; exit 1; }
+    for i in $(seq 1 20); do
+        PG_PORT=$((20000 + RANDOM % 40000))
+        "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$PG_PORT" -k "$dir" -c listen_addresses=127.0.0.1 \
+            -c fsync=off -c full_page_writes=off >"$dir/postgres.log" 2>&1 &
+        PG_PID=$!
+        while kill -0 "$PG_PID" 2>/dev/null; do
+            grep -q "ready to accept connections" "$dir/postgres.log" && return 0
+            sleep 0.1
+        done
+    done
+    cat "$dir/postgres.log" >&2
+    exit 1
+}
+bench_pg_stop() {
+    local pid
+    pid=$(head -1 "$1/pg/data/postmaster.pid" 2>/dev/null) && kill -INT "$pid" 2>/dev/null
+    [ -n "${PG_PID:-}" ] && wait "$PG_PID" 2>/dev/null
+    return 0
+}

@@ -200,7 +200,17 @@ async fn commit(
     let mut delay = Duration::from_millis(50);
     loop {
         let started = Instant::now();
-        let e = match recorder.record(&results, &heartbeats).await {
+        // Shutdown does not wait for a database that does not answer (the
+        // pool waits for a connection): the transaction rolls back, or it
+        // committed and the agents' replay finds the results stored.
+        let recorded = tokio::select! {
+            r = recorder.record(&results, &heartbeats) => r,
+            () = cancel.cancelled() => {
+                error!(results = results.len(), heartbeats = heartbeats.len(), "results and heartbeats not stored at shutdown");
+                return None;
+            }
+        };
+        let e = match recorded {
             Ok(recorded) => {
                 metrics.ingest_batch.observe(started.elapsed());
                 metrics.results_ingested.inc_by(results.len() as u64);

@@ -99,14 +99,18 @@ pub enum RunError {
     Http(#[from] std::io::Error),
     #[error("tls: {0}")]
     Tls(#[from] tls::TlsError),
-    /// Another collector took the lease (`leader`): this one stops so its
-    /// supervisor restarts it as a standby.
-    #[error("leadership lost: another collector leads")]
+    /// Another collector took the lease, or it could not be renewed in
+    /// time (the database did not answer): this one stops so its
+    /// supervisor restarts it, to stand by or campaign afresh.
+    #[error("leadership lost: another collector leads, or the lease could not be renewed")]
     LostLeadership,
 }
 
 /// How long shutdown waits for actors to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for the store to release the lease, and to close.
+const STORE_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Runs the collector on the system clock until `shutdown` completes or a
 /// server fails.
@@ -334,9 +338,19 @@ async fn serve_with(
     })
     .await;
     // A clean stop hands the lease over at once (a crash: when it ends).
-    if let Err(e) = store.release(&candidate.id).await {
-        warn!(error = %e, "releasing the leader lease failed");
+    // Neither waits long for a database that does not answer.
+    // (Not when the leadership was lost: the lease is not this one's.)
+    let release = async {
+        match &result {
+            Err(RunError::LostLeadership) => Ok(()),
+            _ => store.release(&candidate.id).await,
+        }
+    };
+    match tokio::time::timeout(STORE_CLOSE_TIMEOUT, release).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!(error = %e, "releasing the leader lease failed"),
+        Err(_) => warn!("releasing the leader lease: no answer from the database"),
     }
-    store.close().await;
+    let _ = tokio::time::timeout(STORE_CLOSE_TIMEOUT, store.close()).await;
     result
 }

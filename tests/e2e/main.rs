@@ -10,6 +10,7 @@ mod collector_urls;
 mod config;
 mod deploy;
 mod error_kinds;
+mod failover;
 mod leadership;
 mod manual;
 mod reload;

@@ -148,6 +148,25 @@ pub async fn campaign(c: &Candidate, cancel: &CancellationToken) -> Option<(i64,
     }
 }
 
+/// One renewal at `epoch`; on PostgreSQL it gives up when the lease
+/// `ends`: while the server is gone the pool waits for a connection up to
+/// its acquire timeout, longer than a lease, and a leader that cannot renew
+/// must step down in time. (SQLite is a local file, and the in-process
+/// scenarios run it on a paused clock, where a timer could fire while a
+/// query runs on its worker thread.)
+/// `None` when it gave up.
+async fn renew(
+    c: &Candidate,
+    epoch: i64,
+    ends: Instant,
+) -> Option<Result<bool, crate::store::StoreError>> {
+    let renew = c.store.renew(&c.id, epoch, c.clock.now_ms(), c.lease_ms());
+    match c.store.backend() {
+        crate::store::Backend::Sqlite => Some(renew.await),
+        crate::store::Backend::Postgres => tokio::time::timeout_at(ends, renew).await.ok(),
+    }
+}
+
 /// Renews the lease at `epoch` every third of it until `cancel` fires;
 /// fires `lost` (after deposing the store) when it cannot.
 pub fn spawn_renewals(
@@ -167,18 +186,18 @@ pub fn spawn_renewals(
             // A late renewal that still finds this epoch is safe: writes
             // are fenced by the epoch, not by time.
             let attempt = Instant::now();
-            match c
-                .store
-                .renew(&c.id, epoch, c.clock.now_ms(), c.lease_ms())
-                .await
-            {
-                Ok(true) => ends = attempt + c.lease,
-                Ok(false) => break "another collector took the lease",
-                Err(e) if attempt >= ends => {
+            match renew(&c, epoch, ends).await {
+                Some(Ok(true)) => ends = attempt + c.lease,
+                Some(Ok(false)) => break "another collector took the lease",
+                None => {
+                    warn!("renewing the leader lease: no answer from the database");
+                    break "the lease ended before it could be renewed";
+                }
+                Some(Err(e)) if attempt >= ends => {
                     warn!(error = %e, "renewing the leader lease failed");
                     break "the lease ended before it could be renewed";
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     warn!(error = %e, "renewing the leader lease failed; retrying until it ends")
                 }
             }

@@ -33,6 +33,12 @@ pub async fn gather(store: &Store) -> Scraped {
         r.map_err(|e| warn!(error = %e, "/metrics: cannot read {what}"))
             .ok()
     }
+    // A PostgreSQL that is gone would hold every read for the pool's
+    // acquire timeout: the scrape answers without the store's families.
+    if store.backend() == crate::store::Backend::Postgres && !store.ping().await {
+        warn!("/metrics: the database does not answer; its families are left out");
+        return Scraped::default();
+    }
     Scraped {
         requests_open: ok("open requests", store.open_requests_count().await),
         webhook_pending: ok("pending deliveries", store.pending_deliveries().await)

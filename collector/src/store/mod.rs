@@ -55,6 +55,9 @@ pub use retention::{EventsStep, PruneCursor, PruneStep};
 pub use rollups::DAILY_BARS;
 pub use services::{MaintenanceWindow, ServiceRow};
 
+/// How long `/readyz` waits for PostgreSQL to answer [`Store::ping`].
+pub const PING_WITHIN: Duration = Duration::from_secs(1);
+
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -191,9 +194,18 @@ impl Store {
         self.routes.store(Arc::new(settings));
     }
 
-    /// Whether the database answers (for `/readyz`).
+    /// Whether the database answers (for `/readyz`). On PostgreSQL within
+    /// [`PING_WITHIN`]: while the server is gone the pool keeps trying to
+    /// connect until its acquire timeout, and `/readyz` must answer 503 at
+    /// once. (SQLite is a local file, and the in-process scenarios run it
+    /// on a paused clock, where a timer could fire while a query runs on
+    /// its worker thread.)
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+        let ping = sqlx::query("SELECT 1").execute(&self.read);
+        match self.backend {
+            Backend::Sqlite => ping.await.is_ok(),
+            Backend::Postgres => matches!(tokio::time::timeout(PING_WITHIN, ping).await, Ok(Ok(_))),
+        }
     }
 
     /// A receiver that changes whenever events are committed.
