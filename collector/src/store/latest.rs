@@ -14,8 +14,8 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::backend::Backend;
-use super::rows::{Kind, statements};
 use super::results::{error_kind_code, push_outcome, stored_us};
+use super::rows::{Kind, statements};
 use super::{Result, Store, StoreError};
 use crate::domain::{AgentId, ErrorKind, Phases, ProbeOutcome, ProbeResult, ServiceId};
 

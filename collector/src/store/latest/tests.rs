@@ -182,7 +182,10 @@ async fn one_upsert_per_thousand_pairs_or_one_on_postgres() {
         Backend::Sqlite => 2,
         Backend::Postgres => 1,
     };
-    assert_eq!(upsert_latest(&mut conn, pairs).await.expect("upsert"), expected);
+    assert_eq!(
+        upsert_latest(&mut conn, pairs).await.expect("upsert"),
+        expected
+    );
     let same_pair = results.iter().map(|r| ((7, 1), r));
     assert_eq!(
         upsert_latest(&mut conn, same_pair).await.expect("upsert"),
