@@ -21,11 +21,11 @@ pids=()
 cleanup() {
     local p
     for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    bench_pg_stop "$tmp"
+    bench_postgres_stop
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-bench_pg_start "$tmp"
+bench_postgres_start "$tmp/pg"
 db="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 psql_n() { psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -At -c "$1"; }
 now_ms() { date +%s%3N; }

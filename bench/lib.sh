@@ -37,7 +37,8 @@ median_min_max() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) exit 1; print ((N
 # DIR/picket.toml, a collector on port 0 with a fresh SQLite database in
 # DIR, agents auto-approved with enrollment token TOKEN, AGENTS agents per
 # service and SERVICES plain-HTTP services of one equipment; each LINE is
-# added to `[collector]` (e.g. TLS settings).
+# added to `[collector]` (e.g. TLS settings). BENCH_DATABASE, when set, is
+# the `database` URL instead (e.g. from bench_postgres_database).
 bench_collector_config() {
     local dir=$1 token=$2 agents=$3 services=$4 i
     shift 4
@@ -46,7 +47,7 @@ bench_collector_config() {
         echo '[collector]'
         echo 'grpc_listen = "127.0.0.1:0"'
         echo 'http_listen = "127.0.0.1:0"'
-        echo "database = \"sqlite://$dir/picket.db\""
+        echo "database = \"${BENCH_DATABASE:-sqlite://$dir/picket.db}\""
         echo 'admin_token = "bench-admin"'
         for i in "$@"; do echo "$i"; done
         echo '[agents]'
@@ -80,33 +81,82 @@ bench_wait_ports() {
     exit 1
 }
 
-# bench_pg_start DIR: starts a throwaway PostgreSQL 15 (Debian's, or
-# PICKET_PG_BIN) in DIR/pg on a free loopback port, as the postgres user when
-# run as root (initdb and postgres refuse root), with fsync off; sets
-# PG_PORT and PG_PID. bench_pg_stop DIR stops it (call it from the EXIT trap).
-bench_pg_start() {
-    local dir=$1/pg bin=${PICKET_PG_BIN:-/usr/lib/postgresql/15/bin} as=() i
-    [ -x "$bin/postgres" ] || { echo "PostgreSQL server binaries not found in $bin" >&2; exit 1; }
+# bench_postgres_start DIR: starts a PostgreSQL 15 server (PICKET_PG_BIN,
+# default /usr/lib/postgresql/15/bin; as the `postgres` user when run as
+# root, which initdb and postgres require) with a fresh data directory in
+# DIR, on 127.0.0.1 at a random free port (a taken port makes it fail to
+# bind; the next try takes another), default durability (fsync and
+# synchronous_commit on). Sets PG_PID (the postmaster, read from
+# postmaster.pid) and PG_PORT. Stop it with bench_postgres_stop.
+bench_postgres_start() {
+    local dir=$1 bin=${PICKET_PG_BIN:-/usr/lib/postgresql/15/bin} i
+    PG_AS=()
+    PG_BIN=$bin
+    PG_DIR=$dir
+    [ -x "$bin/postgres" ] || { echo "PostgreSQL server binaries not found in $bin (install postgresql-15 or set PICKET_PG_BIN)" >&2; exit 1; }
     mkdir -p "$dir"
-    if [ "$(id -u)" = 0 ]; then chown postgres: "$1" "$dir"; as=(runuser -u postgres --); fi
-    "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync --locale=C >"$dir/initdb.log" 2>&1 ||
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres: "$dir"
+        chmod a+x "$(dirname "$dir")"
+        PG_AS=(runuser -u postgres --)
+    fi
+    "${PG_AS[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; exit 1; }
     for i in $(seq 1 20); do
         PG_PORT=$((20000 + RANDOM % 40000))
-        "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$PG_PORT" -k "$dir" -c listen_addresses=127.0.0.1 \
-            -c fsync=off -c full_page_writes=off >"$dir/postgres.log" 2>&1 &
-        PG_PID=$!
-        while kill -0 "$PG_PID" 2>/dev/null; do
-            grep -q "ready to accept connections" "$dir/postgres.log" && return 0
-            sleep 0.1
-        done
+        "${PG_AS[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
+            -o "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c max_connections=100" start >/dev/null 2>&1 || continue
+        PG_PID=$(head -1 "$dir/data/postmaster.pid")
+        return 0
     done
+    echo "PostgreSQL did not start on a free port" >&2
     cat "$dir/postgres.log" >&2
     exit 1
 }
-bench_pg_stop() {
-    local pid
-    pid=$(head -1 "$1/pg/data/postmaster.pid" 2>/dev/null) && kill -INT "$pid" 2>/dev/null
-    [ -n "${PG_PID:-}" ] && wait "$PG_PID" 2>/dev/null
-    return 0
+
+# bench_postgres_database NAME: creates database NAME on the server
+# bench_postgres_start started and prints its URL.
+bench_postgres_database() {
+    "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$1" >&2
+    echo "postgres://postgres@127.0.0.1:$PG_PORT/$1"
+}
+
+# bench_postgres_ticks: CPU clock ticks (utime + stime) the server has used
+# so far: the postmaster, the children it reaped, and those alive.
+bench_postgres_ticks() {
+    local total child
+    total=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$PG_PID/stat")
+    for child in $(cat "/proc/$PG_PID/task/$PG_PID/children" 2>/dev/null); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+
+# bench_postgres_stop: stops the server bench_postgres_start started (by
+# its pid: a fast shutdown, then waits for it to exit).
+bench_postgres_stop() {
+    [ -n "${PG_PID:-}" ] || return 0
+    kill -INT "$PG_PID" 2>/dev/null || true
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$PG_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$PG_PID" 2>/dev/null || true
+    PG_PID=
+}
+
+# bench_wait_ready DIR PID: bench_wait_ports, then waits (30 s at most)
+# for the collector's /readyz to answer 200: it leads (its store's lease)
+# and accepts agents; before that an agent is told "standby".
+bench_wait_ready() {
+    local i
+    bench_wait_ports "$1" "$2"
+    for i in $(seq 1 300); do
+        curl -sf -o /dev/null "http://$(jq -r .http "$1/ports.json")/readyz" && return 0
+        kill -0 "$2" 2>/dev/null || { cat "$1/collector.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "collector did not become ready" >&2
+    exit 1
 }

@@ -11,14 +11,15 @@
 use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, QueryBuilder, Row};
+use sqlx::{AnyConnection, Row};
 
-use super::backend::{Backend, numbered};
+use super::backend::Backend;
 use super::results::{error_kind_code, push_outcome, stored_us};
+use super::rows::{Kind, statements};
 use super::{Result, Store, StoreError};
 use crate::domain::{AgentId, ErrorKind, Phases, ProbeOutcome, ProbeResult, ServiceId};
 
-/// Pairs per upsert (15 parameters each; SQLite allows 32766).
+/// Pairs per upsert on SQLite (15 parameters each; SQLite allows 32766).
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// One agent's latest result for a service.
@@ -51,38 +52,39 @@ pub(super) async fn upsert_latest(
         }
     }
     let rows: Vec<((i64, i64), &ProbeResult)> = newest.into_iter().collect();
-    let mut statements = 0;
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut q: QueryBuilder<Any> = QueryBuilder::new(
-            "INSERT INTO latest_results (service, agent, time_ms, round_id, ok, duration_us, \
-             status_code, error_kind, error, dns_us, connect_us, tls_us, processing_us, transfer_us, cert_not_after_ms) ",
-        );
-        q.push_values(chunk, |mut b, ((service, agent), r)| {
+    let mut kinds = [Kind::Int; 15];
+    kinds[8] = Kind::Text; // error
+    let mut statements_run = 0;
+    for q in statements(
+        Backend::of(conn),
+        "INSERT INTO latest_results (service, agent, time_ms, round_id, ok, duration_us, \
+         status_code, error_kind, error, dns_us, connect_us, tls_us, processing_us, transfer_us, cert_not_after_ms) ",
+        &kinds,
+        &rows,
+        ROWS_PER_STATEMENT,
+        " ON CONFLICT (service, agent) DO UPDATE SET time_ms = excluded.time_ms, \
+         round_id = excluded.round_id, ok = excluded.ok, duration_us = excluded.duration_us, \
+         status_code = excluded.status_code, error_kind = excluded.error_kind, \
+         error = excluded.error, dns_us = excluded.dns_us, connect_us = excluded.connect_us, \
+         tls_us = excluded.tls_us, processing_us = excluded.processing_us, \
+         transfer_us = excluded.transfer_us, \
+         cert_not_after_ms = excluded.cert_not_after_ms \
+         WHERE excluded.time_ms > latest_results.time_ms",
+        |b, ((service, agent), r)| {
             let o = &r.outcome;
-            b.push_bind(*service)
-                .push_bind(*agent)
-                .push_bind(r.started_at_ms)
-                .push_bind(r.round_id as i64);
-            push_outcome(&mut b, o);
-            b.push_bind(stored_us(o.phases.transfer_us))
-                .push_bind(o.cert_not_after_ms);
-        });
-        q.push(
-            " ON CONFLICT (service, agent) DO UPDATE SET time_ms = excluded.time_ms, \
-             round_id = excluded.round_id, ok = excluded.ok, duration_us = excluded.duration_us, \
-             status_code = excluded.status_code, error_kind = excluded.error_kind, \
-             error = excluded.error, dns_us = excluded.dns_us, connect_us = excluded.connect_us, \
-             tls_us = excluded.tls_us, processing_us = excluded.processing_us, \
-             transfer_us = excluded.transfer_us, \
-             cert_not_after_ms = excluded.cert_not_after_ms \
-             WHERE excluded.time_ms > latest_results.time_ms",
-        );
-        numbered(Backend::of(conn), &mut q)
-            .execute(&mut *conn)
-            .await?;
-        statements += 1;
+            b.int(Some(*service))
+                .int(Some(*agent))
+                .int(Some(r.started_at_ms))
+                .int(Some(r.round_id as i64));
+            push_outcome(b, o);
+            b.int(stored_us(o.phases.transfer_us))
+                .int(o.cert_not_after_ms);
+        },
+    ) {
+        q.execute(&mut *conn).await?;
+        statements_run += 1;
     }
-    Ok(statements)
+    Ok(statements_run)
 }
 
 impl Store {

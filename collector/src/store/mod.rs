@@ -26,6 +26,7 @@ mod requests;
 mod results;
 mod retention;
 mod rollups;
+mod rows;
 mod services;
 
 use std::future::Future;

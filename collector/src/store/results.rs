@@ -16,13 +16,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::query_builder::Separated;
-use sqlx::{Any, QueryBuilder, Row};
+use sqlx::{Any, Row};
 
 use super::agents::{HEARTBEAT_HISTORY_MS, HeartbeatRecord, write_heartbeats};
-use super::backend::{Backend, numbered};
+use super::backend::Backend;
 use super::latest::upsert_latest;
 use super::rollups::{Aggregates, merge_into};
+use super::rows::{Kind, Values, statements};
 use super::{Result, Store, flag};
 #[cfg(test)]
 use crate::domain::ServiceId;
@@ -53,7 +53,8 @@ pub struct Recorded {
     pub statements: usize,
 }
 
-/// Rows per INSERT statement (14 parameters each; SQLite allows 32766).
+/// Rows per INSERT statement on SQLite (14 parameters each; SQLite allows
+/// 32766); PostgreSQL takes a batch in one statement (`rows.rs`).
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Committed keys of service and agent ids.
@@ -139,31 +140,27 @@ impl Store {
             })
             .collect();
         let mut inserted: HashSet<RowKey> = HashSet::new();
-        for (chunk, keys) in batch
-            .chunks(ROWS_PER_STATEMENT)
-            .zip(rows.chunks(ROWS_PER_STATEMENT))
-        {
-            let mut q: QueryBuilder<Any> = QueryBuilder::new(
-                "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, error_kind, error, \
-                 dns_us, connect_us, tls_us, processing_us, cert_not_after_s) ",
-            );
-            q.push_values(chunk.iter().zip(keys), |mut b, (r, k)| {
+        let rows_with_keys: Vec<(&ResultRef<'_>, &RowKey)> = batch.iter().zip(&rows).collect();
+        for q in statements(
+            Backend::of(&tx),
+            "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, error_kind, error, \
+             dns_us, connect_us, tls_us, processing_us, cert_not_after_s) ",
+            &RESULT_KINDS,
+            &rows_with_keys,
+            ROWS_PER_STATEMENT,
+            " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING \
+             RETURNING service, time_ms, agent, round_id",
+            |b, (r, k)| {
                 let o = &r.result.outcome;
-                b.push_bind(k.0)
-                    .push_bind(k.1)
-                    .push_bind(k.2)
-                    .push_bind(k.3);
-                push_outcome(&mut b, o);
-                b.push_bind(o.cert_not_after_ms.map(|ms| ms.div_euclid(1000)));
-            });
-            q.push(
-                " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING \
-                 RETURNING service, time_ms, agent, round_id",
-            );
-            for row in numbered(Backend::of(&tx), &mut q)
-                .fetch_all(&mut *tx)
-                .await?
-            {
+                b.int(Some(k.0))
+                    .int(Some(k.1))
+                    .int(Some(k.2))
+                    .int(Some(k.3));
+                push_outcome(b, o);
+                b.int(o.cert_not_after_ms.map(|ms| ms.div_euclid(1000)));
+            },
+        ) {
+            for row in q.fetch_all(&mut *tx).await? {
                 inserted.insert((
                     row.try_get("service")?,
                     row.try_get("time_ms")?,
@@ -196,16 +193,19 @@ impl Store {
         // One statement for every agent of the batch (group commit
         // gathers many).
         let max_seq: Vec<(&str, u64)> = max_seq.into_iter().collect();
-        for chunk in max_seq.chunks(ROWS_PER_STATEMENT) {
-            let mut q: QueryBuilder<Any> = QueryBuilder::new("WITH v (id, seq) AS (");
-            q.push_values(chunk, |mut b, (agent, seq)| {
-                b.push_bind(agent.to_string()).push_bind(*seq as i64);
-            });
-            q.push(
-                ") UPDATE agents SET last_seq = v.seq FROM v \
-                 WHERE agents.id = v.id AND agents.last_seq < v.seq",
-            );
-            numbered(Backend::of(&tx), &mut q).execute(&mut *tx).await?;
+        for q in statements(
+            Backend::of(&tx),
+            "WITH v (id, seq) AS (",
+            &[Kind::Text, Kind::Int],
+            &max_seq,
+            ROWS_PER_STATEMENT,
+            ") UPDATE agents SET last_seq = v.seq FROM v \
+             WHERE agents.id = v.id AND agents.last_seq < v.seq",
+            |b, (agent, seq)| {
+                b.text(Some(agent)).int(Some(*seq as i64));
+            },
+        ) {
+            q.execute(&mut *tx).await?;
             done.statements += 1;
         }
         write_heartbeats(&mut tx, heartbeats, HEARTBEAT_HISTORY_MS).await?;
@@ -307,46 +307,63 @@ async fn update_services(
         }
     }
     let latest: Vec<(&str, &ProbeResult)> = latest.into_iter().collect();
-    let mut statements = 0;
-    for chunk in latest.chunks(ROWS_PER_STATEMENT) {
-        let mut q: QueryBuilder<Any> =
-            QueryBuilder::new("WITH v (id, ok, code, kind, error, time_ms, latency) AS (");
-        q.push_values(chunk, |mut b, (service, r)| {
+    let mut statements_run = 0;
+    for q in statements(
+        Backend::of(tx),
+        "WITH v (id, ok, code, kind, error, time_ms, latency) AS (",
+        &[
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+            Kind::Text,
+            Kind::Text,
+            Kind::Int,
+            Kind::Int,
+        ],
+        &latest,
+        ROWS_PER_STATEMENT,
+        ") UPDATE services SET ok = v.ok, last_status_code = v.code, last_error_kind = v.kind, \
+         last_error = v.error, last_check_ms = v.time_ms, last_latency_us = v.latency \
+         FROM v WHERE services.id = v.id \
+         AND (services.last_check_ms IS NULL OR services.last_check_ms <= v.time_ms)",
+        |b, (service, r)| {
             let o = &r.outcome;
-            b.push_bind(service.to_string())
-                .push_bind(flag(o.ok))
-                .push_bind(o.status_code.map(i64::from))
-                .push_bind(o.error_kind.map(|k| k.as_str().to_owned()))
-                .push_bind(o.error.clone())
-                .push_bind(r.started_at_ms)
-                .push_bind(o.duration_us as i64);
-        });
-        q.push(
-            ") UPDATE services SET ok = v.ok, last_status_code = v.code, last_error_kind = v.kind, \
-             last_error = v.error, last_check_ms = v.time_ms, last_latency_us = v.latency \
-             FROM v WHERE services.id = v.id \
-             AND (services.last_check_ms IS NULL OR services.last_check_ms <= v.time_ms)",
-        );
-        numbered(Backend::of(tx), &mut q).execute(&mut **tx).await?;
-        statements += 1;
+            b.text(Some(service))
+                .int(Some(flag(o.ok)))
+                .int(o.status_code.map(i64::from))
+                .text(o.error_kind.map(|k| k.as_str()))
+                .text(o.error.as_deref())
+                .int(Some(r.started_at_ms))
+                .int(Some(o.duration_us as i64));
+        },
+    ) {
+        q.execute(&mut **tx).await?;
+        statements_run += 1;
     }
-    Ok(statements)
+    Ok(statements_run)
 }
+
+/// The column kinds of a `results` row, in [`Store::record_refs`]' order.
+const RESULT_KINDS: [Kind; 14] = {
+    let mut kinds = [Kind::Int; 14];
+    kinds[8] = Kind::Text; // error
+    kinds
+};
 
 /// Binds the outcome columns `results` and `latest_results` share, in
 /// their order: ok, duration_us, status_code, error_kind and error (on
 /// failures only), dns_us, connect_us, tls_us, processing_us.
-pub(super) fn push_outcome(b: &mut Separated<'_, Any, &'static str>, o: &ProbeOutcome) {
+pub(super) fn push_outcome(b: &mut dyn Values, o: &ProbeOutcome) {
     let failed = !o.ok;
-    b.push_bind(flag(o.ok))
-        .push_bind(o.duration_us as i64)
-        .push_bind(o.status_code.map(i64::from))
-        .push_bind(o.error_kind.filter(|_| failed).map(error_kind_code))
-        .push_bind(o.error.clone().filter(|_| failed))
-        .push_bind(stored_us(o.phases.dns_us))
-        .push_bind(stored_us(o.phases.connect_us))
-        .push_bind(stored_us(o.phases.tls_us))
-        .push_bind(stored_us(o.phases.processing_us));
+    b.int(Some(flag(o.ok)))
+        .int(Some(o.duration_us as i64))
+        .int(o.status_code.map(i64::from))
+        .int(o.error_kind.filter(|_| failed).map(error_kind_code))
+        .text(o.error.as_deref().filter(|_| failed))
+        .int(stored_us(o.phases.dns_us))
+        .int(stored_us(o.phases.connect_us))
+        .int(stored_us(o.phases.tls_us))
+        .int(stored_us(o.phases.processing_us));
 }
 
 /// A phase as an SQL integer, NULL when not measured (phases are bounded

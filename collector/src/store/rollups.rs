@@ -21,6 +21,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, QueryBuilder, Row, Transaction};
 
 use super::backend::{Backend, numbered};
+use super::rows::{Kind, statements};
 use super::{Result, Store, StoreError};
 use crate::domain::rollup::{Histogram, History, Latency, Period, Scope, Summary};
 
@@ -69,13 +70,42 @@ pub(super) async fn merge_into(
     tx: &mut Transaction<'_, Any>,
     aggregates: Aggregates,
 ) -> Result<usize> {
-    let mut statements = 0;
+    let mut run = 0;
     let mut merged: BTreeMap<RollupKey, Summary> = aggregates.0.into_iter().collect();
     // Sorted by (scope, period, start, key): a chunk's keys of one row
     // group are adjacent and become one `key IN (…)` term.
     let mut wanted: Vec<RollupKey> = merged.keys().copied().collect();
     wanted.sort_by_key(|k| (k.scope, k.period, k.start_ms, k.key));
     let mut groups: HashMap<(i64, i64, i64), (Scope, Period)> = HashMap::new();
+    let mut reads = Vec::new();
+    if Backend::of(tx) == Backend::Postgres {
+        for k in &wanted {
+            groups.insert(
+                (k.scope.code(), k.period.seconds(), k.start_ms),
+                (k.scope, k.period),
+            );
+        }
+        // One statement for any number of keys (`rows.rs`).
+        reads = statements(
+            Backend::Postgres,
+            "WITH v (scope, key, period_s, start_ms) AS (",
+            &[Kind::Int; 4],
+            &wanted,
+            KEYS_PER_SELECT,
+            &format!(
+                ") SELECT r.scope, r.period_s, r.start_ms, r.key, {SUMMARY_COLUMNS} FROM rollups r \
+                 JOIN v ON r.scope = v.scope AND r.key = v.key AND r.period_s = v.period_s \
+                 AND r.start_ms = v.start_ms"
+            ),
+            |b, k| {
+                b.int(Some(k.scope.code()))
+                    .int(Some(k.key))
+                    .int(Some(k.period.seconds()))
+                    .int(Some(k.start_ms));
+            },
+        );
+        wanted.clear();
+    }
     for chunk in wanted.chunks(KEYS_PER_SELECT) {
         let mut q: QueryBuilder<Any> = QueryBuilder::new(format!(
             "SELECT scope, period_s, start_ms, key, {SUMMARY_COLUMNS} FROM rollups WHERE "
@@ -102,10 +132,11 @@ pub(super) async fn merge_into(
             }
             q.push("))");
         }
-        let rows = numbered(Backend::of(tx), &mut q)
-            .fetch_all(&mut **tx)
-            .await?;
-        statements += 1;
+        reads.push(numbered(Backend::of(tx), &mut q));
+    }
+    for read in reads {
+        let rows = read.fetch_all(&mut **tx).await?;
+        run += 1;
         for row in rows {
             let start_ms: i64 = row.try_get("start_ms")?;
             let group = (row.try_get("scope")?, row.try_get("period_s")?, start_ms);
@@ -125,35 +156,38 @@ pub(super) async fn merge_into(
         }
     }
     let rows: Vec<(RollupKey, Summary)> = merged.into_iter().collect();
-    for chunk in rows.chunks(ROWS_PER_UPSERT) {
-        let mut q: QueryBuilder<Any> = QueryBuilder::new(format!(
-            "INSERT INTO rollups (scope, key, period_s, start_ms, {SUMMARY_COLUMNS}) "
-        ));
-        q.push_values(chunk, |mut b, (k, s)| {
+    let mut kinds = [Kind::Int; 11];
+    kinds[10] = Kind::Bytes; // histogram
+    for q in statements(
+        Backend::of(tx),
+        &format!("INSERT INTO rollups (scope, key, period_s, start_ms, {SUMMARY_COLUMNS}) "),
+        &kinds,
+        &rows,
+        ROWS_PER_UPSERT,
+        " ON CONFLICT (scope, key, period_s, start_ms) DO UPDATE SET \
+         probes = excluded.probes, failures = excluded.failures, \
+         latency_count = excluded.latency_count, latency_sum_us = excluded.latency_sum_us, \
+         latency_min_us = excluded.latency_min_us, latency_max_us = excluded.latency_max_us, \
+         histogram = excluded.histogram",
+        |b, (k, s)| {
             let l = &s.latency;
-            b.push_bind(k.scope.code())
-                .push_bind(k.key)
-                .push_bind(k.period.seconds())
-                .push_bind(k.start_ms)
-                .push_bind(s.probes as i64)
-                .push_bind(s.failures as i64)
-                .push_bind(l.count as i64)
-                .push_bind(l.sum_us as i64)
-                .push_bind(l.min_us.map(|v| v as i64))
-                .push_bind(l.max_us.map(|v| v as i64))
-                .push_bind(l.histogram.encode());
-        });
-        q.push(
-            " ON CONFLICT (scope, key, period_s, start_ms) DO UPDATE SET \
-             probes = excluded.probes, failures = excluded.failures, \
-             latency_count = excluded.latency_count, latency_sum_us = excluded.latency_sum_us, \
-             latency_min_us = excluded.latency_min_us, latency_max_us = excluded.latency_max_us, \
-             histogram = excluded.histogram",
-        );
-        numbered(Backend::of(tx), &mut q).execute(&mut **tx).await?;
-        statements += 1;
+            b.int(Some(k.scope.code()))
+                .int(Some(k.key))
+                .int(Some(k.period.seconds()))
+                .int(Some(k.start_ms))
+                .int(Some(s.probes as i64))
+                .int(Some(s.failures as i64))
+                .int(Some(l.count as i64))
+                .int(Some(l.sum_us as i64))
+                .int(l.min_us.map(|v| v as i64))
+                .int(l.max_us.map(|v| v as i64))
+                .bytes(&l.histogram.encode());
+        },
+    ) {
+        q.execute(&mut **tx).await?;
+        run += 1;
     }
-    Ok(statements)
+    Ok(run)
 }
 
 const SUMMARY_COLUMNS: &str =

@@ -9,7 +9,8 @@ use crate::store::tests::{agent_row, open};
 store_tests!(
     phases_and_cert_expiry_are_stored_with_each_result,
     the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one,
-    one_upsert_per_thousand_pairs,
+    one_upsert_per_thousand_pairs_or_one_on_postgres,
+    error_text_with_array_syntax_is_stored_as_sent,
 );
 
 /// 2026-12-01T00:00:00Z, a certificate's notAfter (whole seconds).
@@ -168,19 +169,49 @@ async fn the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one() {
     assert_eq!(recorded.stored, [true, true, true]);
 }
 
-async fn one_upsert_per_thousand_pairs() {
+async fn one_upsert_per_thousand_pairs_or_one_on_postgres() {
     let (_dir, store, _) = open().await;
     let results: Vec<ProbeResult> = (0..1001)
         .map(|i| record("a1", i + 1, 1000, true, measured()).result)
         .collect();
     let mut conn = store.write.acquire().await.expect("connection");
     let pairs = results.iter().enumerate().map(|(i, r)| ((i as i64, 1), r));
-    assert_eq!(upsert_latest(&mut conn, pairs).await.expect("upsert"), 2);
+    // SQLite: 1000 rows per VALUES statement; PostgreSQL: one UNNEST
+    // statement whatever the count.
+    let expected = match store.backend() {
+        Backend::Sqlite => 2,
+        Backend::Postgres => 1,
+    };
+    assert_eq!(
+        upsert_latest(&mut conn, pairs).await.expect("upsert"),
+        expected
+    );
     let same_pair = results.iter().map(|r| ((7, 1), r));
     assert_eq!(
         upsert_latest(&mut conn, same_pair).await.expect("upsert"),
         1
     );
+}
+
+/// PostgreSQL gets a batch as array literals (`rows.rs`): quotes,
+/// backslashes, commas, braces and the word NULL in an error must come
+/// back as sent, and a missing error as none.
+async fn error_text_with_array_syntax_is_stored_as_sent() {
+    let (_dir, store, _) = open().await;
+    store.register_agent(&agent_row("a1")).await.expect("agent");
+    store.register_agent(&agent_row("a2")).await.expect("agent");
+    let text = r#"NULL, "quoted" {braced} \back\slash\ é"#;
+    let mut failed = record("a1", 1, 1000, false, Phases::default());
+    failed.result.outcome.error = Some(text.to_owned());
+    let mut bare = record("a2", 1, 1000, false, Phases::default());
+    bare.result.outcome.error = None;
+    // The service takes the batch's last result of a time: `failed`.
+    store.record_results(&[bare, failed]).await.expect("batch");
+    let latest = store.latest_results(&"shop".into()).await.expect("latest");
+    let errors: Vec<Option<&str>> = latest.iter().map(|l| l.outcome.error.as_deref()).collect();
+    assert_eq!(errors, [Some(text), None]);
+    let service = store.get_service(&"shop".into()).await.expect("service");
+    assert_eq!(service.last_error.as_deref(), Some(text));
 }
 
 #[test]
