@@ -72,7 +72,6 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::config::settings::Settings;
 use crate::store::{Store, StoreError};
 use crate::time::Clock;
 
@@ -124,6 +123,7 @@ pub async fn run(
         listeners,
         Clock::system(),
         reload::Source::none(),
+        health::Health::default(),
         shutdown,
     )
     .await
@@ -138,7 +138,15 @@ pub async fn run_reloadable(
     reloads: reload::Source,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    serve(config, listeners, Clock::system(), reloads, shutdown).await
+    serve(
+        config,
+        listeners,
+        Clock::system(),
+        reloads,
+        health::Health::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`run_with_clock`] whose `Reload` calls re-read `reloads.path` (the
@@ -150,7 +158,15 @@ pub async fn run_reloadable_with_clock(
     reloads: reload::Source,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    serve(config, listeners, clock, reloads, shutdown).await
+    serve(
+        config,
+        listeners,
+        clock,
+        reloads,
+        health::Health::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`run`] with every wall-clock time (stored times, notes, maintenance
@@ -162,7 +178,15 @@ pub async fn run_with_clock(
     clock: Clock,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    serve(config, listeners, clock, reload::Source::none(), shutdown).await
+    serve(
+        config,
+        listeners,
+        clock,
+        reload::Source::none(),
+        health::Health::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// [`run_reloadable`], reporting to `health` when it serves and stops (the
@@ -174,7 +198,7 @@ pub async fn run_supervised(
     health: health::Health,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
-    serve_with(
+    serve(
         config,
         listeners,
         Clock::system(),
@@ -190,17 +214,6 @@ async fn serve(
     listeners: Listeners,
     clock: Clock,
     reloads: reload::Source,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), RunError> {
-    let health = health::Health::default();
-    serve_with(config, listeners, clock, reloads, health, shutdown).await
-}
-
-async fn serve_with(
-    config: Config,
-    listeners: Listeners,
-    clock: Clock,
-    reloads: reload::Source,
     health_report: health::Health,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
@@ -208,7 +221,9 @@ async fn serve_with(
         Some(section) => Some(Arc::new(tls::ServerTls::load(section)?)),
         None => None,
     };
-    let events = Settings::from(&config).events;
+    // Only the event routing: the actors' settings are cut once the
+    // collector leads (`leader::start`).
+    let events = crate::store::EventSettings::from(&config);
     let store = Store::open(&config.collector.database, events, clock.clone()).await?;
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();

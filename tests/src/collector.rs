@@ -188,11 +188,36 @@ impl Collector {
     }
 
     /// Waits until the ports file names the bound addresses (recorded in
-    /// [`Collector::listen`]), then until `/readyz` answers 200; fails early
-    /// with the log tail if the process exits meanwhile.
+    /// [`Collector::listen`]); fails early with the log tail if the process
+    /// exits meanwhile, or at `deadline`.
+    pub(crate) async fn wait_bound(&mut self, deadline: Instant) -> anyhow::Result<()> {
+        loop {
+            if let Some(status) = self.try_wait()? {
+                anyhow::bail!(
+                    "picket-collector exited ({status}) before it bound its ports\n{}",
+                    self.log_section()
+                );
+            }
+            if let Some(addrs) = ListenAddrs::read(&self.ports_path)? {
+                self.listen = addrs;
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                anyhow::bail!(
+                    "no ports file {} within {READY_WITHIN:?}\n{}",
+                    self.ports_path.display(),
+                    self.log_section()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// [`Collector::wait_bound`], then waits until `/readyz` answers 200;
+    /// fails early with the log tail if the process exits meanwhile.
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_WITHIN;
-        let mut bound = false;
+        self.wait_bound(deadline).await?;
         loop {
             if let Some(status) = self.try_wait()? {
                 anyhow::bail!(
@@ -200,25 +225,16 @@ impl Collector {
                     self.log_section()
                 );
             }
-            if !bound && let Some(addrs) = ListenAddrs::read(&self.ports_path)? {
-                self.listen = addrs;
-                bound = true;
-            }
-            let last = if bound {
-                let ready = match self.tls.as_ref().filter(|t| t.http) {
-                    Some(t) => {
-                        crate::status::https_get_status(self.listen.http, "/readyz", &t.client.ca)
-                            .await
-                    }
-                    None => http_get_status(self.listen.http, "/readyz").await,
-                };
-                match ready {
-                    Ok(200) => return Ok(()),
-                    Ok(code) => format!("HTTP {code}"),
-                    Err(e) => format!("{e:#}"),
+            let ready = match self.tls.as_ref().filter(|t| t.http) {
+                Some(t) => {
+                    crate::status::https_get_status(self.listen.http, "/readyz", &t.client.ca).await
                 }
-            } else {
-                format!("no ports file {} yet", self.ports_path.display())
+                None => http_get_status(self.listen.http, "/readyz").await,
+            };
+            let last = match ready {
+                Ok(200) => return Ok(()),
+                Ok(code) => format!("HTTP {code}"),
+                Err(e) => format!("{e:#}"),
             };
             if Instant::now() >= deadline {
                 anyhow::bail!(

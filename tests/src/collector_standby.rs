@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::time::Instant;
 
-use super::{Collector, ListenAddrs, READY_WITHIN};
+use super::{Collector, READY_WITHIN};
 use crate::config::Config;
 
 impl Collector {
@@ -19,21 +19,10 @@ impl Collector {
     pub async fn start_unready(config: Config) -> anyhow::Result<Collector> {
         let mut collector = Collector::prepare(&config.render())?;
         collector.spawn()?;
-        let deadline = Instant::now() + READY_WITHIN;
-        loop {
-            if let Some(status) = collector.try_wait()? {
-                anyhow::bail!("picket-collector exited ({status}) before it bound its ports");
-            }
-            if let Some(addrs) = ListenAddrs::read(&collector.ports_path)? {
-                collector.listen = addrs;
-                return Ok(collector);
-            }
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "no ports file within {READY_WITHIN:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        collector
+            .wait_bound(std::time::Instant::now() + READY_WITHIN)
+            .await?;
+        Ok(collector)
     }
 
     /// `GET /readyz`: status code and body.

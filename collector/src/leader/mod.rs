@@ -40,22 +40,11 @@ pub enum Role {
     Leader,
 }
 
-impl Role {
-    /// What a standby answers to calls it does not serve.
-    pub fn standby_message(leader: &str) -> String {
-        if leader.is_empty() {
-            "standby; leader is unknown".to_owned()
-        } else {
-            format!("standby; leader is {leader}")
-        }
-    }
-}
-
 /// Why this collector does not serve, now, what only a leader serves.
 pub fn not_leading(role: &RoleCell) -> String {
     match &*role.borrow() {
         Role::Leader => "starting: this collector is taking the leadership".to_owned(),
-        Role::Standby { leader } => Role::standby_message(leader),
+        Role::Standby { leader } => picket_proto::contract::collectors::standby_message(leader),
     }
 }
 

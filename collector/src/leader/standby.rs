@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 use super::RoleCell;
 use crate::agents::AgentsView;
 use crate::config::Config;
-use crate::config::settings::Settings;
+use crate::config::settings::{ApiSettings, LivenessSettings, NotifierSettings};
 use crate::metrics::Metrics;
 use crate::notifier::Receivers;
 use crate::store::Store;
@@ -33,12 +33,13 @@ pub(crate) fn services(
     cancel: &CancellationToken,
     tasks: &TaskTracker,
 ) -> (PicketServer<api::PicketApi>, Router) {
-    let settings = Settings::from(config);
+    // Only the parts a standby reads (the actors' settings, a copy per
+    // service, are cut when it leads).
     let agents = AgentsView::Standby {
         store: store.clone(),
-        dead_after: settings.liveness.dead_after(),
+        dead_after: LivenessSettings::from(config).dead_after(),
     };
-    let tokens = Arc::new(arc_swap::ArcSwap::from_pointee(settings.api));
+    let tokens = Arc::new(arc_swap::ArcSwap::from_pointee(ApiSettings::from(config)));
     let app = http::router(
         store.clone(),
         grpc_ready,
@@ -50,7 +51,7 @@ pub(crate) fn services(
         store: store.clone(),
         settings: tokens,
         agents,
-        webhooks: Receivers::configured_only(&settings.notifier.webhooks),
+        webhooks: Receivers::configured_only(&NotifierSettings::from(config).webhooks),
         limiter: auth_limit::AuthLimiter::new(metrics.clone()),
         cancel: cancel.clone(),
         tasks: tasks.clone(),
