@@ -61,8 +61,10 @@ async fn the_standby_refuses_agents_and_leads_after_the_leader_is_killed() -> an
     let standby = Collector::start_unready(config).await?;
     wait_standby(&standby, &leader).await?;
 
-    // An agent sent to the standby is told where the leader is.
-    let mut refused = Agent::start(&standby, "eu", AGENT, None, &[])?;
+    // An agent sent to the standby is told where the leader is. It follows
+    // the hint and may enrol with the leader before it is killed, so it has
+    // a name of its own: the agent waited for below is a different one.
+    let mut refused = Agent::start(&standby, "eu", "hinted-1", None, &[])?;
     let hint = format!("standby; leader is {}", leader.grpc_url());
     wait_until(DEADLINE, "the agent to log the leader hint", async || {
         let log = refused.log_text();
