@@ -170,7 +170,7 @@ fn latest_row(r: &AnyRow) -> Result<LatestResult> {
 }
 
 /// The error kind of a stored code.
-fn error_kind_of(code: i64) -> Option<ErrorKind> {
+pub(super) fn error_kind_of(code: i64) -> Option<ErrorKind> {
     ErrorKind::ALL
         .iter()
         .copied()

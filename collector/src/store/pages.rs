@@ -17,7 +17,7 @@ use sqlx::{Any, QueryBuilder, Row};
 
 use super::backend::numbered;
 use super::requests::{REQUEST_COLUMNS, request_row};
-use super::services::{SERVICE_COLUMNS, service_row};
+use super::services::{LAST_RESULT_JOIN, SERVICE_COLUMNS, service_row};
 use super::{DAILY_BARS, Result, Store};
 use crate::domain::rollup::{Period, Scope};
 use crate::domain::{EquipmentId, Request, ServiceId, ServiceState};
@@ -146,17 +146,12 @@ impl Store {
         cursor: &Cursor,
         limit: usize,
     ) -> Result<Vec<PageService>> {
-        let columns = SERVICE_COLUMNS
-            .split(", ")
-            .map(|c| format!("s.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
         let mut q: QueryBuilder<Any> = QueryBuilder::new(format!(
-            "SELECT {columns}, COALESCE(e.name, s.equipment_id) AS equipment_name, \
+            "SELECT {SERVICE_COLUMNS}, COALESCE(e.name, s.equipment_id) AS equipment_name, \
              sk.key AS service_key, r.opened_ms AS request_opened_ms \
              FROM services s \
              LEFT JOIN equipment e ON e.id = s.equipment_id \
-             LEFT JOIN service_keys sk ON sk.id = s.id \
+             {LAST_RESULT_JOIN} \
              LEFT JOIN requests r ON r.id = s.open_request_id \
              WHERE s.configured = 1"
         ));

@@ -139,37 +139,9 @@ impl Store {
                 )
             })
             .collect();
-        let mut inserted: HashSet<RowKey> = HashSet::new();
         let rows_with_keys: Vec<(&ResultRef<'_>, &RowKey)> = batch.iter().zip(&rows).collect();
-        for q in statements(
-            Backend::of(&tx),
-            "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, error_kind, error, \
-             dns_us, connect_us, tls_us, processing_us, cert_not_after_s) ",
-            &RESULT_KINDS,
-            &rows_with_keys,
-            ROWS_PER_STATEMENT,
-            " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING \
-             RETURNING service, time_ms, agent, round_id",
-            |b, (r, k)| {
-                let o = &r.result.outcome;
-                b.int(Some(k.0))
-                    .int(Some(k.1))
-                    .int(Some(k.2))
-                    .int(Some(k.3));
-                push_outcome(b, o);
-                b.int(o.cert_not_after_ms.map(|ms| ms.div_euclid(1000)));
-            },
-        ) {
-            for row in q.fetch_all(&mut *tx).await? {
-                inserted.insert((
-                    row.try_get("service")?,
-                    row.try_get("time_ms")?,
-                    row.try_get("agent")?,
-                    row.try_get("round_id")?,
-                ));
-            }
-            done.statements += 1;
-        }
+        let (mut inserted, run) = insert_results(&mut tx, &rows_with_keys).await?;
+        done.statements += run;
         let mut aggregates = Aggregates::default();
         let mut latest = Vec::new();
         for ((r, k), stored) in batch.iter().zip(&rows).zip(&mut done.stored) {
@@ -183,7 +155,6 @@ impl Store {
         }
         done.statements += merge_into(&mut tx, aggregates).await?;
         done.statements += upsert_latest(&mut tx, latest).await?;
-        done.statements += update_services(&mut tx, batch).await?;
 
         let mut max_seq: HashMap<&str, u64> = HashMap::new();
         for r in batch {
@@ -293,54 +264,69 @@ async fn key_of(tx: &mut sqlx::Transaction<'_, Any>, table: KeyTable, id: &str) 
     Ok(row.try_get("key")?)
 }
 
-/// Sets each service's latest outcome from the batch (unless a later one
-/// is stored): one statement per 1000 services.
-async fn update_services(
+/// Inserts `rows` (each result with its key) into `results` and returns
+/// the keys stored (a result already stored is ignored), and the
+/// statements run. A `RETURNING` row per result costs about as much as
+/// the insert itself, so the common case (nothing stored before, no
+/// repeat within the batch) learns it from the row counts alone; only
+/// when they fall short (a replay) is the insert rolled back to its
+/// savepoint and run again, returning the keys it stores.
+async fn insert_results(
     tx: &mut sqlx::Transaction<'_, Any>,
-    batch: &[ResultRef<'_>],
-) -> Result<usize> {
-    let mut latest: HashMap<&str, &ProbeResult> = HashMap::new();
-    for r in batch {
-        let cur = latest.entry(r.result.service.as_str()).or_insert(r.result);
-        if r.result.started_at_ms >= cur.started_at_ms {
-            *cur = r.result;
+    rows: &[(&ResultRef<'_>, &RowKey)],
+) -> Result<(HashSet<RowKey>, usize)> {
+    let backend = Backend::of(tx);
+    let insert = |tail: &str| {
+        statements(
+            backend,
+            "INSERT INTO results (service, time_ms, agent, round_id, ok, duration_us, status_code, \
+             error_kind, error, dns_us, connect_us, tls_us, processing_us, cert_not_after_s) ",
+            &RESULT_KINDS,
+            rows,
+            ROWS_PER_STATEMENT,
+            tail,
+            |b, (r, k)| {
+                let o = &r.result.outcome;
+                b.int(Some(k.0))
+                    .int(Some(k.1))
+                    .int(Some(k.2))
+                    .int(Some(k.3));
+                push_outcome(b, o);
+                b.int(o.cert_not_after_ms.map(|ms| ms.div_euclid(1000)));
+            },
+        )
+    };
+    const CONFLICT: &str = " ON CONFLICT (service, time_ms, agent, round_id) DO NOTHING";
+    sqlx::query("SAVEPOINT insert_results")
+        .execute(&mut **tx)
+        .await?;
+    let mut run = 1;
+    let mut affected = 0;
+    for q in insert(CONFLICT) {
+        affected += q.execute(&mut **tx).await?.rows_affected();
+        run += 1;
+    }
+    if affected == rows.len() as u64 {
+        return Ok((rows.iter().map(|(_, k)| **k).collect(), run));
+    }
+    sqlx::query("ROLLBACK TO SAVEPOINT insert_results")
+        .execute(&mut **tx)
+        .await?;
+    run += 1;
+    let mut inserted = HashSet::new();
+    let returning = format!("{CONFLICT} RETURNING service, time_ms, agent, round_id");
+    for q in insert(&returning) {
+        for row in q.fetch_all(&mut **tx).await? {
+            inserted.insert((
+                row.try_get("service")?,
+                row.try_get("time_ms")?,
+                row.try_get("agent")?,
+                row.try_get("round_id")?,
+            ));
         }
+        run += 1;
     }
-    let latest: Vec<(&str, &ProbeResult)> = latest.into_iter().collect();
-    let mut statements_run = 0;
-    for q in statements(
-        Backend::of(tx),
-        "WITH v (id, ok, code, kind, error, time_ms, latency) AS (",
-        &[
-            Kind::Text,
-            Kind::Int,
-            Kind::Int,
-            Kind::Text,
-            Kind::Text,
-            Kind::Int,
-            Kind::Int,
-        ],
-        &latest,
-        ROWS_PER_STATEMENT,
-        ") UPDATE services SET ok = v.ok, last_status_code = v.code, last_error_kind = v.kind, \
-         last_error = v.error, last_check_ms = v.time_ms, last_latency_us = v.latency \
-         FROM v WHERE services.id = v.id \
-         AND (services.last_check_ms IS NULL OR services.last_check_ms <= v.time_ms)",
-        |b, (service, r)| {
-            let o = &r.outcome;
-            b.text(Some(service))
-                .int(Some(flag(o.ok)))
-                .int(o.status_code.map(i64::from))
-                .text(o.error_kind.map(|k| k.as_str()))
-                .text(o.error.as_deref())
-                .int(Some(r.started_at_ms))
-                .int(Some(o.duration_us as i64));
-        },
-    ) {
-        q.execute(&mut **tx).await?;
-        statements_run += 1;
-    }
-    Ok(statements_run)
+    Ok((inserted, run))
 }
 
 /// The column kinds of a `results` row, in [`Store::record_refs`]' order.

@@ -201,11 +201,11 @@ async fn error_text_with_array_syntax_is_stored_as_sent() {
     store.register_agent(&agent_row("a1")).await.expect("agent");
     store.register_agent(&agent_row("a2")).await.expect("agent");
     let text = r#"NULL, "quoted" {braced} \back\slash\ é"#;
-    let mut failed = record("a1", 1, 1000, false, Phases::default());
+    let mut failed = record("a1", 1, 1001, false, Phases::default());
     failed.result.outcome.error = Some(text.to_owned());
     let mut bare = record("a2", 1, 1000, false, Phases::default());
     bare.result.outcome.error = None;
-    // The service takes the batch's last result of a time: `failed`.
+    // The service shows its newest result: `failed`.
     store.record_results(&[bare, failed]).await.expect("batch");
     let latest = store.latest_results(&"shop".into()).await.expect("latest");
     let errors: Vec<Option<&str>> = latest.iter().map(|l| l.outcome.error.as_deref()).collect();

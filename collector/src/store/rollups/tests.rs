@@ -14,6 +14,7 @@ use crate::store::{Backend, EventSettings, ResultRecord};
 
 store_tests!(
     a_replayed_result_is_reported_and_not_counted_twice,
+    a_result_repeated_within_a_batch_is_stored_and_counted_once,
     known_ids_cost_no_key_statements_after_the_first_commit,
     history_gives_uptime_windows_and_ninety_daily_bars,
 );
@@ -266,6 +267,26 @@ async fn a_replayed_result_is_reported_and_not_counted_twice() {
     assert_eq!(hours.len(), 1);
     let s = &hours[0].1;
     assert_eq!((s.probes, s.failures, s.latency.sum_us), (3, 1, 4000));
+}
+
+/// The insert learns what it stored from row counts; a repeat within one
+/// batch makes them fall short, and the first of the two is the one
+/// stored.
+async fn a_result_repeated_within_a_batch_is_stored_and_counted_once() {
+    let (_dir, store) = open().await;
+    let once = record(0, 0, BASE, 0, true, 1000);
+    let batch = vec![
+        once.clone(),
+        record(0, 0, BASE + 60_000, 0, true, 2000),
+        once,
+    ];
+    let done = store.record_batch(&batch, &[]).await.expect("batch");
+    assert_eq!(done.stored, vec![true, true, false]);
+    let hours = store
+        .rollups(Scope::Service, "s0", Period::Hour, BASE, BASE + HOUR)
+        .await
+        .expect("rollups");
+    assert_eq!((hours[0].1.probes, hours[0].1.latency.sum_us), (2, 3000));
 }
 
 async fn known_ids_cost_no_key_statements_after_the_first_commit() {
