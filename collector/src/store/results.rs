@@ -78,7 +78,8 @@ type RowKey = (i64, i64, i64, i64);
 
 impl Store {
     /// Persists a batch in one transaction: the results (one already
-    /// stored is ignored), their rollups, each service's latest outcome,
+    /// stored is ignored), their rollups, the latest result of each
+    /// (service, agent) pair (a service's last check is read from it),
     /// each agent's highest committed seq, and the heartbeats (last seen,
     /// stats, pruned history). Acks may be sent once this returns.
     pub async fn record_batch(
