@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    AgentId, AgentState, EquipmentId, EventType, Liveness, Request, ServiceId, ServiceState, Vote,
+    AgentId, AgentState, DegradedAgent, EquipmentId, EventType, Liveness, Request, ServiceId, ServiceState, Vote,
 };
 use crate::time::rfc3339;
 
@@ -97,6 +97,14 @@ pub enum Event {
         webhook: String,
         reason: String,
     },
+    /// Some agents keep failing the service below the quorum (it started,
+    /// or the set of failing agents changed).
+    ServiceDegraded {
+        service: ServiceSnapshot,
+        agents: Vec<DegradedAgent>,
+    },
+    /// Every failing agent recovered: the service is `up` again.
+    ServiceDegradedEnded(ServiceSnapshot),
 }
 
 impl Event {
@@ -117,6 +125,8 @@ impl Event {
             Event::MaintenanceStarted(_) => EventType::MaintenanceStarted,
             Event::MaintenanceEnded(_) => EventType::MaintenanceEnded,
             Event::WebhookDisabled { .. } => EventType::WebhookDisabled,
+            Event::ServiceDegraded { .. } => EventType::ServiceDegraded,
+            Event::ServiceDegradedEnded(_) => EventType::ServiceDegradedEnded,
         }
     }
 
@@ -130,7 +140,9 @@ impl Event {
             Event::ServiceDown(s)
             | Event::ServiceUp(s)
             | Event::ServiceLocalFailure(s)
-            | Event::ServiceCertExpiring { service: s, .. } => s.id.to_string(),
+            | Event::ServiceCertExpiring { service: s, .. }
+            | Event::ServiceDegraded { service: s, .. }
+            | Event::ServiceDegradedEnded(s) => s.id.to_string(),
             Event::AgentRegistered(a)
             | Event::AgentApproved(a)
             | Event::AgentSuspended(a)
@@ -153,8 +165,14 @@ impl Event {
                 body
             }
             Event::RequestClosed(request) => request_body(request),
-            Event::ServiceDown(s) | Event::ServiceUp(s) | Event::ServiceLocalFailure(s) => {
-                service_body(s)
+            Event::ServiceDown(s)
+            | Event::ServiceUp(s)
+            | Event::ServiceLocalFailure(s)
+            | Event::ServiceDegradedEnded(s) => service_body(s),
+            Event::ServiceDegraded { service, agents } => {
+                let mut body = service_body(service);
+                body.insert("agents".into(), degraded_json(agents));
+                body
             }
             Event::ServiceCertExpiring {
                 service,
@@ -255,6 +273,23 @@ fn service_body(s: &ServiceSnapshot) -> Map<String, Value> {
             "time": rfc3339(v.time_ms),
         })).collect::<Vec<_>>(),
     }))
+}
+
+/// The failing agents of a `degraded` service (events and the store's
+/// `degraded_agents` column).
+pub fn degraded_json(agents: &[DegradedAgent]) -> Value {
+    agents
+        .iter()
+        .map(|a| {
+            json!({
+                "agent_id": a.agent_id,
+                "name": a.name,
+                "region": a.region,
+                "since": rfc3339(a.since_ms),
+                "error": a.error,
+            })
+        })
+        .collect()
 }
 
 fn agent_json(a: &AgentSnapshot) -> Value {

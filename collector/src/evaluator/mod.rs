@@ -20,6 +20,7 @@
 
 mod cert;
 mod check_now;
+mod degraded;
 mod manual;
 mod pause;
 mod reconfigure;
@@ -235,7 +236,7 @@ impl EvaluatorActor {
             self.clock.now_ms(),
         );
         let effects = if obs.round_id == 0 {
-            tracker.observe(obs.outcome.ok, policy)
+            tracker.observe_from(&obs.agent, obs.outcome.ok, policy)
         } else {
             let effects = tracker.vote(obs.round_id, &obs.agent, obs.outcome, obs.time_ms, policy);
             count_round(&self.metrics, tracker);
@@ -318,8 +319,19 @@ impl EvaluatorActor {
     async fn apply_directory(&mut self) {
         let directory = self.directory.borrow_and_update().clone();
         let mut all = Vec::new();
-        for (service, (tracker, _)) in &mut self.trackers {
-            let has = !directory.assigned(service).is_empty();
+        for (service, (tracker, policy)) in &mut self.trackers {
+            let assigned = directory.assigned(service);
+            let has = !assigned.is_empty();
+            // Agents gone from the service stop counting toward `degraded`.
+            let mut effects = Vec::new();
+            for agent in tracker.streak_agents() {
+                if !assigned.iter().any(|l| l.id == agent) {
+                    effects.extend(tracker.drop_agent(&agent, policy));
+                }
+            }
+            if !effects.is_empty() {
+                all.push((service.clone(), effects));
+            }
             let had = std::mem::replace(self.observed.entry(service.clone()).or_insert(false), has);
             if had && !has {
                 let effects = tracker.agents_gone();
@@ -352,7 +364,7 @@ impl EvaluatorActor {
     /// Carries out a tracker's effects (rounds are scheduled by the caller
     /// that knows when the observation was received).
     async fn apply(&mut self, service: &ServiceId, effects: Vec<Effect>) {
-        for effect in effects {
+        for effect in self.place_degraded(service, effects) {
             let Effect::Verdict(verdict) = effect else {
                 continue;
             };

@@ -15,6 +15,7 @@
 mod agents;
 mod backend;
 mod certs;
+mod degraded;
 mod events;
 mod gauges;
 mod latest;
@@ -45,6 +46,7 @@ use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use backend::{Backend, check_url};
+pub use degraded::Degraded;
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use latest::LatestResult;
 pub use leader::Lease;
