@@ -115,6 +115,7 @@ fn services_carry_their_maintenance_end() {
     let got = service(ServiceView {
         row: service_row(),
         maintenance_until: Some(9_000),
+        degraded: None,
     });
     assert_eq!(
         got,
@@ -134,6 +135,8 @@ fn services_carry_their_maintenance_end() {
             history: None,
             latest: vec![],
             cert_expiring_at: None,
+            degraded_since: None,
+            degraded_agents: vec![],
         }
     );
     let fresh = service(ServiceView {
@@ -149,6 +152,7 @@ fn services_carry_their_maintenance_end() {
             ..service_row()
         },
         maintenance_until: None,
+        degraded: None,
     });
     assert_eq!(
         fresh,
