@@ -10,7 +10,6 @@ use crate::agents::beat;
 use crate::common::{SERVICE, one_service};
 
 const RECHECK_DELAY: Duration = Duration::from_secs(2);
-const INTERVAL: Duration = Duration::from_secs(60);
 
 /// Every agent answers the round it was ordered with its outcome.
 async fn round(
@@ -105,5 +104,104 @@ async fn one_region_failing_for_an_hour_is_degraded_naming_its_agent_without_a_r
     );
     assert!(h.requests().await?.is_empty());
     assert!(h.service(SERVICE).await?.degraded_agents.is_empty());
+    Ok(())
+}
+
+/// Three agents, `edge-ap` failing below the quorum until the service is
+/// `degraded` naming it.
+async fn degraded_by_ap() -> anyhow::Result<(Harness, Vec<ScriptedAgent>)> {
+    let h = Harness::start(&one_service().agents("agents_per_service", 3)).await?;
+    let mut agents = Vec::new();
+    for (name, region) in [("edge-ap", "ap"), ("edge-eu-1", "eu"), ("edge-eu-2", "eu")] {
+        let mut a = h.agent(name, region).await?;
+        assert_eq!(a.assignment().await?, vec![SERVICE.to_owned()], "{name}");
+        agents.push(a);
+    }
+    let (ok, bad) = (Outcome::ok(), Outcome::refused());
+    agents[1].report(SERVICE, &ok).await?;
+    h.wait_state(SERVICE, "up").await?;
+    for _ in 0..3 {
+        agents[0].report(SERVICE, &bad).await?;
+        h.wait_state(SERVICE, "suspect").await?;
+        round(&h, &mut agents, &[&bad, &ok, &ok]).await?;
+        interval(&h, &mut agents).await?;
+    }
+    h.wait_state(SERVICE, "degraded").await?;
+    Ok((h, agents))
+}
+
+#[tokio::test(start_paused = true)]
+async fn muting_the_failing_agent_ends_the_degradation_and_its_failures_start_no_round()
+-> anyhow::Result<()> {
+    let (h, mut agents) = degraded_by_ap().await?;
+    let ap = agents[0].id().to_owned();
+
+    // Out of range or unknown: refused, saying what is wrong.
+    let short = h.mute(&ap, Duration::from_secs(30), "").await;
+    let err = short.err().map(|s| (s.code(), s.message().to_owned()));
+    assert_eq!(err.as_ref().map(|e| e.0), Some(tonic::Code::InvalidArgument));
+    assert!(err.is_some_and(|e| e.1.contains("1m to 30d")));
+    let long = h.mute(&ap, Duration::from_secs(31 * 86_400), "").await;
+    assert_eq!(long.err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
+    let unknown = h.mute("no-such-agent", Duration::from_secs(3600), "").await;
+    let err = unknown.err().map(|s| (s.code(), s.message().to_owned()));
+    assert_eq!(err.as_ref().map(|e| e.0), Some(tonic::Code::NotFound));
+    assert!(err.is_some_and(|e| e.1.contains("no-such-agent")));
+
+    let muted = h.mute(&ap, Duration::from_secs(3600), "ap transit work").await?;
+    assert_eq!(muted.mute_note, "ap transit work");
+    assert_eq!(
+        picket_e2e::inproc::epoch_ms(muted.muted_until.as_ref()),
+        Some(h.now_ms() + 3_600_000)
+    );
+    h.wait_state(SERVICE, "up").await?;
+    let log = h.events_until("service.degraded_ended", |_| true).await?;
+    assert!(
+        log.iter().any(|(kind, b)| kind == "agent.muted" && b["mute_note"] == "ap transit work"),
+        "{log:?}"
+    );
+
+    // Its failures alone start no round: the service stays up, no order.
+    for _ in 0..5 {
+        agents[0].report(SERVICE, &Outcome::refused()).await?;
+        interval(&h, &mut agents).await?;
+        assert!(!agents[1].has_order(), "a muted agent's failure started a round");
+    }
+    assert_eq!(h.service(SERVICE).await?.state, "up");
+
+    let unmuted = h.unmute(&ap).await?;
+    assert_eq!(unmuted.muted_until, None);
+    h.await_event("agent.unmuted", |b| b["agent"]["id"] == ap.as_str())
+        .await?;
+    Ok(())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_mute_survives_a_restart_and_ends_by_itself_at_its_end_time() -> anyhow::Result<()> {
+    let mut h = Harness::start(&one_service()).await?;
+    let mut agent = h.agent("edge-ap", "ap").await?;
+    let id = agent.id().to_owned();
+    let muted = h.mute(&id, Duration::from_secs(600), "").await?;
+    let until = picket_e2e::inproc::epoch_ms(muted.muted_until.as_ref());
+    h.restart().await?;
+    agent.closed().await?;
+    let mut agent = h
+        .reconnect(&agent.identity().clone())
+        .await?
+        .map_err(|r| anyhow::anyhow!("{r}"))?;
+    let listed = h.agents().await?;
+    let after = listed.iter().find(|a| a.id == id).map(|a| a.muted_until);
+    assert_eq!(
+        after.map(|t| picket_e2e::inproc::epoch_ms(t.as_ref())),
+        Some(until),
+        "the mute did not survive the restart"
+    );
+    for _ in 0..11 {
+        interval(&h, std::slice::from_mut(&mut agent)).await?;
+    }
+    h.await_event("agent.unmuted", |b| b["agent"]["id"] == id.as_str())
+        .await?;
+    h.wait_agent(&id, "unmuted", |a| a.muted_until.is_none())
+        .await?;
     Ok(())
 }

@@ -121,6 +121,8 @@ pub fn agent(a: &pb::Agent) -> Value {
         "last_seen": time(a.last_seen.as_ref()),
         "labels": a.labels,
         "stats": stats,
+        "muted_until": time(a.muted_until.as_ref()),
+        "mute_note": non_empty(&a.mute_note),
     })
 }
 

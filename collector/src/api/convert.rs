@@ -146,7 +146,11 @@ pub fn request(r: Request) -> pb::Request {
 }
 
 pub fn agent(view: AgentView) -> pb::Agent {
-    let AgentView { row: a, live } = view;
+    let AgentView { row: a, live, mute } = view;
+    let (muted_until, mute_note) = match mute {
+        Some(m) => (ts(Some(m.until_ms)), m.note),
+        None => (None, String::new()),
+    };
     pb::Agent {
         liveness: if live { Liveness::Live } else { Liveness::Dead }
             .as_str()
@@ -161,6 +165,8 @@ pub fn agent(view: AgentView) -> pb::Agent {
             .stats
             .and_then(|s| serde_json::to_string(&s).ok())
             .unwrap_or_default(),
+        muted_until,
+        mute_note,
     }
 }
 

@@ -38,6 +38,8 @@ pub struct AgentView {
     pub row: AgentRow,
     /// Connected now and not declared dead.
     pub live: bool,
+    /// Its running mute, if any.
+    pub mute: Option<crate::store::Mute>,
 }
 
 /// A webhook receiver as the API shows it.
@@ -167,10 +169,12 @@ impl PicketApi {
             .agent_page(&args.filter, args.after.as_ref(), args.size + 1)
             .await?;
         let live = self.agents.live().await?;
+        let mut mutes = self.store.mutes().await?;
         Ok(rows
             .into_iter()
             .map(|row| AgentView {
                 live: live.contains(&row.id),
+                mute: mutes.remove(&row.id),
                 row,
             })
             .collect())
@@ -185,8 +189,10 @@ impl PicketApi {
     ) -> Result<AgentView, ApiError> {
         let row = self.leading()?.agents.set_state(id, state).await?;
         let live = self.agents.live().await?;
+        let mute = self.store.mutes().await?.remove(&row.id);
         Ok(AgentView {
             live: live.contains(&row.id),
+            mute,
             row,
         })
     }

@@ -105,6 +105,14 @@ pub enum Event {
     },
     /// Every failing agent recovered: the service is `up` again.
     ServiceDegradedEnded(ServiceSnapshot),
+    /// An agent was muted: it keeps probing, out of every quorum.
+    AgentMuted {
+        agent: AgentSnapshot,
+        until_ms: i64,
+        note: String,
+    },
+    /// An agent's mute ended (by hand or at its end time).
+    AgentUnmuted(AgentSnapshot),
 }
 
 impl Event {
@@ -127,6 +135,8 @@ impl Event {
             Event::WebhookDisabled { .. } => EventType::WebhookDisabled,
             Event::ServiceDegraded { .. } => EventType::ServiceDegraded,
             Event::ServiceDegradedEnded(_) => EventType::ServiceDegradedEnded,
+            Event::AgentMuted { .. } => EventType::AgentMuted,
+            Event::AgentUnmuted(_) => EventType::AgentUnmuted,
         }
     }
 
@@ -148,7 +158,9 @@ impl Event {
             | Event::AgentSuspended(a)
             | Event::AgentDown(a)
             | Event::AgentUp(a)
-            | Event::AgentDuplicate(a) => a.id.to_string(),
+            | Event::AgentDuplicate(a)
+            | Event::AgentMuted { agent: a, .. }
+            | Event::AgentUnmuted(a) => a.id.to_string(),
             Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => m.equipment_id.to_string(),
             Event::WebhookDisabled { webhook, .. } => webhook.clone(),
         }
@@ -190,11 +202,21 @@ impl Event {
             | Event::AgentSuspended(a)
             | Event::AgentDown(a)
             | Event::AgentUp(a)
-            | Event::AgentDuplicate(a) => {
+            | Event::AgentDuplicate(a)
+            | Event::AgentUnmuted(a) => {
                 let mut body = Map::new();
                 body.insert("agent".into(), agent_json(a));
                 body
             }
+            Event::AgentMuted {
+                agent,
+                until_ms,
+                note,
+            } => object(json!({
+                "agent": agent_json(agent),
+                "muted_until": rfc3339(*until_ms),
+                "mute_note": note,
+            })),
             Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => object(json!({
                 "equipment": m.equipment,
                 "equipment_id": m.equipment_id,

@@ -156,6 +156,8 @@ named_enum!(
         WebhookDisabled => "webhook.disabled",
         ServiceDegraded => "service.degraded",
         ServiceDegradedEnded => "service.degraded_ended",
+        AgentMuted => "agent.muted",
+        AgentUnmuted => "agent.unmuted",
     }
 );
 

@@ -257,11 +257,14 @@ fn agents_carry_liveness_labels_and_stats() {
         last_seen: ts(4, 0),
         labels: [("dc".to_owned(), "par".to_owned())].into(),
         stats_json: serde_json::to_string(&stats).unwrap(),
+        muted_until: None,
+        mute_note: String::new(),
     };
     for live in [true, false] {
         let got = agent(AgentView {
             row: row.clone(),
             live,
+            mute: None,
         });
         let liveness = if live { "live" } else { "dead" };
         assert_eq!(
@@ -281,6 +284,7 @@ fn agents_carry_liveness_labels_and_stats() {
             ..row
         },
         live: false,
+        mute: None,
     });
     assert_eq!((silent.stats_json.as_str(), silent.last_seen), ("", None));
 }
