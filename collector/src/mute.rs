@@ -214,8 +214,8 @@ impl MuteActor {
 
     async fn unmute(&mut self, agent: &AgentId) -> Result<AgentRow, MuteError> {
         let liveness = self.liveness(agent).await;
-        let row = (self.store.unmute_agent(agent, liveness).await)
-            .map_err(|e| refused(agent, e))?;
+        let row =
+            (self.store.unmute_agent(agent, liveness).await).map_err(|e| refused(agent, e))?;
         if let Some(key) = self.timer_keys.remove(agent) {
             self.timers.remove(&key);
         }

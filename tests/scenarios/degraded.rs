@@ -79,7 +79,10 @@ async fn one_region_failing_for_an_hour_is_degraded_naming_its_agent_without_a_r
         agents[1].report(SERVICE, &ok).await?;
         agents[2].report(SERVICE, &ok).await?;
         interval(&h, &mut agents).await?;
-        assert!(!agents[1].has_order(), "a failure of a degraded agent started a round");
+        assert!(
+            !agents[1].has_order(),
+            "a failure of a degraded agent started a round"
+        );
     }
     let s = h.wait_state(SERVICE, "degraded").await?;
     assert_eq!(s.open_request, None);
@@ -139,16 +142,24 @@ async fn muting_the_failing_agent_ends_the_degradation_and_its_failures_start_no
     // Out of range or unknown: refused, saying what is wrong.
     let short = h.mute(&ap, Duration::from_secs(30), "").await;
     let err = short.err().map(|s| (s.code(), s.message().to_owned()));
-    assert_eq!(err.as_ref().map(|e| e.0), Some(tonic::Code::InvalidArgument));
+    assert_eq!(
+        err.as_ref().map(|e| e.0),
+        Some(tonic::Code::InvalidArgument)
+    );
     assert!(err.is_some_and(|e| e.1.contains("1m to 30d")));
     let long = h.mute(&ap, Duration::from_secs(31 * 86_400), "").await;
-    assert_eq!(long.err().map(|s| s.code()), Some(tonic::Code::InvalidArgument));
+    assert_eq!(
+        long.err().map(|s| s.code()),
+        Some(tonic::Code::InvalidArgument)
+    );
     let unknown = h.mute("no-such-agent", Duration::from_secs(3600), "").await;
     let err = unknown.err().map(|s| (s.code(), s.message().to_owned()));
     assert_eq!(err.as_ref().map(|e| e.0), Some(tonic::Code::NotFound));
     assert!(err.is_some_and(|e| e.1.contains("no-such-agent")));
 
-    let muted = h.mute(&ap, Duration::from_secs(3600), "ap transit work").await?;
+    let muted = h
+        .mute(&ap, Duration::from_secs(3600), "ap transit work")
+        .await?;
     assert_eq!(muted.mute_note, "ap transit work");
     assert_eq!(
         picket_e2e::inproc::epoch_ms(muted.muted_until.as_ref()),
@@ -157,7 +168,8 @@ async fn muting_the_failing_agent_ends_the_degradation_and_its_failures_start_no
     h.wait_state(SERVICE, "up").await?;
     let log = h.events_until("service.degraded_ended", |_| true).await?;
     assert!(
-        log.iter().any(|(kind, b)| kind == "agent.muted" && b["mute_note"] == "ap transit work"),
+        log.iter()
+            .any(|(kind, b)| kind == "agent.muted" && b["mute_note"] == "ap transit work"),
         "{log:?}"
     );
 
@@ -165,7 +177,10 @@ async fn muting_the_failing_agent_ends_the_degradation_and_its_failures_start_no
     for _ in 0..5 {
         agents[0].report(SERVICE, &Outcome::refused()).await?;
         interval(&h, &mut agents).await?;
-        assert!(!agents[1].has_order(), "a muted agent's failure started a round");
+        assert!(
+            !agents[1].has_order(),
+            "a muted agent's failure started a round"
+        );
     }
     assert_eq!(h.service(SERVICE).await?.state, "up");
 

@@ -25,17 +25,21 @@ impl From<MuteError> for ApiError {
 }
 
 impl PicketApi {
-    pub(super) async fn mute(&self, request: Request<pb::MuteAgentRequest>) -> Result<pb::Agent, ApiError> {
+    pub(super) async fn mute(
+        &self,
+        request: Request<pb::MuteAgentRequest>,
+    ) -> Result<pb::Agent, ApiError> {
         let args = self.admin(request)?;
         let id: AgentId = convert::id("id", args.id)?.into();
         let duration = Duration::from_millis(args.duration_ms);
-        let (row, _) = (self.leading()?.mute)
-            .mute(id, duration, args.note)
-            .await?;
+        let (row, _) = (self.leading()?.mute).mute(id, duration, args.note).await?;
         self.agent_view(row).await
     }
 
-    pub(super) async fn unmute(&self, request: Request<pb::AgentRef>) -> Result<pb::Agent, ApiError> {
+    pub(super) async fn unmute(
+        &self,
+        request: Request<pb::AgentRef>,
+    ) -> Result<pb::Agent, ApiError> {
         let id: AgentId = convert::id("id", self.admin(request)?.id)?.into();
         let row = self.leading()?.mute.unmute(id).await?;
         self.agent_view(row).await

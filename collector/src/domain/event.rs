@@ -11,7 +11,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    AgentId, AgentState, DegradedAgent, EquipmentId, EventType, Liveness, Request, ServiceId, ServiceState, Vote,
+    AgentId, AgentState, DegradedAgent, EquipmentId, EventType, Liveness, Request, ServiceId,
+    ServiceState, Vote,
 };
 use crate::time::rfc3339;
 

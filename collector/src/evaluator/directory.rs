@@ -36,5 +36,4 @@ impl EvaluatorActor {
             self.apply(&service, effects).await;
         }
     }
-
 }

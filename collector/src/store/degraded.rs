@@ -61,7 +61,9 @@ fn degraded_row(r: &sqlx::any::AnyRow) -> Result<(ServiceId, Degraded)> {
     Ok((
         text_id(r, "id")?,
         Degraded {
-            since_ms: r.try_get::<Option<i64>, _>("degraded_since_ms")?.unwrap_or(0),
+            since_ms: r
+                .try_get::<Option<i64>, _>("degraded_since_ms")?
+                .unwrap_or(0),
             agents: agents.as_deref().map(decode).unwrap_or_default(),
         },
     ))

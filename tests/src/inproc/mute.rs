@@ -25,6 +25,11 @@ impl Harness {
     /// Ends `agent`'s mute.
     pub async fn unmute(&self, agent: &str) -> Result<api::Agent, tonic::Status> {
         let request = admin(api::AgentRef { id: agent.into() });
-        Ok(self.client.clone().unmute_agent(request).await?.into_inner())
+        Ok(self
+            .client
+            .clone()
+            .unmute_agent(request)
+            .await?
+            .into_inner())
     }
 }

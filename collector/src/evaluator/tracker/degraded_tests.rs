@@ -65,7 +65,10 @@ impl Three {
         effects.extend(self.t.start_round(self.next, voters, &self.p));
         for (i, ok) in ok.into_iter().enumerate() {
             let time = 1000 * i64::try_from(self.next).unwrap_or(0);
-            effects.extend(self.t.vote(self.next, &id(i + 1), outcome(ok), time, &self.p));
+            effects.extend(
+                self.t
+                    .vote(self.next, &id(i + 1), outcome(ok), time, &self.p),
+            );
         }
         effects
     }
@@ -125,7 +128,10 @@ fn a_success_from_the_failing_agent_resets_its_count() {
     s.round(1, [false, true, true]);
     assert!(s.t.observe_from(&id(1), true, &s.p).is_empty());
     let effects = s.round(1, [false, true, true]);
-    assert!(degraded(&effects).is_empty(), "count restarted: {effects:?}");
+    assert!(
+        degraded(&effects).is_empty(),
+        "count restarted: {effects:?}"
+    );
     s.round(1, [false, true, true]);
     let effects = s.round(1, [false, true, true]);
     assert_eq!(degraded(&effects).len(), 1);
@@ -142,7 +148,10 @@ fn a_second_failing_agent_changes_the_set_and_reports_again() {
     assert_eq!(degraded(&effects), vec![vec!["a1".to_owned()]]);
     // a2 fails too; a1 and a3 vote: a1 still fails, the quorum is up.
     let effects = s.round(2, [false, false, true]);
-    assert_eq!(degraded(&effects), vec![vec!["a1".to_owned(), "a2".to_owned()]]);
+    assert_eq!(
+        degraded(&effects),
+        vec![vec!["a1".to_owned(), "a2".to_owned()]]
+    );
     // The same set again reports nothing.
     let effects = s.round(3, [false, false, true]);
     assert!(degraded(&effects).is_empty(), "{effects:?}");

@@ -303,7 +303,9 @@ impl Sim {
                     }
                     (from, ServiceState::Degraded)
                 }
-                Effect::Verdict(Verdict::DegradedEnded) => (ServiceState::Degraded, ServiceState::Up),
+                Effect::Verdict(Verdict::DegradedEnded) => {
+                    (ServiceState::Degraded, ServiceState::Up)
+                }
                 Effect::Verdict(Verdict::Up {
                     from, had_request, ..
                 }) => {
