@@ -50,6 +50,7 @@ pub mod link;
 pub mod maintenance;
 pub mod memory;
 pub mod metrics;
+pub mod mute;
 pub mod notifier;
 pub mod redact;
 pub mod reload;

@@ -267,6 +267,19 @@ async fn persist(
             let agents: Vec<&str> = votes.iter().map(|v| v.agent_name.as_str()).collect();
             info!(service_id = %svc.id, agents = ?agents, "local failure: the quorum did not confirm");
         }
+        Verdict::Degraded { from, agents } => {
+            store
+                .service_degraded(&snapshot(svc, ServiceState::Degraded, &[]), agents)
+                .await?;
+            let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
+            info!(service_id = %svc.id, from = %from, agents = ?names, "service degraded: agents keep failing below the quorum");
+        }
+        Verdict::DegradedEnded => {
+            store
+                .service_degraded_ended(&snapshot(svc, ServiceState::Up, &[]))
+                .await?;
+            info!(service_id = %svc.id, "service no longer degraded");
+        }
         Verdict::CertExpiring {
             state,
             not_after_ms,

@@ -70,6 +70,14 @@ fn service_fields(s: &pb::Service) -> Value {
         "last_latency_ms": s.last_latency_ms,
         "open_request": s.open_request,
         "maintenance_until": time(s.maintenance_until.as_ref()),
+        "degraded_since": time(s.degraded_since.as_ref()),
+        "degraded_agents": s.degraded_agents.iter().map(|a| json!({
+            "agent_id": a.agent_id,
+            "name": a.name,
+            "region": a.region,
+            "since": time(a.since.as_ref()),
+            "error": a.error,
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -113,6 +121,8 @@ pub fn agent(a: &pb::Agent) -> Value {
         "last_seen": time(a.last_seen.as_ref()),
         "labels": a.labels,
         "stats": stats,
+        "muted_until": time(a.muted_until.as_ref()),
+        "mute_note": non_empty(&a.mute_note),
     })
 }
 

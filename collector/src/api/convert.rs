@@ -35,7 +35,24 @@ pub fn service(view: ServiceView) -> pb::Service {
     let ServiceView {
         row: s,
         maintenance_until,
+        degraded,
     } = view;
+    let (degraded_since, degraded_agents) = match degraded {
+        Some(d) if s.state == crate::domain::ServiceState::Degraded => (
+            ts(Some(d.since_ms)),
+            d.agents
+                .into_iter()
+                .map(|a| pb::DegradedAgent {
+                    agent_id: a.agent_id.into(),
+                    name: a.name,
+                    region: a.region,
+                    since: ts(Some(a.since_ms)),
+                    error: a.error,
+                })
+                .collect(),
+        ),
+        _ => (None, Vec::new()),
+    };
     pb::Service {
         id: s.id.into(),
         url: s.url,
@@ -52,6 +69,8 @@ pub fn service(view: ServiceView) -> pb::Service {
         history: None,
         latest: Vec::new(),
         cert_expiring_at: None,
+        degraded_since,
+        degraded_agents,
     }
 }
 
@@ -127,7 +146,11 @@ pub fn request(r: Request) -> pb::Request {
 }
 
 pub fn agent(view: AgentView) -> pb::Agent {
-    let AgentView { row: a, live } = view;
+    let AgentView { row: a, live, mute } = view;
+    let (muted_until, mute_note) = match mute {
+        Some(m) => (ts(Some(m.until_ms)), m.note),
+        None => (None, String::new()),
+    };
     pb::Agent {
         liveness: if live { Liveness::Live } else { Liveness::Dead }
             .as_str()
@@ -142,6 +165,8 @@ pub fn agent(view: AgentView) -> pb::Agent {
             .stats
             .and_then(|s| serde_json::to_string(&s).ok())
             .unwrap_or_default(),
+        muted_until,
+        mute_note,
     }
 }
 

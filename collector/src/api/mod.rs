@@ -20,6 +20,7 @@
 mod convert;
 mod error;
 mod manual;
+mod mute;
 mod paging;
 mod query;
 mod watch;
@@ -91,6 +92,8 @@ pub struct Leading {
     pub evaluator: EvaluatorHandle,
     /// Configuration reloads (the `Reload` call).
     pub reload: ReloadHandle,
+    /// Agent mutes (`MuteAgent`, `UnmuteAgent`).
+    pub mute: crate::mute::MuteHandle,
 }
 
 /// The API as a tonic service, ready for `Server::add_service`; requests
@@ -299,6 +302,20 @@ impl Picket for PicketApi {
         let args = convert::AddNote::try_from(self.admin(request)?)?;
         let noted = self.store.add_request_note(args.id, &args.text).await?;
         Ok(Response::new(convert::request(noted)))
+    }
+
+    async fn mute_agent(
+        &self,
+        request: Request<pb::MuteAgentRequest>,
+    ) -> Result<Response<pb::Agent>, Status> {
+        Ok(Response::new(self.mute(request).await?))
+    }
+
+    async fn unmute_agent(
+        &self,
+        request: Request<pb::AgentRef>,
+    ) -> Result<Response<pb::Agent>, Status> {
+        Ok(Response::new(self.unmute(request).await?))
     }
 
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;

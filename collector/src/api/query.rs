@@ -28,6 +28,8 @@ pub struct ServiceView {
     pub row: ServiceRow,
     /// When its equipment's running maintenance window ends, if any.
     pub maintenance_until: Option<i64>,
+    /// Since when and by which agents, when it is `degraded`.
+    pub degraded: Option<crate::store::Degraded>,
 }
 
 /// An agent as the API shows it.
@@ -36,6 +38,8 @@ pub struct AgentView {
     pub row: AgentRow,
     /// Connected now and not declared dead.
     pub live: bool,
+    /// Its running mute, if any.
+    pub mute: Option<crate::store::Mute>,
 }
 
 /// A webhook receiver as the API shows it.
@@ -120,6 +124,7 @@ impl PicketApi {
         args: &ListServices,
     ) -> Result<(Vec<ServiceView>, bool), ApiError> {
         let until = self.maintenance_until().await?;
+        let mut degraded = self.store.degraded_services().await?;
         let cursor = match &args.after {
             Some((equipment, id)) => Cursor::AfterKey(equipment.clone(), id.clone()),
             None => Cursor::First,
@@ -133,6 +138,7 @@ impl PicketApi {
             .into_iter()
             .map(|s| ServiceView {
                 maintenance_until: until.get(&s.row.equipment_id).copied(),
+                degraded: degraded.remove(&s.row.id),
                 row: s.row,
             })
             .collect();
@@ -142,8 +148,10 @@ impl PicketApi {
     pub(super) async fn service(&self, id: &ServiceId) -> Result<ServiceView, ApiError> {
         let row = self.store.get_service(id).await?;
         let until = self.maintenance_until().await?;
+        let degraded = self.store.degraded_services().await?.remove(&row.id);
         Ok(ServiceView {
             maintenance_until: until.get(&row.equipment_id).copied(),
+            degraded,
             row,
         })
     }
@@ -161,10 +169,12 @@ impl PicketApi {
             .agent_page(&args.filter, args.after.as_ref(), args.size + 1)
             .await?;
         let live = self.agents.live().await?;
+        let mut mutes = self.store.mutes().await?;
         Ok(rows
             .into_iter()
             .map(|row| AgentView {
                 live: live.contains(&row.id),
+                mute: mutes.remove(&row.id),
                 row,
             })
             .collect())
@@ -179,8 +189,10 @@ impl PicketApi {
     ) -> Result<AgentView, ApiError> {
         let row = self.leading()?.agents.set_state(id, state).await?;
         let live = self.agents.live().await?;
+        let mute = self.store.mutes().await?.remove(&row.id);
         Ok(AgentView {
             live: live.contains(&row.id),
+            mute,
             row,
         })
     }

@@ -47,9 +47,12 @@ pub struct CheckOptions {
     /// `service.cert_expiring` fires when the earliest certificate expires
     /// within this.
     pub cert_expiry_warning: Duration,
+    /// Rounds one agent fails below the quorum before the service is
+    /// `degraded`.
+    pub degraded_after: u32,
 }
 debug_redacted!(CheckOptions {
-    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority, cert_expiry_warning
+    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority, cert_expiry_warning, degraded_after
 } secret { headers, basic_auth });
 
 /// The options a service runs with: its own keys over `[defaults]`.
@@ -93,6 +96,11 @@ pub(super) fn validate(
         Some(n) => return src.err(&n.span(), "failures_before_down: must be at least 1"),
         None => 1,
     };
+    let degraded_after = match &o.degraded_after {
+        Some(n) if *n.get_ref() >= 1 => *n.get_ref(),
+        Some(n) => return src.err(&n.span(), "degraded_after: must be at least 1"),
+        None => 3,
+    };
     let upgrade_to_https = o.upgrade_to_https.as_ref().is_none_or(|v| *v.get_ref());
     let expected_status = expected_status(src, o.expected_status.as_ref())?;
     let method = method(src, o.method.as_ref())?;
@@ -129,6 +137,7 @@ pub(super) fn validate(
         regions: o.regions.clone().unwrap_or_default(),
         priority,
         cert_expiry_warning,
+        degraded_after,
     })
 }
 

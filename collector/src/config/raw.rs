@@ -182,6 +182,7 @@ check_options! {
     regions: Vec<String>,
     priority: Sp<RawQuorum>,
     cert_expiry_warning: Sp<String>,
+    degraded_after: Sp<u32>,
 }
 
 #[derive(Deserialize)]

@@ -35,6 +35,8 @@ pub struct ServiceConfig {
     pub recheck_timeout: Duration,
     pub quorum: Quorum,
     pub failures_before_down: u32,
+    /// See `[defaults] degraded_after`.
+    pub degraded_after: u32,
     /// Regions whose agents probe it; empty means all.
     pub regions: Vec<String>,
     /// `"0"`–`"3"`.
@@ -98,6 +100,7 @@ pub(super) fn service(
         recheck_timeout: o.recheck_timeout,
         quorum: o.quorum,
         failures_before_down: o.failures_before_down,
+        degraded_after: o.degraded_after,
         regions: o.regions,
         priority: o.priority,
         cert_expiry_warning: o.cert_expiry_warning,

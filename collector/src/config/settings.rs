@@ -135,6 +135,8 @@ pub struct EvaluatorService {
     pub recheck_timeout: Duration,
     pub quorum: Quorum,
     pub failures_before_down: u32,
+    /// Rounds one agent fails below the quorum before `degraded`.
+    pub degraded_after: u32,
     /// The check's own timeout (a check-now round waits it plus a margin).
     pub check_timeout: Duration,
     /// A result whose certificate expires within this is a candidate
@@ -158,6 +160,7 @@ impl From<&Config> for EvaluatorSettings {
             recheck_timeout: s.recheck_timeout,
             quorum: s.quorum,
             failures_before_down: s.failures_before_down,
+            degraded_after: s.degraded_after,
             check_timeout: Duration::from_millis(s.check.timeout_ms),
             cert_expiry_warning: s.cert_expiry_warning,
         });

@@ -11,7 +11,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    AgentId, AgentState, EquipmentId, EventType, Liveness, Request, ServiceId, ServiceState, Vote,
+    AgentId, AgentState, DegradedAgent, EquipmentId, EventType, Liveness, Request, ServiceId,
+    ServiceState, Vote,
 };
 use crate::time::rfc3339;
 
@@ -97,6 +98,22 @@ pub enum Event {
         webhook: String,
         reason: String,
     },
+    /// Some agents keep failing the service below the quorum (it started,
+    /// or the set of failing agents changed).
+    ServiceDegraded {
+        service: ServiceSnapshot,
+        agents: Vec<DegradedAgent>,
+    },
+    /// Every failing agent recovered: the service is `up` again.
+    ServiceDegradedEnded(ServiceSnapshot),
+    /// An agent was muted: it keeps probing, out of every quorum.
+    AgentMuted {
+        agent: AgentSnapshot,
+        until_ms: i64,
+        note: String,
+    },
+    /// An agent's mute ended (by hand or at its end time).
+    AgentUnmuted(AgentSnapshot),
 }
 
 impl Event {
@@ -117,6 +134,10 @@ impl Event {
             Event::MaintenanceStarted(_) => EventType::MaintenanceStarted,
             Event::MaintenanceEnded(_) => EventType::MaintenanceEnded,
             Event::WebhookDisabled { .. } => EventType::WebhookDisabled,
+            Event::ServiceDegraded { .. } => EventType::ServiceDegraded,
+            Event::ServiceDegradedEnded(_) => EventType::ServiceDegradedEnded,
+            Event::AgentMuted { .. } => EventType::AgentMuted,
+            Event::AgentUnmuted(_) => EventType::AgentUnmuted,
         }
     }
 
@@ -130,13 +151,17 @@ impl Event {
             Event::ServiceDown(s)
             | Event::ServiceUp(s)
             | Event::ServiceLocalFailure(s)
-            | Event::ServiceCertExpiring { service: s, .. } => s.id.to_string(),
+            | Event::ServiceCertExpiring { service: s, .. }
+            | Event::ServiceDegraded { service: s, .. }
+            | Event::ServiceDegradedEnded(s) => s.id.to_string(),
             Event::AgentRegistered(a)
             | Event::AgentApproved(a)
             | Event::AgentSuspended(a)
             | Event::AgentDown(a)
             | Event::AgentUp(a)
-            | Event::AgentDuplicate(a) => a.id.to_string(),
+            | Event::AgentDuplicate(a)
+            | Event::AgentMuted { agent: a, .. }
+            | Event::AgentUnmuted(a) => a.id.to_string(),
             Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => m.equipment_id.to_string(),
             Event::WebhookDisabled { webhook, .. } => webhook.clone(),
         }
@@ -153,8 +178,14 @@ impl Event {
                 body
             }
             Event::RequestClosed(request) => request_body(request),
-            Event::ServiceDown(s) | Event::ServiceUp(s) | Event::ServiceLocalFailure(s) => {
-                service_body(s)
+            Event::ServiceDown(s)
+            | Event::ServiceUp(s)
+            | Event::ServiceLocalFailure(s)
+            | Event::ServiceDegradedEnded(s) => service_body(s),
+            Event::ServiceDegraded { service, agents } => {
+                let mut body = service_body(service);
+                body.insert("agents".into(), degraded_json(agents));
+                body
             }
             Event::ServiceCertExpiring {
                 service,
@@ -172,11 +203,21 @@ impl Event {
             | Event::AgentSuspended(a)
             | Event::AgentDown(a)
             | Event::AgentUp(a)
-            | Event::AgentDuplicate(a) => {
+            | Event::AgentDuplicate(a)
+            | Event::AgentUnmuted(a) => {
                 let mut body = Map::new();
                 body.insert("agent".into(), agent_json(a));
                 body
             }
+            Event::AgentMuted {
+                agent,
+                until_ms,
+                note,
+            } => object(json!({
+                "agent": agent_json(agent),
+                "muted_until": rfc3339(*until_ms),
+                "mute_note": note,
+            })),
             Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => object(json!({
                 "equipment": m.equipment,
                 "equipment_id": m.equipment_id,
@@ -255,6 +296,23 @@ fn service_body(s: &ServiceSnapshot) -> Map<String, Value> {
             "time": rfc3339(v.time_ms),
         })).collect::<Vec<_>>(),
     }))
+}
+
+/// The failing agents of a `degraded` service (events and the store's
+/// `degraded_agents` column).
+pub fn degraded_json(agents: &[DegradedAgent]) -> Value {
+    agents
+        .iter()
+        .map(|a| {
+            json!({
+                "agent_id": a.agent_id,
+                "name": a.name,
+                "region": a.region,
+                "since": rfc3339(a.since_ms),
+                "error": a.error,
+            })
+        })
+        .collect()
 }
 
 fn agent_json(a: &AgentSnapshot) -> Value {

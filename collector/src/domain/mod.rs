@@ -21,7 +21,7 @@ pub use ids::{AgentId, EquipmentId, RequestId, ServiceId, ServiceMap, service_ma
 pub use picket_proto::contract::HostStats;
 pub use quorum::Quorum;
 pub use request::{NewRequest, Note, Request};
-pub use verdict::{Verdict, Vote};
+pub use verdict::{DegradedAgent, Verdict, Vote};
 
 /// Parse error for the string forms of the enums below.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,7 @@ named_enum!(
         Down => "down",
         Maintenance => "maintenance",
         Paused => "paused",
+        Degraded => "degraded",
     }
 );
 
@@ -153,6 +154,10 @@ named_enum!(
         MaintenanceStarted => "maintenance.started",
         MaintenanceEnded => "maintenance.ended",
         WebhookDisabled => "webhook.disabled",
+        ServiceDegraded => "service.degraded",
+        ServiceDegradedEnded => "service.degraded_ended",
+        AgentMuted => "agent.muted",
+        AgentUnmuted => "agent.unmuted",
     }
 );
 

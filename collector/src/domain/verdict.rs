@@ -48,6 +48,28 @@ pub enum Verdict {
         state: ServiceState,
         not_after_ms: i64,
     },
+    /// Some agents keep failing below the quorum (`degraded_after` rounds):
+    /// the service is `degraded` (it was `from`), or its set of failing
+    /// agents changed (`from` is `degraded`).
+    Degraded {
+        from: ServiceState,
+        agents: Vec<DegradedAgent>,
+    },
+    /// Every failing agent recovered (or stopped counting): `up` again.
+    DegradedEnded,
+}
+
+/// One agent that keeps failing a service below the quorum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DegradedAgent {
+    pub agent_id: AgentId,
+    pub name: String,
+    /// Filled in by the evaluator from the directory (empty when unknown).
+    pub region: String,
+    /// When its first failure of the streak was voted (epoch ms).
+    pub since_ms: i64,
+    /// Its last failure's label.
+    pub error: String,
 }
 
 impl Verdict {
@@ -58,6 +80,8 @@ impl Verdict {
             Verdict::State { to, .. } => Some(*to),
             Verdict::Down { .. } => Some(ServiceState::Down),
             Verdict::Up { .. } => Some(ServiceState::Up),
+            Verdict::Degraded { .. } => Some(ServiceState::Degraded),
+            Verdict::DegradedEnded => Some(ServiceState::Up),
             Verdict::LocalFailure { .. } | Verdict::CertExpiring { .. } => None,
         }
     }

@@ -90,6 +90,7 @@ mod tests {
                     failures_before_down: 1,
                     check_timeout: Duration::from_secs(10),
                     cert_expiry_warning: WARNING,
+                    degraded_after: 3,
                 })
                 .collect(),
         }

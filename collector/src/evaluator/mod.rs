@@ -20,6 +20,8 @@
 
 mod cert;
 mod check_now;
+mod degraded;
+mod directory;
 mod manual;
 mod pause;
 mod reconfigure;
@@ -47,6 +49,7 @@ use crate::domain::{AgentId, Downlink, Observation, ServiceId, ServiceMap, Verdi
 use crate::lifecycle::LifecycleHandle;
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
+use crate::mute::MutedSet;
 use crate::time::Clock;
 use tracker::{Effect, Tracker};
 
@@ -94,6 +97,8 @@ struct EvaluatorActor {
     clock: Clock,
     /// Counts concluded rounds by outcome.
     metrics: Arc<Metrics>,
+    /// Muted agents: out of every round (`degraded.rs`).
+    muted: watch::Receiver<Arc<MutedSet>>,
     /// Verdicts decided at start (services paused or resumed since the
     /// stored state), sent first thing in `run`.
     start_verdicts: Vec<(ServiceId, Verdict)>,
@@ -111,6 +116,7 @@ impl EvaluatorHandle {
         start: Start,
         directory: watch::Receiver<Arc<Directory>>,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
+        muted: watch::Receiver<Arc<MutedSet>>,
         lifecycle: LifecycleHandle,
         metrics: Arc<Metrics>,
         cancel: CancellationToken,
@@ -133,6 +139,7 @@ impl EvaluatorHandle {
             dropped_orders: 0,
             observed: ServiceMap::default(),
             metrics,
+            muted,
             start_verdicts,
         };
         tasks.spawn(actor.run(cancel));
@@ -197,6 +204,11 @@ impl EvaluatorActor {
                         Timer::CheckNowDeadline(round) => self.check_now_deadline(round),
                     }
                 }
+                // The mute actor may stop first (or be absent in tests):
+                // the last set stays.
+                changed = self.muted.changed(), if self.muted.has_changed().is_ok() => {
+                    if changed.is_ok() { self.apply_mutes().await; }
+                }
                 changed = self.maintenance.changed() => {
                     if changed.is_err() { break; }
                     self.apply_maintenance().await;
@@ -223,6 +235,9 @@ impl EvaluatorActor {
         let Some(obs) = self.check_now_answer(obs) else {
             return;
         };
+        if self.is_muted(&obs.agent) {
+            return;
+        }
         let Some((tracker, policy)) = self.trackers.get_mut(&obs.service) else {
             debug!(service_id = %obs.service, "observation for a service that is not configured");
             return;
@@ -235,7 +250,7 @@ impl EvaluatorActor {
             self.clock.now_ms(),
         );
         let effects = if obs.round_id == 0 {
-            tracker.observe(obs.outcome.ok, policy)
+            tracker.observe_from(&obs.agent, obs.outcome.ok, policy)
         } else {
             let effects = tracker.vote(obs.round_id, &obs.agent, obs.outcome, obs.time_ms, policy);
             count_round(&self.metrics, tracker);
@@ -271,8 +286,12 @@ impl EvaluatorActor {
     ) -> BTreeMap<AgentId, (String, String)> {
         // Borrowed, not cloned: try_send never waits.
         let directory = self.directory.borrow();
+        let muted = self.muted.borrow().clone();
         let mut asked = BTreeMap::new();
         for link in directory.assigned(service) {
+            if muted.contains_key(&link.id) {
+                continue;
+            }
             match link.tx.try_send(Downlink::Recheck {
                 service: service.clone(),
                 round_id: round,
@@ -312,27 +331,6 @@ impl EvaluatorActor {
         self.apply(service, effects).await;
     }
 
-    /// Services whose last live agent left become `unknown`. Only a change
-    /// from some agents to none counts, so the empty directory right after
-    /// a collector start (agents still reconnecting) changes nothing.
-    async fn apply_directory(&mut self) {
-        let directory = self.directory.borrow_and_update().clone();
-        let mut all = Vec::new();
-        for (service, (tracker, _)) in &mut self.trackers {
-            let has = !directory.assigned(service).is_empty();
-            let had = std::mem::replace(self.observed.entry(service.clone()).or_insert(false), has);
-            if had && !has {
-                let effects = tracker.agents_gone();
-                if !effects.is_empty() {
-                    all.push((service.clone(), effects));
-                }
-            }
-        }
-        for (service, effects) in all {
-            self.apply(&service, effects).await;
-        }
-    }
-
     async fn apply_maintenance(&mut self) {
         let set = self.maintenance.borrow_and_update().clone();
         let mut all = Vec::new();
@@ -352,7 +350,7 @@ impl EvaluatorActor {
     /// Carries out a tracker's effects (rounds are scheduled by the caller
     /// that knows when the observation was received).
     async fn apply(&mut self, service: &ServiceId, effects: Vec<Effect>) {
-        for effect in effects {
+        for effect in self.place_degraded(service, effects) {
             let Effect::Verdict(verdict) = effect else {
                 continue;
             };

@@ -45,6 +45,7 @@ pub fn policy(s: &EvaluatorService) -> Policy {
         quorum: s.quorum,
         failures_before_down: s.failures_before_down,
         cert_expiry_warning: s.cert_expiry_warning,
+        degraded_after: s.degraded_after,
     }
 }
 
@@ -137,6 +138,7 @@ mod tests {
             quorum: crate::domain::Quorum::Majority,
             failures_before_down: 1,
             cert_expiry_warning: std::time::Duration::from_secs(14 * 86_400),
+            degraded_after: 3,
         };
         let effects = tracker.observe(true, &policy);
         assert!(

@@ -72,6 +72,7 @@ fn start() -> Harness {
         },
         dir_rx,
         maint_rx,
+        watch::channel(Arc::default()).1,
         lifecycle,
         Arc::new(crate::metrics::Metrics::new()),
         cancel.clone(),

@@ -41,6 +41,9 @@ pub struct Policy {
     /// A certificate expiring within this is passed on as a warning
     /// (`cert_expiry_warning`; see `cert.rs`).
     pub cert_expiry_warning: Duration,
+    /// Rounds one agent fails below the quorum before the service is
+    /// `degraded` (`degraded.rs`).
+    pub degraded_after: u32,
 }
 
 /// What the actor must do after a tracker step.
@@ -98,6 +101,8 @@ pub struct Tracker {
     round: Option<Box<Round>>,
     /// How the last round ended, until the actor takes it.
     concluded: Option<RoundOutcome>,
+    /// Agents failing below the quorum (`degraded.rs`); boxed like `round`.
+    streaks: Option<Box<degraded::Streaks>>,
 }
 
 impl Tracker {
@@ -116,6 +121,7 @@ impl Tracker {
             round_scheduled: false,
             round: None,
             concluded: None,
+            streaks: None,
         }
     }
 
@@ -153,6 +159,11 @@ impl Tracker {
         self.round.as_ref().map(|r| r.id)
     }
 
+    /// No round is scheduled or running.
+    fn idle(&self) -> bool {
+        !self.round_scheduled && self.round.is_none()
+    }
+
     fn suppressed(&self) -> bool {
         matches!(self.state, ServiceState::Maintenance | ServiceState::Paused)
     }
@@ -176,6 +187,21 @@ impl Tracker {
         }
     }
 
+    /// A scheduled probe result from `agent`: a success ends its streak
+    /// (which may end the degradation); a failure from an agent already
+    /// reported as failing starts no round.
+    pub fn observe_from(&mut self, agent: &AgentId, ok: bool, policy: &Policy) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if ok && self.reset_streak(agent) && self.state == ServiceState::Degraded && self.idle() {
+            self.settle(policy, &mut effects);
+            return effects;
+        }
+        if !ok && self.state == ServiceState::Degraded && self.reported(agent) {
+            return effects;
+        }
+        self.observe(ok, policy)
+    }
+
     /// A scheduled probe result (`round_id == 0`) from any assigned agent.
     pub fn observe(&mut self, ok: bool, policy: &Policy) -> Vec<Effect> {
         let mut effects = Vec::new();
@@ -185,6 +211,10 @@ impl Tracker {
         use ServiceState::*;
         match (self.state, ok) {
             (Up, true) | (Down, false) => {}
+            // Resumed `degraded` without streaks (after a restart): up.
+            (Degraded, true) => self.settle(policy, &mut effects),
+            // Another agent fails: a round decides (the state stays).
+            (Degraded, false) => self.schedule(policy, &mut effects),
             (Unknown, true) if !self.awaits_recovery() => self.set(Up, &mut effects),
             // Recovery, or a verdict between confirmed rounds: a round decides.
             (Unknown, true) | (Down, true) | (Suspect, _) => self.schedule(policy, &mut effects),
@@ -301,6 +331,7 @@ impl Tracker {
             if self.state == Down {
                 return effects;
             }
+            self.clear_streaks();
             self.confirmed += 1;
             if self.confirmed >= policy.failures_before_down && self.held {
                 // Closed by hand and never recovered: the same outage.
@@ -324,6 +355,7 @@ impl Tracker {
             effects.push(Effect::Verdict(Verdict::LocalFailure { votes: failing }));
         }
         let had_request = self.awaits_recovery();
+        self.count_round(&round.votes);
         let ok_votes = round.votes.into_iter().filter(|v| v.outcome.ok).collect();
         if self.state == Down || had_request {
             effects.push(Effect::Verdict(Verdict::Up {
@@ -332,9 +364,8 @@ impl Tracker {
                 votes: ok_votes,
             }));
             self.state = Up;
-        } else {
-            self.set(Up, &mut effects);
         }
+        self.settle(policy, &mut effects);
         self.confirmed = 0;
         self.has_open_request = false;
         self.held = false;
@@ -351,6 +382,7 @@ impl Tracker {
         self.round = None;
         self.round_scheduled = false;
         self.confirmed = 0;
+        self.clear_streaks();
         self.set(ServiceState::Unknown, &mut effects);
         effects
     }
@@ -362,6 +394,7 @@ impl Tracker {
             self.round = None;
             self.round_scheduled = false;
             self.confirmed = 0;
+            self.clear_streaks();
             self.set(ServiceState::Maintenance, &mut effects);
         } else if self.state == ServiceState::Maintenance {
             self.set(ServiceState::Unknown, &mut effects);
@@ -370,6 +403,9 @@ impl Tracker {
     }
 }
 
+mod degraded;
+#[cfg(test)]
+mod degraded_tests;
 #[cfg(test)]
 mod props;
 #[cfg(test)]

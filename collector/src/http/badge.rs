@@ -76,12 +76,13 @@ impl Window {
 }
 
 /// A state in words and its colour: green up, red down, orange suspect,
-/// blue maintenance (planned), grey unknown and paused.
+/// yellow degraded, blue maintenance (planned), grey unknown and paused.
 pub fn state_badge(state: ServiceState) -> (&'static str, &'static str) {
     let c = match state {
         ServiceState::Up => colour::BRIGHT_GREEN,
         ServiceState::Down => colour::RED,
         ServiceState::Suspect => colour::ORANGE,
+        ServiceState::Degraded => colour::YELLOW,
         ServiceState::Maintenance => colour::BLUE,
         ServiceState::Unknown | ServiceState::Paused => colour::GREY,
     };

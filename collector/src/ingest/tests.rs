@@ -39,6 +39,7 @@ fn test_evaluator() -> TestEvaluator {
         },
         directory,
         maintenance,
+        watch::channel(Arc::default()).1,
         lifecycle,
         metrics.clone(),
         cancel.clone(),

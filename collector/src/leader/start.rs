@@ -101,11 +101,20 @@ pub(crate) async fn start(
         cancel.clone(),
         tasks,
     );
+    let (mute, muted) = crate::mute::MuteHandle::spawn(
+        store.clone(),
+        clock.clone(),
+        agents.clone(),
+        cancel.clone(),
+        tasks,
+    )
+    .await?;
     let evaluator = EvaluatorHandle::spawn(
         settings.evaluator,
         evaluator::Start::new(initial, &clock),
         agents.directory(),
         maintenance_set,
+        muted,
         lifecycle,
         metrics.clone(),
         cancel.clone(),
@@ -197,6 +206,7 @@ pub(crate) async fn start(
             maintenance,
             evaluator,
             reload,
+            mute,
         }),
     }));
     tracing::info!(elapsed = ?started.elapsed(), "leader-only parts started");

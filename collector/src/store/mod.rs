@@ -15,12 +15,14 @@
 mod agents;
 mod backend;
 mod certs;
+mod degraded;
 mod events;
 mod gauges;
 mod latest;
 mod leader;
 mod lists;
 mod manual;
+mod mutes;
 mod pages;
 mod requests;
 mod results;
@@ -45,10 +47,12 @@ use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use backend::{Backend, check_url};
+pub use degraded::Degraded;
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use latest::LatestResult;
 pub use leader::Lease;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
+pub use mutes::Mute;
 pub use pages::{Counts, Cursor, PageFilter, PageService, ServicePage, Uptimes};
 pub use requests::Opened;
 pub use results::{Recorded, ResultRecord, ResultRef};

@@ -24,6 +24,7 @@ mod assembly;
 mod database;
 pub mod hostile;
 mod manual;
+mod mute;
 pub mod net;
 mod outcome;
 mod realtime;

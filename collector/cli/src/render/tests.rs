@@ -94,6 +94,7 @@ fn agent(id: &str, stats_json: &str) -> pb::Agent {
         last_seen: at(5),
         labels: HashMap::from([("dc".to_owned(), "par1".to_owned())]),
         stats_json: stats_json.into(),
+        ..Default::default()
     }
 }
 

@@ -115,6 +115,7 @@ fn services_carry_their_maintenance_end() {
     let got = service(ServiceView {
         row: service_row(),
         maintenance_until: Some(9_000),
+        degraded: None,
     });
     assert_eq!(
         got,
@@ -134,6 +135,8 @@ fn services_carry_their_maintenance_end() {
             history: None,
             latest: vec![],
             cert_expiring_at: None,
+            degraded_since: None,
+            degraded_agents: vec![],
         }
     );
     let fresh = service(ServiceView {
@@ -149,6 +152,7 @@ fn services_carry_their_maintenance_end() {
             ..service_row()
         },
         maintenance_until: None,
+        degraded: None,
     });
     assert_eq!(
         fresh,
@@ -253,11 +257,14 @@ fn agents_carry_liveness_labels_and_stats() {
         last_seen: ts(4, 0),
         labels: [("dc".to_owned(), "par".to_owned())].into(),
         stats_json: serde_json::to_string(&stats).unwrap(),
+        muted_until: None,
+        mute_note: String::new(),
     };
     for live in [true, false] {
         let got = agent(AgentView {
             row: row.clone(),
             live,
+            mute: None,
         });
         let liveness = if live { "live" } else { "dead" };
         assert_eq!(
@@ -277,6 +284,7 @@ fn agents_carry_liveness_labels_and_stats() {
             ..row
         },
         live: false,
+        mute: None,
     });
     assert_eq!((silent.stats_json.as_str(), silent.last_seen), ("", None));
 }

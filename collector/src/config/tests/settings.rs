@@ -39,6 +39,7 @@ fn evaluator_settings_carry_each_services_policy() {
             recheck_timeout: Duration::from_secs(12),
             quorum: Quorum::AtLeast(2),
             failures_before_down: 1,
+            degraded_after: 3,
             check_timeout: Duration::from_secs(10),
             cert_expiry_warning: Duration::from_secs(14 * 86_400),
         }

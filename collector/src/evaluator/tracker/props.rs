@@ -123,6 +123,8 @@ fn documented(from: ServiceState, to: ServiceState) -> bool {
             | (Suspect | Down, Up)
             | (_, Maintenance)
             | (_, Unknown)
+            | (Up | Suspect | Degraded, Degraded)
+            | (Degraded, Up | Suspect | Down)
     )
 }
 
@@ -213,7 +215,10 @@ impl Sim {
                 if gone {
                     self.tracker.agents_gone()
                 } else {
-                    Vec::new()
+                    // The actor drops the streaks of agents no longer live.
+                    (n + 1..=AGENTS + 1)
+                        .flat_map(|i| self.tracker.drop_agent(&agent(i), &policy))
+                        .collect()
                 }
             }
         };
@@ -252,7 +257,8 @@ impl Sim {
     /// Carries out effects as the actor and the lifecycle do, checking each
     /// verdict against the model.
     fn apply(&mut self, effects: Vec<Effect>) -> Result<(), TestCaseError> {
-        for effect in effects {
+        let mut queued = std::collections::VecDeque::from(effects);
+        while let Some(effect) = queued.pop_front() {
             let (from, to) = match effect {
                 Effect::ScheduleRound { .. } => {
                     self.starts += 1;
@@ -284,6 +290,21 @@ impl Sim {
                     // `service_down` links to the open request.
                     self.open = self.open.max(1);
                     (from, ServiceState::Down)
+                }
+                Effect::Verdict(Verdict::Degraded { from, agents }) => {
+                    prop_assert!(!agents.is_empty(), "degraded without failing agents");
+                    prop_assert_eq!(self.open, 0, "degraded with a request open");
+                    // As the actor does, agents no longer live are dropped.
+                    let policy = self.policy;
+                    for a in (self.live + 1..=AGENTS + 1).map(agent) {
+                        if agents.iter().any(|d| d.agent_id == a) {
+                            queued.extend(self.tracker.drop_agent(&a, &policy));
+                        }
+                    }
+                    (from, ServiceState::Degraded)
+                }
+                Effect::Verdict(Verdict::DegradedEnded) => {
+                    (ServiceState::Degraded, ServiceState::Up)
                 }
                 Effect::Verdict(Verdict::Up {
                     from, had_request, ..
@@ -323,7 +344,10 @@ impl Sim {
             while !self.deadlines.is_empty() {
                 self.step(&Op::Deadline(0))?;
             }
-            self.step(&Op::Observe(true))?;
+            for a in 1..=self.live {
+                let effects = self.tracker.observe_from(&agent(a), true, &self.policy);
+                self.apply(effects)?;
+            }
             while self.starts > 0 {
                 self.step(&Op::FireStart)?;
             }
@@ -353,6 +377,7 @@ proptest! {
             quorum,
             failures_before_down,
             cert_expiry_warning: std::time::Duration::from_secs(14 * 86_400),
+            degraded_after: failures_before_down,
         };
         let mut sim = Sim::new(start, policy, live);
         for op in &ops {
@@ -377,6 +402,7 @@ fn a_start_timer_from_before_maintenance_starts_no_round() -> Result<(), TestCas
         quorum: Quorum::Majority,
         failures_before_down: 1,
         cert_expiry_warning: std::time::Duration::from_secs(14 * 86_400),
+        degraded_after: 2,
     };
     let mut sim = Sim::new((ServiceState::Unknown, false), policy, 1);
     for op in [

@@ -13,6 +13,7 @@ fn policy(quorum: Quorum, failures_before_down: u32) -> Policy {
         quorum,
         failures_before_down,
         cert_expiry_warning: std::time::Duration::from_secs(14 * 86_400),
+        degraded_after: 3,
     }
 }
 
@@ -65,6 +66,8 @@ fn kind(e: &Effect) -> String {
         Effect::Verdict(Verdict::CertExpiring { not_after_ms, .. }) => {
             format!("cert:{not_after_ms}")
         }
+        Effect::Verdict(Verdict::Degraded { agents, .. }) => format!("degraded:{}", agents.len()),
+        Effect::Verdict(Verdict::DegradedEnded) => "degraded_ended".into(),
     }
 }
 

@@ -22,6 +22,7 @@ pub fn state(s: ServiceState) -> StateView {
         ServiceState::Up => ("Up", "st-up"),
         ServiceState::Down => ("Down", "st-down"),
         ServiceState::Suspect => ("Suspect", "st-suspect"),
+        ServiceState::Degraded => ("Degraded", "st-degraded"),
         ServiceState::Maintenance => ("Maintenance", "st-maint"),
         ServiceState::Paused => ("Paused", "st-paused"),
         ServiceState::Unknown => ("Unknown", "st-unknown"),

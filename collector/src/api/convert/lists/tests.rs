@@ -27,6 +27,7 @@ fn view(i: usize, id: usize, url: usize, detail: usize) -> ServiceView {
             cert_warning_ms: 0,
         },
         maintenance_until: Some(1_767_225_600_000),
+        degraded: None,
     }
 }
 
