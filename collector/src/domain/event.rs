@@ -97,6 +97,15 @@ pub enum Event {
         webhook: String,
         reason: String,
     },
+    /// An open, unacknowledged request is still open: reminder number
+    /// `reminder` (from 1), `open_for_s` seconds after it opened.
+    RequestReminder {
+        request: RequestSnapshot,
+        reminder: i64,
+        open_for_s: i64,
+    },
+    /// Someone acknowledged an open request (its reminders stop).
+    RequestAcknowledged(RequestSnapshot),
 }
 
 impl Event {
@@ -117,6 +126,8 @@ impl Event {
             Event::MaintenanceStarted(_) => EventType::MaintenanceStarted,
             Event::MaintenanceEnded(_) => EventType::MaintenanceEnded,
             Event::WebhookDisabled { .. } => EventType::WebhookDisabled,
+            Event::RequestReminder { .. } => EventType::RequestReminder,
+            Event::RequestAcknowledged(_) => EventType::RequestAcknowledged,
         }
     }
 
@@ -124,7 +135,10 @@ impl Event {
     /// equipment.
     pub fn subject(&self) -> String {
         match self {
-            Event::RequestOpened { request, .. } | Event::RequestClosed(request) => {
+            Event::RequestOpened { request, .. }
+            | Event::RequestClosed(request)
+            | Event::RequestReminder { request, .. }
+            | Event::RequestAcknowledged(request) => {
                 request.request.id.to_string()
             }
             Event::ServiceDown(s)
@@ -152,7 +166,19 @@ impl Event {
                 }
                 body
             }
-            Event::RequestClosed(request) => request_body(request),
+            Event::RequestClosed(request) | Event::RequestAcknowledged(request) => {
+                request_body(request)
+            }
+            Event::RequestReminder {
+                request,
+                reminder,
+                open_for_s,
+            } => {
+                let mut body = request_body(request);
+                body.insert("reminder".into(), (*reminder).into());
+                body.insert("open_for".into(), (*open_for_s).into());
+                body
+            }
             Event::ServiceDown(s) | Event::ServiceUp(s) | Event::ServiceLocalFailure(s) => {
                 service_body(s)
             }
@@ -229,6 +255,8 @@ fn request_body(s: &RequestSnapshot) -> Map<String, Value> {
         "opened_at": rfc3339(r.opened_ms),
         "closed_at": r.closed_ms.map(rfc3339),
         "close_reason": r.close_reason.map(|c| c.as_str()),
+        "acknowledged_at": r.acknowledged_ms.map(rfc3339),
+        "acknowledged_by": r.acknowledged_by,
         "notes": r.notes.iter().map(|n| json!({
             "author": n.author,
             "time": rfc3339(n.time_ms),

@@ -153,6 +153,8 @@ named_enum!(
         MaintenanceStarted => "maintenance.started",
         MaintenanceEnded => "maintenance.ended",
         WebhookDisabled => "webhook.disabled",
+        RequestReminder => "request.reminder",
+        RequestAcknowledged => "request.acknowledged",
     }
 );
 

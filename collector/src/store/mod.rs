@@ -28,6 +28,7 @@ mod retention;
 mod rollups;
 mod rows;
 mod services;
+mod reminders;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,6 +56,7 @@ pub use results::{Recorded, ResultRecord, ResultRef};
 pub use retention::{EventsStep, PruneCursor, PruneStep};
 pub use rollups::DAILY_BARS;
 pub use services::{MaintenanceWindow, ServiceRow};
+pub use reminders::{ReminderCandidate, Reminded};
 
 /// How long `/readyz` waits for PostgreSQL to answer [`Store::ping`].
 pub const PING_WITHIN: Duration = Duration::from_secs(1);
@@ -78,6 +80,9 @@ pub enum StoreError {
     /// The actor that writes it stopped (shutdown).
     #[error("the collector is stopping")]
     Stopped,
+    /// An acknowledgement of a closed or already acknowledged request.
+    #[error("request {id} cannot be acknowledged: {reason}")]
+    NotAcknowledgeable { id: RequestId, reason: String },
     /// A write by a collector that no longer leads (another took the
     /// lease: `epoch` is the lease's now, when read); nothing was written.
     #[error("fenced: this collector no longer leads (lease epoch now {epoch:?})")]

@@ -18,7 +18,7 @@ use crate::domain::{
 };
 
 pub(super) const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, service_id, agent_id, \
-    equipment_id, url, opened_ms, closed_ms, close_reason";
+    equipment_id, url, opened_ms, closed_ms, close_reason, acknowledged_ms, acknowledged_by";
 
 pub(super) fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
     Ok(Request {
@@ -35,6 +35,8 @@ pub(super) fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
         opened_ms: r.try_get("opened_ms")?,
         closed_ms: r.try_get("closed_ms")?,
         close_reason: named_opt(r, "requests", "close_reason")?,
+        acknowledged_ms: r.try_get("acknowledged_ms")?,
+        acknowledged_by: r.try_get("acknowledged_by")?,
         notes: Vec::new(),
     })
 }

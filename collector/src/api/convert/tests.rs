@@ -178,6 +178,8 @@ fn requests_carry_their_notes() {
         opened_ms: 1_000,
         closed_ms: Some(61_250),
         close_reason: Some(CloseReason::Recovered),
+        acknowledged_ms: None,
+        acknowledged_by: None,
         notes: vec![
             Note {
                 author: "ops".into(),
