@@ -53,6 +53,7 @@ pub mod metrics;
 pub mod notifier;
 pub mod redact;
 pub mod reload;
+pub mod reminders;
 pub mod retention;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

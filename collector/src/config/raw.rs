@@ -182,6 +182,7 @@ check_options! {
     regions: Vec<String>,
     priority: Sp<RawQuorum>,
     cert_expiry_warning: Sp<String>,
+    remind_every: Sp<String>,
 }
 
 #[derive(Deserialize)]
@@ -196,9 +197,10 @@ pub struct RawWebhook {
     pub retry_initial: Option<Sp<String>>,
     pub retry_max_interval: Option<Sp<String>>,
     pub retry_for: Option<Sp<String>>,
+    pub remind_every: Option<Sp<String>>,
 }
 debug_redacted!(RawWebhook {
-    name, url, events, basic_auth, timeout, retry_initial, retry_max_interval, retry_for
+    name, url, events, basic_auth, timeout, retry_initial, retry_max_interval, retry_for, remind_every
 } secret { secret });
 
 #[derive(Debug, Default, Deserialize)]
