@@ -248,6 +248,7 @@ fn durations() {
 }
 
 mod cert;
+mod remind;
 mod fail_closed;
 mod include;
 mod leadership;
