@@ -7,17 +7,28 @@
 use picket_e2e::parse_time;
 use picket_e2e::target::Target;
 
+use picket_e2e::{Agent, Collector};
+
 use crate::common::{SERVICE, is_down_with_request, one_service, open_request, start};
+
+/// A collector and its agent probing a target that answers 500.
+async fn failing() -> anyhow::Result<(Target, Collector, Agent)> {
+    let target = Target::http().await;
+    target.set_status(500);
+    let (c, agent) = start(one_service(&target.url()), &[]).await?;
+    Ok((target, c, agent))
+}
+
+/// Waits until the service is down with a request; its id.
+async fn down_with_request(c: &Collector) -> anyhow::Result<i64> {
+    let down = c.wait_service(SERVICE, "down with an open request", is_down_with_request);
+    Ok(open_request(&down.await?))
+}
 
 #[tokio::test]
 async fn requests_are_closed_and_noted_by_hand_with_picketctl() -> anyhow::Result<()> {
-    let target = Target::http().await;
-    target.set_status(500);
-    let (c, _agent) = start(one_service(&target.url()), &[]).await?;
-    let first = open_request(
-        &c.wait_service(SERVICE, "down with an open request", is_down_with_request)
-            .await?,
-    );
+    let (target, c, _agent) = failing().await?;
+    let first = down_with_request(&c).await?;
     let id = first.to_string();
 
     // People: one `key  value` line per field, notes listed.
@@ -91,13 +102,8 @@ async fn requests_are_closed_and_noted_by_hand_with_picketctl() -> anyhow::Resul
 /// ack fails naming who acknowledged it.
 #[tokio::test]
 async fn a_request_is_acknowledged_with_picketctl() -> anyhow::Result<()> {
-    let target = Target::http().await;
-    target.set_status(500);
-    let (c, _agent) = start(one_service(&target.url()), &[]).await?;
-    let first = open_request(
-        &c.wait_service(SERVICE, "down with an open request", is_down_with_request)
-            .await?,
-    );
+    let (_target, c, _agent) = failing().await?;
+    let first = down_with_request(&c).await?;
     let id = first.to_string();
     let before = c.request(first).await?;
     assert!(before["acknowledged_at"].is_null(), "{before}");
@@ -111,7 +117,11 @@ async fn a_request_is_acknowledged_with_picketctl() -> anyhow::Result<()> {
     assert!(parse_time(&acked["acknowledged_at"]).is_some(), "{acked}");
     let notes = acked["notes"].as_array().cloned().unwrap_or_default();
     let last = notes.last().cloned().unwrap_or_default();
-    assert_eq!((&last["author"], &last["text"]), (&"alice".into(), &"on it".into()), "{acked}");
+    assert_eq!(
+        (&last["author"], &last["text"]),
+        (&"alice".into(), &"on it".into()),
+        "{acked}"
+    );
     assert_eq!(c.request(first).await?["acknowledged_by"], "alice");
 
     let events = crate::agents::events_of(&c, "request.acknowledged", &id).await?;

@@ -14,7 +14,11 @@ use crate::common::{SERVICE, URL, one_service};
 const RECHECK_DELAY: Duration = Duration::from_secs(2);
 
 /// Reports `outcome` and answers the recheck round it starts with it.
-pub(crate) async fn round(h: &Harness, a: &mut ScriptedAgent, outcome: &Outcome) -> anyhow::Result<()> {
+pub(crate) async fn round(
+    h: &Harness,
+    a: &mut ScriptedAgent,
+    outcome: &Outcome,
+) -> anyhow::Result<()> {
     a.report(SERVICE, outcome).await?;
     h.advance(RECHECK_DELAY).await;
     let order = a.order().await?;

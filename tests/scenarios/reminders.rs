@@ -53,6 +53,15 @@ fn ops(sink: &WebhookSink) -> Webhook {
     Webhook::new("ops", &sink.url()).events(&["request.reminder", "request.acknowledged"])
 }
 
+/// A collector on `config` with `ops` on `sink`, and an agent holding its
+/// assignment.
+async fn start(config: Config, sink: &WebhookSink) -> anyhow::Result<(Harness, ScriptedAgent)> {
+    let h = Harness::start(&config.webhook(ops(sink))).await?;
+    let mut a = h.agent("edge-1", "eu").await?;
+    a.assignment().await?;
+    Ok((h, a))
+}
+
 /// The `request.reminder` rows of request `id` in `webhook`'s outbox,
 /// oldest first (the outbox row is written with the event).
 async fn reminders(h: &Harness, webhook: &str, id: i64) -> anyhow::Result<Vec<api::Delivery>> {
@@ -73,14 +82,17 @@ async fn await_reminders(
     id: i64,
     count: usize,
 ) -> anyhow::Result<Vec<api::Delivery>> {
-    h.wait_for(&format!("{count} reminders of request {id} for {webhook}"), || async {
-        let rows = reminders(h, webhook, id).await?;
-        Ok(if rows.len() >= count {
-            Ok(rows)
-        } else {
-            Err(format!("{} so far", rows.len()))
-        })
-    })
+    h.wait_for(
+        &format!("{count} reminders of request {id} for {webhook}"),
+        || async {
+            let rows = reminders(h, webhook, id).await?;
+            Ok(if rows.len() >= count {
+                Ok(rows)
+            } else {
+                Err(format!("{} so far", rows.len()))
+            })
+        },
+    )
     .await
 }
 
@@ -110,7 +122,12 @@ fn assert_at(offsets: &[i64], hours: &[i64]) {
 /// see its pool's acquire timeout pass, and the delivery be sent again).
 async fn later(h: &Harness, by: Duration) -> anyhow::Result<()> {
     h.wait_for("every delivery recorded", || async {
-        let pending: Vec<_> = h.webhooks().await?.into_iter().filter(|w| w.pending > 0).collect();
+        let pending: Vec<_> = h
+            .webhooks()
+            .await?
+            .into_iter()
+            .filter(|w| w.pending > 0)
+            .collect();
         Ok(if pending.is_empty() {
             Ok(())
         } else {
@@ -122,9 +139,11 @@ async fn later(h: &Harness, by: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Takes [`SERVICE`] and [`OTHER`] down in one round; their request ids,
-/// lower first.
-async fn both_down(h: &Harness, a: &mut ScriptedAgent) -> anyhow::Result<(i64, i64)> {
+/// Takes [`SERVICE`] and [`OTHER`] down in one round and moves the clock
+/// past their first reminder (4 h); their request ids, lower first (the
+/// pass handles the lower first, so its reminder would come before the
+/// other's).
+async fn both_reminded_once(h: &Harness, a: &mut ScriptedAgent) -> anyhow::Result<(i64, i64)> {
     let fail = Outcome::status(503);
     a.report(SERVICE, &fail).await?;
     a.report(OTHER, &fail).await?;
@@ -141,19 +160,30 @@ async fn both_down(h: &Harness, a: &mut ScriptedAgent) -> anyhow::Result<(i64, i
         ids.extend(s.open_request);
     }
     ids.sort();
+    later(h, 4 * HOUR + Duration::from_millis(1)).await?;
+    for id in &ids {
+        await_reminders(h, "ops", *id, 1).await?;
+    }
     Ok((ids[0], ids[1]))
+}
+
+/// Moves the clock by 4 h: `other` gets its second reminder, `stopped`
+/// (acknowledged or closed) nothing more.
+async fn no_more_reminders(h: &Harness, stopped: i64, other: i64) -> anyhow::Result<()> {
+    later(h, 4 * HOUR).await?;
+    await_reminders(h, "ops", other, 2).await?;
+    let rows = reminders(h, "ops", stopped).await?;
+    assert_eq!(rows.len(), 1, "a reminder after the ack or close: {rows:?}");
+    Ok(())
 }
 
 /// Nothing before 4 h; then reminder 1 at 4 h and 2 at 8 h, each its own
 /// delivery (fresh `webhook-id`) with `reminder` and `open_for`, counted
 /// in `picket_request_reminders_total`.
 #[tokio::test(start_paused = true)]
-async fn a_down_service_is_reminded_at_4h_and_8h_each_a_distinct_delivery() -> anyhow::Result<()>
-{
+async fn a_down_service_is_reminded_at_4h_and_8h_each_a_distinct_delivery() -> anyhow::Result<()> {
     let sink = WebhookSink::start().await?;
-    let h = Harness::start(&config(Some("4h"), false).webhook(ops(&sink))).await?;
-    let mut a = h.agent("edge-1", "eu").await?;
-    a.assignment().await?;
+    let (h, mut a) = start(config(Some("4h"), false), &sink).await?;
     let id = down(&h, &mut a).await?;
 
     later(&h, 4 * HOUR - Duration::from_secs(60)).await?;
@@ -169,15 +199,23 @@ async fn a_down_service_is_reminded_at_4h_and_8h_each_a_distinct_delivery() -> a
     let sent = sink.await_deliveries("request.reminder", 2, WAIT).await?;
     let bodies: Vec<_> = sent.iter().map(|d| &d.body).collect();
     assert_eq!(bodies[0]["id"], id);
-    assert_eq!((&bodies[0]["reminder"], &bodies[1]["reminder"]), (&1.into(), &2.into()));
+    assert_eq!(
+        (&bodies[0]["reminder"], &bodies[1]["reminder"]),
+        (&1.into(), &2.into())
+    );
     assert_eq!(bodies[0]["open_for"], 4 * 3600, "{}", bodies[0]);
     assert_eq!(bodies[1]["open_for"], 8 * 3600, "{}", bodies[1]);
     assert_eq!(bodies[1]["stage"], "open");
     let ids: Vec<_> = sent.iter().map(|d| d.header("webhook-id")).collect();
-    assert!(ids[0].is_some() && ids[0] != ids[1], "distinct deliveries: {ids:?}");
+    assert!(
+        ids[0].is_some() && ids[0] != ids[1],
+        "distinct deliveries: {ids:?}"
+    );
     let metrics = h.metrics().await?;
     assert!(
-        metrics.lines().any(|l| l == "picket_request_reminders_total 2"),
+        metrics
+            .lines()
+            .any(|l| l == "picket_request_reminders_total 2"),
         "{metrics}"
     );
     Ok(())
@@ -189,26 +227,25 @@ async fn a_down_service_is_reminded_at_4h_and_8h_each_a_distinct_delivery() -> a
 #[tokio::test(start_paused = true)]
 async fn an_acknowledged_request_is_reminded_no_more() -> anyhow::Result<()> {
     let sink = WebhookSink::start().await?;
-    let h = Harness::start(&config(Some("4h"), true).webhook(ops(&sink))).await?;
-    let mut a = h.agent("edge-1", "eu").await?;
-    a.assignment().await?;
-    let (acked, other) = both_down(&h, &mut a).await?;
-    later(&h, 4 * HOUR + Duration::from_millis(1)).await?;
-    await_reminders(&h, "ops", acked, 1).await?;
-    await_reminders(&h, "ops", other, 1).await?;
+    let (h, mut a) = start(config(Some("4h"), true), &sink).await?;
+    let (acked, other) = both_reminded_once(&h, &mut a).await?;
 
     let answer = h.acknowledge(acked, "alice").await?;
     assert_eq!(answer.acknowledged_by, "alice");
     assert_eq!(epoch_ms(answer.acknowledged_at.as_ref()), Some(h.now_ms()));
     let event = sink.await_delivery("request.acknowledged", WAIT).await?;
-    assert_eq!((&event.body["id"], &event.body["acknowledged_by"]), (&acked.into(), &"alice".into()));
+    assert_eq!(
+        (&event.body["id"], &event.body["acknowledged_by"]),
+        (&acked.into(), &"alice".into())
+    );
     let again = h.acknowledge(acked, "bob").await.expect_err("refused");
     assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
-    assert!(again.message().contains("already acknowledged by alice"), "{again:?}");
+    assert!(
+        again.message().contains("already acknowledged by alice"),
+        "{again:?}"
+    );
 
-    later(&h, 4 * HOUR).await?;
-    await_reminders(&h, "ops", other, 2).await?;
-    assert_eq!(reminders(&h, "ops", acked).await?.len(), 1, "no reminder after the ack");
+    no_more_reminders(&h, acked, other).await?;
     Ok(())
 }
 
@@ -217,17 +254,10 @@ async fn an_acknowledged_request_is_reminded_no_more() -> anyhow::Result<()> {
 #[tokio::test(start_paused = true)]
 async fn a_closed_request_is_reminded_no_more() -> anyhow::Result<()> {
     let sink = WebhookSink::start().await?;
-    let h = Harness::start(&config(Some("4h"), true).webhook(ops(&sink))).await?;
-    let mut a = h.agent("edge-1", "eu").await?;
-    a.assignment().await?;
-    let (closed, other) = both_down(&h, &mut a).await?;
-    later(&h, 4 * HOUR + Duration::from_millis(1)).await?;
-    await_reminders(&h, "ops", closed, 1).await?;
-    await_reminders(&h, "ops", other, 1).await?;
+    let (h, mut a) = start(config(Some("4h"), true), &sink).await?;
+    let (closed, other) = both_reminded_once(&h, &mut a).await?;
     h.close_request(closed, "fixed").await?;
-    later(&h, 4 * HOUR).await?;
-    await_reminders(&h, "ops", other, 2).await?;
-    assert_eq!(reminders(&h, "ops", closed).await?.len(), 1, "no reminder after the close");
+    no_more_reminders(&h, closed, other).await?;
     Ok(())
 }
 
@@ -240,17 +270,16 @@ async fn a_webhook_remind_every_reaches_only_that_webhook() -> anyhow::Result<()
     let pager = Webhook::new("pager", &pager_sink.url())
         .events(&["request.opened"])
         .set("remind_every", "1h");
-    let config = config(None, false).webhook(pager).webhook(ops(&ops_sink));
-    let h = Harness::start(&config).await?;
-    let mut a = h.agent("edge-1", "eu").await?;
-    a.assignment().await?;
+    let (h, mut a) = start(config(None, false).webhook(pager), &ops_sink).await?;
     let id = down(&h, &mut a).await?;
     later(&h, HOUR + Duration::from_millis(1)).await?;
     await_reminders(&h, "pager", id, 1).await?;
     later(&h, HOUR).await?;
     let rows = await_reminders(&h, "pager", id, 2).await?;
     assert_at(&offsets(&h, &rows, id).await?, &[1, 2]);
-    let sent = pager_sink.await_deliveries("request.reminder", 2, WAIT).await?;
+    let sent = pager_sink
+        .await_deliveries("request.reminder", 2, WAIT)
+        .await?;
     assert_eq!(sent[1].body["reminder"], 2);
     assert!(reminders(&h, "ops", id).await?.is_empty(), "not ops");
     assert!(ops_sink.deliveries_of("request.reminder").is_empty());
@@ -262,9 +291,7 @@ async fn a_webhook_remind_every_reaches_only_that_webhook() -> anyhow::Result<()
 #[tokio::test(start_paused = true)]
 async fn after_a_restart_the_next_reminder_comes_at_its_time() -> anyhow::Result<()> {
     let sink = WebhookSink::start().await?;
-    let mut h = Harness::start(&config(Some("4h"), false).webhook(ops(&sink))).await?;
-    let mut a = h.agent("edge-1", "eu").await?;
-    a.assignment().await?;
+    let (mut h, mut a) = start(config(Some("4h"), false), &sink).await?;
     let id = down(&h, &mut a).await?;
     later(&h, 4 * HOUR + Duration::from_millis(1)).await?;
     await_reminders(&h, "ops", id, 1).await?;
@@ -285,9 +312,7 @@ async fn after_a_restart_the_next_reminder_comes_at_its_time() -> anyhow::Result
 async fn a_collector_down_through_several_periods_sends_one_reminder_on_return()
 -> anyhow::Result<()> {
     let sink = WebhookSink::start().await?;
-    let mut h = Harness::start(&config(Some("4h"), false).webhook(ops(&sink))).await?;
-    let mut a = h.agent("edge-1", "eu").await?;
-    a.assignment().await?;
+    let (mut h, mut a) = start(config(Some("4h"), false), &sink).await?;
     let id = down(&h, &mut a).await?;
     later(&h, 4 * HOUR + Duration::from_millis(1)).await?;
     await_reminders(&h, "ops", id, 1).await?;

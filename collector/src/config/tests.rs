@@ -248,10 +248,10 @@ fn durations() {
 }
 
 mod cert;
-mod remind;
 mod fail_closed;
 mod include;
 mod leadership;
+mod remind;
 mod retention;
 mod sections;
 mod settings;

@@ -138,9 +138,7 @@ impl Event {
             Event::RequestOpened { request, .. }
             | Event::RequestClosed(request)
             | Event::RequestReminder { request, .. }
-            | Event::RequestAcknowledged(request) => {
-                request.request.id.to_string()
-            }
+            | Event::RequestAcknowledged(request) => request.request.id.to_string(),
             Event::ServiceDown(s)
             | Event::ServiceUp(s)
             | Event::ServiceLocalFailure(s)

@@ -31,7 +31,11 @@ mod tests {
     #[test]
     fn the_next_is_the_slot_after_the_last_one_sent() {
         assert_eq!(next_due(0, 4 * H, Some(4 * H)), 8 * H);
-        assert_eq!(next_due(0, 4 * H, Some(4 * H + 20)), 8 * H, "a late send keeps the slots");
+        assert_eq!(
+            next_due(0, 4 * H, Some(4 * H + 20)),
+            8 * H,
+            "a late send keeps the slots"
+        );
     }
 
     #[test]

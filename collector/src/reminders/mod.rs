@@ -75,7 +75,11 @@ struct Reminder {
 }
 
 impl Reminder {
-    async fn run(self, mut settings: watch::Receiver<RemindersSettings>, cancel: CancellationToken) {
+    async fn run(
+        self,
+        mut settings: watch::Receiver<RemindersSettings>,
+        cancel: CancellationToken,
+    ) {
         loop {
             let current = settings.borrow_and_update().clone();
             let wake = match current.shortest() {

@@ -33,7 +33,11 @@ impl RemindersSettings {
     pub fn shortest(&self) -> Option<Duration> {
         let services = self.services.values().flatten().copied();
         let webhooks = self.webhooks.iter().map(|(_, every)| *every);
-        self.default.into_iter().chain(services).chain(webhooks).min()
+        self.default
+            .into_iter()
+            .chain(services)
+            .chain(webhooks)
+            .min()
     }
 }
 

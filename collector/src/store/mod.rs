@@ -22,13 +22,13 @@ mod leader;
 mod lists;
 mod manual;
 mod pages;
+mod reminders;
 mod requests;
 mod results;
 mod retention;
 mod rollups;
 mod rows;
 mod services;
-mod reminders;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -51,12 +51,12 @@ pub use latest::LatestResult;
 pub use leader::Lease;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
 pub use pages::{Counts, Cursor, PageFilter, PageService, ServicePage, Uptimes};
+pub use reminders::{Reminded, ReminderCandidate};
 pub use requests::Opened;
 pub use results::{Recorded, ResultRecord, ResultRef};
 pub use retention::{EventsStep, PruneCursor, PruneStep};
 pub use rollups::DAILY_BARS;
 pub use services::{MaintenanceWindow, ServiceRow};
-pub use reminders::{ReminderCandidate, Reminded};
 
 /// How long `/readyz` waits for PostgreSQL to answer [`Store::ping`].
 pub const PING_WITHIN: Duration = Duration::from_secs(1);

@@ -12,10 +12,10 @@
 //! the count. When the next one is due is the caller's arithmetic
 //! (`crate::reminders`) over what [`Store::reminder_candidates`] reads.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 use super::events::{append_event, append_routed};
-use super::requests::{fetch_in, snapshot_in};
+use super::requests::{fetch_in, note_in, snapshot_in};
 use super::{Result, Store, StoreError, request_id, text_id_opt};
 use crate::domain::{Event, Request, RequestId, ServiceId, Stage};
 use crate::time::rfc3339;
@@ -47,7 +47,9 @@ pub struct ReminderCandidate {
 impl ReminderCandidate {
     /// The reminders of cadence `webhook` sent so far.
     pub fn of(&self, webhook: Option<&str>) -> Option<&Reminded> {
-        self.reminded.iter().find(|r| r.webhook.as_deref() == webhook)
+        self.reminded
+            .iter()
+            .find(|r| r.webhook.as_deref() == webhook)
     }
 }
 
@@ -65,25 +67,6 @@ fn refusal(request: &Request) -> Option<String> {
         "it was already acknowledged by {by} at {}",
         rfc3339(at)
     ))
-}
-
-async fn add_note(
-    conn: &mut AnyConnection,
-    id: RequestId,
-    author: &str,
-    text: &str,
-    now_ms: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO request_notes (request_id, author, time_ms, text) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(id.get())
-    .bind(author)
-    .bind(now_ms)
-    .bind(text)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 impl Store {
@@ -113,7 +96,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if let Some(text) = note {
-            add_note(&mut tx, id, by, text, now).await?;
+            note_in(&mut tx, id, by, text, now).await?;
         }
         let acked = fetch_in(&mut tx, id).await?;
         let event = Event::RequestAcknowledged(snapshot_in(&mut tx, &self.routes(), &acked).await?);

@@ -92,6 +92,18 @@ pub(super) async fn close_in(
     if done.rows_affected() == 0 {
         return Ok(None);
     }
+    note_in(conn, id, author, text, now_ms).await?;
+    Ok(Some(fetch_in(conn, id).await?))
+}
+
+/// Adds a note by `author` to request `id`.
+pub(super) async fn note_in(
+    conn: &mut AnyConnection,
+    id: RequestId,
+    author: &str,
+    text: &str,
+    now_ms: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO request_notes (request_id, author, time_ms, text) VALUES ($1, $2, $3, $4)",
     )
@@ -101,7 +113,7 @@ pub(super) async fn close_in(
     .bind(text)
     .execute(&mut *conn)
     .await?;
-    Ok(Some(fetch_in(conn, id).await?))
+    Ok(())
 }
 
 /// Closes request `id` if open, with its note and the `request.closed`

@@ -24,10 +24,21 @@ fn remind_every_is_inherited_overridden_and_cut_for_the_actor() {
     let h = |n| Some(Duration::from_secs(n * H));
     let c = parse_with("", "", "").expect("valid");
     assert_eq!((c.services[0].remind_every, c.remind_every), (None, None));
-    assert_eq!(RemindersSettings::from(&c).shortest(), None, "nothing reminded");
-    let c = parse_with("remind_every = \"1h\"", "remind_every = \"4h\"", "remind_every = \"2h\"")
-        .expect("valid");
-    assert_eq!((c.services[0].remind_every, c.services[1].remind_every), (h(1), h(4)));
+    assert_eq!(
+        RemindersSettings::from(&c).shortest(),
+        None,
+        "nothing reminded"
+    );
+    let c = parse_with(
+        "remind_every = \"1h\"",
+        "remind_every = \"4h\"",
+        "remind_every = \"2h\"",
+    )
+    .expect("valid");
+    assert_eq!(
+        (c.services[0].remind_every, c.services[1].remind_every),
+        (h(1), h(4))
+    );
     assert_eq!(c.remind_every, h(4), "agent requests follow [defaults]");
     assert_eq!(c.webhooks[0].remind_every, h(2));
     let s = RemindersSettings::from(&c);
@@ -35,14 +46,20 @@ fn remind_every_is_inherited_overridden_and_cut_for_the_actor() {
     assert_eq!(s.every(Some(&"b".into())), h(4));
     assert_eq!(s.every(None), h(4));
     assert_eq!(s.services.len(), 1, "only the service that differs is kept");
-    assert_eq!(s.webhooks, [("pager".to_owned(), Duration::from_secs(2 * H))]);
+    assert_eq!(
+        s.webhooks,
+        [("pager".to_owned(), Duration::from_secs(2 * H))]
+    );
     assert_eq!(s.shortest(), h(1));
 }
 
 #[test]
 fn bad_remind_every_values_name_their_line() {
     let check = |own: &str, defaults: &str, hook: &str, expected: &str| {
-        assert_eq!(parse_with(own, defaults, hook).err().as_deref(), Some(expected));
+        assert_eq!(
+            parse_with(own, defaults, hook).err().as_deref(),
+            Some(expected)
+        );
     };
     check(
         "remind_every = \"30s\"",

@@ -2,10 +2,10 @@
 
 use super::super::tests::{CONFIG, new_request, shop};
 use crate::config::settings::CatalogSettings;
+use crate::domain::RequestId;
 use crate::domain::{EventType, ServiceState};
 use crate::store::testdb::{TestDb, store_tests};
 use crate::store::{EventSettings, Opened, Store, StoreError};
-use crate::domain::RequestId;
 
 store_tests!(
     an_ack_records_who_when_the_note_and_its_event,
@@ -57,7 +57,10 @@ async fn an_ack_records_who_when_the_note_and_its_event() {
     assert_eq!(acked.acknowledged_by.as_deref(), Some("alice"));
     assert!(acked.acknowledged_ms.is_some());
     let note = acked.notes.last().expect("a note");
-    assert_eq!((note.author.as_str(), note.text.as_str()), ("alice", "on it"));
+    assert_eq!(
+        (note.author.as_str(), note.text.as_str()),
+        ("alice", "on it")
+    );
     assert_eq!(store.get_request(id).await.expect("get"), acked);
     let events = store.events_after(0, 100).await.expect("events");
     let last = events.last().expect("event");
@@ -65,12 +68,26 @@ async fn an_ack_records_who_when_the_note_and_its_event() {
     let body = json(&last.payload);
     assert_eq!(body["acknowledged_by"], "alice");
     assert!(body["acknowledged_at"].is_string());
-    let ops = store.due_deliveries("ops", i64::MAX, 100).await.expect("due");
-    assert_eq!(json(&ops.last().expect("row").body)["event"], "request.acknowledged");
-    let pager = store.due_deliveries("pager", i64::MAX, 100).await.expect("due");
+    let ops = store
+        .due_deliveries("ops", i64::MAX, 100)
+        .await
+        .expect("due");
+    assert_eq!(
+        json(&ops.last().expect("row").body)["event"],
+        "request.acknowledged"
+    );
+    let pager = store
+        .due_deliveries("pager", i64::MAX, 100)
+        .await
+        .expect("due");
     assert_eq!(pager.len(), 1, "pager takes request.opened only");
-    let without = store.acknowledge_request(down_other(&store).await, "bob", None).await;
-    assert!(without.expect("acked").notes.is_empty(), "no note without one");
+    let without = store
+        .acknowledge_request(down_other(&store).await, "bob", None)
+        .await;
+    assert!(
+        without.expect("acked").notes.is_empty(),
+        "no note without one"
+    );
 }
 
 /// A second request, on an agent (so that it is another subject).
@@ -89,21 +106,33 @@ async fn down_other(store: &Store) -> RequestId {
 async fn a_second_ack_or_an_ack_of_a_closed_request_is_refused_by_name() {
     let (_db, store) = open().await;
     let id = down(&store).await;
-    store.acknowledge_request(id, "alice", None).await.expect("acked");
+    store
+        .acknowledge_request(id, "alice", None)
+        .await
+        .expect("acked");
     let again = store.acknowledge_request(id, "bob", None).await;
     let Err(e @ StoreError::NotAcknowledgeable { .. }) = again else {
         panic!("a second ack must be refused: {again:?}")
     };
     let text = e.to_string();
-    assert!(text.contains("already acknowledged by alice at 20"), "{text}");
-    store.close_request_by_hand(id, "done").await.expect("closed");
+    assert!(
+        text.contains("already acknowledged by alice at 20"),
+        "{text}"
+    );
+    store
+        .close_request_by_hand(id, "done")
+        .await
+        .expect("closed");
     let closed = store.acknowledge_request(id, "bob", None).await;
     let Err(e @ StoreError::NotAcknowledgeable { .. }) = closed else {
         panic!("an ack of a closed request must be refused: {closed:?}")
     };
     assert!(e.to_string().contains("it is closed (manual"), "{e}");
     let unknown = store.acknowledge_request(9999.into(), "bob", None).await;
-    assert!(matches!(unknown, Err(StoreError::NotFound(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
 }
 
 /// Each cadence counts on its own; the event carries `reminder` and
@@ -119,7 +148,10 @@ async fn reminders_are_counted_per_cadence_and_routed() {
     assert_eq!(store.send_reminder(id, None, 0).await.expect("1"), Some(1));
     assert_eq!(store.send_reminder(id, None, 0).await.expect("stale"), None);
     assert_eq!(store.send_reminder(id, None, 1).await.expect("2"), Some(2));
-    assert_eq!(store.send_reminder(id, Some("pager"), 0).await.expect("p"), Some(1));
+    assert_eq!(
+        store.send_reminder(id, Some("pager"), 0).await.expect("p"),
+        Some(1)
+    );
     let c = store.reminder_candidates().await.expect("candidates");
     assert_eq!(c[0].of(None).map(|r| r.sent), Some(2));
     assert_eq!(c[0].of(Some("pager")).map(|r| r.sent), Some(1));
@@ -134,10 +166,23 @@ async fn reminders_are_counted_per_cadence_and_routed() {
     assert_eq!(reminders[1]["id"], id.get());
     assert!(reminders[1]["open_for"].is_i64());
     assert_eq!(reminders[1]["name"], "[HTTP KO] http://shop.test");
-    let pager = store.due_deliveries("pager", i64::MAX, 100).await.expect("due");
-    let kinds: Vec<_> = pager.iter().map(|d| json(&d.body)["event"].clone()).collect();
-    assert_eq!(kinds, ["request.opened", "request.reminder"], "its own only");
-    let ops = store.due_deliveries("ops", i64::MAX, 100).await.expect("due");
+    let pager = store
+        .due_deliveries("pager", i64::MAX, 100)
+        .await
+        .expect("due");
+    let kinds: Vec<_> = pager
+        .iter()
+        .map(|d| json(&d.body)["event"].clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["request.opened", "request.reminder"],
+        "its own only"
+    );
+    let ops = store
+        .due_deliveries("ops", i64::MAX, 100)
+        .await
+        .expect("due");
     let ops_reminders = ops
         .iter()
         .filter(|d| json(&d.body)["event"] == "request.reminder")
@@ -151,11 +196,20 @@ async fn reminders_are_counted_per_cadence_and_routed() {
 async fn acked_and_closed_requests_get_no_reminder() {
     let (_db, store) = open().await;
     let id = down(&store).await;
-    store.acknowledge_request(id, "alice", None).await.expect("acked");
+    store
+        .acknowledge_request(id, "alice", None)
+        .await
+        .expect("acked");
     assert!(store.reminder_candidates().await.expect("c").is_empty());
     assert_eq!(store.send_reminder(id, None, 0).await.expect("acked"), None);
     let other = down_other(&store).await;
-    store.close_request_by_hand(other, "done").await.expect("closed");
+    store
+        .close_request_by_hand(other, "done")
+        .await
+        .expect("closed");
     assert!(store.reminder_candidates().await.expect("c").is_empty());
-    assert_eq!(store.send_reminder(other, None, 0).await.expect("closed"), None);
+    assert_eq!(
+        store.send_reminder(other, None, 0).await.expect("closed"),
+        None
+    );
 }
