@@ -54,6 +54,7 @@ pub mod mute;
 pub mod notifier;
 pub mod redact;
 pub mod reload;
+pub mod reminders;
 pub mod retention;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]

@@ -19,6 +19,7 @@ mod paging;
 mod phases;
 mod quorum;
 mod reload;
+mod reminders;
 mod restart;
 mod webhooks;
 

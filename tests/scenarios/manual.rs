@@ -14,7 +14,11 @@ use crate::common::{SERVICE, URL, one_service};
 const RECHECK_DELAY: Duration = Duration::from_secs(2);
 
 /// Reports `outcome` and answers the recheck round it starts with it.
-async fn round(h: &Harness, a: &mut ScriptedAgent, outcome: &Outcome) -> anyhow::Result<()> {
+pub(crate) async fn round(
+    h: &Harness,
+    a: &mut ScriptedAgent,
+    outcome: &Outcome,
+) -> anyhow::Result<()> {
     a.report(SERVICE, outcome).await?;
     h.advance(RECHECK_DELAY).await;
     let order = a.order().await?;
@@ -22,7 +26,7 @@ async fn round(h: &Harness, a: &mut ScriptedAgent, outcome: &Outcome) -> anyhow:
 }
 
 /// Takes the service down through a confirmed round; its request's id.
-async fn down(h: &Harness, a: &mut ScriptedAgent) -> anyhow::Result<i64> {
+pub(crate) async fn down(h: &Harness, a: &mut ScriptedAgent) -> anyhow::Result<i64> {
     round(h, a, &Outcome::status(503)).await?;
     let s = h
         .wait_service(SERVICE, "down with a request", |s| {

@@ -97,6 +97,8 @@ pub fn request(r: &pb::Request) -> Value {
         "opened_at": time(r.opened_at.as_ref()),
         "closed_at": time(r.closed_at.as_ref()),
         "close_reason": non_empty(&r.close_reason),
+        "acknowledged_at": time(r.acknowledged_at.as_ref()),
+        "acknowledged_by": non_empty(&r.acknowledged_by),
         "notes": r.notes.iter().map(note).collect::<Vec<_>>(),
     })
 }

@@ -1,6 +1,6 @@
 //! `requests [--open]` and `request ID`: maintenance requests and their
-//! notes; `requests close ID [--note TEXT]` and `requests note ID TEXT`:
-//! the admin's hand on them.
+//! notes; `requests close ID [--note TEXT]`, `requests note ID TEXT` and
+//! `requests ack ID [--note TEXT] [--by NAME]`: the admin's hand on them.
 
 use clap::Subcommand;
 use picket_proto::v1 as pb;
@@ -35,6 +35,25 @@ pub enum Action {
     },
     /// Add a note to a request (open or closed).
     Note { id: i64, text: String },
+    /// Acknowledge an open request: records who and when, and stops its
+    /// reminders.
+    Ack {
+        id: i64,
+        /// A note added by whoever acknowledges.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Who acknowledges (default: $USER, else "picketctl").
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+}
+
+/// Who acknowledges when `--by` is not given: `$USER`, else `picketctl`.
+fn default_acker() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "picketctl".to_owned())
 }
 
 /// `requests`: all requests (or those of the filter; page after page, up
@@ -65,7 +84,7 @@ pub async fn show(client: &mut Client, id: i64, json: bool) -> anyhow::Result<St
     render::object(&convert::request(&request), json)
 }
 
-/// `requests close|note ID …`: the request as it is afterwards.
+/// `requests close|note|ack ID …`: the request as it is afterwards.
 pub async fn act(client: &mut Client, action: Action, json: bool) -> anyhow::Result<String> {
     let request = match action {
         Action::Close { id, note } => {
@@ -74,6 +93,12 @@ pub async fn act(client: &mut Client, action: Action, json: bool) -> anyhow::Res
         }
         Action::Note { id, text } => {
             answer(client.add_request_note(pb::AddRequestNoteRequest { id, text })).await?
+        }
+        Action::Ack { id, note, by } => {
+            let by = by.unwrap_or_else(default_acker);
+            let note = note.unwrap_or_default();
+            answer(client.acknowledge_request(pb::AcknowledgeRequestRequest { id, by, note }))
+                .await?
         }
     };
     render::object(&convert::request(&request), json)

@@ -142,6 +142,8 @@ pub fn request(r: Request) -> pb::Request {
             })
             .collect(),
         url: r.url.unwrap_or_default(),
+        acknowledged_at: ts(r.acknowledged_ms),
+        acknowledged_by: r.acknowledged_by.unwrap_or_default(),
     }
 }
 

@@ -43,7 +43,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            StoreError::AlreadyClosed(_) => ApiError::FailedPrecondition(e.to_string()),
+            StoreError::AlreadyClosed(_) | StoreError::NotAcknowledgeable { .. } => {
+                ApiError::FailedPrecondition(e.to_string())
+            }
             StoreError::Stopped => ApiError::Unavailable(e.to_string()),
             e => ApiError::Internal(e.to_string()),
         }

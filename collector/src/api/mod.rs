@@ -318,6 +318,17 @@ impl Picket for PicketApi {
         Ok(Response::new(self.unmute(request).await?))
     }
 
+    async fn acknowledge_request(
+        &self,
+        request: Request<pb::AcknowledgeRequestRequest>,
+    ) -> Result<Response<pb::Request>, Status> {
+        let args = convert::Acknowledge::try_from(self.admin(request)?)?;
+        let acked = (self.store)
+            .acknowledge_request(args.id, &args.by, args.note.as_deref())
+            .await?;
+        Ok(Response::new(convert::request(acked)))
+    }
+
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
 
     async fn watch_events(

@@ -50,9 +50,11 @@ pub struct CheckOptions {
     /// Rounds one agent fails below the quorum before the service is
     /// `degraded`.
     pub degraded_after: u32,
+    /// `request.reminder` for its open, unacknowledged request this often.
+    pub remind_every: Option<Duration>,
 }
 debug_redacted!(CheckOptions {
-    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority, cert_expiry_warning, degraded_after
+    interval, timeout, recheck_delay, recheck_timeout, quorum, failures_before_down, upgrade_to_https, expected_status, method, path, body_contains, follow_redirects, max_redirects, max_body_bytes, reuse_connections, regions, priority, cert_expiry_warning, degraded_after, remind_every
 } secret { headers, basic_auth });
 
 /// The options a service runs with: its own keys over `[defaults]`.
@@ -113,6 +115,7 @@ pub(super) fn validate(
         }
     };
     let cert_expiry_warning = cert_expiry_warning(src, o.cert_expiry_warning.as_ref())?;
+    let remind_every = remind_every(src, o.remind_every.as_ref())?;
     Ok(CheckOptions {
         interval,
         timeout,
@@ -138,7 +141,33 @@ pub(super) fn validate(
         priority,
         cert_expiry_warning,
         degraded_after,
+        remind_every,
     })
+}
+
+/// The shortest `remind_every`.
+pub const MIN_REMIND_EVERY: Duration = Duration::from_secs(60);
+
+/// `remind_every` (on a service, in `[defaults]` or on a webhook): at
+/// least [`MIN_REMIND_EVERY`]; `None` when unset (no reminders).
+pub(super) fn remind_every(
+    src: &Source,
+    v: Option<&Sp<String>>,
+) -> Result<Option<Duration>, ConfigError> {
+    let Some(v) = v else {
+        return Ok(None);
+    };
+    let every = src.duration("remind_every", v)?;
+    if every < MIN_REMIND_EVERY {
+        return src.err(
+            &v.span(),
+            format!(
+                "remind_every: {:?} is too short: it must be at least 1m",
+                v.get_ref()
+            ),
+        );
+    }
+    Ok(Some(every))
 }
 
 /// The built-in `cert_expiry_warning`.

@@ -82,6 +82,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     pub retention: RetentionSection,
     pub metrics: MetricsSection,
+    /// `[defaults] remind_every`: the reminders of agent requests.
+    pub remind_every: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -137,6 +139,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let webhooks = webhooks::validate(src, &raw.webhooks)?;
     let retention = retention::validate(src, &raw.retention)?;
     let metrics = metrics::validate(src, &raw.metrics)?;
+    let remind_every = defaults::remind_every(src, raw.defaults.remind_every.as_ref())?;
     Ok(Config {
         collector,
         agents,
@@ -146,6 +149,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         webhooks,
         retention,
         metrics,
+        remind_every,
     })
 }
 

@@ -183,6 +183,7 @@ check_options! {
     priority: Sp<RawQuorum>,
     cert_expiry_warning: Sp<String>,
     degraded_after: Sp<u32>,
+    remind_every: Sp<String>,
 }
 
 #[derive(Deserialize)]
@@ -197,9 +198,10 @@ pub struct RawWebhook {
     pub retry_initial: Option<Sp<String>>,
     pub retry_max_interval: Option<Sp<String>>,
     pub retry_for: Option<Sp<String>>,
+    pub remind_every: Option<Sp<String>>,
 }
 debug_redacted!(RawWebhook {
-    name, url, events, basic_auth, timeout, retry_initial, retry_max_interval, retry_for
+    name, url, events, basic_auth, timeout, retry_initial, retry_max_interval, retry_for, remind_every
 } secret { secret });
 
 #[derive(Debug, Default, Deserialize)]

@@ -44,6 +44,9 @@ pub struct ServiceConfig {
     /// `service.cert_expiring` fires when the earliest certificate expires
     /// within this (`cert_expiry_warning`, default 14d).
     pub cert_expiry_warning: Duration,
+    /// Reminders of its open, unacknowledged request (`remind_every`,
+    /// its own or `[defaults]`'); `None`: none.
+    pub remind_every: Option<Duration>,
 }
 
 /// Checks every `[[equipment]]`; ids are unique slugs (not yet in `seen`,
@@ -104,6 +107,7 @@ pub(super) fn service(
         regions: o.regions,
         priority: o.priority,
         cert_expiry_warning: o.cert_expiry_warning,
+        remind_every: o.remind_every,
     })
 }
 

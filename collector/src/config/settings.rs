@@ -32,6 +32,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// `/metrics`: how the `probe_*` families are cut.
     pub metrics: super::MetricsSection,
+    /// The reminder actor's cadences.
+    pub reminders: crate::reminders::RemindersSettings,
 }
 
 impl From<&Config> for Settings {
@@ -48,6 +50,7 @@ impl From<&Config> for Settings {
             events: c.into(),
             retention: c.into(),
             metrics: c.metrics,
+            reminders: c.into(),
         }
     }
 }

@@ -251,6 +251,7 @@ mod cert;
 mod fail_closed;
 mod include;
 mod leadership;
+mod remind;
 mod retention;
 mod sections;
 mod settings;

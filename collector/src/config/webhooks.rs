@@ -23,9 +23,11 @@ pub struct WebhookConfig {
     pub retry_initial: Duration,
     pub retry_max_interval: Duration,
     pub retry_for: Duration,
+    /// This webhook's own reminders of every open, unacknowledged request.
+    pub remind_every: Option<Duration>,
 }
 debug_redacted!(WebhookConfig {
-    name, url, events, timeout, retry_initial, retry_max_interval, retry_for
+    name, url, events, timeout, retry_initial, retry_max_interval, retry_for, remind_every
 } secret { basic_auth, secret });
 
 impl WebhookConfig {
@@ -93,6 +95,7 @@ fn webhook(
         retry_initial: dur("retry_initial", &w.retry_initial, 5)?,
         retry_max_interval: dur("retry_max_interval", &w.retry_max_interval, 3600)?,
         retry_for: dur("retry_for", &w.retry_for, 24 * 3600)?,
+        remind_every: super::defaults::remind_every(src, w.remind_every.as_ref())?,
     })
 }
 

@@ -114,6 +114,15 @@ pub enum Event {
     },
     /// An agent's mute ended (by hand or at its end time).
     AgentUnmuted(AgentSnapshot),
+    /// An open, unacknowledged request is still open: reminder number
+    /// `reminder` (from 1), `open_for_s` seconds after it opened.
+    RequestReminder {
+        request: RequestSnapshot,
+        reminder: i64,
+        open_for_s: i64,
+    },
+    /// Someone acknowledged an open request (its reminders stop).
+    RequestAcknowledged(RequestSnapshot),
 }
 
 impl Event {
@@ -138,6 +147,8 @@ impl Event {
             Event::ServiceDegradedEnded(_) => EventType::ServiceDegradedEnded,
             Event::AgentMuted { .. } => EventType::AgentMuted,
             Event::AgentUnmuted(_) => EventType::AgentUnmuted,
+            Event::RequestReminder { .. } => EventType::RequestReminder,
+            Event::RequestAcknowledged(_) => EventType::RequestAcknowledged,
         }
     }
 
@@ -145,9 +156,10 @@ impl Event {
     /// equipment.
     pub fn subject(&self) -> String {
         match self {
-            Event::RequestOpened { request, .. } | Event::RequestClosed(request) => {
-                request.request.id.to_string()
-            }
+            Event::RequestOpened { request, .. }
+            | Event::RequestClosed(request)
+            | Event::RequestReminder { request, .. }
+            | Event::RequestAcknowledged(request) => request.request.id.to_string(),
             Event::ServiceDown(s)
             | Event::ServiceUp(s)
             | Event::ServiceLocalFailure(s)
@@ -177,7 +189,6 @@ impl Event {
                 }
                 body
             }
-            Event::RequestClosed(request) => request_body(request),
             Event::ServiceDown(s)
             | Event::ServiceUp(s)
             | Event::ServiceLocalFailure(s)
@@ -185,6 +196,19 @@ impl Event {
             Event::ServiceDegraded { service, agents } => {
                 let mut body = service_body(service);
                 body.insert("agents".into(), degraded_json(agents));
+                body
+            }
+            Event::RequestClosed(request) | Event::RequestAcknowledged(request) => {
+                request_body(request)
+            }
+            Event::RequestReminder {
+                request,
+                reminder,
+                open_for_s,
+            } => {
+                let mut body = request_body(request);
+                body.insert("reminder".into(), (*reminder).into());
+                body.insert("open_for".into(), (*open_for_s).into());
                 body
             }
             Event::ServiceCertExpiring {
@@ -270,6 +294,8 @@ fn request_body(s: &RequestSnapshot) -> Map<String, Value> {
         "opened_at": rfc3339(r.opened_ms),
         "closed_at": r.closed_ms.map(rfc3339),
         "close_reason": r.close_reason.map(|c| c.as_str()),
+        "acknowledged_at": r.acknowledged_ms.map(rfc3339),
+        "acknowledged_by": r.acknowledged_by,
         "notes": r.notes.iter().map(|n| json!({
             "author": n.author,
             "time": rfc3339(n.time_ms),

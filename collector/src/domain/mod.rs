@@ -158,6 +158,8 @@ named_enum!(
         ServiceDegradedEnded => "service.degraded_ended",
         AgentMuted => "agent.muted",
         AgentUnmuted => "agent.unmuted",
+        RequestReminder => "request.reminder",
+        RequestAcknowledged => "request.acknowledged",
     }
 );
 

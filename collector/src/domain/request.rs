@@ -41,5 +41,9 @@ pub struct Request {
     pub opened_ms: i64,
     pub closed_ms: Option<i64>,
     pub close_reason: Option<CloseReason>,
+    /// When someone acknowledged it (`picketctl requests ack`): its
+    /// reminders stop.
+    pub acknowledged_ms: Option<i64>,
+    pub acknowledged_by: Option<String>,
     pub notes: Vec<Note>,
 }

@@ -1,8 +1,9 @@
 //! What a collector starts once it leads: the catalog synced into the
 //! store, then every actor that writes (maintenance windows, lifecycle,
 //! dead-man's switch, registry, evaluator rebuilt from the stored states,
-//! ingest, notifier and its outbox workers, retention), the reload task,
-//! and the services behind the gates (agent link, client API, HTTP app).
+//! ingest, notifier and its outbox workers, retention, reminders), the
+//! reload task, and the services behind the gates (agent link, client
+//! API, HTTP app).
 //! A standby starts none of them, so it writes nothing.
 
 use std::net::SocketAddr;
@@ -143,6 +144,14 @@ pub(crate) async fn start(
         cancel.clone(),
         tasks,
     );
+    let reminders = crate::reminders::RemindersHandle::spawn(
+        store.clone(),
+        settings.reminders,
+        metrics.clone(),
+        clock.clone(),
+        cancel.clone(),
+        tasks,
+    );
     let webhooks = notifier.receivers();
     tracing::debug!(elapsed = ?started.elapsed(), "start-up: actors spawned");
     let api_settings = Arc::new(arc_swap::ArcSwap::from_pointee(settings.api));
@@ -156,6 +165,7 @@ pub(crate) async fn start(
         agents: agents.clone(),
         retention,
         metrics: metrics.clone(),
+        reminders,
     };
     let reloader = reload::Reloader {
         path: p.reloads.path,

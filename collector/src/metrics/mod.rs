@@ -111,6 +111,8 @@ pub struct Metrics {
     pub leader: Gauge,
     /// Times this collector took or lost the leadership.
     pub leader_changes: Counter,
+    /// `request.reminder` reminders sent (each cadence's one).
+    pub request_reminders: Counter,
     /// The latest probe of each (service, agent).
     pub probes: ProbeTable,
     /// Each service's state and equipment.
@@ -147,6 +149,7 @@ impl Metrics {
             retention_last_run: Gauge::default(),
             leader: Gauge::default(),
             leader_changes: Counter::default(),
+            request_reminders: Counter::default(),
             probes: ProbeTable::default(),
             board: ServiceBoard::default(),
             published: ArcSwap::default(),

@@ -101,5 +101,11 @@ impl Metrics {
             "Times this collector took or lost the leadership",
             |f| f.sample_int("", int(self.leader_changes.get())),
         );
+        e.family(
+            "picket_request_reminders_total",
+            Counter,
+            "Reminders of open, unacknowledged requests sent (request.reminder)",
+            |f| f.sample_int("", int(self.request_reminders.get())),
+        );
     }
 }

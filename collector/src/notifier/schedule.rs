@@ -80,6 +80,7 @@ mod tests {
             retry_initial: Duration::from_secs(5),
             retry_max_interval: Duration::from_secs(3600),
             retry_for: Duration::from_secs(24 * 3600),
+            remind_every: None,
         }
     }
 

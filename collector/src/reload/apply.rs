@@ -49,6 +49,8 @@ pub(crate) struct Live {
     pub retention: RetentionHandle,
     /// `/metrics`: the catalog its series follow, `probe_series`.
     pub metrics: Arc<Metrics>,
+    /// The reminder actor: new cadences apply at once.
+    pub reminders: crate::reminders::RemindersHandle,
 }
 
 impl Live {
@@ -62,6 +64,7 @@ impl Live {
         self.maintenance.reconfigure(settings.maintenance).await;
         self.liveness.reconfigure(settings.liveness).await;
         self.retention.reconfigure(settings.retention);
+        self.reminders.reconfigure(settings.reminders);
 
         let (catalog_reply, catalog) = oneshot::channel();
         let (reply, done) = oneshot::channel();

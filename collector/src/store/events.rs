@@ -85,6 +85,19 @@ pub(super) async fn append_event(
     event: &Event,
     now_ms: i64,
 ) -> Result<i64> {
+    append_routed(conn, settings, event, None, now_ms).await
+}
+
+/// [`append_event`], with outbox rows for `only` when given (whatever
+/// the events it subscribes to: a webhook's own reminders), else for
+/// every webhook that subscribes to the event's type.
+pub(super) async fn append_routed(
+    conn: &mut AnyConnection,
+    settings: &EventSettings,
+    event: &Event,
+    only: Option<&str>,
+    now_ms: i64,
+) -> Result<i64> {
     let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
     let event_type = event.event_type();
     let payload = event.encode(&event_id, now_ms);
@@ -104,7 +117,14 @@ pub(super) async fn append_event(
     let subject = event.subject();
     let about_itself =
         |w: &&str| event_type == EventType::WebhookDisabled && *w == subject.as_str();
-    for webhook in settings.receivers(event_type).filter(|w| !about_itself(w)) {
+    let receivers: Vec<&str> = match only {
+        Some(name) => vec![name],
+        None => settings
+            .receivers(event_type)
+            .filter(|w| !about_itself(w))
+            .collect(),
+    };
+    for webhook in receivers {
         sqlx::query(
             "INSERT INTO webhook_outbox (webhook, event_seq, msg_id, body, next_attempt_ms) VALUES ($1, $2, $3, $4, $5)",
         )

@@ -24,6 +24,7 @@ mod lists;
 mod manual;
 mod mutes;
 mod pages;
+mod reminders;
 mod requests;
 mod results;
 mod retention;
@@ -54,6 +55,7 @@ pub use leader::Lease;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
 pub use mutes::Mute;
 pub use pages::{Counts, Cursor, PageFilter, PageService, ServicePage, Uptimes};
+pub use reminders::{Reminded, ReminderCandidate};
 pub use requests::Opened;
 pub use results::{Recorded, ResultRecord, ResultRef};
 pub use retention::{EventsStep, PruneCursor, PruneStep};
@@ -82,6 +84,9 @@ pub enum StoreError {
     /// The actor that writes it stopped (shutdown).
     #[error("the collector is stopping")]
     Stopped,
+    /// An acknowledgement of a closed or already acknowledged request.
+    #[error("request {id} cannot be acknowledged: {reason}")]
+    NotAcknowledgeable { id: RequestId, reason: String },
     /// A write by a collector that no longer leads (another took the
     /// lease: `epoch` is the lease's now, when read); nothing was written.
     #[error("fenced: this collector no longer leads (lease epoch now {epoch:?})")]

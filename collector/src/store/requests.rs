@@ -18,7 +18,7 @@ use crate::domain::{
 };
 
 pub(super) const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, service_id, agent_id, \
-    equipment_id, url, opened_ms, closed_ms, close_reason";
+    equipment_id, url, opened_ms, closed_ms, close_reason, acknowledged_ms, acknowledged_by";
 
 pub(super) fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
     Ok(Request {
@@ -35,6 +35,8 @@ pub(super) fn request_row(r: &sqlx::any::AnyRow) -> Result<Request> {
         opened_ms: r.try_get("opened_ms")?,
         closed_ms: r.try_get("closed_ms")?,
         close_reason: named_opt(r, "requests", "close_reason")?,
+        acknowledged_ms: r.try_get("acknowledged_ms")?,
+        acknowledged_by: r.try_get("acknowledged_by")?,
         notes: Vec::new(),
     })
 }
@@ -90,6 +92,18 @@ pub(super) async fn close_in(
     if done.rows_affected() == 0 {
         return Ok(None);
     }
+    note_in(conn, id, author, text, now_ms).await?;
+    Ok(Some(fetch_in(conn, id).await?))
+}
+
+/// Adds a note by `author` to request `id`.
+pub(super) async fn note_in(
+    conn: &mut AnyConnection,
+    id: RequestId,
+    author: &str,
+    text: &str,
+    now_ms: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO request_notes (request_id, author, time_ms, text) VALUES ($1, $2, $3, $4)",
     )
@@ -99,7 +113,7 @@ pub(super) async fn close_in(
     .bind(text)
     .execute(&mut *conn)
     .await?;
-    Ok(Some(fetch_in(conn, id).await?))
+    Ok(())
 }
 
 /// Closes request `id` if open, with its note and the `request.closed`

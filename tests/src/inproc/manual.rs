@@ -1,6 +1,7 @@
 //! The harness's calls for paused services and requests handled by hand:
-//! `ListServices`, `CloseRequest`, `AddRequestNote`, and a restart on an
-//! edited configuration file (to pause or resume a service).
+//! `ListServices`, `CloseRequest`, `AddRequestNote`, `AcknowledgeRequest`,
+//! and a restart on an edited configuration file (to pause or resume a
+//! service).
 
 use picket_proto::v1 as api;
 
@@ -43,6 +44,22 @@ impl Harness {
             .client
             .clone()
             .add_request_note(request)
+            .await?
+            .into_inner())
+    }
+
+    /// `AcknowledgeRequest` as the admin, by `by`; the gRPC status when
+    /// refused.
+    pub async fn acknowledge(&self, id: i64, by: &str) -> Result<api::Request, tonic::Status> {
+        let request = admin(api::AcknowledgeRequestRequest {
+            id,
+            by: by.into(),
+            note: String::new(),
+        });
+        Ok(self
+            .client
+            .clone()
+            .acknowledge_request(request)
             .await?
             .into_inner())
     }

@@ -134,6 +134,40 @@ impl TryFrom<pb::AddRequestNoteRequest> for AddNote {
     }
 }
 
+/// The longest name an acknowledgement may carry.
+pub const MAX_ACK_BY_BYTES: usize = 256;
+
+/// `AcknowledgeRequest`'s arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledge {
+    pub id: RequestId,
+    pub by: String,
+    pub note: Option<String>,
+}
+
+impl TryFrom<pb::AcknowledgeRequestRequest> for Acknowledge {
+    type Error = BadField;
+
+    fn try_from(r: pb::AcknowledgeRequestRequest) -> Result<Self, BadField> {
+        let by = r.by.trim().to_owned();
+        if by.is_empty() || by.len() > MAX_ACK_BY_BYTES {
+            return Err(BadField {
+                field: "by",
+                reason: format!(
+                    "{} bytes: who acknowledges must be 1 to {MAX_ACK_BY_BYTES} bytes",
+                    by.len()
+                ),
+            });
+        }
+        let text = note("note", r.note, false)?;
+        Ok(Acknowledge {
+            id: r.id.into(),
+            by,
+            note: (!text.trim().is_empty()).then_some(text),
+        })
+    }
+}
+
 /// `WatchEvents`' cursor: events with a larger sequence number follow. A
 /// cursor past any storable sequence number waits for nothing.
 pub fn after_seq(r: &pb::WatchEventsRequest) -> i64 {

@@ -182,6 +182,8 @@ fn requests_carry_their_notes() {
         opened_ms: 1_000,
         closed_ms: Some(61_250),
         close_reason: Some(CloseReason::Recovered),
+        acknowledged_ms: Some(40_000),
+        acknowledged_by: Some("alice".into()),
         notes: vec![
             Note {
                 author: "ops".into(),
@@ -210,6 +212,8 @@ fn requests_carry_their_notes() {
             opened_at: ts(1, 0),
             closed_at: ts(61, 250_000_000),
             close_reason: "recovered".into(),
+            acknowledged_at: ts(40, 0),
+            acknowledged_by: "alice".into(),
             notes: vec![
                 pb::Note {
                     author: "ops".into(),

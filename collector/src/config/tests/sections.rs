@@ -274,7 +274,7 @@ fn defaults_section() {
     check_d(
         "",
         "active = false",
-        "p.toml:13: unknown field `active`, expected one of `interval`, `timeout`, `recheck_delay`, `recheck_timeout`, `quorum`, `failures_before_down`, `upgrade_to_https`, `expected_status`, `method`, `path`, `headers`, `basic_auth`, `body_contains`, `follow_redirects`, `max_redirects`, `max_body`, `reuse_connections`, `regions`, `priority`, `cert_expiry_warning`",
+        "p.toml:13: unknown field `active`, expected one of `interval`, `timeout`, `recheck_delay`, `recheck_timeout`, `quorum`, `failures_before_down`, `upgrade_to_https`, `expected_status`, `method`, `path`, `headers`, `basic_auth`, `body_contains`, `follow_redirects`, `max_redirects`, `max_body`, `reuse_connections`, `regions`, `priority`, `cert_expiry_warning`, `remind_every`",
     );
 }
 
@@ -387,7 +387,7 @@ fn webhooks_section() {
          request.closed, service.down, service.up, service.local_failure, \
          service.cert_expiring, agent.registered, agent.approved, agent.suspended, \
          agent.down, agent.up, agent.duplicate, maintenance.started, maintenance.ended, \
-         webhook.disabled)",
+         webhook.disabled, request.reminder, request.acknowledged)",
     );
     check(
         "url = \"https://h\"\nevents = [\"service.cert_expiring\"]",

@@ -65,6 +65,8 @@ fn closed_request() -> RequestSnapshot {
             opened_ms: T0,
             closed_ms: Some(1_614_265_340_000),
             close_reason: Some(CloseReason::Recovered),
+            acknowledged_ms: None,
+            acknowledged_by: None,
             notes: vec![Note {
                 author: "picket".into(),
                 time_ms: 1_614_265_340_000,
@@ -92,6 +94,8 @@ fn agent_request() -> RequestSnapshot {
             opened_ms: T0,
             closed_ms: None,
             close_reason: None,
+            acknowledged_ms: None,
+            acknowledged_by: None,
             notes: vec![],
         },
         equipment: String::new(),
@@ -111,9 +115,9 @@ fn window() -> MaintenanceSnapshot {
 
 const DOWN_BODY: &str = r#"{"equipment":"Web server 1","equipment_id":"web-1","id":"shop","service":"shop","state":"down","url":"http://shop.test/health","votes":[{"agent":"a1","agent_name":"edge-1","error":"HTTP 503","error_kind":"http_status","ok":false,"status_code":503,"time":"2021-02-25T15:02:10.123Z"},{"agent":"a2","agent_name":"edge-2","error":null,"error_kind":"timeout","ok":false,"status_code":null,"time":"2021-02-25T15:02:11.000Z"}]}"#;
 const UP_BODY: &str = r#"{"equipment":"Web server 1","equipment_id":"web-1","id":"shop","service":"shop","state":"up","url":"http://shop.test/health","votes":[]}"#;
-const CLOSED_BODY: &str = r#"{"agent":null,"close_reason":"recovered","closed_at":"2021-02-25T15:02:20.000Z","description":"d","equipment":"Web server 1","equipment_id":"web-1","id":7,"kind":"corrective","link":"http://picket.test/requests/7","name":"[HTTP KO] x","notes":[{"author":"picket","text":"bye","time":"2021-02-25T15:02:20.000Z"}],"opened_at":"2021-02-25T15:02:10.123Z","priority":"2","service":"shop","stage":"done","url":"http://shop.test/health"}"#;
-const AGENT_OPENED_BODY: &str = r#"{"agent":{"id":"a1","last_seen":"2021-02-25T15:02:10.123Z","liveness":"dead","name":"edge-1","region":"eu","state":"active"},"close_reason":null,"closed_at":null,"description":"d","equipment":"","equipment_id":null,"id":8,"kind":"agent","link":"http://picket.test/requests/8","name":"[AGENT DOWN] edge-1","notes":[],"opened_at":"2021-02-25T15:02:10.123Z","priority":"2","service":null,"stage":"open","url":null}"#;
-const AGENT_OPENED_PLAIN: &str = r#"{"agent":"a1","close_reason":null,"closed_at":null,"description":"d","equipment":"","equipment_id":null,"id":8,"kind":"agent","link":"http://picket.test/requests/8","name":"[AGENT DOWN] edge-1","notes":[],"opened_at":"2021-02-25T15:02:10.123Z","priority":"2","service":null,"stage":"open","url":null}"#;
+const CLOSED_BODY: &str = r#"{"acknowledged_at":null,"acknowledged_by":null,"agent":null,"close_reason":"recovered","closed_at":"2021-02-25T15:02:20.000Z","description":"d","equipment":"Web server 1","equipment_id":"web-1","id":7,"kind":"corrective","link":"http://picket.test/requests/7","name":"[HTTP KO] x","notes":[{"author":"picket","text":"bye","time":"2021-02-25T15:02:20.000Z"}],"opened_at":"2021-02-25T15:02:10.123Z","priority":"2","service":"shop","stage":"done","url":"http://shop.test/health"}"#;
+const AGENT_OPENED_BODY: &str = r#"{"acknowledged_at":null,"acknowledged_by":null,"agent":{"id":"a1","last_seen":"2021-02-25T15:02:10.123Z","liveness":"dead","name":"edge-1","region":"eu","state":"active"},"close_reason":null,"closed_at":null,"description":"d","equipment":"","equipment_id":null,"id":8,"kind":"agent","link":"http://picket.test/requests/8","name":"[AGENT DOWN] edge-1","notes":[],"opened_at":"2021-02-25T15:02:10.123Z","priority":"2","service":null,"stage":"open","url":null}"#;
+const AGENT_OPENED_PLAIN: &str = r#"{"acknowledged_at":null,"acknowledged_by":null,"agent":"a1","close_reason":null,"closed_at":null,"description":"d","equipment":"","equipment_id":null,"id":8,"kind":"agent","link":"http://picket.test/requests/8","name":"[AGENT DOWN] edge-1","notes":[],"opened_at":"2021-02-25T15:02:10.123Z","priority":"2","service":null,"stage":"open","url":null}"#;
 const NEW_AGENT_BODY: &str = r#"{"agent":{"id":"a1","last_seen":null,"liveness":"live","name":"edge-1","region":"eu","state":"new"}}"#;
 const DEAD_AGENT_BODY: &str = r#"{"agent":{"id":"a1","last_seen":"2021-02-25T15:02:10.123Z","liveness":"dead","name":"edge-1","region":"eu","state":"active"}}"#;
 const MAINTENANCE_BODY: &str = r#"{"ends_at":"2021-02-25T15:12:10.123Z","equipment":"Web server 1","equipment_id":"web-1","reason":"upgrade","starts_at":"2021-02-25T15:02:10.123Z"}"#;

@@ -1,5 +1,5 @@
 //! `/requests/{id}`: a request with its description and timeline (opened,
-//! each note, closed), where the webhooks' `link` lands.
+//! each note, acknowledged, closed), where the webhooks' `link` lands.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -84,6 +84,17 @@ pub fn timeline(r: &Request, now_ms: i64) -> Vec<Moment> {
                 what: "Note".to_owned(),
                 author: n.author.clone(),
                 text: n.text.clone(),
+            },
+        ));
+    }
+    if let (Some(at), Some(by)) = (r.acknowledged_ms, &r.acknowledged_by) {
+        out.push((
+            at,
+            Moment {
+                time: view::time(at),
+                what: "Acknowledged".to_owned(),
+                author: by.clone(),
+                text: "reminders stop".to_owned(),
             },
         ));
     }
