@@ -4,7 +4,8 @@
 //! exactly at its end time. It persists windows (with their events) through
 //! the store and publishes the running set, which the agents registry
 //! (stop probing) and the evaluator (state `maintenance`, no requests)
-//! watch. It knows nothing about services or agents itself. Window times
+//! watch for `pause` windows, and the lifecycle (requests and webhooks
+//! held, released at the end: `store/held.rs`) for `mute` ones. It knows nothing about services or agents itself. Window times
 //! and the timers' delays come from one [`Clock`], so a window ends when
 //! that clock reaches its end.
 //!
@@ -22,12 +23,24 @@ use tokio_util::time::{DelayQueue, delay_queue};
 use tracing::{info, warn};
 
 use crate::config::settings::MaintenanceSettings;
-use crate::domain::EquipmentId;
+use crate::domain::{EquipmentId, MaintenanceMode};
 use crate::store::{MaintenanceWindow, Store, StoreError};
 use crate::time::Clock;
 
 /// The running windows, by equipment.
 pub type MaintenanceSet = HashMap<EquipmentId, MaintenanceWindow>;
+
+/// Whether a `pause` window runs on `equipment` (its services are not
+/// probed; a `mute` window keeps them probed).
+pub fn paused(set: &MaintenanceSet, equipment: &EquipmentId) -> bool {
+    set.get(equipment)
+        .is_some_and(|w| w.mode == MaintenanceMode::Pause)
+}
+
+/// The equipment a `pause` window runs on.
+pub fn paused_set(set: &MaintenanceSet) -> std::collections::HashSet<EquipmentId> {
+    set.keys().filter(|e| paused(set, e)).cloned().collect()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaintenanceError {
@@ -48,6 +61,7 @@ enum Msg {
         equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
+        mode: MaintenanceMode,
         reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
     },
     End {
@@ -107,12 +121,13 @@ impl MaintenanceHandle {
     }
 
     /// Starts (or replaces) a window of `duration` (default
-    /// `maintenance.default_duration`) from now.
+    /// `maintenance.default_duration`) from now, in `mode`.
     pub async fn start(
         &self,
         equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
+        mode: MaintenanceMode,
     ) -> Result<MaintenanceWindow, MaintenanceError> {
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -120,6 +135,7 @@ impl MaintenanceHandle {
                 equipment,
                 duration,
                 reason,
+                mode,
                 reply,
             })
             .await
@@ -148,8 +164,8 @@ impl MaintenanceActor {
         loop {
             tokio::select! {
                 msg = self.inbox.recv() => match msg {
-                    Some(Msg::Start { equipment, duration, reason, reply }) => {
-                        let _ = reply.send(self.start(equipment, duration, reason).await);
+                    Some(Msg::Start { equipment, duration, reason, mode, reply }) => {
+                        let _ = reply.send(self.start(equipment, duration, reason, mode).await);
                     }
                     Some(Msg::End { equipment, reply }) => {
                         let _ = reply.send(self.end(&equipment).await);
@@ -193,6 +209,7 @@ impl MaintenanceActor {
         equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
+        mode: MaintenanceMode,
     ) -> Result<MaintenanceWindow, MaintenanceError> {
         let name = self.equipment_name(&equipment)?;
         let duration = duration.unwrap_or(self.settings.default_duration);
@@ -206,9 +223,10 @@ impl MaintenanceActor {
             ends_ms: now + duration.as_millis() as i64,
             reason,
             active: true,
+            mode,
         };
         self.store.start_maintenance(&window, &name).await?;
-        info!(equipment = %equipment, until = %crate::time::rfc3339(window.ends_ms), reason = %window.reason, "maintenance started");
+        info!(equipment = %equipment, until = %crate::time::rfc3339(window.ends_ms), reason = %window.reason, mode = %window.mode, "maintenance started");
         self.arm(window.clone());
         self.publish();
         Ok(window)

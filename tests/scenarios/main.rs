@@ -13,6 +13,7 @@ mod lifecycle;
 mod maintenance;
 mod manual;
 mod metrics;
+mod mute;
 mod pages;
 mod paging;
 mod phases;

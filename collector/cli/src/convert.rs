@@ -124,6 +124,7 @@ pub fn maintenance(m: &pb::Maintenance) -> Value {
         "ends_at": time(m.ends_at.as_ref()),
         "reason": m.reason,
         "active": m.active,
+        "mode": m.mode,
     })
 }
 

@@ -152,6 +152,7 @@ pub fn maintenance(w: MaintenanceWindow) -> pb::Maintenance {
         ends_at: Some(timestamp(w.ends_ms)),
         reason: w.reason,
         active: w.active,
+        mode: w.mode.as_str().to_owned(),
     }
 }
 

@@ -231,7 +231,7 @@ impl Picket for PicketApi {
     ) -> Result<Response<pb::Maintenance>, Status> {
         let args = convert::StartMaintenance::try_from(self.admin(request)?)?;
         let window = (self.leading()?.maintenance)
-            .start(args.equipment, args.duration, args.reason)
+            .start(args.equipment, args.duration, args.reason, args.mode)
             .await?;
         Ok(Response::new(convert::maintenance(window)))
     }

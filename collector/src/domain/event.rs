@@ -59,6 +59,7 @@ pub struct MaintenanceSnapshot {
     pub starts_ms: i64,
     pub ends_ms: i64,
     pub reason: String,
+    pub mode: super::MaintenanceMode,
 }
 
 /// Something that happened, as the event log and webhooks record it.
@@ -183,6 +184,7 @@ impl Event {
                 "starts_at": rfc3339(m.starts_ms),
                 "ends_at": rfc3339(m.ends_ms),
                 "reason": m.reason,
+                "mode": m.mode.as_str(),
             })),
             Event::WebhookDisabled { webhook, reason } => object(json!({
                 "webhook": webhook,

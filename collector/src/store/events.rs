@@ -85,6 +85,25 @@ pub(super) async fn append_event(
     event: &Event,
     now_ms: i64,
 ) -> Result<i64> {
+    append_routed(conn, Some(settings), event, now_ms).await
+}
+
+/// Appends `event` to the log only, with no outbox rows: what a mute
+/// window holds back from the webhooks (`maintenance/hold.rs`).
+pub(super) async fn append_unrouted(
+    conn: &mut AnyConnection,
+    event: &Event,
+    now_ms: i64,
+) -> Result<i64> {
+    append_routed(conn, None, event, now_ms).await
+}
+
+async fn append_routed(
+    conn: &mut AnyConnection,
+    settings: Option<&EventSettings>,
+    event: &Event,
+    now_ms: i64,
+) -> Result<i64> {
     let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
     let event_type = event.event_type();
     let payload = event.encode(&event_id, now_ms);
@@ -99,6 +118,9 @@ pub(super) async fn append_event(
     .fetch_one(&mut *conn)
     .await?;
     let seq: i64 = row.try_get("seq")?;
+    let Some(settings) = settings else {
+        return Ok(seq);
+    };
     // A disabled receiver is not told about itself: its row would wait
     // for the restart that re-enables it, when the news is stale.
     let subject = event.subject();

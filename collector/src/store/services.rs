@@ -9,7 +9,8 @@ use super::{
 use crate::config::settings::CatalogSettings;
 use crate::domain::texts::REMOVED_NOTE;
 use crate::domain::{
-    CloseReason, EquipmentId, Event, MaintenanceSnapshot, RequestId, ServiceId, ServiceState,
+    CloseReason, EquipmentId, Event, MaintenanceMode, MaintenanceSnapshot, RequestId, ServiceId,
+    ServiceState,
 };
 
 /// Rows per statement when syncing the catalog: 7 binds each stays under
@@ -43,6 +44,8 @@ pub struct MaintenanceWindow {
     pub ends_ms: i64,
     pub reason: String,
     pub active: bool,
+    /// `pause` (probing stops) or `mute` (requests and webhooks held).
+    pub mode: MaintenanceMode,
 }
 
 pub(super) const SERVICE_COLUMNS: &str = "id, url, equipment_id, active, state, ok, last_status_code, \
@@ -79,6 +82,7 @@ fn window_row(r: &sqlx::any::AnyRow) -> Result<MaintenanceWindow> {
             .try_get::<Option<String>, _>("maint_reason")?
             .unwrap_or_default(),
         active: r.try_get::<i64, _>("maint_active")? != 0,
+        mode: named(r, "equipment", "maint_mode")?,
     })
 }
 
@@ -229,7 +233,7 @@ impl Store {
 
     /// Equipment whose maintenance window is running.
     pub async fn active_maintenance(&self) -> Result<Vec<MaintenanceWindow>> {
-        sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active FROM equipment WHERE maint_active = 1")
+        sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active, maint_mode FROM equipment WHERE maint_active = 1")
             .fetch_all(&self.read)
             .await?
             .iter()
@@ -238,7 +242,7 @@ impl Store {
     }
 
     pub async fn maintenance_of(&self, equipment: &EquipmentId) -> Result<MaintenanceWindow> {
-        let row = sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active FROM equipment WHERE id = $1")
+        let row = sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active, maint_mode FROM equipment WHERE id = $1")
             .bind(equipment.as_str())
             .fetch_optional(&self.read)
             .await?
@@ -254,11 +258,12 @@ impl Store {
         equipment_name: &str,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE equipment SET maint_starts_ms = $1, maint_ends_ms = $2, maint_reason = $3, maint_active = 1 WHERE id = $4")
+        sqlx::query("UPDATE equipment SET maint_starts_ms = $1, maint_ends_ms = $2, maint_reason = $3, maint_active = 1, maint_mode = $5 WHERE id = $4")
             .bind(w.starts_ms)
             .bind(w.ends_ms)
             .bind(&w.reason)
             .bind(w.equipment.as_str())
+            .bind(w.mode.as_str())
             .execute(&mut *tx)
             .await?;
         let event = Event::MaintenanceStarted(w.snapshot(equipment_name));
@@ -303,6 +308,7 @@ impl MaintenanceWindow {
             starts_ms: self.starts_ms,
             ends_ms: self.ends_ms,
             reason: self.reason.clone(),
+            mode: self.mode,
         }
     }
 }

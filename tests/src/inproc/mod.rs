@@ -23,6 +23,7 @@
 mod assembly;
 mod database;
 pub mod hostile;
+mod maintenance;
 mod manual;
 pub mod net;
 mod outcome;
@@ -294,6 +295,7 @@ impl Harness {
             equipment: equipment.into(),
             duration_ms: duration.as_millis() as u64,
             reason: "scenario".into(),
+            mode: String::new(),
         });
         Ok(self
             .client
