@@ -271,5 +271,7 @@ impl MaintenanceActor {
     }
 }
 
+pub mod schedule;
+
 #[cfg(test)]
 mod tests;
