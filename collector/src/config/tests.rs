@@ -254,3 +254,4 @@ mod leadership;
 mod retention;
 mod sections;
 mod settings;
+mod windows;
