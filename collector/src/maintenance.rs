@@ -69,6 +69,7 @@ enum Msg {
         reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
     },
     Reconfigure(MaintenanceSettings),
+    List(oneshot::Sender<(Vec<MaintenanceWindow>, Vec<ScheduleInfo>)>),
 }
 
 /// Handle to the maintenance actor.
@@ -88,6 +89,8 @@ struct MaintenanceActor {
     windows: MaintenanceSet,
     timers: DelayQueue<EquipmentId>,
     timer_keys: HashMap<EquipmentId, delay_queue::Key>,
+    /// Each recurring window's next start, by schedule name.
+    starts: DelayQueue<String>,
 }
 
 impl MaintenanceHandle {
@@ -111,11 +114,13 @@ impl MaintenanceHandle {
             windows: HashMap::new(),
             timers: DelayQueue::new(),
             timer_keys: HashMap::new(),
+            starts: DelayQueue::new(),
         };
         for w in actor.store.active_maintenance().await? {
             actor.arm(w);
         }
         actor.publish();
+        actor.rearm_schedules().await;
         tasks.spawn(actor.run(cancel));
         Ok((MaintenanceHandle { tx }, set_rx))
     }
@@ -148,6 +153,19 @@ impl MaintenanceHandle {
         let _ = self.tx.send(Msg::Reconfigure(settings)).await;
     }
 
+    /// The running windows (by equipment) and the configured schedules
+    /// with their next starts.
+    pub async fn list(
+        &self,
+    ) -> Result<(Vec<MaintenanceWindow>, Vec<ScheduleInfo>), MaintenanceError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::List(reply))
+            .await
+            .map_err(|_| MaintenanceError::Stopped)?;
+        rx.await.map_err(|_| MaintenanceError::Stopped)
+    }
+
     /// Ends the running window now.
     pub async fn end(&self, equipment: EquipmentId) -> Result<MaintenanceWindow, MaintenanceError> {
         let (reply, rx) = oneshot::channel();
@@ -170,7 +188,15 @@ impl MaintenanceActor {
                     Some(Msg::End { equipment, reply }) => {
                         let _ = reply.send(self.end(&equipment).await);
                     }
-                    Some(Msg::Reconfigure(settings)) => self.reconfigure(settings),
+                    Some(Msg::Reconfigure(settings)) => {
+                        self.reconfigure(settings);
+                        self.rearm_schedules().await;
+                    }
+                    Some(Msg::List(reply)) => {
+                        let mut windows: Vec<_> = self.windows.values().cloned().collect();
+                        windows.sort_by(|a, b| a.equipment.cmp(&b.equipment));
+                        let _ = reply.send((windows, self.schedules()));
+                    }
                     None => break,
                 },
                 Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)) => {
@@ -179,6 +205,9 @@ impl MaintenanceActor {
                     if let Err(e) = self.end(&equipment).await {
                         warn!(equipment = %equipment, error = %e, "cannot end maintenance");
                     }
+                }
+                Some(due) = std::future::poll_fn(|cx| self.starts.poll_expired(cx)) => {
+                    self.occurrence(due.into_inner()).await;
                 }
                 () = cancel.cancelled() => break,
             }
@@ -224,6 +253,7 @@ impl MaintenanceActor {
             reason,
             active: true,
             mode,
+            schedule: None,
         };
         self.store.start_maintenance(&window, &name).await?;
         info!(equipment = %equipment, until = %crate::time::rfc3339(window.ends_ms), reason = %window.reason, mode = %window.mode, "maintenance started");
@@ -271,7 +301,10 @@ impl MaintenanceActor {
     }
 }
 
+mod recurring;
 pub mod schedule;
+
+pub use recurring::ScheduleInfo;
 
 #[cfg(test)]
 mod tests;

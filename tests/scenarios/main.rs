@@ -18,6 +18,7 @@ mod pages;
 mod paging;
 mod phases;
 mod quorum;
+mod recurring;
 mod reload;
 mod restart;
 mod webhooks;

@@ -28,6 +28,8 @@ pub enum Action {
     End {
         equipment: String,
     },
+    /// Running windows, and every recurring window with its next start.
+    List,
 }
 
 /// `maintenance start|end`: the window as it is afterwards.
@@ -54,6 +56,10 @@ pub async fn run(client: &mut Client, action: Action, json: bool) -> anyhow::Res
         }
         Action::End { equipment } => {
             answer(client.end_maintenance(pb::EndMaintenanceRequest { equipment })).await?
+        }
+        Action::List => {
+            let list = answer(client.list_maintenance(pb::ListMaintenanceRequest {})).await?;
+            return render::object(&convert::maintenance_list(&list), json);
         }
     };
     render::object(&convert::maintenance(&window), json)

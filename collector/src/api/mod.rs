@@ -245,6 +245,15 @@ impl Picket for PicketApi {
         Ok(Response::new(convert::maintenance(window)))
     }
 
+    async fn list_maintenance(
+        &self,
+        request: Request<pb::ListMaintenanceRequest>,
+    ) -> Result<Response<pb::ListMaintenanceResponse>, Status> {
+        self.read(request)?;
+        let (windows, schedules) = self.leading()?.maintenance.list().await?;
+        Ok(Response::new(convert::maintenance_list(windows, schedules)))
+    }
+
     async fn check_now(
         &self,
         request: Request<pb::CheckNowRequest>,

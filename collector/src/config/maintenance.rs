@@ -143,7 +143,9 @@ fn recurring(
             let span = w.timezone.as_ref().map_or(w.equipment.span(), Sp::span);
             return src.err(
                 &span,
-                format!("timezone: {timezone:?} is not a known IANA time zone (e.g. \"Europe/Paris\")"),
+                format!(
+                    "timezone: {timezone:?} is not a known IANA time zone (e.g. \"Europe/Paris\")"
+                ),
             );
         }
     };

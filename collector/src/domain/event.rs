@@ -60,6 +60,8 @@ pub struct MaintenanceSnapshot {
     pub ends_ms: i64,
     pub reason: String,
     pub mode: super::MaintenanceMode,
+    /// The recurring window that started it (`None`: by hand).
+    pub schedule: Option<String>,
 }
 
 /// Something that happened, as the event log and webhooks record it.
@@ -185,6 +187,7 @@ impl Event {
                 "ends_at": rfc3339(m.ends_ms),
                 "reason": m.reason,
                 "mode": m.mode.as_str(),
+                "schedule": m.schedule,
             })),
             Event::WebhookDisabled { webhook, reason } => object(json!({
                 "webhook": webhook,

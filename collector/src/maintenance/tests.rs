@@ -101,6 +101,7 @@ fn window(starts_ms: i64, ends_ms: i64, active: bool) -> MaintenanceWindow {
         reason: "tests".into(),
         active,
         mode: MaintenanceMode::Pause,
+        schedule: None,
     }
 }
 

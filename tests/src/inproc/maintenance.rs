@@ -1,5 +1,5 @@
 //! The harness's maintenance calls beyond `start_maintenance` (a `pause`
-//! window): a window in a given mode.
+//! window): a window in a given mode, and `ListMaintenance`.
 
 use std::time::Duration;
 
@@ -26,6 +26,17 @@ impl Harness {
             .client
             .clone()
             .start_maintenance(request)
+            .await?
+            .into_inner())
+    }
+
+    /// `ListMaintenance`: running windows and recurring schedules.
+    pub async fn list_maintenance(&self) -> anyhow::Result<api::ListMaintenanceResponse> {
+        let request = admin(api::ListMaintenanceRequest {});
+        Ok(self
+            .client
+            .clone()
+            .list_maintenance(request)
             .await?
             .into_inner())
     }

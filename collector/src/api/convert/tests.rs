@@ -311,6 +311,7 @@ fn windows_probes_and_events_convert() {
         reason: "firmware".into(),
         active: true,
         mode: crate::domain::MaintenanceMode::Mute,
+        schedule: None,
     });
     assert_eq!(
         window,
@@ -321,6 +322,7 @@ fn windows_probes_and_events_convert() {
             reason: "firmware".into(),
             active: true,
             mode: "mute".into(),
+            schedule: String::new(),
         }
     );
     let outcome = probe(CheckNowResult {

@@ -23,13 +23,19 @@ fn windows_take_a_cron_or_days_and_start_with_defaults() {
         .expect("valid");
     assert_eq!(w.len(), 1);
     assert_eq!(w[0].name, "cron 0 2 * * sun");
-    assert_eq!((w[0].mode, w[0].timezone.as_str()), (MaintenanceMode::Pause, "UTC"));
+    assert_eq!(
+        (w[0].mode, w[0].timezone.as_str()),
+        (MaintenanceMode::Pause, "UTC")
+    );
     assert_eq!(w[0].schedule.duration, Duration::from_secs(7200));
     let w = with_window(
         "name = \"weekend\"\nequipment = \"web-1\"\nmode = \"mute\"\ndays = [\"sat\", \"sun\"]\nstart = \"02:00\"\nduration = \"1h\"\ntimezone = \"Europe/Paris\"",
     )
     .expect("valid");
-    assert_eq!((w[0].name.as_str(), w[0].mode), ("weekend", MaintenanceMode::Mute));
+    assert_eq!(
+        (w[0].name.as_str(), w[0].mode),
+        ("weekend", MaintenanceMode::Mute)
+    );
     assert_eq!(w[0].timezone, "Europe/Paris");
 }
 
@@ -86,7 +92,8 @@ fn two_windows_with_the_same_name_are_refused() {
         .map(|_| ())
         .expect_err("twice");
     assert!(
-        err.to_string().contains("\"cron 0 2 * * sun\" is defined twice"),
+        err.to_string()
+            .contains("\"cron 0 2 * * sun\" is defined twice"),
         "{err}"
     );
 }
