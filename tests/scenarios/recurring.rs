@@ -118,3 +118,22 @@ async fn a_collector_started_in_the_middle_of_an_occurrence_starts_it_for_the_re
     assert_eq!(starts, 1, "started once: {log:?}");
     Ok(())
 }
+
+/// A reload that adds a schedule whose occurrence is running starts its
+/// window at once; one that removes it leaves no schedule listed.
+#[tokio::test(start_paused = true)]
+async fn a_reload_applies_schedule_changes() -> anyhow::Result<()> {
+    let mut h = Harness::start(&one_service()).await?;
+    assert!(h.list_maintenance().await?.schedules.is_empty());
+    let began = (now_ms() / MINUTE - 1) * MINUTE;
+    h.rewrite(&with_window(&daily_at(began), "1h"))?;
+    let answer = h.reload().await?;
+    assert!(answer.ok, "{answer:?}");
+    let started = h.await_event("maintenance.started", |_| true).await?;
+    assert_eq!(started["schedule"], "nightly", "{started}");
+    assert_eq!(h.list_maintenance().await?.schedules.len(), 1);
+    h.rewrite(&one_service())?;
+    assert!(h.reload().await?.ok);
+    assert!(h.list_maintenance().await?.schedules.is_empty());
+    Ok(())
+}
