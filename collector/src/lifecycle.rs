@@ -15,6 +15,10 @@
 //! taken after every verdict queued before them, so a `Down` decided while
 //! the request was still open links to it rather than opening a second.
 //!
+//! While a `mute` maintenance window runs on a service's equipment, its
+//! outage is held: stored and logged, but no request and no webhook until
+//! the window ends (`mute.rs`, `store/held.rs`).
+//!
 //! Settings: [`LifecycleSettings`] (each service's URL, priority and
 //! equipment name); verdicts on services it does not know are dropped. A
 //! reload hands it new settings and the catalog to store, in order with
@@ -23,7 +27,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
@@ -33,6 +37,7 @@ use crate::domain::{
     Event, Request, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict,
     Vote, texts,
 };
+use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{Opened, Store, StoreError};
 use crate::time::Clock;
@@ -83,11 +88,13 @@ impl LifecycleHandle {
         settings: LifecycleSettings,
         metrics: Arc<Metrics>,
         clock: Clock,
+        maintenance: watch::Receiver<Arc<MaintenanceSet>>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> LifecycleHandle {
         let (tx, inbox) = mpsc::channel(4096);
-        tasks.spawn(run(store, settings, metrics, clock, inbox, cancel));
+        let mute = mute::Mute::new(maintenance);
+        tasks.spawn(run(store, settings, metrics, clock, mute, inbox, cancel));
         LifecycleHandle { tx }
     }
 
@@ -150,12 +157,19 @@ async fn run(
     mut settings: LifecycleSettings,
     metrics: Arc<Metrics>,
     clock: Clock,
+    mut mute: mute::Mute,
     mut inbox: mpsc::Receiver<LifecycleMsg>,
     cancel: CancellationToken,
 ) {
+    mute.release(None, (&store, &settings, &metrics, &clock), &cancel)
+        .await;
     loop {
         let msg = tokio::select! {
             v = inbox.recv() => v,
+            ended = mute.changed() => {
+                mute.release(Some(&ended), (&store, &settings, &metrics, &clock), &cancel).await;
+                continue;
+            }
             () = cancel.cancelled() => {
                 // Drain what the evaluator already decided.
                 inbox.close();
@@ -179,11 +193,15 @@ async fn run(
         let Some(svc) = settings.service(&service) else {
             continue;
         };
+        let muted = mute.muted(svc.equipment);
+        if muted && let Verdict::Down { votes, .. } = &verdict {
+            mute.held(&service, votes);
+        }
         let mut delay = Duration::from_millis(100);
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
         loop {
-            let Err(e) = persist(&store, &metrics, &clock, &svc, &verdict).await else {
+            let Err(e) = persist(&store, &metrics, &clock, &svc, &verdict, muted).await else {
                 if let Some(state) = verdict.stored_state() {
                     metrics.board.set_state(&service, state);
                 }
@@ -222,6 +240,7 @@ async fn persist(
     clock: &Clock,
     svc: &LifecycleService<'_>,
     verdict: &Verdict,
+    muted: bool,
 ) -> Result<(), crate::store::StoreError> {
     match verdict {
         Verdict::State { from, to } => {
@@ -231,12 +250,20 @@ async fn persist(
         Verdict::Down { from, votes } => {
             let request = texts::service_request(svc.url, svc.equipment, svc.priority, votes);
             let snapshot = snapshot(svc, ServiceState::Down, votes);
-            match store.service_down(&snapshot, &request).await? {
-                Opened::New(req) => {
+            let opened = if muted {
+                store.hold_down(&snapshot, &request).await?
+            } else {
+                Some(store.service_down(&snapshot, &request).await?)
+            };
+            match opened {
+                None => {
+                    info!(service_id = %svc.id, from = %from, "service down: request held by the mute window")
+                }
+                Some(Opened::New(req)) => {
                     metrics.request_opened(RequestKind::Corrective.as_str());
                     info!(service_id = %svc.id, from = %from, request = req.id.get(), "service down: request opened")
                 }
-                Opened::Existing(id) => {
+                Some(Opened::Existing(id)) => {
                     info!(service_id = %svc.id, from = %from, request = id.get(), "service down: request already open")
                 }
             }
@@ -249,7 +276,12 @@ async fn persist(
             let note = texts::closing_note(svc.url, votes, clock.now_ms());
             let snapshot = snapshot(svc, ServiceState::Up, votes);
             let was_down = *from == ServiceState::Down || *had_request;
-            match store.service_up(&snapshot, was_down, &note).await? {
+            let closed = if muted {
+                store.hold_up(&snapshot, was_down, &note).await?
+            } else {
+                store.service_up(&snapshot, was_down, &note).await?
+            };
+            match closed {
                 Some(req) => {
                     info!(service_id = %svc.id, from = %from, request = req.id.get(), "service up: request closed")
                 }
@@ -258,9 +290,12 @@ async fn persist(
         }
         Verdict::LocalFailure { votes } => {
             let snapshot = snapshot(svc, ServiceState::Up, votes);
-            store
-                .record_event(&Event::ServiceLocalFailure(snapshot))
-                .await?;
+            let event = Event::ServiceLocalFailure(snapshot);
+            if muted {
+                store.record_unrouted(&event).await?;
+            } else {
+                store.record_event(&event).await?;
+            }
             for v in votes {
                 metrics.local_failure(svc.id, &v.agent);
             }
@@ -305,6 +340,8 @@ fn snapshot(svc: &LifecycleService<'_>, state: ServiceState, votes: &[Vote]) -> 
         votes: votes.to_vec(),
     }
 }
+
+mod mute;
 
 #[cfg(test)]
 mod tests;

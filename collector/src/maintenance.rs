@@ -4,7 +4,8 @@
 //! exactly at its end time. It persists windows (with their events) through
 //! the store and publishes the running set, which the agents registry
 //! (stop probing) and the evaluator (state `maintenance`, no requests)
-//! watch. It knows nothing about services or agents itself. Window times
+//! watch for `pause` windows, and the lifecycle (requests and webhooks
+//! held, released at the end: `store/held.rs`) for `mute` ones. It knows nothing about services or agents itself. Window times
 //! and the timers' delays come from one [`Clock`], so a window ends when
 //! that clock reaches its end.
 //!
@@ -22,12 +23,24 @@ use tokio_util::time::{DelayQueue, delay_queue};
 use tracing::{info, warn};
 
 use crate::config::settings::MaintenanceSettings;
-use crate::domain::EquipmentId;
+use crate::domain::{EquipmentId, MaintenanceMode};
 use crate::store::{MaintenanceWindow, Store, StoreError};
 use crate::time::Clock;
 
 /// The running windows, by equipment.
 pub type MaintenanceSet = HashMap<EquipmentId, MaintenanceWindow>;
+
+/// Whether a `pause` window runs on `equipment` (its services are not
+/// probed; a `mute` window keeps them probed).
+pub fn paused(set: &MaintenanceSet, equipment: &EquipmentId) -> bool {
+    set.get(equipment)
+        .is_some_and(|w| w.mode == MaintenanceMode::Pause)
+}
+
+/// The equipment a `pause` window runs on.
+pub fn paused_set(set: &MaintenanceSet) -> std::collections::HashSet<EquipmentId> {
+    set.keys().filter(|e| paused(set, e)).cloned().collect()
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaintenanceError {
@@ -48,6 +61,7 @@ enum Msg {
         equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
+        mode: MaintenanceMode,
         reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
     },
     End {
@@ -55,6 +69,7 @@ enum Msg {
         reply: oneshot::Sender<Result<MaintenanceWindow, MaintenanceError>>,
     },
     Reconfigure(MaintenanceSettings),
+    List(oneshot::Sender<(Vec<MaintenanceWindow>, Vec<ScheduleInfo>)>),
 }
 
 /// Handle to the maintenance actor.
@@ -74,6 +89,8 @@ struct MaintenanceActor {
     windows: MaintenanceSet,
     timers: DelayQueue<EquipmentId>,
     timer_keys: HashMap<EquipmentId, delay_queue::Key>,
+    /// Each recurring window's next start, by schedule name.
+    starts: DelayQueue<String>,
 }
 
 impl MaintenanceHandle {
@@ -97,22 +114,25 @@ impl MaintenanceHandle {
             windows: HashMap::new(),
             timers: DelayQueue::new(),
             timer_keys: HashMap::new(),
+            starts: DelayQueue::new(),
         };
         for w in actor.store.active_maintenance().await? {
             actor.arm(w);
         }
         actor.publish();
+        actor.rearm_schedules().await;
         tasks.spawn(actor.run(cancel));
         Ok((MaintenanceHandle { tx }, set_rx))
     }
 
     /// Starts (or replaces) a window of `duration` (default
-    /// `maintenance.default_duration`) from now.
+    /// `maintenance.default_duration`) from now, in `mode`.
     pub async fn start(
         &self,
         equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
+        mode: MaintenanceMode,
     ) -> Result<MaintenanceWindow, MaintenanceError> {
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -120,6 +140,7 @@ impl MaintenanceHandle {
                 equipment,
                 duration,
                 reason,
+                mode,
                 reply,
             })
             .await
@@ -130,6 +151,19 @@ impl MaintenanceHandle {
     /// A reload's part: the default duration, the equipment names.
     pub async fn reconfigure(&self, settings: MaintenanceSettings) {
         let _ = self.tx.send(Msg::Reconfigure(settings)).await;
+    }
+
+    /// The running windows (by equipment) and the configured schedules
+    /// with their next starts.
+    pub async fn list(
+        &self,
+    ) -> Result<(Vec<MaintenanceWindow>, Vec<ScheduleInfo>), MaintenanceError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::List(reply))
+            .await
+            .map_err(|_| MaintenanceError::Stopped)?;
+        rx.await.map_err(|_| MaintenanceError::Stopped)
     }
 
     /// Ends the running window now.
@@ -148,13 +182,21 @@ impl MaintenanceActor {
         loop {
             tokio::select! {
                 msg = self.inbox.recv() => match msg {
-                    Some(Msg::Start { equipment, duration, reason, reply }) => {
-                        let _ = reply.send(self.start(equipment, duration, reason).await);
+                    Some(Msg::Start { equipment, duration, reason, mode, reply }) => {
+                        let _ = reply.send(self.start(equipment, duration, reason, mode).await);
                     }
                     Some(Msg::End { equipment, reply }) => {
                         let _ = reply.send(self.end(&equipment).await);
                     }
-                    Some(Msg::Reconfigure(settings)) => self.reconfigure(settings),
+                    Some(Msg::Reconfigure(settings)) => {
+                        self.reconfigure(settings);
+                        self.rearm_schedules().await;
+                    }
+                    Some(Msg::List(reply)) => {
+                        let mut windows: Vec<_> = self.windows.values().cloned().collect();
+                        windows.sort_by(|a, b| a.equipment.cmp(&b.equipment));
+                        let _ = reply.send((windows, self.schedules()));
+                    }
                     None => break,
                 },
                 Some(expired) = std::future::poll_fn(|cx| self.timers.poll_expired(cx)) => {
@@ -163,6 +205,9 @@ impl MaintenanceActor {
                     if let Err(e) = self.end(&equipment).await {
                         warn!(equipment = %equipment, error = %e, "cannot end maintenance");
                     }
+                }
+                Some(due) = std::future::poll_fn(|cx| self.starts.poll_expired(cx)) => {
+                    self.occurrence(due.into_inner()).await;
                 }
                 () = cancel.cancelled() => break,
             }
@@ -193,6 +238,7 @@ impl MaintenanceActor {
         equipment: EquipmentId,
         duration: Option<Duration>,
         reason: String,
+        mode: MaintenanceMode,
     ) -> Result<MaintenanceWindow, MaintenanceError> {
         let name = self.equipment_name(&equipment)?;
         let duration = duration.unwrap_or(self.settings.default_duration);
@@ -206,9 +252,11 @@ impl MaintenanceActor {
             ends_ms: now + duration.as_millis() as i64,
             reason,
             active: true,
+            mode,
+            schedule: None,
         };
         self.store.start_maintenance(&window, &name).await?;
-        info!(equipment = %equipment, until = %crate::time::rfc3339(window.ends_ms), reason = %window.reason, "maintenance started");
+        info!(equipment = %equipment, until = %crate::time::rfc3339(window.ends_ms), reason = %window.reason, mode = %window.mode, "maintenance started");
         self.arm(window.clone());
         self.publish();
         Ok(window)
@@ -252,6 +300,11 @@ impl MaintenanceActor {
         self.set.send_replace(Arc::new(self.windows.clone()));
     }
 }
+
+mod recurring;
+pub mod schedule;
+
+pub use recurring::ScheduleInfo;
 
 #[cfg(test)]
 mod tests;

@@ -170,6 +170,7 @@ async fn a_standby_serves_reads_from_the_store_and_refuses_admin_calls() -> anyh
         equipment: EQUIPMENT.into(),
         duration_ms: 3_600_000,
         reason: String::new(),
+        mode: String::new(),
     });
     call.metadata_mut()
         .insert("authorization", format!("Bearer {ADMIN_TOKEN}").parse()?);

@@ -13,6 +13,7 @@ mod error_kinds;
 mod failover;
 mod leadership;
 mod manual;
+mod mute;
 mod reload;
 mod restart;
 mod secrets;

@@ -200,6 +200,7 @@ async fn tokens_and_webhooks_change_live() -> anyhow::Result<()> {
             equipment: "db-1".into(),
             duration_ms: 3_600_000,
             reason: "before the reload".into(),
+            mode: String::new(),
         },
         picket_e2e::ADMIN_TOKEN,
     );
@@ -230,6 +231,7 @@ async fn tokens_and_webhooks_change_live() -> anyhow::Result<()> {
             equipment: "db-1".into(),
             duration_ms: 3_600_000,
             reason: "after the reload".into(),
+            mode: String::new(),
         },
         new_token,
     );

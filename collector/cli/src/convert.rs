@@ -136,6 +136,30 @@ pub fn maintenance(m: &pb::Maintenance) -> Value {
         "ends_at": time(m.ends_at.as_ref()),
         "reason": m.reason,
         "active": m.active,
+        "mode": m.mode,
+        "schedule": non_empty(&m.schedule),
+    })
+}
+
+/// `maintenance list`: the running windows and the schedules.
+pub fn maintenance_list(l: &pb::ListMaintenanceResponse) -> Value {
+    let schedules: Vec<Value> = (l.schedules.iter())
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "equipment": s.equipment,
+                "mode": s.mode,
+                "timezone": s.timezone,
+                "duration": picket_proto::contract::text::format_duration(
+                    std::time::Duration::from_millis(s.duration_ms)
+                ),
+                "next_start": time(s.next_start.as_ref()),
+            })
+        })
+        .collect();
+    json!({
+        "windows": l.windows.iter().map(maintenance).collect::<Vec<_>>(),
+        "schedules": schedules,
     })
 }
 

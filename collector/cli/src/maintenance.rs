@@ -1,4 +1,5 @@
-//! `maintenance start|end EQUIPMENT`: maintenance windows of an equipment.
+//! `maintenance start|end EQUIPMENT`: maintenance windows of an equipment
+//! (`--mode pause|mute`).
 
 use std::time::Duration;
 
@@ -19,10 +20,16 @@ pub enum Action {
         duration: Option<Duration>,
         #[arg(long, default_value = "")]
         reason: String,
+        /// pause: stop probing (state `maintenance`); mute: keep probing,
+        /// hold requests and webhooks until the window ends.
+        #[arg(long, default_value = "pause", value_parser = ["pause", "mute"])]
+        mode: String,
     },
     End {
         equipment: String,
     },
+    /// Running windows, and every recurring window with its next start.
+    List,
 }
 
 /// `maintenance start|end`: the window as it is afterwards.
@@ -32,6 +39,7 @@ pub async fn run(client: &mut Client, action: Action, json: bool) -> anyhow::Res
             equipment,
             duration,
             reason,
+            mode,
         } => {
             if duration == Some(Duration::ZERO) {
                 bail!("--for must be more than 0s");
@@ -42,11 +50,16 @@ pub async fn run(client: &mut Client, action: Action, json: bool) -> anyhow::Res
                 equipment,
                 duration_ms,
                 reason,
+                mode,
             };
             answer(client.start_maintenance(request)).await?
         }
         Action::End { equipment } => {
             answer(client.end_maintenance(pb::EndMaintenanceRequest { equipment })).await?
+        }
+        Action::List => {
+            let list = answer(client.list_maintenance(pb::ListMaintenanceRequest {})).await?;
+            return render::object(&convert::maintenance_list(&list), json);
         }
     };
     render::object(&convert::maintenance(&window), json)

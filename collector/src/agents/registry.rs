@@ -370,7 +370,7 @@ impl AgentsActor {
             })
             .collect();
         let in_maintenance: HashSet<EquipmentId> =
-            self.maintenance.borrow().keys().cloned().collect();
+            crate::maintenance::paused_set(&self.maintenance.borrow());
         let mut plan = assign(
             &self.settings.services,
             &candidates,

@@ -179,6 +179,29 @@ pub fn maintenance(w: MaintenanceWindow) -> pb::Maintenance {
         ends_at: Some(timestamp(w.ends_ms)),
         reason: w.reason,
         active: w.active,
+        mode: w.mode.as_str().to_owned(),
+        schedule: w.schedule.unwrap_or_default(),
+    }
+}
+
+/// `ListMaintenance`'s answer.
+pub fn maintenance_list(
+    windows: Vec<MaintenanceWindow>,
+    schedules: Vec<crate::maintenance::ScheduleInfo>,
+) -> pb::ListMaintenanceResponse {
+    pb::ListMaintenanceResponse {
+        windows: windows.into_iter().map(maintenance).collect(),
+        schedules: schedules
+            .into_iter()
+            .map(|s| pb::MaintenanceSchedule {
+                name: s.window.name,
+                equipment: s.window.equipment.into(),
+                mode: s.window.mode.as_str().to_owned(),
+                timezone: s.window.timezone,
+                duration_ms: s.window.schedule.duration.as_millis() as u64,
+                next_start: ts(s.next_start_ms),
+            })
+            .collect(),
     }
 }
 

@@ -234,7 +234,7 @@ impl Picket for PicketApi {
     ) -> Result<Response<pb::Maintenance>, Status> {
         let args = convert::StartMaintenance::try_from(self.admin(request)?)?;
         let window = (self.leading()?.maintenance)
-            .start(args.equipment, args.duration, args.reason)
+            .start(args.equipment, args.duration, args.reason, args.mode)
             .await?;
         Ok(Response::new(convert::maintenance(window)))
     }
@@ -246,6 +246,15 @@ impl Picket for PicketApi {
         let equipment = convert::id("equipment", self.admin(request)?.equipment)?.into();
         let window = self.leading()?.maintenance.end(equipment).await?;
         Ok(Response::new(convert::maintenance(window)))
+    }
+
+    async fn list_maintenance(
+        &self,
+        request: Request<pb::ListMaintenanceRequest>,
+    ) -> Result<Response<pb::ListMaintenanceResponse>, Status> {
+        self.read(request)?;
+        let (windows, schedules) = self.leading()?.maintenance.list().await?;
+        Ok(Response::new(convert::maintenance_list(windows, schedules)))
     }
 
     async fn check_now(

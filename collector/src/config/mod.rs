@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
-pub use maintenance::MaintenanceSection;
+pub use maintenance::{MaintenanceSection, RecurringWindow};
 pub use metrics::{MetricsSection, ProbeSeries};
 pub use retention::{MIN_RETENTION, RetentionSection};
 pub use services::{Equipment, ServiceConfig};
@@ -135,6 +135,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let agents = agents::validate(src, &raw.agents)?;
     let maintenance = maintenance::validate(src, &raw.maintenance)?;
     let (equipment, services) = monitored(src, &raw)?;
+    let maintenance = maintenance::windows(src, &raw.maintenance, maintenance, &equipment)?;
     let services = Arc::new(services);
     let webhooks = webhooks::validate(src, &raw.webhooks)?;
     let retention = retention::validate(src, &raw.retention)?;

@@ -86,6 +86,22 @@ debug_redacted!(RawAgents {
 #[serde(deny_unknown_fields)]
 pub struct RawMaintenance {
     pub default_duration: Option<Sp<String>>,
+    #[serde(default)]
+    pub windows: Vec<Sp<RawMaintenanceWindow>>,
+}
+
+/// One `[[maintenance.windows]]`: a recurring window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaintenanceWindow {
+    pub name: Option<Sp<String>>,
+    pub equipment: Sp<String>,
+    pub mode: Option<Sp<String>>,
+    pub cron: Option<Sp<String>>,
+    pub days: Option<Sp<Vec<String>>>,
+    pub start: Option<Sp<String>>,
+    pub duration: Sp<String>,
+    pub timezone: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize)]

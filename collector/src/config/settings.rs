@@ -244,6 +244,8 @@ impl From<&Config> for RegistrySettings {
 pub struct MaintenanceSettings {
     pub default_duration: Duration,
     pub equipment: Vec<Equipment>,
+    /// `[[maintenance.windows]]`: the recurring windows.
+    pub windows: Vec<crate::config::RecurringWindow>,
 }
 
 impl MaintenanceSettings {
@@ -261,6 +263,7 @@ impl From<&Config> for MaintenanceSettings {
         MaintenanceSettings {
             default_duration: c.maintenance.default_duration,
             equipment: c.equipment.clone(),
+            windows: c.maintenance.windows.clone(),
         }
     }
 }

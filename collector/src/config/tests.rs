@@ -255,3 +255,4 @@ mod remind;
 mod retention;
 mod sections;
 mod settings;
+mod windows;

@@ -60,6 +60,9 @@ pub struct MaintenanceSnapshot {
     pub starts_ms: i64,
     pub ends_ms: i64,
     pub reason: String,
+    pub mode: super::MaintenanceMode,
+    /// The recurring window that started it (`None`: by hand).
+    pub schedule: Option<String>,
 }
 
 /// Something that happened, as the event log and webhooks record it.
@@ -248,6 +251,8 @@ impl Event {
                 "starts_at": rfc3339(m.starts_ms),
                 "ends_at": rfc3339(m.ends_ms),
                 "reason": m.reason,
+                "mode": m.mode.as_str(),
+                "schedule": m.schedule,
             })),
             Event::WebhookDisabled { webhook, reason } => object(json!({
                 "webhook": webhook,

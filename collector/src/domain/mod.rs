@@ -163,6 +163,17 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// What a maintenance window does to its equipment's services:
+    /// `pause` stops probing them (state `maintenance`); `mute` keeps
+    /// probing and recording them but holds their requests and webhooks
+    /// until the window ends.
+    MaintenanceMode, "maintenance mode" {
+        Pause => "pause",
+        Mute => "mute",
+    }
+);
+
 /// The outcome of one probe as the collector sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeOutcome {

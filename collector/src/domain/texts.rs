@@ -72,6 +72,26 @@ pub fn service_request(
     }
 }
 
+/// The request of a service whose outage a mute maintenance window held
+/// since `since_ms` and that was still down when the window ended at
+/// `ended_ms`: the usual request, its description saying so first.
+pub fn held_request(
+    svc: (&str, &EquipmentId, &str),
+    votes: &[Vote],
+    since_ms: i64,
+    ended_ms: i64,
+) -> NewRequest {
+    let (url, equipment_id, priority) = svc;
+    let mut request = service_request(url, equipment_id, priority, votes);
+    request.description = format!(
+        "Held by the mute maintenance window on {equipment_id} since {}; still down when it ended at {}.\n\n{}",
+        rfc3339(since_ms),
+        rfc3339(ended_ms),
+        request.description
+    );
+    request
+}
+
 /// The note closing a recovered service's request, written at `now_ms`.
 pub fn closing_note(url: &str, votes: &[Vote], now_ms: i64) -> String {
     let agents: Vec<&str> = votes.iter().map(|v| v.agent_name.as_str()).collect();

@@ -336,7 +336,8 @@ impl EvaluatorActor {
         let mut all = Vec::new();
         for s in &self.settings.services {
             if let Some((tracker, _)) = self.trackers.get_mut(&s.id) {
-                let effects = tracker.set_maintenance(set.contains_key(&s.equipment));
+                let effects =
+                    tracker.set_maintenance(crate::maintenance::paused(&set, &s.equipment));
                 if !effects.is_empty() {
                     all.push((s.id.clone(), effects));
                 }

@@ -89,7 +89,7 @@ impl EvaluatorActor {
             }
             effects.push((
                 s.id.clone(),
-                tracker.set_maintenance(maintenance.contains_key(&s.equipment)),
+                tracker.set_maintenance(crate::maintenance::paused(&maintenance, &s.equipment)),
             ));
             self.trackers
                 .insert(s.id.clone(), (tracker, policies.of(s)));

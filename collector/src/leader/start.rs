@@ -78,6 +78,7 @@ pub(crate) async fn start(
         settings.lifecycle,
         metrics.clone(),
         clock.clone(),
+        maintenance_set.clone(),
         cancel.clone(),
         tasks,
     );

@@ -4,24 +4,33 @@
 
 use super::*;
 use crate::domain::{CloseReason, ErrorKind, ProbeOutcome, Request, Stage};
+use crate::maintenance::MaintenanceSet;
 use crate::testing::{BASE_MS, Bench, soon};
 
 struct Harness {
     lifecycle: LifecycleHandle,
     bench: Bench,
+    /// The running maintenance windows the lifecycle sees.
+    _maintenance: watch::Sender<Arc<MaintenanceSet>>,
 }
 
 async fn start() -> Harness {
     let bench = Bench::new().await;
+    let (maintenance, rx) = watch::channel(Arc::new(MaintenanceSet::new()));
     let lifecycle = LifecycleHandle::spawn(
         bench.store.clone(),
         bench.settings.lifecycle.clone(),
         Arc::new(Metrics::new()),
         bench.time.clock(),
+        rx,
         bench.cancel.clone(),
         &bench.tasks,
     );
-    Harness { lifecycle, bench }
+    Harness {
+        lifecycle,
+        bench,
+        _maintenance: maintenance,
+    }
 }
 
 impl Harness {

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::agents::testing::event_types;
+use crate::domain::MaintenanceMode;
 use crate::testing::{BASE_MS, Bench, settle, soon};
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -46,8 +47,12 @@ impl Harness {
     async fn start_window(&self, duration: Duration) -> MaintenanceWindow {
         soon(
             "the window to start",
-            self.handle
-                .start("web-1".into(), Some(duration), "tests".into()),
+            self.handle.start(
+                "web-1".into(),
+                Some(duration),
+                "tests".into(),
+                MaintenanceMode::Pause,
+            ),
         )
         .await
         .expect("started")
@@ -95,6 +100,8 @@ fn window(starts_ms: i64, ends_ms: i64, active: bool) -> MaintenanceWindow {
         ends_ms,
         reason: "tests".into(),
         active,
+        mode: MaintenanceMode::Pause,
+        schedule: None,
     }
 }
 
@@ -206,7 +213,12 @@ async fn what_the_actor_refuses() {
     ] {
         let refused = h
             .handle
-            .start(equipment.into(), duration, "tests".into())
+            .start(
+                equipment.into(),
+                duration,
+                "tests".into(),
+                MaintenanceMode::Pause,
+            )
             .await
             .expect_err(what);
         assert_eq!(refused.to_string(), expected, "{what}");

@@ -85,7 +85,7 @@ pub(super) async fn append_event(
     event: &Event,
     now_ms: i64,
 ) -> Result<i64> {
-    append_routed(conn, settings, event, None, now_ms).await
+    append_to(conn, Some((settings, None)), event, now_ms).await
 }
 
 /// [`append_event`], with outbox rows for `only` when given (whatever
@@ -96,6 +96,27 @@ pub(super) async fn append_routed(
     settings: &EventSettings,
     event: &Event,
     only: Option<&str>,
+    now_ms: i64,
+) -> Result<i64> {
+    append_to(conn, Some((settings, only)), event, now_ms).await
+}
+
+/// Appends `event` to the log only, with no outbox rows: what a mute
+/// window holds back from the webhooks (`maintenance/hold.rs`).
+pub(super) async fn append_unrouted(
+    conn: &mut AnyConnection,
+    event: &Event,
+    now_ms: i64,
+) -> Result<i64> {
+    append_to(conn, None, event, now_ms).await
+}
+
+/// Appends `event`, with outbox rows as `routes` says: none without
+/// routes, else for `only` or the subscribers.
+async fn append_to(
+    conn: &mut AnyConnection,
+    routes: Option<(&EventSettings, Option<&str>)>,
+    event: &Event,
     now_ms: i64,
 ) -> Result<i64> {
     let event_id = format!("msg_{}", uuid::Uuid::now_v7().simple());
@@ -112,6 +133,9 @@ pub(super) async fn append_routed(
     .fetch_one(&mut *conn)
     .await?;
     let seq: i64 = row.try_get("seq")?;
+    let Some((settings, only)) = routes else {
+        return Ok(seq);
+    };
     // A disabled receiver is not told about itself: its row would wait
     // for the restart that re-enables it, when the news is stale.
     let subject = event.subject();

@@ -10,7 +10,8 @@ use super::{
 use crate::config::settings::CatalogSettings;
 use crate::domain::texts::REMOVED_NOTE;
 use crate::domain::{
-    CloseReason, EquipmentId, Event, MaintenanceSnapshot, RequestId, ServiceId, ServiceState,
+    CloseReason, EquipmentId, Event, MaintenanceMode, MaintenanceSnapshot, RequestId, ServiceId,
+    ServiceState,
 };
 
 /// Rows per statement when syncing the catalog: 7 binds each stays under
@@ -44,6 +45,11 @@ pub struct MaintenanceWindow {
     pub ends_ms: i64,
     pub reason: String,
     pub active: bool,
+    /// `pause` (probing stops) or `mute` (requests and webhooks held).
+    pub mode: MaintenanceMode,
+    /// The recurring window (`[[maintenance.windows]]` name) that started
+    /// it; `None` when started by hand.
+    pub schedule: Option<String>,
 }
 
 /// The columns of a [`ServiceRow`] from `services s` and
@@ -97,6 +103,8 @@ fn window_row(r: &sqlx::any::AnyRow) -> Result<MaintenanceWindow> {
             .try_get::<Option<String>, _>("maint_reason")?
             .unwrap_or_default(),
         active: r.try_get::<i64, _>("maint_active")? != 0,
+        mode: named(r, "equipment", "maint_mode")?,
+        schedule: r.try_get("maint_schedule")?,
     })
 }
 
@@ -248,7 +256,7 @@ impl Store {
 
     /// Equipment whose maintenance window is running.
     pub async fn active_maintenance(&self) -> Result<Vec<MaintenanceWindow>> {
-        sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active FROM equipment WHERE maint_active = 1")
+        sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active, maint_mode, maint_schedule FROM equipment WHERE maint_active = 1")
             .fetch_all(&self.read)
             .await?
             .iter()
@@ -257,7 +265,7 @@ impl Store {
     }
 
     pub async fn maintenance_of(&self, equipment: &EquipmentId) -> Result<MaintenanceWindow> {
-        let row = sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active FROM equipment WHERE id = $1")
+        let row = sqlx::query("SELECT id, maint_starts_ms, maint_ends_ms, maint_reason, maint_active, maint_mode, maint_schedule FROM equipment WHERE id = $1")
             .bind(equipment.as_str())
             .fetch_optional(&self.read)
             .await?
@@ -273,11 +281,13 @@ impl Store {
         equipment_name: &str,
     ) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE equipment SET maint_starts_ms = $1, maint_ends_ms = $2, maint_reason = $3, maint_active = 1 WHERE id = $4")
+        sqlx::query("UPDATE equipment SET maint_starts_ms = $1, maint_ends_ms = $2, maint_reason = $3, maint_active = 1, maint_mode = $5, maint_schedule = $6 WHERE id = $4")
             .bind(w.starts_ms)
             .bind(w.ends_ms)
             .bind(&w.reason)
             .bind(w.equipment.as_str())
+            .bind(w.mode.as_str())
+            .bind(w.schedule.as_deref())
             .execute(&mut *tx)
             .await?;
         let event = Event::MaintenanceStarted(w.snapshot(equipment_name));
@@ -322,6 +332,8 @@ impl MaintenanceWindow {
             starts_ms: self.starts_ms,
             ends_ms: self.ends_ms,
             reason: self.reason.clone(),
+            mode: self.mode,
+            schedule: self.schedule.clone(),
         }
     }
 }

@@ -23,6 +23,7 @@
 mod assembly;
 mod database;
 pub mod hostile;
+mod maintenance;
 mod manual;
 mod mute;
 pub mod net;
@@ -291,17 +292,7 @@ impl Harness {
         equipment: &str,
         duration: Duration,
     ) -> anyhow::Result<api::Maintenance> {
-        let request = admin(api::StartMaintenanceRequest {
-            equipment: equipment.into(),
-            duration_ms: duration.as_millis() as u64,
-            reason: "scenario".into(),
-        });
-        Ok(self
-            .client
-            .clone()
-            .start_maintenance(request)
-            .await?
-            .into_inner())
+        self.start_maintenance_in(equipment, duration, "").await
     }
 
     pub async fn end_maintenance(&self, equipment: &str) -> anyhow::Result<api::Maintenance> {

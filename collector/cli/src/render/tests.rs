@@ -251,6 +251,8 @@ fn single_objects_for_people() {
         ends_at: at(4 * 3600),
         reason: String::new(),
         active: true,
+        mode: "mute".into(),
+        schedule: String::new(),
     };
     check_fields(
         &convert::maintenance(&window),
@@ -258,7 +260,9 @@ fn single_objects_for_people() {
             "active     true",
             "ends_at    2021-02-25T19:02:10.123Z",
             "equipment  rack-1",
+            "mode       mute",
             "reason     ",
+            "schedule   -",
             "starts_at  2021-02-25T15:02:10.123Z",
         ],
     );

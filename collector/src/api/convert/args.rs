@@ -6,7 +6,7 @@ use std::time::Duration;
 use picket_proto::contract::limits;
 use picket_proto::v1 as pb;
 
-use crate::domain::{EquipmentId, RequestId};
+use crate::domain::{EquipmentId, MaintenanceMode, RequestId};
 
 /// A request field the API cannot use: answered with `INVALID_ARGUMENT`
 /// and this text, which starts with the field's name.
@@ -49,6 +49,7 @@ pub struct StartMaintenance {
     /// `None`: the configured default duration.
     pub duration: Option<Duration>,
     pub reason: String,
+    pub mode: MaintenanceMode,
 }
 
 impl TryFrom<pb::StartMaintenanceRequest> for StartMaintenance {
@@ -68,10 +69,18 @@ impl TryFrom<pb::StartMaintenanceRequest> for StartMaintenance {
             }
             ms => Some(Duration::from_millis(ms)),
         };
+        let mode = match r.mode.as_str() {
+            "" => MaintenanceMode::Pause,
+            mode => mode.parse().map_err(|_| BadField {
+                field: "mode",
+                reason: format!("{mode:?} is not a maintenance mode (pause or mute)"),
+            })?,
+        };
         Ok(StartMaintenance {
             equipment: id("equipment", r.equipment)?.into(),
             duration,
             reason: r.reason,
+            mode,
         })
     }
 }

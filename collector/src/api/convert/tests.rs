@@ -24,7 +24,27 @@ fn start(duration_ms: u64) -> pb::StartMaintenanceRequest {
         equipment: "rack-1".into(),
         duration_ms,
         reason: "firmware".into(),
+        mode: String::new(),
     }
+}
+
+#[test]
+fn maintenance_modes_default_to_pause_and_unknown_ones_are_refused() {
+    let mode = |m: &str| {
+        StartMaintenance::try_from(pb::StartMaintenanceRequest {
+            mode: m.into(),
+            ..start(0)
+        })
+        .map(|s| s.mode)
+    };
+    assert_eq!(mode("").ok(), Some(crate::domain::MaintenanceMode::Pause));
+    assert_eq!(
+        mode("mute").ok(),
+        Some(crate::domain::MaintenanceMode::Mute)
+    );
+    let err = mode("silent").unwrap_err();
+    assert_eq!(err.field, "mode");
+    assert!(err.reason.contains("pause or mute"), "{}", err.reason);
 }
 
 #[test]
@@ -47,6 +67,7 @@ fn maintenance_durations_are_checked() {
                     equipment: "rack-1".into(),
                     duration,
                     reason: "firmware".into(),
+                    mode: crate::domain::MaintenanceMode::Pause,
                 }),
                 "{duration_ms}"
             ),
@@ -301,6 +322,8 @@ fn windows_probes_and_events_convert() {
         ends_ms: 3_601_000,
         reason: "firmware".into(),
         active: true,
+        mode: crate::domain::MaintenanceMode::Mute,
+        schedule: None,
     });
     assert_eq!(
         window,
@@ -310,6 +333,8 @@ fn windows_probes_and_events_convert() {
             ends_at: ts(3_601, 0),
             reason: "firmware".into(),
             active: true,
+            mode: "mute".into(),
+            schedule: String::new(),
         }
     );
     let outcome = probe(CheckNowResult {

@@ -110,6 +110,8 @@ fn window() -> MaintenanceSnapshot {
         starts_ms: T0,
         ends_ms: T0 + 600_000,
         reason: "upgrade".into(),
+        mode: crate::domain::MaintenanceMode::Mute,
+        schedule: Some("weekly".into()),
     }
 }
 
@@ -120,7 +122,7 @@ const AGENT_OPENED_BODY: &str = r#"{"acknowledged_at":null,"acknowledged_by":nul
 const AGENT_OPENED_PLAIN: &str = r#"{"acknowledged_at":null,"acknowledged_by":null,"agent":"a1","close_reason":null,"closed_at":null,"description":"d","equipment":"","equipment_id":null,"id":8,"kind":"agent","link":"http://picket.test/requests/8","name":"[AGENT DOWN] edge-1","notes":[],"opened_at":"2021-02-25T15:02:10.123Z","priority":"2","service":null,"stage":"open","url":null}"#;
 const NEW_AGENT_BODY: &str = r#"{"agent":{"id":"a1","last_seen":null,"liveness":"live","name":"edge-1","region":"eu","state":"new"}}"#;
 const DEAD_AGENT_BODY: &str = r#"{"agent":{"id":"a1","last_seen":"2021-02-25T15:02:10.123Z","liveness":"dead","name":"edge-1","region":"eu","state":"active"}}"#;
-const MAINTENANCE_BODY: &str = r#"{"ends_at":"2021-02-25T15:12:10.123Z","equipment":"Web server 1","equipment_id":"web-1","reason":"upgrade","starts_at":"2021-02-25T15:02:10.123Z"}"#;
+const MAINTENANCE_BODY: &str = r#"{"ends_at":"2021-02-25T15:12:10.123Z","equipment":"Web server 1","equipment_id":"web-1","mode":"mute","reason":"upgrade","schedule":"weekly","starts_at":"2021-02-25T15:02:10.123Z"}"#;
 const CERT_BODY: &str = r#"{"days_left":0,"equipment":"Web server 1","equipment_id":"web-1","expired":false,"id":"shop","not_after":"2021-02-25T15:12:10.123Z","service":"shop","state":"up","url":"http://shop.test/health","votes":[]}"#;
 
 /// `event` has type `ty`, subject `subject` and body `body` (exact text).
