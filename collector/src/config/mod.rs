@@ -18,6 +18,7 @@ mod agents;
 mod catalog;
 mod collector;
 mod defaults;
+mod heartbeats;
 mod include;
 mod maintenance;
 mod metrics;
@@ -35,6 +36,10 @@ use std::sync::Arc;
 
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
+pub use heartbeats::{
+    DEFAULT_GRACE as HEARTBEAT_DEFAULT_GRACE, HeartbeatConfig, HeartbeatSettings,
+    MIN_PERIOD as HEARTBEAT_MIN_PERIOD,
+};
 pub use maintenance::MaintenanceSection;
 pub use metrics::{MetricsSection, ProbeSeries};
 pub use retention::{MIN_RETENTION, RetentionSection};
@@ -82,6 +87,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     pub retention: RetentionSection,
     pub metrics: MetricsSection,
+    /// `[[heartbeats]]` (push check-ins).
+    pub heartbeats: Arc<Vec<HeartbeatConfig>>,
 }
 
 impl Config {
@@ -137,6 +144,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let webhooks = webhooks::validate(src, &raw.webhooks)?;
     let retention = retention::validate(src, &raw.retention)?;
     let metrics = metrics::validate(src, &raw.metrics)?;
+    let heartbeats = Arc::new(heartbeats::validate(src, &raw.heartbeats, &equipment)?);
     Ok(Config {
         collector,
         agents,
@@ -146,6 +154,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         webhooks,
         retention,
         metrics,
+        heartbeats,
     })
 }
 

@@ -32,6 +32,8 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// `/metrics`: how the `probe_*` families are cut.
     pub metrics: super::MetricsSection,
+    /// Push check-ins: the configured heartbeats, the enrollment token.
+    pub heartbeats: super::HeartbeatSettings,
 }
 
 impl From<&Config> for Settings {
@@ -48,6 +50,7 @@ impl From<&Config> for Settings {
             events: c.into(),
             retention: c.into(),
             metrics: c.metrics,
+            heartbeats: c.into(),
         }
     }
 }

@@ -15,6 +15,9 @@ use super::{
 };
 use crate::time::rfc3339;
 
+mod heartbeat;
+pub use heartbeat::HeartbeatSnapshot;
+
 /// A service as `service.*` events show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSnapshot {
@@ -97,6 +100,15 @@ pub enum Event {
         webhook: String,
         reason: String,
     },
+    HeartbeatRegistered(HeartbeatSnapshot),
+    HeartbeatApproved(HeartbeatSnapshot),
+    HeartbeatSuspended(HeartbeatSnapshot),
+    /// Silent past `period + grace`.
+    HeartbeatMissed(HeartbeatSnapshot),
+    /// A late heartbeat pinged again.
+    HeartbeatResumed(HeartbeatSnapshot),
+    /// Two sources ping its token alternately (a cloned instance).
+    HeartbeatCloned(HeartbeatSnapshot),
 }
 
 impl Event {
@@ -117,6 +129,12 @@ impl Event {
             Event::MaintenanceStarted(_) => EventType::MaintenanceStarted,
             Event::MaintenanceEnded(_) => EventType::MaintenanceEnded,
             Event::WebhookDisabled { .. } => EventType::WebhookDisabled,
+            Event::HeartbeatRegistered(_) => EventType::HeartbeatRegistered,
+            Event::HeartbeatApproved(_) => EventType::HeartbeatApproved,
+            Event::HeartbeatSuspended(_) => EventType::HeartbeatSuspended,
+            Event::HeartbeatMissed(_) => EventType::HeartbeatMissed,
+            Event::HeartbeatResumed(_) => EventType::HeartbeatResumed,
+            Event::HeartbeatCloned(_) => EventType::HeartbeatCloned,
         }
     }
 
@@ -139,6 +157,12 @@ impl Event {
             | Event::AgentDuplicate(a) => a.id.to_string(),
             Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => m.equipment_id.to_string(),
             Event::WebhookDisabled { webhook, .. } => webhook.clone(),
+            Event::HeartbeatRegistered(h)
+            | Event::HeartbeatApproved(h)
+            | Event::HeartbeatSuspended(h)
+            | Event::HeartbeatMissed(h)
+            | Event::HeartbeatResumed(h)
+            | Event::HeartbeatCloned(h) => h.id.to_string(),
         }
     }
 
@@ -188,6 +212,16 @@ impl Event {
                 "webhook": webhook,
                 "reason": reason,
             })),
+            Event::HeartbeatRegistered(h)
+            | Event::HeartbeatApproved(h)
+            | Event::HeartbeatSuspended(h)
+            | Event::HeartbeatMissed(h)
+            | Event::HeartbeatResumed(h)
+            | Event::HeartbeatCloned(h) => {
+                let mut body = Map::new();
+                body.insert("heartbeat".into(), heartbeat::heartbeat_json(h));
+                body
+            }
         }
     }
 

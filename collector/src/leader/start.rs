@@ -72,6 +72,17 @@ pub(crate) async fn start(
         tasks,
     )
     .await?;
+    let heartbeats = crate::heartbeats::HeartbeatsHandle::spawn(
+        store.clone(),
+        &settings.heartbeats,
+        metrics.clone(),
+        clock.clone(),
+        maintenance_set.clone(),
+        cancel.clone(),
+        tasks,
+    )
+    .await?;
+    let checkins = Arc::new(arc_swap::ArcSwap::from_pointee(settings.heartbeats.clone()));
     let lifecycle = LifecycleHandle::spawn(
         store.clone(),
         settings.lifecycle,
@@ -147,6 +158,8 @@ pub(crate) async fn start(
         agents: agents.clone(),
         retention,
         metrics: metrics.clone(),
+        heartbeats: heartbeats.clone(),
+        checkins: checkins.clone(),
     };
     let reloader = reload::Reloader {
         path: p.reloads.path,
@@ -169,7 +182,7 @@ pub(crate) async fn start(
         agents.clone(),
         ingest,
         limiter.clone(),
-        clock,
+        clock.clone(),
         cancel.clone(),
         tasks.clone(),
         metrics.clone(),
@@ -177,13 +190,24 @@ pub(crate) async fn start(
     p.link.open(link::server(service));
     p.health.leading(&agents);
     let view = agents::AgentsView::Leader(agents.clone());
-    p.http.open(http::router(
-        store.clone(),
-        p.grpc_ready,
-        metrics,
-        view.clone(),
-        api_settings.clone(),
-    ));
+    let checkin_routes = crate::heartbeats::http::router(crate::heartbeats::http::Checkins {
+        heartbeats: heartbeats.clone(),
+        store: store.clone(),
+        limiter: limiter.clone(),
+        metrics: metrics.clone(),
+        clock,
+        settings: checkins,
+    });
+    p.http.open(
+        http::router(
+            store.clone(),
+            p.grpc_ready,
+            metrics,
+            view.clone(),
+            api_settings.clone(),
+        )
+        .merge(checkin_routes),
+    );
     p.api.open(api::server(api::PicketApi {
         store,
         settings: api_settings,
@@ -197,6 +221,7 @@ pub(crate) async fn start(
             maintenance,
             evaluator,
             reload,
+            heartbeats,
         }),
     }));
     tracing::info!(elapsed = ?started.elapsed(), "leader-only parts started");

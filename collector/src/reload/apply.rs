@@ -49,6 +49,10 @@ pub(crate) struct Live {
     pub retention: RetentionHandle,
     /// `/metrics`: the catalog its series follow, `probe_series`.
     pub metrics: Arc<Metrics>,
+    /// Push check-ins: the configured heartbeats, and the enrollment
+    /// token `/heartbeats/register` checks (shared with it).
+    pub heartbeats: crate::heartbeats::HeartbeatsHandle,
+    pub checkins: Arc<ArcSwap<crate::config::HeartbeatSettings>>,
 }
 
 impl Live {
@@ -62,6 +66,12 @@ impl Live {
         self.maintenance.reconfigure(settings.maintenance).await;
         self.liveness.reconfigure(settings.liveness).await;
         self.retention.reconfigure(settings.retention);
+        self.checkins.store(Arc::new(settings.heartbeats.clone()));
+        match self.heartbeats.reconfigure(settings.heartbeats).await {
+            Ok(()) => {}
+            Err(crate::heartbeats::HeartbeatError::Store(e)) => return Err(e.into()),
+            Err(_) => return Err(ReloadError::Stopped),
+        }
 
         let (catalog_reply, catalog) = oneshot::channel();
         let (reply, done) = oneshot::channel();

@@ -17,6 +17,7 @@ mod backend;
 mod certs;
 mod events;
 mod gauges;
+mod heartbeats;
 mod latest;
 mod leader;
 mod lists;
@@ -46,6 +47,7 @@ use crate::time::Clock;
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use backend::{Backend, check_url};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
+pub use heartbeats::{HeartbeatRow, NewHeartbeat, Ping};
 pub use latest::LatestResult;
 pub use leader::Lease;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
@@ -303,6 +305,8 @@ fn parse_name<T: FromStr<Err = UnknownName>>(table: &'static str, value: &str) -
     })
 }
 
+#[cfg(test)]
+mod heartbeat_tests;
 #[cfg(test)]
 mod leader_tests;
 #[cfg(test)]
