@@ -7,6 +7,7 @@ mod assignments;
 mod auth;
 mod badges;
 mod certs;
+mod checkins;
 mod history;
 mod hostile;
 mod lifecycle;

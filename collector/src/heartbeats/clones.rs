@@ -14,8 +14,8 @@ pub struct Recent {
 }
 
 impl Recent {
-    /// Notes a ping from `source` at `now`; returns the two sources when
-    /// the last three pings alternate between them within `window`.
+    /// Notes a ping from `source` at `now`; returns the two sources (sorted)
+    /// when the last three pings alternate between them within `window`.
     pub fn ping(&mut self, source: &str, now: Instant, window: Duration) -> Option<Vec<String>> {
         self.pings.push_back((source.to_owned(), now));
         while self.pings.len() > 3 {
@@ -23,8 +23,11 @@ impl Recent {
         }
         let [(a, t), (b, _), (c, _)] = [&self.pings.get(0)?, &self.pings.get(1)?, &self.pings.get(2)?]
             .map(|p| (p.0.as_str(), p.1));
-        (a == c && a != b && now.saturating_duration_since(t) <= window)
-            .then(|| vec![a.to_owned(), b.to_owned()])
+        (a == c && a != b && now.saturating_duration_since(t) <= window).then(|| {
+            let mut sources = vec![a.to_owned(), b.to_owned()];
+            sources.sort();
+            sources
+        })
     }
 }
 

@@ -125,24 +125,33 @@ pub struct NewHeartbeat {
 }
 
 impl Store {
-    async fn heartbeat_where(&self, filter: &str, bind: &str) -> Result<Option<HeartbeatRow>> {
+    async fn heartbeat_where(
+        &self,
+        pool: &sqlx::AnyPool,
+        filter: &str,
+        bind: &str,
+    ) -> Result<Option<HeartbeatRow>> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM heartbeats h WHERE {filter}"));
         sqlx::query(sql)
             .bind(bind)
-            .fetch_optional(&self.read)
+            .fetch_optional(pool)
             .await?
             .as_ref()
             .map(row)
             .transpose()
     }
 
+    /// The heartbeat `id`, read on the write connection (as `get_agent`):
+    /// the actor reads it right before writing about it.
     pub async fn get_heartbeat(&self, id: &HeartbeatId) -> Result<Option<HeartbeatRow>> {
-        self.heartbeat_where("h.id = $1", id.as_str()).await
+        self.heartbeat_where(&self.write, "h.id = $1", id.as_str())
+            .await
     }
 
     /// The heartbeat whose token hashes to `hash` (one indexed read).
     pub async fn heartbeat_by_token(&self, hash: &str) -> Result<Option<HeartbeatRow>> {
-        self.heartbeat_where("h.token_hash = $1", hash).await
+        self.heartbeat_where(&self.read, "h.token_hash = $1", hash)
+            .await
     }
 
     /// Heartbeats by id after `after`, `state` only when given, at most `limit`.
@@ -401,7 +410,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT state, CAST(COUNT(*) AS BIGINT) AS n FROM heartbeats GROUP BY state",
         )
-        .fetch_all(&self.read)
+        .fetch_all(&self.write)
         .await?;
         rows.iter()
             .map(|r| Ok((named(r, "heartbeats", "state")?, r.try_get("n")?)))
