@@ -273,3 +273,29 @@ async fn after_a_restart_a_silent_heartbeat_alerts_and_one_that_pings_does_not()
     assert_eq!(request_names(&h).await?, ["[NO CHECK-IN] cron"]);
     Ok(())
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_adds_changes_and_removes_heartbeats() -> anyhow::Result<()> {
+    let mut h = Harness::start(&heartbeats()).await?;
+    h.advance(WINDOW + SECOND).await;
+    let opened = h
+        .await_event("request.opened", |b| b["name"] == "[NO CHECK-IN] cron")
+        .await?;
+    // `cron` removed, `backup` slower, `nas` added.
+    h.rewrite(&one_equipment().raw(
+        "[[heartbeats]]\nid = \"backup\"\nname = \"nightly backup\"\nperiod = \"1h\"\n\
+         [[heartbeats]]\nid = \"nas\"\nperiod = \"30s\"\ngrace = \"5s\"\n",
+    ))?;
+    let reloaded = h.reload().await?;
+    assert!(reloaded.ok, "{reloaded:?}");
+    let closed = h
+        .await_event("request.closed", |b| b["id"] == opened["id"])
+        .await?;
+    assert_eq!(closed["close_reason"], "removed", "{closed}");
+    assert!(h.heartbeat("cron").await.is_err(), "cron is gone");
+    assert_eq!(h.heartbeat("backup").await?.period_ms, 3_600_000);
+    h.advance(Duration::from_secs(36)).await;
+    h.await_event("request.opened", |b| b["name"] == "[NO CHECK-IN] nas")
+        .await?;
+    Ok(())
+}
