@@ -68,7 +68,13 @@ async fn a_registered_instance_is_approved_goes_silent_and_comes_back() -> anyho
     let c = Collector::start(config).await?;
     let http = c.http_addr();
     let bearer = format!("Bearer {ENROLL}");
-    let wrong = post(http, "/heartbeats/register", &[("authorization", "Bearer no")], "{}").await?;
+    let wrong = post(
+        http,
+        "/heartbeats/register",
+        &[("authorization", "Bearer no")],
+        "{}",
+    )
+    .await?;
     assert_eq!(wrong.0, 401, "{wrong:?}");
     let (status, registered) = post(
         http,
@@ -105,7 +111,11 @@ async fn a_registered_instance_is_approved_goes_silent_and_comes_back() -> anyho
         .and_then(|l| l.iter().find(|h| h["id"] == id.as_str()).cloned())
         .unwrap_or_default();
     assert_eq!(
-        (&row["liveness"], &row["open_request"], &row["last_stats"]["version"]),
+        (
+            &row["liveness"],
+            &row["open_request"],
+            &row["last_stats"]["version"]
+        ),
         (&Value::from("late"), &opened["id"], &Value::from("1.2.3")),
         "{listed}"
     );

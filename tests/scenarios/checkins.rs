@@ -47,9 +47,8 @@ async fn request_names(h: &Harness) -> anyhow::Result<Vec<String>> {
 async fn silence_past_period_and_grace_opens_one_request_and_the_next_ping_closes_it()
 -> anyhow::Result<()> {
     let sink = WebhookSink::start().await?;
-    let config = heartbeats().webhook(
-        Webhook::new("ops", &sink.url()).events(&["request.opened", "request.closed"]),
-    );
+    let config = heartbeats()
+        .webhook(Webhook::new("ops", &sink.url()).events(&["request.opened", "request.closed"]));
     let h = Harness::start(&config).await?;
     let token = h.heartbeat_token("cron").await?;
     let ping = h.ping(&token, Some(r#"{"disk_used": 0.9}"#), None).await?;
@@ -76,7 +75,9 @@ async fn silence_past_period_and_grace_opens_one_request_and_the_next_ping_close
     h.advance(WINDOW * 3).await;
     let delivered = sink.await_deliveries("request.opened", 2, WAIT).await?;
     assert!(
-        delivered.iter().any(|d| d.body["name"] == "[NO CHECK-IN] cron"),
+        delivered
+            .iter()
+            .any(|d| d.body["name"] == "[NO CHECK-IN] cron"),
         "{delivered:?}"
     );
 
@@ -129,7 +130,11 @@ async fn new_and_suspended_heartbeats_never_alert() -> anyhow::Result<()> {
     let id = reg["id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(h.heartbeat(&id).await?.state, "new");
     let token = reg["token"].as_str().unwrap_or_default();
-    assert_eq!(h.ping(token, None, None).await?.status, 200, "new ones ping");
+    assert_eq!(
+        h.ping(token, None, None).await?.status,
+        200,
+        "new ones ping"
+    );
     let suspended = h.suspend_heartbeat("backup").await?;
     assert_eq!(suspended.state, "suspended");
     let backup_token = h.heartbeat_token("backup").await?;
@@ -152,15 +157,18 @@ async fn new_and_suspended_heartbeats_never_alert() -> anyhow::Result<()> {
     // Approved, the registered one alerts after its own window.
     h.approve_heartbeat(&id).await?;
     h.advance(Duration::from_secs(16)).await;
-    h.await_event("request.opened", |b| b["name"] == "[NO CHECK-IN] customer 42")
-        .await?;
+    h.await_event("request.opened", |b| {
+        b["name"] == "[NO CHECK-IN] customer 42"
+    })
+    .await?;
     Ok(())
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_heartbeat_in_maintenance_opens_nothing_until_the_window_ends() -> anyhow::Result<()> {
     let h = Harness::start(&heartbeats()).await?;
-    h.start_maintenance("web-1", Duration::from_secs(3600)).await?;
+    h.start_maintenance("web-1", Duration::from_secs(3600))
+        .await?;
     h.advance(WINDOW + SECOND).await;
     // `cron` (no equipment) alerts at the same deadline; `backup` does not.
     h.await_event("request.opened", |b| b["name"] == "[NO CHECK-IN] cron")
@@ -207,7 +215,10 @@ async fn a_token_pinged_alternately_from_two_sources_is_flagged_cloned_once() ->
         (true, vec!["127.0.0.1".to_owned(), "127.0.0.2".to_owned()])
     );
     let log = h.events_until("heartbeat.cloned", |_| true).await?;
-    assert_eq!(log.iter().filter(|(t, _)| t == "heartbeat.cloned").count(), 1);
+    assert_eq!(
+        log.iter().filter(|(t, _)| t == "heartbeat.cloned").count(),
+        1
+    );
     // A new token clears the flag; `instance` names the source.
     let token = h.heartbeat_token("cron").await?;
     assert!(!h.heartbeat("cron").await?.cloned);
@@ -235,11 +246,19 @@ async fn unknown_tokens_are_404_then_429_and_bad_bodies_400() -> anyhow::Result<
     assert_eq!(h.ping(&token, None, ip(4)).await?.status, 200);
     let array = h.ping(&token, Some("[1, 2]"), ip(4)).await?;
     assert_eq!(array.status, 400);
-    assert!(array.body.contains("must be a JSON object"), "{}", array.body);
+    assert!(
+        array.body.contains("must be a JSON object"),
+        "{}",
+        array.body
+    );
     let big = format!(r#"{{"x": "{}"}}"#, "y".repeat(70_000));
     let too_big = h.ping(&token, Some(&big), ip(4)).await?;
     assert_eq!(too_big.status, 400);
-    assert!(too_big.body.contains("over 65536 bytes"), "{}", too_big.body);
+    assert!(
+        too_big.body.contains("over 65536 bytes"),
+        "{}",
+        too_big.body
+    );
     let metrics = h.metrics().await?;
     for line in [
         "picket_heartbeat_pings_total{result=\"unknown\"} 10",

@@ -44,7 +44,9 @@ pub const HEARTBEATS: Layout = Layout::Table(&[
 
 /// A heartbeat with the contract's field names.
 pub fn heartbeat(h: &pb::Heartbeat) -> Value {
-    let text = |ms: u64| picket_proto::contract::text::format_duration(std::time::Duration::from_millis(ms));
+    let text = |ms: u64| {
+        picket_proto::contract::text::format_duration(std::time::Duration::from_millis(ms))
+    };
     let stats: Value = serde_json::from_str(&h.last_stats_json).unwrap_or(Value::Null);
     json!({
         "id": h.id,

@@ -21,12 +21,12 @@
 //! collector library; it sees the collector through the client API.
 
 mod agents;
-mod heartbeats;
 mod check;
 mod client;
 mod convert;
 mod events;
 mod failover;
+mod heartbeats;
 mod maintenance;
 mod outcome;
 mod pages;

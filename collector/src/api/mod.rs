@@ -322,7 +322,9 @@ impl Picket for PicketApi {
         request: Request<pb::HeartbeatRef>,
     ) -> Result<Response<pb::Heartbeat>, Status> {
         let id = convert::heartbeat_id(self.read(request)?)?;
-        Ok(Response::new(convert::heartbeat(self.heartbeat(&id).await?)))
+        Ok(Response::new(convert::heartbeat(
+            self.heartbeat(&id).await?,
+        )))
     }
 
     async fn approve_heartbeat(
@@ -339,7 +341,9 @@ impl Picket for PicketApi {
         request: Request<pb::HeartbeatRef>,
     ) -> Result<Response<pb::Heartbeat>, Status> {
         let id = convert::heartbeat_id(self.admin(request)?)?;
-        let row = self.set_heartbeat_state(id, HeartbeatState::Suspended).await?;
+        let row = self
+            .set_heartbeat_state(id, HeartbeatState::Suspended)
+            .await?;
         Ok(Response::new(convert::heartbeat(row)))
     }
 

@@ -83,7 +83,10 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSectio
         tls: super::tls::validate(src, c)?,
         leader_lease,
         advertise_url,
-        heartbeat_enrollment_token: c.heartbeat_enrollment_token.clone().filter(|t| !t.is_empty()),
+        heartbeat_enrollment_token: c
+            .heartbeat_enrollment_token
+            .clone()
+            .filter(|t| !t.is_empty()),
     })
 }
 

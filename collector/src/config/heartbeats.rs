@@ -59,7 +59,10 @@ pub(super) fn validate(
         .map(|h| {
             let id: HeartbeatId = src.new_id("heartbeat", &h.id, &mut seen)?;
             let Some(period) = &h.period else {
-                return src.err(&h.id.span(), format!("heartbeat {id:?}: period is required"));
+                return src.err(
+                    &h.id.span(),
+                    format!("heartbeat {id:?}: period is required"),
+                );
             };
             let period = src.duration("period", period)?;
             if period < MIN_PERIOD {
@@ -124,12 +127,22 @@ mod tests {
             }]
         );
         let e = parse("[[heartbeats]]\nid = \"b\"\n").expect_err("no period");
-        assert_eq!(e.to_string(), "picket.toml:8: heartbeat \"b\": period is required");
+        assert_eq!(
+            e.to_string(),
+            "picket.toml:8: heartbeat \"b\": period is required"
+        );
         let e = parse("[[heartbeats]]\nid = \"b\"\nperiod = \"1h\"\nequipment = \"web\"\n")
             .expect_err("unknown equipment");
-        assert_eq!(e.to_string(), "picket.toml:10: equipment \"web\" is not defined");
+        assert_eq!(
+            e.to_string(),
+            "picket.toml:10: equipment \"web\" is not defined"
+        );
         let e = parse("[[heartbeats]]\nid = \"b\"\nperiod = \"1h\"\n[[heartbeats]]\nid = \"b\"\nperiod = \"1h\"\n")
             .expect_err("twice");
-        assert!(e.to_string().contains("heartbeat id \"b\" is defined twice"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("heartbeat id \"b\" is defined twice"),
+            "{e}"
+        );
     }
 }

@@ -19,9 +19,7 @@ use std::sync::Arc;
 pub use event::{
     AgentSnapshot, Event, HeartbeatSnapshot, MaintenanceSnapshot, RequestSnapshot, ServiceSnapshot,
 };
-pub use ids::{
-    AgentId, EquipmentId, HeartbeatId, RequestId, ServiceId, ServiceMap, service_map,
-};
+pub use ids::{AgentId, EquipmentId, HeartbeatId, RequestId, ServiceId, ServiceMap, service_map};
 pub use picket_proto::contract::HostStats;
 pub use quorum::Quorum;
 pub use request::{NewRequest, Note, Request};

@@ -49,7 +49,7 @@ pub enum HeartbeatError {
 type Reply<T> = oneshot::Sender<Result<T, HeartbeatError>>;
 
 enum Msg {
-    Ping(HeartbeatRow, Ping, Reply<()>),
+    Ping(Box<HeartbeatRow>, Ping, Reply<()>),
     Register(NewHeartbeat, Reply<HeartbeatRow>),
     SetState(HeartbeatId, HeartbeatState, Reply<HeartbeatRow>),
     IssueToken(HeartbeatId, Reply<String>),
@@ -62,19 +62,19 @@ pub struct HeartbeatsHandle {
     tx: mpsc::Sender<Msg>,
 }
 
-struct Actor {
-    store: Store,
-    metrics: Arc<Metrics>,
-    clock: Clock,
+pub(super) struct Actor {
+    pub(super) store: Store,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) clock: Clock,
     inbox: mpsc::Receiver<Msg>,
-    deadlines: Deadlines,
-    timers: DelayQueue<HeartbeatId>,
-    keys: HashMap<HeartbeatId, delay_queue::Key>,
+    pub(super) deadlines: Deadlines,
+    pub(super) timers: DelayQueue<HeartbeatId>,
+    pub(super) keys: HashMap<HeartbeatId, delay_queue::Key>,
     /// The last pings of each token (clone detection).
-    recent: HashMap<HeartbeatId, Recent>,
+    pub(super) recent: HashMap<HeartbeatId, Recent>,
     /// Missed while their equipment was in maintenance: opened at its end.
-    held: HashSet<HeartbeatId>,
-    maintenance: watch::Receiver<Arc<MaintenanceSet>>,
+    pub(super) held: HashSet<HeartbeatId>,
+    pub(super) maintenance: watch::Receiver<Arc<MaintenanceSet>>,
 }
 
 fn window(h: &HeartbeatRow) -> Duration {
@@ -123,7 +123,7 @@ impl HeartbeatsHandle {
 
     /// Records a ping of `heartbeat` (found by its token).
     pub async fn ping(&self, heartbeat: HeartbeatRow, ping: Ping) -> Result<(), HeartbeatError> {
-        self.call(|r| Msg::Ping(heartbeat, ping, r)).await
+        self.call(|r| Msg::Ping(Box::new(heartbeat), ping, r)).await
     }
 
     /// Registers a heartbeat in state `new`.
@@ -175,10 +175,14 @@ impl Actor {
     async fn handle(&mut self, msg: Msg) {
         match msg {
             Msg::Ping(row, ping, reply) => {
-                let _ = reply.send(self.ping(row, ping).await);
+                let _ = reply.send(self.ping(*row, ping).await);
             }
             Msg::Register(new, reply) => {
-                let r = self.store.register_heartbeat(&new).await.map_err(Into::into);
+                let r = self
+                    .store
+                    .register_heartbeat(&new)
+                    .await
+                    .map_err(Into::into);
                 if let Ok(row) = &r {
                     info!(heartbeat = %row.id, name = %row.name, "heartbeat registered");
                 }
@@ -190,7 +194,11 @@ impl Actor {
             }
             Msg::IssueToken(id, reply) => {
                 let token = token::new_token();
-                let r = match self.store.set_heartbeat_token(&id, &token::hash(&token)).await {
+                let r = match self
+                    .store
+                    .set_heartbeat_token(&id, &token::hash(&token))
+                    .await
+                {
                     Ok(true) => {
                         self.recent.remove(&id);
                         Ok(token)
@@ -218,7 +226,10 @@ impl Actor {
         let mut active = HashSet::new();
         let mut after = None;
         loop {
-            let page = self.store.list_heartbeats(None, after.as_ref(), 1000).await?;
+            let page = self
+                .store
+                .list_heartbeats(None, after.as_ref(), 1000)
+                .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
             for h in page.iter().filter(|h| h.state == HeartbeatState::Active) {
@@ -271,11 +282,11 @@ impl Actor {
 
     async fn ping(&mut self, row: HeartbeatRow, ping: Ping) -> Result<(), HeartbeatError> {
         let now = Instant::now();
-        let sources = self
-            .recent
-            .entry(row.id.clone())
-            .or_default()
-            .ping(&ping.source, now, window(&row));
+        let sources =
+            self.recent
+                .entry(row.id.clone())
+                .or_default()
+                .ping(&ping.source, now, window(&row));
         if let Some(sources) = sources.filter(|_| !row.cloned)
             && self.store.heartbeat_cloned(&row, &sources).await?
         {
@@ -324,81 +335,5 @@ impl Actor {
         info!(heartbeat = %id, state = %state, "heartbeat state changed");
         self.count().await;
         Ok(row)
-    }
-
-    /// A deadline passed: open the request, or hold it while the
-    /// heartbeat's equipment is in maintenance.
-    async fn missed(&mut self, id: &HeartbeatId) {
-        let row = match self.store.get_heartbeat(id).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return,
-            Err(e) => return warn!(heartbeat = %id, error = %e, "cannot load heartbeat"),
-        };
-        let in_maintenance = row
-            .equipment_id
-            .as_ref()
-            .is_some_and(|e| self.maintenance.borrow().contains_key(e));
-        if in_maintenance {
-            info!(heartbeat = %id, "heartbeat silent during its equipment's maintenance: held");
-            self.held.insert(id.clone());
-            return;
-        }
-        self.open(&row).await;
-    }
-
-    async fn open(&mut self, row: &HeartbeatRow) {
-        let since_ms = row.watch_from_ms.unwrap_or(row.created_ms);
-        let request = texts::checkin_request(&texts::Silent {
-            id: &row.id,
-            name: &row.name,
-            period: Duration::from_millis(row.period_ms.max(0) as u64),
-            grace: Duration::from_millis(row.grace_ms.max(0) as u64),
-            last_ping_ms: row.last_ping_ms,
-            since_ms,
-            equipment: row.equipment_id.as_ref(),
-            priority: &row.priority,
-        });
-        match self.store.heartbeat_missed(row, &request).await {
-            Ok(opened) => {
-                if opened.is_some() {
-                    self.metrics.request_opened("checkin");
-                }
-                warn!(heartbeat = %row.id, name = %row.name, request = ?opened, at_ms = self.clock.now_ms(), "no check-in");
-            }
-            Err(e) => warn!(heartbeat = %row.id, error = %e, "cannot record a missed check-in"),
-        }
-    }
-
-    /// The maintenance windows changed: open the held requests of the
-    /// heartbeats whose equipment is out of maintenance.
-    async fn release_held(&mut self) {
-        let running = self.maintenance.borrow_and_update().clone();
-        let held: Vec<HeartbeatId> = self.held.iter().cloned().collect();
-        for id in held {
-            let row = match self.store.get_heartbeat(&id).await {
-                Ok(Some(row)) => row,
-                _ => continue,
-            };
-            if row
-                .equipment_id
-                .as_ref()
-                .is_none_or(|e| !running.contains_key(e))
-            {
-                self.held.remove(&id);
-                self.open(&row).await;
-            }
-        }
-    }
-
-    async fn count(&self) {
-        match self.store.heartbeat_counts().await {
-            Ok(counts) => {
-                for state in HeartbeatState::ALL {
-                    let n = counts.iter().find(|(s, _)| s == state).map_or(0, |c| c.1);
-                    self.metrics.heartbeats.set(&[state.as_str()], n);
-                }
-            }
-            Err(e) => warn!(error = %e, "cannot count heartbeats"),
-        }
     }
 }

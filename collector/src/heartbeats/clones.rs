@@ -21,8 +21,9 @@ impl Recent {
         while self.pings.len() > 3 {
             self.pings.pop_front();
         }
-        let [(a, t), (b, _), (c, _)] = [&self.pings.get(0)?, &self.pings.get(1)?, &self.pings.get(2)?]
-            .map(|p| (p.0.as_str(), p.1));
+        let ((a, t), (b, _), (c, _)) =
+            (self.pings.front()?, self.pings.get(1)?, self.pings.get(2)?);
+        let t = *t;
         (a == c && a != b && now.saturating_duration_since(t) <= window).then(|| {
             let mut sources = vec![a.to_owned(), b.to_owned()];
             sources.sort();
@@ -59,6 +60,10 @@ mod tests {
         let mut r = Recent::default();
         r.ping("a", t0, W);
         r.ping("b", t0 + W, W);
-        assert_eq!(r.ping("a", t0 + W * 2, W), None, "A..A over more than a window");
+        assert_eq!(
+            r.ping("a", t0 + W * 2, W),
+            None,
+            "A..A over more than a window"
+        );
     }
 }

@@ -3,12 +3,14 @@
 //!
 //! - `actor`: [`HeartbeatsHandle`], the leader-only actor that owns one
 //!   deadline per active heartbeat and every heartbeat write.
+//! - `alerts`: what the actor does when a deadline passes.
 //! - `deadlines`: which heartbeats are overdue, pure.
 //! - `clones`: a token pinged from two sources alternately, pure.
 //! - `token`: random tokens, stored hashed.
 //! - `http`: `/ping/{token}` and `/heartbeats/register`.
 
 pub mod actor;
+mod alerts;
 pub mod clones;
 pub mod deadlines;
 pub mod http;

@@ -66,7 +66,12 @@ async fn configured_heartbeats_sync_and_a_removed_one_closes_its_request() {
     let h = row(&store, "backup").await;
     assert_eq!(
         (h.state, h.configured, h.period_ms, h.liveness()),
-        (HeartbeatState::Active, true, 3_600_000, HeartbeatLiveness::Waiting)
+        (
+            HeartbeatState::Active,
+            true,
+            3_600_000,
+            HeartbeatLiveness::Waiting
+        )
     );
     let changed = HeartbeatConfig {
         period: Duration::from_secs(60),
@@ -99,7 +104,10 @@ async fn a_missed_check_in_opens_one_request_and_a_ping_closes_it_with_a_note() 
         .expect("missed")
         .expect("opened");
     assert_eq!(
-        store.heartbeat_missed(&h, &request_for(&h)).await.expect("again"),
+        store
+            .heartbeat_missed(&h, &request_for(&h))
+            .await
+            .expect("again"),
         None,
         "never a duplicate"
     );
@@ -208,7 +216,12 @@ async fn cloned_is_flagged_once_until_a_new_token() {
     assert!(!store.heartbeat_cloned(&h, &sources).await.expect("again"));
     let flagged = row(&store, "backup").await;
     assert_eq!((flagged.cloned, &flagged.cloned_sources), (true, &sources));
-    assert!(store.set_heartbeat_token(&h.id, "new").await.expect("token"));
+    assert!(
+        store
+            .set_heartbeat_token(&h.id, "new")
+            .await
+            .expect("token")
+    );
     let cleared = row(&store, "backup").await;
     assert_eq!((cleared.cloned, cleared.cloned_sources.len()), (false, 0));
     assert_eq!(types(&store).await, ["heartbeat.cloned"]);

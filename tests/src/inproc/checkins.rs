@@ -44,7 +44,12 @@ impl Harness {
     /// `GetHeartbeat`.
     pub async fn heartbeat(&self, id: &str) -> anyhow::Result<api::Heartbeat> {
         let request = admin(api::HeartbeatRef { id: id.into() });
-        Ok(self.client.clone().get_heartbeat(request).await?.into_inner())
+        Ok(self
+            .client
+            .clone()
+            .get_heartbeat(request)
+            .await?
+            .into_inner())
     }
 
     /// `IssueHeartbeatToken`: the new token.
@@ -57,12 +62,22 @@ impl Harness {
     /// `ApproveHeartbeat`.
     pub async fn approve_heartbeat(&self, id: &str) -> anyhow::Result<api::Heartbeat> {
         let request = admin(api::HeartbeatRef { id: id.into() });
-        Ok(self.client.clone().approve_heartbeat(request).await?.into_inner())
+        Ok(self
+            .client
+            .clone()
+            .approve_heartbeat(request)
+            .await?
+            .into_inner())
     }
 
     /// `SuspendHeartbeat`.
     pub async fn suspend_heartbeat(&self, id: &str) -> anyhow::Result<api::Heartbeat> {
         let request = admin(api::HeartbeatRef { id: id.into() });
-        Ok(self.client.clone().suspend_heartbeat(request).await?.into_inner())
+        Ok(self
+            .client
+            .clone()
+            .suspend_heartbeat(request)
+            .await?
+            .into_inner())
     }
 }
