@@ -70,6 +70,9 @@ pub enum AuthFailure {
     Credential,
     /// A bearer token on the client API.
     Bearer,
+    /// A heartbeat's token on `/ping/{token}`, or the heartbeat enrollment
+    /// token on `/heartbeats/register`.
+    HeartbeatToken,
 }
 
 impl AuthFailure {
@@ -78,6 +81,7 @@ impl AuthFailure {
             AuthFailure::EnrollmentToken => "enrollment_token",
             AuthFailure::Credential => "credential",
             AuthFailure::Bearer => "bearer",
+            AuthFailure::HeartbeatToken => "heartbeat_token",
         }
     }
 }

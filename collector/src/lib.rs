@@ -42,6 +42,7 @@ pub mod domain;
 pub mod evaluator;
 pub mod health;
 pub mod healthcheck;
+pub mod heartbeats;
 pub mod http;
 pub mod ingest;
 pub mod leader;

@@ -158,6 +158,11 @@ async fn a_standby_serves_reads_from_the_store_and_refuses_admin_calls() -> anyh
         "the status page lists the service: {page}"
     );
     assert_eq!(standby.readyz().await?.0, 503);
+    // A check-in writes: the standby refuses it, naming the leader.
+    let (code, body) = standby.http_page("/ping/any-token").await?;
+    let leader_is = format!("standby; leader is {}", leader.grpc_url());
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains(&leader_is), "{body}");
 
     // The standby refuses an admin write itself, naming the leader, and
     // writes nothing.

@@ -5,6 +5,7 @@
 //! `PICKET_E2E_KEEP=1` keeps each test's temp dirs (config, database, logs).
 
 mod agents;
+mod checkins;
 mod cli;
 mod collector_urls;
 mod config;

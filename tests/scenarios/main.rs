@@ -8,6 +8,7 @@ mod auth;
 mod badges;
 mod certs;
 mod degraded;
+mod checkins;
 mod history;
 mod hostile;
 mod lifecycle;

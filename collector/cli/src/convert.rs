@@ -236,7 +236,7 @@ pub fn delivery(d: &pb::Delivery) -> Value {
 
 /// RFC 3339 in UTC with milliseconds (`2026-11-21T06:09:00.123Z`), or `null`.
 /// Times outside 1970..=9999 print as the nearest end of that range.
-fn time(t: Option<&Timestamp>) -> Value {
+pub fn time(t: Option<&Timestamp>) -> Value {
     let Some(t) = t else { return Value::Null };
     let ms = t
         .seconds

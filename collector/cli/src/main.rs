@@ -26,6 +26,7 @@ mod client;
 mod convert;
 mod events;
 mod failover;
+mod heartbeats;
 mod maintenance;
 mod outcome;
 mod pages;
@@ -116,6 +117,13 @@ enum Command {
         paging: pages::Paging,
         #[command(subcommand)]
         action: Option<agents::Action>,
+    },
+    /// Push check-ins: list, show, approve, suspend, issue a token.
+    Heartbeats {
+        #[command(flatten)]
+        paging: pages::Paging,
+        #[command(subcommand)]
+        action: Option<heartbeats::Action>,
     },
     /// Start or end maintenance of an equipment.
     Maintenance {
@@ -223,6 +231,9 @@ async fn dispatch(
             action: Some(action),
             ..
         } => agents::act(client, action, json).await?,
+        Command::Heartbeats { paging, action } => {
+            heartbeats::run(client, action, paging, json).await?
+        }
         Command::Maintenance { action } => maintenance::run(client, action, json).await?,
         Command::Check { service } => check::run(client, service, json).await?,
         Command::Webhooks => webhooks::list(client, json).await?,

@@ -69,6 +69,7 @@ paged!(list_services: pb::ListServicesRequest => pb::ListServicesResponse, servi
 paged!(list_requests: pb::ListRequestsRequest => pb::ListRequestsResponse, requests, pb::Request);
 paged!(list_agents: pb::ListAgentsRequest => pb::ListAgentsResponse, agents, pb::Agent);
 paged!(list_deliveries: pb::ListDeliveriesRequest => pb::ListDeliveriesResponse, deliveries, pb::Delivery);
+paged!(list_heartbeats: pb::ListHeartbeatsRequest => pb::ListHeartbeatsResponse, heartbeats, pb::Heartbeat);
 
 /// Every row of the list `request` (with its filters) names, page after
 /// page, up to `paging.limit` rows.

@@ -37,7 +37,7 @@ enum Cell {
     Item(fn(&Value) -> String),
 }
 
-const fn field(header: &'static str, key: &'static str) -> Column {
+pub const fn field(header: &'static str, key: &'static str) -> Column {
     Column {
         header,
         cell: Cell::Field(key),

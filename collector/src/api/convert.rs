@@ -15,9 +15,11 @@ use crate::reload::{ReloadError, Reloaded};
 use crate::store::{DeliveryRow, EventRow, LatestResult, MaintenanceWindow};
 
 mod args;
+mod heartbeats;
 mod lists;
 
 pub use args::*;
+pub use heartbeats::*;
 pub use lists::*;
 
 pub fn timestamp(ms: i64) -> Timestamp {

@@ -19,6 +19,7 @@
 
 mod convert;
 mod error;
+mod heartbeats;
 mod manual;
 mod mute;
 mod paging;
@@ -44,7 +45,7 @@ use tonic_reflection::server::{v1, v1alpha};
 use crate::agents::{AgentsHandle, AgentsView};
 use crate::auth_limit::AuthLimiter;
 use crate::config::settings::ApiSettings;
-use crate::domain::AgentState;
+use crate::domain::{AgentState, HeartbeatState};
 use crate::evaluator::EvaluatorHandle;
 use crate::leader::RoleCell;
 use crate::maintenance::MaintenanceHandle;
@@ -94,6 +95,8 @@ pub struct Leading {
     pub reload: ReloadHandle,
     /// Agent mutes (`MuteAgent`, `UnmuteAgent`).
     pub mute: crate::mute::MuteHandle,
+    /// Push check-ins: approval, suspension, tokens.
+    pub heartbeats: crate::heartbeats::HeartbeatsHandle,
 }
 
 /// The API as a tonic service, ready for `Server::add_service`; requests
@@ -336,6 +339,61 @@ impl Picket for PicketApi {
             .acknowledge_request(args.id, &args.by, args.note.as_deref())
             .await?;
         Ok(Response::new(convert::request(acked)))
+    }
+
+    async fn list_heartbeats(
+        &self,
+        request: Request<pb::ListHeartbeatsRequest>,
+    ) -> Result<Response<pb::ListHeartbeatsResponse>, Status> {
+        let args = convert::ListHeartbeats::try_from(self.read(request)?)?;
+        let limit = u32::try_from(args.size + 1).unwrap_or(u32::MAX);
+        let rows = (self.store)
+            .list_heartbeats(args.state, args.after.as_ref(), limit)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(convert::heartbeats(&args, rows)))
+    }
+
+    async fn get_heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRef>,
+    ) -> Result<Response<pb::Heartbeat>, Status> {
+        let id = convert::heartbeat_id(self.read(request)?)?;
+        Ok(Response::new(convert::heartbeat(
+            self.heartbeat(&id).await?,
+        )))
+    }
+
+    async fn approve_heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRef>,
+    ) -> Result<Response<pb::Heartbeat>, Status> {
+        let id = convert::heartbeat_id(self.admin(request)?)?;
+        let row = self.set_heartbeat_state(id, HeartbeatState::Active).await?;
+        Ok(Response::new(convert::heartbeat(row)))
+    }
+
+    async fn suspend_heartbeat(
+        &self,
+        request: Request<pb::HeartbeatRef>,
+    ) -> Result<Response<pb::Heartbeat>, Status> {
+        let id = convert::heartbeat_id(self.admin(request)?)?;
+        let row = self
+            .set_heartbeat_state(id, HeartbeatState::Suspended)
+            .await?;
+        Ok(Response::new(convert::heartbeat(row)))
+    }
+
+    async fn issue_heartbeat_token(
+        &self,
+        request: Request<pb::HeartbeatRef>,
+    ) -> Result<Response<pb::HeartbeatToken>, Status> {
+        let id = convert::heartbeat_id(self.admin(request)?)?;
+        let token = (self.leading()?.heartbeats)
+            .issue_token(id.clone())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(convert::heartbeat_token(id, token)))
     }
 
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;

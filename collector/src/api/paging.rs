@@ -28,6 +28,7 @@ pub enum List {
     Requests = 2,
     Agents = 3,
     Deliveries = 4,
+    Heartbeats = 5,
 }
 
 impl List {
@@ -37,6 +38,7 @@ impl List {
             List::Requests => "ListRequests",
             List::Agents => "ListAgents",
             List::Deliveries => "ListDeliveries",
+            List::Heartbeats => "ListHeartbeats",
         }
     }
 }

@@ -37,10 +37,13 @@ pub struct CollectorSection {
     /// The URL agents and clients should use for this collector, given to
     /// them by a standby ("standby; leader is URL").
     pub advertise_url: String,
+    /// Bearer token with which instances register themselves as heartbeats
+    /// (`POST /heartbeats/register`); `None`: registration is refused.
+    pub heartbeat_enrollment_token: Option<String>,
 }
 debug_redacted!(CollectorSection {
     grpc_listen, http_listen, database, public_url, leader_lease, advertise_url
-} secret { admin_token, read_token });
+} secret { admin_token, read_token, heartbeat_enrollment_token });
 
 /// Checks `[collector]`; `public_url` defaults to the HTTP listen address.
 pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSection, ConfigError> {
@@ -80,6 +83,10 @@ pub(super) fn validate(src: &Source, c: &RawCollector) -> Result<CollectorSectio
         tls: super::tls::validate(src, c)?,
         leader_lease,
         advertise_url,
+        heartbeat_enrollment_token: c
+            .heartbeat_enrollment_token
+            .clone()
+            .filter(|t| !t.is_empty()),
     })
 }
 

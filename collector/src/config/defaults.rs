@@ -227,7 +227,7 @@ fn method(src: &Source, v: Option<&Sp<String>>) -> Result<String, ConfigError> {
 }
 
 /// `"0"` to `"3"`, as a string or a number; [`DEFAULT_PRIORITY`] when unset.
-fn priority(src: &Source, v: Option<&Sp<RawQuorum>>) -> Result<String, ConfigError> {
+pub(super) fn priority(src: &Source, v: Option<&Sp<RawQuorum>>) -> Result<String, ConfigError> {
     let Some(p) = v else {
         return Ok(DEFAULT_PRIORITY.to_owned());
     };

@@ -18,6 +18,7 @@ mod agents;
 mod catalog;
 mod collector;
 mod defaults;
+mod heartbeats;
 mod include;
 mod maintenance;
 mod metrics;
@@ -36,6 +37,10 @@ use std::sync::Arc;
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
 pub use maintenance::{MaintenanceSection, RecurringWindow};
+pub use heartbeats::{
+    DEFAULT_GRACE as HEARTBEAT_DEFAULT_GRACE, HeartbeatConfig, HeartbeatSettings,
+    MIN_PERIOD as HEARTBEAT_MIN_PERIOD,
+};
 pub use metrics::{MetricsSection, ProbeSeries};
 pub use retention::{MIN_RETENTION, RetentionSection};
 pub use services::{Equipment, ServiceConfig};
@@ -84,6 +89,8 @@ pub struct Config {
     pub metrics: MetricsSection,
     /// `[defaults] remind_every`: the reminders of agent requests.
     pub remind_every: Option<std::time::Duration>,
+    /// `[[heartbeats]]` (push check-ins).
+    pub heartbeats: Arc<Vec<HeartbeatConfig>>,
 }
 
 impl Config {
@@ -141,6 +148,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let retention = retention::validate(src, &raw.retention)?;
     let metrics = metrics::validate(src, &raw.metrics)?;
     let remind_every = defaults::remind_every(src, raw.defaults.remind_every.as_ref())?;
+    let heartbeats = Arc::new(heartbeats::validate(src, &raw.heartbeats, &equipment)?);
     Ok(Config {
         collector,
         agents,
@@ -151,6 +159,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         retention,
         metrics,
         remind_every,
+        heartbeats,
     })
 }
 

@@ -32,6 +32,8 @@ pub struct RawConfig {
     pub retention: RawRetention,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub heartbeats: Vec<RawHeartbeat>,
 }
 
 /// A file named by `include`: what is monitored, nothing else.
@@ -63,10 +65,12 @@ pub struct RawCollector {
     // Leadership (config/collector.rs).
     pub leader_lease: Option<Sp<String>>,
     pub advertise_url: Option<Sp<String>>,
+    /// Push check-ins (config/heartbeats.rs).
+    pub heartbeat_enrollment_token: Option<String>,
 }
 debug_redacted!(RawCollector {
     grpc_listen, http_listen, database, public_url, allow_plaintext, tls_cert
-} secret { admin_token, read_token });
+} secret { admin_token, read_token, heartbeat_enrollment_token });
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -232,4 +236,16 @@ pub struct RawRetention {
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
     pub probe_series: Option<Sp<String>>,
+}
+
+/// `[[heartbeats]]`: something that checks in by itself (config/heartbeats.rs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeartbeat {
+    pub id: Sp<String>,
+    pub name: Option<String>,
+    pub period: Option<Sp<String>>,
+    pub grace: Option<Sp<String>>,
+    pub equipment: Option<Sp<String>>,
+    pub priority: Option<Sp<RawQuorum>>,
 }

@@ -34,6 +34,8 @@ pub struct Settings {
     pub metrics: super::MetricsSection,
     /// The reminder actor's cadences.
     pub reminders: crate::reminders::RemindersSettings,
+    /// Push check-ins: the configured heartbeats, the enrollment token.
+    pub heartbeats: super::HeartbeatSettings,
 }
 
 impl From<&Config> for Settings {
@@ -51,6 +53,7 @@ impl From<&Config> for Settings {
             retention: c.into(),
             metrics: c.metrics,
             reminders: c.into(),
+            heartbeats: c.into(),
         }
     }
 }

@@ -16,6 +16,9 @@ use super::{
 };
 use crate::time::rfc3339;
 
+mod heartbeat;
+pub use heartbeat::HeartbeatSnapshot;
+
 /// A service as `service.*` events show it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSnapshot {
@@ -126,6 +129,15 @@ pub enum Event {
     },
     /// Someone acknowledged an open request (its reminders stop).
     RequestAcknowledged(RequestSnapshot),
+    HeartbeatRegistered(HeartbeatSnapshot),
+    HeartbeatApproved(HeartbeatSnapshot),
+    HeartbeatSuspended(HeartbeatSnapshot),
+    /// Silent past `period + grace`.
+    HeartbeatMissed(HeartbeatSnapshot),
+    /// A late heartbeat pinged again.
+    HeartbeatResumed(HeartbeatSnapshot),
+    /// Two sources ping its token alternately (a cloned instance).
+    HeartbeatCloned(HeartbeatSnapshot),
 }
 
 impl Event {
@@ -152,6 +164,12 @@ impl Event {
             Event::AgentUnmuted(_) => EventType::AgentUnmuted,
             Event::RequestReminder { .. } => EventType::RequestReminder,
             Event::RequestAcknowledged(_) => EventType::RequestAcknowledged,
+            Event::HeartbeatRegistered(_) => EventType::HeartbeatRegistered,
+            Event::HeartbeatApproved(_) => EventType::HeartbeatApproved,
+            Event::HeartbeatSuspended(_) => EventType::HeartbeatSuspended,
+            Event::HeartbeatMissed(_) => EventType::HeartbeatMissed,
+            Event::HeartbeatResumed(_) => EventType::HeartbeatResumed,
+            Event::HeartbeatCloned(_) => EventType::HeartbeatCloned,
         }
     }
 
@@ -179,6 +197,12 @@ impl Event {
             | Event::AgentUnmuted(a) => a.id.to_string(),
             Event::MaintenanceStarted(m) | Event::MaintenanceEnded(m) => m.equipment_id.to_string(),
             Event::WebhookDisabled { webhook, .. } => webhook.clone(),
+            Event::HeartbeatRegistered(h)
+            | Event::HeartbeatApproved(h)
+            | Event::HeartbeatSuspended(h)
+            | Event::HeartbeatMissed(h)
+            | Event::HeartbeatResumed(h)
+            | Event::HeartbeatCloned(h) => h.id.to_string(),
         }
     }
 
@@ -258,6 +282,16 @@ impl Event {
                 "webhook": webhook,
                 "reason": reason,
             })),
+            Event::HeartbeatRegistered(h)
+            | Event::HeartbeatApproved(h)
+            | Event::HeartbeatSuspended(h)
+            | Event::HeartbeatMissed(h)
+            | Event::HeartbeatResumed(h)
+            | Event::HeartbeatCloned(h) => {
+                let mut body = Map::new();
+                body.insert("heartbeat".into(), heartbeat::heartbeat_json(h));
+                body
+            }
         }
     }
 

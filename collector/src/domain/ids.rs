@@ -27,6 +27,11 @@ picket_proto::string_id!(
     /// An equipment id (slug).
     EquipmentId
 );
+picket_proto::string_id!(
+    /// A heartbeat id (the slug from the configuration, or generated at
+    /// registration).
+    HeartbeatId
+);
 
 /// A map keyed by service id, hashed with foldhash rather than SipHash:
 /// the keys come from the configuration (nobody outside picks them to

@@ -16,8 +16,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-pub use event::{AgentSnapshot, Event, MaintenanceSnapshot, RequestSnapshot, ServiceSnapshot};
-pub use ids::{AgentId, EquipmentId, RequestId, ServiceId, ServiceMap, service_map};
+pub use event::{
+    AgentSnapshot, Event, HeartbeatSnapshot, MaintenanceSnapshot, RequestSnapshot, ServiceSnapshot,
+};
+pub use ids::{AgentId, EquipmentId, HeartbeatId, RequestId, ServiceId, ServiceMap, service_map};
 pub use picket_proto::contract::HostStats;
 pub use quorum::Quorum;
 pub use request::{NewRequest, Note, Request};
@@ -114,6 +116,25 @@ named_enum!(
     RequestKind, "request kind" {
         Corrective => "corrective",
         Agent => "agent",
+        Checkin => "checkin",
+    }
+);
+
+named_enum!(
+    /// A heartbeat's administrative state: only `active` ones alert.
+    HeartbeatState, "heartbeat state" {
+        New => "new",
+        Active => "active",
+        Suspended => "suspended",
+    }
+);
+
+named_enum!(
+    /// Whether a heartbeat checks in on time (`waiting`: never pinged yet).
+    HeartbeatLiveness, "heartbeat liveness" {
+        Ok => "ok",
+        Late => "late",
+        Waiting => "waiting",
     }
 );
 
@@ -160,6 +181,12 @@ named_enum!(
         AgentUnmuted => "agent.unmuted",
         RequestReminder => "request.reminder",
         RequestAcknowledged => "request.acknowledged",
+        HeartbeatRegistered => "heartbeat.registered",
+        HeartbeatApproved => "heartbeat.approved",
+        HeartbeatSuspended => "heartbeat.suspended",
+        HeartbeatMissed => "heartbeat.missed",
+        HeartbeatResumed => "heartbeat.resumed",
+        HeartbeatCloned => "heartbeat.cloned",
     }
 );
 

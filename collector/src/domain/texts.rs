@@ -155,3 +155,8 @@ pub fn agent_closing_note(agent: &AgentSnapshot, heard_ms: i64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+mod checkin;
+pub use checkin::{
+    HEARTBEAT_REMOVED_NOTE, Silent, checkin_closing_note, checkin_request, checkin_request_name,
+};

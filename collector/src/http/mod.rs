@@ -60,6 +60,32 @@ pub fn router(
         .merge(pages)
 }
 
+/// The peer address of an HTTP connection, plain or TLS (handlers take
+/// `ConnectInfo<Peer>`; `/ping` limits unknown tokens per address).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl
+    axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, tokio::net::TcpListener>>
+    for Peer
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, tokio::net::TcpListener>) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, crate::tls::accept::TlsListener>,
+    > for Peer
+{
+    fn connect_info(
+        stream: axum::serve::IncomingStream<'_, crate::tls::accept::TlsListener>,
+    ) -> Peer {
+        Peer(*stream.remote_addr())
+    }
+}
+
 /// Serves `app` on `listener`, bound to `local` (with TLS when `tls` is
 /// given), until `cancel` fires.
 pub fn serve(
@@ -73,6 +99,7 @@ pub fn serve(
     let stop = cancel.clone().cancelled_owned();
     match tls {
         None => {
+            let app = app.into_make_service_with_connect_info::<Peer>();
             let http = axum::serve(listener, app).with_graceful_shutdown(stop);
             tokio::spawn(async move { http.await })
         }
@@ -86,6 +113,7 @@ pub fn serve(
                 tasks,
             );
             let listener = crate::tls::accept::TlsListener::new(conns, local);
+            let app = app.into_make_service_with_connect_info::<Peer>();
             let http = axum::serve(listener, app).with_graceful_shutdown(stop);
             tokio::spawn(async move { http.await })
         }

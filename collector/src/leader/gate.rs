@@ -169,6 +169,8 @@ impl HttpGate {
         let app = match (&why, inner) {
             (None, Some(app)) => Some(app),
             _ if req.uri().path() == "/readyz" => None,
+            // Check-ins write: only the leader takes them.
+            _ if crate::heartbeats::http::writes(req.uri().path()) => None,
             _ => self.standby.as_ref(),
         };
         match (why, app) {

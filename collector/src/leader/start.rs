@@ -73,6 +73,17 @@ pub(crate) async fn start(
         tasks,
     )
     .await?;
+    let heartbeats = crate::heartbeats::HeartbeatsHandle::spawn(
+        store.clone(),
+        &settings.heartbeats,
+        metrics.clone(),
+        clock.clone(),
+        maintenance_set.clone(),
+        cancel.clone(),
+        tasks,
+    )
+    .await?;
+    let checkins = Arc::new(arc_swap::ArcSwap::from_pointee(settings.heartbeats.clone()));
     let lifecycle = LifecycleHandle::spawn(
         store.clone(),
         settings.lifecycle,
@@ -167,6 +178,8 @@ pub(crate) async fn start(
         retention,
         metrics: metrics.clone(),
         reminders,
+        heartbeats: heartbeats.clone(),
+        checkins: checkins.clone(),
     };
     let reloader = reload::Reloader {
         path: p.reloads.path,
@@ -189,7 +202,7 @@ pub(crate) async fn start(
         agents.clone(),
         ingest,
         limiter.clone(),
-        clock,
+        clock.clone(),
         cancel.clone(),
         tasks.clone(),
         metrics.clone(),
@@ -197,13 +210,24 @@ pub(crate) async fn start(
     p.link.open(link::server(service));
     p.health.leading(&agents);
     let view = agents::AgentsView::Leader(agents.clone());
-    p.http.open(http::router(
-        store.clone(),
-        p.grpc_ready,
-        metrics,
-        view.clone(),
-        api_settings.clone(),
-    ));
+    let checkin_routes = crate::heartbeats::http::router(crate::heartbeats::http::Checkins {
+        heartbeats: heartbeats.clone(),
+        store: store.clone(),
+        limiter: limiter.clone(),
+        metrics: metrics.clone(),
+        clock,
+        settings: checkins,
+    });
+    p.http.open(
+        http::router(
+            store.clone(),
+            p.grpc_ready,
+            metrics,
+            view.clone(),
+            api_settings.clone(),
+        )
+        .merge(checkin_routes),
+    );
     p.api.open(api::server(api::PicketApi {
         store,
         settings: api_settings,
@@ -218,6 +242,7 @@ pub(crate) async fn start(
             evaluator,
             reload,
             mute,
+            heartbeats,
         }),
     }));
     tracing::info!(elapsed = ?started.elapsed(), "leader-only parts started");

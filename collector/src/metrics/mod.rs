@@ -121,6 +121,10 @@ pub struct Metrics {
     published: ArcSwap<Published>,
     /// `[metrics] probe_series = "service"`.
     per_service: AtomicBool,
+    /// Heartbeats by `state` (`new`, `active`, `suspended`).
+    pub heartbeats: Labeled,
+    /// Pings by `result` (`ok`, `unknown`, `rejected`).
+    pub heartbeat_pings: Labeled,
 }
 
 impl Metrics {
@@ -154,6 +158,8 @@ impl Metrics {
             board: ServiceBoard::default(),
             published: ArcSwap::default(),
             per_service: AtomicBool::new(false),
+            heartbeats: Labeled::new(&["state"]),
+            heartbeat_pings: Labeled::new(&["result"]),
         }
     }
 

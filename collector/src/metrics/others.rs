@@ -36,6 +36,18 @@ impl Metrics {
             |f| f.sample_int("", self.agents_live.get()),
         );
         e.family(
+            "picket_heartbeats",
+            Gauge,
+            "Push check-in heartbeats, by state",
+            |f| self.heartbeats.write(f),
+        );
+        e.family(
+            "picket_heartbeat_pings_total",
+            Counter,
+            "Pings on /ping/{token}, by result (ok, unknown token, rejected)",
+            |f| self.heartbeat_pings.write(f),
+        );
+        e.family(
             "picket_link_rejected_total",
             Counter,
             "Agent-link messages and results refused or dropped, by reason",

@@ -51,6 +51,10 @@ pub(crate) struct Live {
     pub metrics: Arc<Metrics>,
     /// The reminder actor: new cadences apply at once.
     pub reminders: crate::reminders::RemindersHandle,
+    /// Push check-ins: the configured heartbeats, and the enrollment
+    /// token `/heartbeats/register` checks (shared with it).
+    pub heartbeats: crate::heartbeats::HeartbeatsHandle,
+    pub checkins: Arc<ArcSwap<crate::config::HeartbeatSettings>>,
 }
 
 impl Live {
@@ -65,6 +69,12 @@ impl Live {
         self.liveness.reconfigure(settings.liveness).await;
         self.retention.reconfigure(settings.retention);
         self.reminders.reconfigure(settings.reminders);
+        self.checkins.store(Arc::new(settings.heartbeats.clone()));
+        match self.heartbeats.reconfigure(settings.heartbeats).await {
+            Ok(()) => {}
+            Err(crate::heartbeats::HeartbeatError::Store(e)) => return Err(e.into()),
+            Err(_) => return Err(ReloadError::Stopped),
+        }
 
         let (catalog_reply, catalog) = oneshot::channel();
         let (reply, done) = oneshot::channel();

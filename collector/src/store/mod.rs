@@ -19,6 +19,7 @@ mod degraded;
 mod events;
 mod gauges;
 mod held;
+mod heartbeats;
 mod latest;
 mod leader;
 mod lists;
@@ -52,6 +53,7 @@ pub use backend::{Backend, check_url};
 pub use degraded::Degraded;
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use held::HeldService;
+pub use heartbeats::{HeartbeatRow, NewHeartbeat, Ping};
 pub use latest::LatestResult;
 pub use leader::Lease;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};
@@ -314,6 +316,8 @@ fn parse_name<T: FromStr<Err = UnknownName>>(table: &'static str, value: &str) -
     })
 }
 
+#[cfg(test)]
+mod heartbeat_tests;
 #[cfg(test)]
 mod leader_tests;
 #[cfg(test)]

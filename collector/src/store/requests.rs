@@ -13,7 +13,7 @@ use super::{
 };
 use crate::domain::texts::AUTOMATIC_AUTHOR;
 use crate::domain::{
-    AgentId, AgentSnapshot, CloseReason, Event, NewRequest, Note, Request, RequestId,
+    AgentId, AgentSnapshot, CloseReason, Event, HeartbeatId, NewRequest, Note, Request, RequestId,
     RequestSnapshot, ServiceId, ServiceSnapshot, Stage,
 };
 
@@ -174,6 +174,7 @@ pub enum Opened {
 pub(super) enum Subject<'a> {
     Service(&'a ServiceId),
     Agent(&'a AgentId),
+    Heartbeat(&'a HeartbeatId),
 }
 
 /// The id of `subject`'s open request, if any.
@@ -188,6 +189,10 @@ pub(super) async fn open_of(
         }
         Subject::Agent(id) => {
             sqlx::query("SELECT id FROM requests WHERE agent_id = $1 AND stage = 'open'")
+                .bind(id.as_str())
+        }
+        Subject::Heartbeat(id) => {
+            sqlx::query("SELECT id FROM requests WHERE heartbeat_id = $1 AND stage = 'open'")
                 .bind(id.as_str())
         }
     }
@@ -211,13 +216,14 @@ pub(super) async fn open_with_event(
     agent: Option<AgentSnapshot>,
     now_ms: i64,
 ) -> Result<(Request, i64)> {
-    let (service_id, agent_id) = match subject {
-        Subject::Service(id) => (Some(id.as_str()), None),
-        Subject::Agent(id) => (None, Some(id.as_str())),
+    let (service_id, agent_id, heartbeat_id) = match subject {
+        Subject::Service(id) => (Some(id.as_str()), None, None),
+        Subject::Agent(id) => (None, Some(id.as_str()), None),
+        Subject::Heartbeat(id) => (None, None, Some(id.as_str())),
     };
     let row = sqlx::query(
-        "INSERT INTO requests (name, kind, priority, description, stage, service_id, agent_id, equipment_id, url, opened_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        "INSERT INTO requests (name, kind, priority, description, stage, service_id, agent_id, equipment_id, url, opened_ms, heartbeat_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(&new.name)
     .bind(new.kind.as_str())
@@ -229,6 +235,7 @@ pub(super) async fn open_with_event(
     .bind(new.equipment_id.as_ref().map(|e| e.as_str()))
     .bind(&new.url)
     .bind(now_ms)
+    .bind(heartbeat_id)
     .fetch_one(&mut *conn)
     .await?;
     let id = request_id(&row, "id")?;

@@ -21,6 +21,7 @@
 //! no port race.
 
 mod assembly;
+mod checkins;
 mod database;
 pub mod hostile;
 mod maintenance;

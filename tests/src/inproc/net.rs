@@ -89,16 +89,34 @@ impl Harness {
         path: &str,
         headers: &[(&str, &str)],
     ) -> anyhow::Result<HttpAnswer> {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let mut stream = tokio::net::TcpStream::connect(self.http_addr()).await?;
         let mut request = format!("GET {path} HTTP/1.0\r\nhost: picket\r\n");
         for (name, value) in headers {
             request.push_str(&format!("{name}: {value}\r\n"));
         }
         request.push_str("\r\n");
+        self.http_raw(&request, None).await
+    }
+
+    /// Sends `request` (a whole HTTP/1.0 request) to the HTTP listener from
+    /// `source` (a loopback address; any when `None`), reads the answer.
+    pub async fn http_raw(
+        &self,
+        request: &str,
+        source: Option<IpAddr>,
+    ) -> anyhow::Result<HttpAnswer> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = match source {
+            None => tokio::net::TcpStream::connect(self.http_addr()).await?,
+            Some(ip) => {
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                socket.bind(SocketAddr::new(ip, 0))?;
+                socket.connect(self.http_addr()).await?
+            }
+        };
         stream.write_all(request.as_bytes()).await?;
+        let what = request.lines().next().unwrap_or_default().to_owned();
         let mut response = String::new();
-        within(WAIT, path, stream.read_to_string(&mut response)).await??;
+        within(WAIT, &what, stream.read_to_string(&mut response)).await??;
         let (head, body) = response
             .split_once("\r\n\r\n")
             .ok_or_else(|| anyhow::anyhow!("no end of headers in {response:?}"))?;

@@ -46,7 +46,7 @@ pub fn page<K, T: Message>(
 }
 
 /// An optional enum filter: empty for none.
-fn choice<T: FromStr + Display>(
+pub(super) fn choice<T: FromStr + Display>(
     field: &'static str,
     value: &str,
     all: &[T],

@@ -54,7 +54,7 @@ fn collector_section() {
     );
     check(
         "database = \"sqlite://x.db\"\nport = 1",
-        "p.toml:3: unknown field `port`, expected one of `grpc_listen`, `http_listen`, `database`, `public_url`, `admin_token`, `read_token`, `allow_plaintext`, `tls_cert`, `tls_key`, `client_ca`, `http_tls`, `leader_lease`, `advertise_url`",
+        "p.toml:3: unknown field `port`, expected one of `grpc_listen`, `http_listen`, `database`, `public_url`, `admin_token`, `read_token`, `allow_plaintext`, `tls_cert`, `tls_key`, `client_ca`, `http_tls`, `leader_lease`, `advertise_url`, `heartbeat_enrollment_token`",
     );
     check("", "p.toml:1: missing field `database`");
 }
@@ -387,7 +387,10 @@ fn webhooks_section() {
          request.closed, service.down, service.up, service.local_failure, \
          service.cert_expiring, agent.registered, agent.approved, agent.suspended, \
          agent.down, agent.up, agent.duplicate, maintenance.started, maintenance.ended, \
-         webhook.disabled, request.reminder, request.acknowledged)",
+         webhook.disabled, service.degraded, service.degraded_ended, agent.muted, \
+         agent.unmuted, request.reminder, request.acknowledged, heartbeat.registered, \
+         heartbeat.approved, heartbeat.suspended, heartbeat.missed, heartbeat.resumed, \
+         heartbeat.cloned)",
     );
     check(
         "url = \"https://h\"\nevents = [\"service.cert_expiring\"]",

@@ -1,0 +1,90 @@
+//! What the heartbeats actor does when a deadline passes: open the
+//! `[NO CHECK-IN]` request, or hold it while the heartbeat's equipment is
+//! in maintenance and open it when the window ends; and the
+//! `picket_heartbeats{state}` gauge.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::actor::Actor;
+use crate::domain::{HeartbeatId, HeartbeatState, texts};
+use crate::store::HeartbeatRow;
+
+impl Actor {
+    /// A deadline passed: open the request, or hold it while the
+    /// heartbeat's equipment is in maintenance.
+    pub(super) async fn missed(&mut self, id: &HeartbeatId) {
+        let row = match self.store.get_heartbeat(id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(e) => return warn!(heartbeat = %id, error = %e, "cannot load heartbeat"),
+        };
+        let in_maintenance = row
+            .equipment_id
+            .as_ref()
+            .is_some_and(|e| self.maintenance.borrow().contains_key(e));
+        if in_maintenance {
+            info!(heartbeat = %id, "heartbeat silent during its equipment's maintenance: held");
+            self.held.insert(id.clone());
+            return;
+        }
+        self.open(&row).await;
+    }
+
+    async fn open(&mut self, row: &HeartbeatRow) {
+        let since_ms = row.watch_from_ms.unwrap_or(row.created_ms);
+        let request = texts::checkin_request(&texts::Silent {
+            id: &row.id,
+            name: &row.name,
+            period: Duration::from_millis(row.period_ms.max(0) as u64),
+            grace: Duration::from_millis(row.grace_ms.max(0) as u64),
+            last_ping_ms: row.last_ping_ms,
+            since_ms,
+            equipment: row.equipment_id.as_ref(),
+            priority: &row.priority,
+        });
+        match self.store.heartbeat_missed(row, &request).await {
+            Ok(opened) => {
+                if opened.is_some() {
+                    self.metrics.request_opened("checkin");
+                }
+                warn!(heartbeat = %row.id, name = %row.name, request = ?opened, at_ms = self.clock.now_ms(), "no check-in");
+            }
+            Err(e) => warn!(heartbeat = %row.id, error = %e, "cannot record a missed check-in"),
+        }
+    }
+
+    /// The maintenance windows changed: open the held requests of the
+    /// heartbeats whose equipment is out of maintenance.
+    pub(super) async fn release_held(&mut self) {
+        let running = self.maintenance.borrow_and_update().clone();
+        let held: Vec<HeartbeatId> = self.held.iter().cloned().collect();
+        for id in held {
+            let row = match self.store.get_heartbeat(&id).await {
+                Ok(Some(row)) => row,
+                _ => continue,
+            };
+            if row
+                .equipment_id
+                .as_ref()
+                .is_none_or(|e| !running.contains_key(e))
+            {
+                self.held.remove(&id);
+                self.open(&row).await;
+            }
+        }
+    }
+
+    pub(super) async fn count(&self) {
+        match self.store.heartbeat_counts().await {
+            Ok(counts) => {
+                for state in HeartbeatState::ALL {
+                    let n = counts.iter().find(|(s, _)| s == state).map_or(0, |c| c.1);
+                    self.metrics.heartbeats.set(&[state.as_str()], n);
+                }
+            }
+            Err(e) => warn!(error = %e, "cannot count heartbeats"),
+        }
+    }
+}
