@@ -18,6 +18,7 @@ mod agents;
 mod catalog;
 mod collector;
 mod defaults;
+pub mod grouping;
 mod include;
 mod maintenance;
 mod metrics;
@@ -82,6 +83,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     pub retention: RetentionSection,
     pub metrics: MetricsSection,
+    /// One request per root cause (`[defaults]`' grouping keys).
+    pub grouping: grouping::GroupingSection,
 }
 
 impl Config {
@@ -137,6 +140,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let webhooks = webhooks::validate(src, &raw.webhooks)?;
     let retention = retention::validate(src, &raw.retention)?;
     let metrics = metrics::validate(src, &raw.metrics)?;
+    let grouping = grouping::validate(src, &raw.defaults)?;
     Ok(Config {
         collector,
         agents,
@@ -146,6 +150,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         webhooks,
         retention,
         metrics,
+        grouping,
     })
 }
 
@@ -156,10 +161,11 @@ fn monitored(
     raw: &RawConfig,
 ) -> Result<(Vec<Equipment>, Vec<ServiceConfig>), ConfigError> {
     let mut catalog = Catalog::default();
-    let checked = parts::check(src, &raw.services, &raw.defaults);
+    let defaults = raw.defaults.options();
+    let checked = parts::check(src, &raw.services, &defaults);
     catalog.add(src, &raw.equipment, &raw.services, checked)?;
     let files = include::files(src, raw.include.as_deref().unwrap_or_default())?;
-    parts::read(&files, &raw.defaults, parts::threads(), |part| {
+    parts::read(&files, &defaults, parts::threads(), |part| {
         let included = Source {
             file: &part.file,
             text: &part.text,

@@ -17,6 +17,7 @@ mod backend;
 mod certs;
 mod events;
 mod gauges;
+mod grouping;
 mod latest;
 mod leader;
 mod lists;
@@ -45,6 +46,7 @@ use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use backend::{Backend, check_url};
+pub use grouping::{Confirmed, GroupMember, OpenGroup};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
 pub use latest::LatestResult;
 pub use leader::Lease;
