@@ -19,6 +19,13 @@
 //! equipment name); verdicts on services it does not know are dropped. A
 //! reload hands it new settings and the catalog to store, in order with
 //! the verdicts ([`Reconfigure`]).
+//!
+//! One request per root cause (`grouping.rs` decides, `root_cause.rs`
+//! carries it out): a confirmed failure may wait for its grouping window,
+//! join a `[HOST KO]` or `[MONITORING KO]` request, or get its own.
+
+pub(crate) mod grouping;
+mod root_cause;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,11 +37,11 @@ use tracing::{error, info, warn};
 
 use crate::config::settings::{CatalogSettings, LifecycleService, LifecycleSettings};
 use crate::domain::{
-    Event, Request, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict,
+    Event, Request, RequestId, ServiceId, ServiceSnapshot, ServiceState, Verdict,
     Vote, texts,
 };
 use crate::metrics::Metrics;
-use crate::store::{Opened, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::time::Clock;
 
 /// One verdict on one service, in the evaluator's order.
@@ -153,9 +160,15 @@ async fn run(
     mut inbox: mpsc::Receiver<LifecycleMsg>,
     cancel: CancellationToken,
 ) {
+    let mut root = root_cause::RootCause::start(&store, &settings, &clock, &cancel).await;
     loop {
+        let due = root.due_in(&clock);
         let msg = tokio::select! {
             v = inbox.recv() => v,
+            () = sleep_or_never(due) => {
+                root.tick(&store, &metrics, &settings, &clock).await;
+                continue;
+            }
             () = cancel.cancelled() => {
                 // Drain what the evaluator already decided.
                 inbox.close();
@@ -170,7 +183,9 @@ async fn run(
                 continue;
             }
             Some(LifecycleMsg::CloseByHand(close)) => {
-                close_by_hand(&store, close).await;
+                if let Some(id) = close_by_hand(&store, close).await {
+                    root.closed_by_hand(id);
+                }
                 continue;
             }
             Some(LifecycleMsg::Verdict(v)) => v,
@@ -183,10 +198,12 @@ async fn run(
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
         loop {
-            let Err(e) = persist(&store, &metrics, &clock, &svc, &verdict).await else {
+            let Err(e) = persist(&store, &metrics, &clock, &svc, &verdict, &mut root, &settings).await
+            else {
                 if let Some(state) = verdict.stored_state() {
                     metrics.board.set_state(&service, state);
                 }
+                root.tick(&store, &metrics, &settings, &clock).await;
                 break;
             };
             if cancel.is_cancelled() {
@@ -203,7 +220,16 @@ async fn run(
     }
 }
 
-async fn close_by_hand(store: &Store, close: CloseByHand) {
+/// Sleeps `due`, or forever when `None` (no grouping decision waits).
+async fn sleep_or_never(due: Option<Duration>) {
+    match due {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Closes a request by hand; the id closed, if it was.
+async fn close_by_hand(store: &Store, close: CloseByHand) -> Option<RequestId> {
     let closed = store
         .close_request_by_hand(close.request, &close.note)
         .await;
@@ -213,7 +239,9 @@ async fn close_by_hand(store: &Store, close: CloseByHand) {
         }
         Err(e) => info!(request = close.request.get(), error = %e, "request not closed by hand"),
     }
+    let id = closed.as_ref().ok().map(|r| r.id);
     let _ = close.reply.send(closed);
+    id
 }
 
 async fn persist(
@@ -222,24 +250,21 @@ async fn persist(
     clock: &Clock,
     svc: &LifecycleService<'_>,
     verdict: &Verdict,
+    root: &mut root_cause::RootCause,
+    settings: &LifecycleSettings,
 ) -> Result<(), crate::store::StoreError> {
     match verdict {
         Verdict::State { from, to } => {
             store.set_service_state(svc.id, *to).await?;
+            root.state(svc, *to);
             info!(service_id = %svc.id, from = %from, to = %to, "service state changed");
         }
         Verdict::Down { from, votes } => {
-            let request = texts::service_request(svc.url, svc.equipment, svc.priority, votes);
+            // Its request is opened by the grouping (root_cause.rs).
             let snapshot = snapshot(svc, ServiceState::Down, votes);
-            match store.service_down(&snapshot, &request).await? {
-                Opened::New(req) => {
-                    metrics.request_opened(RequestKind::Corrective.as_str());
-                    info!(service_id = %svc.id, from = %from, request = req.id.get(), "service down: request opened")
-                }
-                Opened::Existing(id) => {
-                    info!(service_id = %svc.id, from = %from, request = id.get(), "service down: request already open")
-                }
-            }
+            info!(service_id = %svc.id, from = %from, "service confirmed down");
+            root.down(store, &settings.grouping, clock, &snapshot, votes)
+                .await?;
         }
         Verdict::Up {
             from,
@@ -249,6 +274,12 @@ async fn persist(
             let note = texts::closing_note(svc.url, votes, clock.now_ms());
             let snapshot = snapshot(svc, ServiceState::Up, votes);
             let was_down = *from == ServiceState::Down || *had_request;
+            if root
+                .up(store, &settings.grouping, clock, &snapshot, was_down)
+                .await?
+            {
+                return Ok(());
+            }
             match store.service_up(&snapshot, was_down, &note).await? {
                 Some(req) => {
                     info!(service_id = %svc.id, from = %from, request = req.id.get(), "service up: request closed")
