@@ -19,6 +19,7 @@ mod phases;
 mod quorum;
 mod reload;
 mod restart;
+mod root_cause;
 mod webhooks;
 
 /// Shared set-up of the scenarios.

@@ -258,3 +258,50 @@ fn a_certain_outcome_is_decided_before_the_window_ends() {
     }
     assert!(g.decide(&s, 1000).is_empty());
 }
+
+#[test]
+fn settings_take_the_equipment_ratio_and_one_round_window_by_default() {
+    let text = r#"
+[collector]
+database = "sqlite://x.db"
+advertise_url = "http://10.0.0.1:7070"
+[agents]
+enrollment_token = "t"
+[defaults]
+equipment_down_ratio = 0.8
+recheck_delay = "3s"
+[[equipment]]
+id = "web-1"
+equipment_down_ratio = 0.5
+[[equipment]]
+id = "db-1"
+[[services]]
+id = "a"
+equipment = "web-1"
+url = "http://a.test"
+timeout = "20s"
+[[services]]
+id = "b"
+equipment = "web-1"
+url = "http://b.test"
+[[services]]
+id = "c"
+equipment = "db-1"
+url = "http://c.test"
+active = false
+"#;
+    let config = crate::config::parse(std::path::Path::new("g.toml"), text).expect("config");
+    let s = GroupingSettings::from(&config);
+    assert_eq!(s.collector, "http://10.0.0.1:7070");
+    assert_eq!(s.monitoring_down_ratio, 0.9);
+    let web = &s.equipment[&EquipmentId::from("web-1")];
+    // recheck_delay 3s + recheck_timeout (timeout 20s + 2s), the longest.
+    assert_eq!((web.ratio, web.window, web.active), (0.5, Duration::from_secs(25), 2));
+    let db = &s.equipment[&EquipmentId::from("db-1")];
+    assert_eq!((db.ratio, db.active), (0.8, 0));
+
+    let fixed = text.replace("[defaults]", "[defaults]\nhost_grouping_window = \"1m\"");
+    let config = crate::config::parse(std::path::Path::new("g.toml"), &fixed).expect("config");
+    let s = GroupingSettings::from(&config);
+    assert_eq!(s.equipment[&EquipmentId::from("web-1")].window, Duration::from_secs(60));
+}
