@@ -263,7 +263,7 @@ async fn persist(
             // Its request is opened by the grouping (root_cause.rs).
             let snapshot = snapshot(svc, ServiceState::Down, votes);
             info!(service_id = %svc.id, from = %from, "service confirmed down");
-            root.down(store, &settings.grouping, clock, &snapshot, votes)
+            root.down(store, metrics, &settings.grouping, clock, svc, &snapshot, votes)
                 .await?;
         }
         Verdict::Up {

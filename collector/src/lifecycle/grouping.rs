@@ -201,6 +201,23 @@ impl Grouping {
         }
     }
 
+    /// Whether a failure of `service` (of `equipment`) confirmed now would
+    /// be decided alone at once: no group request it joins, none that can
+    /// form (so its `[HTTP KO]` opens with its `down`, as without grouping).
+    pub fn alone_now(&self, s: &GroupingSettings, service: &ServiceId, eq: &EquipmentId) -> bool {
+        let pending = self.pending.iter().filter(|p| &p.equipment == eq).count();
+        let down_here = self.down.values().filter(|e| *e == eq).count();
+        let active = self.active_of(s, eq);
+        // As if it were down and pending too.
+        let could = pending + 1 + active.saturating_sub(down_here + 1);
+        let ratio = s.equipment.get(eq).map_or(1.0, |g| g.ratio);
+        !self.down.contains_key(service)
+            && !self.members.contains_key(service)
+            && !self.hosts.contains_key(eq)
+            && !self.monitoring_possible(s)
+            && !(could >= 2 && reaches(could, active, ratio))
+    }
+
     /// When the next decision is due.
     pub fn next_deadline(&self) -> Option<i64> {
         self.pending.iter().map(|p| p.deadline_ms).min()

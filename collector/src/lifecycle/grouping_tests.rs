@@ -305,3 +305,16 @@ active = false
     let s = GroupingSettings::from(&config);
     assert_eq!(s.equipment[&EquipmentId::from("web-1")].window, Duration::from_secs(60));
 }
+
+#[test]
+fn a_lone_service_is_known_alone_before_it_fails() {
+    let s = settings(1, 1, 1.0);
+    let g = Grouping::default();
+    assert!(g.alone_now(&s, &"eq0-s0".into(), &"eq0".into()));
+    // Two services: the other may follow within the window.
+    let s = settings(1, 2, 1.0);
+    assert!(!g.alone_now(&s, &"eq0-s0".into(), &"eq0".into()));
+    // Two equipments of two services: the monitoring may form.
+    let s3 = settings(2, 2, 1.0);
+    assert!(!g.alone_now(&s3, &"eq0-s0".into(), &"eq0".into()));
+}

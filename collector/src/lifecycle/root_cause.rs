@@ -107,15 +107,21 @@ impl RootCause {
     }
 
     /// A `Down` verdict.
+    #[expect(clippy::too_many_arguments, reason = "the lifecycle's parts it stores with")]
     pub async fn down(
         &mut self,
         store: &Store,
+        metrics: &Metrics,
         s: &GroupingSettings,
         clock: &Clock,
+        svc: &LifecycleService<'_>,
         snapshot: &ServiceSnapshot,
         votes: &[Vote],
     ) -> Result<(), StoreError> {
         let (id, eq) = (&snapshot.id, &snapshot.equipment_id);
+        if self.grouping.alone_now(s, id, eq) {
+            return self.down_alone(store, metrics, svc, snapshot, votes).await;
+        }
         match store.service_confirmed_down(snapshot).await? {
             Confirmed::Linked(request) => {
                 self.grouping.linked_down(id, eq);
@@ -136,6 +142,30 @@ impl RootCause {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// No grouping can take it: `down` and its `[HTTP KO]` in one
+    /// transaction, as without grouping.
+    async fn down_alone(
+        &mut self,
+        store: &Store,
+        metrics: &Metrics,
+        svc: &LifecycleService<'_>,
+        snapshot: &ServiceSnapshot,
+        votes: &[Vote],
+    ) -> Result<(), StoreError> {
+        let request = texts::service_request(svc.url, svc.equipment, svc.priority, votes);
+        match store.service_down(snapshot, &request).await? {
+            Opened::New(req) => {
+                metrics.request_opened(RequestKind::Corrective.as_str());
+                info!(service_id = %svc.id, request = req.id.get(), "service down: request opened")
+            }
+            Opened::Existing(id) => {
+                info!(service_id = %svc.id, request = id.get(), "service down: request already open")
+            }
+        }
+        self.grouping.linked_down(svc.id, svc.equipment);
         Ok(())
     }
 
