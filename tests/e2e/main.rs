@@ -15,6 +15,7 @@ mod leadership;
 mod manual;
 mod reload;
 mod restart;
+mod root_cause;
 mod secrets;
 mod status_page;
 mod tls;
