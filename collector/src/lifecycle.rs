@@ -37,8 +37,7 @@ use tracing::{error, info, warn};
 
 use crate::config::settings::{CatalogSettings, LifecycleService, LifecycleSettings};
 use crate::domain::{
-    Event, Request, RequestId, ServiceId, ServiceSnapshot, ServiceState, Verdict,
-    Vote, texts,
+    Event, Request, RequestId, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
 };
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
@@ -198,7 +197,10 @@ async fn run(
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
         loop {
-            let Err(e) = persist(&store, &metrics, &clock, &svc, &verdict, &mut root, &settings).await
+            let Err(e) = persist(
+                &store, &metrics, &clock, &svc, &verdict, &mut root, &settings,
+            )
+            .await
             else {
                 if let Some(state) = verdict.stored_state() {
                     metrics.board.set_state(&service, state);
@@ -263,8 +265,16 @@ async fn persist(
             // Its request is opened by the grouping (root_cause.rs).
             let snapshot = snapshot(svc, ServiceState::Down, votes);
             info!(service_id = %svc.id, from = %from, "service confirmed down");
-            root.down(store, metrics, &settings.grouping, clock, svc, &snapshot, votes)
-                .await?;
+            root.down(
+                store,
+                metrics,
+                &settings.grouping,
+                clock,
+                svc,
+                &snapshot,
+                votes,
+            )
+            .await?;
         }
         Verdict::Up {
             from,

@@ -45,10 +45,18 @@ async fn a_host_going_down_opens_one_host_request_through_picketctl() -> anyhow:
         assert_eq!(service["state"], "down", "{service}");
     }
     let requests = c.requests().await?;
-    assert_eq!(requests.len(), 1, "one request, none per service: {requests:?}");
+    assert_eq!(
+        requests.len(),
+        1,
+        "one request, none per service: {requests:?}"
+    );
     let host = &requests[0];
     assert_eq!(host["id"], id, "{host}");
-    assert_eq!(host["name"], format!("[HOST KO] {EQUIPMENT_NAME}"), "{host}");
+    assert_eq!(
+        host["name"],
+        format!("[HOST KO] {EQUIPMENT_NAME}"),
+        "{host}"
+    );
     assert_eq!(host["kind"], "host", "{host}");
     assert_eq!(host["stage"], "open", "{host}");
     let description = host["description"].as_str().unwrap_or_default();
@@ -64,7 +72,10 @@ async fn a_host_going_down_opens_one_host_request_through_picketctl() -> anyhow:
     let notes = closed["notes"].as_array().cloned().unwrap_or_default();
     let last = notes.last().cloned().unwrap_or(Value::Null);
     let text = last["text"].as_str().unwrap_or_default();
-    assert!(text.starts_with("closed automatically: every service is back up"), "{closed}");
+    assert!(
+        text.starts_with("closed automatically: every service is back up"),
+        "{closed}"
+    );
     assert_eq!(c.requests().await?.len(), 1, "a request opened on recovery");
     Ok(())
 }

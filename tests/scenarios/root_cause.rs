@@ -118,10 +118,14 @@ async fn a_host_going_down_with_ten_services_opens_one_host_request() -> anyhow:
     let requests = h.requests().await?;
     assert_eq!(requests.len(), 2, "{requests:?}");
     let r = h.request(host).await?;
-    assert_eq!((r.name.as_str(), r.kind.as_str()), ("[HOST KO] Web server 1", "host"));
+    assert_eq!(
+        (r.name.as_str(), r.kind.as_str()),
+        ("[HOST KO] Web server 1", "host")
+    );
     for s in &web {
         assert!(
-            r.description.contains(&format!("- {s} (http://{s}.test/): HTTP 503")),
+            r.description
+                .contains(&format!("- {s} (http://{s}.test/): HTTP 503")),
             "{}",
             r.description
         );
@@ -143,11 +147,17 @@ async fn a_host_going_down_with_ten_services_opens_one_host_request() -> anyhow:
     a.assignment().await?;
     assert_eq!(h.service(&web[3]).await?.open_request, Some(host));
     h.advance(WINDOW).await;
-    assert_eq!(h.requests().await?.len(), 2, "a request opened after the restart");
+    assert_eq!(
+        h.requests().await?.len(),
+        2,
+        "a request opened after the restart"
+    );
 
     // They come back: one close, with a note listing each one's downtime.
     round(&h, &mut a, &web, &Outcome::ok()).await?;
-    let log = h.events_until("request.closed", |b| b["id"] == host).await?;
+    let log = h
+        .events_until("request.closed", |b| b["id"] == host)
+        .await?;
     let count = |kind: &str| log.iter().filter(|(t, _)| t == kind).count();
     assert_eq!(count("request.opened"), 2, "host + lone only: {log:?}");
     assert_eq!(count("service.down"), 11);
@@ -158,9 +168,15 @@ async fn a_host_going_down_with_ten_services_opens_one_host_request() -> anyhow:
         ("done", "recovered")
     );
     let note = &closed.notes.last().expect("a closing note").text;
-    assert!(note.starts_with("closed automatically: every service is back up"), "{note}");
+    assert!(
+        note.starts_with("closed automatically: every service is back up"),
+        "{note}"
+    );
     for s in &web {
-        assert!(note.contains(&format!("- {s} (http://{s}.test/): down ")), "{note}");
+        assert!(
+            note.contains(&format!("- {s} (http://{s}.test/): down ")),
+            "{note}"
+        );
     }
     Ok(())
 }
@@ -196,9 +212,14 @@ async fn every_agent_failing_everything_opens_one_monitoring_request() -> anyhow
     assert_eq!(requests.len(), 1, "{requests:?}");
     let r = &requests[0];
     assert_eq!(r.kind, "monitoring");
-    assert!(r.name.starts_with("[MONITORING KO] collector "), "{}", r.name);
     assert!(
-        r.description.starts_with("50 of 50 active services on 5 equipments"),
+        r.name.starts_with("[MONITORING KO] collector "),
+        "{}",
+        r.name
+    );
+    assert!(
+        r.description
+            .starts_with("50 of 50 active services on 5 equipments"),
         "{}",
         r.description
     );

@@ -2,11 +2,13 @@
 //! `host_grouping_window` and `monitoring_down_ratio`, and an
 //! `[[equipment]]`'s own `equipment_down_ratio` (see `lifecycle/grouping.rs`).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use super::ConfigError;
 use super::raw::{RawDefaults, Sp};
 use super::source::Source;
+use super::{Config, ConfigError};
+use crate::domain::EquipmentId;
 
 /// The built-in `equipment_down_ratio`: all of an equipment's services.
 pub const EQUIPMENT_DOWN_RATIO: f64 = 1.0;
@@ -79,4 +81,54 @@ pub(super) fn ratio(
         );
     }
     Ok(Some(r))
+}
+
+/// One equipment's grouping rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EquipmentGrouping {
+    /// `equipment_down_ratio`.
+    pub ratio: f64,
+    /// `host_grouping_window`, or one round window of its services.
+    pub window: Duration,
+    /// Its configured active services.
+    pub active: usize,
+}
+
+/// The grouping rules of a configuration.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GroupingSettings {
+    pub monitoring_down_ratio: f64,
+    /// How `[MONITORING KO]` names this collector (its `advertise_url`).
+    pub collector: String,
+    pub equipment: HashMap<EquipmentId, EquipmentGrouping>,
+}
+
+impl From<&Config> for GroupingSettings {
+    fn from(c: &Config) -> Self {
+        let mut equipment: HashMap<EquipmentId, EquipmentGrouping> = c
+            .equipment
+            .iter()
+            .map(|e| {
+                let g = EquipmentGrouping {
+                    ratio: e.down_ratio.unwrap_or(c.grouping.equipment_down_ratio),
+                    window: c.grouping.host_grouping_window.unwrap_or_default(),
+                    active: 0,
+                };
+                (e.id.clone(), g)
+            })
+            .collect();
+        for s in c.services.iter().filter(|s| s.active) {
+            if let Some(g) = equipment.get_mut(&s.equipment) {
+                g.active += 1;
+                if c.grouping.host_grouping_window.is_none() {
+                    g.window = g.window.max(s.recheck_delay + s.recheck_timeout);
+                }
+            }
+        }
+        GroupingSettings {
+            monitoring_down_ratio: c.grouping.monitoring_down_ratio,
+            collector: c.collector.advertise_url.clone(),
+            equipment,
+        }
+    }
 }

@@ -63,7 +63,7 @@ pub struct LifecycleSettings {
     /// Each equipment's display name (its id if it has none).
     equipment_names: HashMap<EquipmentId, String>,
     /// One request per root cause (`lifecycle/grouping.rs`).
-    pub grouping: crate::lifecycle::grouping::GroupingSettings,
+    pub grouping: Arc<crate::lifecycle::grouping::GroupingSettings>,
 }
 
 /// One service as the lifecycle sees it, borrowed from the settings.
@@ -94,7 +94,7 @@ impl From<&Config> for LifecycleSettings {
             services: c.services.clone(),
             by_id,
             equipment_names,
-            grouping: c.into(),
+            grouping: Arc::new(c.into()),
         }
     }
 }

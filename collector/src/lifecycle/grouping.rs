@@ -17,61 +17,9 @@
 //! its ratio; the services still down then wait again. Active: configured
 //! active and not in maintenance or paused (as the lifecycle last stored).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
-
-use crate::config::Config;
+pub use crate::config::grouping::GroupingSettings;
 use crate::domain::{EquipmentId, RequestId, ServiceId, ServiceState, Vote};
-
-/// One equipment's grouping rules.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EquipmentGrouping {
-    /// `equipment_down_ratio`.
-    pub ratio: f64,
-    /// `host_grouping_window`, or one round window of its services.
-    pub window: Duration,
-    /// Its configured active services.
-    pub active: usize,
-}
-
-/// The grouping rules of a configuration.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct GroupingSettings {
-    pub monitoring_down_ratio: f64,
-    /// How `[MONITORING KO]` names this collector (its `advertise_url`).
-    pub collector: String,
-    pub equipment: HashMap<EquipmentId, EquipmentGrouping>,
-}
-
-impl From<&Config> for GroupingSettings {
-    fn from(c: &Config) -> Self {
-        let mut equipment: HashMap<EquipmentId, EquipmentGrouping> = c
-            .equipment
-            .iter()
-            .map(|e| {
-                let g = EquipmentGrouping {
-                    ratio: e.down_ratio.unwrap_or(c.grouping.equipment_down_ratio),
-                    window: c.grouping.host_grouping_window.unwrap_or_default(),
-                    active: 0,
-                };
-                (e.id.clone(), g)
-            })
-            .collect();
-        for s in c.services.iter().filter(|s| s.active) {
-            if let Some(g) = equipment.get_mut(&s.equipment) {
-                g.active += 1;
-                if c.grouping.host_grouping_window.is_none() {
-                    g.window = g.window.max(s.recheck_delay + s.recheck_timeout);
-                }
-            }
-        }
-        GroupingSettings {
-            monitoring_down_ratio: c.grouping.monitoring_down_ratio,
-            collector: c.collector.advertise_url.clone(),
-            equipment,
-        }
-    }
-}
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A service confirmed down, waiting for its request.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,9 +93,9 @@ impl Grouping {
     }
 
     fn window_ms(s: &GroupingSettings, eq: &EquipmentId) -> i64 {
-        s.equipment
-            .get(eq)
-            .map_or(0, |g| i64::try_from(g.window.as_millis()).unwrap_or(i64::MAX))
+        s.equipment.get(eq).map_or(0, |g| {
+            i64::try_from(g.window.as_millis()).unwrap_or(i64::MAX)
+        })
     }
 
     /// `service` of `equipment` was confirmed down at `now_ms` with no
@@ -161,7 +109,10 @@ impl Grouping {
         now_ms: i64,
     ) -> OnDown {
         self.down.insert(service.clone(), equipment.clone());
-        if let Some(id) = self.monitoring.or_else(|| self.hosts.get(equipment).copied()) {
+        if let Some(id) = self
+            .monitoring
+            .or_else(|| self.hosts.get(equipment).copied())
+        {
             return OnDown::Join(id);
         }
         self.wait(s, service, equipment, votes, now_ms);
@@ -211,11 +162,11 @@ impl Grouping {
         // As if it were down and pending too.
         let could = pending + 1 + active.saturating_sub(down_here + 1);
         let ratio = s.equipment.get(eq).map_or(1.0, |g| g.ratio);
-        !self.down.contains_key(service)
-            && !self.members.contains_key(service)
-            && !self.hosts.contains_key(eq)
-            && !self.monitoring_possible(s)
-            && !(could >= 2 && reaches(could, active, ratio))
+        let taken = self.down.contains_key(service)
+            || self.members.contains_key(service)
+            || self.hosts.contains_key(eq);
+        let host = could >= 2 && reaches(could, active, ratio);
+        !(taken || host || self.monitoring_possible(s))
     }
 
     /// When the next decision is due.
@@ -404,7 +355,12 @@ impl Grouping {
 
     /// Starts from the store: services `down` (linked or not), in
     /// maintenance or paused, and the open group requests' services.
-    pub fn restore_state(&mut self, service: &ServiceId, equipment: &EquipmentId, state: ServiceState) {
+    pub fn restore_state(
+        &mut self,
+        service: &ServiceId,
+        equipment: &EquipmentId,
+        state: ServiceState,
+    ) {
         match state {
             ServiceState::Down => {
                 self.down.insert(service.clone(), equipment.clone());

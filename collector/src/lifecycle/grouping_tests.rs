@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::config::grouping::EquipmentGrouping;
 
 const W: i64 = 12_000;
 
@@ -53,7 +54,10 @@ fn all_services_of_one_equipment_down_in_a_window_open_one_host_request() {
         assert_eq!(down(&mut g, &s, 0, i, 1000 + i as i64 * 1000), OnDown::Wait);
     }
     assert_eq!(g.next_deadline(), Some(1000 + W));
-    assert!(g.decide(&s, 1000 + W - 1).is_empty(), "decided before the window ended");
+    assert!(
+        g.decide(&s, 1000 + W - 1).is_empty(),
+        "decided before the window ended"
+    );
     assert_eq!(kinds(&g.decide(&s, 1000 + W)), vec!["host eq0 4"]);
     assert_eq!(g.next_deadline(), None);
 }
@@ -126,9 +130,17 @@ fn a_late_failure_joins_the_open_host_request() {
         panic!("a host request");
     };
     let id = RequestId::from(7);
-    g.opened(id, Some(&"eq0".into()), members.into_iter().map(|p| (p.service, p.votes)));
+    g.opened(
+        id,
+        Some(&"eq0".into()),
+        members.into_iter().map(|p| (p.service, p.votes)),
+    );
     assert_eq!(down(&mut g, &s, 0, 2, 60_000), OnDown::Join(id));
-    assert_eq!(down(&mut g, &s, 1, 0, 60_000), OnDown::Wait, "another equipment");
+    assert_eq!(
+        down(&mut g, &s, 1, 0, 60_000),
+        OnDown::Wait,
+        "another equipment"
+    );
     g.up(&"eq0-s0".into());
     assert_eq!(g.member_of(&"eq0-s0".into()), None);
     assert_eq!(g.member_of(&"eq0-s1".into()), Some(id));
@@ -181,7 +193,9 @@ fn the_monitoring_threshold_needs_the_ratio_two_equipments_and_three_services() 
         down(&mut g, &s, k / 10, k % 10, 1000);
     }
     assert!(
-        !kinds(&g.decide(&s, 1000 + W)).iter().any(|k| k.starts_with("monitoring")),
+        !kinds(&g.decide(&s, 1000 + W))
+            .iter()
+            .any(|k| k.starts_with("monitoring")),
         "44 of 50 is below 0.9"
     );
     // One equipment only: a host, not the monitoring.
@@ -196,7 +210,10 @@ fn the_monitoring_threshold_needs_the_ratio_two_equipments_and_three_services() 
     let mut g = Grouping::default();
     down(&mut g, &s, 0, 0, 1000);
     down(&mut g, &s, 1, 0, 1000);
-    assert_eq!(kinds(&g.decide(&s, 1000 + W)), vec!["own eq0-s0", "own eq1-s0"]);
+    assert_eq!(
+        kinds(&g.decide(&s, 1000 + W)),
+        vec!["own eq0-s0", "own eq1-s0"]
+    );
 }
 
 #[test]
@@ -296,14 +313,20 @@ active = false
     assert_eq!(s.monitoring_down_ratio, 0.9);
     let web = &s.equipment[&EquipmentId::from("web-1")];
     // recheck_delay 3s + recheck_timeout (timeout 20s + 2s), the longest.
-    assert_eq!((web.ratio, web.window, web.active), (0.5, Duration::from_secs(25), 2));
+    assert_eq!(
+        (web.ratio, web.window, web.active),
+        (0.5, Duration::from_secs(25), 2)
+    );
     let db = &s.equipment[&EquipmentId::from("db-1")];
     assert_eq!((db.ratio, db.active), (0.8, 0));
 
     let fixed = text.replace("[defaults]", "[defaults]\nhost_grouping_window = \"1m\"");
     let config = crate::config::parse(std::path::Path::new("g.toml"), &fixed).expect("config");
     let s = GroupingSettings::from(&config);
-    assert_eq!(s.equipment[&EquipmentId::from("web-1")].window, Duration::from_secs(60));
+    assert_eq!(
+        s.equipment[&EquipmentId::from("web-1")].window,
+        Duration::from_secs(60)
+    );
 }
 
 #[test]

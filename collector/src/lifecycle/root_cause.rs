@@ -23,8 +23,10 @@ use crate::domain::{
     EquipmentId, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Vote,
 };
 use crate::metrics::Metrics;
-use crate::store::{Confirmed, GroupMember, OpenGroup, Opened, Store, StoreError};
+use crate::store::{Confirmed, GroupMember, Opened, Store, StoreError};
 use crate::time::Clock;
+
+mod resume;
 
 /// After a failed decision, the next attempt waits this long.
 const RETRY: Duration = Duration::from_secs(1);
@@ -38,66 +40,6 @@ pub(crate) struct RootCause {
 }
 
 impl RootCause {
-    /// The state the store holds; a store error is retried until `cancel`.
-    pub async fn start(
-        store: &Store,
-        settings: &LifecycleSettings,
-        clock: &Clock,
-        cancel: &tokio_util::sync::CancellationToken,
-    ) -> RootCause {
-        loop {
-            match Self::load(store, settings, clock).await {
-                Ok(r) => return r,
-                Err(e) if !cancel.is_cancelled() => {
-                    warn!(error = %e, "cannot read the open host and monitoring requests; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(RETRY) => {}
-                        () = cancel.cancelled() => {}
-                    }
-                }
-                Err(_) => return RootCause::default(),
-            }
-        }
-    }
-
-    async fn load(
-        store: &Store,
-        settings: &LifecycleSettings,
-        clock: &Clock,
-    ) -> Result<RootCause, StoreError> {
-        let mut g = Grouping::default();
-        for (id, state, _) in store.service_states().await? {
-            if let Some(svc) = settings.service(&id) {
-                g.restore_state(&id, svc.equipment, state);
-            }
-        }
-        for OpenGroup {
-            request,
-            kind,
-            equipment,
-            members,
-        } in store.open_groups().await?
-        {
-            let equipment = equipment.filter(|_| kind == RequestKind::Host);
-            let down = members.into_iter().filter(|m| m.up_ms.is_none());
-            g.opened(
-                request,
-                equipment.as_ref(),
-                down.map(|m| (m.service, Vec::new())),
-            );
-        }
-        let now = clock.now_ms();
-        for id in store.unlinked_down_services().await? {
-            if let Some(svc) = settings.service(&id) {
-                g.wait(&settings.grouping, &id, svc.equipment, &[], now);
-            }
-        }
-        Ok(RootCause {
-            grouping: g,
-            retry_at: None,
-        })
-    }
-
     /// How long until the next decision is due (`None`: none waits).
     pub fn due_in(&self, clock: &Clock) -> Option<Duration> {
         let at = self.grouping.next_deadline()?;
@@ -107,7 +49,10 @@ impl RootCause {
     }
 
     /// A `Down` verdict.
-    #[expect(clippy::too_many_arguments, reason = "the lifecycle's parts it stores with")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the lifecycle's parts it stores with"
+    )]
     pub async fn down(
         &mut self,
         store: &Store,
@@ -134,7 +79,8 @@ impl RootCause {
                 {
                     OnDown::Join(request) => {
                         let member = member(snapshot.url.clone(), id, votes, clock.now_ms());
-                        self.join(store, s, request, eq, member, votes, clock).await?;
+                        self.join(store, s, request, eq, member, votes, clock)
+                            .await?;
                     }
                     OnDown::Wait => {
                         info!(service_id = %id, "service down: its request waits for the grouping window")
@@ -169,6 +115,10 @@ impl RootCause {
         Ok(())
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the member, its request and equipment, and the parts it stores with"
+    )]
     async fn join(
         &mut self,
         store: &Store,
@@ -267,7 +217,10 @@ impl RootCause {
         if let Some((id, down, active)) = self.grouping.monitoring_to_close(s) {
             store.close_monitoring_request(id, down, active).await?;
             self.grouping.closed(s, id, clock.now_ms());
-            info!(request = id.get(), down, active, "monitoring recovered: [MONITORING KO] closed");
+            info!(
+                request = id.get(),
+                down, active, "monitoring recovered: [MONITORING KO] closed"
+            );
         }
         if self.retry_at.is_some_and(|r| r > clock.now_ms()) {
             return Ok(());
@@ -304,7 +257,10 @@ impl RootCause {
                 let req = store.open_group_request(&new, &rows).await?;
                 metrics.request_opened(RequestKind::Monitoring.as_str());
                 self.grouping.opened(req.id, None, with_votes(members));
-                warn!(request = req.id.get(), down, active, "nearly every service down at once: [MONITORING KO] opened");
+                warn!(
+                    request = req.id.get(),
+                    down, active, "nearly every service down at once: [MONITORING KO] opened"
+                );
             }
             Decision::Host {
                 equipment,
@@ -316,7 +272,9 @@ impl RootCause {
                     .iter()
                     .filter_map(|p| settings.service(&p.service))
                     .collect();
-                let name = services.first().map_or(equipment.as_str(), |s| s.equipment_name);
+                let name = services
+                    .first()
+                    .map_or(equipment.as_str(), |s| s.equipment_name);
                 let priority = services.iter().map(|s| s.priority).max().unwrap_or("2");
                 let texts: Vec<MemberText<'_>> = rows
                     .iter()
@@ -368,9 +326,7 @@ fn pending_of(d: Decision) -> Vec<Pending> {
 }
 
 fn with_votes(members: &[Pending]) -> impl Iterator<Item = (ServiceId, Vec<Vote>)> {
-    members
-        .iter()
-        .map(|p| (p.service.clone(), p.votes.clone()))
+    members.iter().map(|p| (p.service.clone(), p.votes.clone()))
 }
 
 fn member(url: String, id: &ServiceId, votes: &[Vote], down_ms: i64) -> GroupMember {

@@ -13,8 +13,7 @@
 use sqlx::{AnyConnection, Row};
 
 use super::requests::{
-    Subject, close_with_event, insert_request, open_of, opened_event, request_row,
-    REQUEST_COLUMNS,
+    REQUEST_COLUMNS, Subject, close_with_event, insert_request, open_of, opened_event, request_row,
 };
 use super::{Result, Store, events::append_event, named, request_id, text_id};
 use crate::domain::texts::{self, AUTOMATIC_AUTHOR, Downtime};

@@ -46,8 +46,8 @@ use crate::time::Clock;
 
 pub use agents::{AgentRow, HEARTBEAT_HISTORY_MS, HeartbeatRecord};
 pub use backend::{Backend, check_url};
-pub use grouping::{Confirmed, GroupMember, OpenGroup};
 pub use events::{Delivery, DeliveryFilter, DeliveryRow, EventRow, OutboxCounts};
+pub use grouping::{Confirmed, GroupMember, OpenGroup};
 pub use latest::LatestResult;
 pub use leader::Lease;
 pub use lists::{AgentFilter, AgentKey, RequestFilter};

@@ -131,7 +131,10 @@ async fn a_host_request_links_its_services_and_lists_them_in_its_events() {
         .open_group_request(&host(), &[member("a"), member("b")])
         .await
         .expect("open");
-    assert_eq!((req.kind, req.service_id.clone()), (RequestKind::Host, None));
+    assert_eq!(
+        (req.kind, req.service_id.clone()),
+        (RequestKind::Host, None)
+    );
     assert_eq!(link_of(&store, "a").await, Some(req.id));
     assert_eq!(link_of(&store, "b").await, Some(req.id));
     assert!(store.unlinked_down_services().await.expect("u").is_empty());
@@ -170,7 +173,10 @@ async fn a_host_request_closes_when_its_last_service_is_back_up() {
     assert_eq!(link_of(&store, "a").await, None);
     let open = store.get_request(req.id).await.expect("get");
     assert_eq!(open.stage, Stage::Open);
-    assert_eq!(open.notes.last().map(|n| n.text.as_str()), Some("a is back"));
+    assert_eq!(
+        open.notes.last().map(|n| n.text.as_str()),
+        Some("a is back")
+    );
     let closed = store
         .group_member_up(&snap("b", ServiceState::Up), req.id, true, "b is back")
         .await
@@ -178,7 +184,10 @@ async fn a_host_request_closes_when_its_last_service_is_back_up() {
         .expect("closed with its last service");
     assert_eq!(closed.close_reason, Some(CloseReason::Recovered));
     let note = &closed.notes.last().expect("closing note").text;
-    assert!(note.starts_with("closed automatically: every service is back up"), "{note}");
+    assert!(
+        note.starts_with("closed automatically: every service is back up"),
+        "{note}"
+    );
     assert!(note.contains("- a (http://a.test): down"), "{note}");
     assert!(note.contains("- b (http://b.test): down"), "{note}");
     assert_eq!(count(&store, EventType::ServiceUp).await, 2);
@@ -202,7 +211,10 @@ async fn a_late_service_joins_the_open_host_request_with_a_note() {
     );
     assert_eq!(link_of(&store, "c").await, Some(req.id));
     let r = store.get_request(req.id).await.expect("get");
-    assert_eq!(r.notes.last().map(|n| n.text.as_str()), Some("c is down too"));
+    assert_eq!(
+        r.notes.last().map(|n| n.text.as_str()),
+        Some("c is down too")
+    );
     assert_eq!(count(&store, EventType::RequestOpened).await, 1);
     let groups = store.open_groups().await.expect("groups");
     assert_eq!(groups[0].members.len(), 3);
@@ -261,7 +273,10 @@ async fn a_pending_service_gets_its_own_request_without_a_second_down_event() {
     let (_db, store) = open().await;
     down(&store, &["a"]).await;
     let opened = store
-        .open_service_request(&"a".into(), &texts::service_request("http://a.test", &"web-1".into(), "2", &[]))
+        .open_service_request(
+            &"a".into(),
+            &texts::service_request("http://a.test", &"web-1".into(), "2", &[]),
+        )
         .await
         .expect("open");
     let Opened::New(req) = opened else {
@@ -271,7 +286,10 @@ async fn a_pending_service_gets_its_own_request_without_a_second_down_event() {
     assert_eq!(count(&store, EventType::ServiceDown).await, 1);
     assert_eq!(count(&store, EventType::RequestOpened).await, 1);
     let again = store
-        .open_service_request(&"a".into(), &texts::service_request("http://a.test", &"web-1".into(), "2", &[]))
+        .open_service_request(
+            &"a".into(),
+            &texts::service_request("http://a.test", &"web-1".into(), "2", &[]),
+        )
         .await
         .expect("again");
     assert_eq!(again, Opened::Existing(req.id));
