@@ -23,6 +23,13 @@
 //! equipment name); verdicts on services it does not know are dropped. A
 //! reload hands it new settings and the catalog to store, in order with
 //! the verdicts ([`Reconfigure`]).
+//!
+//! One request per root cause (`grouping.rs` decides, `root_cause.rs`
+//! carries it out): a confirmed failure may wait for its grouping window,
+//! join a `[HOST KO]` or `[MONITORING KO]` request, or get its own.
+
+pub(crate) mod grouping;
+mod root_cause;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -163,11 +170,17 @@ async fn run(
 ) {
     mute.release(None, (&store, &settings, &metrics, &clock), &cancel)
         .await;
+    let mut root = root_cause::RootCause::start(&store, &settings, &clock, &cancel).await;
     loop {
+        let due = root.due_in(&clock);
         let msg = tokio::select! {
             v = inbox.recv() => v,
             ended = mute.changed() => {
                 mute.release(Some(&ended), (&store, &settings, &metrics, &clock), &cancel).await;
+                continue;
+            }
+            () = sleep_or_never(due) => {
+                root.tick(&store, &metrics, &settings, &clock).await;
                 continue;
             }
             () = cancel.cancelled() => {
@@ -184,7 +197,9 @@ async fn run(
                 continue;
             }
             Some(LifecycleMsg::CloseByHand(close)) => {
-                close_by_hand(&store, close).await;
+                if let Some(id) = close_by_hand(&store, close).await {
+                    root.closed_by_hand(id);
+                }
                 continue;
             }
             Some(LifecycleMsg::Verdict(v)) => v,
@@ -201,10 +216,12 @@ async fn run(
         // A verdict is retried until it is stored: dropping it would lose a
         // request or leave a wrong state.
         loop {
-            let Err(e) = persist(&store, &metrics, &clock, &svc, &verdict, muted).await else {
+            let ctx = (&store, &*metrics, &clock, &settings);
+            let Err(e) = persist(ctx, &svc, &verdict, muted, &mut root).await else {
                 if let Some(state) = verdict.stored_state() {
                     metrics.board.set_state(&service, state);
                 }
+                root.tick(&store, &metrics, &settings, &clock).await;
                 break;
             };
             if cancel.is_cancelled() {
@@ -221,7 +238,16 @@ async fn run(
     }
 }
 
-async fn close_by_hand(store: &Store, close: CloseByHand) {
+/// Sleeps `due`, or forever when `None` (no grouping decision waits).
+async fn sleep_or_never(due: Option<Duration>) {
+    match due {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Closes a request by hand; the id closed, if it was.
+async fn close_by_hand(store: &Store, close: CloseByHand) -> Option<RequestId> {
     let closed = store
         .close_request_by_hand(close.request, &close.note)
         .await;
@@ -231,42 +257,58 @@ async fn close_by_hand(store: &Store, close: CloseByHand) {
         }
         Err(e) => info!(request = close.request.get(), error = %e, "request not closed by hand"),
     }
+    let id = closed.as_ref().ok().map(|r| r.id);
     let _ = close.reply.send(closed);
+    id
 }
 
+/// Stores `verdict` of `svc`: through the mute window's hold when `muted`,
+/// else through the grouping (`root`) for what opens and closes requests.
 async fn persist(
-    store: &Store,
-    metrics: &Metrics,
-    clock: &Clock,
+    (store, metrics, clock, settings): (&Store, &Metrics, &Clock, &LifecycleSettings),
     svc: &LifecycleService<'_>,
     verdict: &Verdict,
     muted: bool,
+    root: &mut root_cause::RootCause,
 ) -> Result<(), crate::store::StoreError> {
     match verdict {
         Verdict::State { from, to } => {
             store.set_service_state(svc.id, *to).await?;
+            root.state(svc, *to);
             info!(service_id = %svc.id, from = %from, to = %to, "service state changed");
         }
         Verdict::Down { from, votes } => {
-            let request = texts::service_request(svc.url, svc.equipment, svc.priority, votes);
             let snapshot = snapshot(svc, ServiceState::Down, votes);
-            let opened = if muted {
-                store.hold_down(&snapshot, &request).await?
-            } else {
-                Some(store.service_down(&snapshot, &request).await?)
-            };
-            match opened {
-                None => {
-                    info!(service_id = %svc.id, from = %from, "service down: request held by the mute window")
+            if muted {
+                // The mute window holds its request (`lifecycle/mute.rs`
+                // opens it when the window ends, if still down).
+                let request = texts::service_request(svc.url, svc.equipment, svc.priority, votes);
+                match store.hold_down(&snapshot, &request).await? {
+                    None => {
+                        info!(service_id = %svc.id, from = %from, "service down: request held by the mute window")
+                    }
+                    Some(Opened::New(req)) => {
+                        metrics.request_opened(RequestKind::Corrective.as_str());
+                        info!(service_id = %svc.id, from = %from, request = req.id.get(), "service down: request opened")
+                    }
+                    Some(Opened::Existing(id)) => {
+                        info!(service_id = %svc.id, from = %from, request = id.get(), "service down: request already open")
+                    }
                 }
-                Some(Opened::New(req)) => {
-                    metrics.request_opened(RequestKind::Corrective.as_str());
-                    info!(service_id = %svc.id, from = %from, request = req.id.get(), "service down: request opened")
-                }
-                Some(Opened::Existing(id)) => {
-                    info!(service_id = %svc.id, from = %from, request = id.get(), "service down: request already open")
-                }
+                return Ok(());
             }
+            // Its request is opened by the grouping (root_cause.rs).
+            info!(service_id = %svc.id, from = %from, "service confirmed down");
+            root.down(
+                store,
+                metrics,
+                &settings.grouping,
+                clock,
+                svc,
+                &snapshot,
+                votes,
+            )
+            .await?;
         }
         Verdict::Up {
             from,
@@ -276,6 +318,14 @@ async fn persist(
             let note = texts::closing_note(svc.url, votes, clock.now_ms());
             let snapshot = snapshot(svc, ServiceState::Up, votes);
             let was_down = *from == ServiceState::Down || *had_request;
+            // A member of a group request leaves it (even in a mute
+            // window: a request open before the window closes normally).
+            if root
+                .up(store, &settings.grouping, clock, &snapshot, was_down)
+                .await?
+            {
+                return Ok(());
+            }
             let closed = if muted {
                 store.hold_up(&snapshot, was_down, &note).await?
             } else {

@@ -17,6 +17,7 @@ mod manual;
 mod mute;
 mod reload;
 mod restart;
+mod root_cause;
 mod secrets;
 mod status_page;
 mod tls;

@@ -24,6 +24,7 @@ mod recurring;
 mod reload;
 mod reminders;
 mod restart;
+mod root_cause;
 mod webhooks;
 
 /// Shared set-up of the scenarios.

@@ -32,6 +32,11 @@ async fn take_down(h: &Harness, a: &mut ScriptedAgent, service: &str) -> anyhow:
     h.advance(RECHECK_DELAY).await;
     let order = a.order().await?;
     a.answer(&order, &Outcome::status(503)).await?;
+    // Its equipment has other services: its request opens at the end of
+    // the grouping window (one round window, 2 s + 12 s), if no host
+    // request takes it.
+    h.wait_state(service, "down").await?;
+    h.advance(Duration::from_secs(14)).await;
     let s = h
         .wait_service(service, "down with a request", |s| {
             s.state == "down" && s.open_request.is_some()

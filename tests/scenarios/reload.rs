@@ -20,8 +20,10 @@ fn service(id: &str, region: &str) -> Service {
     Service::new(id, "web-1", &format!("http://{id}.test/")).set("regions", [region])
 }
 
+/// With a 1 s `host_grouping_window`: a service confirmed down gets its
+/// request a second later (its equipment has others that could follow).
 fn base() -> Config {
-    crate::common::one_equipment()
+    crate::common::one_equipment().defaults("host_grouping_window", "1s")
 }
 
 /// Three agents' regions: `shop` and `news` in eu, `blog` in us, `docs` in
@@ -49,6 +51,10 @@ async fn down(h: &Harness, agent: &mut ScriptedAgent, service: &str) -> anyhow::
     h.advance(RECHECK_DELAY).await;
     let order = agent.order().await?;
     agent.answer(&order, &Outcome::status(503)).await?;
+    // Its equipment has other services: its request opens at the end of
+    // the grouping window, if no host request takes it.
+    h.wait_state(service, "down").await?;
+    h.advance(Duration::from_secs(1)).await;
     let s = h
         .wait_service(service, &format!("{service} down with a request"), |s| {
             s.state == "down" && s.open_request.is_some()

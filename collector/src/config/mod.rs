@@ -19,6 +19,7 @@ mod catalog;
 mod collector;
 mod defaults;
 mod heartbeats;
+pub mod grouping;
 mod include;
 mod maintenance;
 mod metrics;
@@ -91,6 +92,8 @@ pub struct Config {
     pub remind_every: Option<std::time::Duration>,
     /// `[[heartbeats]]` (push check-ins).
     pub heartbeats: Arc<Vec<HeartbeatConfig>>,
+    /// One request per root cause (`[defaults]`' grouping keys).
+    pub grouping: grouping::GroupingSection,
 }
 
 impl Config {
@@ -149,6 +152,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
     let metrics = metrics::validate(src, &raw.metrics)?;
     let remind_every = defaults::remind_every(src, raw.defaults.remind_every.as_ref())?;
     let heartbeats = Arc::new(heartbeats::validate(src, &raw.heartbeats, &equipment)?);
+    let grouping = grouping::validate(src, &raw.defaults)?;
     Ok(Config {
         collector,
         agents,
@@ -160,6 +164,7 @@ fn validate(src: &Source, raw: RawConfig) -> Result<Config, ConfigError> {
         metrics,
         remind_every,
         heartbeats,
+        grouping,
     })
 }
 
@@ -170,10 +175,11 @@ fn monitored(
     raw: &RawConfig,
 ) -> Result<(Vec<Equipment>, Vec<ServiceConfig>), ConfigError> {
     let mut catalog = Catalog::default();
-    let checked = parts::check(src, &raw.services, &raw.defaults);
+    let defaults = raw.defaults.options();
+    let checked = parts::check(src, &raw.services, &defaults);
     catalog.add(src, &raw.equipment, &raw.services, checked)?;
     let files = include::files(src, raw.include.as_deref().unwrap_or_default())?;
-    parts::read(&files, &raw.defaults, parts::threads(), |part| {
+    parts::read(&files, &defaults, parts::threads(), |part| {
         let included = Source {
             file: &part.file,
             text: &part.text,

@@ -19,7 +19,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub agents: RawAgents,
     #[serde(default)]
-    pub defaults: RawCheckOptions,
+    pub defaults: RawDefaults,
     #[serde(default)]
     pub maintenance: RawMaintenance,
     #[serde(default)]
@@ -114,6 +114,8 @@ pub struct RawEquipment {
     pub id: Sp<String>,
     pub name: Option<String>,
     pub customer: Option<String>,
+    /// Overrides `[defaults]`' (config/grouping.rs).
+    pub equipment_down_ratio: Option<Sp<f64>>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -161,6 +163,24 @@ macro_rules! check_options {
             pub url: Sp<String>,
             pub active: Option<bool>,
             $(pub $field: Option<$ty>,)*
+        }
+
+        /// `[defaults]`: the check options, and the keys of no service
+        /// (config/grouping.rs).
+        #[derive(Debug, Default, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawDefaults {
+            $(pub $field: Option<$ty>,)*
+            pub equipment_down_ratio: Option<Sp<f64>>,
+            pub host_grouping_window: Option<Sp<String>>,
+            pub monitoring_down_ratio: Option<Sp<f64>>,
+        }
+
+        impl RawDefaults {
+            /// The check options every service inherits.
+            pub fn options(&self) -> RawCheckOptions {
+                RawCheckOptions { $($field: self.$field.clone(),)* }
+            }
         }
 
         impl RawCheckOptions {

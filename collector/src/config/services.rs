@@ -14,11 +14,13 @@ use super::raw::{RawCheckOptions, RawEquipment, RawService};
 use super::source::Source;
 use crate::domain::{CheckSpec, EquipmentId, Quorum, ServiceId};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Equipment {
     pub id: EquipmentId,
     pub name: String,
     pub customer: Option<String>,
+    /// Its own `equipment_down_ratio`, over `[defaults]`' (config/grouping.rs).
+    pub down_ratio: Option<f64>,
 }
 
 /// One service with every `[defaults]` key applied.
@@ -63,6 +65,11 @@ pub(super) fn equipment(
                 name: e.name.clone().unwrap_or_else(|| id.to_string()),
                 id,
                 customer: e.customer.clone(),
+                down_ratio: super::grouping::ratio(
+                    src,
+                    "equipment_down_ratio",
+                    e.equipment_down_ratio.as_ref(),
+                )?,
             })
         })
         .collect()

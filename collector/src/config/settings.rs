@@ -68,6 +68,8 @@ pub struct LifecycleSettings {
     by_id: Vec<u32>,
     /// Each equipment's display name (its id if it has none).
     equipment_names: HashMap<EquipmentId, String>,
+    /// One request per root cause (`lifecycle/grouping.rs`).
+    pub grouping: Arc<crate::lifecycle::grouping::GroupingSettings>,
 }
 
 /// One service as the lifecycle sees it, borrowed from the settings.
@@ -98,6 +100,7 @@ impl From<&Config> for LifecycleSettings {
             services: c.services.clone(),
             by_id,
             equipment_names,
+            grouping: Arc::new(c.into()),
         }
     }
 }

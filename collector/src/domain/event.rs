@@ -11,7 +11,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    AgentId, AgentState, DegradedAgent, EquipmentId, EventType, Liveness, Request, ServiceId,
+    AgentId, AgentState, DegradedAgent, EquipmentId, EventType, Liveness, Request, RequestKind,
+    ServiceId,
     ServiceState, Vote,
 };
 use crate::time::rfc3339;
@@ -52,6 +53,8 @@ pub struct RequestSnapshot {
     pub equipment: String,
     /// The request's page on the collector.
     pub link: String,
+    /// The services of a `host` or `monitoring` request (empty otherwise).
+    pub services: Vec<ServiceId>,
 }
 
 /// A maintenance window as `maintenance.*` events show it.
@@ -316,6 +319,15 @@ fn object(v: Value) -> Map<String, Value> {
 /// The ERP module's field names (`id, name, priority, description,
 /// equipment, link`) and the rest of the request.
 fn request_body(s: &RequestSnapshot) -> Map<String, Value> {
+    let r = &s.request;
+    let mut body = request_fields(s);
+    if matches!(r.kind, RequestKind::Host | RequestKind::Monitoring) {
+        body.insert("services".into(), json!(s.services));
+    }
+    body
+}
+
+fn request_fields(s: &RequestSnapshot) -> Map<String, Value> {
     let r = &s.request;
     object(json!({
         "id": r.id,

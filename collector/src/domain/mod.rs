@@ -112,11 +112,15 @@ named_enum!(
 
 named_enum!(
     /// What a maintenance request is about: a service that failed the
-    /// double-check (`[HTTP KO]`) or an agent gone silent (`[AGENT DOWN]`).
+    /// double-check (`[HTTP KO]`), an agent gone silent (`[AGENT DOWN]`),
+    /// most services of one equipment (`[HOST KO]`) or nearly every
+    /// service at once (`[MONITORING KO]`).
     RequestKind, "request kind" {
         Corrective => "corrective",
         Agent => "agent",
         Checkin => "checkin",
+        Host => "host",
+        Monitoring => "monitoring",
     }
 );
 

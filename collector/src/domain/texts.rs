@@ -10,6 +10,9 @@ use super::{AgentSnapshot, EquipmentId, NewRequest, RequestKind, Vote};
 use crate::time::rfc3339;
 use picket_proto::contract::text::format_duration;
 
+mod root_cause;
+pub use root_cause::*;
+
 /// The priority of requests that configure none (`"0"` to `"3"`).
 pub const DEFAULT_PRIORITY: &str = "2";
 

@@ -153,10 +153,12 @@ pub(super) async fn snapshot_in(
             }
         }
     };
+    let services = super::grouping::services_of(conn, request).await?;
     Ok(RequestSnapshot {
         link: settings.request_link(request.id),
         equipment,
         request: request.clone(),
+        services,
     })
 }
 
@@ -216,10 +218,23 @@ pub(super) async fn open_with_event(
     agent: Option<AgentSnapshot>,
     now_ms: i64,
 ) -> Result<(Request, i64)> {
+    let id = insert_request(conn, Some(subject), new, now_ms).await?;
+    opened_event(conn, settings, id, agent, now_ms).await
+}
+
+/// Inserts `new` as an open request of `subject` (`None`: of a group of
+/// services, `store/grouping.rs`), without its event.
+pub(super) async fn insert_request(
+    conn: &mut AnyConnection,
+    subject: Option<Subject<'_>>,
+    new: &NewRequest,
+    now_ms: i64,
+) -> Result<RequestId> {
     let (service_id, agent_id, heartbeat_id) = match subject {
-        Subject::Service(id) => (Some(id.as_str()), None, None),
-        Subject::Agent(id) => (None, Some(id.as_str()), None),
-        Subject::Heartbeat(id) => (None, None, Some(id.as_str())),
+        Some(Subject::Service(id)) => (Some(id.as_str()), None, None),
+        Some(Subject::Agent(id)) => (None, Some(id.as_str()), None),
+        Some(Subject::Heartbeat(id)) => (None, None, Some(id.as_str())),
+        None => (None, None, None),
     };
     let row = sqlx::query(
         "INSERT INTO requests (name, kind, priority, description, stage, service_id, agent_id, equipment_id, url, opened_ms, heartbeat_id) \
@@ -238,7 +253,17 @@ pub(super) async fn open_with_event(
     .bind(heartbeat_id)
     .fetch_one(&mut *conn)
     .await?;
-    let id = request_id(&row, "id")?;
+    request_id(&row, "id")
+}
+
+/// Writes `request.opened` for request `id`; returns it and the seq.
+pub(super) async fn opened_event(
+    conn: &mut AnyConnection,
+    settings: &EventSettings,
+    id: RequestId,
+    agent: Option<AgentSnapshot>,
+    now_ms: i64,
+) -> Result<(Request, i64)> {
     let req = fetch_in(conn, id).await?;
     let event = Event::RequestOpened {
         request: snapshot_in(conn, settings, &req).await?,

@@ -153,7 +153,7 @@ fn maintenance_section() {
     );
     check(
         "duration = \"1h\"",
-        "p.toml:6: unknown field `duration`, expected `default_duration`",
+        "p.toml:6: unknown field `duration`, expected `default_duration` or `windows`",
     );
 }
 
@@ -274,7 +274,23 @@ fn defaults_section() {
     check_d(
         "",
         "active = false",
-        "p.toml:13: unknown field `active`, expected one of `interval`, `timeout`, `recheck_delay`, `recheck_timeout`, `quorum`, `failures_before_down`, `upgrade_to_https`, `expected_status`, `method`, `path`, `headers`, `basic_auth`, `body_contains`, `follow_redirects`, `max_redirects`, `max_body`, `reuse_connections`, `regions`, `priority`, `cert_expiry_warning`, `remind_every`",
+        "p.toml:13: unknown field `active`, expected one of `interval`, `timeout`, `recheck_delay`, `recheck_timeout`, `quorum`, `failures_before_down`, `upgrade_to_https`, `expected_status`, `method`, `path`, `headers`, `basic_auth`, `body_contains`, `follow_redirects`, `max_redirects`, `max_body`, `reuse_connections`, `regions`, `priority`, `cert_expiry_warning`, `degraded_after`, `remind_every`, `equipment_down_ratio`, `host_grouping_window`, `monitoring_down_ratio`",
+    );
+    check_d("", "equipment_down_ratio = 0.5", "ok");
+    check_d(
+        "",
+        "equipment_down_ratio = 0",
+        "p.toml:13: equipment_down_ratio: 0 is out of range: it must be more than 0 and at most 1",
+    );
+    check_d(
+        "",
+        "monitoring_down_ratio = 1.5",
+        "p.toml:13: monitoring_down_ratio: 1.5 is out of range: it must be more than 0 and at most 1",
+    );
+    check_d(
+        "",
+        "host_grouping_window = \"0s\"",
+        "p.toml:13: host_grouping_window: must be more than 0s",
     );
 }
 

@@ -75,6 +75,7 @@ fn closed_request() -> RequestSnapshot {
         },
         equipment: "Web server 1".into(),
         link: "http://picket.test/requests/7".into(),
+        services: Vec::new(),
     }
 }
 
@@ -100,6 +101,7 @@ fn agent_request() -> RequestSnapshot {
         },
         equipment: String::new(),
         link: "http://picket.test/requests/8".into(),
+        services: Vec::new(),
     }
 }
 
