@@ -71,6 +71,13 @@ async fn silence_past_period_and_grace_opens_one_request_and_the_next_ping_close
         ("late", opened["id"].as_i64().unwrap_or_default())
     );
     assert_eq!(json(&shown.last_stats_json)["disk_used"], 0.9);
+    // `backup` (never pinged) is due at the same instant: its request is
+    // written before the clock jumps again (a jump while the write waits
+    // for the connection would time the wait out).
+    h.await_event("request.opened", |b| {
+        b["name"] == "[NO CHECK-IN] nightly backup"
+    })
+    .await?;
     // Silent for three more windows: still one request, one webhook.
     h.advance(WINDOW * 3).await;
     let delivered = sink.await_deliveries("request.opened", 2, WAIT).await?;
@@ -300,6 +307,11 @@ async fn a_reload_adds_changes_and_removes_heartbeats() -> anyhow::Result<()> {
     let opened = h
         .await_event("request.opened", |b| b["name"] == "[NO CHECK-IN] cron")
         .await?;
+    // `backup`, due at the same instant, is written before the reload.
+    h.await_event("request.opened", |b| {
+        b["name"] == "[NO CHECK-IN] nightly backup"
+    })
+    .await?;
     // `cron` removed, `backup` slower, `nas` added.
     h.rewrite(&one_equipment().raw(
         "[[heartbeats]]\nid = \"backup\"\nname = \"nightly backup\"\nperiod = \"1h\"\n\

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use picket_collector::domain::ServiceState;
 use picket_e2e::ENROLLMENT_TOKEN;
 use picket_e2e::config::Service;
 use picket_e2e::inproc::{Harness, Identity, Outcome, ScriptedAgent};
@@ -85,7 +86,11 @@ async fn metrics_serve_each_agents_latest_probe_and_the_verdicts() -> anyhow::Re
     );
 
     let states = find(&m, "picket_service_state", &[("service", SERVICE)]);
-    assert_eq!(states.len(), 6, "one series per state: {states:?}");
+    assert_eq!(
+        states.len(),
+        ServiceState::ALL.len(),
+        "one series per state: {states:?}"
+    );
     for s in states {
         let current = s.labels.get("state") == Some("suspect");
         assert_eq!(value(s), f64::from(u8::from(current)), "{s:?}");
@@ -150,7 +155,7 @@ async fn per_service_series_and_a_removed_service_follow_a_reload() -> anyhow::R
     assert_eq!(find(&m, "probe_success", &[("service", "blog")]).len(), 1);
     assert_eq!(
         find(&m, "picket_service_state", &[("service", "blog")]).len(),
-        6
+        ServiceState::ALL.len()
     );
 
     h.rewrite(&one_service().raw("[metrics]\nprobe_series = \"service\"\n"))?;

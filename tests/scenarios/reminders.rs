@@ -42,7 +42,11 @@ fn config(every: Option<&str>, other: bool) -> Config {
         .agents("heartbeat_interval", "24h")
         .service(service(SERVICE, URL));
     if other {
-        config.service(service(OTHER, "http://api.test/"))
+        // On an equipment of its own: two services of one equipment down
+        // together would share one `[HOST KO]` request.
+        config
+            .equipment("api-1", "API server 1")
+            .service(service(OTHER, "http://api.test/").set("equipment", "api-1"))
     } else {
         config
     }

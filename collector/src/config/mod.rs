@@ -18,8 +18,8 @@ mod agents;
 mod catalog;
 mod collector;
 mod defaults;
-mod heartbeats;
 pub mod grouping;
+mod heartbeats;
 mod include;
 mod maintenance;
 mod metrics;
@@ -37,11 +37,11 @@ use std::sync::Arc;
 
 pub use agents::{AGENT_MAX_BACKOFF, AgentsSection};
 pub use collector::CollectorSection;
-pub use maintenance::{MaintenanceSection, RecurringWindow};
 pub use heartbeats::{
     DEFAULT_GRACE as HEARTBEAT_DEFAULT_GRACE, HeartbeatConfig, HeartbeatSettings,
     MIN_PERIOD as HEARTBEAT_MIN_PERIOD,
 };
+pub use maintenance::{MaintenanceSection, RecurringWindow};
 pub use metrics::{MetricsSection, ProbeSeries};
 pub use retention::{MIN_RETENTION, RetentionSection};
 pub use services::{Equipment, ServiceConfig};

@@ -12,8 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     AgentId, AgentState, DegradedAgent, EquipmentId, EventType, Liveness, Request, RequestKind,
-    ServiceId,
-    ServiceState, Vote,
+    ServiceId, ServiceState, Vote,
 };
 use crate::time::rfc3339;
 

@@ -29,7 +29,7 @@ use super::clones::Recent;
 use super::deadlines::{Change, Deadlines, first_deadline};
 use super::token;
 use crate::config::HeartbeatSettings;
-use crate::domain::{HeartbeatId, HeartbeatState, texts};
+use crate::domain::{EquipmentId, HeartbeatId, HeartbeatState, texts};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{HeartbeatRow, NewHeartbeat, Ping, Store, StoreError};
@@ -74,6 +74,9 @@ pub(super) struct Actor {
     pub(super) recent: HashMap<HeartbeatId, Recent>,
     /// Missed while their equipment was in maintenance: opened at its end.
     pub(super) held: HashSet<HeartbeatId>,
+    /// The equipment of each watched heartbeat that has one: whether a
+    /// missed deadline is held is decided without reading the store.
+    pub(super) equipment: HashMap<HeartbeatId, EquipmentId>,
     pub(super) maintenance: watch::Receiver<Arc<MaintenanceSet>>,
 }
 
@@ -105,6 +108,7 @@ impl HeartbeatsHandle {
             keys: HashMap::new(),
             recent: HashMap::new(),
             held: HashSet::new(),
+            equipment: HashMap::new(),
             maintenance,
         };
         actor.reconcile(true).await?;
@@ -257,6 +261,10 @@ impl Actor {
     fn watch(&mut self, h: &HeartbeatRow, deadline: Instant) {
         let late = h.late_since_ms.is_some();
         self.deadlines.watch_until(&h.id, window(h), late, deadline);
+        match &h.equipment_id {
+            Some(e) => self.equipment.insert(h.id.clone(), e.clone()),
+            None => self.equipment.remove(&h.id),
+        };
         if !late {
             self.arm(&h.id, deadline);
         }
@@ -265,6 +273,7 @@ impl Actor {
     fn unwatch(&mut self, id: &HeartbeatId) {
         self.deadlines.unwatch(id);
         self.held.remove(id);
+        self.equipment.remove(id);
         if let Some(key) = self.keys.remove(id) {
             self.timers.remove(&key);
         }

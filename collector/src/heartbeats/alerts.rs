@@ -15,20 +15,18 @@ impl Actor {
     /// A deadline passed: open the request, or hold it while the
     /// heartbeat's equipment is in maintenance.
     pub(super) async fn missed(&mut self, id: &HeartbeatId) {
-        let row = match self.store.get_heartbeat(id).await {
-            Ok(Some(row)) => row,
-            Ok(None) => return,
-            Err(e) => return warn!(heartbeat = %id, error = %e, "cannot load heartbeat"),
-        };
-        let in_maintenance = row
-            .equipment_id
-            .as_ref()
-            .is_some_and(|e| self.maintenance.borrow().contains_key(e));
+        let in_maintenance =
+            (self.equipment.get(id)).is_some_and(|e| self.maintenance.borrow().contains_key(e));
         if in_maintenance {
             info!(heartbeat = %id, "heartbeat silent during its equipment's maintenance: held");
             self.held.insert(id.clone());
             return;
         }
+        let row = match self.store.get_heartbeat(id).await {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(e) => return warn!(heartbeat = %id, error = %e, "cannot load heartbeat"),
+        };
         self.open(&row).await;
     }
 

@@ -363,11 +363,12 @@ impl Store {
     }
 
     /// Configured services stored `down` with no open request (confirmed,
-    /// then the collector stopped before their request was decided).
+    /// then the collector stopped before their request was decided); a
+    /// service a mute window holds is the window's to release.
     pub async fn unlinked_down_services(&self) -> Result<Vec<ServiceId>> {
         sqlx::query(
             "SELECT id FROM services WHERE configured = 1 AND state = 'down' \
-             AND open_request_id IS NULL ORDER BY id",
+             AND open_request_id IS NULL AND held_since_ms IS NULL ORDER BY id",
         )
         .fetch_all(&self.read)
         .await?

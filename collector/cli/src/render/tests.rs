@@ -235,14 +235,16 @@ fn single_objects_for_people() {
     check_fields(
         &convert::agent(&agent("a1", r#"{"cpu_percent":1.5}"#)),
         &[
-            "id         a1",
-            r#"labels     {"dc":"par1"}"#,
-            "last_seen  2021-02-25T15:02:15.123Z",
-            "liveness   live",
-            "name       a1-host",
-            "region     eu",
-            "state      active",
-            r#"stats      {"cpu_percent":1.5}"#,
+            "id           a1",
+            r#"labels       {"dc":"par1"}"#,
+            "last_seen    2021-02-25T15:02:15.123Z",
+            "liveness     live",
+            "mute_note    -",
+            "muted_until  -",
+            "name         a1-host",
+            "region       eu",
+            "state        active",
+            r#"stats        {"cpu_percent":1.5}"#,
         ],
     );
     let window = pb::Maintenance {
@@ -277,7 +279,7 @@ fn json_documents() {
             "id": "new", "url": "http://new.test/", "equipment": "e", "state": "unknown",
             "ok": null, "last_status_code": null, "last_error_kind": null, "last_error": null,
             "last_check_at": null, "last_latency_ms": null, "open_request": null,
-            "maintenance_until": null,
+            "maintenance_until": null, "degraded_since": null, "degraded_agents": [],
         })
     );
     assert_eq!(
