@@ -345,13 +345,7 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::ListHeartbeatsRequest>,
     ) -> Result<Response<pb::ListHeartbeatsResponse>, Status> {
-        let args = convert::ListHeartbeats::try_from(self.read(request)?)?;
-        let limit = u32::try_from(args.size + 1).unwrap_or(u32::MAX);
-        let rows = (self.store)
-            .list_heartbeats(args.state, args.after.as_ref(), limit)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(convert::heartbeats(&args, rows)))
+        Ok(Response::new(self.heartbeat_page(request).await?))
     }
 
     async fn get_heartbeat(
@@ -368,32 +362,27 @@ impl Picket for PicketApi {
         &self,
         request: Request<pb::HeartbeatRef>,
     ) -> Result<Response<pb::Heartbeat>, Status> {
-        let id = convert::heartbeat_id(self.admin(request)?)?;
-        let row = self.set_heartbeat_state(id, HeartbeatState::Active).await?;
-        Ok(Response::new(convert::heartbeat(row)))
+        Ok(Response::new(
+            self.set_heartbeat_state(request, HeartbeatState::Active)
+                .await?,
+        ))
     }
 
     async fn suspend_heartbeat(
         &self,
         request: Request<pb::HeartbeatRef>,
     ) -> Result<Response<pb::Heartbeat>, Status> {
-        let id = convert::heartbeat_id(self.admin(request)?)?;
-        let row = self
-            .set_heartbeat_state(id, HeartbeatState::Suspended)
-            .await?;
-        Ok(Response::new(convert::heartbeat(row)))
+        Ok(Response::new(
+            self.set_heartbeat_state(request, HeartbeatState::Suspended)
+                .await?,
+        ))
     }
 
     async fn issue_heartbeat_token(
         &self,
         request: Request<pb::HeartbeatRef>,
     ) -> Result<Response<pb::HeartbeatToken>, Status> {
-        let id = convert::heartbeat_id(self.admin(request)?)?;
-        let token = (self.leading()?.heartbeats)
-            .issue_token(id.clone())
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Response::new(convert::heartbeat_token(id, token)))
+        Ok(Response::new(self.heartbeat_token(request).await?))
     }
 
     type WatchEventsStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;

@@ -13,7 +13,8 @@
 use sqlx::{AnyConnection, Row};
 
 use super::requests::{
-    REQUEST_COLUMNS, Subject, close_with_event, insert_request, open_of, opened_event, request_row,
+    REQUEST_COLUMNS, Subject, close_with_event, insert_request, marked_up, open_of, opened_event,
+    request_row,
 };
 use super::{Result, Store, events::append_event, named, request_id, text_id};
 use crate::domain::texts::{self, AUTOMATIC_AUTHOR, Downtime};
@@ -270,16 +271,7 @@ impl Store {
     ) -> Result<Option<Request>> {
         let now = self.clock.now_ms();
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE services SET state = 'up', state_since_ms = $1, open_request_id = NULL WHERE id = $2")
-            .bind(now)
-            .bind(service.id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let mut last = None;
-        if was_down {
-            let up = Event::ServiceUp(service.clone());
-            last = Some(append_event(&mut tx, &self.routes(), &up, now).await?);
-        }
+        let mut last = marked_up(&mut tx, &self.routes(), service, was_down, now).await?;
         sqlx::query("UPDATE request_services SET up_ms = $1 WHERE request_id = $2 AND service_id = $3 AND up_ms IS NULL")
             .bind(now)
             .bind(id.get())

@@ -3,6 +3,9 @@
 //! **Invariant:** at most one open request per service (and per agent),
 //! enforced by partial unique indexes, not only by the callers.
 
+mod service;
+pub(super) use service::marked_up;
+
 use std::collections::HashMap;
 
 use sqlx::{AnyConnection, Row};
@@ -14,7 +17,7 @@ use super::{
 use crate::domain::texts::AUTOMATIC_AUTHOR;
 use crate::domain::{
     AgentId, AgentSnapshot, CloseReason, Event, HeartbeatId, NewRequest, Note, Request, RequestId,
-    RequestSnapshot, ServiceId, ServiceSnapshot, Stage,
+    RequestSnapshot, ServiceId, Stage,
 };
 
 pub(super) const REQUEST_COLUMNS: &str = "id, name, kind, priority, description, stage, service_id, agent_id, \
@@ -290,81 +293,6 @@ pub(super) async fn close_open_of(
 }
 
 impl Store {
-    /// Marks `service` down and opens `new` unless the service already has
-    /// an open request, in one transaction with the `service.down` and
-    /// `request.opened` events.
-    pub async fn service_down(
-        &self,
-        service: &ServiceSnapshot,
-        new: &NewRequest,
-    ) -> Result<Opened> {
-        let now = self.clock.now_ms();
-        let subject = Subject::Service(&service.id);
-        let mut tx = self.begin().await?;
-        let (outcome, id, last) = match open_of(&mut tx, subject).await? {
-            // `service.down` announces an outage once: a service that comes
-            // back to `down` while its request is still open (after
-            // maintenance, or after losing its agents) is the same outage.
-            Some(id) => (Opened::Existing(id), id, None),
-            None => {
-                let down = Event::ServiceDown(service.clone());
-                append_event(&mut tx, &self.routes(), &down, now).await?;
-                let (req, seq) =
-                    open_with_event(&mut tx, &self.routes(), subject, new, None, now).await?;
-                let id = req.id;
-                (Opened::New(Box::new(req)), id, Some(seq))
-            }
-        };
-        sqlx::query("UPDATE services SET state = 'down', state_since_ms = $1, open_request_id = $2 WHERE id = $3")
-            .bind(now)
-            .bind(id.get())
-            .bind(service.id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        self.published(last);
-        Ok(outcome)
-    }
-
-    /// Marks `service` up; closes its open request (if any) with a note by
-    /// `picket`, clears the link, and writes `service.up` (when it was down)
-    /// and `request.closed`, in one transaction. Returns the closed request.
-    pub async fn service_up(
-        &self,
-        service: &ServiceSnapshot,
-        was_down: bool,
-        note: &str,
-    ) -> Result<Option<Request>> {
-        let now = self.clock.now_ms();
-        let mut tx = self.begin().await?;
-        sqlx::query("UPDATE services SET state = 'up', state_since_ms = $1, open_request_id = NULL WHERE id = $2")
-            .bind(now)
-            .bind(service.id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let mut last = None;
-        if was_down {
-            let up = Event::ServiceUp(service.clone());
-            last = Some(append_event(&mut tx, &self.routes(), &up, now).await?);
-        }
-        let closed = close_open_of(
-            &mut tx,
-            &self.routes(),
-            Subject::Service(&service.id),
-            CloseReason::Recovered,
-            note,
-            now,
-        )
-        .await?;
-        let closed = closed.map(|(req, seq)| {
-            last = Some(seq);
-            req
-        });
-        tx.commit().await?;
-        self.published(last);
-        Ok(closed)
-    }
-
     /// All requests (or the open ones) with their notes, in two queries.
     pub async fn list_requests(&self, open_only: bool) -> Result<Vec<Request>> {
         let filter = if open_only {
