@@ -4,6 +4,7 @@
 //! Build the binaries first: `cargo build --workspace --bins`.
 //! `PICKET_E2E_KEEP=1` keeps each test's temp dirs (config, database, logs).
 
+mod agent_mute;
 mod agents;
 mod checkins;
 mod cli;

@@ -112,7 +112,7 @@ async fn one_region_failing_for_an_hour_is_degraded_naming_its_agent_without_a_r
 
 /// Three agents, `edge-ap` failing below the quorum until the service is
 /// `degraded` naming it.
-async fn degraded_by_ap() -> anyhow::Result<(Harness, Vec<ScriptedAgent>)> {
+pub async fn degraded_by_ap() -> anyhow::Result<(Harness, Vec<ScriptedAgent>)> {
     let h = Harness::start(&one_service().agents("agents_per_service", 3)).await?;
     let mut agents = Vec::new();
     for (name, region) in [("edge-ap", "ap"), ("edge-eu-1", "eu"), ("edge-eu-2", "eu")] {

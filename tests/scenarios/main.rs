@@ -2,6 +2,7 @@
 //! driven by scripted agents over the real protocol. Each theme is a
 //! module; see `picket_e2e::inproc` for the harness.
 
+mod agent_page;
 mod agents;
 mod assignments;
 mod auth;

@@ -1,5 +1,6 @@
 //! `GET PATH` → status code over plain HTTP/1.1 or HTTPS: the harness's
-//! readiness probe (`/readyz`) and the tests' checks of the HTTP listener.
+//! readiness probe (`/readyz`) and the tests' checks of the HTTP listener;
+//! and `GET PATH` → status and body over plain HTTP (the status pages).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -17,12 +18,34 @@ pub async fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Result<u16
     get_status(stream, addr, path).await
 }
 
+/// `GET PATH` over HTTP/1.1 on `addr`; returns the status code and the
+/// body (read until the server closes).
+pub async fn http_get_page(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    let (code, answer) = get(stream, addr, path, true).await?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_owned());
+    Ok((code, body))
+}
+
 /// `GET PATH` over HTTP/1.1 on an open `stream` to `addr`.
 async fn get_status(
-    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     addr: SocketAddr,
     path: &str,
 ) -> anyhow::Result<u16> {
+    Ok(get(stream, addr, path, false).await?.0)
+}
+
+/// `GET PATH`: the status code, and what was read (the whole answer when
+/// `whole`, else at least its status line).
+async fn get(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    addr: SocketAddr,
+    path: &str,
+    whole: bool,
+) -> anyhow::Result<(u16, String)> {
     let exchange = async {
         stream
             .write_all(
@@ -32,7 +55,7 @@ async fn get_status(
             .await?;
         let mut head = Vec::new();
         let mut buf = [0u8; 256];
-        while !head.windows(2).any(|w| w == b"\r\n") {
+        while whole || !head.windows(2).any(|w| w == b"\r\n") {
             let n = stream.read(&mut buf).await?;
             if n == 0 {
                 break;
@@ -45,7 +68,7 @@ async fn get_status(
             .nth(1)
             .and_then(|c| c.parse::<u16>().ok())
             .with_context(|| format!("not an HTTP status line: {head:?}"))?;
-        Ok::<u16, anyhow::Error>(code)
+        Ok::<_, anyhow::Error>((code, head))
     };
     tokio::time::timeout(Duration::from_secs(2), exchange)
         .await

@@ -131,6 +131,26 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The configured services whose latest result from `agent` is a
+    /// failure, by service id (the agent's page).
+    pub async fn agent_failures(&self, agent: &AgentId) -> Result<Vec<(ServiceId, LatestResult)>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT sk.id AS service_id, ak.id AS agent_id, '' AS agent_name, '' AS region, \
+             {LATEST_COLUMNS} FROM latest_results l \
+             JOIN service_keys sk ON sk.key = l.service JOIN agent_keys ak ON ak.key = l.agent \
+             JOIN services s ON s.id = sk.id \
+             WHERE ak.id = $1 AND l.ok = 0 AND s.configured = 1 ORDER BY service_id"
+        )))
+        .bind(agent.as_str())
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get::<String, _>("service_id")?.into(), latest_row(r)?)))
+        .collect()
+    }
+}
+
 fn latest_row(r: &AnyRow) -> Result<LatestResult> {
     let us = |column: &str| -> Result<Option<u64>> {
         Ok(r.try_get::<Option<i64>, _>(column)?

@@ -1,5 +1,6 @@
 //! `/agents`: every agent with its state, liveness, region, the host
-//! stats of its last heartbeat and the number of checks assigned to it.
+//! stats of its last heartbeat and the number of checks assigned to it;
+//! each name links to the agent's own page (`agent.rs`).
 
 use askama::Template;
 use axum::extract::State;
@@ -12,6 +13,8 @@ use crate::store::AgentRow;
 /// One agent line.
 pub struct AgentLine {
     pub name: String,
+    /// The agent's page.
+    pub href: String,
     pub id: String,
     pub region: String,
     pub state: &'static str,
@@ -54,11 +57,12 @@ pub async fn page(State(p): State<Pages>) -> Result<Response, PageError> {
     })
 }
 
-fn line(a: &AgentRow, live: bool, checks: usize, now_ms: i64) -> AgentLine {
+pub(super) fn line(a: &AgentRow, live: bool, checks: usize, now_ms: i64) -> AgentLine {
     const GIB: f64 = (1u64 << 30) as f64;
     let gib = |b: u64| format!("{:.1}", b as f64 / GIB);
     AgentLine {
         name: a.name.clone(),
+        href: format!("/agents/{}", view::path_segment(a.id.as_str())),
         id: a.id.to_string(),
         region: a.region.clone(),
         state: a.state.as_str(),

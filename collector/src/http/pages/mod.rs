@@ -1,7 +1,8 @@
 //! The status pages: `/`, `/services/{id}`, `/requests/{id}`, `/agents`,
-//! and their stylesheet `/static/picket.css`. Server-rendered HTML
-//! (askama templates in `collector/templates/`, escaped on output),
-//! readable without JavaScript, refreshing itself every 30 s.
+//! `/agents/{id}`, and their stylesheet `/static/picket.css`.
+//! Server-rendered HTML (askama templates in `collector/templates/`,
+//! escaped on output), readable without JavaScript, refreshing itself
+//! every 30 s.
 //!
 //! One module per page turns store rows into a template through `view`
 //! (words, percentages, bars) and `chart` (the latency SVG). Pages read the
@@ -13,6 +14,7 @@
 //! browser prompts for it). The admin token is accepted too. Without a
 //! `read_token` they are open. The stylesheet is always open.
 
+mod agent;
 mod agents;
 mod chart;
 mod index;
@@ -56,6 +58,7 @@ pub fn router(pages: Pages) -> Router {
         .route("/services/{id}", get(service::page))
         .route("/requests/{id}", get(request::page))
         .route("/agents", get(agents::page))
+        .route("/agents/{id}", get(agent::page))
         .route_layer(middleware::from_fn_with_state(pages.clone(), guard))
         .with_state(pages);
     Router::new()

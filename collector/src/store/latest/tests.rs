@@ -11,6 +11,7 @@ store_tests!(
     the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one,
     one_upsert_per_thousand_pairs_or_one_on_postgres,
     error_text_with_array_syntax_is_stored_as_sent,
+    an_agents_failures_are_the_services_its_latest_result_failed,
 );
 
 /// 2026-12-01T00:00:00Z, a certificate's notAfter (whole seconds).
@@ -167,6 +168,33 @@ async fn the_latest_result_of_each_agent_is_replaced_only_by_a_newer_one() {
     );
     assert_eq!(now[0], latest[0], "the other agent's row is untouched");
     assert_eq!(recorded.stored, [true, true, true]);
+}
+
+async fn an_agents_failures_are_the_services_its_latest_result_failed() {
+    let (_dir, store, _) = open().await;
+    for id in ["a1", "a2", "a3"] {
+        store.register_agent(&agent_row(id)).await.expect("agent");
+    }
+    store
+        .record_results(&[
+            record("a1", 1, 1000, false, Phases::default()),
+            record("a2", 1, 1000, true, measured()),
+            // a3 failed, then succeeded: its latest result is what counts.
+            record("a3", 1, 1000, false, Phases::default()),
+            record("a3", 2, 2000, true, measured()),
+        ])
+        .await
+        .expect("batch");
+    let failures = store.agent_failures(&"a1".into()).await.expect("a1");
+    let seen: Vec<(&str, i64, Option<&str>)> = failures
+        .iter()
+        .map(|(s, l)| (s.as_str(), l.time_ms, l.outcome.error.as_deref()))
+        .collect();
+    assert_eq!(seen, [("shop", 1000, Some("HTTP 503"))]);
+    for reaches in ["a2", "a3", "unknown"] {
+        let none = store.agent_failures(&reaches.into()).await.expect(reaches);
+        assert!(none.is_empty(), "{reaches}: {none:?}");
+    }
 }
 
 async fn one_upsert_per_thousand_pairs_or_one_on_postgres() {
