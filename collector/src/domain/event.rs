@@ -16,7 +16,9 @@ use super::{
 };
 use crate::time::rfc3339;
 
+mod degraded;
 mod heartbeat;
+pub use degraded::degraded_json;
 pub use heartbeat::HeartbeatSnapshot;
 
 /// A service as `service.*` events show it.
@@ -372,23 +374,6 @@ fn service_body(s: &ServiceSnapshot) -> Map<String, Value> {
             "time": rfc3339(v.time_ms),
         })).collect::<Vec<_>>(),
     }))
-}
-
-/// The failing agents of a `degraded` service (events and the store's
-/// `degraded_agents` column).
-pub fn degraded_json(agents: &[DegradedAgent]) -> Value {
-    agents
-        .iter()
-        .map(|a| {
-            json!({
-                "agent_id": a.agent_id,
-                "name": a.name,
-                "region": a.region,
-                "since": rfc3339(a.since_ms),
-                "error": a.error,
-            })
-        })
-        .collect()
 }
 
 fn agent_json(a: &AgentSnapshot) -> Value {

@@ -63,27 +63,6 @@ struct Round {
     votes: Vec<Vote>,
 }
 
-/// How a recheck round with votes ended (`picket_recheck_rounds_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoundOutcome {
-    /// The quorum failed: the failure is confirmed.
-    Confirmed,
-    /// Some agents failed, not the quorum.
-    Local,
-    /// Every voter succeeded.
-    Recovered,
-}
-
-impl RoundOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RoundOutcome::Confirmed => "confirmed",
-            RoundOutcome::Local => "local",
-            RoundOutcome::Recovered => "recovered",
-        }
-    }
-}
-
 /// A service's verdict state.
 #[derive(Debug, Clone)]
 pub struct Tracker {
@@ -404,6 +383,8 @@ impl Tracker {
 }
 
 mod degraded;
+mod outcome;
+pub use outcome::RoundOutcome;
 #[cfg(test)]
 mod degraded_tests;
 #[cfg(test)]
