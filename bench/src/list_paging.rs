@@ -105,20 +105,36 @@ async fn fill(dir: &Path, services: usize) -> anyhow::Result<()> {
     }
     let rows: Vec<usize> = (0..services).collect();
     for chunk in rows.chunks(CHUNK) {
-        let mut q: QueryBuilder<sqlx::Any> = QueryBuilder::new(
-            "INSERT INTO services (id, url, equipment_id, state, ok, last_status_code, \
-             last_check_ms, last_latency_us, configured) ",
-        );
+        let mut q: QueryBuilder<sqlx::Any> =
+            QueryBuilder::new("INSERT INTO services (id, url, equipment_id, state, configured) ");
         q.push_values(chunk, |mut b, &i| {
             b.push_bind((NAMING.service)(i))
                 .push_bind(format!("https://s{i}.bench.test/health"))
                 .push_bind(NAMING.equipment_of(i))
                 .push_bind("up")
-                .push_bind(1i64)
-                .push_bind(200i64)
-                .push_bind(now)
-                .push_bind(40_000i64)
                 .push_bind(1i64);
+        });
+        q.build().execute(&mut *tx).await?;
+        let mut q: QueryBuilder<sqlx::Any> =
+            QueryBuilder::new("INSERT INTO service_keys (key, id) ");
+        q.push_values(chunk, |mut b, &i| {
+            b.push_bind(i as i64 + 1).push_bind((NAMING.service)(i));
+        });
+        q.build().execute(&mut *tx).await?;
+        // A service's last check is its agents' newest latest result
+        // (one agent here): the page reads it through that join.
+        let mut q: QueryBuilder<sqlx::Any> = QueryBuilder::new(
+            "INSERT INTO latest_results (service, agent, time_ms, round_id, ok, duration_us, \
+             status_code) ",
+        );
+        q.push_values(chunk, |mut b, &i| {
+            b.push_bind(i as i64 + 1)
+                .push_bind(1i64)
+                .push_bind(now)
+                .push_bind(0i64)
+                .push_bind(1i64)
+                .push_bind(40_000i64)
+                .push_bind(200i64);
         });
         q.build().execute(&mut *tx).await?;
     }

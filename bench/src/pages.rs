@@ -134,8 +134,7 @@ async fn fill(dir: &std::path::Path, services: usize) -> anyhow::Result<()> {
     let down = |i: usize| i % 100 == 42;
     for chunk in ids.chunks(CHUNK) {
         let mut q: QueryBuilder<sqlx::Any> = QueryBuilder::new(
-            "INSERT INTO services (id, url, equipment_id, active, state, ok, last_status_code, \
-             last_check_ms, last_latency_us, configured) ",
+            "INSERT INTO services (id, url, equipment_id, active, state, configured) ",
         );
         q.push_values(chunk, |mut b, &i| {
             b.push_bind(service_id(i))
@@ -143,10 +142,6 @@ async fn fill(dir: &std::path::Path, services: usize) -> anyhow::Result<()> {
                 .push_bind(equipment_id(i))
                 .push_bind(1i64)
                 .push_bind(if down(i) { "down" } else { "up" })
-                .push_bind(i64::from(!down(i)))
-                .push_bind(if down(i) { 503i64 } else { 200 })
-                .push_bind(now - 30_000)
-                .push_bind(40_000 + (i % 50) as i64 * 1000)
                 .push_bind(1i64);
         });
         q.build().execute(&mut *tx).await?;
