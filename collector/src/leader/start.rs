@@ -55,6 +55,9 @@ pub(crate) async fn start(
     let settings = Settings::from(&p.config);
     let (store, metrics, clock) = (p.store, p.metrics, p.clock);
     store.sync_config(&settings.catalog).await?;
+    // From now on a day's daily rollups are folded from its hours once it
+    // ends, not merged on every result (`store/rollups/fold.rs`).
+    store.start_folding(clock.now_ms()).await?;
     tracing::debug!(elapsed = ?started.elapsed(), "start-up: catalog stored");
     let initial: crate::domain::ServiceMap<_> = store
         .service_states()

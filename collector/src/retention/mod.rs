@@ -1,6 +1,8 @@
 //! The pruner: deletes raw results, rollups and events (with their
 //! finished webhook deliveries) once they are older than `[retention]`
-//! says, in the background, without stalling ingest.
+//! says, in the background, without stalling ingest; and folds the daily
+//! rollups of the days that ended from their hours
+//! (`store/rollups/fold.rs`), in the same short transactions.
 //!
 //! The actor owns its schedule and nothing else: a pass
 //! [`Pacing::first_pass`] after start, then one every
@@ -74,6 +76,8 @@ pub struct PassReport {
     /// Latest results of agents that stopped probing a service.
     pub latest_results: u64,
     pub rollups: u64,
+    /// Daily rollup rows folded from their hours (days that ended).
+    pub rollups_folded: u64,
     pub events: u64,
     /// Delivered and failed webhook deliveries of the deleted events.
     pub webhook_outbox: u64,
@@ -241,6 +245,7 @@ impl Pruner {
                 results = report.results,
                 latest_results = report.latest_results,
                 rollups = report.rollups,
+                rollups_folded = report.rollups_folded,
                 events = report.events,
                 webhook_outbox = report.webhook_outbox,
                 transactions = report.transactions,
@@ -265,6 +270,7 @@ impl Pruner {
         report.rollups = self
             .walk(Walked::Rollups, before(s.rollups), report)
             .await?;
+        report.rollups_folded = self.fold(now, report).await?;
 
         let cutoff = before(s.events);
         let mut after = 0;
@@ -306,6 +312,24 @@ impl Pruner {
                 return Ok(total);
             };
             from = next;
+            self.between_transactions().await?;
+        }
+    }
+
+    /// Folds the daily rollups of the days that ended (a few hundred keys
+    /// a transaction); returns the daily rows written.
+    async fn fold(&self, now: i64, report: &mut PassReport) -> Result<u64, Stop> {
+        // A key's day is its hourly rows read back (up to 24) and one
+        // row written.
+        let keys = (self.pacing.batch_rows / 8).max(1) as usize;
+        let mut total = 0;
+        loop {
+            let step = self.store.fold_rollups(now, keys).await?;
+            if step.done {
+                return Ok(total);
+            }
+            report.transaction(step.rows);
+            total += step.rows;
             self.between_transactions().await?;
         }
     }

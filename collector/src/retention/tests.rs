@@ -21,6 +21,7 @@ store_tests!(
     every_transaction_stays_within_the_batch_size,
     new_settings_take_effect_at_the_next_pass,
     pruning_a_service_never_touches_another_services_rows,
+    a_pass_folds_the_daily_rollups_of_the_days_that_ended,
 );
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -408,4 +409,38 @@ async fn pruning_a_service_never_touches_another_services_rows() {
     assert_eq!(f.results_of("shop").await, 2);
     assert_eq!(f.results_of("blog").await, 9, "blog's rows are all newer");
     assert_eq!(f.results_of("api").await, 0);
+}
+
+/// Folding started at BASE: the pass two days later writes the daily rows
+/// of BASE's day from its hours (the service's and the agent's), and
+/// those of the day that has not ended stay unwritten.
+async fn a_pass_folds_the_daily_rollups_of_the_days_that_ended() {
+    use crate::domain::rollup::{Period, Scope};
+    let mut f = Fixture::new(defaults(), 1000, 2 * DAY).await;
+    f.store.start_folding(BASE_MS).await.expect("start");
+    let day = Period::Day.start_of(BASE_MS);
+    f.results("shop", BASE_MS, 30).await;
+    f.results("shop", day + 2 * DAY_MS, 5).await;
+    assert_eq!(
+        f.store.rollup_starts(0, 1, 86_400).await.expect("rows"),
+        Vec::<i64>::new()
+    );
+
+    let report = f.pass_after(2 * DAY).await;
+    assert_eq!(report.rollups_folded, 2, "{report:?}");
+    assert_eq!(
+        f.store.rollup_starts(0, 1, 86_400).await.expect("rows"),
+        vec![day]
+    );
+    assert_eq!(
+        f.store.rollup_starts(1, 1, 86_400).await.expect("rows"),
+        vec![day]
+    );
+    let days = f
+        .store
+        .rollups(Scope::Service, "shop", Period::Day, day, day + 3 * DAY_MS)
+        .await
+        .expect("days");
+    let probes: Vec<(i64, u64)> = days.iter().map(|(d, s)| (*d, s.probes)).collect();
+    assert_eq!(probes, vec![(day, 30), (day + 2 * DAY_MS, 5)]);
 }

@@ -65,7 +65,7 @@ pub use reminders::{Reminded, ReminderCandidate};
 pub use requests::Opened;
 pub use results::{Recorded, ResultRecord, ResultRef};
 pub use retention::{EventsStep, PruneCursor, PruneStep};
-pub use rollups::DAILY_BARS;
+pub use rollups::{DAILY_BARS, FOLD_GRACE_MS, FoldStep};
 pub use services::{MaintenanceWindow, ServiceRow};
 
 /// How long `/readyz` waits for PostgreSQL to answer [`Store::ping`].

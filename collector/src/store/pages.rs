@@ -219,21 +219,37 @@ impl Store {
         }
         let w = Windows::at(now_ms);
         let first_day = w.today - (DAILY_BARS - 1) * w.day;
+        let d30 = w.today - 29 * w.day;
+        // Days from `cut` on are not folded yet: their hours count
+        // (`rollups/fold.rs`).
+        let cut = self.fold_cut().await?;
+        let (hour, day) = (Period::Hour.seconds(), Period::Day.seconds());
         let mut q: QueryBuilder<Any> = QueryBuilder::new("SELECT key, ");
-        for (name, period, from) in [
-            ("h24", Period::Hour, w.this_hour - 23 * w.hour),
-            ("d7", Period::Hour, w.this_hour - 167 * w.hour),
-            ("d30", Period::Day, w.today - 29 * w.day),
+        // (name, hourly rows from, daily rows [from, to))
+        for (name, hours_from, days) in [
+            ("h24", w.this_hour - 23 * w.hour, None),
+            ("d7", w.this_hour - 167 * w.hour, None),
+            ("d30", d30.max(cut), Some((d30, cut))),
         ] {
             for column in ["probes", "failures"] {
-                // CAST: PostgreSQL sums BIGINTs as NUMERIC, which Any cannot read.
-                q.push("CAST(SUM(CASE WHEN period_s = ")
-                    .push_bind(period.seconds())
+                q.push("CAST(SUM(CASE WHEN (period_s = ")
+                    .push_bind(hour)
                     .push(" AND start_ms >= ")
-                    .push_bind(from)
-                    .push(format!(
-                        " THEN {column} ELSE 0 END) AS BIGINT) AS {name}_{column}, "
-                    ));
+                    .push_bind(hours_from)
+                    .push(")");
+                if let Some((from, to)) = days {
+                    q.push(" OR (period_s = ")
+                        .push_bind(day)
+                        .push(" AND start_ms >= ")
+                        .push_bind(from)
+                        .push(" AND start_ms < ")
+                        .push_bind(to)
+                        .push(")");
+                }
+                // CAST: PostgreSQL sums BIGINTs as NUMERIC, which Any cannot read.
+                q.push(format!(
+                    " THEN {column} ELSE 0 END) AS BIGINT) AS {name}_{column}, "
+                ));
             }
         }
         q.push("0 AS unused FROM rollups WHERE scope = ")
@@ -241,15 +257,15 @@ impl Store {
             .push(" AND key IN (");
         push_keys(&mut q, keys);
         q.push(") AND ((period_s = ")
-            .push_bind(Period::Hour.seconds())
+            .push_bind(hour)
             .push(" AND start_ms >= ")
-            .push_bind(w.this_hour - 167 * w.hour)
+            .push_bind((w.this_hour - 167 * w.hour).min(d30.max(cut)))
             .push(" AND start_ms <= ")
             .push_bind(w.this_hour)
             .push(") OR (period_s = ")
-            .push_bind(Period::Day.seconds())
+            .push_bind(day)
             .push(" AND start_ms >= ")
-            .push_bind(w.today - 29 * w.day)
+            .push_bind(d30)
             .push(" AND start_ms <= ")
             .push_bind(w.today)
             .push(")) GROUP BY key");
@@ -265,23 +281,33 @@ impl Store {
             u.last_7d = counts("d7")?;
             u.last_30d = counts("d30")?;
         }
-        let mut q: QueryBuilder<Any> =
-            QueryBuilder::new("SELECT key, start_ms, probes, failures FROM rollups WHERE scope = ");
+        // The daily bars: daily rows before `cut`, hourly rows from it.
+        let mut q: QueryBuilder<Any> = QueryBuilder::new(
+            "SELECT key, period_s, start_ms, probes, failures FROM rollups WHERE scope = ",
+        );
         q.push_bind(Scope::Service.code()).push(" AND key IN (");
         push_keys(&mut q, keys);
-        q.push(") AND period_s = ")
-            .push_bind(Period::Day.seconds())
+        q.push(") AND ((period_s = ")
+            .push_bind(day)
             .push(" AND start_ms >= ")
             .push_bind(first_day)
             .push(" AND start_ms <= ")
-            .push_bind(w.today);
+            .push_bind(w.today)
+            .push(" AND start_ms < ")
+            .push_bind(cut)
+            .push(") OR (period_s = ")
+            .push_bind(hour)
+            .push(" AND start_ms >= ")
+            .push_bind(first_day.max(cut))
+            .push(" AND start_ms <= ")
+            .push_bind(w.this_hour)
+            .push("))");
         let mut days: HashMap<(i64, i64), Counts> = HashMap::new();
         for r in numbered(self.backend, &mut q).fetch_all(&self.read).await? {
-            let c = Counts {
-                probes: count(&r, "probes")?,
-                failures: count(&r, "failures")?,
-            };
-            days.insert((r.try_get("key")?, r.try_get("start_ms")?), c);
+            let start = Period::Day.start_of(r.try_get("start_ms")?);
+            let c = days.entry((r.try_get("key")?, start)).or_default();
+            c.probes += count(&r, "probes")?;
+            c.failures += count(&r, "failures")?;
         }
         for &key in keys {
             out.entry(key).or_default().daily = (0..DAILY_BARS)

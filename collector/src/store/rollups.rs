@@ -8,9 +8,10 @@
 //! its own transaction. Each aggregate is read (one `SELECT` per 900 rows,
 //! OR-ing a `key IN (…)` term per scope, period and start), merged and
 //! written back (one multi-row upsert per 500 rows): two statements per
-//! batch of usual size. A daily row merges the same aggregates as its hours, so it equals
-//! the merge of its hourly rows without a rescan. A replayed result is not
-//! stored again, so it is never counted twice.
+//! batch of usual size. Daily rows are merged there only for a day already
+//! folded (`fold.rs`: a day's daily rows are written from its hours once
+//! it has ended); until then a day is read from its hours. A replayed
+//! result is not stored again, so it is never counted twice.
 //!
 //! Only the primary key (scope, key, period_s, start_ms) is indexed: the
 //! reads and the retention pruner select by exactly that prefix.
@@ -31,6 +32,8 @@ const KEYS_PER_SELECT: usize = 900;
 const ROWS_PER_UPSERT: usize = 500;
 /// Daily bars in a [`History`].
 pub const DAILY_BARS: i64 = 90;
+
+pub use fold::{FOLD_GRACE_MS, FoldStep};
 
 /// Which rollup row an aggregate belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,8 +73,16 @@ pub(super) async fn merge_into(
     tx: &mut Transaction<'_, Any>,
     aggregates: Aggregates,
 ) -> Result<usize> {
-    let mut run = 0;
-    let mut merged: BTreeMap<RollupKey, Summary> = aggregates.0.into_iter().collect();
+    // A daily row is merged here only once its day is folded for its key
+    // (a late result); until then its hours are what counts (`fold.rs`).
+    let mut run = 1;
+    let mut aggregates = aggregates.0;
+    if let Some(fold) = fold::state(tx).await? {
+        aggregates.retain(|k, _| {
+            k.period == Period::Hour || fold.folded(k.start_ms, k.scope.code(), k.key)
+        });
+    }
+    let mut merged: BTreeMap<RollupKey, Summary> = aggregates.into_iter().collect();
     // Sorted by (scope, period, start, key): a chunk's keys of one row
     // group are adjacent and become one `key IN (…)` term.
     let mut wanted: Vec<RollupKey> = merged.keys().copied().collect();
@@ -156,13 +167,20 @@ pub(super) async fn merge_into(
         }
     }
     let rows: Vec<(RollupKey, Summary)> = merged.into_iter().collect();
+    Ok(run + write_rows(tx, &rows).await?)
+}
+
+/// Writes `rows` whole (an existing row is replaced); returns the number
+/// of statements it ran.
+async fn write_rows(tx: &mut Transaction<'_, Any>, rows: &[(RollupKey, Summary)]) -> Result<usize> {
+    let mut run = 0;
     let mut kinds = [Kind::Int; 11];
     kinds[10] = Kind::Bytes; // histogram
     for q in statements(
         Backend::of(tx),
         &format!("INSERT INTO rollups (scope, key, period_s, start_ms, {SUMMARY_COLUMNS}) "),
         &kinds,
-        &rows,
+        rows,
         ROWS_PER_UPSERT,
         " ON CONFLICT (scope, key, period_s, start_ms) DO UPDATE SET \
          probes = excluded.probes, failures = excluded.failures, \
@@ -219,9 +237,49 @@ fn summary_of(row: &AnyRow) -> Result<Summary> {
 }
 
 impl Store {
-    /// The rollup rows of service or agent `id` for `period` whose start
-    /// is in `[from_ms, to_ms)`, oldest first, as (start ms, summary).
+    /// The rollups of service or agent `id` for `period` whose start is in
+    /// `[from_ms, to_ms)`, oldest first, as (start ms, summary). A day not
+    /// yet folded is the merge of its hourly rows.
     pub async fn rollups(
+        &self,
+        scope: Scope,
+        id: &str,
+        period: Period,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(i64, Summary)>> {
+        if period == Period::Hour {
+            return self.stored_rollups(scope, id, period, from_ms, to_ms).await;
+        }
+        let cut = self.fold_cut().await?;
+        let mut days = self
+            .stored_rollups(scope, id, period, from_ms, to_ms.min(cut))
+            .await?;
+        if to_ms > cut {
+            let day = Period::Day;
+            let hours_to = day
+                .start_of(to_ms.saturating_sub(1))
+                .saturating_add(day.millis());
+            let hours_from = day.start_of(from_ms.max(cut));
+            let mut folded: BTreeMap<i64, Summary> = BTreeMap::new();
+            for (start, s) in self
+                .stored_rollups(scope, id, Period::Hour, hours_from, hours_to)
+                .await?
+            {
+                folded.entry(day.start_of(start)).or_default().merge(&s);
+            }
+            days.extend(
+                folded
+                    .into_iter()
+                    .filter(|(d, _)| (from_ms..to_ms).contains(d)),
+            );
+        }
+        Ok(days)
+    }
+
+    /// The rollup rows stored for `period` whose start is in
+    /// `[from_ms, to_ms)`, oldest first.
+    async fn stored_rollups(
         &self,
         scope: Scope,
         id: &str,
@@ -304,5 +362,6 @@ impl Store {
     }
 }
 
+mod fold;
 #[cfg(test)]
 mod tests;

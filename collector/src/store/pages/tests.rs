@@ -11,6 +11,7 @@ store_tests!(
     pages_follow_equipment_then_id_forwards_and_back,
     filters_select_by_state_and_equipment,
     page_uptimes_equal_the_history_of_each_service,
+    page_uptimes_equal_the_history_while_days_are_folded,
     recent_requests_come_newest_first_and_the_open_one_shows_on_the_page,
 );
 
@@ -143,6 +144,33 @@ fn record(service: &str, seq: u64, time_ms: i64, ok: bool) -> ResultRecord {
 async fn page_uptimes_equal_the_history_of_each_service() {
     let (_dir, store) = open().await;
     let now = store.clock().now_ms();
+    uptimes_equal_history(&store, now, true).await;
+}
+
+/// Folding started 100 days back: each window is read from hourly rows,
+/// from daily rows, and from both, as the fold goes (nine days at a time).
+async fn page_uptimes_equal_the_history_while_days_are_folded() {
+    let (_dir, store) = open().await;
+    let now = store.clock().now_ms();
+    let day = 86_400_000;
+    store.start_folding(now - 100 * day).await.unwrap();
+    let first = uptimes_equal_history(&store, now, true).await;
+    for days_ago in (0..=95).rev().step_by(9) {
+        while !store
+            .fold_rollups(now - days_ago * day, 3)
+            .await
+            .unwrap()
+            .done
+        {}
+        let again = uptimes_equal_history(&store, now, false).await;
+        assert_eq!(again, first, "folded up to {days_ago} days ago");
+    }
+}
+
+/// Records results at the edges of every window (when `record`), then
+/// checks that the page's uptimes of each service equal its history;
+/// returns the uptimes.
+async fn uptimes_equal_history(store: &Store, now: i64, record_them: bool) -> Vec<Uptimes> {
     let hour = 3_600_000;
     // The current (partial) hour, the edges of each window and beyond.
     let ages_h = [
@@ -169,7 +197,9 @@ async fn page_uptimes_equal_the_history_of_each_service() {
             }
         }
     }
-    store.record_batch(&batch, &[]).await.unwrap();
+    if record_them {
+        store.record_batch(&batch, &[]).await.unwrap();
+    }
     let page = store
         .service_page(&PageFilter::default(), &Cursor::First, 10)
         .await
@@ -195,6 +225,7 @@ async fn page_uptimes_equal_the_history_of_each_service() {
         assert!(u.last_24h.probes > 0 && u.last_24h.failures > 0, "{u:?}");
         assert!(u.last_30d.probes > u.last_7d.probes);
     }
+    keys.iter().map(|k| uptimes[k].clone()).collect()
 }
 
 fn snapshot(id: &str) -> crate::domain::ServiceSnapshot {

@@ -17,6 +17,8 @@ store_tests!(
     a_result_repeated_within_a_batch_is_stored_and_counted_once,
     known_ids_cost_no_key_statements_after_the_first_commit,
     history_gives_uptime_windows_and_ninety_daily_bars,
+    history_is_the_same_before_during_and_after_folding,
+    ingest_writes_a_daily_row_only_once_its_day_is_folded,
 );
 
 const HOUR: i64 = 3_600_000;
@@ -131,11 +133,16 @@ fn arb_result() -> impl Strategy<Value = ResultRecord> {
 /// Random batches (each may carry earlier results again) on `backend`:
 /// every distinct result is stored once and the rollups equal a brute
 /// force over the raw results.
+/// With `folds` (keys a step, steps) after each batch, folding starts
+/// before the first one and runs as time goes by (the results come in any
+/// order: many are late for their day); at the end every day is folded
+/// and checked again.
 fn random_batches_roll_up_exactly(
     backend: Backend,
     results: Vec<ResultRecord>,
     cuts: Vec<usize>,
     replays: Vec<(prop::sample::Index, usize)>,
+    folds: Option<Vec<(usize, usize)>>,
 ) -> Result<(), TestCaseError> {
     // Batches of random sizes; each may carry earlier results again.
     let mut batches: Vec<Vec<ResultRecord>> = Vec::new();
@@ -159,18 +166,50 @@ fn random_batches_roll_up_exactly(
         .expect("runtime");
     runtime.block_on(testdb::on(backend, async {
         let (_dir, store) = open().await;
+        if folds.is_some() {
+            store.start_folding(BASE).await.expect("start folding");
+        }
         let mut stored = 0;
-        for batch in &batches {
+        for (i, batch) in batches.iter().enumerate() {
             let done = store.record_batch(batch, &[]).await.expect("batch");
             stored += done.stored.iter().filter(|s| **s).count();
+            let Some(folds) = &folds else { continue };
+            // Time goes from the first day to two days after the last.
+            let now = BASE + (i as i64 + 1) * 5 * DAY / batches.len() as i64;
+            let (keys, steps) = folds[i % folds.len()];
+            for _ in 0..steps {
+                store.fold_rollups(now, keys).await.expect("fold");
+            }
         }
-        let mut expected = brute(&results);
+        let expected = brute(&results);
         let distinct: u64 = expected
             .iter()
             .filter(|((scope, _, period, _), _)| *scope == Scope::Service && *period == Period::Day)
             .map(|(_, raw)| raw.probes)
             .sum();
         prop_assert_eq!(stored as u64, distinct, "each distinct result stored once");
+        equal_to_brute_force(&store, brute(&results)).await?;
+        if folds.is_some() {
+            while !store
+                .fold_rollups(BASE + 9 * DAY, 2)
+                .await
+                .expect("fold")
+                .done
+            {}
+            equal_to_brute_force(&store, expected).await?;
+        }
+        Ok(())
+    }))?;
+    Ok(())
+}
+
+/// Every rollup of the three services and two agents equals `expected`,
+/// and each day the merge of its hours.
+async fn equal_to_brute_force(
+    store: &Store,
+    mut expected: BTreeMap<(Scope, String, Period, i64), Raw>,
+) -> Result<(), TestCaseError> {
+    {
         let mut found = 0;
         for scope in [Scope::Service, Scope::Agent] {
             let ids: Vec<String> = match scope {
@@ -214,8 +253,7 @@ fn random_batches_roll_up_exactly(
         }
         prop_assert_eq!(found, expected.len(), "a row for every period with results");
         Ok(())
-    }))?;
-    Ok(())
+    }
 }
 
 proptest! {
@@ -227,7 +265,17 @@ proptest! {
         cuts in prop::collection::vec(1usize..60, 1..20),
         replays in prop::collection::vec((any::<prop::sample::Index>(), 1usize..8), 0..30),
     ) {
-        random_batches_roll_up_exactly(Backend::Sqlite, results, cuts, replays)?;
+        random_batches_roll_up_exactly(Backend::Sqlite, results, cuts, replays, None)?;
+    }
+
+    #[test]
+    fn rollups_equal_a_brute_force_while_days_are_folded(
+        results in prop::collection::vec(arb_result(), 1..300),
+        cuts in prop::collection::vec(1usize..60, 1..20),
+        replays in prop::collection::vec((any::<prop::sample::Index>(), 1usize..8), 0..30),
+        folds in prop::collection::vec((1usize..4, 0usize..4), 1..8),
+    ) {
+        random_batches_roll_up_exactly(Backend::Sqlite, results, cuts, replays, Some(folds))?;
     }
 }
 
@@ -241,7 +289,17 @@ proptest! {
         cuts in prop::collection::vec(1usize..60, 1..20),
         replays in prop::collection::vec((any::<prop::sample::Index>(), 1usize..8), 0..30),
     ) {
-        random_batches_roll_up_exactly(Backend::Postgres, results, cuts, replays)?;
+        random_batches_roll_up_exactly(Backend::Postgres, results, cuts, replays, None)?;
+    }
+
+    #[test]
+    fn rollups_equal_a_brute_force_while_days_are_folded_on_postgres(
+        results in prop::collection::vec(arb_result(), 1..300),
+        cuts in prop::collection::vec(1usize..60, 1..20),
+        replays in prop::collection::vec((any::<prop::sample::Index>(), 1usize..8), 0..30),
+        folds in prop::collection::vec((1usize..4, 0usize..4), 1..8),
+    ) {
+        random_batches_roll_up_exactly(Backend::Postgres, results, cuts, replays, Some(folds))?;
     }
 }
 
@@ -308,6 +366,19 @@ async fn known_ids_cost_no_key_statements_after_the_first_commit() {
 
 async fn history_gives_uptime_windows_and_ninety_daily_bars() {
     let (_dir, store) = open().await;
+    history_batch_and_checks(&store, false).await;
+}
+
+/// Folding starts 40 days back: every day is read from its hours, then
+/// from daily rows as the fold goes (one key a step), with the same
+/// figures at each step.
+async fn history_is_the_same_before_during_and_after_folding() {
+    let (_dir, store) = open().await;
+    store.start_folding(BASE).await.expect("start");
+    history_batch_and_checks(&store, true).await;
+}
+
+async fn history_batch_and_checks(store: &Store, fold: bool) {
     let now = BASE + 40 * DAY + 12 * HOUR + 30 * 60_000;
     let at = |ago: i64| now - ago;
     let batch = vec![
@@ -324,6 +395,22 @@ async fn history_gives_uptime_windows_and_ninety_daily_bars() {
         record(1, 0, at(60_000), 0, false, 0),
     ];
     store.record_batch(&batch, &[]).await.expect("batch");
+    let first = store.history(Scope::Service, "s0", now).await.expect("h");
+    if fold {
+        let mut steps = 0;
+        loop {
+            let step = store.fold_rollups(now, 1).await.expect("fold");
+            let h = store.history(Scope::Service, "s0", now).await.expect("h");
+            assert_eq!(h, first, "after {steps} fold steps");
+            steps += 1;
+            if step.done {
+                break;
+            }
+        }
+        // 40 days of 2 service keys and 2 agent keys, each day ending
+        // with a step per scope that finds no more keys; then done.
+        assert_eq!(steps, 40 * 6 + 1);
+    }
     let h = store
         .history(Scope::Service, "s0", now)
         .await
@@ -347,4 +434,85 @@ async fn history_gives_uptime_windows_and_ninety_daily_bars() {
         .await
         .expect("unknown");
     assert_eq!((none.last_30d.uptime(), none.daily.len()), (None, 90));
+}
+
+/// The point of folding: a result of a day not folded touches its hourly
+/// rows only; the fold writes the daily row once the day has ended (and
+/// its grace), and a late result then merges into it. Before folding
+/// starts, ingest merges every daily row as it always did.
+async fn ingest_writes_a_daily_row_only_once_its_day_is_folded() {
+    let (_dir, store) = open().await;
+    let daily_rows = |key: i64| {
+        let store = store.clone();
+        async move { store.rollup_starts(0, key, 86_400).await.expect("rows") }
+    };
+    store
+        .record_batch(&[record(0, 0, BASE - DAY, 0, true, 1000)], &[])
+        .await
+        .expect("before folding");
+    assert_eq!(daily_rows(1).await, vec![BASE - DAY], "merged as before");
+
+    store.start_folding(BASE).await.expect("start");
+    store
+        .record_batch(
+            &[
+                record(0, 0, BASE + HOUR, 0, true, 1000),
+                record(0, 0, BASE + 2 * HOUR, 0, false, 0),
+            ],
+            &[],
+        )
+        .await
+        .expect("today");
+    assert_eq!(daily_rows(1).await, vec![BASE - DAY], "no row for today");
+    let day = |store: Store| async move {
+        let rows = store
+            .rollups(Scope::Service, "s0", Period::Day, BASE, BASE + DAY)
+            .await
+            .expect("day");
+        rows.iter()
+            .map(|(d, s)| (*d, s.probes, s.failures))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        day(store.clone()).await,
+        vec![(BASE, 2, 1)],
+        "read from its hours"
+    );
+
+    let ended = BASE + DAY + FOLD_GRACE_MS;
+    let step = store.fold_rollups(ended - 1, 100).await.expect("early");
+    assert_eq!(
+        step,
+        FoldStep {
+            rows: 0,
+            done: true
+        },
+        "within the grace"
+    );
+    let mut written = 0;
+    loop {
+        let step = store.fold_rollups(ended, 100).await.expect("fold");
+        written += step.rows;
+        if step.done {
+            break;
+        }
+    }
+    assert_eq!(written, 2, "the day of s0 and of a0");
+    assert_eq!(daily_rows(1).await, vec![BASE - DAY, BASE]);
+    assert_eq!(
+        day(store.clone()).await,
+        vec![(BASE, 2, 1)],
+        "read from its row"
+    );
+
+    store
+        .record_batch(&[record(0, 0, BASE + 3 * HOUR, 0, true, 1000)], &[])
+        .await
+        .expect("late");
+    assert_eq!(day(store.clone()).await, vec![(BASE, 3, 1)], "merged late");
+    let stored = store
+        .stored_rollups(Scope::Service, "s0", Period::Day, BASE, BASE + DAY)
+        .await
+        .expect("stored");
+    assert_eq!(stored[0].1.probes, 3, "into the daily row itself");
 }
