@@ -2,7 +2,8 @@
 //! that injects known delays: before starting the TLS handshake (after the
 //! kernel completed the TCP connect), before the response head, and between
 //! the head and the body. The target measures each injected span on its own
-//! clock, and the probe's phase must lie within ±20 ms of it. The sleeps
+//! clock, and the probe's phase must lie within -20/+60 ms of it (a phase
+//! booked to the wrong span would be off by 150 ms). The sleeps
 //! below are the injected delays, not waits.
 //!
 //! The target presents leaf + intermediate, the intermediate expiring first
@@ -22,7 +23,13 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 const DELAY: Duration = Duration::from_millis(150);
+/// How much shorter than the target's span a phase may be (the target's
+/// clock starts at accept, the probe's TLS phase at its ClientHello).
 const TOLERANCE: Duration = Duration::from_millis(20);
+/// How much longer it may be: a probe woken late on a loaded machine only
+/// adds (CI saw +25 ms over two hops), while a phase booked to the wrong
+/// span would be off by a whole [`DELAY`].
+const LATE: Duration = Duration::from_millis(60);
 /// 2030-01-01T00:00:00Z, the intermediate's notAfter.
 const INTERMEDIATE_EXPIRY: u64 = 1_893_456_000;
 
@@ -190,14 +197,15 @@ fn clients(pki: &Pki) -> Clients {
 /// then, which only ever adds; one attempt within the bounds passes.
 const ATTEMPTS: usize = 3;
 
-/// `Err` unless `measured` is within ±20 ms of what the target measured for
-/// the span holding the injected delay. (Not "at least the delay": the
-/// target's clock starts at accept, the probe's TLS phase at its
-/// ClientHello, which may come a little later.)
+/// `Err` unless `measured` is within [`TOLERANCE`] below and [`LATE`]
+/// above what the target measured for the span holding the injected
+/// delay. (Not "at least the delay": the target's clock starts at accept,
+/// the probe's TLS phase at its ClientHello, which may come a little
+/// later.)
 fn close_to(what: &str, measured: Option<Duration>, server: Duration) -> Result<(), String> {
     let measured = measured.ok_or_else(|| format!("{what} not measured"))?;
     assert!(server >= DELAY, "{what}: the target did not delay");
-    if measured.abs_diff(server) <= TOLERANCE {
+    if measured + TOLERANCE >= server && measured <= server + LATE {
         Ok(())
     } else {
         Err(format!("{what}: measured {measured:?}, target {server:?}"))
@@ -207,7 +215,7 @@ fn close_to(what: &str, measured: Option<Duration>, server: Duration) -> Result<
 /// Panics unless one of [`ATTEMPTS`] results is `Ok`.
 fn any_ok(results: Vec<Result<(), String>>) {
     if !results.iter().any(Result::is_ok) {
-        panic!("no attempt within ±{TOLERANCE:?}: {results:#?}");
+        panic!("no attempt within -{TOLERANCE:?}/+{LATE:?}: {results:#?}");
     }
 }
 
