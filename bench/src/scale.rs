@@ -11,6 +11,9 @@
 //! enrolled with the token) and times its assignment: connect → Welcome →
 //! every part of the full set, up to the one marked `last`. It prints one
 //! JSON object.
+//! `target` serves a loopback HTTP target that answers every request `200
+//! ok` (the e2e harness's `Target`) until it is killed, for a real agent
+//! to probe (`bench/agent-rss.sh`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -57,6 +60,22 @@ enum Command {
         /// predates it).
         #[arg(long)]
         single: bool,
+        /// Each service's URL; `{i}` becomes its number.
+        #[arg(long, default_value = "https://s{i}.bench.test/health")]
+        url: String,
+        /// Every check's interval (`[defaults] interval`).
+        #[arg(long, default_value = "60s")]
+        interval: String,
+        /// `[agents] heartbeat_interval` (the collector's default when
+        /// absent).
+        #[arg(long)]
+        heartbeat_interval: Option<String>,
+    },
+    /// Serves `200 ok` on 127.0.0.1 until killed; writes its URL
+    /// (`http://127.0.0.1:PORT`) to URL_FILE.
+    Target {
+        #[arg(long)]
+        url_file: PathBuf,
     },
     /// Times the full assignment of a new agent in region `assign`.
     Assign {
@@ -79,7 +98,27 @@ fn main() -> anyhow::Result<()> {
             per_file,
             assign,
             single,
-        } => write_config(&dir, services, per_file.max(1), assign, single),
+            url,
+            interval,
+            heartbeat_interval,
+        } => {
+            let shape = Shape {
+                url,
+                interval,
+                heartbeat_interval,
+                single,
+            };
+            write_config(&dir, services, per_file.max(1), assign, &shape)
+        }
+        Command::Target { url_file } => {
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            runtime.block_on(async {
+                let target = picket_e2e::target::Target::http().await;
+                std::fs::write(&url_file, target.url())
+                    .with_context(|| format!("cannot write {}", url_file.display()))?;
+                std::future::pending::<anyhow::Result<()>>().await
+            })
+        }
         Command::Assign {
             collector,
             enrollment_token,
@@ -100,26 +139,43 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// What `config` writes besides the services' number and regions.
+struct Shape {
+    /// Each service's URL, `{i}` its number.
+    url: String,
+    interval: String,
+    heartbeat_interval: Option<String>,
+    /// Everything in picket.toml, no `include`.
+    single: bool,
+}
+
 fn write_config(
     dir: &std::path::Path,
     services: usize,
     per_file: usize,
     assign: usize,
-    single: bool,
+    shape: &Shape,
 ) -> anyhow::Result<()> {
     let included = dir.join("services.d");
     std::fs::create_dir_all(&included)?;
+    let single = shape.single;
+    let heartbeat = match &shape.heartbeat_interval {
+        Some(h) => format!("heartbeat_interval = \"{h}\"\n"),
+        None => String::new(),
+    };
     let mut main = format!(
         "{}[collector]\ngrpc_listen = \"127.0.0.1:0\"\n\
-         http_listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{}\"\n\n[agents]\n\
-         enrollment_token = \"bench\"\nauto_approve = true\nagents_per_service = 3\n\n\
-         [defaults]\ninterval = \"60s\"\n\n",
+         http_listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{}\"\n\
+         admin_token = \"bench-admin\"\n\n[agents]\n\
+         enrollment_token = \"bench\"\nauto_approve = true\nagents_per_service = 3\n{heartbeat}\n\
+         [defaults]\ninterval = \"{}\"\nupgrade_to_https = false\n\n",
         if single {
             ""
         } else {
             "include = [\"services.d/*.toml\"]\n\n"
         },
-        dir.join("picket.db").display()
+        dir.join("picket.db").display(),
+        shape.interval
     );
     let mut equipment_written = None;
     for (n, first) in (0..services).step_by(per_file).enumerate() {
@@ -139,9 +195,10 @@ fn write_config(
             let _ = write!(
                 text,
                 "[[services]]\nid = \"{}\"\nequipment = \"{}\"\n\
-                 url = \"https://s{i}.bench.test/health\"\nregions = [\"{region}\"]\n\n",
+                 url = \"{}\"\nregions = [\"{region}\"]\n\n",
                 (NAMING.service)(i),
-                NAMING.equipment_of(i)
+                NAMING.equipment_of(i),
+                shape.url.replace("{i}", &i.to_string())
             );
         }
         if single {
