@@ -29,7 +29,11 @@
 //! join a `[HOST KO]` or `[MONITORING KO]` request, or get its own.
 
 pub(crate) mod grouping;
+mod quiet;
+mod retry;
 mod root_cause;
+#[cfg(test)]
+mod test_channel;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +41,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{error, info, warn};
+use tracing::info;
 
 use crate::config::settings::{CatalogSettings, LifecycleService, LifecycleSettings};
 use crate::domain::{
@@ -48,6 +52,7 @@ use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{Opened, Store, StoreError};
 use crate::time::Clock;
+use retry::Retry;
 
 /// One verdict on one service, in the evaluator's order.
 pub(crate) struct ServiceVerdict {
@@ -105,32 +110,6 @@ impl LifecycleHandle {
         LifecycleHandle { tx }
     }
 
-    /// A handle whose verdicts land in the returned receiver (tests; a
-    /// reconfiguration is answered at once, without a store).
-    #[cfg(test)]
-    pub(crate) fn channel() -> (LifecycleHandle, mpsc::Receiver<ServiceVerdict>) {
-        let (tx, mut inbox) = mpsc::channel(64);
-        let (verdicts, rx) = mpsc::channel(64);
-        tokio::spawn(async move {
-            while let Some(msg) = inbox.recv().await {
-                match msg {
-                    LifecycleMsg::Verdict(v) => {
-                        if verdicts.send(v).await.is_err() {
-                            return;
-                        }
-                    }
-                    LifecycleMsg::Reconfigure(r) => {
-                        let _ = r.reply.send(Ok(()));
-                    }
-                    LifecycleMsg::CloseByHand(c) => {
-                        let _ = c.reply.send(Err(StoreError::Stopped));
-                    }
-                }
-            }
-        });
-        (LifecycleHandle { tx }, rx)
-    }
-
     /// Queues a verdict; `false` when the actor is gone.
     pub async fn verdict(&self, service: ServiceId, verdict: Verdict) -> bool {
         self.tx
@@ -171,9 +150,14 @@ async fn run(
     mute.release(None, (&store, &settings, &metrics, &clock), &cancel)
         .await;
     let mut root = root_cause::RootCause::start(&store, &settings, &clock, &cancel).await;
+    // The message that ended a run of quiet verdicts, handled next.
+    let mut next = None;
     loop {
         let due = root.due_in(&clock);
-        let msg = tokio::select! {
+        let msg = if let Some(msg) = next.take() {
+            Some(msg)
+        } else {
+            tokio::select! {
             v = inbox.recv() => v,
             ended = mute.changed() => {
                 mute.release(Some(&ended), (&store, &settings, &metrics, &clock), &cancel).await;
@@ -187,6 +171,7 @@ async fn run(
                 // Drain what the evaluator already decided.
                 inbox.close();
                 inbox.recv().await
+            }
             }
         };
         let verdict = match msg {
@@ -208,32 +193,42 @@ async fn run(
         let Some(svc) = settings.service(&service) else {
             continue;
         };
+        if let Some(first) = quiet::quiet(&service, &verdict, &settings, &mute, &root) {
+            let (run, after) = quiet::gather(first, &mut inbox, &settings, &mute, &root);
+            next = after;
+            let states: Vec<_> = run.iter().map(|q| (&q.service, q.to)).collect();
+            let mut retry = Retry::new(format!("{} service states", states.len()));
+            loop {
+                match store.set_service_states(&states).await {
+                    Ok(()) => {
+                        quiet::stored(&run, &settings, &mut root, &metrics);
+                        root.tick(&store, &metrics, &settings, &clock).await;
+                        break;
+                    }
+                    Err(e) if !retry.after(&e, &cancel).await => break,
+                    Err(_) => {}
+                }
+            }
+            continue;
+        }
         let muted = mute.muted(svc.equipment);
         if muted && let Verdict::Down { votes, .. } = &verdict {
             mute.held(&service, votes);
         }
-        let mut delay = Duration::from_millis(100);
-        // A verdict is retried until it is stored: dropping it would lose a
-        // request or leave a wrong state.
+        let mut retry = Retry::new(format!("the verdict on {service}"));
         loop {
             let ctx = (&store, &*metrics, &clock, &settings);
-            let Err(e) = persist(ctx, &svc, &verdict, muted, &mut root).await else {
-                if let Some(state) = verdict.stored_state() {
-                    metrics.board.set_state(&service, state);
+            match persist(ctx, &svc, &verdict, muted, &mut root).await {
+                Ok(()) => {
+                    if let Some(state) = verdict.stored_state() {
+                        metrics.board.set_state(&service, state);
+                    }
+                    root.tick(&store, &metrics, &settings, &clock).await;
+                    break;
                 }
-                root.tick(&store, &metrics, &settings, &clock).await;
-                break;
-            };
-            if cancel.is_cancelled() {
-                error!(service_id = %service, error = %e, "verdict not stored at shutdown");
-                break;
+                Err(e) if !retry.after(&e, &cancel).await => break,
+                Err(_) => {}
             }
-            warn!(service_id = %service, error = %e, "cannot store verdict; retrying");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = cancel.cancelled() => {}
-            }
-            delay = (delay * 2).min(Duration::from_secs(10));
         }
     }
 }

@@ -178,6 +178,16 @@ impl RootCause {
         Ok(true)
     }
 
+    /// Whether `service` is a member of an open group request.
+    pub fn is_member(&self, service: &ServiceId) -> bool {
+        self.grouping.member_of(service).is_some()
+    }
+
+    /// A quiet `Up` (not a member, not down before), stored.
+    pub fn quiet_up(&mut self, service: &ServiceId) {
+        self.grouping.up(service);
+    }
+
     /// A `State` verdict, stored.
     pub fn state(&mut self, svc: &LifecycleService<'_>, to: ServiceState) {
         self.grouping.state(svc.id, svc.equipment, to);

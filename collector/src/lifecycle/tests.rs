@@ -257,3 +257,49 @@ async fn the_closing_note_is_dated_by_the_clock() {
     let times: Vec<i64> = h.events().await.into_iter().map(|(_, t)| t).collect();
     assert_eq!(times, [BASE_MS, BASE_MS, back_ms, back_ms]);
 }
+
+fn state(from: ServiceState, to: ServiceState) -> Verdict {
+    Verdict::State { from, to }
+}
+
+/// Quiet verdicts queued in a row are stored together, and a verdict that
+/// is not quiet in the middle of them keeps its place: the service goes
+/// suspect, up, suspect (quiet), down (a request), up (closed), and
+/// suspect again (quiet), and ends suspect with one request closed.
+#[tokio::test(start_paused = true)]
+async fn quiet_verdicts_are_stored_in_order_around_the_others() {
+    use ServiceState::{Suspect, Unknown, Up};
+    let mut h = start().await;
+    h.send("shop", state(Unknown, Suspect)).await;
+    h.send(
+        "shop",
+        Verdict::Up {
+            from: Suspect,
+            had_request: false,
+            votes: vec![vote(200)],
+        },
+    )
+    .await;
+    h.send("shop", state(Up, Suspect)).await;
+    h.send("shop", down()).await;
+    h.send("shop", up(true)).await;
+    h.send("shop", state(Up, Suspect)).await;
+    // Not configured: dropped, within a run or not.
+    h.send("gone", state(Up, Suspect)).await;
+    h.drain().await;
+
+    assert_eq!(h.state().await, Suspect);
+    let requests = h.requests().await;
+    let stages: Vec<Stage> = requests.iter().map(|r| r.stage).collect();
+    assert_eq!(stages, [Stage::Done]);
+    let events: Vec<String> = h.events().await.into_iter().map(|(e, _)| e).collect();
+    assert_eq!(
+        events,
+        [
+            "service.down",
+            "request.opened",
+            "service.up",
+            "request.closed"
+        ]
+    );
+}

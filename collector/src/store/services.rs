@@ -4,6 +4,7 @@ use sqlx::{QueryBuilder, Row};
 
 use super::backend::{Backend, numbered};
 use super::latest::error_kind_of;
+use super::rows::{Kind, statements};
 use super::{
     Result, Store, StoreError, events::append_event, flag, named, request_id, requests, text_id,
 };
@@ -250,6 +251,46 @@ impl Store {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores the states of many services in one transaction (quiet
+    /// verdicts, `lifecycle/quiet.rs`), each since now; of a service listed
+    /// more than once, the last state.
+    pub async fn set_service_states(&self, states: &[(&ServiceId, ServiceState)]) -> Result<()> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let mut last: std::collections::HashMap<&ServiceId, usize> = Default::default();
+        for (i, (id, _)) in states.iter().enumerate() {
+            last.insert(*id, i);
+        }
+        let states: Vec<(&ServiceId, ServiceState)> = states
+            .iter()
+            .enumerate()
+            .filter(|(i, (id, _))| last.get(id) == Some(i))
+            .map(|(_, s)| *s)
+            .collect();
+        let states = &states[..];
+        let now = self.clock.now_ms();
+        let mut tx = self.begin().await?;
+        for q in statements(
+            Backend::of(&tx),
+            "WITH v (id, state, since) AS (",
+            &[Kind::Text, Kind::Text, Kind::Int],
+            states,
+            1000,
+            ") UPDATE services SET state = v.state, state_since_ms = v.since FROM v \
+             WHERE services.id = v.id",
+            |b, (id, state)| {
+                b.text(Some(id.as_str()))
+                    .text(Some(state.as_str()))
+                    .int(Some(now));
+            },
+        ) {
+            q.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -6,11 +6,12 @@ use super::*;
 use crate::config::settings::CatalogSettings;
 use crate::domain::{
     CloseReason, ErrorKind, EventType, Liveness, NewRequest, ProbeOutcome, ProbeResult,
-    RequestKind, ServiceSnapshot, ServiceState, Stage, texts,
+    RequestKind, ServiceId, ServiceSnapshot, ServiceState, Stage, texts,
 };
 use crate::store::testdb::{self, TestDb, store_tests};
 
 store_tests!(
+    many_states_in_one_transaction_the_last_of_each_service_wins,
     one_open_request_per_service_and_close_clears_link,
     the_database_refuses_a_second_open_request,
     events_are_sequenced_and_routed_to_the_outbox,
@@ -515,4 +516,27 @@ async fn the_sslmode_of_a_postgres_url_is_passed_through() {
         "{err}"
     );
     drop(db);
+}
+
+async fn many_states_in_one_transaction_the_last_of_each_service_wins() {
+    let (_dir, store, _) = open().await;
+    let (shop, gone) = (ServiceId::from("shop"), ServiceId::from("gone"));
+    let state = || async { store.get_service(&shop).await.expect("shop").state };
+    for (states, last) in [
+        (
+            vec![
+                (&shop, ServiceState::Suspect),
+                (&gone, ServiceState::Up),
+                (&shop, ServiceState::Up),
+            ],
+            ServiceState::Up,
+        ),
+        (
+            vec![(&shop, ServiceState::Up), (&shop, ServiceState::Suspect)],
+            ServiceState::Suspect,
+        ),
+    ] {
+        store.set_service_states(&states).await.expect("states");
+        assert_eq!(state().await, last, "{states:?}");
+    }
 }

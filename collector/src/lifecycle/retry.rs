@@ -1,0 +1,41 @@
+//! Retrying a store write the lifecycle cannot drop (a verdict, a run of
+//! quiet verdicts) until it is stored or the collector shuts down.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
+
+use crate::store::StoreError;
+
+/// A verdict is retried until it is stored, with a growing delay: dropping
+/// it would lose a request or leave a wrong state.
+pub(super) struct Retry {
+    what: String,
+    delay: Duration,
+}
+
+impl Retry {
+    pub fn new(what: String) -> Retry {
+        Retry {
+            what,
+            delay: Duration::from_millis(100),
+        }
+    }
+
+    /// Logs `e` and waits before the next attempt; `false` at shutdown
+    /// (nothing more is tried).
+    pub async fn after(&mut self, e: &StoreError, cancel: &CancellationToken) -> bool {
+        if cancel.is_cancelled() {
+            error!(error = %e, "{} not stored at shutdown", self.what);
+            return false;
+        }
+        warn!(error = %e, "cannot store {}; retrying", self.what);
+        tokio::select! {
+            () = tokio::time::sleep(self.delay) => {}
+            () = cancel.cancelled() => {}
+        }
+        self.delay = (self.delay * 2).min(Duration::from_secs(10));
+        true
+    }
+}
