@@ -325,11 +325,13 @@ impl Pruner {
         let mut total = 0;
         loop {
             let step = self.store.fold_rollups(now, keys).await?;
+            if step.rows > 0 || !step.done {
+                report.transaction(step.rows);
+            }
+            total += step.rows;
             if step.done {
                 return Ok(total);
             }
-            report.transaction(step.rows);
-            total += step.rows;
             self.between_transactions().await?;
         }
     }

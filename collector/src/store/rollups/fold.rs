@@ -90,56 +90,60 @@ impl Store {
         Ok(())
     }
 
-    /// Folds the daily rows of up to `keys` rollup keys of the first day
-    /// not folded, if it ended [`FOLD_GRACE_MS`] before `now_ms`, in one
-    /// transaction: each daily row becomes the merge of its hourly rows.
-    /// Moves on to the next day once every key of a day is folded.
+    /// Folds the daily rows of up to `keys` rollup keys, from the first day
+    /// not folded on, of the days that ended [`FOLD_GRACE_MS`] before
+    /// `now_ms`, in one transaction: each daily row becomes the merge of
+    /// its hourly rows. A day is done once each of its keys is folded.
     pub async fn fold_rollups(&self, now_ms: i64, keys: usize) -> Result<FoldStep> {
         let day = Period::Day.millis();
+        let ended = |at: &FoldState| at.day_ms.saturating_add(day + FOLD_GRACE_MS) <= now_ms;
+        let mut step = FoldStep::default();
         let mut tx = self.begin().await?;
         let Some(mut at) = state(&mut tx).await? else {
-            return Ok(FoldStep {
-                rows: 0,
-                done: true,
-            });
+            step.done = true;
+            return Ok(step);
         };
-        if at.day_ms.saturating_add(day + FOLD_GRACE_MS) > now_ms {
-            return Ok(FoldStep {
-                rows: 0,
-                done: true,
-            });
-        }
-        let mut step = FoldStep::default();
-        let (scope, table) = match at.scope {
-            0 => (Scope::Service, "service_keys"),
-            _ => (Scope::Agent, "agent_keys"),
-        };
-        let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT key FROM {table} WHERE key > $1 ORDER BY key LIMIT $2"
-        ));
-        let chunk: Vec<i64> = sqlx::query_scalar(sql)
-            .bind(at.key)
-            .bind(keys.max(1) as i64)
-            .fetch_all(&mut *tx)
-            .await?;
-        match chunk.last() {
-            Some(&last) => {
+        let start = at;
+        let mut budget = keys.max(1);
+        while budget > 0 && ended(&at) {
+            let (scope, table) = match at.scope {
+                0 => (Scope::Service, "service_keys"),
+                _ => (Scope::Agent, "agent_keys"),
+            };
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT key FROM {table} WHERE key > $1 ORDER BY key LIMIT $2"
+            ));
+            let chunk: Vec<i64> = sqlx::query_scalar(sql)
+                .bind(at.key)
+                .bind(budget as i64)
+                .fetch_all(&mut *tx)
+                .await?;
+            if let Some(&last) = chunk.last() {
                 let rows = folded_days(&mut tx, scope, &chunk, at.day_ms).await?;
                 write_rows(&mut tx, &rows).await?;
-                step.rows = rows.len() as u64;
+                step.rows += rows.len() as u64;
                 at.key = last;
+                budget -= chunk.len();
             }
-            // Every service key is folded: the agents' next.
-            None if scope == Scope::Service => (at.scope, at.key) = (Scope::Agent.code(), 0),
-            None => (at.day_ms, at.scope, at.key) = (at.day_ms + day, Scope::Service.code(), 0),
+            if budget > 0 {
+                // This scope's keys are all folded: the agents' next, or
+                // the next day.
+                (at.day_ms, at.scope, at.key) = match scope {
+                    Scope::Service => (at.day_ms, Scope::Agent.code(), 0),
+                    Scope::Agent => (at.day_ms + day, Scope::Service.code(), 0),
+                };
+            }
         }
-        sqlx::query("UPDATE rollup_fold SET day_ms = $1, scope = $2, key = $3 WHERE id = 1")
-            .bind(at.day_ms)
-            .bind(at.scope)
-            .bind(at.key)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+        step.done = !ended(&at);
+        if at != start {
+            sqlx::query("UPDATE rollup_fold SET day_ms = $1, scope = $2, key = $3 WHERE id = 1")
+                .bind(at.day_ms)
+                .bind(at.scope)
+                .bind(at.key)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
         Ok(step)
     }
 
