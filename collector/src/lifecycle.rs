@@ -158,20 +158,20 @@ async fn run(
             Some(msg)
         } else {
             tokio::select! {
-            v = inbox.recv() => v,
-            ended = mute.changed() => {
-                mute.release(Some(&ended), (&store, &settings, &metrics, &clock), &cancel).await;
-                continue;
-            }
-            () = sleep_or_never(due) => {
-                root.tick(&store, &metrics, &settings, &clock).await;
-                continue;
-            }
-            () = cancel.cancelled() => {
-                // Drain what the evaluator already decided.
-                inbox.close();
-                inbox.recv().await
-            }
+                v = inbox.recv() => v,
+                ended = mute.changed() => {
+                    mute.release(Some(&ended), (&store, &settings, &metrics, &clock), &cancel).await;
+                    continue;
+                }
+                () = sleep_or_never(due) => {
+                    root.tick(&store, &metrics, &settings, &clock).await;
+                    continue;
+                }
+                () = cancel.cancelled() => {
+                    // Drain what the evaluator already decided.
+                    inbox.close();
+                    inbox.recv().await
+                }
             }
         };
         let verdict = match msg {
@@ -197,7 +197,7 @@ async fn run(
             let (run, after) = quiet::gather(first, &mut inbox, &settings, &mute, &root);
             next = after;
             let states: Vec<_> = run.iter().map(|q| (&q.service, q.to)).collect();
-            let mut retry = Retry::new(format!("{} service states", states.len()));
+            let mut retry = Retry::new();
             loop {
                 match store.set_service_states(&states).await {
                     Ok(()) => {
@@ -205,7 +205,13 @@ async fn run(
                         root.tick(&store, &metrics, &settings, &clock).await;
                         break;
                     }
-                    Err(e) if !retry.after(&e, &cancel).await => break,
+                    Err(e)
+                        if !retry
+                            .after(&e, &cancel, || format!("{} service states", states.len()))
+                            .await =>
+                    {
+                        break;
+                    }
                     Err(_) => {}
                 }
             }
@@ -215,7 +221,7 @@ async fn run(
         if muted && let Verdict::Down { votes, .. } = &verdict {
             mute.held(&service, votes);
         }
-        let mut retry = Retry::new(format!("the verdict on {service}"));
+        let mut retry = Retry::new();
         loop {
             let ctx = (&store, &*metrics, &clock, &settings);
             match persist(ctx, &svc, &verdict, muted, &mut root).await {
@@ -226,7 +232,13 @@ async fn run(
                     root.tick(&store, &metrics, &settings, &clock).await;
                     break;
                 }
-                Err(e) if !retry.after(&e, &cancel).await => break,
+                Err(e)
+                    if !retry
+                        .after(&e, &cancel, || format!("the verdict on {service}"))
+                        .await =>
+                {
+                    break;
+                }
                 Err(_) => {}
             }
         }

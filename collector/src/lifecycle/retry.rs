@@ -11,26 +11,29 @@ use crate::store::StoreError;
 /// A verdict is retried until it is stored, with a growing delay: dropping
 /// it would lose a request or leave a wrong state.
 pub(super) struct Retry {
-    what: String,
     delay: Duration,
 }
 
 impl Retry {
-    pub fn new(what: String) -> Retry {
+    pub fn new() -> Retry {
         Retry {
-            what,
             delay: Duration::from_millis(100),
         }
     }
 
-    /// Logs `e` and waits before the next attempt; `false` at shutdown
-    /// (nothing more is tried).
-    pub async fn after(&mut self, e: &StoreError, cancel: &CancellationToken) -> bool {
+    /// Logs `e` (what failed to be stored: `what()`) and waits before the
+    /// next attempt; `false` at shutdown (nothing more is tried).
+    pub async fn after(
+        &mut self,
+        e: &StoreError,
+        cancel: &CancellationToken,
+        what: impl FnOnce() -> String,
+    ) -> bool {
         if cancel.is_cancelled() {
-            error!(error = %e, "{} not stored at shutdown", self.what);
+            error!(error = %e, "{} not stored at shutdown", what());
             return false;
         }
-        warn!(error = %e, "cannot store {}; retrying", self.what);
+        warn!(error = %e, "cannot store {}; retrying", what());
         tokio::select! {
             () = tokio::time::sleep(self.delay) => {}
             () = cancel.cancelled() => {}
