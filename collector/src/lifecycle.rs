@@ -196,24 +196,9 @@ async fn run(
         if let Some(first) = quiet::quiet(&service, &verdict, &settings, &mute, &root) {
             let (run, after) = quiet::gather(first, &mut inbox, &settings, &mute, &root);
             next = after;
-            let states: Vec<_> = run.iter().map(|q| (&q.service, q.to)).collect();
-            let mut retry = Retry::new();
-            loop {
-                match store.set_service_states(&states).await {
-                    Ok(()) => {
-                        quiet::stored(&run, &settings, &mut root, &metrics);
-                        root.tick(&store, &metrics, &settings, &clock).await;
-                        break;
-                    }
-                    Err(e)
-                        if !retry
-                            .after(&e, &cancel, || format!("{} service states", states.len()))
-                            .await =>
-                    {
-                        break;
-                    }
-                    Err(_) => {}
-                }
+            if quiet::store_run(&run, &store, &cancel).await {
+                quiet::stored(&run, &settings, &mut root, &metrics);
+                root.tick(&store, &metrics, &settings, &clock).await;
             }
             continue;
         }

@@ -9,13 +9,16 @@
 //! handled next, so the order of what each service goes through is kept.
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use tracing::info;
 
 use super::LifecycleMsg;
 use super::mute::Mute;
+use super::retry::Retry;
 use super::root_cause::RootCause;
 use crate::config::settings::LifecycleSettings;
 use crate::domain::{ServiceId, ServiceState, Verdict};
+use crate::store::Store;
 
 /// The most quiet verdicts stored in one transaction.
 pub(super) const MOST: usize = 1000;
@@ -87,6 +90,24 @@ pub(super) fn gather(
         }
     }
     (run, None)
+}
+
+/// Stores the states of `run` in one transaction, retried until stored;
+/// `false` when shutdown came first.
+pub(super) async fn store_run(run: &[Quiet], store: &Store, cancel: &CancellationToken) -> bool {
+    let states: Vec<_> = run.iter().map(|q| (&q.service, q.to)).collect();
+    let mut retry = Retry::new();
+    loop {
+        match store.set_service_states(&states).await {
+            Ok(()) => return true,
+            Err(e) => {
+                let what = || format!("{} service states", states.len());
+                if !retry.after(&e, cancel, what).await {
+                    return false;
+                }
+            }
+        }
+    }
 }
 
 /// What follows storing `run`: the grouping told, the state board set,
