@@ -1,6 +1,6 @@
 -- Picket: daily rollups are folded from their hours once a day has ended
--- (the retention pass does it), not merged on every result: at a million
--- services that merge was a third of the ingest's row work. One row, once
+-- (the retention pass does it), not merged on every result: that merge
+-- was a rollup row read and written per result. One row, once
 -- folding has started: days before day_ms are folded, and day day_ms is
 -- folded for the rollup keys up to (scope, key). A day not folded for a
 -- key is read from its hourly rows, which are always complete. No row: a

@@ -3,9 +3,8 @@
 //! Ingest merges each result into its hourly rows only; a day's daily row
 //! is written once the day has ended ([`FOLD_GRACE_MS`] after), as the
 //! merge of its hourly rows, by [`Store::fold_rollups`] (the retention
-//! pass calls it, a few hundred keys a transaction). At a million
-//! services merging every result into its day too was a third of the
-//! ingest's row work.
+//! pass calls it, a few hundred keys a transaction), which spares ingest
+//! a daily row read and written per result.
 //!
 //! The one `rollup_fold` row says how far folding has come: days before
 //! `day_ms` are folded, and day `day_ms` is folded for the rollup keys up
