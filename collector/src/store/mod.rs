@@ -147,6 +147,10 @@ pub struct Store {
     clock: Clock,
     /// Committed integer keys of service and agent ids (results, rollups).
     keys: Arc<std::sync::Mutex<results::KeyCache>>,
+    /// How far the daily rollups are folded, as this leader last wrote it
+    /// (`rollups/fold.rs`): ingest reads it here, not from the row, on
+    /// every commit. `None` until [`Store::start_folding`].
+    fold: Arc<std::sync::Mutex<Option<rollups::FoldState>>>,
     /// The leader epoch write transactions check (0: unfenced; `leader`).
     fence: Arc<std::sync::atomic::AtomicI64>,
 }
@@ -181,6 +185,7 @@ impl Store {
             last_event: Arc::new(watch::channel(0).0),
             clock,
             keys: Arc::default(),
+            fold: Arc::default(),
             fence: Arc::default(),
         };
         let last = store.last_event_seq().await?;

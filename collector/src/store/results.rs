@@ -154,7 +154,10 @@ impl Store {
                 latest.push(((k.0, k.2), r.result));
             }
         }
-        done.statements += merge_into(&mut tx, aggregates).await?;
+        // Read while this transaction holds the write connection, so no
+        // fold step commits in between (`rollups/fold.rs`).
+        let fold = *self.fold.lock().unwrap_or_else(|e| e.into_inner());
+        done.statements += merge_into(&mut tx, aggregates, fold).await?;
         done.statements += upsert_latest(&mut tx, latest).await?;
 
         let mut max_seq: HashMap<&str, u64> = HashMap::new();

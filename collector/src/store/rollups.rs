@@ -33,6 +33,7 @@ const ROWS_PER_UPSERT: usize = 500;
 /// Daily bars in a [`History`].
 pub const DAILY_BARS: i64 = 90;
 
+pub(super) use fold::FoldState;
 pub use fold::{FOLD_GRACE_MS, FoldStep};
 
 /// Which rollup row an aggregate belongs to.
@@ -67,17 +68,19 @@ impl Aggregates {
     }
 }
 
-/// Merges `aggregates` into their stored rows; returns the number of
-/// statements it ran.
+/// Merges `aggregates` into their stored rows (daily ones only where
+/// `fold` says their day is folded; all of them before folding starts);
+/// returns the number of statements it ran.
 pub(super) async fn merge_into(
     tx: &mut Transaction<'_, Any>,
     aggregates: Aggregates,
+    fold: Option<FoldState>,
 ) -> Result<usize> {
     // A daily row is merged here only once its day is folded for its key
     // (a late result); until then its hours are what counts (`fold.rs`).
-    let mut run = 1;
+    let mut run = 0;
     let mut aggregates = aggregates.0;
-    if let Some(fold) = fold::state(tx).await? {
+    if let Some(fold) = fold {
         aggregates.retain(|k, _| {
             k.period == Period::Hour || fold.folded(k.start_ms, k.scope.code(), k.key)
         });

@@ -10,8 +10,9 @@
 //! `day_ms` are folded, and day `day_ms` is folded for the rollup keys up
 //! to (`scope`, `key`), service keys first. So:
 //! - a result of a day already folded for its key (an agent's buffer,
-//!   sent late) is merged into the daily row as well (`merge_into`), and
-//!   a fold replaces a daily row, so nothing is counted twice;
+//!   sent late) is merged into the daily row as well (`merge_into`, from
+//!   the leader's copy of the row in memory), and a fold replaces a daily
+//!   row, so nothing is counted twice;
 //! - a day from `day_ms` on is read as the merge of its hourly rows
 //!   ([`Store::rollups`], `page_uptimes`): hourly rows are always whole.
 //!
@@ -75,7 +76,8 @@ pub struct FoldStep {
 impl Store {
     /// Starts folding with the day holding `now_ms` (its daily rows are
     /// then read from its hours until it is folded) if it has not
-    /// started; the leader calls it before ingest starts.
+    /// started, and reads how far it has come for ingest; the leader calls
+    /// it before ingest starts.
     pub async fn start_folding(&self, now_ms: i64) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query(
@@ -85,8 +87,18 @@ impl Store {
         .bind(Period::Day.start_of(now_ms))
         .execute(&mut *tx)
         .await?;
+        let at = state(&mut tx).await?;
         tx.commit().await?;
+        self.remember_fold(at);
         Ok(())
+    }
+
+    /// What ingest reads of the fold's state. Set before the fold's own
+    /// commit: should that fail, ingest merges a few daily rows not folded
+    /// yet, which the fold's retry replaces; set after it, a commit in
+    /// between could skip a late result's daily row.
+    fn remember_fold(&self, at: Option<FoldState>) {
+        *self.fold.lock().unwrap_or_else(|e| e.into_inner()) = at;
     }
 
     /// Folds the daily rows of up to `keys` rollup keys, from the first day
@@ -135,6 +147,7 @@ impl Store {
         }
         step.done = !ended(&at);
         if at != start {
+            self.remember_fold(Some(at));
             sqlx::query("UPDATE rollup_fold SET day_ms = $1, scope = $2, key = $3 WHERE id = 1")
                 .bind(at.day_ms)
                 .bind(at.scope)
