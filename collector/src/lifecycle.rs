@@ -28,6 +28,7 @@
 //! carries it out): a confirmed failure may wait for its grouping window,
 //! join a `[HOST KO]` or `[MONITORING KO]` request, or get its own.
 
+mod by_hand;
 pub(crate) mod grouping;
 mod quiet;
 mod retry;
@@ -45,13 +46,14 @@ use tracing::info;
 
 use crate::config::settings::{CatalogSettings, LifecycleService, LifecycleSettings};
 use crate::domain::{
-    Event, Request, RequestId, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict,
-    Vote, texts,
+    Event, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
 };
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
 use crate::store::{Opened, Store, StoreError};
 use crate::time::Clock;
+pub(crate) use by_hand::CloseByHand;
+use by_hand::close_by_hand;
 use retry::Retry;
 
 /// One verdict on one service, in the evaluator's order.
@@ -81,13 +83,6 @@ pub struct Reconfigure {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// A request to close by hand, with the caller's reply.
-pub(crate) struct CloseByHand {
-    pub request: RequestId,
-    pub note: String,
-    pub reply: oneshot::Sender<Result<Request, StoreError>>,
-}
-
 /// Handle to the lifecycle actor.
 #[derive(Clone)]
 pub struct LifecycleHandle {
@@ -95,7 +90,13 @@ pub struct LifecycleHandle {
 }
 
 impl LifecycleHandle {
-    pub fn spawn(
+    ///
+    /// Returns once the actor has resumed from the store (the outages held
+    /// by windows that ended while no collector led released, the open
+    /// host and monitoring requests read), so a collector that reports
+    /// ready has a lifecycle that is; a store error is retried until
+    /// `cancel`.
+    pub async fn spawn(
         store: Store,
         settings: LifecycleSettings,
         metrics: Arc<Metrics>,
@@ -105,8 +106,19 @@ impl LifecycleHandle {
         tasks: &TaskTracker,
     ) -> LifecycleHandle {
         let (tx, inbox) = mpsc::channel(4096);
-        let mute = mute::Mute::new(maintenance);
-        tasks.spawn(run(store, settings, metrics, clock, mute, inbox, cancel));
+        let mut mute = mute::Mute::new(maintenance);
+        mute.release(None, (&store, &settings, &metrics, &clock), &cancel)
+            .await;
+        let root = root_cause::RootCause::start(&store, &settings, &clock, &cancel).await;
+        let actor = Actor {
+            store,
+            settings,
+            metrics,
+            clock,
+            mute,
+            root,
+        };
+        tasks.spawn(run(actor, inbox, cancel));
         LifecycleHandle { tx }
     }
 
@@ -138,18 +150,25 @@ impl LifecycleHandle {
     }
 }
 
-async fn run(
+/// What the lifecycle actor owns once resumed.
+struct Actor {
     store: Store,
-    mut settings: LifecycleSettings,
+    settings: LifecycleSettings,
     metrics: Arc<Metrics>,
     clock: Clock,
-    mut mute: mute::Mute,
-    mut inbox: mpsc::Receiver<LifecycleMsg>,
-    cancel: CancellationToken,
-) {
-    mute.release(None, (&store, &settings, &metrics, &clock), &cancel)
-        .await;
-    let mut root = root_cause::RootCause::start(&store, &settings, &clock, &cancel).await;
+    mute: mute::Mute,
+    root: root_cause::RootCause,
+}
+
+async fn run(actor: Actor, mut inbox: mpsc::Receiver<LifecycleMsg>, cancel: CancellationToken) {
+    let Actor {
+        store,
+        mut settings,
+        metrics,
+        clock,
+        mut mute,
+        mut root,
+    } = actor;
     // The message that ended a run of quiet verdicts, handled next.
     let mut next = None;
     loop {
@@ -236,22 +255,6 @@ async fn sleep_or_never(due: Option<Duration>) {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Closes a request by hand; the id closed, if it was.
-async fn close_by_hand(store: &Store, close: CloseByHand) -> Option<RequestId> {
-    let closed = store
-        .close_request_by_hand(close.request, &close.note)
-        .await;
-    match &closed {
-        Ok(req) => {
-            info!(request = req.id.get(), service_id = ?req.service_id, agent_id = ?req.agent_id, "request closed by hand")
-        }
-        Err(e) => info!(request = close.request.get(), error = %e, "request not closed by hand"),
-    }
-    let id = closed.as_ref().ok().map(|r| r.id);
-    let _ = close.reply.send(closed);
-    id
 }
 
 /// Stores `verdict` of `svc`: through the mute window's hold when `muted`,

@@ -95,7 +95,8 @@ pub(crate) async fn start(
         maintenance_set.clone(),
         cancel.clone(),
         tasks,
-    );
+    )
+    .await;
     let liveness = LivenessHandle::spawn(
         StoreRequests::new(
             store.clone(),

@@ -25,7 +25,8 @@ async fn start() -> Harness {
         rx,
         bench.cancel.clone(),
         &bench.tasks,
-    );
+    )
+    .await;
     Harness {
         lifecycle,
         bench,
