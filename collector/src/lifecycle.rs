@@ -46,7 +46,7 @@ use tracing::info;
 
 use crate::config::settings::{CatalogSettings, LifecycleService, LifecycleSettings};
 use crate::domain::{
-    Event, RequestKind, ServiceId, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
+    Event, RequestKind, ServiceId, ServiceMap, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
 };
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
@@ -93,7 +93,8 @@ impl LifecycleHandle {
     ///
     /// Returns once the actor has resumed from the store (the outages held
     /// by windows that ended while no collector led released, the open
-    /// host and monitoring requests read), so a collector that reports
+    /// host and monitoring requests read; `states` are the services'
+    /// stored states and open-request flags, as the leader read them), so a collector that reports
     /// ready has a lifecycle that is; a store error is retried until
     /// `cancel`.
     pub async fn spawn(
@@ -102,6 +103,7 @@ impl LifecycleHandle {
         metrics: Arc<Metrics>,
         clock: Clock,
         maintenance: watch::Receiver<Arc<MaintenanceSet>>,
+        states: &ServiceMap<(ServiceState, bool)>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
     ) -> LifecycleHandle {
@@ -109,7 +111,7 @@ impl LifecycleHandle {
         let mut mute = mute::Mute::new(maintenance);
         mute.release(None, (&store, &settings, &metrics, &clock), &cancel)
             .await;
-        let root = root_cause::RootCause::start(&store, &settings, &clock, &cancel).await;
+        let root = root_cause::RootCause::start(&store, &settings, &clock, states, &cancel).await;
         let actor = Actor {
             store,
             settings,

@@ -93,6 +93,7 @@ pub(crate) async fn start(
         metrics.clone(),
         clock.clone(),
         maintenance_set.clone(),
+        &initial,
         cancel.clone(),
         tasks,
     )

@@ -3,7 +3,7 @@
 //! time read from the test's clock.
 
 use super::*;
-use crate::domain::{CloseReason, ErrorKind, ProbeOutcome, Request, Stage};
+use crate::domain::{CloseReason, ErrorKind, ProbeOutcome, Request, ServiceMap, Stage};
 use crate::maintenance::MaintenanceSet;
 use crate::testing::{BASE_MS, Bench, soon};
 
@@ -23,6 +23,7 @@ async fn start() -> Harness {
         Arc::new(Metrics::new()),
         bench.time.clock(),
         rx,
+        &ServiceMap::default(),
         bench.cancel.clone(),
         &bench.tasks,
     )

@@ -7,21 +7,25 @@ use tracing::warn;
 
 use super::{RETRY, RootCause};
 use crate::config::settings::LifecycleSettings;
-use crate::domain::RequestKind;
+use crate::domain::{RequestKind, ServiceId, ServiceMap, ServiceState};
 use crate::lifecycle::grouping::Grouping;
 use crate::store::{OpenGroup, Store, StoreError};
 use crate::time::Clock;
 
 impl RootCause {
-    /// The state the store holds; a store error is retried until `cancel`.
+    /// The state the store holds, the services' states taken from
+    /// `states` (as the leader read them at start: read again on a retry);
+    /// a store error is retried until `cancel`.
     pub async fn start(
         store: &Store,
         settings: &LifecycleSettings,
         clock: &Clock,
+        states: &ServiceMap<(ServiceState, bool)>,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> RootCause {
+        let mut given = Some(states);
         loop {
-            match Self::load(store, settings, clock).await {
+            match Self::load(store, settings, clock, given.take()).await {
                 Ok(r) => return r,
                 Err(e) if !cancel.is_cancelled() => {
                     warn!(error = %e, "cannot read the open host and monitoring requests; retrying");
@@ -39,11 +43,20 @@ impl RootCause {
         store: &Store,
         settings: &LifecycleSettings,
         clock: &Clock,
+        states: Option<&ServiceMap<(ServiceState, bool)>>,
     ) -> Result<RootCause, StoreError> {
         let mut g = Grouping::default();
-        for (id, state, _) in store.service_states().await? {
-            if let Some(svc) = settings.service(&id) {
-                g.restore_state(&id, svc.equipment, state);
+        let mut restore = |id: &ServiceId, state| {
+            if let Some(svc) = settings.service(id) {
+                g.restore_state(id, svc.equipment, state);
+            }
+        };
+        match states {
+            Some(states) => states.iter().for_each(|(id, (s, _))| restore(id, *s)),
+            None => {
+                for (id, state, _) in store.service_states().await? {
+                    restore(&id, state);
+                }
             }
         }
         for OpenGroup {
