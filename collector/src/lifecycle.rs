@@ -30,6 +30,7 @@
 
 mod by_hand;
 pub(crate) mod grouping;
+mod persist;
 mod quiet;
 mod retry;
 mod root_cause;
@@ -42,18 +43,16 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::info;
 
-use crate::config::settings::{CatalogSettings, LifecycleService, LifecycleSettings};
-use crate::domain::{
-    Event, RequestKind, ServiceId, ServiceMap, ServiceSnapshot, ServiceState, Verdict, Vote, texts,
-};
+use crate::config::settings::{CatalogSettings, LifecycleSettings};
+use crate::domain::{ServiceId, ServiceMap, ServiceState, Verdict};
 use crate::maintenance::MaintenanceSet;
 use crate::metrics::Metrics;
-use crate::store::{Opened, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::time::Clock;
 pub(crate) use by_hand::CloseByHand;
 use by_hand::close_by_hand;
+use persist::persist;
 use retry::Retry;
 
 /// One verdict on one service, in the evaluator's order.
@@ -83,6 +82,23 @@ pub struct Reconfigure {
     pub reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// What the lifecycle resumes from: the maintenance actor's running set
+/// (kept for its mute windows) and the services' stored states with their
+/// open-request flags, as the leader read them at start.
+pub struct ResumeFrom<'a> {
+    pub maintenance: watch::Receiver<Arc<MaintenanceSet>>,
+    pub states: &'a ServiceMap<(ServiceState, bool)>,
+}
+
+/// Resolves once the lifecycle has resumed from the store (or is gone).
+pub struct Resumed(oneshot::Receiver<()>);
+
+impl Resumed {
+    pub async fn wait(self) {
+        let _ = self.0.await;
+    }
+}
+
 /// Handle to the lifecycle actor.
 #[derive(Clone)]
 pub struct LifecycleHandle {
@@ -90,38 +106,39 @@ pub struct LifecycleHandle {
 }
 
 impl LifecycleHandle {
-    ///
-    /// Returns once the actor has resumed from the store (the outages held
-    /// by windows that ended while no collector led released, the open
-    /// host and monitoring requests read; `states` are the services'
-    /// stored states and open-request flags, as the leader read them), so a collector that reports
-    /// ready has a lifecycle that is; a store error is retried until
-    /// `cancel`.
-    pub async fn spawn(
+    /// Spawns the actor. It first resumes from the store (the outages held by windows
+    /// that ended while no collector led released, the open host and
+    /// monitoring requests read), from `from.states` (only those down, in
+    /// maintenance or paused are kept). Verdicts queue meanwhile. The
+    /// leader waits for [`Resumed`] before it opens its gates, so a
+    /// collector that reports ready has a lifecycle that has resumed; a
+    /// store error is retried until `cancel`.
+    pub fn spawn(
         store: Store,
         settings: LifecycleSettings,
         metrics: Arc<Metrics>,
         clock: Clock,
-        maintenance: watch::Receiver<Arc<MaintenanceSet>>,
-        states: &ServiceMap<(ServiceState, bool)>,
+        from: ResumeFrom<'_>,
         cancel: CancellationToken,
         tasks: &TaskTracker,
-    ) -> LifecycleHandle {
+    ) -> (LifecycleHandle, Resumed) {
+        let ResumeFrom {
+            maintenance,
+            states,
+        } = from;
         let (tx, inbox) = mpsc::channel(4096);
-        let mut mute = mute::Mute::new(maintenance);
-        mute.release(None, (&store, &settings, &metrics, &clock), &cancel)
-            .await;
-        let root = root_cause::RootCause::start(&store, &settings, &clock, states, &cancel).await;
+        let (resumed, done) = oneshot::channel();
+        let states = root_cause::RootCause::kept_states(states);
+        let mute = mute::Mute::new(maintenance);
         let actor = Actor {
             store,
             settings,
             metrics,
             clock,
             mute,
-            root,
         };
-        tasks.spawn(run(actor, inbox, cancel));
-        LifecycleHandle { tx }
+        tasks.spawn(run(actor, (states, resumed), inbox, cancel));
+        (LifecycleHandle { tx }, Resumed(done))
     }
 
     /// Queues a verdict; `false` when the actor is gone.
@@ -159,18 +176,28 @@ struct Actor {
     metrics: Arc<Metrics>,
     clock: Clock,
     mute: mute::Mute,
-    root: root_cause::RootCause,
 }
 
-async fn run(actor: Actor, mut inbox: mpsc::Receiver<LifecycleMsg>, cancel: CancellationToken) {
+/// Resumes (`resume`: the kept states, and who waits for the resume),
+/// then handles the inbox until it closes.
+async fn run(
+    actor: Actor,
+    resume: (Vec<(ServiceId, ServiceState)>, oneshot::Sender<()>),
+    mut inbox: mpsc::Receiver<LifecycleMsg>,
+    cancel: CancellationToken,
+) {
     let Actor {
         store,
         mut settings,
         metrics,
         clock,
         mut mute,
-        mut root,
     } = actor;
+    let (states, resumed) = resume;
+    mute.release(None, (&store, &settings, &metrics, &clock), &cancel)
+        .await;
+    let mut root = root_cause::RootCause::start(&store, &settings, &clock, states, &cancel).await;
+    let _ = resumed.send(());
     // The message that ended a run of quiet verdicts, handled next.
     let mut next = None;
     loop {
@@ -256,135 +283,6 @@ async fn sleep_or_never(due: Option<Duration>) {
     match due {
         Some(d) => tokio::time::sleep(d).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Stores `verdict` of `svc`: through the mute window's hold when `muted`,
-/// else through the grouping (`root`) for what opens and closes requests.
-async fn persist(
-    (store, metrics, clock, settings): (&Store, &Metrics, &Clock, &LifecycleSettings),
-    svc: &LifecycleService<'_>,
-    verdict: &Verdict,
-    muted: bool,
-    root: &mut root_cause::RootCause,
-) -> Result<(), crate::store::StoreError> {
-    match verdict {
-        Verdict::State { from, to } => {
-            store.set_service_state(svc.id, *to).await?;
-            root.state(svc, *to);
-            info!(service_id = %svc.id, from = %from, to = %to, "service state changed");
-        }
-        Verdict::Down { from, votes } => {
-            let snapshot = snapshot(svc, ServiceState::Down, votes);
-            if muted {
-                // The mute window holds its request (`lifecycle/mute.rs`
-                // opens it when the window ends, if still down).
-                let request = texts::service_request(svc.url, svc.equipment, svc.priority, votes);
-                match store.hold_down(&snapshot, &request).await? {
-                    None => {
-                        info!(service_id = %svc.id, from = %from, "service down: request held by the mute window")
-                    }
-                    Some(Opened::New(req)) => {
-                        metrics.request_opened(RequestKind::Corrective.as_str());
-                        info!(service_id = %svc.id, from = %from, request = req.id.get(), "service down: request opened")
-                    }
-                    Some(Opened::Existing(id)) => {
-                        info!(service_id = %svc.id, from = %from, request = id.get(), "service down: request already open")
-                    }
-                }
-                return Ok(());
-            }
-            // Its request is opened by the grouping (root_cause.rs).
-            info!(service_id = %svc.id, from = %from, "service confirmed down");
-            root.down(
-                store,
-                metrics,
-                &settings.grouping,
-                clock,
-                svc,
-                &snapshot,
-                votes,
-            )
-            .await?;
-        }
-        Verdict::Up {
-            from,
-            had_request,
-            votes,
-        } => {
-            let note = texts::closing_note(svc.url, votes, clock.now_ms());
-            let snapshot = snapshot(svc, ServiceState::Up, votes);
-            let was_down = *from == ServiceState::Down || *had_request;
-            // A member of a group request leaves it (even in a mute
-            // window: a request open before the window closes normally).
-            if root
-                .up(store, &settings.grouping, clock, &snapshot, was_down)
-                .await?
-            {
-                return Ok(());
-            }
-            let closed = if muted {
-                store.hold_up(&snapshot, was_down, &note).await?
-            } else {
-                store.service_up(&snapshot, was_down, &note).await?
-            };
-            match closed {
-                Some(req) => {
-                    info!(service_id = %svc.id, from = %from, request = req.id.get(), "service up: request closed")
-                }
-                None => info!(service_id = %svc.id, from = %from, "service up"),
-            }
-        }
-        Verdict::LocalFailure { votes } => {
-            let snapshot = snapshot(svc, ServiceState::Up, votes);
-            let event = Event::ServiceLocalFailure(snapshot);
-            if muted {
-                store.record_unrouted(&event).await?;
-            } else {
-                store.record_event(&event).await?;
-            }
-            for v in votes {
-                metrics.local_failure(svc.id, &v.agent);
-            }
-            let agents: Vec<&str> = votes.iter().map(|v| v.agent_name.as_str()).collect();
-            info!(service_id = %svc.id, agents = ?agents, "local failure: the quorum did not confirm");
-        }
-        Verdict::Degraded { from, agents } => {
-            store
-                .service_degraded(&snapshot(svc, ServiceState::Degraded, &[]), agents)
-                .await?;
-            let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
-            info!(service_id = %svc.id, from = %from, agents = ?names, "service degraded: agents keep failing below the quorum");
-        }
-        Verdict::DegradedEnded => {
-            store
-                .service_degraded_ended(&snapshot(svc, ServiceState::Up, &[]))
-                .await?;
-            info!(service_id = %svc.id, "service no longer degraded");
-        }
-        Verdict::CertExpiring {
-            state,
-            not_after_ms,
-        } => {
-            let snapshot = snapshot(svc, *state, &[]);
-            if store.warn_cert_expiring(&snapshot, *not_after_ms).await? {
-                let not_after = crate::time::rfc3339(*not_after_ms);
-                info!(service_id = %svc.id, not_after = %not_after, "certificate expires soon: warned");
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The service as its `service.*` events show it.
-fn snapshot(svc: &LifecycleService<'_>, state: ServiceState, votes: &[Vote]) -> ServiceSnapshot {
-    ServiceSnapshot {
-        id: svc.id.clone(),
-        url: svc.url.to_owned(),
-        equipment_id: svc.equipment.clone(),
-        equipment: svc.equipment_name.to_owned(),
-        state,
-        votes: votes.to_vec(),
     }
 }
 

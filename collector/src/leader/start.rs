@@ -87,17 +87,18 @@ pub(crate) async fn start(
     )
     .await?;
     let checkins = Arc::new(arc_swap::ArcSwap::from_pointee(settings.heartbeats.clone()));
-    let lifecycle = LifecycleHandle::spawn(
+    let (lifecycle, lifecycle_resumed) = LifecycleHandle::spawn(
         store.clone(),
         settings.lifecycle,
         metrics.clone(),
         clock.clone(),
-        maintenance_set.clone(),
-        &initial,
+        crate::lifecycle::ResumeFrom {
+            maintenance: maintenance_set.clone(),
+            states: &initial,
+        },
         cancel.clone(),
         tasks,
-    )
-    .await;
+    );
     let liveness = LivenessHandle::spawn(
         StoreRequests::new(
             store.clone(),
@@ -212,6 +213,8 @@ pub(crate) async fn start(
         tasks.clone(),
         metrics.clone(),
     );
+    // Ready (the gates open) once the lifecycle has resumed too.
+    lifecycle_resumed.wait().await;
     p.link.open(link::server(service));
     p.health.leading(&agents);
     let view = agents::AgentsView::Leader(agents.clone());

@@ -3,7 +3,9 @@
 //! time read from the test's clock.
 
 use super::*;
-use crate::domain::{CloseReason, ErrorKind, ProbeOutcome, Request, ServiceMap, Stage};
+use crate::domain::{
+    CloseReason, ErrorKind, ProbeOutcome, Request, ServiceMap, Stage, Vote, texts,
+};
 use crate::maintenance::MaintenanceSet;
 use crate::testing::{BASE_MS, Bench, soon};
 
@@ -17,17 +19,19 @@ struct Harness {
 async fn start() -> Harness {
     let bench = Bench::new().await;
     let (maintenance, rx) = watch::channel(Arc::new(MaintenanceSet::new()));
-    let lifecycle = LifecycleHandle::spawn(
+    let (lifecycle, resumed) = LifecycleHandle::spawn(
         bench.store.clone(),
         bench.settings.lifecycle.clone(),
         Arc::new(Metrics::new()),
         bench.time.clock(),
-        rx,
-        &ServiceMap::default(),
+        ResumeFrom {
+            maintenance: rx,
+            states: &ServiceMap::default(),
+        },
         bench.cancel.clone(),
         &bench.tasks,
-    )
-    .await;
+    );
+    resumed.wait().await;
     Harness {
         lifecycle,
         bench,

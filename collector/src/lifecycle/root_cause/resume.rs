@@ -13,14 +13,31 @@ use crate::store::{OpenGroup, Store, StoreError};
 use crate::time::Clock;
 
 impl RootCause {
+    /// Of the services' stored states, those the grouping resumes from
+    /// (down, in maintenance or paused; see [`Grouping::restore_state`]).
+    pub fn kept_states(
+        states: &ServiceMap<(ServiceState, bool)>,
+    ) -> Vec<(ServiceId, ServiceState)> {
+        states
+            .iter()
+            .filter(|(_, (s, _))| {
+                matches!(
+                    s,
+                    ServiceState::Down | ServiceState::Maintenance | ServiceState::Paused
+                )
+            })
+            .map(|(id, (s, _))| (id.clone(), *s))
+            .collect()
+    }
+
     /// The state the store holds, the services' states taken from
-    /// `states` (as the leader read them at start: read again on a retry);
-    /// a store error is retried until `cancel`.
+    /// `states` (as the leader read them at start, [`Self::kept_states`]:
+    /// read again on a retry); a store error is retried until `cancel`.
     pub async fn start(
         store: &Store,
         settings: &LifecycleSettings,
         clock: &Clock,
-        states: &ServiceMap<(ServiceState, bool)>,
+        states: Vec<(ServiceId, ServiceState)>,
         cancel: &tokio_util::sync::CancellationToken,
     ) -> RootCause {
         let mut given = Some(states);
@@ -43,7 +60,7 @@ impl RootCause {
         store: &Store,
         settings: &LifecycleSettings,
         clock: &Clock,
-        states: Option<&ServiceMap<(ServiceState, bool)>>,
+        states: Option<Vec<(ServiceId, ServiceState)>>,
     ) -> Result<RootCause, StoreError> {
         let mut g = Grouping::default();
         let mut restore = |id: &ServiceId, state| {
@@ -52,7 +69,7 @@ impl RootCause {
             }
         };
         match states {
-            Some(states) => states.iter().for_each(|(id, (s, _))| restore(id, *s)),
+            Some(states) => states.iter().for_each(|(id, s)| restore(id, *s)),
             None => {
                 for (id, state, _) in store.service_states().await? {
                     restore(&id, state);
