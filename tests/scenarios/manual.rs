@@ -107,6 +107,41 @@ async fn a_service_closed_by_hand_opens_nothing_until_it_recovers() -> anyhow::R
     Ok(())
 }
 
+/// A restart does not undo a manual close: the service, still down, is
+/// not taken for one whose request was never decided; the events up to
+/// its recovery hold no second `request.opened`.
+#[tokio::test(start_paused = true)]
+async fn a_request_closed_by_hand_stays_closed_across_a_restart() -> anyhow::Result<()> {
+    let config = one_service().defaults("host_grouping_window", "5s");
+    let mut h = Harness::start(&config).await?;
+    let mut a = h.agent("edge-1", "eu").await?;
+    a.assignment().await?;
+    let first = down(&h, &mut a).await?;
+    h.close_request(first, "known").await?;
+    let identity = a.identity().clone();
+    drop(a);
+
+    h.restart().await?;
+    // Past the grouping window a service waiting for its request would
+    // wait at resume (within the dead-man's switch's window).
+    h.advance(Duration::from_secs(6)).await;
+    let mut a = h
+        .reconnect(&identity)
+        .await?
+        .map_err(|r| anyhow::anyhow!("{r}"))?;
+    a.assignment().await?;
+    round(&h, &mut a, &Outcome::ok()).await?;
+    let log = h.events_until("service.up", |b| b["id"] == SERVICE).await?;
+    let opened: Vec<_> = log
+        .iter()
+        .filter(|(kind, _)| kind == "request.opened")
+        .map(|(_, body)| body["id"].clone())
+        .collect();
+    assert_eq!(opened, [serde_json::json!(first)], "{log:?}");
+    assert_eq!(h.requests().await?.len(), 1);
+    Ok(())
+}
+
 /// Notes by `admin` on an open and on a closed request; an empty one is
 /// refused.
 #[tokio::test(start_paused = true)]

@@ -356,11 +356,18 @@ impl Store {
 
     /// Configured services stored `down` with no open request (confirmed,
     /// then the collector stopped before their request was decided); a
-    /// service a mute window holds is the window's to release.
+    /// service a mute window holds is the window's to release, and one
+    /// whose request (its own or a group's) was closed by hand since it
+    /// went down opens nothing until it has recovered and failed again.
     pub async fn unlinked_down_services(&self) -> Result<Vec<ServiceId>> {
         sqlx::query(
-            "SELECT id FROM services WHERE configured = 1 AND state = 'down' \
-             AND open_request_id IS NULL AND held_since_ms IS NULL ORDER BY id",
+            "SELECT s.id FROM services s WHERE s.configured = 1 AND s.state = 'down' \
+             AND s.open_request_id IS NULL AND s.held_since_ms IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM requests r \
+                 LEFT JOIN request_services m ON m.request_id = r.id AND m.service_id = s.id \
+                 WHERE r.close_reason = 'manual' AND r.closed_ms >= s.state_since_ms \
+                 AND (r.service_id = s.id OR m.service_id IS NOT NULL)) \
+             ORDER BY s.id",
         )
         .fetch_all(&self.read)
         .await?

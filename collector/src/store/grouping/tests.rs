@@ -16,6 +16,7 @@ store_tests!(
     the_database_refuses_a_second_open_host_or_monitoring_request,
     closing_monitoring_unlinks_the_services_still_down,
     a_pending_service_gets_its_own_request_without_a_second_down_event,
+    a_service_whose_request_was_closed_by_hand_waits_for_no_request_until_it_fails_again,
 );
 
 const CONFIG: &str = r#"
@@ -293,4 +294,70 @@ async fn a_pending_service_gets_its_own_request_without_a_second_down_event() {
         .await
         .expect("again");
     assert_eq!(again, Opened::Existing(req.id));
+}
+
+/// Waits until the system clock (the store's) has moved past `ms`.
+async fn clock_past(ms: i64) {
+    while crate::time::Clock::system().now_ms() <= ms {
+        tokio::task::yield_now().await;
+    }
+}
+
+/// What a restart resumes from: a service still down whose request (its
+/// own, or its host's) was closed by hand is not waiting for a request;
+/// once it has recovered and failed again, it is.
+async fn a_service_whose_request_was_closed_by_hand_waits_for_no_request_until_it_fails_again() {
+    let (_db, store) = open().await;
+    down(&store, &["a", "b", "c"]).await;
+    let own = store
+        .open_service_request(
+            &"a".into(),
+            &texts::service_request("http://a.test", &"web-1".into(), "2", &[]),
+        )
+        .await
+        .expect("open");
+    let Opened::New(own) = own else {
+        panic!("{own:?}")
+    };
+    let group = store
+        .open_group_request(&host(), &[member("b")])
+        .await
+        .expect("open host");
+    assert_eq!(
+        store.unlinked_down_services().await.expect("u"),
+        vec![ServiceId::from("c")],
+        "c was confirmed and its request not decided yet"
+    );
+    store
+        .close_request_by_hand(own.id, "known")
+        .await
+        .expect("close a");
+    let closed = store
+        .close_request_by_hand(group.id, "known")
+        .await
+        .expect("close host");
+    assert_eq!(
+        (link_of(&store, "a").await, link_of(&store, "b").await),
+        (None, None)
+    );
+    assert_eq!(
+        store.unlinked_down_services().await.expect("u"),
+        vec![ServiceId::from("c")],
+        "a and b stay down with their requests closed by hand"
+    );
+
+    // Recovered, then failed again: waiting for a request again.
+    clock_past(closed.closed_ms.expect("closed")).await;
+    for id in ["a", "b"] {
+        store
+            .set_service_state(&id.into(), ServiceState::Up)
+            .await
+            .expect("up");
+    }
+    clock_past(crate::time::Clock::system().now_ms()).await;
+    down(&store, &["a", "b"]).await;
+    assert_eq!(
+        store.unlinked_down_services().await.expect("u"),
+        vec![ServiceId::from("a"), "b".into(), "c".into()]
+    );
 }
