@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use tokio_util::time::{DelayQueue, delay_queue};
 use tracing::{info, warn};
 
+use super::alerts::Unrecorded;
 use super::clones::Recent;
 use super::deadlines::{Change, Deadlines, first_deadline};
 use super::token;
@@ -74,6 +75,8 @@ pub(super) struct Actor {
     pub(super) recent: HashMap<HeartbeatId, Recent>,
     /// Missed while their equipment was in maintenance: opened at its end.
     pub(super) held: HashSet<HeartbeatId>,
+    /// Missed, but the store refused the write: tried again until stored.
+    pub(super) unrecorded: Unrecorded,
     /// The equipment of each watched heartbeat that has one: whether a
     /// missed deadline is held is decided without reading the store.
     pub(super) equipment: HashMap<HeartbeatId, EquipmentId>,
@@ -108,6 +111,7 @@ impl HeartbeatsHandle {
             keys: HashMap::new(),
             recent: HashMap::new(),
             held: HashSet::new(),
+            unrecorded: Unrecorded::default(),
             equipment: HashMap::new(),
             maintenance,
         };
@@ -171,6 +175,7 @@ impl Actor {
                     }
                 }
                 Ok(()) = self.maintenance.changed() => self.release_held().await,
+                () = self.unrecorded.due() => self.retry_unrecorded().await,
                 () = cancel.cancelled() => break,
             }
         }
@@ -273,6 +278,7 @@ impl Actor {
     fn unwatch(&mut self, id: &HeartbeatId) {
         self.deadlines.unwatch(id);
         self.held.remove(id);
+        self.unrecorded.remove(id);
         self.equipment.remove(id);
         if let Some(key) = self.keys.remove(id) {
             self.timers.remove(&key);
@@ -304,7 +310,9 @@ impl Actor {
         let mut resumed = None;
         if let Some((deadline, change)) = self.deadlines.pinged(&row.id, now) {
             self.arm(&row.id, deadline);
-            let held = self.held.remove(&row.id);
+            // Neither held nor unrecorded announced the silence: nothing
+            // to announce the end of.
+            let held = self.held.remove(&row.id) | self.unrecorded.remove(&row.id);
             if change.is_some() && !held {
                 resumed = Some(texts::checkin_closing_note(
                     &row.name,

@@ -3,13 +3,62 @@
 //! in maintenance and open it when the window ends; and the
 //! `picket_heartbeats{state}` gauge.
 
+use std::collections::HashSet;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tracing::{info, warn};
 
 use super::actor::Actor;
 use crate::domain::{HeartbeatId, HeartbeatState, texts};
 use crate::store::HeartbeatRow;
+
+/// Missed heartbeats whose write the store refused (an error, a timeout
+/// waiting for the connection): each is tried again, with a growing delay
+/// (100 ms to 10 s), until stored, pinged or no longer watched. Losing
+/// one would lose the alert.
+pub(super) struct Unrecorded {
+    ids: HashSet<HeartbeatId>,
+    at: Option<Instant>,
+    delay: Duration,
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(10);
+
+impl Default for Unrecorded {
+    fn default() -> Unrecorded {
+        Unrecorded {
+            ids: HashSet::new(),
+            at: None,
+            delay: FIRST_RETRY,
+        }
+    }
+}
+
+impl Unrecorded {
+    fn add(&mut self, id: &HeartbeatId) {
+        self.ids.insert(id.clone());
+        if self.at.is_none() {
+            self.at = Some(Instant::now() + self.delay);
+            self.delay = (self.delay * 2).min(LAST_RETRY);
+        }
+    }
+
+    /// Forgets `id`; whether it was waiting.
+    pub(super) fn remove(&mut self, id: &HeartbeatId) -> bool {
+        self.ids.remove(id)
+    }
+
+    /// Resolves when a retry is due; pending while none waits.
+    pub(super) async fn due(&self) {
+        match self.at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    }
+}
 
 impl Actor {
     /// A deadline passed: open the request, or hold it while the
@@ -25,9 +74,27 @@ impl Actor {
         let row = match self.store.get_heartbeat(id).await {
             Ok(Some(row)) => row,
             Ok(None) => return,
-            Err(e) => return warn!(heartbeat = %id, error = %e, "cannot load heartbeat"),
+            Err(e) => {
+                warn!(heartbeat = %id, error = %e, "cannot load a silent heartbeat; retrying");
+                return self.unrecorded.add(id);
+            }
         };
         self.open(&row).await;
+    }
+
+    /// Tries the unrecorded ones again: those still silent (no ping since,
+    /// still watched) go through [`Actor::missed`] once more.
+    pub(super) async fn retry_unrecorded(&mut self) {
+        self.unrecorded.at = None;
+        let ids = std::mem::take(&mut self.unrecorded.ids);
+        for id in ids {
+            if self.deadlines.is_late(&id) {
+                self.missed(&id).await;
+            }
+        }
+        if self.unrecorded.ids.is_empty() {
+            self.unrecorded.delay = FIRST_RETRY;
+        }
     }
 
     async fn open(&mut self, row: &HeartbeatRow) {
@@ -49,19 +116,29 @@ impl Actor {
                 }
                 warn!(heartbeat = %row.id, name = %row.name, request = ?opened, at_ms = self.clock.now_ms(), "no check-in");
             }
-            Err(e) => warn!(heartbeat = %row.id, error = %e, "cannot record a missed check-in"),
+            Err(e) => {
+                warn!(heartbeat = %row.id, error = %e, "cannot record a missed check-in; retrying");
+                self.unrecorded.add(&row.id);
+            }
         }
     }
 
     /// The maintenance windows changed: open the held requests of the
-    /// heartbeats whose equipment is out of maintenance.
+    /// heartbeats whose equipment is out of maintenance (a store error
+    /// leaves one to [`Unrecorded`]).
     pub(super) async fn release_held(&mut self) {
         let running = self.maintenance.borrow_and_update().clone();
         let held: Vec<HeartbeatId> = self.held.iter().cloned().collect();
         for id in held {
             let row = match self.store.get_heartbeat(&id).await {
                 Ok(Some(row)) => row,
-                _ => continue,
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(heartbeat = %id, error = %e, "cannot load a held heartbeat; retrying");
+                    self.held.remove(&id);
+                    self.unrecorded.add(&id);
+                    continue;
+                }
             };
             if row
                 .equipment_id

@@ -16,4 +16,7 @@ pub mod deadlines;
 pub mod http;
 pub mod token;
 
+#[cfg(test)]
+mod tests;
+
 pub use actor::{HeartbeatError, HeartbeatsHandle};

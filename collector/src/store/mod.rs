@@ -193,6 +193,14 @@ impl Store {
         Ok(store)
     }
 
+    /// Takes the write connection until it is dropped: writes (and the
+    /// reads that must see them) wait meanwhile, then time out (30 s on
+    /// the clock), as they would behind a stuck database.
+    #[cfg(test)]
+    pub(crate) async fn hold_write(&self) -> sqlx::pool::PoolConnection<sqlx::Any> {
+        self.write.acquire().await.expect("the write connection")
+    }
+
     /// The engine behind this store.
     pub fn backend(&self) -> Backend {
         self.backend
