@@ -18,6 +18,9 @@ pub enum Action {
         /// Only heartbeats in this state (new, active, suspended).
         #[arg(long)]
         state: Option<String>,
+        /// Also before `list` (`heartbeats --limit N list`).
+        #[command(flatten)]
+        paging: Paging,
     },
     /// Show one heartbeat: liveness, last ping and stats, clone flag.
     Show { id: String },
@@ -74,8 +77,16 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<String> {
     let one = |id: String| pb::HeartbeatRef { id };
-    let h = match action.unwrap_or(Action::List { state: None }) {
-        Action::List { state } => {
+    let listed = Action::List {
+        state: None,
+        paging: Paging::default(),
+    };
+    let h = match action.unwrap_or(listed) {
+        Action::List {
+            state,
+            paging: after,
+        } => {
+            let paging = after.or(paging);
             let request = pb::ListHeartbeatsRequest {
                 state: state.unwrap_or_default(),
                 ..Default::default()

@@ -254,3 +254,41 @@ async fn dispatch(
     };
     Ok(Some(text))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The paging flags `heartbeats` lists with, wherever they were given.
+    fn heartbeats_paging(args: &[&str]) -> pages::Paging {
+        let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let Command::Heartbeats { paging, action } = cli.command else {
+            panic!("not heartbeats: {args:?}");
+        };
+        match action {
+            Some(heartbeats::Action::List { paging: after, .. }) => after.or(paging),
+            _ => paging,
+        }
+    }
+
+    #[test]
+    fn heartbeats_list_takes_its_paging_before_or_after_list() {
+        for args in [
+            &["picketctl", "heartbeats", "list", "--limit", "3"][..],
+            &["picketctl", "heartbeats", "--limit", "3", "list"],
+            &["picketctl", "heartbeats", "--limit", "3"],
+        ] {
+            assert_eq!(heartbeats_paging(args).limit, 3, "{args:?}");
+        }
+        let both = heartbeats_paging(&[
+            "picketctl",
+            "heartbeats",
+            "--page-size",
+            "7",
+            "list",
+            "--limit",
+            "3",
+        ]);
+        assert_eq!((both.limit, both.page_size), (3, 7));
+    }
+}

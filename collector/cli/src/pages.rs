@@ -24,6 +24,34 @@ pub struct Paging {
     pub page_size: u32,
 }
 
+impl Default for Paging {
+    fn default() -> Paging {
+        Paging {
+            limit: 0,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+}
+
+impl Paging {
+    /// These flags were given, `before`'s (a parent command's) where they were not.
+    pub fn or(self, before: Paging) -> Paging {
+        let default = Paging::default();
+        Paging {
+            limit: if self.limit == default.limit {
+                before.limit
+            } else {
+                self.limit
+            },
+            page_size: if self.page_size == default.page_size {
+                before.page_size
+            } else {
+                self.page_size
+            },
+        }
+    }
+}
+
 /// A list call's request: where its page starts, how long it is, and
 /// the call that answers it.
 pub trait PageRequest: Clone {
