@@ -137,3 +137,65 @@ async fn a_reload_applies_schedule_changes() -> anyhow::Result<()> {
     assert!(h.list_maintenance().await?.schedules.is_empty());
     Ok(())
 }
+
+/// A window started by hand wins over a scheduled one: an occurrence due
+/// while it runs is skipped (no `maintenance.started` of the schedule; the
+/// hand window keeps its own end, and nothing starts when it ends), and a
+/// hand start during an occurrence replaces the scheduled window (its end,
+/// no schedule).
+#[tokio::test(start_paused = true)]
+async fn a_window_started_by_hand_wins_over_a_scheduled_one() -> anyhow::Result<()> {
+    let start = (now_ms() / MINUTE + 11) * MINUTE;
+    let h = Harness::start(&with_window(&daily_at(start), "30m")).await?;
+    let hand_end = start + 5 * MINUTE;
+    let until_hand_end = Duration::from_millis((hand_end - h.now_ms()) as u64);
+    h.start_maintenance_in("web-1", until_hand_end, "pause")
+        .await?;
+    h.await_event("maintenance.started", |_| true).await?;
+
+    // The occurrence's start passes: skipped.
+    h.advance(Duration::from_millis((start - h.now_ms()) as u64 + 1000))
+        .await;
+    let windows = h.list_maintenance().await?.windows;
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert_eq!(
+        (
+            windows[0].schedule.as_str(),
+            epoch_ms(windows[0].ends_at.as_ref())
+        ),
+        ("", Some(hand_end))
+    );
+    // The hand window ends at its end, inside the occurrence: nothing
+    // starts for the rest of it.
+    h.advance(Duration::from_millis((hand_end - h.now_ms()) as u64))
+        .await;
+    let log = h
+        .events_until("maintenance.ended", |b| b["schedule"].is_null())
+        .await?;
+    let started: Vec<_> = log
+        .iter()
+        .filter(|(kind, _)| kind == "maintenance.started")
+        .map(|(_, b)| b["schedule"].clone())
+        .collect();
+    assert_eq!(started, [serde_json::Value::Null], "by hand only: {log:?}");
+    assert!(h.list_maintenance().await?.windows.is_empty());
+
+    // The next day's occurrence starts; a hand start during it replaces it.
+    let tomorrow = start + 24 * 60 * MINUTE;
+    h.advance(Duration::from_millis((tomorrow - h.now_ms()) as u64))
+        .await;
+    h.await_event("maintenance.started", |b| b["schedule"] == "nightly")
+        .await?;
+    h.start_maintenance_in("web-1", Duration::from_secs(3600), "pause")
+        .await?;
+    let windows = h.list_maintenance().await?.windows;
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert_eq!(
+        (
+            windows[0].schedule.as_str(),
+            epoch_ms(windows[0].ends_at.as_ref())
+        ),
+        ("", Some(h.now_ms() + 3600 * 1000))
+    );
+    Ok(())
+}
