@@ -304,7 +304,7 @@ impl MaintenanceActor {
 mod recurring;
 pub mod schedule;
 
-pub use recurring::ScheduleInfo;
+pub use recurring::{ScheduleInfo, schedules};
 
 #[cfg(test)]
 mod tests;

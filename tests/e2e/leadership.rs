@@ -111,7 +111,11 @@ async fn a_standby_serves_reads_from_the_store_and_refuses_admin_calls() -> anyh
     let pg = tokio::task::spawn_blocking(PgServer::start).await??;
     let target = Target::http().await;
     target.set_status(500);
-    let config = shared(&pg, "standby_reads", &target)?;
+    // A schedule that runs a minute a year, for ListMaintenance.
+    let config = shared(&pg, "standby_reads", &target)?.raw(&format!(
+        "[[maintenance.windows]]\nname = \"yearly\"\nequipment = \"{EQUIPMENT}\"\n\
+         cron = \"0 3 1 1 *\"\nduration = \"1m\"\n"
+    ));
     let leader = Collector::start(config.clone()).await?;
     let standby = Collector::start_unready(config).await?;
     wait_standby(&standby, &leader).await?;
@@ -200,6 +204,21 @@ async fn a_standby_serves_reads_from_the_store_and_refuses_admin_calls() -> anyh
         !leader.service(SERVICE).await?["maintenance_until"].is_null(),
         "the leader has the window"
     );
+    // ListMaintenance is a read: the standby answers it from the store
+    // (the window the leader wrote) and the configuration (the schedule).
+    let mut call = tonic::Request::new(picket_proto::v1::ListMaintenanceRequest {});
+    call.metadata_mut()
+        .insert("authorization", format!("Bearer {ADMIN_TOKEN}").parse()?);
+    let listed = client.list_maintenance(call).await?.into_inner();
+    let windows: Vec<&str> = listed
+        .windows
+        .iter()
+        .map(|w| w.equipment.as_str())
+        .collect();
+    assert_eq!(windows, [EQUIPMENT], "{listed:?}");
+    assert_eq!(listed.schedules.len(), 1, "{listed:?}");
+    assert_eq!(listed.schedules[0].name, "yearly", "{listed:?}");
+    assert!(listed.schedules[0].next_start.is_some(), "{listed:?}");
     Ok(())
 }
 

@@ -21,6 +21,7 @@ mod convert;
 mod error;
 mod heartbeats;
 mod manual;
+mod mode;
 mod mute;
 mod paging;
 mod query;
@@ -42,18 +43,16 @@ use tokio_util::task::TaskTracker;
 use tonic::{Request, Response, Status};
 use tonic_reflection::server::{v1, v1alpha};
 
-use crate::agents::{AgentsHandle, AgentsView};
+use crate::agents::AgentsView;
 use crate::auth_limit::AuthLimiter;
 use crate::config::settings::ApiSettings;
 use crate::domain::{AgentState, HeartbeatState};
-use crate::evaluator::EvaluatorHandle;
-use crate::leader::RoleCell;
-use crate::maintenance::MaintenanceHandle;
 use crate::notifier::Receivers;
-use crate::reload::{ReloadError, ReloadHandle};
+use crate::reload::ReloadError;
 use crate::store::Store;
 pub use convert::BadField;
 pub use error::ApiError;
+pub use mode::{Leading, Mode, Standby};
 
 /// The API service.
 #[derive(Clone)]
@@ -74,29 +73,6 @@ pub struct PicketApi {
     pub tasks: TaskTracker,
     /// Leader or standby.
     pub mode: Mode,
-}
-
-/// Whether the admin calls can be served here.
-#[derive(Clone)]
-pub enum Mode {
-    Leader(Leading),
-    /// Admin calls and `WatchEvents` are refused, naming the leader (the
-    /// role says who).
-    Standby(RoleCell),
-}
-
-/// The leader's actors that the admin calls command.
-#[derive(Clone)]
-pub struct Leading {
-    pub agents: AgentsHandle,
-    pub maintenance: MaintenanceHandle,
-    pub evaluator: EvaluatorHandle,
-    /// Configuration reloads (the `Reload` call).
-    pub reload: ReloadHandle,
-    /// Agent mutes (`MuteAgent`, `UnmuteAgent`).
-    pub mute: crate::mute::MuteHandle,
-    /// Push check-ins: approval, suspension, tokens.
-    pub heartbeats: crate::heartbeats::HeartbeatsHandle,
 }
 
 /// The API as a tonic service, ready for `Server::add_service`; requests
@@ -256,7 +232,7 @@ impl Picket for PicketApi {
         request: Request<pb::ListMaintenanceRequest>,
     ) -> Result<Response<pb::ListMaintenanceResponse>, Status> {
         self.read(request)?;
-        let (windows, schedules) = self.leading()?.maintenance.list().await?;
+        let (windows, schedules) = self.maintenance().await?;
         Ok(Response::new(convert::maintenance_list(windows, schedules)))
     }
 

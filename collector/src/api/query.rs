@@ -19,8 +19,9 @@ use crate::agents::auth;
 use crate::auth_limit::AuthFailure;
 use crate::domain::rollup::{History, Scope};
 use crate::domain::{AgentId, AgentState, EquipmentId, ServiceId};
+use crate::maintenance::{ScheduleInfo, schedules};
 use crate::notifier::Receiver;
-use crate::store::{AgentRow, Cursor, DeliveryRow, OutboxCounts, ServiceRow};
+use crate::store::{AgentRow, Cursor, DeliveryRow, MaintenanceWindow, OutboxCounts, ServiceRow};
 
 /// A service as the API shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +67,28 @@ impl PicketApi {
     pub(super) fn leading(&self) -> Result<&Leading, ApiError> {
         match &self.mode {
             Mode::Leader(leading) => Ok(leading),
-            Mode::Standby(role) => Err(ApiError::Unavailable(crate::leader::not_leading(role))),
+            Mode::Standby(standby) => Err(ApiError::Unavailable(crate::leader::not_leading(
+                &standby.role,
+            ))),
+        }
+    }
+
+    /// The running maintenance windows and the schedules with their next
+    /// starts: the maintenance actor's on the leader; on a standby, the
+    /// windows the store holds that have not ended by now and the
+    /// configured schedules.
+    pub(super) async fn maintenance(
+        &self,
+    ) -> Result<(Vec<MaintenanceWindow>, Vec<ScheduleInfo>), ApiError> {
+        match &self.mode {
+            Mode::Leader(leading) => Ok(leading.maintenance.list().await?),
+            Mode::Standby(standby) => {
+                let now = self.store.clock().now_ms();
+                let mut windows = self.store.active_maintenance().await?;
+                windows.retain(|w| w.ends_ms > now);
+                windows.sort_by(|a, b| a.equipment.cmp(&b.equipment));
+                Ok((windows, schedules(&standby.schedules, now)))
+            }
         }
     }
 

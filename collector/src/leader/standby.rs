@@ -55,7 +55,10 @@ pub(crate) fn services(
         limiter: auth_limit::AuthLimiter::new(metrics.clone()),
         cancel: cancel.clone(),
         tasks: tasks.clone(),
-        mode: api::Mode::Standby(role),
+        mode: api::Mode::Standby(api::Standby {
+            role,
+            schedules: Arc::new(crate::config::settings::MaintenanceSettings::from(config).windows),
+        }),
     });
     (service, app)
 }

@@ -29,6 +29,17 @@ pub struct ScheduleInfo {
     pub next_start_ms: Option<i64>,
 }
 
+/// `windows` with their next starts after `now_ms` (also what a standby
+/// lists).
+pub fn schedules(windows: &[RecurringWindow], now_ms: i64) -> Vec<ScheduleInfo> {
+    (windows.iter())
+        .map(|w| ScheduleInfo {
+            window: w.clone(),
+            next_start_ms: w.schedule.next_start(now_ms + 1),
+        })
+        .collect()
+}
+
 impl MaintenanceActor {
     /// Sets every schedule's timer again (after a reload or at spawn) and
     /// starts the occurrences running now.
@@ -75,13 +86,7 @@ impl MaintenanceActor {
 
     /// The configured schedules with their next starts.
     pub(super) fn schedules(&self) -> Vec<ScheduleInfo> {
-        let now = self.clock.now_ms();
-        (self.settings.windows.iter())
-            .map(|w| ScheduleInfo {
-                window: w.clone(),
-                next_start_ms: w.schedule.next_start(now + 1),
-            })
-            .collect()
+        schedules(&self.settings.windows, self.clock.now_ms())
     }
 
     /// Starts `w`'s window until `ends_ms`, unless a hand-started window
