@@ -220,3 +220,50 @@ async fn a_mute_survives_a_restart_and_ends_by_itself_at_its_end_time() -> anyho
         .await?;
     Ok(())
 }
+
+/// A restart keeps a degradation: the failing agent's streak resumes from
+/// the store, so its next failures start no round and the service stays
+/// `degraded` (no `service.degraded_ended`, no second `service.degraded`)
+/// until it succeeds.
+#[tokio::test(start_paused = true)]
+async fn a_degradation_survives_a_restart_until_its_agent_succeeds() -> anyhow::Result<()> {
+    let (mut h, agents) = degraded_by_ap().await?;
+    let identities: Vec<_> = agents.iter().map(|a| a.identity().clone()).collect();
+    drop(agents);
+    h.restart().await?;
+    let mut agents = Vec::new();
+    for identity in &identities {
+        let mut a = h
+            .reconnect(identity)
+            .await?
+            .map_err(|r| anyhow::anyhow!("{r}"))?;
+        assert_eq!(a.assignment().await?, vec![SERVICE.to_owned()]);
+        agents.push(a);
+    }
+    let (ok, bad) = (Outcome::ok(), Outcome::refused());
+    for _ in 0..3 {
+        agents[0].report(SERVICE, &bad).await?;
+        agents[1].report(SERVICE, &ok).await?;
+        interval(&h, &mut agents).await?;
+        assert!(
+            !agents[1].has_order(),
+            "a failure of the degraded agent started a round after the restart"
+        );
+    }
+    let s = h.wait_state(SERVICE, "degraded").await?;
+    assert_eq!(s.degraded_agents.len(), 1, "{s:?}");
+    assert_eq!(s.degraded_agents[0].agent_id, agents[0].id());
+
+    agents[0].report(SERVICE, &ok).await?;
+    h.wait_state(SERVICE, "up").await?;
+    let log = h
+        .events_until("service.degraded_ended", |b| b["id"] == SERVICE)
+        .await?;
+    let count = |t: &str| log.iter().filter(|(kind, _)| kind == t).count();
+    assert_eq!(
+        (count("service.degraded"), count("service.degraded_ended")),
+        (1, 1),
+        "{log:?}"
+    );
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! The evaluator's view of the directory: services whose last live agent
 //! left become `unknown`, and agents no longer assigned to a service stop
-//! counting toward its `degraded` state.
+//! counting toward its `degraded` state (after a restart, those its
+//! resumed streaks name get [`RESUMED_WAIT`](super::tracker) to reconnect).
 
 use super::EvaluatorActor;
 
@@ -10,14 +11,17 @@ impl EvaluatorActor {
     /// a collector start (agents still reconnecting) changes nothing.
     pub(super) async fn apply_directory(&mut self) {
         let directory = self.directory.borrow_and_update().clone();
+        let now = self.clock.now_ms();
         let mut all = Vec::new();
         for (service, (tracker, policy)) in &mut self.trackers {
             let assigned = directory.assigned(service);
             let has = !assigned.is_empty();
-            // Agents gone from the service stop counting toward `degraded`.
+            // Agents gone from the service stop counting toward `degraded`
+            // (one a restart resumed gets time to reconnect).
             let mut effects = Vec::new();
             for agent in tracker.streak_agents() {
-                if !assigned.iter().any(|l| l.id == agent) {
+                let present = assigned.iter().any(|l| l.id == agent);
+                if !tracker.streak_stays(&agent, present, now) {
                     effects.extend(tracker.drop_agent(&agent, policy));
                 }
             }

@@ -95,7 +95,11 @@ pub(super) fn start_trackers(
             verdicts.extend(verdict.map(|v| (s.id.clone(), v)));
             tracker
         } else {
-            Tracker::new(state, open)
+            let mut tracker = Tracker::new(state, open);
+            if let Some(agents) = start.degraded.get(&s.id) {
+                tracker.restore_streaks(agents, s.degraded_after, start.clock.now_ms());
+            }
+            tracker
         };
         trackers.insert(s.id.clone(), (tracker, policies.of(s)));
     }

@@ -4,7 +4,9 @@
 //! (a late answer to a round of a previous life cannot count in a new one),
 //! and the clock certificate expiries are compared with.
 
-use crate::domain::{ServiceMap, ServiceState};
+use std::collections::HashMap;
+
+use crate::domain::{DegradedAgent, ServiceId, ServiceMap, ServiceState};
 use crate::time::Clock;
 
 /// Where the evaluator starts.
@@ -12,6 +14,10 @@ use crate::time::Clock;
 pub struct Start {
     /// The stored state and open-request flag per service.
     pub services: ServiceMap<(ServiceState, bool)>,
+    /// The failing agents stored with each `degraded` service: their
+    /// streaks resume, so a restart neither ends the degradation nor
+    /// starts a round on their next failure.
+    pub degraded: HashMap<ServiceId, Vec<DegradedAgent>>,
     /// The first recheck round id.
     pub first_round: u64,
     /// Where "now" comes from when a result's certificate expiry is
@@ -25,8 +31,15 @@ impl Start {
     pub fn new(services: ServiceMap<(ServiceState, bool)>, clock: &Clock) -> Start {
         Start {
             services,
+            degraded: HashMap::new(),
             first_round: clock.now_ms().max(1) as u64 * 1000,
             clock: clock.clone(),
         }
+    }
+
+    /// With the failing agents of the `degraded` services.
+    pub fn with_degraded(mut self, degraded: HashMap<ServiceId, Vec<DegradedAgent>>) -> Start {
+        self.degraded = degraded;
+        self
     }
 }

@@ -67,6 +67,7 @@ fn start() -> Harness {
             services: [("shop".into(), (ServiceState::Up, false))]
                 .into_iter()
                 .collect(),
+            degraded: Default::default(),
             first_round: 1000,
             clock: crate::time::Clock::following_tokio(crate::testing::BASE_MS),
         },

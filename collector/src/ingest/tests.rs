@@ -34,6 +34,7 @@ fn test_evaluator() -> TestEvaluator {
         settings(true).evaluator,
         crate::evaluator::Start {
             services: Default::default(),
+            degraded: Default::default(),
             first_round: 1000,
             clock: crate::time::Clock::following_tokio(crate::testing::BASE_MS),
         },

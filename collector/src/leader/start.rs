@@ -66,6 +66,9 @@ pub(crate) async fn start(
         .map(|(id, state, open)| (id, (state, open)))
         .collect();
     metrics.start(&store, &p.config, &initial).await?;
+    let degraded = (store.degraded_services().await?.into_iter())
+        .map(|(id, d)| (id, d.agents))
+        .collect();
     tracing::debug!(elapsed = ?started.elapsed(), "start-up: states read, metrics seeded");
     let (reload, reload_calls) = reload::channel();
     let (maintenance, maintenance_set) = MaintenanceHandle::spawn(
@@ -130,7 +133,7 @@ pub(crate) async fn start(
     .await?;
     let evaluator = EvaluatorHandle::spawn(
         settings.evaluator,
-        evaluator::Start::new(initial, &clock),
+        evaluator::Start::new(initial, &clock).with_degraded(degraded),
         agents.directory(),
         maintenance_set,
         muted,

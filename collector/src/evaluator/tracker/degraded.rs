@@ -8,8 +8,11 @@
 //! `DegradedEnded` when it empties and the service is `up` again). A
 //! confirmed failure, maintenance or lost agents clear every streak, and
 //! an agent muted or gone drops its own ([`Tracker::drop_agent`]).
-//! Streaks live in memory only: after a restart a stored `degraded`
-//! service counts its rounds again (and is `up` until they add up).
+//! Streaks live in memory; after a restart a stored `degraded` service
+//! resumes those of its stored failing agents ([`Tracker::restore_streaks`]),
+//! so it stays `degraded` until they succeed. A resumed streak waits for
+//! its agent to reconnect ([`RESUMED_WAIT`]) before its absence from the
+//! directory counts as the agent gone.
 
 use std::collections::BTreeMap;
 
@@ -22,7 +25,14 @@ struct Streak {
     name: String,
     since_ms: i64,
     error: String,
+    /// Resumed after a restart, its agent not seen since: until when its
+    /// absence from the directory is a reconnection still to come.
+    waiting_until_ms: Option<i64>,
 }
+
+/// How long a resumed streak waits for its agent to reconnect after a
+/// collector start (agents reconnect within seconds).
+pub const RESUMED_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The streaks of one service, boxed in the tracker (most have none).
 #[derive(Debug, Clone, Default)]
@@ -75,6 +85,42 @@ impl Tracker {
         removed
     }
 
+    /// Resumes a stored `degraded` service's streaks: each of `agents`
+    /// as failing for `rounds` rounds (the threshold) and already reported,
+    /// waiting for its agent until `now_ms` + [`RESUMED_WAIT`].
+    pub fn restore_streaks(&mut self, agents: &[DegradedAgent], rounds: u32, now_ms: i64) {
+        let until = now_ms.saturating_add(RESUMED_WAIT.as_millis() as i64);
+        if self.state != ServiceState::Degraded || agents.is_empty() {
+            return;
+        }
+        let s = self.streaks();
+        for a in agents {
+            let streak = Streak {
+                rounds,
+                name: a.name.clone(),
+                since_ms: a.since_ms,
+                error: a.error.clone(),
+                waiting_until_ms: Some(until),
+            };
+            s.by_agent.insert(a.agent_id.clone(), streak);
+        }
+        s.reported = agents.iter().map(|a| a.agent_id.clone()).collect();
+    }
+
+    /// Whether `agent`'s streak survives the directory: it is assigned
+    /// (which ends a resumed streak's wait), or its streak was resumed and
+    /// still waits for it at `now_ms`.
+    pub fn streak_stays(&mut self, agent: &AgentId, assigned: bool, now_ms: i64) -> bool {
+        let Some(st) = (self.streaks.as_mut()).and_then(|s| s.by_agent.get_mut(agent)) else {
+            return false;
+        };
+        if assigned {
+            st.waiting_until_ms = None;
+            return true;
+        }
+        st.waiting_until_ms.is_some_and(|until| now_ms < until)
+    }
+
     /// Forgets every streak (a confirmed failure, maintenance, no agents).
     pub(super) fn clear_streaks(&mut self) {
         self.streaks = None;
@@ -98,6 +144,7 @@ impl Tracker {
                     name: v.agent_name.clone(),
                     since_ms: v.time_ms,
                     error: String::new(),
+                    waiting_until_ms: None,
                 });
             st.rounds += 1;
             st.error = error;

@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::degraded::RESUMED_WAIT;
 use super::*;
-use crate::domain::ErrorKind;
+use crate::domain::{DegradedAgent, ErrorKind};
 
 fn policy(degraded_after: u32) -> Policy {
     Policy {
@@ -196,4 +197,47 @@ fn a_dropped_agent_ends_the_degradation_and_votes_from_agents_not_asked_count_no
     effects.extend(s.t.vote(99, &id(3), outcome(true), 5, &s.p));
     assert!(degraded(&effects).is_empty(), "{effects:?}");
     assert!(s.t.streak_agents().is_empty());
+}
+
+/// After a restart: a stored `degraded` service resumes its failing
+/// agent's streak (further failures start no round and say nothing; a
+/// success ends the degradation), and the streak waits `RESUMED_WAIT`
+/// for its agent to reconnect, no longer once the agent was seen.
+#[test]
+fn a_resumed_streak_keeps_the_degradation_and_waits_for_its_agent() {
+    let p = policy(3);
+    let stored = [DegradedAgent {
+        agent_id: id(1),
+        name: "agent-1".into(),
+        region: String::new(),
+        since_ms: 1000,
+        error: "connect: connection refused".into(),
+    }];
+    let resumed = |now| {
+        let mut t = Tracker::new(ServiceState::Degraded, false);
+        t.restore_streaks(&stored, p.degraded_after, now);
+        t
+    };
+    let mut t = resumed(0);
+    assert_eq!(t.streak_agents(), vec![id(1)]);
+    assert!(t.observe_from(&id(1), false, &p).is_empty(), "no round");
+    assert_eq!(t.state(), ServiceState::Degraded);
+    let effects = t.observe_from(&id(1), true, &p);
+    assert!(ended(&effects), "{effects:?}");
+    assert_eq!(t.state(), ServiceState::Up);
+
+    let wait = RESUMED_WAIT.as_millis() as i64;
+    let mut t = resumed(0);
+    assert!(
+        t.streak_stays(&id(1), false, wait - 1),
+        "still reconnecting"
+    );
+    assert!(!t.streak_stays(&id(1), false, wait), "waited long enough");
+    let mut t = resumed(0);
+    assert!(t.streak_stays(&id(1), true, 10), "seen");
+    assert!(!t.streak_stays(&id(1), false, 20), "seen, then gone");
+    // Only a stored `degraded` service resumes streaks.
+    let mut up = Tracker::new(ServiceState::Up, false);
+    up.restore_streaks(&stored, p.degraded_after, 0);
+    assert!(up.streak_agents().is_empty());
 }
