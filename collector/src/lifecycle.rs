@@ -106,13 +106,13 @@ pub struct LifecycleHandle {
 }
 
 impl LifecycleHandle {
-    /// Spawns the actor. It first resumes from the store (the outages held by windows
-    /// that ended while no collector led released, the open host and
-    /// monitoring requests read), from `from.states` (only those down, in
-    /// maintenance or paused are kept). Verdicts queue meanwhile. The
-    /// leader waits for [`Resumed`] before it opens its gates, so a
-    /// collector that reports ready has a lifecycle that has resumed; a
-    /// store error is retried until `cancel`.
+    /// Spawns the actor. It first resumes from the store (the outages
+    /// held by windows that ended while no collector led released, the
+    /// open host and monitoring requests read), from `from.states` (only
+    /// those down, in maintenance or paused are kept). Verdicts queue
+    /// meanwhile. The leader waits for [`Resumed`] before it opens its
+    /// gates, so a collector that reports ready has a lifecycle that has
+    /// resumed; a store error is retried until `cancel`.
     pub fn spawn(
         store: Store,
         settings: LifecycleSettings,

@@ -1,7 +1,8 @@
 //! The evaluator's view of the directory: services whose last live agent
 //! left become `unknown`, and agents no longer assigned to a service stop
 //! counting toward its `degraded` state (after a restart, those its
-//! resumed streaks name get [`RESUMED_WAIT`](super::tracker) to reconnect).
+//! resumed streaks name get `RESUMED_WAIT`, in `tracker/degraded.rs`, to
+//! reconnect).
 
 use super::EvaluatorActor;
 
