@@ -35,6 +35,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, warn};
 
 use crate::agents::DownlinkTx;
+use crate::backoff::Backoff;
 use crate::domain::{AgentId, Downlink, Observation, ProbeResult};
 use crate::evaluator::EvaluatorHandle;
 use crate::metrics::Metrics;
@@ -197,7 +198,7 @@ async fn commit(
         .collect();
     let heartbeats: Vec<HeartbeatRecord> =
         batch.iter().filter_map(|s| s.heartbeat.clone()).collect();
-    let mut delay = Duration::from_millis(50);
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(5));
     loop {
         let started = Instant::now();
         // Shutdown does not wait for a database that does not answer (the
@@ -224,10 +225,9 @@ async fn commit(
         }
         warn!(results = results.len(), heartbeats = heartbeats.len(), error = %e, "cannot store results and heartbeats; retrying");
         tokio::select! {
-            () = tokio::time::sleep(delay) => {}
+            () = tokio::time::sleep(backoff.delay()) => {}
             () = cancel.cancelled() => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

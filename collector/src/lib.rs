@@ -37,6 +37,7 @@
 pub mod agents;
 pub mod api;
 pub mod auth_limit;
+pub mod backoff;
 pub mod config;
 pub mod domain;
 pub mod evaluator;

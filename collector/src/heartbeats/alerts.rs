@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::backoff::Backoff;
+
 use tracing::{info, warn};
 
 use super::actor::Actor;
@@ -18,31 +20,18 @@ use crate::store::HeartbeatRow;
 /// waiting for the connection): each is tried again, with a growing delay
 /// (100 ms to 10 s), until stored, pinged or no longer watched. Losing
 /// one would lose the alert.
+#[derive(Default)]
 pub(super) struct Unrecorded {
     ids: HashSet<HeartbeatId>,
     at: Option<Instant>,
-    delay: Duration,
-}
-
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-const LAST_RETRY: Duration = Duration::from_secs(10);
-
-impl Default for Unrecorded {
-    fn default() -> Unrecorded {
-        Unrecorded {
-            ids: HashSet::new(),
-            at: None,
-            delay: FIRST_RETRY,
-        }
-    }
+    backoff: Backoff,
 }
 
 impl Unrecorded {
     fn add(&mut self, id: &HeartbeatId) {
         self.ids.insert(id.clone());
         if self.at.is_none() {
-            self.at = Some(Instant::now() + self.delay);
-            self.delay = (self.delay * 2).min(LAST_RETRY);
+            self.at = Some(Instant::now() + self.backoff.delay());
         }
     }
 
@@ -93,7 +82,7 @@ impl Actor {
             }
         }
         if self.unrecorded.ids.is_empty() {
-            self.unrecorded.delay = FIRST_RETRY;
+            self.unrecorded.backoff.reset();
         }
     }
 

@@ -9,9 +9,9 @@
 //! window that is no longer running (it ended while the collector was
 //! down, or before a leader change) are released at once.
 
+use crate::backoff::Backoff;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -87,7 +87,7 @@ impl Mute {
         if ended.is_some_and(HashSet::is_empty) {
             return;
         }
-        let mut delay = Duration::from_millis(100);
+        let mut backoff = Backoff::default();
         loop {
             let Err(e) = self.try_release(ended, cx).await else {
                 return;
@@ -98,10 +98,9 @@ impl Mute {
             }
             warn!(error = %e, "cannot release held outages; retrying");
             tokio::select! {
-                () = tokio::time::sleep(delay) => {}
+                () = tokio::time::sleep(backoff.delay()) => {}
                 () = cancel.cancelled() => {}
             }
-            delay = (delay * 2).min(Duration::from_secs(10));
         }
     }
 

@@ -1,23 +1,22 @@
 //! Retrying a store write the lifecycle cannot drop (a verdict, a run of
 //! quiet verdicts) until it is stored or the collector shuts down.
 
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
+use crate::backoff::Backoff;
 use crate::store::StoreError;
 
 /// A verdict is retried until it is stored, with a growing delay: dropping
 /// it would lose a request or leave a wrong state.
 pub(super) struct Retry {
-    delay: Duration,
+    backoff: Backoff,
 }
 
 impl Retry {
     pub fn new() -> Retry {
         Retry {
-            delay: Duration::from_millis(100),
+            backoff: Backoff::default(),
         }
     }
 
@@ -35,10 +34,9 @@ impl Retry {
         }
         warn!(error = %e, "cannot store {}; retrying", what());
         tokio::select! {
-            () = tokio::time::sleep(self.delay) => {}
+            () = tokio::time::sleep(self.backoff.delay()) => {}
             () = cancel.cancelled() => {}
         }
-        self.delay = (self.delay * 2).min(Duration::from_secs(10));
         true
     }
 }
