@@ -103,8 +103,28 @@ impl TestClock {
     }
 
     /// Moves the clock forward by `by`, then lets the tasks run what
-    /// became due.
+    /// became due. First waits (real time) until no work the clock watches
+    /// is under way ([`Clock::watch_work`]: a store call queued for its
+    /// connection would otherwise time out at once).
     pub async fn advance(&self, by: Duration) {
+        soon("the store's work under way before the clock moves", async {
+            // Quiet twice, a settle apart: a task woken by a connection's
+            // return has taken it by the second look.
+            while self.clock.work_under_way() || {
+                settle().await;
+                self.clock.work_under_way()
+            } {
+                settle().await;
+            }
+        })
+        .await;
+        self.advance_over_work(by).await;
+    }
+
+    /// [`TestClock::advance`] without waiting for the work under way: for
+    /// a test that holds the store on purpose and wants its calls to time
+    /// out.
+    pub async fn advance_over_work(&self, by: Duration) {
         tokio::time::advance(by).await;
         settle().await;
     }
@@ -170,5 +190,38 @@ mod bench {
         fn drop(&mut self) {
             self.cancel.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{Bench, settle, soon, within};
+    use crate::domain::{ServiceId, ServiceState};
+
+    /// A write queued behind a busy connection is not timed out by a test
+    /// moving the clock an hour: the move waits until it is stored.
+    #[tokio::test(start_paused = true)]
+    async fn the_clock_moves_only_once_a_queued_store_call_is_done() {
+        let bench = Bench::new().await;
+        let held = bench.store.hold_write().await;
+        let store = bench.store.clone();
+        let write = tokio::spawn(async move {
+            store
+                .set_service_state(&ServiceId::from("shop"), ServiceState::Up)
+                .await
+        });
+        settle().await;
+        assert!(bench.time.clock().work_under_way(), "the write is queued");
+        tokio::spawn(async move {
+            let moment = std::future::pending::<()>();
+            let _ = within(Duration::from_millis(50), "a moment", moment).await;
+            drop(held);
+        });
+        bench.time.advance(Duration::from_secs(3600)).await;
+        let stored = soon("the write", write).await.expect("joined");
+        assert!(stored.is_ok(), "{stored:?}");
+        assert!(!bench.time.clock().work_under_way());
     }
 }

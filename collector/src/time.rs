@@ -7,6 +7,7 @@
 //! stored times, closing notes and maintenance ends move exactly as far as
 //! the test moves the timers.
 
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where the collector reads the time; cheap to clone.
@@ -20,7 +21,20 @@ enum Source {
     FollowingTokio {
         base_ms: i64,
         start: tokio::time::Instant,
+        work: Arc<Work>,
     },
+}
+
+/// Probes of the work under way that a test must not move its clock over
+/// (see [`Clock::watch_work`]).
+#[derive(Default)]
+struct Work(Mutex<Vec<Box<dyn Fn() -> bool + Send + Sync>>>);
+
+impl std::fmt::Debug for Work {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let probes = self.0.lock().map_or(0, |p| p.len());
+        f.debug_struct("Work").field("probes", &probes).finish()
+    }
 }
 
 impl Clock {
@@ -35,7 +49,33 @@ impl Clock {
         Clock(Source::FollowingTokio {
             base_ms,
             start: tokio::time::Instant::now(),
+            work: Arc::default(),
         })
+    }
+
+    /// Tells a clock that follows tokio about work it must not jump over
+    /// while `under_way` says so, e.g. a store's connections in use: their
+    /// waits (sqlx's acquire timeout) run on tokio's clock, and a test
+    /// moving it by an hour while a write is queued would time that write
+    /// out. [`crate::testing::TestClock::advance`] waits for it first. The
+    /// system clock ignores it.
+    pub fn watch_work(&self, under_way: impl Fn() -> bool + Send + Sync + 'static) {
+        if let Source::FollowingTokio { work, .. } = &self.0
+            && let Ok(mut probes) = work.0.lock()
+        {
+            probes.push(Box::new(under_way));
+        }
+    }
+
+    /// Whether any work told to [`Clock::watch_work`] is under way now.
+    pub fn work_under_way(&self) -> bool {
+        match &self.0 {
+            Source::System => false,
+            Source::FollowingTokio { work, .. } => work
+                .0
+                .lock()
+                .is_ok_and(|probes| probes.iter().any(|under_way| under_way())),
+        }
     }
 
     /// Milliseconds since the Unix epoch, now.
@@ -44,7 +84,7 @@ impl Clock {
             Source::System => SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
-            Source::FollowingTokio { base_ms, start } => {
+            Source::FollowingTokio { base_ms, start, .. } => {
                 base_ms + start.elapsed().as_millis() as i64
             }
         }

@@ -177,6 +177,10 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
+        clock.watch_work({
+            let (write, read) = (write.clone(), read.clone());
+            move || in_use(&write) || in_use(&read)
+        });
         let store = Store {
             backend,
             write,
@@ -195,7 +199,8 @@ impl Store {
 
     /// Takes the write connection until it is dropped: writes (and the
     /// reads that must see them) wait meanwhile, then time out (30 s on
-    /// the clock), as they would behind a stuck database.
+    /// the clock: move it with `TestClock::advance_over_work`), as they
+    /// would behind a stuck database.
     #[cfg(test)]
     pub(crate) async fn hold_write(&self) -> sqlx::pool::PoolConnection<sqlx::Any> {
         self.write.acquire().await.expect("the write connection")
@@ -261,13 +266,22 @@ impl Store {
     }
 }
 
-/// A pool of at most `max` connections; SQLite's set their pragmas.
+/// A pool of at most `max` connections. SQLite's set their pragmas and are
+/// not pinged before each use (a file does not hang up; sqlx still pings
+/// on release, which rolls back what a cancelled call left open).
 fn pool(backend: Backend, max: u32) -> AnyPoolOptions {
     let options = AnyPoolOptions::new().max_connections(max);
     match backend {
-        Backend::Sqlite => options.after_connect(|conn, _meta| sqlite_pragmas(conn)),
+        Backend::Sqlite => options
+            .test_before_acquire(false)
+            .after_connect(|conn, _meta| sqlite_pragmas(conn)),
         Backend::Postgres => options,
     }
+}
+
+/// Whether a connection of `pool` is in use, being opened or checked.
+fn in_use(pool: &sqlx::AnyPool) -> bool {
+    !pool.is_closed() && pool.num_idle() < pool.size() as usize
 }
 
 /// WAL for concurrent readers, FULL sync so an acknowledged result survives
