@@ -57,7 +57,7 @@ impl Clock {
     /// while `under_way` says so, e.g. a store's connections in use: their
     /// waits (sqlx's acquire timeout) run on tokio's clock, and a test
     /// moving it by an hour while a write is queued would time that write
-    /// out. [`crate::testing::TestClock::advance`] waits for it first. The
+    /// out. `testing::TestClock::advance` waits for it first. The
     /// system clock ignores it.
     pub fn watch_work(&self, under_way: impl Fn() -> bool + Send + Sync + 'static) {
         if let Source::FollowingTokio { work, .. } = &self.0
