@@ -7,12 +7,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use tokio::time::Instant;
-
-use crate::backoff::Backoff;
-
 use tracing::{info, warn};
 
 use super::actor::Actor;
+use crate::backoff::Backoff;
 use crate::domain::{HeartbeatId, HeartbeatState, texts};
 use crate::store::HeartbeatRow;
 
@@ -38,6 +36,19 @@ impl Unrecorded {
     /// Forgets `id`; whether it was waiting.
     pub(super) fn remove(&mut self, id: &HeartbeatId) -> bool {
         self.ids.remove(id)
+    }
+
+    /// The ids to try again now; none is due until one is added again.
+    fn take(&mut self) -> HashSet<HeartbeatId> {
+        self.at = None;
+        std::mem::take(&mut self.ids)
+    }
+
+    /// After a retry: the delay starts over once every one was stored.
+    fn tried(&mut self) {
+        if self.ids.is_empty() {
+            self.backoff.reset();
+        }
     }
 
     /// Resolves when a retry is due; pending while none waits.
@@ -74,16 +85,12 @@ impl Actor {
     /// Tries the unrecorded ones again: those still silent (no ping since,
     /// still watched) go through [`Actor::missed`] once more.
     pub(super) async fn retry_unrecorded(&mut self) {
-        self.unrecorded.at = None;
-        let ids = std::mem::take(&mut self.unrecorded.ids);
-        for id in ids {
+        for id in self.unrecorded.take() {
             if self.deadlines.is_late(&id) {
                 self.missed(&id).await;
             }
         }
-        if self.unrecorded.ids.is_empty() {
-            self.unrecorded.backoff.reset();
-        }
+        self.unrecorded.tried();
     }
 
     async fn open(&mut self, row: &HeartbeatRow) {

@@ -9,7 +9,6 @@
 //! window that is no longer running (it ended while the collector was
 //! down, or before a leader change) are released at once.
 
-use crate::backoff::Backoff;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -17,6 +16,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::backoff::Backoff;
 use crate::config::settings::LifecycleSettings;
 use crate::domain::{EquipmentId, MaintenanceMode, RequestKind, ServiceId, Vote, texts};
 use crate::maintenance::MaintenanceSet;

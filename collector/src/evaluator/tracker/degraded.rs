@@ -89,10 +89,10 @@ impl Tracker {
     /// as failing for `rounds` rounds (the threshold) and already reported,
     /// waiting for its agent until `now_ms` + [`RESUMED_WAIT`].
     pub fn restore_streaks(&mut self, agents: &[DegradedAgent], rounds: u32, now_ms: i64) {
-        let until = now_ms.saturating_add(RESUMED_WAIT.as_millis() as i64);
         if self.state != ServiceState::Degraded || agents.is_empty() {
             return;
         }
+        let until = now_ms.saturating_add(RESUMED_WAIT.as_millis() as i64);
         let s = self.streaks();
         for a in agents {
             let streak = Streak {
